@@ -1,0 +1,117 @@
+"""Tables of the outbox (SQLAlchemy Core). Changed only through Alembic revisions in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+blobs = Table(
+    "outbox_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+items = Table(
+    "outbox_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("case_ref", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("prev_state", String(16)),
+    Column("country", String(2), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("fallback_to_paper", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("lease_until", DateTime),
+    Column("last_reason", Text),
+    Column("tracking_number", String(14), unique=True),
+    Column("list_number", Integer),
+    Column("list_date", Date),
+    Column("handed_over_on", Date),
+    Column("completed_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "channel", "state", "next_attempt_at"),
+    Index(None, "state", "lease_until"),
+    Index(None, "due_date"),
+    Index(None, "list_number"),
+)
+
+documents = Table(
+    "outbox_documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("sha256", String(64), ForeignKey("outbox_blobs.sha256"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index(None, "item_id"),
+)
+
+history = Table(
+    "outbox_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("worker", String(100)),
+    Index(None, "item_id"),
+)
+
+tracking_ranges = Table(
+    "tracking_ranges",
+    metadata,
+    Column("prefix", String(8), primary_key=True),
+    Column("first_serial", Integer, nullable=False),
+    Column("last_serial", Integer, nullable=False),
+    Column("next_serial", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+postal_lists = Table(
+    "postal_lists",
+    metadata,
+    Column("number", Id, primary_key=True, autoincrement=True),
+    Column("list_date", Date, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -1,0 +1,138 @@
+"""Items several forms share, with the statute's wording, so each is declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..model.case import ActivityLimit, Case, Diagnosis, Impairment, Sheet
+from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex
+from .spec import Column, ItemDef
+
+UNDERLINE = "(нужное подчеркнуть)"
+UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
+
+IMPAIRMENTS_WORDING = (
+    "Нарушения функций органов и систем организма пациента в соответствии с классификацией основных "
+    "видов нарушений функций органов и систем организма пациента, установленной приложением 2 "
+    "к Инструкции о порядке освидетельствования (переосвидетельствования) пациентов (инвалидов) "
+    "при проведении медико-социальной экспертизы, утвержденной постановлением Министерства "
+    "здравоохранения Республики Беларусь от 9 июня 2021 г. № 77, с указанием степени выраженности нарушений"
+)
+
+FC_WORDING = "Ограничения категорий жизнедеятельности с указанием функционального класса"
+
+
+def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
+    return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True)
+
+
+def id_number(no: str) -> ItemDef:
+    return ItemDef(no, "idNumber", "Идентификационный номер пациента", get=lambda c: c.patient.id_number)
+
+
+def birth_date(no: str) -> ItemDef:
+    return ItemDef(no, "birthDate", "Дата рождения", "date", get=lambda c: c.patient.birth_date, required=True)
+
+
+def sex(no: str) -> ItemDef:
+    return ItemDef(no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True)
+
+
+def registration_address(no: str, whose: str = "пациента") -> ItemDef:
+    return ItemDef(
+        no,
+        "registrationAddress",
+        f"Адрес регистрации по месту жительства {whose}",
+        get=lambda c: c.patient.addresses.registration,
+        required=True,
+    )
+
+
+def actual_address(no: str) -> ItemDef:
+    return ItemDef(
+        no,
+        "actualAddress",
+        "Адрес фактического места жительства или пребывания пациента",
+        get=lambda c: c.patient.addresses.actual or c.patient.addresses.registration,
+    )
+
+
+def phones(get: Callable[[Case], Any], label: str = "Контактные номера телефонов") -> ItemDef:
+    return ItemDef("", "phones", label, get=get)
+
+
+def impairments(no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING):
+    return ItemDef(
+        no,
+        "impairments",
+        label,
+        "records",
+        get=get,
+        table=False,
+        columns=(
+            Column("kind", "Вид нарушения", "enum", ImpairmentKind, lambda r: r.kind),
+            Column("degree", "Степень выраженности", "enum", ImpairmentDegree, lambda r: r.degree),
+            Column("note", "Уточнение", "text", get=lambda r: r.note),
+        ),
+    )
+
+
+def activity_limits(
+    no: str,
+    get: Callable[[Case], list[ActivityLimit] | None],
+    other: Callable[[Case], Any],
+    label: str = FC_WORDING,
+) -> ItemDef:
+    """The ФК item: every category printed, the limited ones underlined with their class."""
+    return ItemDef(
+        no,
+        "activityLimits",
+        label,
+        "records",
+        get=get,
+        table=False,
+        other=other,
+        enum=LifeActivity,
+        suffix=UNDERLINE_OTHER,
+        columns=(
+            Column("category", "Категория жизнедеятельности", "enum", LifeActivity, lambda r: r.category),
+            Column("fc", "ФК", "int", get=lambda r: r.fc),
+        ),
+    )
+
+
+def diagnosis_items(
+    no: str, get: Callable[[Case], Diagnosis | None], icd_label: str, main_no: str, conc_no: str
+) -> list[ItemDef]:
+    def part(attr: str) -> Callable[[Case], Any]:
+        def getter(case: Case) -> Any:
+            d = get(case)
+            return getattr(d, attr) if d else None
+
+        return getter
+
+    return [
+        ItemDef(f"{no}.1" if main_no else no, "icd10", icd_label, get=part("icd10")),
+        ItemDef(main_no, "mainDisease", "основное(ые) заболевание(я)", get=part("main")),
+        ItemDef(conc_no, "concomitantDisease", "сопутствующее(ие) заболевание(я)", get=part("concomitant")),
+    ]
+
+
+def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) -> ItemDef:
+    """«серия ___ № ___»: a certificate or a sick-leave sheet."""
+    return ItemDef(
+        no,
+        key,
+        label,
+        "group",
+        inline=True,
+        children=(
+            ItemDef("", "series", "серия", get=lambda c: (s.series if (s := get(c)) else None)),
+            ItemDef("", "number", "№", get=lambda c: (s.number if (s := get(c)) else None)),
+        ),
+    )
+
+
+def person_initials(names: Any) -> str:
+    return ", ".join(n.initials for n in names)

@@ -1,0 +1,149 @@
+"""Отрывной талон к направлению на МСЭ: appendix 10, after the cut line (items 1-15)."""
+
+from __future__ import annotations
+
+from ..model.case import Case
+from . import common as c
+from .spec import FormSpec, ItemDef, Signer, Source
+
+
+def _decision_text(case: Case) -> str | None:
+    d = case.decision
+    if d is None:
+        return None
+    if not d.recognised:
+        return "инвалидом не признан(а)"
+    status = d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
+    return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)
+
+
+def _dec(attr: str):
+    return lambda case: getattr(case.decision, attr) if case.decision else None
+
+
+def _labour(attr: str):
+    return lambda case: getattr(case.decision.labour, attr) if case.decision and case.decision.labour else None
+
+
+SLIP = FormSpec(
+    id="by-referral-slip",
+    title="Отрывной талон",
+    xml_root="referralSlip",
+    source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
+    header=(
+        ItemDef("", "commissionName", "наименование МРЭК", get=lambda k: k.commission.name, required=True),
+        ItemDef("", "commissionAddress", "адрес МРЭК", get=lambda k: k.commission.address, required=True),
+        ItemDef("", "sentDate", "Дата отправки отрывного талона", "date", get=_dec("slip_sent_date")),
+        ItemDef(
+            "",
+            "sentTo",
+            "Отрывной талон к направлению на МСЭ направлен (указывается наименование и адрес "
+            "организации здравоохранения)",
+            get=lambda k: f"{k.referring_organisation.name}, {k.referring_organisation.address}",
+            required=True,
+        ),
+    ),
+    items=(
+        c.patient_name("1"),
+        c.id_number("2"),
+        c.birth_date("3"),
+        c.registration_address("4"),
+        c.actual_address("5"),
+        ItemDef(
+            "6",
+            "act",
+            "Акт освидетельствования пациента МРЭК",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
+                ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
+            ),
+        ),
+        ItemDef(
+            "7",
+            "diagnosis",
+            "Клинико-функциональный диагноз",
+            "group",
+            children=tuple(
+                c.diagnosis_items(
+                    "7",
+                    lambda k: k.examination.diagnosis if k.examination else None,
+                    "код основного(ых) заболевания(ий) по МКБ-10",
+                    "7.2",
+                    "7.3",
+                )
+            ),
+        ),
+        c.impairments("8", lambda k: k.examination.impairments if k.examination else None),
+        c.activity_limits(
+            "9",
+            lambda k: k.examination.activity_limits if k.examination else None,
+            lambda k: k.examination.activity_other if k.examination else None,
+            label="Ограничения категорий жизнедеятельности с указанием функционального класса",
+        ),
+        ItemDef("10", "decision", "Решение МРЭК", get=_decision_text),
+        ItemDef(
+            "11",
+            "labourRequirements",
+            "Требования к характеру и условиям труда инвалида",
+            "group",
+            children=(
+                ItemDef(
+                    "11.1",
+                    "contraindicated",
+                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
+                    "процесса, виды работ (указать)",
+                    get=_labour("contraindicated"),
+                ),
+                ItemDef(
+                    "11.2",
+                    "indicated",
+                    "показанные условия труда и режим рабочего времени (указать)",
+                    get=_labour("indicated"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "12",
+            "ipmraNeed",
+            "заключение о нуждаемости в формировании индивидуальной программы медицинской реабилитации, "
+            "абилитации пациента (указать)",
+            get=_dec("ipmra_need"),
+        ),
+        ItemDef(
+            "13",
+            "technicalMeans",
+            "заключение о нуждаемости в технических средствах социальной реабилитации (указать)",
+            get=_dec("technical_means"),
+        ),
+        ItemDef(
+            "14",
+            "validity",
+            "Срок действия заключения МРЭК",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
+                ItemDef("", "until", "по", "date", get=_dec("valid_until")),
+                ItemDef(
+                    "",
+                    "noTerm",
+                    "без указания срока переосвидетельствования (указать)",
+                    get=lambda k: "без указания срока переосвидетельствования"
+                    if k.decision and k.decision.no_term
+                    else None,
+                ),
+            ),
+        ),
+        c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
+    ),
+    signers=(
+        Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3),
+    ),
+    footnotes=(
+        "3 Печать проставляется при оформлении направления на медико-социальную экспертизу "
+        "на бумажном носителе.",
+    ),
+    applies=lambda k: k.examination is not None and k.decision is not None,
+)

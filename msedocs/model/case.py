@@ -1,0 +1,534 @@
+"""The case aggregate: everything the statutory forms say about one MSE case.
+
+One :class:`Case` per JSON document. Its parts follow the paper forms; the eight
+categories of personal data of order 692n (appendix 1 point 6) live in their own
+sub-models, each marked with ``pd_category`` in the JSON Schema, so that a
+depersonalised view can replace them without touching the forms:
+
+1. full name                    → ``patient.name``
+2. addresses                    → ``patient.addresses``
+3. contacts                     → ``patient.contacts``
+4. СНИЛС                        → ``patient.insurance.snils``
+5. ОМС policy                   → ``patient.insurance.oms_policy``
+6. identity document            → ``patient.identity_document``
+7. the representative           → ``representative``
+8. previous MSE specialists     → ``previous_experts``
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from . import identifiers as ids
+from .enums import (
+    AdditionalExamResult,
+    CentralPurpose,
+    ConclusionReview,
+    ConsultationResult,
+    DisabilityGroup,
+    ExaminationKind,
+    ExaminationOutcome,
+    ExaminationPlace,
+    ExaminationPresence,
+    HealthLossDegree,
+    ImpairmentDegree,
+    ImpairmentKind,
+    InformationSource,
+    Jurisdiction,
+    LifeActivity,
+    Prognosis,
+    ProgrammeFormed,
+    ProgrammeFulfilment,
+    ReferralKind,
+    ReferralPurpose,
+    SectionFulfilment,
+    Sex,
+    Supplement,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)]
+Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s()\-]{5,20}$")]
+
+
+def _pd(category: int) -> dict[str, Any]:
+    return {"pd_category": category}
+
+
+class Part(BaseModel):
+    """Base of every part: unknown fields are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class PersonName(Part):
+    """Фамилия, собственное имя, отчество (если таковое имеется)."""
+
+    last: Name
+    first: Name
+    middle: Name | None = None
+
+    @property
+    def full(self) -> str:
+        return " ".join(p for p in (self.last, self.first, self.middle) if p)
+
+    @property
+    def initials(self) -> str:
+        """«И.О. Фамилия», as under a signature."""
+        ini = "".join(f"{p[0]}." for p in (self.first, self.middle) if p)
+        return f"{ini} {self.last}"
+
+
+class Address(Part):
+    postcode: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    line: Line
+
+    def __str__(self) -> str:
+        return f"{self.postcode}, {self.line}" if self.postcode else self.line
+
+
+class Addresses(Part):
+    registration: Address = Field(description="Адрес регистрации по месту жительства")
+    actual: Address | None = Field(
+        None, description="Адрес фактического места жительства или пребывания (если отличается)"
+    )
+
+
+class Contacts(Part):
+    phones: list[Phone] = Field(default_factory=list, max_length=5)
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
+class IdentityDocument(Part):
+    kind: Line = Field(description="Наименование документа, удостоверяющего личность")
+    series: Annotated[str, StringConstraints(max_length=10)] | None = None
+    number: Number
+    issuer: Line = Field(description="Наименование (код) органа, выдавшего документ")
+    issue_date: date
+
+
+class Insurance(Part):
+    """Russian case: СНИЛС (category 4) and the ОМС single policy number (category 5)."""
+
+    snils: str | None = Field(None, json_schema_extra=_pd(4), description="СНИЛС, XXX-XXX-XXX YY")
+    oms_policy: str | None = Field(None, json_schema_extra=_pd(5), description="Единый номер полиса ОМС")
+
+    @field_validator("snils")
+    @classmethod
+    def _snils(cls, v: str | None) -> str | None:
+        if v is not None and (err := ids.snils_error(v)):
+            raise PydanticCustomError("snils", "СНИЛС " + err)
+        return v
+
+    @field_validator("oms_policy")
+    @classmethod
+    def _oms(cls, v: str | None) -> str | None:
+        if v is not None and (err := ids.oms_error(v)):
+            raise PydanticCustomError("oms", "ОМС policy number " + err)
+        return v
+
+
+class Patient(Part):
+    name: PersonName = Field(json_schema_extra=_pd(1))
+    id_number: str | None = Field(
+        None, description="Идентификационный номер (Республика Беларусь), 14 знаков"
+    )
+    birth_date: date
+    sex: Sex
+    addresses: Addresses = Field(json_schema_extra=_pd(2))
+    contacts: Contacts = Field(default_factory=Contacts, json_schema_extra=_pd(3))
+    insurance: Insurance = Field(default_factory=Insurance)
+    identity_document: IdentityDocument | None = Field(None, json_schema_extra=_pd(6))
+    marital_status: Line | None = None
+    family_composition: Text | None = Field(None, description="Состав семьи (для детей до 18 лет)")
+    education: Line | None = None
+    workplace: Text | None = Field(None, description="Место работы (учебы), адрес организации")
+    occupation: Text | None = Field(
+        None, description="Кем работает пациент на момент направления; «не работает», если не работает"
+    )
+    training_profession: Line | None = None
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if err := ids.by_id_format_error(v):
+            raise PydanticCustomError("by_id", "identification number " + err)
+        if (err := ids.by_id_check_error(v)) and isinstance(info.context, dict):
+            info.context.setdefault("warnings", []).append(("patient.id_number", err))
+        return v
+
+
+class Representative(Part):
+    """Законный представитель: personal data category 7 as a whole."""
+
+    name: PersonName
+    addresses: Addresses
+    contacts: Contacts = Field(default_factory=Contacts)
+    identity_document: IdentityDocument | None = None
+    basis: Line | None = Field(None, description="Основание полномочий (мать, опекун...)")
+
+
+class Organisation(Part):
+    name: Line
+    address: Address
+
+
+class Commission(Part):
+    """The MREK (or, for Russian cases, the bureau) that examines the patient."""
+
+    name: Line
+    address: Address
+    central: bool = Field(False, description="Центральная МРЭК")
+    chairman: PersonName
+    members: list[PersonName] = Field(default_factory=list, max_length=10)
+
+
+class Vkk(Part):
+    """The health organisation's medical advisory commission that signs the referral."""
+
+    chairman: PersonName
+    members: list[PersonName] = Field(default_factory=list, max_length=10)
+
+
+class DisabilityStatus(Part):
+    """A group (adults) or a degree of health loss (children); neither = not disabled."""
+
+    group: DisabilityGroup | None = None
+    degree: HealthLossDegree | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DisabilityStatus:
+        if self.group and self.degree:
+            raise PydanticCustomError("status", "give either a group or a degree, not both")
+        return self
+
+
+class Diagnosis(Part):
+    icd10: list[str] = Field(min_length=1, max_length=10, description="Коды по МКБ-10")
+    main: Text = Field(description="Основное(ые) заболевание(я)")
+    concomitant: Text | None = Field(None, description="Сопутствующее(ие) заболевание(я)")
+
+    @field_validator("icd10")
+    @classmethod
+    def _icd(cls, codes: list[str]) -> list[str]:
+        for i, code in enumerate(codes):
+            if err := ids.icd10_error(code):
+                raise PydanticCustomError("icd10", "[{i}] {code!r} " + err, {"i": i, "code": code})
+        return codes
+
+
+class Impairment(Part):
+    kind: ImpairmentKind
+    degree: ImpairmentDegree
+    note: Line | None = None
+
+
+class ActivityLimit(Part):
+    category: LifeActivity
+    fc: int = Field(ge=0, le=4, description="Функциональный класс ФК 0-4")
+
+
+class IncapacityPeriod(Part):
+    """Referral table 22: one period of temporary incapacity."""
+
+    start: date
+    end: date
+    days: int = Field(ge=1, le=366)
+    diagnosis: Line
+
+
+class Hospitalisation(Part):
+    """Referral table 23."""
+
+    start: date
+    end: date
+    place: Line
+    diagnosis: Line
+
+
+class Referral(Part):
+    """Направление на МСЭ (appendix 10), as drawn up by the VKK."""
+
+    number: Number | None = None
+    vkk_decision_date: date
+    date: date
+    place: ExaminationPlace
+    place_other: Line | None = None
+    status_before: DisabilityStatus = Field(default_factory=DisabilityStatus)
+    kinds: list[ReferralKind] = Field(min_length=1, max_length=3)
+    information_sources: list[InformationSource] = Field(default_factory=list, max_length=3)
+    information_documents: Line | None = None
+    anamnesis: Text
+    incapacity: list[IncapacityPeriod] = Field(default_factory=list, max_length=100)
+    hospitalisations: list[Hospitalisation] = Field(default_factory=list, max_length=100)
+    rehab_results: Text | None = None
+    ipmra_fulfilment: ProgrammeFulfilment | None = None
+    condition: Text
+    diagnostics: Text
+    diagnosis: Diagnosis
+    impairments: list[Impairment] = Field(default_factory=list, max_length=13)
+    activity_limits: list[ActivityLimit] = Field(default_factory=list, max_length=8)
+    activity_other: Line | None = None
+    prognosis: Prognosis | None = None
+    purposes: list[ReferralPurpose] = Field(min_length=1, max_length=7)
+    purpose_other: Line | None = None
+    vkk: Vkk
+
+
+class Protocol(Part):
+    date: date
+    number: Number
+
+
+class Sheet(Part):
+    """A numbered document: a sick-leave sheet, a disability certificate."""
+
+    series: Annotated[str, StringConstraints(max_length=10)] | None = None
+    number: Number
+
+
+class Consultation(Part):
+    result: ConsultationResult
+    details: Text | None = None
+
+
+class Examination(Part):
+    """Акт освидетельствования (appendix 3 to the Instruction), items 1-29."""
+
+    act_number: Number
+    act_date: date
+    start_date: date = Field(description="Дата начала МСЭ")
+    protocol: Protocol
+    place: ExaminationPlace
+    place_other: Line | None = None
+    kind: ExaminationKind
+    presence: ExaminationPresence
+    purposes: list[ReferralPurpose] = Field(min_length=1, max_length=7)
+    purpose_other: Line | None = None
+    central_purposes: list[CentralPurpose] = Field(default_factory=list, max_length=3)
+    central_purpose_other: Line | None = None
+    documents: list[Line] = Field(min_length=1, max_length=50)
+    complaints: Text
+    anamnesis: Text
+    incapacity_continuous_days: int | None = Field(None, ge=0, le=366)
+    incapacity_interrupted_days: int | None = Field(None, ge=0, le=366)
+    sick_leave: Sheet | None = None
+    medical_findings: Text
+    diagnosis: Diagnosis
+    impairments: list[Impairment] = Field(min_length=1, max_length=13)
+    activity_limits: list[ActivityLimit] = Field(default_factory=list, max_length=8)
+    activity_other: Line | None = None
+    ipra_medical: SectionFulfilment | None = None
+    ipra_professional: SectionFulfilment | None = None
+    ipra_social: SectionFulfilment | None = None
+    prp_fulfilment: ProgrammeFulfilment | None = None
+    additional_exam: AdditionalExamResult | None = None
+    consultation_central: Consultation | None = None
+    consultation_rnpc: Consultation | None = None
+    outcomes: list[ExaminationOutcome] = Field(min_length=1, max_length=5)
+    outcome_other: Line | None = None
+    prognosis: Prognosis | None = None
+
+
+class InsuranceCase(Part):
+    """One insurance case for the degree of loss of work capacity."""
+
+    percent: int = Field(ge=10, le=100)
+    case: Line = Field(description="Страховой случай")
+    case_date: date
+    document: Line = Field(description="Документ, послуживший основанием")
+
+
+class WorkCapacityLoss(Part):
+    before: Text | None = Field(None, description="До освидетельствования (при переосвидетельствовании)")
+    cases: list[InsuranceCase] = Field(min_length=1, max_length=3)
+    total_percent: int | None = Field(None, ge=10, le=100, description="По совокупности случаев")
+    valid_from: date
+    valid_until: date | None = None
+    no_term: bool = False
+    term_text: Line | None = Field(None, description="На срок или без указания срока (пункт 33.4 акта)")
+
+
+class Period(Part):
+    start: date
+    end: date
+
+
+class LabourRequirements(Part):
+    contraindicated: Text
+    indicated: Text
+
+
+class Justification(Part):
+    """Act item 43."""
+
+    impairments: Text
+    limitations: Text
+    anatomical_defect: Text | None = None
+    prognosis: Prognosis | None = None
+    prognosis_other: Line | None = None
+
+
+class Review(Part):
+    """Act item 46 / conclusion item 21: an earlier conclusion reviewed by the central MREK."""
+
+    commission: Line
+    date: date
+    number: Number
+    result: ConclusionReview
+
+
+class ConclusionDispatch(Part):
+    """Header of the MREK conclusion (appendix 11): its number and where it was sent."""
+
+    number: Number
+    date: date
+    sent_date: date
+    sent_to: Line
+
+
+class Decision(Part):
+    """Решение МРЭК: act items 30-46, conclusion items 7-21, slip items 10-15."""
+
+    date: date
+    recognised: bool
+    status_before: DisabilityStatus | None = None
+    group: DisabilityGroup | None = None
+    degree: HealthLossDegree | None = None
+    cause_before: Text | None = None
+    cause: Line | None = None
+    term_text: Line | None = Field(None, description="На срок или без указания срока (пункт 31.3 акта)")
+    valid_from: date | None = None
+    valid_until: date | None = None
+    no_term: bool = False
+    validity_other: Line | None = None
+    work_capacity_loss: WorkCapacityLoss | None = None
+    supplements: list[Supplement] = Field(default_factory=lambda: [Supplement.NONE], max_length=4)
+    onset_date: date | None = None
+    constant_help: Line | None = None
+    constant_care: Line | None = None
+    missed_period: Period | None = None
+    programmes_formed: list[ProgrammeFormed] = Field(default_factory=list, max_length=3)
+    programme_other: Line | None = None
+    labour: LabourRequirements | None = None
+    justification: Justification
+    certificate_issued: Sheet | None = None
+    certificate_withdrawn: Sheet | None = None
+    review: Review | None = None
+    ipmra_need: Line | None = Field(None, description="Нуждаемость в формировании ИПМРА (талон, п. 12)")
+    technical_means: Line | None = Field(None, description="Нуждаемость в ТССР (талон, п. 13)")
+    conclusion: ConclusionDispatch | None = None
+    slip_sent_date: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Decision:
+        if self.recognised and not (self.group or self.degree):
+            raise PydanticCustomError("decision", "a patient recognised as disabled needs a group or a degree")
+        if not self.recognised and (self.group or self.degree):
+            raise PydanticCustomError("decision", "a group or degree is given but recognised is false")
+        if self.recognised and not (self.no_term or self.valid_until or self.validity_other):
+            raise PydanticCustomError(
+                "decision", "give valid_until, no_term=true or validity_other for a recognised disability"
+            )
+        if self.no_term and self.valid_until:
+            raise PydanticCustomError("decision", "valid_until and no_term=true exclude each other")
+        return self
+
+
+class PreviousExpert(Part):
+    """Personal data category 8: specialists of an earlier MSE."""
+
+    name: PersonName
+    position: Line
+
+
+class Case(Part):
+    """One MSE case: the input of every form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="MSE case")
+
+    schema_version: Literal["1"] = "1"
+    case_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = Field(
+        description="The case system's reference; carries no personal data"
+    )
+    jurisdiction: Jurisdiction = Jurisdiction.BY
+    patient: Patient
+    representative: Representative | None = Field(None, json_schema_extra=_pd(7))
+    previous_experts: list[PreviousExpert] = Field(
+        default_factory=list, max_length=20, json_schema_extra=_pd(8)
+    )
+    referring_organisation: Organisation
+    commission: Commission
+    referral: Referral
+    examination: Examination | None = None
+    decision: Decision | None = None
+
+    @property
+    def age_at_decision(self) -> int | None:
+        if self.decision is None:
+            return None
+        b, d = self.patient.birth_date, self.decision.date
+        return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+    @model_validator(mode="after")
+    def _rules(self) -> Case:
+        problems = rule_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                "case_rules",
+                "; ".join(f"{path}: {msg}" for path, msg in problems),
+                {"problems": problems},
+            )
+        return self
+
+
+def rule_problems(case: Case) -> list[tuple[str, str]]:
+    """Rules across parts of the case, each as (JSON path, message)."""
+    problems: list[tuple[str, str]] = []
+    p, r, e, d = case.patient, case.referral, case.examination, case.decision
+    chain: list[tuple[str, date | None]] = [
+        ("patient.birth_date", p.birth_date),
+        ("referral.vkk_decision_date", r.vkk_decision_date),
+        ("referral.date", r.date),
+        ("examination.start_date", e.start_date if e else None),
+        ("examination.act_date", e.act_date if e else None),
+        ("decision.date", d.date if d else None),
+    ]
+    known = [(path, value) for path, value in chain if value is not None]
+    for (p1, v1), (p2, v2) in zip(known, known[1:], strict=False):
+        if v1 is not None and v2 is not None and v1 > v2:
+            problems.append(
+                (p2, f"{v2.isoformat()} is before {p1} ({v1.isoformat()}); dates must be in order: "
+                 "birth ≤ referral ≤ examination ≤ decision")
+            )
+    if d is not None:
+        if d.missed_period and d.missed_period.start > d.missed_period.end:
+            problems.append(("decision.missed_period.end", "is before decision.missed_period.start"))
+        if d.valid_from and d.valid_until and d.valid_from > d.valid_until:
+            problems.append(("decision.valid_until", "is before decision.valid_from"))
+        age = case.age_at_decision or 0
+        if d.group is not None and age < 18:
+            problems.append(("decision.group", f"a disability group I-III is set only at 18 and over (age {age})"))
+        if d.degree is not None and age >= 18:
+            problems.append(
+                ("decision.degree", f"a degree of health loss 1-4 is set only under 18 (age {age})")
+            )
+    if case.jurisdiction == Jurisdiction.BY and p.id_number is None:
+        problems.append(("patient.id_number", "is required for a Belarusian case"))
+    return problems

@@ -1,0 +1,115 @@
+"""Loading case data: a file, bytes or a dict in, a :class:`Case` out, or an InputError
+listing every problem with its JSON path."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import InputError, Problem
+from .case import Case
+
+#: Largest case file accepted; a real case is a few tens of kilobytes.
+MAX_CASE_BYTES = 16 * 1024 * 1024
+
+
+class CaseWarning(UserWarning):
+    """Something in the case data that is suspicious but not an error (e.g. an older
+    identification number whose check character does not match)."""
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def problems_from_validation(exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        prefix = json_path(loc)
+        ctx = err.get("ctx") or {}
+        if err["type"] == "case_rules":
+            for path, msg in ctx["problems"]:
+                problems.append(Problem(".".join(x for x in (prefix, path) if x), msg))
+            continue
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (not in the case schema; see `msedocs schema`)"
+        elif err["type"] in ("missing",):
+            msg = "required field is missing"
+        elif err["type"] == "string_too_long":
+            msg = f"text is too long ({len(err['input'])} characters, at most {ctx.get('max_length')})"
+        elif err["type"] == "enum":
+            msg = f"{err['input']!r} is not one of: {ctx.get('expected')}"
+        problems.append(Problem(prefix or "(case)", msg))
+    return problems
+
+
+def _read(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the case file ({exc.strerror})") from None
+    if size > MAX_CASE_BYTES:
+        raise InputError(f"{path}: file is {size} bytes, larger than the {MAX_CASE_BYTES} byte limit")
+    raw = path.read_bytes()
+    return parse_json(raw, str(path))
+
+
+def parse_json(raw: bytes, source: str = "<input>") -> Any:
+    """Decode UTF-8 JSON, turning every failure into an InputError with a line number."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{source}: not UTF-8 text",
+            [Problem("(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line)],
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}: invalid JSON",
+            [Problem("(file)", f"{exc.msg} (column {exc.colno})", exc.lineno)],
+        ) from None
+
+
+def load_case(source: str | Path | bytes | Mapping[str, Any], *, name: str | None = None) -> Case:
+    """Load and validate one case.
+
+    ``source`` is a path to a JSON file, the JSON bytes, or an already parsed dict.
+    Raises :class:`~msedocs.errors.InputError` listing every problem with its JSON path.
+    A suspicious but admissible value gives a :class:`CaseWarning`.
+    """
+    if isinstance(source, str | Path):
+        label = name or str(source)
+        data = _read(Path(source))
+    elif isinstance(source, bytes):
+        label = name or "<bytes>"
+        data = parse_json(source, label)
+    else:
+        label = name or "<dict>"
+        data = dict(source)
+    if not isinstance(data, dict):
+        raise InputError(f"{label}: a case is a JSON object, got {type(data).__name__}")
+    context: dict[str, Any] = {"warnings": []}
+    try:
+        case = Case.model_validate(data, context=context)
+    except ValidationError as exc:
+        problems = problems_from_validation(exc)
+        raise InputError(f"{label}: {len(problems)} problem(s) in the case data", problems) from None
+    for path, msg in context["warnings"]:
+        warnings.warn(CaseWarning(f"{label}: {path}: {msg}"), stacklevel=2)
+    return case
