@@ -1,0 +1,77 @@
+"""Signing for msedocs: XAdES, PAdES and detached CAdES at B-B, B-T and B-LT; a test PKI; verification.
+
+Imports nothing from ``msedocs`` or ``generators``. Typical use::
+
+    from signing import load_profile, sign_xml, sign_pdf, sign_detached, verify_file
+
+    profile = load_profile()                       # test PKI under .msedocs/pki unless configured
+    signers = profile.signers_for(["chairman", "member1", "member2"])
+    signed_xml = sign_xml(xml_bytes, signers, profile)
+    signed_pdf = sign_pdf(pdf_bytes, signers, profile, visible_stamp=True)
+    p7s = sign_detached(docx_bytes, signers, profile)   # write as <file>.p7s
+    report = verify_file("out/form.xml", pki_dir=".msedocs/pki")
+"""
+
+from .cades import sign_detached
+from .errors import (
+    ConfigurationError,
+    KeyLoadError,
+    PkiError,
+    RevocationError,
+    SigningFailure,
+    TimestampError,
+    UnsupportedDocumentError,
+)
+from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
+from .pades import DEFAULT_STAMP_FONT, sign_pdf
+from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
+from .profile import Level, SignerRef, SigningProfile, load_profile, pki_profile
+from .services import local_authority, serve
+from .verify import (
+    Indication,
+    QualifiedFlags,
+    SignatureReport,
+    VerificationReport,
+    verify_detached,
+    verify_file,
+    verify_pdf,
+    verify_xml,
+)
+from .xades import sign_xml
+
+__all__ = [
+    "DEFAULT_STAMP_FONT",
+    "ROLE_TITLES",
+    "ConfigurationError",
+    "Indication",
+    "KeyLoadError",
+    "Level",
+    "PkiError",
+    "QualifiedFlags",
+    "RevocationError",
+    "SignatureReport",
+    "Signer",
+    "SignerRef",
+    "SigningFailure",
+    "SigningProfile",
+    "TestPki",
+    "TimestampError",
+    "UnsupportedDocumentError",
+    "VerificationReport",
+    "clear_key_cache",
+    "init_pki",
+    "load_pkcs11",
+    "load_pkcs12",
+    "load_pki",
+    "load_profile",
+    "local_authority",
+    "pki_profile",
+    "serve",
+    "sign_detached",
+    "sign_pdf",
+    "sign_xml",
+    "verify_detached",
+    "verify_file",
+    "verify_pdf",
+    "verify_xml",
+]

@@ -14,7 +14,7 @@ decision, so a decision on Friday 31 October 2025 (Russia) is due on Thursday 6 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 import holidays
@@ -28,7 +28,7 @@ COUNTRIES: tuple[Country, ...] = ("RU", "BY")
 EXTRACT_DEADLINE_WORKING_DAYS = 3
 
 
-@lru_cache(maxsize=None)
+@cache
 def _calendar(country: str) -> holidays.HolidayBase:
     if country not in COUNTRIES:
         raise InputError(f"country: unknown production calendar {country!r}; expected one of RU, BY")

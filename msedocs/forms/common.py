@@ -28,7 +28,9 @@ def patient_name(no: str, label: str = "Фамилия, собственное �
 
 
 def id_number(no: str) -> ItemDef:
-    return ItemDef(no, "idNumber", "Идентификационный номер пациента", get=lambda c: c.patient.id_number)
+    return ItemDef(
+        no, "idNumber", "Идентификационный номер пациента", get=lambda c: c.patient.id_number, xsd_type="c:ByIdNumber"
+    )
 
 
 def birth_date(no: str) -> ItemDef:
@@ -113,7 +115,7 @@ def diagnosis_items(
         return getter
 
     return [
-        ItemDef(f"{no}.1" if main_no else no, "icd10", icd_label, get=part("icd10")),
+        ItemDef(f"{no}.1" if main_no else no, "icd10", icd_label, get=part("icd10"), xsd_type="c:Icd10List"),
         ItemDef(main_no, "mainDisease", "основное(ые) заболевание(я)", get=part("main")),
         ItemDef(conc_no, "concomitantDisease", "сопутствующее(ие) заболевание(я)", get=part("concomitant")),
     ]

@@ -89,7 +89,7 @@ class ItemDef:
     total_label: str = ""
     footnote: int | None = None
     inline: bool = False
-    pattern: str | None = None
+    xsd_type: str | None = None
     doc: str = ""
 
     @property
@@ -123,7 +123,7 @@ class ItemDef:
             item["display"] = "" if raw is None else str(raw)
         elif self.kind == "text":
             value = display_text(raw)
-            item["value"] = value or None
+            item["value"] = [str(x) for x in raw] if isinstance(raw, list) and raw else (value or None)
             item["display"] = value
         elif self.kind == "choice":
             assert self.enum is not None
@@ -131,7 +131,8 @@ class ItemDef:
             chosen_values = {c.value if isinstance(c, Enum) else c for c in chosen}
             item["multi"] = self.multi
             item["options"] = [
-                {"value": m.value, "label": m.label, "selected": m.value in chosen_values} for m in self.enum
+                {"value": m.value, "label": m.label, "selected": m.value in chosen_values, "detail": ""}
+                for m in self.enum
             ]
             item["value"] = [m.value for m in self.enum if m.value in chosen_values]
             if not self.multi:

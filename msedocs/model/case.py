@@ -229,7 +229,7 @@ class Diagnosis(Part):
     def _icd(cls, codes: list[str]) -> list[str]:
         for i, code in enumerate(codes):
             if err := ids.icd10_error(code):
-                raise PydanticCustomError("icd10", "[{i}] {code!r} " + err, {"i": i, "code": code})
+                raise PydanticCustomError("icd10", "[{i}] '{code}' " + err, {"i": i, "code": code})
         return codes
 
 

@@ -60,9 +60,11 @@ def _read(path: Path) -> Any:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the case file ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read the case file", [Problem("(file)", str(exc.strerror))]) from None
     if size > MAX_CASE_BYTES:
-        raise InputError(f"{path}: file is {size} bytes, larger than the {MAX_CASE_BYTES} byte limit")
+        raise InputError(
+            f"{path}: file too large", [Problem("(file)", f"{size} bytes, more than the {MAX_CASE_BYTES} byte limit")]
+        )
     raw = path.read_bytes()
     return parse_json(raw, str(path))
 
@@ -103,10 +105,12 @@ def load_case(source: str | Path | bytes | Mapping[str, Any], *, name: str | Non
         label = name or "<dict>"
         data = dict(source)
     if not isinstance(data, dict):
-        raise InputError(f"{label}: a case is a JSON object, got {type(data).__name__}")
+        kind = {list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(data), "null")
+        raise InputError(f"{label}: not a case", [Problem("(case)", f"a case is a JSON object, got {kind}")])
     context: dict[str, Any] = {"warnings": []}
     try:
-        case = Case.model_validate(data, context=context)
+        # Strict JSON validation: no number read as a date, no "yes" read as true.
+        case = Case.model_validate_json(json.dumps(data), strict=True, context=context)
     except ValidationError as exc:
         problems = problems_from_validation(exc)
         raise InputError(f"{label}: {len(problems)} problem(s) in the case data", problems) from None

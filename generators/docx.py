@@ -1,0 +1,139 @@
+"""DOCX renderer: docxtpl templates ``templates/<form id>/form.docx``, autoescaping on.
+
+The templates hold the layout (paragraphs in the form's order, tables with their
+header rows, signature lines); this module turns each item of the form's data dict into
+a docxtpl RichText: the item's number and wording, its value on an underlined blank, and
+for "нужное подчеркнуть" items every option with the chosen ones underlined.
+The templates are built by ``scripts/build_docx_templates.py`` from the form registry.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from docxtpl import DocxTemplate, RichText
+
+from .common import TEMPLATES_DIR, GeneratorError
+
+FONT = "Liberation Serif"
+SIZE = 22  # half-points: 11 pt
+BLANK = "\u00a0" * 24
+
+
+def _add(rt: RichText, text: str, **fmt: Any) -> None:
+    if text:
+        rt.add(text, font=FONT, size=SIZE, **fmt)
+
+
+def _value(rt: RichText, text: str) -> None:
+    _add(rt, text if text else BLANK, underline=True)
+
+
+def _options(rt: RichText, item: dict[str, Any]) -> None:
+    for i, opt in enumerate(item["options"]):
+        label = opt["label"]
+        if item["kind"] == "records":  # ФК item: the class beside the category
+            label += f" ФК {opt['detail']}" if opt["selected"] else " ФК __"
+        _add(rt, label, underline=bool(opt["selected"]))
+        if i < len(item["options"]) - 1:
+            _add(rt, ", ")
+    if item.get("suffix"):
+        _add(rt, " " + item["suffix"])
+    if item.get("other"):
+        _add(rt, " ")
+        _value(rt, item["other"])
+
+
+def item_text(item: dict[str, Any]) -> RichText:
+    """One item as the paper form prints it."""
+    rt = RichText()
+    if item["no"]:
+        _add(rt, f"{item['no']}. ")
+    _add(rt, item["label"])
+    if item.get("footnote"):
+        _add(rt, str(item["footnote"]), superscript=True)
+    kind = item["kind"]
+    if kind == "choice" or (kind == "records" and "options" in item):
+        _add(rt, ": " if item["label"] else "")
+        _options(rt, item)
+    elif kind == "records" and not item.get("table", True):
+        _add(rt, ": ")
+        rows = [" — ".join(c["display"] for c in row.values() if c["display"]) for row in item["rows"]]
+        _value(rt, "; ".join(rows))
+    elif kind in ("records", "group") and not item.get("inline"):
+        _add(rt, ":")
+    elif kind == "group":
+        for child in item["children"]:
+            if child["kind"] == "choice":
+                _add(rt, " " + (child["label"] + ": " if child["label"] else ""))
+                _options(rt, child)
+            else:
+                _add(rt, " " + (child["label"] + " " if child["label"] else ""))
+                _value(rt, child["display"])
+    else:
+        _add(rt, " ")
+        _value(rt, item["display"])
+    return rt
+
+
+def caption_value(item: dict[str, Any]) -> RichText:
+    rt = RichText()
+    _value(rt, item["display"])
+    return rt
+
+
+def signatures_text(data: dict[str, Any], paper: bool) -> RichText:
+    rt = RichText()
+    for s in data["signatures"]:
+        for i, name in enumerate(s["names"]):
+            _add(rt, (s["title"] if i == 0 else "") + "\t")
+            if paper:
+                _add(rt, "_______________ ")
+            _value(rt, name)
+            _add(rt, "\n")
+        if s["seal"] and paper:
+            _add(rt, "\tМ.П.")
+            if s.get("seal_footnote"):
+                _add(rt, str(s["seal_footnote"]), superscript=True)
+            _add(rt, "\n")
+    if not paper:
+        _add(rt, "Документ подписан электронной подписью.")
+    return rt
+
+
+def rich_texts(data: dict[str, Any], paper: bool, prefix: str = "") -> dict[str, RichText]:
+    """RichText per item, keyed as the template refers to them: h<i>, i<i>, i<i>_<j>..."""
+    out: dict[str, RichText] = {}
+
+    def walk(items: list[dict[str, Any]], key: str) -> None:
+        for i, item in enumerate(items):
+            k = f"{key}_{i}" if key else f"i{i}"
+            out[prefix + k] = item_text(item)
+            if item["kind"] == "group" and not item.get("inline"):
+                walk(item["children"], k)
+
+    for i, h in enumerate(data["header"]):
+        out[f"{prefix}h{i}"] = caption_value(h) if h["label"][:1].islower() else item_text(h)
+    walk(data["items"], "")
+    out[prefix + "signatures"] = signatures_text(data, paper)
+    return out
+
+
+def render(data: dict[str, Any], *, paper: bool = True) -> bytes:
+    form_id = data["form_id"]
+    path = TEMPLATES_DIR / form_id / "form.docx"
+    if not path.is_file():
+        raise GeneratorError(f"{form_id}: no DOCX template at {path}")
+    rt = rich_texts(data, paper)
+    slip = data.get("extra", {}).get("slip")
+    if slip:
+        rt.update(rich_texts(slip, paper, prefix="slip_"))
+    doc = DocxTemplate(str(path))
+    try:
+        doc.render({"data": data, "rt": rt, "paper": paper}, autoescape=True)
+    except Exception as exc:  # docxtpl raises jinja2 and lxml errors alike
+        raise GeneratorError(f"{form_id}: DOCX template failed: {exc}") from exc
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

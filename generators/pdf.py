@@ -1,0 +1,75 @@
+"""PDF renderer: Jinja2 → HTML → WeasyPrint, A4, PDF/A-3b with the form's XML attached.
+
+The Jinja environment, the font configuration and the parsed stylesheet are built once
+per process and reused for every document: parsing CSS and loading fonts is most of
+the cost of a small document. Fonts come only from ``templates/fonts`` (bundled), so
+the output never depends on the machine's fonts.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Any
+
+import jinja2
+from weasyprint import CSS, HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
+
+from .common import TEMPLATES_DIR, GeneratorError
+
+PDF_VARIANT = "pdf/a-3b"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def _style() -> tuple[FontConfiguration, CSS]:
+    font_config = FontConfiguration()
+    css = CSS(filename=str(TEMPLATES_DIR / "form.css"), font_config=font_config)
+    return font_config, css
+
+
+def render_html(data: dict[str, Any], *, paper: bool = True) -> str:
+    form_id = data["form_id"]
+    try:
+        template = environment().get_template(f"{form_id}/form.html.j2")
+        return template.render(data=data, paper=paper)
+    except jinja2.TemplateError as exc:
+        raise GeneratorError(f"{form_id}: HTML template failed: {exc}") from exc
+
+
+def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", title: str = "") -> bytes:
+    font_config, css = _style()
+    attachments = []
+    if xml is not None:
+        attachments.append(
+            Attachment(
+                file_obj=io.BytesIO(xml),
+                name=f"{name}.xml",
+                description=f"{title} (XML)",
+                relationship="Data",
+            )
+        )
+    document = HTML(string=html, base_url=str(TEMPLATES_DIR) + "/")
+    return document.write_pdf(
+        stylesheets=[css],
+        font_config=font_config,
+        pdf_variant=PDF_VARIANT,
+        attachments=attachments,
+        uncompressed_pdf=False,
+    )
+
+
+def render(data: dict[str, Any], *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    """The form as PDF/A-3b; ``xml`` (the same form's XML) is embedded as an associated file."""
+    return html_to_pdf(render_html(data, paper=paper), xml=xml, name=data["form_id"], title=data["title"])

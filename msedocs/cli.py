@@ -1,0 +1,169 @@
+"""The ``msedocs`` command line.
+
+Exit codes: 0 success, 1 an internal failure (or, for ``validate``, an invalid document),
+2 bad input. Messages name the field and the rule; no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from . import pipeline
+from .errors import InputError, MsedocsError
+from .forms import REGISTRY
+from .model import Case, CaseWarning, load_case
+
+app = typer.Typer(
+    name="msedocs",
+    help="Statutory documents of medical-social expertise: XML, PDF/A-3b and DOCX from case data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _load(path: Path) -> Case:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaseWarning)
+        case = load_case(path)
+    for w in caught:
+        _err(f"warning: {w.message}")
+    return case
+
+
+@app.command("forms")
+def forms_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the forms: id, title, source, formats."""
+    rows = [
+        {"id": s.id, "title": s.title, "source": str(s.source), "formats": list(s.formats)}
+        for s in REGISTRY.values()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['id']:<20} {r['title']}\n{'':<20} {r['source']}; {','.join(r['formats'])}")
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the case input."""
+    typer.echo(json.dumps(Case.model_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command("render")
+def render_cmd(
+    case_file: Annotated[Path, typer.Argument(help="The case, a JSON file.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    form: Annotated[list[str] | None, typer.Option("--form", "-f", help="Form id; repeatable.")] = None,
+    all_forms: Annotated[bool, typer.Option("--all", help="Every form that applies to the case.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
+    electronic: Annotated[
+        bool, typer.Option("--electronic", help="Electronic rendering: no seal place or signature lines.")
+    ] = False,
+) -> None:
+    """Render forms of one case into OUT/<form id>.<ext> plus OUT/manifest.json."""
+    if bool(form) == all_forms:
+        raise InputError("give either --form ID (repeatable) or --all")
+    formats = pipeline.parse_formats(fmt)
+    case = _load(case_file)
+    docs = pipeline.render_package(case, formats, None if all_forms else form, paper=not electronic)
+    pipeline.write_package(out, docs, case)
+    for d in docs:
+        typer.echo(f"{out / d.filename}")
+
+
+@app.command("validate")
+def validate_cmd(
+    file: Annotated[Path, typer.Argument(help="An XML document produced by msedocs or an integrator.")],
+    form: Annotated[str | None, typer.Option("--form", help="Form id; default: the root's formId.")] = None,
+) -> None:
+    """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
+    from generators import xml as xml_gen
+
+    from .forms import get_form
+
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
+    form_id = form or xml_gen.form_id_of(content)
+    if form_id is None:
+        problems = xml_gen.validate(content, "by-act") if form is None else []
+        for path, msg, line in problems[:1] or [("/", "no formId attribute on the root; give --form", None)]:
+            _err(f"{file}:{line or 0}: {path}: {msg}")
+        raise typer.Exit(1)
+    get_form(form_id)
+    problems = xml_gen.validate(content, form_id)
+    for path, msg, line in problems:
+        _err(f"{file}:{line or 0}: {path}: {msg}")
+    if problems:
+        _err(f"{file}: {len(problems)} violation(s) of xsd/{form_id}.xsd")
+        raise typer.Exit(1)
+    typer.echo(f"{file}: valid ({form_id})")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("msedocs-demo"),
+) -> None:
+    """Render every sample case in every applicable form and format into ./msedocs-demo/."""
+    cases = sorted(FIXTURES.glob("*.json"))
+    started = time.perf_counter()
+    total = 0
+    for path in cases:
+        case = _load(path)
+        docs = pipeline.render_package(case)
+        pipeline.write_package(out / path.stem, docs, case)
+        total += len(docs)
+        forms = sorted({d.form_id for d in docs})
+        typer.echo(f"{path.stem:<40} {len(docs):>3} files  {', '.join(forms)}")
+    elapsed = time.perf_counter() - started
+    typer.echo(f"\n{total} documents for {len(cases)} cases in {elapsed:.1f} s -> {out.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        result = app(args=args, prog_name="msedocs", standalone_mode=False)
+        return int(result or 0) if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _err("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except MsedocsError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(f"error: {exc}")
+        return exc.exit_code
+    except Exception as exc:  # an internal failure: say so, keep the traceback for --debug
+        if debug:
+            traceback.print_exc()
+        _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Client of the state portal's delivery API (httpx).
+
+Every item is POSTed to ``{url}/deliveries`` with the header ``Idempotency-Key: <item key>``; the
+key is the item's stable id, so however often an item is retried the portal sees one delivery.
+Before sending an item again (any attempt after the first: a timeout, a crash between the POST
+and the commit) the client first asks ``GET {url}/deliveries/{key}`` whether it already arrived.
+Only the portal account leaves msedocs: no name, no address.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from msedocs.delivery.models import Item, StoredDocument
+from msedocs.errors import InputError
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """Where the portal is and how to talk to it."""
+
+    url: str
+    """Base URL of the portal's delivery API, e.g. ``https://portal.example/api``."""
+    timeout: float = 30.0
+    """Seconds to wait for an answer (read and write)."""
+    connect_timeout: float = 5.0
+    """Seconds to wait for a connection."""
+    verify: bool = True
+    """Check the server certificate. Never switch off outside a test bench."""
+    ca_file: str | None = None
+    """PEM file of CA certificates to trust instead of the system store."""
+    client_cert: str | None = None
+    """PEM client certificate for mutual TLS (with ``client_key``, or including the key)."""
+    client_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise InputError(f"--portal-url: expected an http(s) URL, got {self.url!r}")
+        if self.timeout <= 0 or self.connect_timeout <= 0:
+            raise InputError("portal timeouts must be positive")
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.url.startswith("https://"):
+            return True
+        if not self.verify:
+            return False
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if self.client_cert:
+            ctx.load_cert_chain(self.client_cert, self.client_key)
+        return ctx
+
+
+@dataclass(frozen=True)
+class PortalResult:
+    """What came of one delivery attempt."""
+
+    delivered: bool
+    reason: str
+    permanent: bool = False
+    """The portal refused the item for good (a 4xx other than 408/425/429): do not retry."""
+
+
+RETRYABLE_4XX = {408, 425, 429}
+
+
+class PortalClient:
+    def __init__(self, config: PortalConfig, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self._client = httpx.Client(
+            base_url=config.url.rstrip("/"),
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            verify=config.ssl_context(),
+            transport=transport,
+            headers={"User-Agent": "msedocs-delivery"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PortalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def payload(item: Item, documents: Sequence[StoredDocument]) -> bytes:
+        body = {
+            "delivery_id": item.key,
+            "case_ref": item.case_ref,
+            "recipient": {"portal_account": item.recipient.portal_account},
+            "due_date": item.due_date.isoformat(),
+            "documents": [
+                {
+                    "name": d.name,
+                    "media_type": d.media_type,
+                    "sha256": d.sha256,
+                    "content": base64.b64encode(d.content).decode("ascii"),
+                }
+                for d in documents
+            ],
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def already_delivered(self, key: str) -> bool | PortalResult:
+        """True or False if the portal knows the key or not; a failed result if it could not say."""
+        try:
+            r = self._client.get(f"/deliveries/{key}")
+        except httpx.HTTPError as exc:
+            return PortalResult(False, f"status check failed: {type(exc).__name__}")
+        if r.status_code == 200:
+            return True
+        if r.status_code == 404:
+            return False
+        return PortalResult(False, f"status check answered HTTP {r.status_code}")
+
+    def deliver(self, item: Item, documents: Sequence[StoredDocument]) -> PortalResult:
+        """One attempt to deliver ``item``. Never raises for network or HTTP errors."""
+        if not documents:
+            return PortalResult(False, "no electronic documents to send", permanent=True)
+        if item.attempts > 1:
+            known = self.already_delivered(item.key)
+            if isinstance(known, PortalResult):
+                return known
+            if known:
+                return PortalResult(True, "already accepted by the portal")
+        try:
+            r = self._client.post(
+                "/deliveries",
+                content=self.payload(item, documents),
+                headers={"Idempotency-Key": item.key, "Content-Type": "application/json"},
+            )
+        except httpx.TimeoutException as exc:
+            return PortalResult(False, f"timeout: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return PortalResult(False, f"transport error: {type(exc).__name__}")
+        if r.status_code in (200, 201, 202):
+            return PortalResult(True, f"accepted by the portal (HTTP {r.status_code})")
+        permanent = 400 <= r.status_code < 500 and r.status_code not in RETRYABLE_4XX
+        return PortalResult(False, f"portal answered HTTP {r.status_code}", permanent=permanent)

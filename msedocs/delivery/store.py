@@ -1,0 +1,868 @@
+"""The outbox: a table of items to deliver, each moved between states by one transaction.
+
+SQLite (one file, WAL, ``synchronous=FULL``) is the default; PostgreSQL is used when
+``MSEDOCS_DB`` (or ``--db``) is a ``postgresql://`` URL, so that several workers on several
+machines can share one queue. Workers claim items with ``UPDATE … WHERE id IN (SELECT … FOR
+UPDATE SKIP LOCKED) RETURNING …`` on PostgreSQL; on SQLite every transaction starts with
+``BEGIN IMMEDIATE`` and the same ``UPDATE … RETURNING`` claims atomically.
+
+A claim is a lease: an item in ``sending`` whose lease has run out (its worker was killed, or
+lost the database) is claimed again by the next worker. The worker then asks the portal
+whether the delivery under the item's idempotency key already arrived before sending it again.
+
+Documents are kept in the database itself (table ``outbox_blobs``, content-addressed by
+sha256): the item and its documents are committed in one transaction, so there is never an item
+without its documents nor a file without its item, and the database's own durability (WAL +
+fsync on SQLite, WAL on PostgreSQL) covers both. The sha256 is checked again on every read.
+
+Timestamps are naive UTC, taken from the outbox's clock (so workers' clocks must be in sync, as
+with any lease); due dates are calendar dates of the production calendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import random
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from msedocs.delivery import schema as t
+from msedocs.delivery.calendar import check_country, extract_due_date
+from msedocs.delivery.models import (
+    TRANSITIONS,
+    Channel,
+    DocumentLike,
+    HistoryEntry,
+    Item,
+    OutboxDocument,
+    Recipient,
+    RetryPolicy,
+    State,
+    StoredDocument,
+)
+from msedocs.delivery.tracking import TrackingRange, make_tracking_number
+from msedocs.errors import DeliveryError, InputError
+
+log = logging.getLogger("msedocs.delivery")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+DEFAULT_SQLITE_PATH = Path(".msedocs") / "outbox.sqlite3"
+
+
+class OutboxUnavailableError(DeliveryError):
+    """The outbox database cannot be reached or is busy; retrying later may succeed."""
+
+
+class InvalidTransitionError(DeliveryError):
+    """An item is not in a state from which the asked transition is allowed."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def default_db_url() -> str:
+    """``MSEDOCS_DB`` if set, else a SQLite file ``.msedocs/outbox.sqlite3`` in the working folder."""
+    return os.environ.get("MSEDOCS_DB") or f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` / ``postgres://`` URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    """An engine for the outbox. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+    url = normalise_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise InputError(f"--db / MSEDOCS_DB: not a SQLAlchemy URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    raise InputError(
+        f"--db / MSEDOCS_DB: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
+    )
+
+
+#: Newest Alembic revision in migrations/versions; checked first so that a worker starts fast.
+HEAD_REVISION = "0001"
+
+
+def _at_head(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM outbox_alembic_version")).scalar()
+            conn.rollback()
+    except sa.exc.ProgrammingError:  # no version table yet (PostgreSQL)
+        return False
+    except sa.exc.OperationalError as exc:  # no version table yet (SQLite), or no database
+        if "no such table" in str(exc):
+            return False
+        raise
+    return version == HEAD_REVISION
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (serialised between processes)."""
+    if _at_head(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046692)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An item claimed by a worker, with the documents it has to send."""
+
+    item: Item
+    documents: list[StoredDocument] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    documents: Sequence[OutboxDocument | DocumentLike]
+    case_ref: str
+    channel: str
+    recipient: Recipient
+    decision_date: dt.date
+    country: str = "RU"
+    due_date: dt.date | None = None
+    fallback_to_paper: bool = True
+
+
+@dataclass(frozen=True)
+class DeadlineReport:
+    today: dt.date
+    due: list[Item]
+    overdue: list[Item]
+    delivered_late: list[Item]
+
+    def to_json(self) -> dict[str, Any]:
+        def rows(items: list[Item]) -> list[dict[str, Any]]:
+            out = []
+            for it in items:
+                row = it.summary()
+                done = it.completed_on
+                row["completed_on"] = done.isoformat() if done else None
+                out.append(row)
+            return out
+
+        return {
+            "date": self.today.isoformat(),
+            "due": rows(self.due),
+            "overdue": rows(self.overdue),
+            "delivered_late": rows(self.delivered_late),
+        }
+
+
+@dataclass(frozen=True)
+class PostalList:
+    number: int
+    list_date: dt.date
+    items: list[Item]
+
+
+def _item(row: Any) -> Item:
+    m = dict(row._mapping)
+    m["recipient"] = Recipient.from_json(m["recipient"])
+    return Item(**m)
+
+
+def _as_document(doc: OutboxDocument | DocumentLike) -> OutboxDocument:
+    if isinstance(doc, OutboxDocument):
+        return doc
+    return OutboxDocument.from_rendered(doc)
+
+
+class Outbox:
+    """The delivery queue. Open one per process; it is safe to share between threads."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        run_migrations: bool = True,
+        sqlite_synchronous: str = "FULL",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.url = normalise_url(url or default_db_url())
+        self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.is_postgresql = self.engine.dialect.name == "postgresql"
+        if run_migrations:
+            with self._unavailable_as_error():
+                migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise OutboxUnavailableError(f"outbox database unavailable: {type(exc.orig).__name__}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._unavailable_as_error(), self.engine.begin() as conn:
+            yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (pg_dialect.insert if self.is_postgresql else sqlite_dialect.insert)(table)
+
+    def _transition(
+        self,
+        conn: Connection,
+        item_id: int,
+        to_state: str,
+        reason: str,
+        *,
+        expect: Iterable[str],
+        worker: str | None = None,
+        where: Sequence[Any] = (),
+        values: dict[str, Any] | None = None,
+        now: dt.datetime | None = None,
+    ) -> Item | None:
+        """Move one item ``expect → to_state`` and write its history row. None if it was not in ``expect``."""
+        now = now or self.clock()
+        stmt = (
+            sa.update(t.items)
+            .where(t.items.c.id == item_id, t.items.c.state.in_(list(expect)), *where)
+            .values(state=to_state, prev_state=t.items.c.state, updated_at=now, **(values or {}))
+            .returning(*t.items.c)
+        )
+        row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        self._check_and_log(conn, [row], to_state, reason, worker, now)
+        return _item(row)
+
+    def _check_and_log(
+        self,
+        conn: Connection,
+        rows: Sequence[Any],
+        to_state: str,
+        reason: str,
+        worker: str | None,
+        now: dt.datetime,
+    ) -> None:
+        entries = []
+        for row in rows:
+            old_channel = row.channel
+            if row.prev_state == State.SENDING and to_state == State.QUEUED and row.channel == Channel.POST:
+                old_channel = Channel.PORTAL  # fallback from portal to paper
+            if row.prev_state is not None and to_state not in TRANSITIONS.get(
+                (old_channel, row.prev_state), ()
+            ):
+                raise InvalidTransitionError(
+                    f"item {row.id}: {old_channel} item cannot go from {row.prev_state} to {to_state}"
+                )
+            entries.append(
+                {
+                    "item_id": row.id,
+                    "at": now,
+                    "from_state": row.prev_state,
+                    "to_state": to_state,
+                    "channel": row.channel,
+                    "reason": reason,
+                    "worker": worker,
+                }
+            )
+            log.info("item %s: %s -> %s", row.id, row.prev_state, to_state)
+        if entries:
+            conn.execute(sa.insert(t.history), entries)
+
+    # -- enqueue ----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        documents: Sequence[OutboxDocument | DocumentLike],
+        case_ref: str,
+        channel: str,
+        recipient: Recipient,
+        decision_date: dt.date,
+        country: str = "RU",
+        *,
+        due_date: dt.date | None = None,
+        fallback_to_paper: bool = True,
+    ) -> int:
+        """Queue documents for one recipient; return the item id.
+
+        ``channel`` is ``portal``, ``post`` or ``auto`` (paper if the citizen asked for it or has
+        no portal account). The due date is 3 working days after ``decision_date`` by the
+        ``country``'s production calendar unless given.
+        """
+        req = EnqueueRequest(
+            documents, case_ref, channel, recipient, decision_date, country, due_date, fallback_to_paper
+        )
+        return self.enqueue_many([req])[0]
+
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
+        """Queue several items in one transaction (all or none)."""
+        prepared = [self._prepare(r) for r in requests]
+        ids: list[int] = []
+        now = self.clock()
+        with self._tx() as conn:
+            blob_rows: dict[str, dict[str, Any]] = {}
+            for _values, docs in prepared:
+                for d in docs:
+                    blob_rows.setdefault(
+                        d.sha256, {"sha256": d.sha256, "size": len(d.content), "content": d.content}
+                    )
+            if blob_rows:
+                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), list(blob_rows.values()))
+            for values, docs in prepared:
+                values.update(created_at=now, updated_at=now, next_attempt_at=now)
+                item_id = conn.execute(
+                    sa.insert(t.items).values(**values).returning(t.items.c.id)
+                ).scalar_one()
+                ids.append(item_id)
+                conn.execute(
+                    sa.insert(t.documents),
+                    [
+                        {
+                            "item_id": item_id,
+                            "position": i,
+                            "name": d.name,
+                            "media_type": d.media_type,
+                            "role": d.role,
+                            "sha256": d.sha256,
+                            "size": len(d.content),
+                        }
+                        for i, d in enumerate(docs)
+                    ],
+                )
+                conn.execute(
+                    sa.insert(t.history).values(
+                        item_id=item_id,
+                        at=now,
+                        from_state=None,
+                        to_state=State.QUEUED,
+                        channel=values["channel"],
+                        reason="enqueued",
+                        worker=None,
+                    )
+                )
+        for item_id in ids:
+            log.info("item %s: -> queued", item_id)
+        return ids
+
+    def _prepare(self, r: EnqueueRequest) -> tuple[dict[str, Any], list[OutboxDocument]]:
+        docs = [_as_document(d) for d in r.documents]
+        if not docs:
+            raise InputError("enqueue: an item needs at least one document")
+        for d in docs:
+            if d.role not in ("electronic", "paper"):
+                raise InputError(
+                    f"enqueue: document {d.name!r}: role must be electronic or paper, not {d.role!r}"
+                )
+        if not r.case_ref or len(r.case_ref) > 200:
+            raise InputError("enqueue: case_ref must be 1-200 characters")
+        channel = r.channel
+        if channel == "auto":
+            wants_paper = r.recipient.paper_requested or not r.recipient.portal_account
+            channel = Channel.POST if wants_paper else Channel.PORTAL
+        if channel not in Channel.ALL:
+            raise InputError(f"enqueue: channel must be portal, post or auto, not {channel!r}")
+        if channel == Channel.PORTAL and not r.recipient.portal_account:
+            raise InputError("enqueue: recipient.portal_account is required for the portal channel")
+        if channel == Channel.POST and not r.recipient.has_postal_address:
+            raise InputError("enqueue: recipient.name, postcode and address are required for registered mail")
+        country = check_country(r.country)
+        due = r.due_date or extract_due_date(r.decision_date, country)
+        values = {
+            "key": uuid.uuid4().hex,
+            "case_ref": r.case_ref,
+            "channel": channel,
+            "state": State.QUEUED,
+            "country": country,
+            "decision_date": r.decision_date,
+            "due_date": due,
+            "recipient": r.recipient.to_json(),
+            "fallback_to_paper": r.fallback_to_paper,
+            "attempts": 0,
+        }
+        return values, docs
+
+    # -- portal worker side -----------------------------------------------------------------
+
+    def _due_condition(self, now: dt.datetime) -> Any:
+        c = t.items.c
+        return sa.or_(
+            sa.and_(c.state.in_([State.QUEUED, State.RETRY_WAIT]), c.next_attempt_at <= now),
+            sa.and_(c.state == State.SENDING, c.lease_until < now),
+        )
+
+    def claim_due(self, worker_id: str, limit: int = 16, lease: float = 60.0) -> list[Claim]:
+        """Claim up to ``limit`` portal items that are due, for ``lease`` seconds; one transaction."""
+        now = self.clock()
+        c = t.items.c
+        sub = (
+            sa.select(c.id)
+            .where(c.channel == Channel.PORTAL, self._due_condition(now))
+            .order_by(c.due_date, c.id)
+            .limit(limit)
+        )
+        if self.is_postgresql:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(t.items)
+            .where(c.id.in_(sub.scalar_subquery()))
+            .values(
+                state=State.SENDING,
+                prev_state=c.state,
+                claimed_by=worker_id,
+                lease_until=now + dt.timedelta(seconds=lease),
+                attempts=c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*t.items.c)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                return []
+            fresh = [r for r in rows if r.prev_state != State.SENDING]
+            reclaimed = [r for r in rows if r.prev_state == State.SENDING]
+            self._check_and_log(conn, fresh, State.SENDING, "claimed", worker_id, now)
+            self._check_and_log(
+                conn, reclaimed, State.SENDING, "reclaimed after its lease ran out", worker_id, now
+            )
+            docs = self._documents(conn, [r.id for r in rows], role="electronic")
+        return [Claim(_item(r), docs.get(r.id, [])) for r in sorted(rows, key=lambda r: (r.due_date, r.id))]
+
+    def _documents(
+        self, conn: Connection, item_ids: list[int], role: str | None = None
+    ) -> dict[int, list[StoredDocument]]:
+        d, b = t.documents, t.blobs
+        q = (
+            sa.select(d.c.item_id, d.c.name, d.c.media_type, d.c.role, d.c.sha256, d.c.size, b.c.content)
+            .join(b, b.c.sha256 == d.c.sha256)
+            .where(d.c.item_id.in_(item_ids))
+            .order_by(d.c.item_id, d.c.position)
+        )
+        if role is not None:
+            q = q.where(d.c.role == role)
+        out: dict[int, list[StoredDocument]] = {}
+        for row in conn.execute(q):
+            content = bytes(row.content)
+            if hashlib.sha256(content).hexdigest() != row.sha256:
+                raise DeliveryError(
+                    f"item {row.item_id}: stored document {row.name!r} does not match its sha256"
+                )
+            out.setdefault(row.item_id, []).append(
+                StoredDocument(row.name, row.media_type, row.role, row.sha256, row.size, content)
+            )
+        return out
+
+    def documents(self, item_id: int, role: str | None = None) -> list[StoredDocument]:
+        with self._tx() as conn:
+            return self._documents(conn, [item_id], role).get(item_id, [])
+
+    def mark_delivered(self, item_id: int, worker_id: str, reason: str = "accepted by the portal") -> bool:
+        """``sending → delivered`` if ``worker_id`` still holds the claim. False if it does not."""
+        now = self.clock()
+        with self._tx() as conn:
+            item = self._transition(
+                conn,
+                item_id,
+                State.DELIVERED,
+                reason,
+                expect=[State.SENDING],
+                worker=worker_id,
+                where=[t.items.c.claimed_by == worker_id],
+                values={"completed_at": now, "lease_until": None, "last_reason": None},
+                now=now,
+            )
+        return item is not None
+
+    def mark_delivered_many(
+        self, item_ids: Sequence[int], worker_id: str, reason: str = "accepted by the portal"
+    ) -> list[int]:
+        """``sending → delivered`` for several items in one transaction (group commit); each item's
+        transition and history row are still atomic. Returns the ids whose claim was still held."""
+        if not item_ids:
+            return []
+        now = self.clock()
+        c = t.items.c
+        stmt = (
+            sa.update(t.items)
+            .where(c.id.in_(list(item_ids)), c.state == State.SENDING, c.claimed_by == worker_id)
+            .values(
+                state=State.DELIVERED,
+                prev_state=c.state,
+                updated_at=now,
+                completed_at=now,
+                lease_until=None,
+                last_reason=None,
+            )
+            .returning(c.id, c.channel, c.prev_state)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+            self._check_and_log(conn, rows, State.DELIVERED, reason, worker_id, now)
+        return [r.id for r in rows]
+
+    def mark_failed(
+        self,
+        item_id: int,
+        worker_id: str,
+        reason: str,
+        policy: RetryPolicy | None = None,
+        *,
+        permanent: bool = False,
+    ) -> str | None:
+        """Record a failed attempt: ``retry_wait`` with backoff, ``dead`` after the last attempt, or a
+        fall back to registered mail. Returns the new state, or None if the claim was lost."""
+        policy = policy or RetryPolicy()
+        now = self.clock()
+        c = t.items.c
+        with self._tx() as conn:
+            q = sa.select(t.items).where(c.id == item_id, c.state == State.SENDING, c.claimed_by == worker_id)
+            if self.is_postgresql:
+                q = q.with_for_update()
+            row = conn.execute(q).first()
+            if row is None:
+                return None
+            item = _item(row)
+            last = permanent or item.attempts >= policy.max_attempts
+            near_deadline = (item.due_date - now.date()).days <= policy.fallback_margin_days
+            fallback = (
+                policy.fallback_to_paper
+                and item.fallback_to_paper
+                and item.recipient.has_postal_address
+                and (last or near_deadline or item.attempts >= policy.fallback_after_attempts)
+            )
+            common = {"claimed_by": None, "lease_until": None, "last_reason": reason}
+            if fallback:
+                self._transition(
+                    conn,
+                    item_id,
+                    State.QUEUED,
+                    f"portal failed ({reason}); falling back to registered mail",
+                    expect=[State.SENDING],
+                    worker=worker_id,
+                    values={**common, "channel": Channel.POST, "next_attempt_at": now},
+                    now=now,
+                )
+                return State.QUEUED
+            if last:
+                self._transition(
+                    conn,
+                    item_id,
+                    State.DEAD,
+                    reason,
+                    expect=[State.SENDING],
+                    worker=worker_id,
+                    values=common,
+                    now=now,
+                )
+                return State.DEAD
+            wait = policy.delay(item.attempts, self.rng)
+            self._transition(
+                conn,
+                item_id,
+                State.RETRY_WAIT,
+                f"{reason}; retry in {wait:.1f} s",
+                expect=[State.SENDING],
+                worker=worker_id,
+                values={**common, "next_attempt_at": now + dt.timedelta(seconds=wait)},
+                now=now,
+            )
+            return State.RETRY_WAIT
+
+    def release(self, item_id: int, worker_id: str, reason: str = "released by a stopping worker") -> bool:
+        """Give back a claimed item that was not attempted (``sending → queued``)."""
+        with self._tx() as conn:
+            item = self._transition(
+                conn,
+                item_id,
+                State.QUEUED,
+                reason,
+                expect=[State.SENDING],
+                worker=worker_id,
+                where=[t.items.c.claimed_by == worker_id],
+                values={"claimed_by": None, "lease_until": None, "attempts": t.items.c.attempts - 1},
+            )
+        return item is not None
+
+    def retry(self, item_id: int, reason: str = "retry requested") -> Item:
+        """Queue a dead, waiting or returned item again now (attempts start over)."""
+        now = self.clock()
+        with self._tx() as conn:
+            current = conn.execute(sa.select(t.items.c.channel).where(t.items.c.id == item_id)).scalar()
+            if current is None:
+                raise InputError(f"item {item_id}: no such item")
+            values: dict[str, Any] = {
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_by": None,
+                "lease_until": None,
+            }
+            if current == Channel.POST:
+                expect = [State.DEAD, State.RETURNED, State.PRINTED]
+                values.update(tracking_number=None, list_number=None, list_date=None, handed_over_on=None)
+            else:
+                expect = [State.DEAD, State.RETRY_WAIT]
+            item = self._transition(
+                conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now
+            )
+            if item is None:
+                raise InvalidTransitionError(f"item {item_id}: only {', '.join(expect)} items can be retried")
+        return item
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, item_id: int) -> Item:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).first()
+        if row is None:
+            raise InputError(f"item {item_id}: no such item")
+        return _item(row)
+
+    def history(self, item_id: int) -> list[HistoryEntry]:
+        h = t.history.c
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(h.at, h.from_state, h.to_state, h.channel, h.reason, h.worker)
+                .where(h.item_id == item_id)
+                .order_by(h.id)
+            ).all()
+        return [HistoryEntry(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per state (every state, zeros included)."""
+        c = t.items.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
+        out = dict.fromkeys(State.ALL, 0)
+        out.update({state: n for state, n in rows})
+        return out
+
+    def list_items(
+        self,
+        state: str | None = None,
+        channel: str | None = None,
+        *,
+        list_number: int | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        c = t.items.c
+        q = sa.select(t.items).order_by(c.id)
+        if state is not None:
+            q = q.where(c.state == state)
+        if channel is not None:
+            q = q.where(c.channel == channel)
+        if list_number is not None:
+            q = q.where(c.list_number == list_number)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._tx() as conn:
+            return [_item(r) for r in conn.execute(q)]
+
+    def dead(self) -> list[Item]:
+        return self.list_items(State.DEAD)
+
+    def deadline_report(self, today: dt.date) -> DeadlineReport:
+        """Open items due today or later, open items past their due date, and items completed late."""
+        due: list[Item] = []
+        overdue: list[Item] = []
+        late: list[Item] = []
+        c = t.items.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(t.items).order_by(c.due_date, c.id)).all()
+        for item in map(_item, rows):
+            done = item.completed_on
+            if done is None:
+                (due if item.due_date >= today else overdue).append(item)
+            elif done > item.due_date:
+                late.append(item)
+        return DeadlineReport(today, due, overdue, late)
+
+    # -- registered mail --------------------------------------------------------------------
+
+    def add_tracking_range(self, rng: TrackingRange) -> None:
+        """Register a range of tracking numbers; adding the same range again does nothing."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(t.tracking_ranges).where(t.tracking_ranges.c.prefix == rng.prefix)
+            ).first()
+            if row is None:
+                conn.execute(
+                    sa.insert(t.tracking_ranges).values(
+                        prefix=rng.prefix,
+                        first_serial=rng.first_serial,
+                        last_serial=rng.last_serial,
+                        next_serial=rng.first_serial,
+                        created_at=self.clock(),
+                    )
+                )
+            elif (row.first_serial, row.last_serial) != (rng.first_serial, rng.last_serial):
+                raise InputError(
+                    f"tracking range {rng.prefix}: already registered as {row.first_serial}-{row.last_serial}"
+                )
+
+    def _next_tracking_number(self, conn: Connection) -> str:
+        r = t.tracking_ranges.c
+        pick = (
+            sa.select(r.prefix)
+            .where(r.next_serial <= r.last_serial)
+            .order_by(r.created_at, r.prefix)
+            .limit(1)
+            .scalar_subquery()
+        )
+        row = conn.execute(
+            sa.update(t.tracking_ranges)
+            .where(r.prefix == pick, r.next_serial <= r.last_serial)
+            .values(next_serial=r.next_serial + 1)
+            .returning(r.prefix, r.next_serial)
+        ).first()
+        if row is None:
+            raise DeliveryError(
+                "no tracking numbers left: register a range (msedocs post batch --range INDEX:MM:FIRST-LAST)"
+            )
+        prefix, next_serial = row
+        return make_tracking_number(prefix[:6], int(prefix[6:]), next_serial - 1)
+
+    def prepare_postal_batch(self, list_date: dt.date, worker_id: str | None = None) -> PostalList | None:
+        """Put every queued postal item on a new list: give each a tracking number and mark it
+        ``printed``. One transaction; None if nothing was queued."""
+        now = self.clock()
+        c = t.items.c
+        with self._tx() as conn:
+            q = (
+                sa.select(c.id)
+                .where(c.channel == Channel.POST, c.state == State.QUEUED)
+                .order_by(c.due_date, c.id)
+            )
+            if self.is_postgresql:
+                q = q.with_for_update(skip_locked=True)
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return None
+            number = conn.execute(
+                sa.insert(t.postal_lists)
+                .values(list_date=list_date, created_at=now)
+                .returning(t.postal_lists.c.number)
+            ).scalar_one()
+            out = []
+            for item_id in ids:
+                tracking = self._next_tracking_number(conn)
+                item = self._transition(
+                    conn,
+                    item_id,
+                    State.PRINTED,
+                    f"put on list {number}",
+                    expect=[State.QUEUED],
+                    worker=worker_id,
+                    values={"tracking_number": tracking, "list_number": number, "list_date": list_date},
+                    now=now,
+                )
+                assert item is not None
+                out.append(item)
+        return PostalList(number, list_date, out)
+
+    def postal_lists(self, list_date: dt.date) -> list[int]:
+        p = t.postal_lists.c
+        with self._tx() as conn:
+            return list(
+                conn.execute(sa.select(p.number).where(p.list_date == list_date).order_by(p.number)).scalars()
+            )
+
+    def _post_item_id(self, conn: Connection, tracking_number: str) -> int:
+        item_id = conn.execute(
+            sa.select(t.items.c.id).where(t.items.c.tracking_number == tracking_number)
+        ).scalar()
+        if item_id is None:
+            raise InputError(f"tracking number {tracking_number}: no such item")
+        return int(item_id)
+
+    def mark_handed_over(
+        self, tracking_number: str, on: dt.date, reason: str = "handed over to the post"
+    ) -> Item:
+        with self._tx() as conn:
+            item_id = self._post_item_id(conn, tracking_number)
+            item = self._transition(
+                conn,
+                item_id,
+                State.HANDED_OVER,
+                f"{reason} on {on.isoformat()}",
+                expect=[State.PRINTED],
+                values={"handed_over_on": on},
+            )
+        if item is None:
+            raise InvalidTransitionError(f"tracking number {tracking_number}: item is not printed")
+        return item
+
+    def mark_post_outcome(self, tracking_number: str, outcome: str, on: dt.date, reason: str = "") -> Item:
+        """Record ``delivered`` or ``returned`` for a handed-over postal item."""
+        if outcome not in (State.DELIVERED, State.RETURNED):
+            raise InputError(f"postal outcome must be delivered or returned, not {outcome!r}")
+        with self._tx() as conn:
+            item_id = self._post_item_id(conn, tracking_number)
+            item = self._transition(
+                conn,
+                item_id,
+                outcome,
+                f"{reason or outcome} on {on.isoformat()}",
+                expect=[State.HANDED_OVER],
+                values={"completed_at": dt.datetime.combine(on, dt.time())},
+            )
+        if item is None:
+            raise InvalidTransitionError(f"tracking number {tracking_number}: item was not handed over")
+        return item

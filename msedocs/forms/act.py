@@ -1,0 +1,658 @@
+"""Акт освидетельствования пациента МРЭК: appendix 3 to the Instruction (items 1-46)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ..model.case import Case, DisabilityStatus
+from ..model.enums import (
+    AdditionalExamResult,
+    CentralPurpose,
+    ConclusionReview,
+    ConsultationResult,
+    ExaminationKind,
+    ExaminationOutcome,
+    ExaminationPlace,
+    ExaminationPresence,
+    Labelled,
+    Prognosis,
+    ProgrammeFormed,
+    ProgrammeFulfilment,
+    SectionFulfilment,
+    Supplement,
+)
+from . import common as c
+from .spec import Column, FormSpec, ItemDef, Signer, Source
+
+
+class ActPurpose(Labelled):
+    """Act item 6: the purposes as the act words them.
+
+    The act's list differs from referral item 31 (:class:`ReferralPurpose`): it words the
+    programme option as «коррекция ...», adds the pension-age wording to the onset option and
+    has no work-capacity option. Values are those of :class:`ReferralPurpose`, so the case's
+    ``examination.purposes`` maps onto it; a purpose the act does not list goes to «другое».
+    """
+
+    EXTEND_TREATMENT = "extend_treatment", "продление лечения в периоде временной нетрудоспособности"
+    EXAMINATION = "examination", "освидетельствование пациента"
+    REEXAMINATION = (
+        "reexamination",
+        "переосвидетельствование пациента (по окончанию срока инвалидности, ранее установленного срока)",
+    )
+    CHANGE_CAUSE = "change_cause", "изменение причины инвалидности"
+    REHAB_PROGRAMME = (
+        "rehab_programme",
+        "коррекция индивидуальной программы реабилитации инвалида (программы реабилитации потерпевшего "
+        "в результате несчастного случая на производстве или профессионального заболевания)",
+    )
+    ONSET_TIME = (
+        "onset_time",
+        "определение времени наступления инвалидности (установления категории «ребенок-инвалид») "
+        "по запросам управлений (отделов) по труду, занятости и социальной защите городских, районных "
+        "исполнительных комитетов, управлений (отделов) социальной защиты местных администраций районов "
+        "в городах для назначения пенсии по возрасту со снижением общеустановленного пенсионного возраста "
+        "родителям детей-инвалидов (инвалидов с детства)",
+    )
+
+
+UNDERLINE_INDICATE = "(нужное указать, подчеркнуть)"
+NO_TERM = "без указания срока переосвидетельствования"
+SYNDROMES_WORDING = "с учетом синдрома взаимного отягощения, синдрома социальной компенсации (указать)"
+
+
+def _path(*attrs: str) -> Callable[[Case], Any]:
+    """A getter along ``case.a.b.c`` that gives None where an optional part is missing."""
+
+    def getter(case: Case) -> Any:
+        obj: Any = case
+        for attr in attrs:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return None
+        return obj
+
+    return getter
+
+
+def _ex(*attrs: str) -> Callable[[Case], Any]:
+    return _path("examination", *attrs)
+
+
+def _dec(*attrs: str) -> Callable[[Case], Any]:
+    return _path("decision", *attrs)
+
+
+def _wcl(*attrs: str) -> Callable[[Case], Any]:
+    return _path("decision", "work_capacity_loss", *attrs)
+
+
+def _no_term(get: Callable[[Case], Any]) -> Callable[[Case], str | None]:
+    return lambda k: NO_TERM if get(k) else None
+
+
+def _act_purposes(case: Case) -> list[ActPurpose] | None:
+    purposes = _ex("purposes")(case)
+    if purposes is None:
+        return None
+    listed = {m.value for m in ActPurpose}
+    return [ActPurpose(p.value) for p in purposes if p.value in listed]
+
+
+def _purpose_other(case: Case) -> str | None:
+    """«другое указать» of item 6: purposes the act does not list, then the free text."""
+    listed = {m.value for m in ActPurpose}
+    unlisted = [p.label for p in (_ex("purposes")(case) or []) if p.value not in listed]
+    parts = [*unlisted, _ex("purpose_other")(case)]
+    return ", ".join(p for p in parts if p) or None
+
+
+def _status_text(status: DisabilityStatus | None) -> str | None:
+    if status is None:
+        return None
+    if status.group is not None:
+        return status.group.label
+    if status.degree is not None:
+        return f"категория «ребенок-инвалид», {status.degree.label}"
+    return None
+
+
+def _status_after(case: Case) -> str | None:
+    d = case.decision
+    if d is None:
+        return None
+    if not d.recognised:
+        return "инвалидом не признан(а)"
+    return _status_text(DisabilityStatus(group=d.group, degree=d.degree))
+
+
+def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
+    """Item 21 (top level) and item 22 (a group of 22.1 and 22.2) from the shared diagnosis items."""
+    icd, main, concomitant = c.diagnosis_items(
+        "21",
+        _ex("diagnosis"),
+        "Код основного(ых) заболевания(ий) по Международной статистической классификации болезней "
+        "и проблем, связанных со здоровьем, десятого пересмотра (далее – МКБ-10)",
+        "22.1",
+        "22.2",
+    )
+    return (
+        replace(icd, no="21"),
+        ItemDef(
+            "22",
+            "diagnosis",
+            "Клинико-функциональный диагноз",
+            "group",
+            children=(main, replace(concomitant, label="сопутствующие заболевания")),
+        ),
+    )
+
+
+def _section(key: str, label: str, attr: str) -> ItemDef:
+    return ItemDef("", key, label, "choice", get=_ex(attr), enum=SectionFulfilment, suffix=c.UNDERLINE)
+
+
+def _consultation(key: str, label: str, attr: str) -> ItemDef:
+    return ItemDef(
+        "",
+        key,
+        label,
+        "choice",
+        get=_ex(attr, "result"),
+        enum=ConsultationResult,
+        other=_ex(attr, "details"),
+        suffix="(результаты указать)",
+    )
+
+
+def _validity(no: str, key: str, label: str, get: Callable[..., Callable[[Case], Any]]) -> ItemDef:
+    """Items 41 and 42: «с ___ по ___, без указания срока переосвидетельствования»."""
+    return ItemDef(
+        no,
+        key,
+        label,
+        "group",
+        inline=True,
+        suffix=UNDERLINE_INDICATE,
+        children=(
+            ItemDef("", "from", "с", "date", get=get("valid_from")),
+            ItemDef("", "until", "по", "date", get=get("valid_until")),
+            ItemDef("", "noTerm", NO_TERM, get=_no_term(get("no_term"))),
+        ),
+    )
+
+
+_ICD, _DIAGNOSIS = _diagnosis_items()
+
+ACT = FormSpec(
+    id="by-act",
+    title="Акт освидетельствования пациента медико-реабилитационной экспертной комиссии",
+    xml_root="examinationAct",
+    source=Source(
+        "004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"
+    ),
+    header=(
+        ItemDef("", "commissionName", "наименование МРЭК", get=lambda k: k.commission.name, required=True),
+        ItemDef("", "actDate", "от", "date", get=_ex("act_date"), required=True),
+        ItemDef("", "actNumber", "№", get=_ex("act_number"), required=True),
+    ),
+    items=(
+        ItemDef(
+            "1",
+            "referringOrganisation",
+            "Наименование организации здравоохранения, направившей пациента на МСЭ",
+            get=_path("referring_organisation", "name"),
+            required=True,
+        ),
+        ItemDef("2", "startDate", "Дата начала МСЭ", "date", get=_ex("start_date"), required=True),
+        ItemDef(
+            "3",
+            "protocol",
+            "Протокол заседания МРЭК",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
+                ItemDef("", "number", "№", get=_ex("protocol", "number")),
+            ),
+        ),
+        ItemDef(
+            "4",
+            "place",
+            "Место освидетельствования пациента",
+            "choice",
+            get=_ex("place"),
+            enum=ExaminationPlace,
+            other=_ex("place_other"),
+            suffix=c.UNDERLINE_OTHER,
+        ),
+        ItemDef(
+            "5",
+            "examinationType",
+            "Освидетельствование",
+            "group",
+            inline=True,
+            children=(
+                ItemDef(
+                    "",
+                    "kind",
+                    "",
+                    "choice",
+                    get=_ex("kind"),
+                    enum=ExaminationKind,
+                    doc="(первичное, повторное)",
+                ),
+                ItemDef(
+                    "",
+                    "presence",
+                    "",
+                    "choice",
+                    get=_ex("presence"),
+                    enum=ExaminationPresence,
+                    suffix=c.UNDERLINE,
+                    doc="(очное, заочное)",
+                ),
+            ),
+        ),
+        ItemDef(
+            "6",
+            "purposes",
+            "Цель направления на МСЭ",
+            "choice",
+            get=_act_purposes,
+            enum=ActPurpose,
+            multi=True,
+            other=_purpose_other,
+            suffix=c.UNDERLINE_OTHER,
+        ),
+        ItemDef(
+            "7",
+            "centralPurposes",
+            "Цель освидетельствования центральной МРЭК",
+            "choice",
+            get=_ex("central_purposes"),
+            enum=CentralPurpose,
+            multi=True,
+            other=_ex("central_purpose_other"),
+            suffix=c.UNDERLINE_OTHER,
+        ),
+        ItemDef("8", "documents", "Перечень документов, представленных в МРЭК", get=_ex("documents")),
+        c.patient_name("9"),
+        c.id_number("10"),
+        c.birth_date("11"),
+        c.sex("12"),
+        ItemDef(
+            "13",
+            "representativeName",
+            "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента",
+            get=_path("representative", "name"),
+            footnote=1,
+        ),
+        c.registration_address("14"),
+        c.actual_address("15"),
+        c.phones(_path("patient", "contacts", "phones")),
+        ItemDef("16", "complaints", "Жалобы пациента", get=_ex("complaints")),
+        ItemDef(
+            "17",
+            "anamnesis",
+            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
+            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
+            "их эффективность)",
+            get=_ex("anamnesis"),
+        ),
+        ItemDef(
+            "18",
+            "incapacityDuration",
+            "Длительность временной нетрудоспособности за последние 12 месяцев",
+            "group",
+            inline=True,
+            children=(
+                ItemDef(
+                    "",
+                    "continuousDays",
+                    "непрерывно",
+                    "int",
+                    get=_ex("incapacity_continuous_days"),
+                    suffix="дней",
+                ),
+                ItemDef(
+                    "",
+                    "interruptedDays",
+                    "с перерывами",
+                    "int",
+                    get=_ex("incapacity_interrupted_days"),
+                    suffix="дней",
+                ),
+            ),
+        ),
+        c.sheet("19", "sickLeave", "Листок нетрудоспособности", _ex("sick_leave")),
+        ItemDef("20", "medicalFindings", "Данные медицинского осмотра пациента", get=_ex("medical_findings")),
+        _ICD,
+        _DIAGNOSIS,
+        c.impairments("23", _ex("impairments"), label=c.IMPAIRMENTS_WORDING + " (указать)"),
+        c.activity_limits(
+            "24",
+            _ex("activity_limits"),
+            _ex("activity_other"),
+            label=c.FC_WORDING + " (далее – ФК)",
+        ),
+        ItemDef(
+            "25",
+            "rehabResults",
+            "Результаты выполнения",
+            "group",
+            children=(
+                ItemDef(
+                    "25.1",
+                    "ipra",
+                    "индивидуальной программы реабилитации, абилитации инвалида, индивидуальной программы "
+                    "реабилитации, абилитации ребенка-инвалида",
+                    "group",
+                    footnote=2,
+                    children=(
+                        _section("medical", "раздел медицинской реабилитации выполнен", "ipra_medical"),
+                        _section(
+                            "professional",
+                            "раздел профессиональной и трудовой реабилитации выполнен",
+                            "ipra_professional",
+                        ),
+                        _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
+                    ),
+                ),
+                ItemDef(
+                    "25.2",
+                    "prp",
+                    "программы реабилитации потерпевшего в результате несчастного случая на производстве "
+                    "или профессионального заболевания",
+                    "choice",
+                    get=_ex("prp_fulfilment"),
+                    enum=ProgrammeFulfilment,
+                    suffix=c.UNDERLINE,
+                ),
+            ),
+        ),
+        ItemDef(
+            "26",
+            "additionalExam",
+            "Результаты выполнения программы дополнительного обследования пациента МРЭК",
+            "choice",
+            get=_ex("additional_exam"),
+            enum=AdditionalExamResult,
+            suffix="(подчеркнуть)",
+        ),
+        ItemDef(
+            "27",
+            "consultations",
+            "Результаты выполнения консультации",
+            "group",
+            children=(
+                _consultation("centralMrek", "центральной МРЭК", "consultation_central"),
+                _consultation("rnpc", "ГУ РНПЦ медэкспертизы и реабилитации", "consultation_rnpc"),
+            ),
+        ),
+        ItemDef(
+            "28",
+            "outcomes",
+            "Результаты освидетельствования",
+            "choice",
+            get=_ex("outcomes"),
+            enum=ExaminationOutcome,
+            multi=True,
+            other=_ex("outcome_other"),
+            suffix="(нужное подчеркнуть другое указать)",
+        ),
+        ItemDef(
+            "29",
+            "prognosis",
+            "Клинико-трудовой прогноз",
+            "choice",
+            get=_ex("prognosis"),
+            enum=Prognosis,
+            suffix="(подчеркнуть, если является критерием установления инвалидности)",
+        ),
+        ItemDef(
+            "30",
+            "decision",
+            "Решение МРЭК",
+            "group",
+            inline=True,
+            footnote=3,
+            children=(ItemDef("", "date", "от", "date", get=_dec("date")),),
+        ),
+        ItemDef(
+            "31",
+            "disabilityStatus",
+            "Группа инвалидности, степень утраты здоровья (указать)",
+            "group",
+            children=(
+                ItemDef(
+                    "31.1",
+                    "before",
+                    "до освидетельствования",
+                    get=lambda k: _status_text(_dec("status_before")(k)),
+                    footnote=3,
+                ),
+                ItemDef("31.2", "after", "после освидетельствования", get=_status_after),
+                ItemDef(
+                    "31.3",
+                    "term",
+                    "на срок или без указания срока переосвидетельствования (указать)",
+                    get=_dec("term_text"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "32",
+            "disabilityCause",
+            "Причина инвалидности (указать)",
+            "group",
+            children=(
+                ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
+                ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),
+            ),
+        ),
+        ItemDef(
+            "33",
+            "workCapacityLoss",
+            "Степень утраты профессиональной (общей) трудоспособности в процентах (указываются все страховые "
+            "и (или) иные случаи, даты наступления страховых и (или) иных случаев, документы, послужившие "
+            "основанием для установления степени утраты профессиональной (общей) трудоспособности)",
+            "group",
+            children=(
+                ItemDef("33.1", "before", "до освидетельствования", get=_wcl("before"), footnote=4),
+                ItemDef(
+                    "33.2",
+                    "after",
+                    "после освидетельствования",
+                    "records",
+                    get=_wcl("cases"),
+                    table=False,
+                    columns=(
+                        Column(
+                            "percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent
+                        ),
+                        Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
+                        Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
+                        Column(
+                            "document",
+                            "документ, послуживший основанием для установления степени утраты "
+                            "профессиональной (общей) трудоспособности",
+                            get=lambda r: r.document,
+                        ),
+                    ),
+                ),
+                ItemDef(
+                    "33.3",
+                    "total",
+                    "по совокупности несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(й) "
+                    "(после освидетельствования)",
+                    "int",
+                    get=_wcl("total_percent"),
+                ),
+                ItemDef(
+                    "33.4",
+                    "term",
+                    "на срок или без указания срока переосвидетельствования (указать)",
+                    get=_wcl("term_text"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "34",
+            "supplements",
+            "Дополнение к экспертному решению",
+            "choice",
+            get=_dec("supplements"),
+            enum=Supplement,
+            multi=True,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "35",
+            "onsetDate",
+            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
+            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
+            "date",
+            get=_dec("onset_date"),
+        ),
+        ItemDef("36", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
+        ItemDef("37", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
+        ItemDef(
+            "38",
+            "missedPeriod",
+            "Установление инвалидности за пропущенный период",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_dec("missed_period", "start")),
+                ItemDef("", "until", "по", "date", get=_dec("missed_period", "end")),
+            ),
+        ),
+        ItemDef(
+            "39",
+            "programmesFormed",
+            "Сформирована",
+            "choice",
+            get=_dec("programmes_formed"),
+            enum=ProgrammeFormed,
+            multi=True,
+            other=_dec("programme_other"),
+            suffix=c.UNDERLINE_OTHER,
+        ),
+        ItemDef(
+            "40",
+            "labourRequirements",
+            "Требования к характеру и условиям труда инвалида",
+            "group",
+            children=(
+                ItemDef(
+                    "40.1",
+                    "contraindicated",
+                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
+                    "процесса, виды работ (указать)",
+                    get=_dec("labour", "contraindicated"),
+                ),
+                ItemDef(
+                    "40.2",
+                    "indicated",
+                    "показанные условия труда и режим рабочего времени (указать)",
+                    get=_dec("labour", "indicated"),
+                ),
+            ),
+        ),
+        _validity("41", "validity", "Срок действия заключения МРЭК", _dec),
+        _validity(
+            "42",
+            "workCapacityValidity",
+            "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности",
+            _wcl,
+        ),
+        ItemDef(
+            "43",
+            "justification",
+            "Обоснование принятого решения МРЭК",
+            "group",
+            children=(
+                ItemDef(
+                    "43.1",
+                    "basis",
+                    "решение МРЭК вынесено на основании имеющихся у пациента",
+                    "group",
+                    children=(
+                        ItemDef(
+                            "",
+                            "impairments",
+                            "стойких нарушений функций органов и систем организма с указанием степени "
+                            "выраженности (указать)",
+                            get=_dec("justification", "impairments"),
+                        ),
+                        ItemDef(
+                            "",
+                            "limitations",
+                            "ограничений жизнедеятельности (с указанием степени ограничения)",
+                            get=_dec("justification", "limitations"),
+                        ),
+                        ItemDef(
+                            "",
+                            "syndromes",
+                            SYNDROMES_WORDING,
+                            get=None,  # the case model has no field for it yet (justification.syndromes)
+                        ),
+                    ),
+                ),
+                ItemDef(
+                    "43.2",
+                    "anatomicalDefect",
+                    "в связи с наличием анатомического дефекта (указать)",
+                    get=_dec("justification", "anatomical_defect"),
+                ),
+                ItemDef(
+                    "43.3",
+                    "prognosis",
+                    "в связи с клинико-трудовым прогнозом",
+                    "choice",
+                    get=_dec("justification", "prognosis"),
+                    enum=Prognosis,
+                    other=_dec("justification", "prognosis_other"),
+                    suffix=c.UNDERLINE_OTHER,
+                ),
+            ),
+        ),
+        c.sheet("44", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
+        c.sheet("45", "certificateWithdrawn", "Изъято удостоверение инвалида", _dec("certificate_withdrawn")),
+        ItemDef(
+            "46",
+            "review",
+            "Заключение",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission")),
+                ItemDef("", "date", "от", "date", get=_dec("review", "date")),
+                ItemDef("", "number", "№", get=_dec("review", "number")),
+                ItemDef(
+                    "",
+                    "result",
+                    "",
+                    "choice",
+                    get=_dec("review", "result"),
+                    enum=ConclusionReview,
+                    suffix=c.UNDERLINE,
+                ),
+            ),
+        ),
+    ),
+    signers=(
+        Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True),
+        Signer("member", "Члены МРЭК", lambda k: list(k.commission.members)),
+    ),
+    footnotes=(
+        "1 Заполняется при наличии законного представителя пациента.",
+        "2 Заполняется при переосвидетельствовании.",
+        "3 Указывается число, месяц, год завершения МСЭ.",
+        "4 Заполняется при переосвидетельствовании.",
+    ),
+    applies=lambda k: k.examination is not None and k.decision is not None,
+)

@@ -1,0 +1,376 @@
+"""Заключение медико-реабилитационной экспертной комиссии: appendix 11 (items 1-21)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..model.case import Case, InsuranceCase
+from ..model.enums import (
+    ConclusionReview,
+    ExaminationKind,
+    ExaminationPresence,
+    Labelled,
+    ProgrammeFormed,
+    Supplement,
+)
+from . import common as c
+from .spec import FormSpec, ItemDef, Signer, Source
+
+SEED = "004_5509ffa87cccaffb.txt"
+ADULT_AGE = 18
+
+INSURANCE_CASE_WORDING = (
+    "страховой случай, его дата, документ, послуживший основанием для установления степени утраты "
+    "профессиональной трудоспособности"
+)
+
+
+class NoTerm(Labelled):
+    """Items 19 and 20: the one phrase to underline, «(подчеркнуть)»."""
+
+    NO_TERM = "no_term", "без указания срока переосвидетельствования"
+
+
+class ExaminationMode(Labelled):
+    """Item 6: «первичное, повторное, очное, заочное» — one of the first two and one of the
+    last two are underlined (the values of :class:`ExaminationKind` and :class:`ExaminationPresence`)."""
+
+    FIRST = ExaminationKind.FIRST.value, ExaminationKind.FIRST.label
+    REPEATED = ExaminationKind.REPEATED.value, ExaminationKind.REPEATED.label
+    IN_PERSON = ExaminationPresence.IN_PERSON.value, ExaminationPresence.IN_PERSON.label
+    IN_ABSENTIA = ExaminationPresence.IN_ABSENTIA.value, ExaminationPresence.IN_ABSENTIA.label
+
+
+def _examination_mode(k: Case) -> list[ExaminationMode]:
+    e = k.examination
+    return [] if e is None else [ExaminationMode(e.kind.value), ExaminationMode(e.presence.value)]
+
+
+def _dec(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision, attr) if k.decision is not None else None
+
+
+def _exam(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.examination, attr) if k.examination is not None else None
+
+
+def _dispatch(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision.conclusion, attr) if k.decision and k.decision.conclusion else None
+
+
+def _labour(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision.labour, attr) if k.decision and k.decision.labour else None
+
+
+def _review(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision.review, attr) if k.decision and k.decision.review else None
+
+
+def _wcl(attr: str) -> Callable[[Case], Any]:
+    def get(k: Case) -> Any:
+        w = k.decision.work_capacity_loss if k.decision else None
+        return getattr(w, attr) if w is not None else None
+
+    return get
+
+
+def _adult(case: Case) -> bool | None:
+    """True for a patient of eighteen or over at the decision, None without a decision."""
+    age = case.age_at_decision
+    return None if age is None else age >= ADULT_AGE
+
+
+def _for_adult(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision, attr) if _adult(k) is True else None
+
+
+def _for_child(attr: str) -> Callable[[Case], Any]:
+    return lambda k: getattr(k.decision, attr) if _adult(k) is False else None
+
+
+def _insurance_case(index: int) -> Callable[[Case], InsuranceCase | None]:
+    def get(k: Case) -> InsuranceCase | None:
+        w = k.decision.work_capacity_loss if k.decision else None
+        return w.cases[index] if w is not None and len(w.cases) > index else None
+
+    return get
+
+
+def insurance_case_item(no: str, key: str, index: int) -> ItemDef:
+    get = _insurance_case(index)
+
+    def part(attr: str) -> Callable[[Case], Any]:
+        return lambda k: getattr(ic, attr) if (ic := get(k)) is not None else None
+
+    return ItemDef(
+        no,
+        key,
+        INSURANCE_CASE_WORDING,
+        "group",
+        children=(
+            ItemDef("", "percent", "в процентах", "int", get=part("percent")),
+            ItemDef("", "insuranceCase", "страховой случай", get=part("case")),
+            ItemDef("", "caseDate", "его дата", "date", get=part("case_date")),
+            ItemDef(
+                "",
+                "document",
+                "документ, послуживший основанием для установления степени утраты профессиональной "
+                "трудоспособности",
+                get=part("document"),
+            ),
+        ),
+    )
+
+
+def _no_term(get: Callable[[Case], Any]) -> Callable[[Case], NoTerm | None]:
+    return lambda k: NoTerm.NO_TERM if get(k) else None
+
+
+def _missed(attr: str) -> Callable[[Case], Any]:
+    return lambda k: (
+        getattr(k.decision.missed_period, attr) if k.decision and k.decision.missed_period else None
+    )
+
+
+CONCLUSION = FormSpec(
+    id="by-conclusion",
+    title="Заключение медико-реабилитационной экспертной комиссии",
+    xml_root="conclusion",
+    source=Source(SEED, "appendix 11", "2153-2242"),
+    header=(
+        ItemDef(
+            "",
+            "commissionName",
+            "наименование медико-реабилитационной экспертной комиссии",
+            get=lambda k: k.commission.name,
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "issue",
+            "",
+            "group",
+            inline=True,
+            required=True,
+            doc="(номер и дата заключения, под заголовком)",
+            children=(
+                ItemDef("", "date", "от", "date", get=_dispatch("date"), required=True),
+                ItemDef("", "number", "№", get=_dispatch("number"), required=True),
+            ),
+        ),
+        ItemDef(
+            "",
+            "sent",
+            "Заключение медико-реабилитационной экспертной комиссии (далее – МРЭК) направлено",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
+                ItemDef(
+                    "", "addressee", "", get=_dispatch("sent_to"), doc="(наименование органа, организации)"
+                ),
+            ),
+        ),
+    ),
+    items=(
+        c.patient_name("1"),
+        c.id_number("2"),
+        c.birth_date("3"),
+        c.registration_address("4"),
+        c.actual_address("5"),
+        ItemDef(
+            "6",
+            "examination",
+            "Освидетельствование",
+            "choice",
+            get=_examination_mode,
+            enum=ExaminationMode,
+            multi=True,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "7",
+            "period",
+            "Период медико-социальной экспертизы",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_exam("start_date")),
+                ItemDef("", "until", "по", "date", get=_dec("date")),
+            ),
+        ),
+        c.sheet("8", "certificate", "Удостоверение инвалида", _dec("certificate_issued")),
+        ItemDef(
+            "9",
+            "adultDisability",
+            "Инвалидность у лиц старше восемнадцати лет",
+            "group",
+            children=(
+                ItemDef("9.1", "group", "группа инвалидности (указать)", get=_for_adult("group")),
+                ItemDef("9.2", "cause", "причина инвалидности (указать)", get=_for_adult("cause")),
+            ),
+        ),
+        ItemDef(
+            "10",
+            "childDisability",
+            "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
+            "group",
+            children=(
+                ItemDef("10.1", "degree", "степень утраты здоровья (указать)", get=_for_child("degree")),
+                ItemDef("10.2", "cause", "причина инвалидности (указать)", get=_for_child("cause")),
+            ),
+        ),
+        ItemDef(
+            "11",
+            "workCapacityLoss",
+            "Степень утраты профессиональной (общей) трудоспособности в процентах",
+            "group",
+            children=(
+                insurance_case_item("11.1", "case1", 0),
+                insurance_case_item("11.2", "case2", 1),
+                insurance_case_item("11.3", "case3", 2),
+                ItemDef(
+                    "11.4",
+                    "totalPercent",
+                    "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) "
+                    "заболевания(ий)",
+                    "int",
+                    get=_wcl("total_percent"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "12",
+            "supplements",
+            "Дополнение к экспертному решению",
+            "choice",
+            get=_dec("supplements"),
+            enum=Supplement,
+            multi=True,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "13",
+            "missedPeriod",
+            "Установление инвалидности за пропущенный период",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_missed("start")),
+                ItemDef("", "until", "по", "date", get=_missed("end")),
+            ),
+        ),
+        ItemDef(
+            "14",
+            "programmesFormed",
+            "Сформирована",
+            "choice",
+            get=_dec("programmes_formed"),
+            enum=ProgrammeFormed,
+            multi=True,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "15",
+            "labourRequirements",
+            "Требования к характеру и условиям труда инвалида",
+            "group",
+            children=(
+                ItemDef(
+                    "15.1",
+                    "contraindicated",
+                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
+                    "процесса, виды работ (указать)",
+                    get=_labour("contraindicated"),
+                ),
+                ItemDef(
+                    "15.2",
+                    "indicated",
+                    "показанные условия труда и режим рабочего времени (указать)",
+                    get=_labour("indicated"),
+                ),
+            ),
+        ),
+        ItemDef("16", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
+        ItemDef("17", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
+        ItemDef(
+            "18",
+            "onsetDate",
+            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
+            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
+            "date",
+            get=_dec("onset_date"),
+        ),
+        ItemDef(
+            "19",
+            "validity",
+            "Срок действия заключения МРЭК",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
+                ItemDef("", "until", "по", "date", get=_dec("valid_until")),
+                ItemDef(
+                    "",
+                    "noTerm",
+                    "",
+                    "choice",
+                    get=_no_term(_dec("no_term")),
+                    enum=NoTerm,
+                    suffix="(подчеркнуть)",
+                ),
+                ItemDef("", "other", "другое (указать)", get=_dec("validity_other")),
+            ),
+        ),
+        ItemDef(
+            "20",
+            "workCapacityLossValidity",
+            "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности "
+            "в процентах",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "from", "с", "date", get=_wcl("valid_from")),
+                ItemDef("", "until", "по", "date", get=_wcl("valid_until")),
+                ItemDef(
+                    "",
+                    "noTerm",
+                    "",
+                    "choice",
+                    get=_no_term(_wcl("no_term")),
+                    enum=NoTerm,
+                    suffix="(подчеркнуть)",
+                ),
+            ),
+        ),
+        ItemDef(
+            "21",
+            "review",
+            "Заключение",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "commission", "(указать наименование МРЭК)", get=_review("commission")),
+                ItemDef("", "date", "от", "date", get=_review("date")),
+                ItemDef("", "number", "№", get=_review("number")),
+                ItemDef(
+                    "",
+                    "result",
+                    "",
+                    "choice",
+                    get=_review("result"),
+                    enum=ConclusionReview,
+                    suffix=c.UNDERLINE,
+                ),
+            ),
+        ),
+    ),
+    signers=(
+        Signer(
+            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1
+        ),
+    ),
+    footnotes=("1 Печать проставляется при оформлении заключения МРЭК на бумажном носителе.",),
+    applies=lambda k: k.decision is not None and k.decision.conclusion is not None,
+)

@@ -1,0 +1,408 @@
+"""Направление на медико-социальную экспертизу: appendix 10, before the cut line (items 1-31).
+
+The tear-off slip printed after the cut line is its own form (:mod:`.slip`); its data
+travels in this form's ``extra["slip"]`` so that the PDF and DOCX templates print it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..model.case import Addresses, Case, IdentityDocument
+from ..model.enums import (
+    ExaminationPlace,
+    InformationSource,
+    Labelled,
+    Prognosis,
+    ProgrammeFulfilment,
+    ReferralKind,
+    ReferralPurpose,
+)
+from . import common as c
+from .slip import SLIP
+from .spec import Column, FormSpec, ItemDef, Signer, Source
+
+SEED = "004_5509ffa87cccaffb.txt"
+
+
+class DisabilityStatusBefore(Labelled):
+    """Item 14: the patient's disability status when referred."""
+
+    NOT_DISABLED = "not_disabled", "инвалидом не является"
+    GROUP_I = "group_I", "инвалид I группы"
+    GROUP_II = "group_II", "инвалид II группы"
+    GROUP_III = "group_III", "инвалид III группы"
+    DEGREE_1 = "degree_1", "ребенок-инвалид: первая степень утраты здоровья"
+    DEGREE_2 = "degree_2", "ребенок-инвалид: вторая степень утраты здоровья"
+    DEGREE_3 = "degree_3", "ребенок-инвалид: третья степень утраты здоровья"
+    DEGREE_4 = "degree_4", "ребенок-инвалид: четвертая степень утраты здоровья"
+
+
+class ReferralPurposeOption(Labelled):
+    """Item 31: the purposes printed on the referral (a subset of :class:`ReferralPurpose`,
+    same values; a purpose not printed here goes to «другое указать»)."""
+
+    EXTEND_TREATMENT = ReferralPurpose.EXTEND_TREATMENT.value, ReferralPurpose.EXTEND_TREATMENT.label
+    EXAMINATION = ReferralPurpose.EXAMINATION.value, ReferralPurpose.EXAMINATION.label
+    REEXAMINATION = ReferralPurpose.REEXAMINATION.value, ReferralPurpose.REEXAMINATION.label
+    CHANGE_CAUSE = ReferralPurpose.CHANGE_CAUSE.value, ReferralPurpose.CHANGE_CAUSE.label
+    REHAB_PROGRAMME = ReferralPurpose.REHAB_PROGRAMME.value, ReferralPurpose.REHAB_PROGRAMME.label
+    WORK_CAPACITY_LOSS = ReferralPurpose.WORK_CAPACITY_LOSS.value, ReferralPurpose.WORK_CAPACITY_LOSS.label
+
+
+_PRINTED_PURPOSES = {m.value for m in ReferralPurposeOption}
+
+
+def status_before(case: Case) -> DisabilityStatusBefore:
+    s = case.referral.status_before
+    if s.group is not None:
+        return DisabilityStatusBefore(f"group_{s.group.value}")
+    if s.degree is not None:
+        return DisabilityStatusBefore(f"degree_{s.degree.value}")
+    return DisabilityStatusBefore.NOT_DISABLED
+
+
+def _purposes(case: Case) -> list[ReferralPurposeOption]:
+    return [ReferralPurposeOption(p.value) for p in case.referral.purposes if p.value in _PRINTED_PURPOSES]
+
+
+def _purpose_other(case: Case) -> list[str]:
+    """«другое указать»: purposes not printed on the referral, then the free text."""
+    r = case.referral
+    out = [p.label for p in r.purposes if p.value not in _PRINTED_PURPOSES]
+    return out + ([r.purpose_other] if r.purpose_other else [])
+
+
+def identity_document(
+    no: str, key: str, label: str, get: Callable[[Case], IdentityDocument | None], footnote: int | None = None
+) -> ItemDef:
+    """«Документ, удостоверяющий личность ... серия ___ № ___ наименование (код) органа,
+    выдавшего документ ___, дата выдачи ___»."""
+
+    def part(attr: str) -> Callable[[Case], Any]:
+        return lambda case: getattr(d, attr) if (d := get(case)) is not None else None
+
+    return ItemDef(
+        no,
+        key,
+        label,
+        "group",
+        inline=True,
+        footnote=footnote,
+        children=(
+            ItemDef("", "series", "серия", get=part("series")),
+            ItemDef("", "number", "№", get=part("number")),
+            ItemDef("", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer")),
+            ItemDef("", "issueDate", "дата выдачи", "date", get=part("issue_date")),
+        ),
+    )
+
+
+def _rep(get: Callable[[Any], Any]) -> Callable[[Case], Any]:
+    return lambda case: get(case.representative) if case.representative is not None else None
+
+
+def _actual(addresses: Addresses) -> Any:
+    return addresses.actual or addresses.registration
+
+
+def _incapacity_total(case: Case) -> str:
+    periods = case.referral.incapacity
+    return str(sum(p.days for p in periods)) if periods else ""
+
+
+REFERRAL = FormSpec(
+    id="by-referral",
+    title="Направление на медико-социальную экспертизу",
+    xml_root="referral",
+    source=Source(SEED, "appendix 10", "1924-2078"),
+    header=(
+        ItemDef(
+            "",
+            "organisationName",
+            "наименование организации здравоохранения",
+            get=lambda k: k.referring_organisation.name,
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "organisationAddress",
+            "адрес организации здравоохранения",
+            get=lambda k: k.referring_organisation.address,
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "vkkDecisionDate",
+            "Решение врачебно-консультационной комиссии (далее – ВКК) о направлении на медико-социальную "
+            "экспертизу (далее – МСЭ)",
+            "date",
+            get=lambda k: k.referral.vkk_decision_date,
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "place",
+            "Место освидетельствования",
+            "choice",
+            get=lambda k: k.referral.place,
+            enum=ExaminationPlace,
+            other=lambda k: k.referral.place_other,
+            suffix=c.UNDERLINE_OTHER,
+            required=True,
+        ),
+    ),
+    items=(
+        c.patient_name(
+            "1",
+            "Фамилия, собственное имя, отчество (если таковое имеется) пациента, направляемого "
+            "на медико-социальную экспертизу",
+        ),
+        c.id_number("2"),
+        c.birth_date("3"),
+        c.sex("4"),
+        ItemDef("5", "maritalStatus", "Семейное положение", get=lambda k: k.patient.marital_status),
+        ItemDef(
+            "6",
+            "familyComposition",
+            "Состав семьи (для детей до восемнадцати лет)",
+            get=lambda k: k.patient.family_composition,
+        ),
+        c.registration_address("7"),
+        c.actual_address("8"),
+        c.phones(lambda k: k.patient.contacts.phones),
+        identity_document(
+            "9",
+            "identityDocument",
+            "Документ, удостоверяющий личность пациента, направляемого на медико-социальную экспертизу",
+            lambda k: k.patient.identity_document,
+        ),
+        ItemDef(
+            "10",
+            "representativeName",
+            "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента, "
+            "направляемого на МСЭ",
+            get=_rep(lambda r: r.name),
+            footnote=1,
+        ),
+        ItemDef(
+            "11",
+            "representativeRegistrationAddress",
+            "Адрес регистрации по месту жительства законного представителя пациента",
+            get=_rep(lambda r: r.addresses.registration),
+            footnote=1,
+        ),
+        ItemDef(
+            "12",
+            "representativeActualAddress",
+            "Адрес фактического места жительства или пребывания законного представителя пациента",
+            get=_rep(lambda r: _actual(r.addresses)),
+            footnote=1,
+        ),
+        ItemDef(
+            "",
+            "representativePhones",
+            "Контактные телефоны",
+            get=_rep(lambda r: r.contacts.phones),
+        ),
+        identity_document(
+            "13",
+            "representativeIdentityDocument",
+            "Документ, удостоверяющий личность законного представителя пациента",
+            _rep(lambda r: r.identity_document),
+            footnote=1,
+        ),
+        ItemDef(
+            "14",
+            "disabilityStatus",
+            "",
+            "choice",
+            get=status_before,
+            enum=DisabilityStatusBefore,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "15",
+            "referralKind",
+            "Направляется",
+            "choice",
+            get=lambda k: k.referral.kinds,
+            enum=ReferralKind,
+            multi=True,
+            suffix=c.UNDERLINE,
+            required=True,
+        ),
+        ItemDef("16", "education", "Образование", get=lambda k: k.patient.education),
+        ItemDef(
+            "17",
+            "workplace",
+            "Место работы (учебы), адрес места нахождения организации",
+            get=lambda k: k.patient.workplace,
+        ),
+        ItemDef(
+            "18",
+            "occupation",
+            "Кем работает пациент на момент направления на МСЭ (указывается должность служащего (профессия "
+            "рабочего), продолжительность работы; если не работает, вносится запись «не работает»)",
+            get=lambda k: k.patient.occupation,
+        ),
+        ItemDef(
+            "19",
+            "trainingProfession",
+            "Должность служащего (профессия рабочего), для получения которой проводится обучение",
+            get=lambda k: k.patient.training_profession,
+        ),
+        ItemDef(
+            "20",
+            "informationSources",
+            "Пункты 15–18 настоящего Направления заполнены",
+            "choice",
+            get=lambda k: k.referral.information_sources,
+            enum=InformationSource,
+            multi=True,
+            other=lambda k: k.referral.information_documents,
+            suffix="(указать)",
+        ),
+        ItemDef(
+            "21",
+            "anamnesis",
+            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
+            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
+            "их эффективность)",
+            get=lambda k: k.referral.anamnesis,
+            required=True,
+        ),
+        ItemDef(
+            "22",
+            "temporaryIncapacity",
+            "Частота и длительность временной нетрудоспособности (сведения за последние 2 года)",
+            "records",
+            get=lambda k: list(enumerate(k.referral.incapacity, start=1)),
+            footnote=2,
+            columns=(
+                Column("number", "№ п/п", "int", get=lambda r: r[0]),
+                Column(
+                    "start",
+                    "Дата (число, месяц, год) начала временной нетрудоспособности",
+                    "date",
+                    get=lambda r: r[1].start,
+                ),
+                Column(
+                    "end",
+                    "Дата (число, месяц, год) окончания временной нетрудоспособности",
+                    "date",
+                    get=lambda r: r[1].end,
+                ),
+                Column("days", "Число дней временной нетрудоспособности", "int", get=lambda r: r[1].days),
+                Column("diagnosis", "Диагноз", get=lambda r: r[1].diagnosis),
+            ),
+            total=_incapacity_total,
+            total_label="Всего дней временной нетрудоспособности:",
+        ),
+        ItemDef(
+            "23",
+            "hospitalisations",
+            "Сведения о госпитализации пациента (за последние 2 года)",
+            "records",
+            get=lambda k: k.referral.hospitalisations,
+            columns=(
+                Column("start", "Период госпитализации с", "date", get=lambda r: r.start),
+                Column("end", "Период госпитализации по", "date", get=lambda r: r.end),
+                Column("place", "Место госпитализации", get=lambda r: r.place),
+                Column("diagnosis", "Основной диагноз", get=lambda r: r.diagnosis),
+            ),
+        ),
+        ItemDef(
+            "24",
+            "rehabResults",
+            "Результаты проведенных мероприятий медицинской реабилитации, медицинской абилитации "
+            "в соответствии с индивидуальной программой медицинской реабилитации, абилитации пациента "
+            "(указать)",
+            get=lambda k: k.referral.rehab_results,
+        ),
+        ItemDef(
+            "",
+            "ipmraFulfilment",
+            "Индивидуальная программа медицинской реабилитации, абилитации пациента",
+            "choice",
+            get=lambda k: k.referral.ipmra_fulfilment,
+            enum=ProgrammeFulfilment,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "25",
+            "condition",
+            "Состояние пациента при направлении на МСЭ (указываются жалобы, данные медицинского осмотра "
+            "врачами-специалистами при наличии заболеваний со стойкими нарушениями функций органов и систем "
+            "организма пациента, использование технических средств социальной реабилитации)",
+            get=lambda k: k.referral.condition,
+            required=True,
+        ),
+        ItemDef(
+            "26",
+            "diagnostics",
+            "Результаты медицинской диагностики пациента (указываются результаты лабораторных, "
+            "рентгенологических, эндоскопических, ультразвуковых, функциональных, иных методов исследований)",
+            get=lambda k: k.referral.diagnostics,
+            required=True,
+        ),
+        ItemDef(
+            "27",
+            "diagnosis",
+            "Клинико-функциональный диагноз пациента при направлении на МСЭ",
+            "group",
+            children=tuple(
+                c.diagnosis_items(
+                    "27",
+                    lambda k: k.referral.diagnosis,
+                    "код основного(ых) заболевания(ий) по Международной статистической классификации "
+                    "болезней и проблем, связанных со здоровьем, десятого пересмотра (далее – МКБ-10)",
+                    "27.2",
+                    "27.3",
+                )
+            ),
+        ),
+        c.impairments("28", lambda k: k.referral.impairments),
+        c.activity_limits(
+            "29",
+            lambda k: k.referral.activity_limits,
+            lambda k: k.referral.activity_other,
+            label="Предварительная оценка ограничений категорий жизнедеятельности пациента на момент "
+            "направления на МСЭ с указанием функционального класса (далее – ФК)",
+        ),
+        ItemDef(
+            "30",
+            "prognosis",
+            "Предварительная оценка клинико-трудового прогноза",
+            "choice",
+            get=lambda k: k.referral.prognosis,
+            enum=Prognosis,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "31",
+            "purposes",
+            "Цель направления на МСЭ",
+            "choice",
+            get=_purposes,
+            enum=ReferralPurposeOption,
+            multi=True,
+            other=_purpose_other,
+            suffix=c.UNDERLINE_OTHER,
+            required=True,
+        ),
+    ),
+    signers=(
+        Signer("vkk_chairman", "Председатель ВКК", lambda k: [k.referral.vkk.chairman], seal=True),
+        Signer("vkk_member", "Члены ВКК", lambda k: list(k.referral.vkk.members)),
+    ),
+    footnotes=(
+        "1 Заполняется при наличии законного представителя пациента.",
+        "2 Для работающего.",
+        "3 Печать проставляется при оформлении направления на медико-социальную экспертизу "
+        "на бумажном носителе.",
+    ),
+    applies=lambda k: True,
+    extra=lambda k: {"slip": SLIP.data(k)},
+)

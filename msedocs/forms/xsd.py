@@ -1,0 +1,119 @@
+"""Generate a form's XSD from its :class:`FormSpec`.
+
+The schemas in ``xsd/`` are built by ``python scripts/build_xsd.py`` and committed, so
+integrators read them as files; a test checks that they equal what this module
+generates, so the declarations and the published schema never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lxml import etree
+
+from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
+
+XS = "http://www.w3.org/2001/XMLSchema"
+NSMAP = {"xs": XS, "c": COMMON_NAMESPACE}
+
+
+def _xs(tag: str) -> str:
+    return f"{{{XS}}}{tag}"
+
+
+def _doc(parent: etree._Element, text: str) -> None:
+    ann = etree.SubElement(parent, _xs("annotation"))
+    doc = etree.SubElement(ann, _xs("documentation"))
+    doc.text = text
+
+
+def _enum_type(parent: etree._Element, enum: Iterable) -> None:
+    st = etree.SubElement(parent, _xs("simpleType"))
+    restriction = etree.SubElement(st, _xs("restriction"), base="xs:token")
+    for member in enum:
+        e = etree.SubElement(restriction, _xs("enumeration"), value=member.value)
+        _doc(e, member.label)
+
+
+SIMPLE = {"text": "c:Text", "date": "xs:date", "int": "xs:nonNegativeInteger"}
+
+
+def _column(seq: etree._Element, col: Column) -> None:
+    el = etree.SubElement(seq, _xs("element"), name=col.key, minOccurs="0")
+    _doc(el, col.label)
+    if col.type == "enum":
+        assert col.enum is not None
+        _enum_type(el, col.enum)
+    elif col.key == "fc":
+        el.set("type", "c:FunctionalClass")
+    else:
+        el.set("type", SIMPLE[col.type])
+
+
+def _item(seq: etree._Element, item: ItemDef) -> None:
+    el = etree.SubElement(seq, _xs("element"), name=item.key)
+    if not item.required:
+        el.set("minOccurs", "0")
+    _doc(el, item.documentation)
+    if item.kind in SIMPLE:
+        el.set("type", item.xsd_type or SIMPLE[item.kind])
+        return
+    ct = etree.SubElement(el, _xs("complexType"))
+    inner = etree.SubElement(ct, _xs("sequence"))
+    if item.kind == "group":
+        for child in item.children:
+            _item(inner, child)
+    elif item.kind == "choice":
+        assert item.enum is not None
+        opt = etree.SubElement(
+            inner, _xs("element"), name="option", minOccurs="0",
+            maxOccurs=str(len(item.enum)) if item.multi else "1",
+        )  # fmt: skip
+        _doc(opt, "Выбранный (подчеркнутый) вариант" + ("; может быть несколько" if item.multi else ""))
+        _enum_type(opt, item.enum)
+        if item.other is not None:
+            other = etree.SubElement(inner, _xs("element"), name="other", type="c:Text", minOccurs="0")
+            _doc(other, "другое (указать)")
+    elif item.kind == "records":
+        row = etree.SubElement(inner, _xs("element"), name="row", minOccurs="0", maxOccurs="unbounded")
+        _doc(row, "Строка: " + ", ".join(c.label for c in item.columns))
+        row_seq = etree.SubElement(etree.SubElement(row, _xs("complexType")), _xs("sequence"))
+        for col in item.columns:
+            _column(row_seq, col)
+        if item.total is not None:
+            total = etree.SubElement(inner, _xs("element"), name="total", type="c:Text", minOccurs="0")
+            _doc(total, item.total_label or "Итого")
+        if item.other is not None:
+            other = etree.SubElement(inner, _xs("element"), name="other", type="c:Text", minOccurs="0")
+            _doc(other, "другое (указать)")
+
+
+def build_xsd(spec: FormSpec) -> bytes:
+    """The XSD 1.0 of one form, every element annotated with the statute's item and wording."""
+    root = etree.Element(
+        _xs("schema"),
+        nsmap={None: spec.namespace, **NSMAP},
+        targetNamespace=spec.namespace,
+        elementFormDefault="qualified",
+        version=FORMS_VERSION,
+    )
+    _doc(root, f"{spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
+    etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
+    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
+    _doc(top, spec.title)
+    ct = etree.SubElement(top, _xs("complexType"))
+    seq = etree.SubElement(ct, _xs("sequence"))
+    if spec.header:
+        header = etree.SubElement(seq, _xs("element"), name="header")
+        _doc(header, "Реквизиты формы над заголовком и под ним")
+        hseq = etree.SubElement(etree.SubElement(header, _xs("complexType")), _xs("sequence"))
+        for h in spec.header:
+            _item(hseq, h)
+    for item in spec.items:
+        _item(seq, item)
+    sig = etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures")
+    _doc(sig, "Подписи: " + "; ".join(s.title for s in spec.signers) if spec.signers else "Подписи")
+    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
+    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
+    etree.SubElement(ct, _xs("attribute"), name="caseId", type="c:CaseId", use="required")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

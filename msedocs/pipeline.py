@@ -1,0 +1,148 @@
+"""The pipeline: a case through the registry and the generators, into a package.
+
+    case ──► FormSpec.data(case) ──► generators.xml / pdf / docx ──► RenderedDocument
+
+Each form's data dict is computed once and feeds every format; the XML is built once
+and embedded into the PDF. A package is written only when every document rendered:
+files go to a temporary folder beside the target and are moved in at the end, so a
+failure never leaves half a package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from generators import docx as docx_gen
+from generators import pdf as pdf_gen
+from generators import xml as xml_gen
+from generators.common import GeneratorError, RenderedDocument
+
+from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError
+from .forms import REGISTRY, FormSpec, get_form
+from .model import Case
+
+FORMATS = ("xml", "pdf", "docx")
+
+
+def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
+    items = [f.strip().lower() for f in (value.split(",") if isinstance(value, str) else value) if f.strip()]
+    unknown = [f for f in items if f not in FORMATS]
+    if unknown or not items:
+        raise InputError(f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx")
+    return tuple(dict.fromkeys(items))
+
+
+def _wrap(form_id: str, exc: GeneratorError) -> Exception:
+    problems = [Problem(path, msg, line) for path, msg, line in exc.problems]
+    if problems:
+        return SchemaError(str(exc), problems)
+    return TemplateError(str(exc))
+
+
+def render_form(case: Case, spec: FormSpec, formats: Sequence[str] = FORMATS, *, paper: bool = True):
+    """Every requested format of one form, from one data dict."""
+    data = spec.data(case)
+    out: list[RenderedDocument] = []
+    try:
+        xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None
+        for fmt in formats:
+            if fmt == "xml":
+                assert xml is not None
+                out.append(RenderedDocument.of(spec.id, "xml", xml))
+            elif fmt == "pdf":
+                out.append(RenderedDocument.of(spec.id, "pdf", pdf_gen.render(data, xml=xml, paper=paper)))
+            elif fmt == "docx":
+                out.append(RenderedDocument.of(spec.id, "docx", docx_gen.render(data, paper=paper)))
+    except GeneratorError as exc:
+        raise _wrap(spec.id, exc) from exc
+    return out
+
+
+def render(case: Case, form_id: str, fmt: str, *, paper: bool = True) -> RenderedDocument:
+    """One document of one form. Raises if the form does not apply to the case."""
+    (fmt,) = parse_formats(fmt)
+    spec = get_form(form_id)
+    if not spec.applies_to(case):
+        raise FormNotApplicableError(f"{form_id}: this form does not apply to case {case.case_id}")
+    return render_form(case, spec, (fmt,), paper=paper)[0]
+
+
+def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[FormSpec]:
+    """The forms asked for (each must apply), or every form that applies."""
+    if not form_ids:
+        return [spec for spec in REGISTRY.values() if spec.applies_to(case)]
+    specs = [get_form(fid) for fid in dict.fromkeys(form_ids)]
+    not_applicable = [s.id for s in specs if not s.applies_to(case)]
+    if not_applicable:
+        raise FormNotApplicableError(
+            f"case {case.case_id}: form(s) {', '.join(not_applicable)} do not apply "
+            "(the case lacks the examination or decision they need)"
+        )
+    return specs
+
+
+def render_package(
+    case: Case,
+    formats: Sequence[str] = FORMATS,
+    forms: Sequence[str] | None = None,
+    *,
+    paper: bool = True,
+) -> list[RenderedDocument]:
+    """Every requested format of every requested (or applicable) form of one case."""
+    formats = parse_formats(formats)
+    docs: list[RenderedDocument] = []
+    for spec in select_forms(case, forms):
+        docs.extend(render_form(case, spec, formats, paper=paper))
+    return docs
+
+
+def manifest(case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None):
+    return {
+        "case_id": case.case_id,
+        "forms": list(dict.fromkeys(d.form_id for d in docs)),
+        "files": [
+            {
+                "form_id": d.form_id,
+                "format": d.format,
+                "file": d.filename,
+                "media_type": d.media_type,
+                "size": len(d.content),
+                "sha256": hashlib.sha256(d.content).hexdigest(),
+                **((extra or {}).get(d.filename, {})),
+            }
+            for d in docs
+        ],
+    }
+
+
+def write_package(
+    out_dir: str | Path,
+    docs: Sequence[RenderedDocument],
+    case: Case,
+    extra_files: dict[str, bytes] | None = None,
+    manifest_extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write documents and manifest.json into ``out_dir`` all at once, or not at all."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        files: dict[str, bytes] = {d.filename: d.content for d in docs}
+        files.update(extra_files or {})
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        body = json.dumps(manifest(case, docs, manifest_extra), ensure_ascii=False, indent=2)
+        (staging / "manifest.json").write_text(body + "\n", encoding="utf-8")
+        out.mkdir(parents=True, exist_ok=True)
+        for path in staging.iterdir():
+            os.replace(path, out / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "manifest.json"

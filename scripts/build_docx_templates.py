@@ -1,0 +1,126 @@
+"""Build templates/<form id>/form.docx from the form registry.
+
+Each template is a plain Word document a clerk can open: one paragraph per item in the
+form's order holding a docxtpl tag (``{{r rt['i3'] }}``), tables with their statutory
+column headers and a ``{%tr for %}`` row, the signature block and the footnotes.
+Run ``python scripts/build_docx_templates.py`` after changing a form's items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Mm, Pt
+
+from msedocs.forms import REGISTRY, FormSpec, ItemDef
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FONT = "Liberation Serif"
+
+
+def _para(doc: Any, text: str, *, align: Any = None, bold: bool = False, size: float | None = None) -> None:
+    p = doc.add_paragraph()
+    p.paragraph_format.space_after = Pt(2)
+    if align is not None:
+        p.alignment = align
+    run = p.add_run(text)
+    run.bold = bold
+    if size:
+        run.font.size = Pt(size)
+
+
+def _is_caption(item: ItemDef) -> bool:
+    return item.label[:1].islower()
+
+
+def _items(doc: Any, items: tuple[ItemDef, ...], data_expr: str, rt: str, key: str = "") -> None:
+    for i, item in enumerate(items):
+        k = f"{key}_{i}" if key else f"i{i}"
+        _para(doc, "{{r " + f"rt['{rt}{k}']" + " }}")
+        if item.kind == "records" and item.table and item.enum is None:
+            table = doc.add_table(rows=4, cols=len(item.columns))
+            table.style = "Table Grid"
+            rows_expr = f"{data_expr}{_path(k)}['rows']"
+            for j, col in enumerate(item.columns):
+                table.rows[0].cells[j].text = col.label
+                table.rows[2].cells[j].text = "{{ " + f"row['{col.key}']['display']" + " }}"
+            table.rows[1].cells[0].text = "{%tr for row in " + rows_expr + " %}"
+            table.rows[3].cells[0].text = "{%tr endfor %}"
+            if item.total is not None:
+                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}['total'] or ''" + " }}")
+        if item.kind == "group" and not item.inline:
+            _items(doc, item.children, data_expr, rt, k)
+
+
+def _path(key: str) -> str:
+    """'i3_1' -> "['items'][3]['children'][1]"."""
+    parts = key[1:].split("_")
+    out = f"['items'][{parts[0]}]"
+    for p in parts[1:]:
+        out += f"['children'][{p}]"
+    return out
+
+
+def _body(doc: Any, spec: FormSpec, data_expr: str, rt: str, *, title_first: bool = False) -> None:
+    def captions() -> None:
+        for i, h in enumerate(spec.header):
+            if _is_caption(h):
+                _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}", align=WD_ALIGN_PARAGRAPH.CENTER)
+                _para(doc, f"({h.label})", align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
+
+    if not title_first:
+        captions()
+    _para(doc, spec.title.upper(), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    if title_first:
+        captions()
+    for i, h in enumerate(spec.header):
+        if not _is_caption(h):
+            _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}")
+    _items(doc, spec.items, data_expr, rt)
+    _para(doc, "{{r " + f"rt['{rt}signatures']" + " }}")
+    for f in spec.footnotes:
+        _para(doc, f, size=8)
+
+
+def build(spec: FormSpec) -> Path:
+    doc = Document()
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin, section.right_margin = Mm(25), Mm(15)
+    section.top_margin, section.bottom_margin = Mm(18), Mm(20)
+    style = doc.styles["Normal"]
+    style.font.name = FONT
+    style.font.size = Pt(11)
+    _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    is_slip = spec.id == "by-referral-slip"
+    if is_slip:
+        _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
+    _body(doc, spec, "data", "", title_first=is_slip)
+    if spec.id == "by-referral":
+        slip = REGISTRY["by-referral-slip"]
+        _para(doc, "Линия отреза", align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
+        _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
+        _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
+        _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True)
+    folder = TEMPLATES / spec.id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "form.docx"
+    doc.core_properties.title = spec.title
+    doc.core_properties.author = "msedocs"
+    doc.save(str(path))
+    return path
+
+
+SLIP_NOTE = (
+    "Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь "
+    "в амбулаторных условиях"
+)
+
+if __name__ == "__main__":
+    for spec in REGISTRY.values():
+        print(f"wrote {build(spec).relative_to(TEMPLATES.parent)}")

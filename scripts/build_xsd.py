@@ -1,0 +1,16 @@
+"""Write xsd/<form id>.xsd for every registered form from its declarations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msedocs.forms import REGISTRY
+from msedocs.forms.xsd import build_xsd
+
+XSD_DIR = Path(__file__).resolve().parent.parent / "xsd"
+
+if __name__ == "__main__":
+    for form_id, spec in REGISTRY.items():
+        path = XSD_DIR / f"{form_id}.xsd"
+        path.write_bytes(build_xsd(spec))
+        print(f"wrote {path.relative_to(XSD_DIR.parent)}")

@@ -1,0 +1,1065 @@
+"""Verification of XAdES, PAdES and detached CAdES signatures, with a report per signature.
+
+Every signature gets an ETSI EN 319 102-1 style indication (TOTAL_PASSED, INDETERMINATE,
+TOTAL_FAILED) and sub-indication (HASH_FAILURE, SIG_CRYPTO_FAILURE, FORMAT_FAILURE,
+NO_CERTIFICATE_CHAIN_FOUND, REVOKED_NO_POE, REVOKED, OUT_OF_BOUNDS_NO_POE,
+CRYPTO_CONSTRAINTS_FAILURE_NO_POE, SIG_CONSTRAINTS_FAILURE…), the signer, role, claimed
+signing time, timestamp time, the level reached and qualified-style flags.
+
+How trust is decided (a simplified EN 319 102-1 process):
+
+1. integrity: reference digests / message digest, then the signature value;
+2. the signer's certificate is validated now, against the trust roots, with the
+   revocation data embedded in the signature (B-LT) and, for the test PKI, fresh CRLs
+   from the in-process authority. Nothing is fetched from the network;
+3. if that fails because the certificate is expired or revoked and a valid signature
+   timestamp proves the signature existed at time T, it is validated again at T
+   (past signature validation): expired later → passed; revoked after T → passed;
+   revoked before T → TOTAL_FAILED/REVOKED.
+
+For XML, signatures must be children of the document element, every ``Id`` must be
+unique, and the only references allowed are the whole document (``URI=""`` with the
+XPath Filter 2.0 ``subtract /descendant::ds:Signature`` or enveloped-signature transform)
+and this signature's own SignedProperties: moved or duplicated signed elements
+(signature wrapping) fail. SHA-1 and MD5 are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import enum
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from lxml import etree
+from pyhanko.sign.ades import qualified_asn1
+from pyhanko.sign.ades.report import AdESIndeterminate
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext
+
+from . import _xml
+from ._cms import claimed_roles
+from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, ds, xades
+from .errors import UnsupportedDocumentError
+from .keys import hash_for
+from .profile import Level
+from .services import RevocationAuthority, local_authority
+
+__all__ = [
+    "Indication",
+    "QualifiedFlags",
+    "SignatureReport",
+    "VerificationReport",
+    "verify_detached",
+    "verify_file",
+    "verify_pdf",
+    "verify_xml",
+]
+
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+C14N_ALGS = {
+    EXC_C14N: (True, False),
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315": (False, False),
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": (False, True),
+}
+
+
+class Indication(enum.StrEnum):
+    TOTAL_PASSED = "TOTAL_PASSED"
+    INDETERMINATE = "INDETERMINATE"
+    TOTAL_FAILED = "TOTAL_FAILED"
+
+
+@dataclass(frozen=True)
+class QualifiedFlags:
+    """Qualified-signature-style markers of the signer's certificate."""
+
+    qc_compliance: bool = False
+    """qcStatement QcCompliance (0.4.0.1862.1.1)."""
+    qc_sscd: bool = False
+    """qcStatement QcSSCD: key on a qualified device (0.4.0.1862.1.4)."""
+    qc_type_esign: bool = False
+    """qcStatement QcType esign (0.4.0.1862.1.6.1)."""
+    policy_qcp_n_qscd: bool = False
+    """Certificate policy QCP-n-qscd (0.4.0.194112.1.2)."""
+    non_repudiation: bool = False
+    """keyUsage nonRepudiation (contentCommitment)."""
+    test: bool = False
+    """The subject says TEST: never valid for real use."""
+
+
+@dataclass
+class SignatureReport:
+    """The outcome for one signature."""
+
+    format: str
+    """``XAdES``, ``PAdES`` or ``CAdES``."""
+    id: str
+    """The signature's Id (XML), field name (PDF) or ``signer-N`` (CMS)."""
+    indication: Indication
+    sub_indication: str | None = None
+    message: str = ""
+    """Why, in words."""
+    signer_subject: str | None = None
+    signer_serial: str | None = None
+    role: str | None = None
+    """Claimed SignerRole."""
+    signing_time: dt.datetime | None = None
+    """Claimed signing time (SigningTime / signingTime / /M); not proof."""
+    timestamp_time: dt.datetime | None = None
+    """Time in a valid signature timestamp: proof that the signature existed then."""
+    level: str | None = None
+    """Level reached: B-B, B-T or B-LT (None if not even B-B)."""
+    qualified: QualifiedFlags = field(default_factory=QualifiedFlags)
+    covers: str | None = None
+    """What is signed: for XML the element(s), for PDF the revision and byte ranges."""
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+
+@dataclass
+class VerificationReport:
+    """The outcome for one document: a report per signature."""
+
+    path: str | None
+    format: str
+    signatures: list[SignatureReport] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True only if there is at least one signature and every one passed."""
+        return bool(self.signatures) and all(s.passed for s in self.signatures)
+
+    def to_dict(self) -> dict[str, Any]:
+        def conv(v: Any) -> Any:
+            if isinstance(v, dt.datetime):
+                return v.isoformat()
+            if isinstance(v, enum.Enum):
+                return v.value
+            if isinstance(v, dict):
+                return {k: conv(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [conv(x) for x in v]
+            return v
+
+        return {
+            "path": self.path,
+            "format": self.format,
+            "passed": self.passed,
+            "signatures": [conv(asdict(s)) for s in self.signatures],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------- trust
+
+
+@dataclass
+class _Trust:
+    roots: list[asn1_x509.Certificate]
+    authority: RevocationAuthority | None = None
+
+
+def _load_trust(
+    pki_dir: str | os.PathLike[str] | None, trust_roots: Sequence[str | os.PathLike[str]] = ()
+) -> _Trust:
+    paths = [Path(p) for p in trust_roots]
+    authority = None
+    if pki_dir is not None:
+        d = Path(pki_dir)
+        if not (d / "root-ca.pem").is_file():
+            raise UnsupportedDocumentError(f"{d} is not a test PKI directory (no root-ca.pem)")
+        paths.append(d / "root-ca.pem")
+        if (d / "pki.json").is_file():
+            authority = local_authority(d)
+    roots: list[asn1_x509.Certificate] = []
+    for p in paths:
+        try:
+            for c in x509.load_pem_x509_certificates(p.read_bytes()):
+                roots.append(_asn1(c))
+        except (OSError, ValueError) as exc:
+            raise UnsupportedDocumentError(f"cannot read trust root {p}: {exc}") from exc
+    return _Trust(roots=roots, authority=authority)
+
+
+def _asn1(c: x509.Certificate) -> asn1_x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+
+
+@dataclass
+class _Revinfo:
+    certs: list[asn1_x509.Certificate] = field(default_factory=list)
+    crls: list[bytes] = field(default_factory=list)
+    ocsps: list[bytes] = field(default_factory=list)
+
+    @property
+    def has_revinfo(self) -> bool:
+        return bool(self.crls or self.ocsps)
+
+
+def _vc(
+    trust: _Trust,
+    certs: Iterable[asn1_x509.Certificate],
+    revinfo: _Revinfo,
+    *,
+    live: bool,
+    moment: dt.datetime | None = None,
+) -> ValidationContext:
+    crls = list(revinfo.crls)
+    ocsps = list(revinfo.ocsps)
+    if live and trust.authority is not None:
+        crls += [trust.authority.crl("ca"), trust.authority.crl("root")]
+    return ValidationContext(
+        trust_roots=trust.roots,
+        other_certs=[*certs, *revinfo.certs],
+        crls=crls,
+        ocsps=ocsps,
+        moment=moment,
+        allow_fetching=False,
+        revocation_mode="hard-fail" if (crls or ocsps) else "soft-fail",
+        retroactive_revinfo=moment is not None,
+        weak_hash_algos={"sha1", "md5"},
+    )
+
+
+_NON_REPUDIATION = KeyUsageConstraints(key_usage={"non_repudiation"})
+
+
+async def _check_cert(
+    cert: asn1_x509.Certificate, vc: ValidationContext
+) -> generic_cms.CertvalidatorOperationResult[Any]:
+    return await generic_cms.validate_cert_usage(
+        cert, vc, _NON_REPUDIATION, paths=vc.path_builder.async_build_paths_lazy(cert)
+    )
+
+
+@dataclass
+class _TrustOutcome:
+    indication: Indication
+    sub: str | None
+    message: str
+    lt_ok: bool
+
+
+async def _assess_signer(
+    cert: asn1_x509.Certificate,
+    certs: Sequence[asn1_x509.Certificate],
+    embedded: _Revinfo,
+    trust: _Trust,
+    poe: dt.datetime | None,
+) -> _TrustOutcome:
+    """Validate the signer certificate now; fall back to the POE time of a valid timestamp."""
+    if not trust.roots:
+        return _TrustOutcome(
+            Indication.INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "no trust roots given", False
+        )
+    lt_ok = False
+    if embedded.has_revinfo:
+        res = await _check_cert(cert, _vc(trust, certs, embedded, live=False))
+        if res.error_subindic is None:
+            return _TrustOutcome(
+                Indication.TOTAL_PASSED, None, "certificate valid (embedded validation data)", True
+            )
+    res = await _check_cert(cert, _vc(trust, certs, embedded, live=True))
+    if res.error_subindic is None:
+        note = "" if (embedded.has_revinfo or trust.authority) else " (revocation not checked: no data)"
+        return _TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid" + note, lt_ok)
+    sub = res.error_subindic
+    if sub is AdESIndeterminate.REVOKED_NO_POE and res.revo_details is not None:
+        revoked_at = res.revo_details.revocation_date
+        if poe is not None and poe >= revoked_at:
+            return _TrustOutcome(
+                Indication.TOTAL_FAILED,
+                "REVOKED",
+                f"certificate revoked {revoked_at:%Y-%m-%d %H:%M} before the timestamp",
+                False,
+            )
+        if poe is not None and poe < revoked_at:
+            again = await _check_cert(cert, _vc(trust, certs, embedded, live=True, moment=poe))
+            if again.error_subindic is None:
+                return _TrustOutcome(
+                    Indication.TOTAL_PASSED,
+                    None,
+                    f"timestamp proves signing before revocation ({revoked_at:%Y-%m-%d})",
+                    False,
+                )
+        return _TrustOutcome(
+            Indication.INDETERMINATE,
+            "REVOKED_NO_POE",
+            f"certificate revoked {revoked_at:%Y-%m-%d %H:%M} UTC",
+            False,
+        )
+    if (
+        sub
+        in (
+            AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+            AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
+            AdESIndeterminate.TRY_LATER,
+            AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+        )
+        and poe is not None
+    ):
+        again = await _check_cert(cert, _vc(trust, certs, embedded, live=True, moment=poe))
+        if again.error_subindic is None:
+            return _TrustOutcome(
+                Indication.TOTAL_PASSED,
+                None,
+                f"certificate valid at the timestamp time {poe:%Y-%m-%d}",
+                lt_ok,
+            )
+    messages = {
+        AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: "no chain to a trusted root",
+        AdESIndeterminate.OUT_OF_BOUNDS_NO_POE: "certificate expired or not yet valid, no earlier POE",
+        AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED: "certificate expired (not revoked), no earlier POE",
+        AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE: "certificate not allowed for signing (key usage)",
+        AdESIndeterminate.TRY_LATER: "revocation data missing or stale",
+        AdESIndeterminate.REVOKED_CA_NO_POE: "an issuing CA is revoked",
+    }
+    return _TrustOutcome(
+        Indication.INDETERMINATE, sub.name, messages.get(sub, sub.name.lower().replace("_", " ")), False
+    )
+
+
+def _qualified(cert: asn1_x509.Certificate) -> QualifiedFlags:
+    qcs = {s["statement_id"].native: s for s in qualified_asn1.get_qc_statements(cert)}
+    esign = False
+    if "qc_type" in qcs:
+        try:
+            esign = "qct_esign" in (qcs["qc_type"]["statement_info"].native or [])
+        except (ValueError, TypeError, AttributeError):
+            esign = False
+    policies = cert.certificate_policies_value
+    policy_ids = {p["policy_identifier"].dotted for p in policies} if policies else set()
+    ku = cert.key_usage_value
+    subject = cert.subject.human_friendly
+    return QualifiedFlags(
+        qc_compliance="qc_compliance" in qcs,
+        qc_sscd="qc_sscd" in qcs,
+        qc_type_esign=esign,
+        policy_qcp_n_qscd="0.4.0.194112.1.2" in policy_ids,
+        non_repudiation=bool(ku and "non_repudiation" in ku.native),
+        test="TEST" in subject,
+    )
+
+
+def _subject(cert: asn1_x509.Certificate) -> str:
+    return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+
+
+def _final_level(report: SignatureReport, required: Level | None) -> None:
+    if required is None or report.indication is not Indication.TOTAL_PASSED:
+        return
+    reached = Level.parse(report.level) if report.level else None
+    if reached is None or reached < required:
+        report.indication = Indication.INDETERMINATE
+        report.sub_indication = "SIG_CONSTRAINTS_FAILURE"
+        report.message = f"level {required.value} required, signature reaches {report.level or 'none'}"
+
+
+def _apply_trust(report: SignatureReport, t: _TrustOutcome) -> None:
+    report.indication, report.sub_indication = t.indication, t.sub
+    report.message = t.message
+
+
+# ---------------------------------------------------------------- timestamps
+
+
+async def _check_timestamp(
+    token_der: bytes,
+    imprint: Callable[[str], bytes],
+    trust: _Trust,
+    certs: Sequence[asn1_x509.Certificate],
+    emb: _Revinfo,
+) -> tuple[dt.datetime | None, str]:
+    """The time of a valid timestamp token over the expected imprint, or None and why not."""
+    try:
+        token = cms.ContentInfo.load(token_der)
+        sd = token["content"]
+        tst_info = sd["encap_content_info"]["content"].parsed
+        algo = tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"timestamp token unreadable: {exc}"
+    if algo in ("sha1", "md5"):
+        return None, f"timestamp imprint uses {algo}, refused"
+    vc = _vc(trust, certs, emb, live=True)
+    try:
+        status = await generic_cms.validate_tst_signed_data(sd, vc, imprint)
+    except (SignatureValidationError, ValueError) as exc:
+        return None, f"timestamp invalid: {exc}"
+    if not status.get("intact"):
+        return None, "timestamp does not match the signature value"
+    if not status.get("valid"):
+        return None, "timestamp signature is invalid"
+    if status.get("trust_problem_indic") is not None:
+        return None, f"timestamp authority not trusted: {status['trust_problem_indic'].name}"
+    return status["timestamp"], "ok"
+
+
+# ---------------------------------------------------------------- XML
+
+
+def _xml_find1(parent: etree._Element, path: str) -> etree._Element | None:
+    found = parent.findall(path)
+    return found[0] if len(found) == 1 else None
+
+
+def _c14n_by(node: etree._Element | etree._ElementTree, algorithm: str | None) -> bytes:
+    exclusive, comments = C14N_ALGS.get(algorithm or EXC_C14N, (True, False))
+    return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=comments)
+
+
+class _Fail(Exception):
+    def __init__(self, indication: Indication, sub: str, message: str) -> None:
+        super().__init__(message)
+        self.indication, self.sub, self.message = indication, sub, message
+
+
+def _digest_alg(method: etree._Element | None) -> str:
+    uri = method.get("Algorithm") if method is not None else None
+    if uri in _xml.WEAK_METHODS:
+        raise _Fail(
+            Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {uri} refused"
+        )
+    if uri not in _xml.DIGEST_METHODS:
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported digest method {uri}")
+    return _xml.DIGEST_METHODS[uri]
+
+
+def _verify_raw(cert: x509.Certificate, sig: bytes, data: bytes, kind: str, digest: str) -> bool:
+    key = cert.public_key()
+    h = hash_for(digest)
+    try:
+        if kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, data, padding.PKCS1v15(), h)
+            return True
+        if kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
+            n = len(sig) // 2
+            der = encode_dss_signature(int.from_bytes(sig[:n], "big"), int.from_bytes(sig[n:], "big"))
+            key.verify(der, data, ec.ECDSA(h))
+            return True
+    except InvalidSignature:
+        return False
+    return False
+
+
+def _b64(el: etree._Element | None) -> bytes:
+    if el is None or not (el.text or "").strip():
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "missing base64 value")
+    try:
+        return base64.b64decode("".join((el.text or "").split()), validate=True)
+    except ValueError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "bad base64 value") from exc
+
+
+def _xml_structure_problems(tree: etree._ElementTree) -> str | None:
+    root = tree.getroot()
+    for sig in root.iter(ds("Signature")):
+        if sig.getparent() is not root:
+            return f"ds:Signature at {tree.getpath(sig)} is not a child of the document element"
+    seen: dict[str, str] = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in ("Id", "ID", "id"):
+            v = el.get(attr)
+            if v is None:
+                continue
+            if v in seen:
+                return f"duplicate Id {v!r} at {tree.getpath(el)} and {seen[v]} (signature wrapping?)"
+            seen[v] = tree.getpath(el)
+    return None
+
+
+async def _verify_one_xml(
+    tree: etree._ElementTree,
+    sig: etree._Element,
+    trust: _Trust,
+    structure_problem: str | None,
+    required: Level | None,
+) -> SignatureReport:
+    rep = SignatureReport(
+        format="XAdES", id=sig.get("Id") or tree.getpath(sig), indication=Indication.TOTAL_FAILED
+    )
+    try:
+        if structure_problem:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", structure_problem)
+        signed_info = _xml_find1(sig, ds("SignedInfo"))
+        sig_value_el = _xml_find1(sig, ds("SignatureValue"))
+        if signed_info is None or sig_value_el is None:
+            raise _Fail(
+                Indication.TOTAL_FAILED, "FORMAT_FAILURE", "SignedInfo or SignatureValue missing or repeated"
+            )
+        c14n_el = _xml_find1(signed_info, ds("CanonicalizationMethod"))
+        c14n_alg = c14n_el.get("Algorithm") if c14n_el is not None else None
+        if c14n_alg not in C14N_ALGS:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported canonicalisation {c14n_alg}")
+        sm = _xml_find1(signed_info, ds("SignatureMethod"))
+        sm_uri = sm.get("Algorithm") if sm is not None else None
+        if sm_uri in _xml.WEAK_METHODS:
+            raise _Fail(
+                Indication.INDETERMINATE,
+                "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+                f"weak signature method {sm_uri} refused",
+            )
+        if sm_uri not in _xml.SIG_METHODS:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported signature method {sm_uri}")
+        kind, sig_digest = _xml.SIG_METHODS[sm_uri]
+
+        qp = _xml_find1(sig, f"{ds('Object')}/{xades('QualifyingProperties')}")
+        sp = _xml_find1(qp, xades("SignedProperties")) if qp is not None else None
+        if sp is None:
+            raise _Fail(
+                Indication.TOTAL_FAILED, "FORMAT_FAILURE", "no xades:SignedProperties in this signature"
+            )
+
+        refs = signed_info.findall(ds("Reference"))
+        doc_ref = props_ref = None
+        for ref in refs:
+            uri = ref.get("URI")
+            if uri == "" and doc_ref is None:
+                doc_ref = ref
+            elif (
+                uri is not None
+                and uri.startswith("#")
+                and ref.get("Type") == SIGNED_PROPS_TYPE
+                and props_ref is None
+            ):
+                props_ref = ref
+            else:
+                raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unexpected reference URI={uri!r}")
+        if doc_ref is None or props_ref is None:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                "FORMAT_FAILURE",
+                "expected a whole-document and a SignedProperties reference",
+            )
+        if props_ref.get("URI") != f"#{sp.get('Id')}":
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                "FORMAT_FAILURE",
+                "the SignedProperties reference does not point into this signature",
+            )
+
+        # reference 1: the document
+        transforms = [t.get("Algorithm") for t in doc_ref.findall(f"{ds('Transforms')}/{ds('Transform')}")]
+        if transforms[:1] == [FILTER2]:
+            xp = doc_ref.find(f"{ds('Transforms')}/{ds('Transform')}/{{{FILTER2}}}XPath")
+            expr = (xp.text or "").strip() if xp is not None else ""
+            if (
+                xp is None
+                or xp.get("Filter") != "subtract"
+                or expr not in ("/descendant::ds:Signature", "//ds:Signature")
+            ):
+                raise _Fail(
+                    Indication.TOTAL_FAILED,
+                    "FORMAT_FAILURE",
+                    "unsupported XPath filter in the document reference",
+                )
+            if xp.nsmap.get("ds") != DS:
+                raise _Fail(
+                    Indication.TOTAL_FAILED,
+                    "FORMAT_FAILURE",
+                    "XPath filter prefix ds is not bound to XMLDSig",
+                )
+            doc_bytes = _xml.document_without_signatures(tree)
+            covers_how = "whole document, every ds:Signature excluded"
+        elif transforms[:1] == [ENVELOPED]:
+            import copy
+
+            doc = copy.deepcopy(tree)
+            own = [s for s in doc.getroot().iter(ds("Signature")) if s.get("Id") == sig.get("Id")]
+            for s in own[:1]:
+                _xml.remove_keeping_tail(s)
+            doc_bytes = _c14n_by(doc, transforms[1] if len(transforms) > 1 else None)  # type: ignore[arg-type]
+            covers_how = "whole document, this ds:Signature excluded"
+        else:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported transforms {transforms}")
+        if len(transforms) != 2 or transforms[1] not in C14N_ALGS:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported transforms {transforms}")
+        if transforms[0] == FILTER2 and transforms[1] != EXC_C14N:
+            doc_bytes = _c14n_by(_filtered(tree), transforms[1])
+        d_alg = _digest_alg(doc_ref.find(ds("DigestMethod")))
+        root = tree.getroot()
+        rep.covers = f"{tree.getpath(root)} ({covers_how}); {tree.getpath(sp)}"
+        if hashlib.new(d_alg, doc_bytes).digest() != _b64(doc_ref.find(ds("DigestValue"))):
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                "HASH_FAILURE",
+                f"digest of {tree.getpath(root)} does not match (content changed)",
+            )
+
+        # reference 2: the signed properties
+        p_transforms = [
+            t.get("Algorithm") for t in props_ref.findall(f"{ds('Transforms')}/{ds('Transform')}")
+        ]
+        if len(p_transforms) > 1 or (p_transforms and p_transforms[0] not in C14N_ALGS):
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                "FORMAT_FAILURE",
+                f"unsupported SignedProperties transforms {p_transforms}",
+            )
+        p_alg = _digest_alg(props_ref.find(ds("DigestMethod")))
+        sp_bytes = _c14n_by(
+            sp, p_transforms[0] if p_transforms else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+        )
+        if hashlib.new(p_alg, sp_bytes).digest() != _b64(props_ref.find(ds("DigestValue"))):
+            raise _Fail(
+                Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of xades:SignedProperties does not match"
+            )
+
+        # signed properties: time, role, signing certificate
+        st = sp.findtext(f"{xades('SignedSignatureProperties')}/{xades('SigningTime')}")
+        if st:
+            try:
+                rep.signing_time = dt.datetime.fromisoformat(st.strip().replace("Z", "+00:00"))
+            except ValueError:
+                pass
+        role = sp.findtext(f".//{xades('ClaimedRole')}")
+        rep.role = role.strip() if role else None
+        cert_els = sig.findall(f"{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}")
+        key_certs = [x509.load_der_x509_certificate(_b64(c)) for c in cert_els]
+        if not key_certs:
+            raise _Fail(
+                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "no X509Certificate in KeyInfo"
+            )
+        sc = sp.find(f".//{xades('SigningCertificateV2')}/{xades('Cert')}")
+        if sc is None:
+            sc = sp.find(f".//{xades('SigningCertificate')}/{xades('Cert')}")
+        signer_cert = None
+        if sc is not None:
+            cd_alg = _digest_alg(sc.find(f"{xades('CertDigest')}/{ds('DigestMethod')}"))
+            want = _b64(sc.find(f"{xades('CertDigest')}/{ds('DigestValue')}"))
+            for c in key_certs:
+                if hashlib.new(cd_alg, _asn1(c).dump()).digest() == want:
+                    signer_cert = c
+                    break
+
+        # signature value
+        candidate = signer_cert or key_certs[0]
+        sv = _b64(sig_value_el)
+        if not _verify_raw(candidate, sv, _c14n_by(signed_info, c14n_alg), kind, sig_digest):
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                "SIG_CRYPTO_FAILURE",
+                "the signature value does not verify with the certificate",
+            )
+        if signer_cert is None:
+            raise _Fail(
+                Indication.INDETERMINATE,
+                "NO_SIGNING_CERTIFICATE_FOUND",
+                "no certificate in KeyInfo matches SigningCertificateV2",
+            )
+        cert_asn1 = _asn1(signer_cert)
+        rep.signer_subject = signer_cert.subject.rfc4514_string()
+        rep.signer_serial = f"{signer_cert.serial_number:X}"
+        rep.qualified = _qualified(cert_asn1)
+        rep.level = Level.B_B.value if rep.signing_time else None
+
+        # unsigned properties: timestamp and validation data
+        usp = (
+            qp.find(f"{xades('UnsignedProperties')}/{xades('UnsignedSignatureProperties')}")
+            if qp is not None
+            else None
+        )
+        emb = _Revinfo()
+        all_certs = [_asn1(c) for c in key_certs]
+        poe = None
+        ts_note = ""
+        if usp is not None:
+            for el in usp.findall(f"{xades('CertificateValues')}/{xades('EncapsulatedX509Certificate')}"):
+                emb.certs.append(asn1_x509.Certificate.load(_b64(el)))
+            for el in usp.findall(
+                f"{xades('RevocationValues')}/{xades('CRLValues')}/{xades('EncapsulatedCRLValue')}"
+            ):
+                emb.crls.append(_b64(el))
+            for el in usp.findall(
+                f"{xades('RevocationValues')}/{xades('OCSPValues')}/{xades('EncapsulatedOCSPValue')}"
+            ):
+                emb.ocsps.append(_b64(el))
+            ts_el = usp.find(xades("SignatureTimeStamp"))
+            if ts_el is not None:
+                ts_c14n = ts_el.find(ds("CanonicalizationMethod"))
+                sv_bytes = _c14n_by(sig_value_el, ts_c14n.get("Algorithm") if ts_c14n is not None else None)
+
+                def imprint(algo: str, data: bytes = sv_bytes) -> bytes:
+                    return hashlib.new(algo, data).digest()
+
+                poe, ts_note = await _check_timestamp(
+                    _b64(ts_el.find(xades("EncapsulatedTimeStamp"))), imprint, trust, all_certs, emb
+                )
+                if poe is None:
+                    raise _Fail(
+                        Indication.TOTAL_FAILED,
+                        "HASH_FAILURE" if "match" in ts_note else "SIG_CRYPTO_FAILURE",
+                        ts_note,
+                    )
+                rep.timestamp_time = poe
+                rep.level = Level.B_T.value
+        outcome = await _assess_signer(cert_asn1, all_certs, emb, trust, poe)
+        _apply_trust(rep, outcome)
+        if outcome.lt_ok and rep.level == Level.B_T.value:
+            rep.level = Level.B_LT.value
+        _final_level(rep, required)
+    except _Fail as f:
+        rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
+    return rep
+
+
+def _filtered(tree: etree._ElementTree) -> etree._ElementTree:
+    import copy
+
+    doc = copy.deepcopy(tree)
+    for s in list(doc.getroot().iter(ds("Signature"))):
+        _xml.remove_keeping_tail(s)
+    return doc
+
+
+def verify_xml(
+    xml: bytes,
+    *,
+    pki_dir: str | os.PathLike[str] | None = None,
+    trust_roots: Sequence[str | os.PathLike[str]] = (),
+    required_level: Level | str | None = None,
+    path: str | None = None,
+) -> VerificationReport:
+    """Verify every ds:Signature that is a child of the document element (and flag any other)."""
+    tree = _xml.parse_xml(xml)
+    trust = _load_trust(pki_dir, trust_roots)
+    required = Level.parse(required_level) if required_level else None
+    problem = _xml_structure_problems(tree)
+    sigs = list(tree.getroot().iter(ds("Signature")))
+
+    async def run() -> list[SignatureReport]:
+        return [await _verify_one_xml(tree, s, trust, problem, required) for s in sigs]
+
+    report = VerificationReport(path=path, format="XML")
+    report.signatures = asyncio.run(run())
+    return report
+
+
+# ---------------------------------------------------------------- CMS (CAdES, PAdES)
+
+
+def _signed_data_revinfo(sd: cms.SignedData) -> _Revinfo:
+    out = _Revinfo()
+    for c in sd["certificates"] or ():
+        if c.name == "certificate":
+            out.certs.append(c.chosen)
+    for r in sd["crls"] or ():
+        if r.name == "crl":
+            out.crls.append(r.chosen.dump())
+        elif r.name == "other" and r.chosen["other_rev_info_format"].native == "ocsp_response":
+            out.ocsps.append(r.chosen["other_rev_info"].dump())
+    return out
+
+
+def _cms_ts(signer_info: cms.SignerInfo) -> bytes | None:
+    for attr in signer_info["unsigned_attrs"] or ():
+        if attr["type"].native == "signature_time_stamp_token":
+            return bytes(attr["values"][0].dump())
+    return None
+
+
+def _signer_cert(sd: cms.SignedData, si: cms.SignerInfo) -> asn1_x509.Certificate | None:
+    sid = si["sid"]
+    for c in sd["certificates"] or ():
+        if c.name != "certificate":
+            continue
+        cert = c.chosen
+        if sid.name == "issuer_and_serial_number":
+            if (
+                cert.issuer == sid.chosen["issuer"]
+                and cert.serial_number == sid.chosen["serial_number"].native
+            ):
+                return cert
+        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+async def _verify_signer_info(
+    sd: cms.SignedData,
+    si: cms.SignerInfo,
+    actual_digest: Callable[[str], bytes],
+    trust: _Trust,
+    extra: _Revinfo,
+    rep: SignatureReport,
+    required: Level | None,
+) -> None:
+    try:
+        md_alg = si["digest_algorithm"]["algorithm"].native
+        if md_alg in ("sha1", "md5"):
+            raise _Fail(
+                Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {md_alg} refused"
+            )
+        cert = _signer_cert(sd, si)
+        if cert is None:
+            raise _Fail(
+                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "signer certificate not in the CMS"
+            )
+        rep.signer_subject = _subject(cert)
+        rep.signer_serial = f"{cert.serial_number:X}"
+        rep.qualified = _qualified(cert)
+        roles = claimed_roles(si)
+        rep.role = rep.role or (roles[0] if roles else None)
+        rep.signing_time = rep.signing_time or generic_cms.extract_self_reported_ts(si)
+        try:
+            generic_cms._check_signing_certificate(cert, si["signed_attrs"])
+        except SignatureValidationError as exc:
+            raise _Fail(
+                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", str(exc.failure_message)
+            ) from exc
+        try:
+            intact, valid = generic_cms.validate_sig_integrity(si, cert, "data", actual_digest(md_alg))
+        except SignatureValidationError as exc:
+            indic = exc.ades_subindication
+            sub = str(getattr(indic, "name", indic)) if indic else "SIG_CRYPTO_FAILURE"
+            ind = Indication.INDETERMINATE if "CONSTRAINTS" in sub else Indication.TOTAL_FAILED
+            raise _Fail(ind, sub, str(exc.failure_message)) from exc
+        if not intact:
+            raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", "message digest does not match the content")
+        if not valid:
+            raise _Fail(Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify")
+        rep.level = Level.B_B.value
+        emb = _signed_data_revinfo(sd)
+        emb.certs += extra.certs
+        emb.crls += extra.crls
+        emb.ocsps += extra.ocsps
+        poe = None
+        token = _cms_ts(si)
+        if token is not None:
+            sig_bytes = si["signature"].native
+
+            def imprint(algo: str) -> bytes:
+                return hashlib.new(algo, sig_bytes).digest()
+
+            poe, note = await _check_timestamp(token, imprint, trust, emb.certs, emb)
+            if poe is None:
+                raise _Fail(
+                    Indication.TOTAL_FAILED, "HASH_FAILURE" if "match" in note else "SIG_CRYPTO_FAILURE", note
+                )
+            rep.timestamp_time = poe
+            rep.level = Level.B_T.value
+        outcome = await _assess_signer(cert, emb.certs, emb, trust, poe)
+        _apply_trust(rep, outcome)
+        if outcome.lt_ok and rep.level == Level.B_T.value:
+            rep.level = Level.B_LT.value
+        _final_level(rep, required)
+    except _Fail as f:
+        rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
+
+
+def verify_detached(
+    data: bytes,
+    p7s: bytes,
+    *,
+    pki_dir: str | os.PathLike[str] | None = None,
+    trust_roots: Sequence[str | os.PathLike[str]] = (),
+    required_level: Level | str | None = None,
+    path: str | None = None,
+) -> VerificationReport:
+    """Verify every SignerInfo of a detached CMS (``.p7s``, DER or PEM) over ``data``."""
+    try:
+        if p7s.lstrip().startswith(b"-----BEGIN"):
+            from asn1crypto import pem
+
+            _, _, p7s = pem.unarmor(p7s)
+        ci = cms.ContentInfo.load(p7s)
+        if ci["content_type"].native != "signed_data":
+            raise ValueError("not SignedData")
+        sd = ci["content"]
+        signer_infos = list(sd["signer_infos"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UnsupportedDocumentError(f"not a CMS SignedData signature: {exc}") from exc
+    trust = _load_trust(pki_dir, trust_roots)
+    required = Level.parse(required_level) if required_level else None
+    digests: dict[str, bytes] = {}
+
+    def actual(alg: str) -> bytes:
+        if alg not in digests:
+            digests[alg] = hashlib.new(alg, data).digest()
+        return digests[alg]
+
+    report = VerificationReport(path=path, format="CAdES")
+
+    async def run() -> None:
+        for i, si in enumerate(signer_infos, 1):
+            rep = SignatureReport(format="CAdES", id=f"signer-{i}", indication=Indication.TOTAL_FAILED)
+            rep.covers = f"detached content, {len(data)} bytes, sha256 {actual('sha256').hex()}"
+            if sd["encap_content_info"]["content"].native is not None:
+                rep.sub_indication, rep.message = (
+                    "FORMAT_FAILURE",
+                    "content is encapsulated, expected detached",
+                )
+            else:
+                await _verify_signer_info(sd, si, actual, trust, _Revinfo(), rep, required)
+            report.signatures.append(rep)
+
+    asyncio.run(run())
+    return report
+
+
+def verify_pdf(
+    pdf: bytes,
+    *,
+    pki_dir: str | os.PathLike[str] | None = None,
+    trust_roots: Sequence[str | os.PathLike[str]] = (),
+    required_level: Level | str | None = None,
+    path: str | None = None,
+) -> VerificationReport:
+    """Verify every signature field of a PDF (PAdES), including coverage and later changes."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        sigs = list(reader.embedded_regular_signatures)
+    except Exception as exc:
+        raise UnsupportedDocumentError(f"not a readable PDF: {exc}") from exc
+    trust = _load_trust(pki_dir, trust_roots)
+    required = Level.parse(required_level) if required_level else None
+    dss_info = _Revinfo()
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+        dss_info.certs = list(dss.load_certs())
+        dss_info.ocsps = [bytes(b) for b in getattr(dss, "_ocsps_seen", {})]
+        dss_info.crls = [bytes(b) for b in getattr(dss, "_crls_seen", {})]
+    except Exception:  # no DSS
+        pass
+    total = len(reader.xrefs.xref_sections) if hasattr(reader.xrefs, "xref_sections") else None
+    report = VerificationReport(path=path, format="PDF")
+
+    async def run() -> None:
+        for emb in sigs:
+            rep = SignatureReport(format="PAdES", id=emb.field_name, indication=Indication.TOTAL_FAILED)
+            report.signatures.append(rep)
+            try:
+                reason = emb.sig_object.get("/Reason")
+                rep.role = str(reason) if reason else None
+                rep.signing_time = emb.self_reported_timestamp
+                subfilter = str(emb.sig_object.get("/SubFilter"))
+                br = list(emb.sig_object["/ByteRange"])
+                emb.compute_integrity_info()
+                cov = emb.coverage
+                rep.covers = (
+                    f"revision {emb.signed_revision + 1}"
+                    + (f" of {total}" if total else "")
+                    + (f", byte ranges {br}, coverage {cov.name if cov else 'unknown'}")
+                )
+                if subfilter != "/ETSI.CAdES.detached":
+                    rep.message = f"SubFilter {subfilter} is not PAdES"
+                if cov is None or cov.name == "UNCLEAR":
+                    rep.sub_indication, rep.message = (
+                        "FORMAT_FAILURE",
+                        "the byte ranges do not cover the revision",
+                    )
+                    continue
+                diff = emb.diff_result
+                if diff is not None and getattr(diff, "modification_level", None) == ModificationLevel.OTHER:
+                    rep.sub_indication = "FORMAT_FAILURE"
+                    rep.message = (
+                        "the document was changed after signing beyond adding signatures or validation data"
+                    )
+                    continue
+                digest = emb.compute_digest()
+
+                def actual(alg: str, d: bytes = digest) -> bytes:
+                    return d
+
+                await _verify_signer_info(
+                    emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, required
+                )
+            except _Fail as f:
+                rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
+            except Exception as exc:
+                rep.sub_indication, rep.message = "FORMAT_FAILURE", f"cannot process the signature: {exc}"
+
+    asyncio.run(run())
+    return report
+
+
+# ---------------------------------------------------------------- files
+
+
+def detect_format(data: bytes) -> str:
+    """``pdf``, ``xml`` or ``other`` by content."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"<"):
+        return "xml"
+    return "other"
+
+
+def verify_file(
+    path: str | os.PathLike[str],
+    pki_dir: str | os.PathLike[str] | None = None,
+    *,
+    trust_roots: Sequence[str | os.PathLike[str]] = (),
+    required_level: Level | str | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> VerificationReport:
+    """Verify an XML or PDF file, or any file with its ``<file>.p7s`` (or the ``.p7s`` itself).
+
+    Trust roots: ``pki_dir``'s root (and its in-process revocation data), else
+    ``trust_roots``, else ``MSEDOCS_SIGN_TRUST_ROOTS``, else the test PKI in
+    ``./.msedocs/pki`` if there is one.
+    """
+    p = Path(path)
+    roots = list(trust_roots)
+    if pki_dir is None and not roots:
+        env_roots = env.get("MSEDOCS_SIGN_TRUST_ROOTS")
+        if env_roots:
+            roots = [r for r in env_roots.split(os.pathsep) if r]
+        elif (Path.cwd() / ".msedocs" / "pki" / "pki.json").is_file():
+            pki_dir = Path.cwd() / ".msedocs" / "pki"
+    if p.suffix.lower() == ".p7s":
+        content_path, sig_path = p.with_suffix(""), p
+    else:
+        content_path, sig_path = p, Path(str(p) + ".p7s")
+    try:
+        data = content_path.read_bytes()
+    except OSError as exc:
+        raise UnsupportedDocumentError(f"cannot read {content_path}: {exc.strerror}") from exc
+    kind = detect_format(data)
+    if sig_path.is_file() and (kind == "other" or p.suffix.lower() == ".p7s"):
+        try:
+            p7s = sig_path.read_bytes()
+        except OSError as exc:
+            raise UnsupportedDocumentError(f"cannot read {sig_path}: {exc.strerror}") from exc
+        return verify_detached(
+            data, p7s, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
+        )
+    if kind == "pdf":
+        return verify_pdf(
+            data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
+        )
+    if kind == "xml":
+        return verify_xml(
+            data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
+        )
+    raise UnsupportedDocumentError(f"{p}: not XML or PDF, and no {sig_path.name} next to it")
