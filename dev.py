@@ -59,7 +59,9 @@ def install_debian() -> None:
     _say(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
+    )
 
 
 def install_venv() -> None:
@@ -98,7 +100,9 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return run(str(BIN / "python"), "-m", "pytest", *rest)
     if command == "lint":
-        code = run(str(BIN / "ruff"), "check", "msedocs", "generators", "signing", "tests", "bench", "scripts")
+        code = run(
+            str(BIN / "ruff"), "check", "msedocs", "generators", "signing", "tests", "bench", "scripts"
+        )
         return code or run(str(BIN / "mypy"), "msedocs", "generators", "signing")
     if command == "msedocs":
         return run(str(BIN / "msedocs"), *rest)

@@ -35,7 +35,9 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     items = [f.strip().lower() for f in (value.split(",") if isinstance(value, str) else value) if f.strip()]
     unknown = [f for f in items if f not in FORMATS]
     if unknown or not items:
-        raise InputError(f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx")
+        raise InputError(
+            f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx"
+        )
     return tuple(dict.fromkeys(items))
 
 

@@ -86,7 +86,7 @@ def _body(doc: Any, spec: FormSpec, data_expr: str, rt: str, *, title_first: boo
         _para(doc, f, size=8)
 
 
-def build(spec: FormSpec) -> Path:
+def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
     doc = Document()
     section = doc.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
@@ -107,7 +107,7 @@ def build(spec: FormSpec) -> Path:
         _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
         _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
         _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True)
-    folder = TEMPLATES / spec.id
+    folder = out_root / spec.id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "form.docx"
     doc.core_properties.title = spec.title

@@ -393,29 +393,34 @@ async def _check_timestamp(
     trust: _Trust,
     certs: Sequence[asn1_x509.Certificate],
     emb: _Revinfo,
-) -> tuple[dt.datetime | None, str]:
-    """The time of a valid timestamp token over the expected imprint, or None and why not."""
+) -> tuple[dt.datetime | None, str | None, str]:
+    """Check a signature timestamp token: (time if usable, failure sub-indication, why).
+
+    A token that does not match the signature (HASH_FAILURE) or whose signature is broken
+    (SIG_CRYPTO_FAILURE) fails the signature; an unreadable token is a FORMAT_FAILURE; a
+    token from an untrusted TSA is ignored (no proof of existence, sub-indication None).
+    """
     try:
         token = cms.ContentInfo.load(token_der)
         sd = token["content"]
         tst_info = sd["encap_content_info"]["content"].parsed
         algo = tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native
     except (ValueError, KeyError, TypeError) as exc:
-        return None, f"timestamp token unreadable: {exc}"
+        return None, "FORMAT_FAILURE", f"timestamp token unreadable: {exc}"
     if algo in ("sha1", "md5"):
-        return None, f"timestamp imprint uses {algo}, refused"
+        return None, None, f"timestamp imprint uses {algo}: ignored"
     vc = _vc(trust, certs, emb, live=True)
     try:
         status = await generic_cms.validate_tst_signed_data(sd, vc, imprint)
     except (SignatureValidationError, ValueError) as exc:
-        return None, f"timestamp invalid: {exc}"
+        return None, "SIG_CRYPTO_FAILURE", f"timestamp invalid: {exc}"
     if not status.get("intact"):
-        return None, "timestamp does not match the signature value"
+        return None, "HASH_FAILURE", "the signature timestamp does not match the signature value"
     if not status.get("valid"):
-        return None, "timestamp signature is invalid"
+        return None, "SIG_CRYPTO_FAILURE", "the signature timestamp's own signature is invalid"
     if status.get("trust_problem_indic") is not None:
-        return None, f"timestamp authority not trusted: {status['trust_problem_indic'].name}"
-    return status["timestamp"], "ok"
+        return None, None, f"timestamp ignored: TSA not trusted ({status['trust_problem_indic'].name})"
+    return status["timestamp"], None, "ok"
 
 
 # ---------------------------------------------------------------- XML
@@ -707,17 +712,14 @@ async def _verify_one_xml(
                 def imprint(algo: str, data: bytes = sv_bytes) -> bytes:
                     return hashlib.new(algo, data).digest()
 
-                poe, ts_note = await _check_timestamp(
+                poe, ts_fail, ts_note = await _check_timestamp(
                     _b64(ts_el.find(xades("EncapsulatedTimeStamp"))), imprint, trust, all_certs, emb
                 )
-                if poe is None:
-                    raise _Fail(
-                        Indication.TOTAL_FAILED,
-                        "HASH_FAILURE" if "match" in ts_note else "SIG_CRYPTO_FAILURE",
-                        ts_note,
-                    )
-                rep.timestamp_time = poe
-                rep.level = Level.B_T.value
+                if ts_fail is not None:
+                    raise _Fail(Indication.TOTAL_FAILED, ts_fail, ts_note)
+                if poe is not None:
+                    rep.timestamp_time = poe
+                    rep.level = Level.B_T.value
         outcome = await _assess_signer(cert_asn1, all_certs, emb, trust, poe)
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
@@ -856,13 +858,12 @@ async def _verify_signer_info(
             def imprint(algo: str) -> bytes:
                 return hashlib.new(algo, sig_bytes).digest()
 
-            poe, note = await _check_timestamp(token, imprint, trust, emb.certs, emb)
-            if poe is None:
-                raise _Fail(
-                    Indication.TOTAL_FAILED, "HASH_FAILURE" if "match" in note else "SIG_CRYPTO_FAILURE", note
-                )
-            rep.timestamp_time = poe
-            rep.level = Level.B_T.value
+            poe, ts_fail, note = await _check_timestamp(token, imprint, trust, emb.certs, emb)
+            if ts_fail is not None:
+                raise _Fail(Indication.TOTAL_FAILED, ts_fail, note)
+            if poe is not None:
+                rep.timestamp_time = poe
+                rep.level = Level.B_T.value
         outcome = await _assess_signer(cert, emb.certs, emb, trust, poe)
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
@@ -932,7 +933,7 @@ def verify_pdf(
 ) -> VerificationReport:
     """Verify every signature field of a PDF (PAdES), including coverage and later changes."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
     try:
@@ -979,7 +980,9 @@ def verify_pdf(
                     )
                     continue
                 diff = emb.diff_result
-                if diff is not None and getattr(diff, "modification_level", None) == ModificationLevel.OTHER:
+                if isinstance(diff, SuspiciousModification) or (
+                    diff is not None and getattr(diff, "modification_level", None) == ModificationLevel.OTHER
+                ):
                     rep.sub_indication = "FORMAT_FAILURE"
                     rep.message = (
                         "the document was changed after signing beyond adding signatures or validation data"

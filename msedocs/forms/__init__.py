@@ -16,12 +16,7 @@ def _load() -> dict[str, FormSpec]:
 
     forms: dict[str, FormSpec] = {}
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a form still being written
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
+        module = importlib.import_module(f"{__name__}.{name}")
         for value in vars(module).values():
             if isinstance(value, FormSpec):
                 forms[value.id] = value

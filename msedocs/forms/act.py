@@ -369,6 +369,7 @@ ACT = FormSpec(
                     "choice",
                     get=_ex("prp_fulfilment"),
                     enum=ProgrammeFulfilment,
+                    labels={"partial": "частично"},
                     suffix=c.UNDERLINE,
                 ),
             ),
@@ -598,7 +599,7 @@ ACT = FormSpec(
                             "",
                             "syndromes",
                             SYNDROMES_WORDING,
-                            get=None,  # the case model has no field for it yet (justification.syndromes)
+                            get=_dec("justification", "syndromes"),
                         ),
                     ),
                 ),

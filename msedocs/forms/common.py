@@ -29,16 +29,24 @@ def patient_name(no: str, label: str = "Фамилия, собственное �
 
 def id_number(no: str) -> ItemDef:
     return ItemDef(
-        no, "idNumber", "Идентификационный номер пациента", get=lambda c: c.patient.id_number, xsd_type="c:ByIdNumber"
+        no,
+        "idNumber",
+        "Идентификационный номер пациента",
+        get=lambda c: c.patient.id_number,
+        xsd_type="c:ByIdNumber",
     )
 
 
 def birth_date(no: str) -> ItemDef:
-    return ItemDef(no, "birthDate", "Дата рождения", "date", get=lambda c: c.patient.birth_date, required=True)
+    return ItemDef(
+        no, "birthDate", "Дата рождения", "date", get=lambda c: c.patient.birth_date, required=True
+    )
 
 
 def sex(no: str) -> ItemDef:
-    return ItemDef(no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True)
+    return ItemDef(
+        no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True
+    )
 
 
 def registration_address(no: str, whose: str = "пациента") -> ItemDef:
@@ -130,8 +138,8 @@ def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) ->
         "group",
         inline=True,
         children=(
-            ItemDef("", "series", "серия", get=lambda c: (s.series if (s := get(c)) else None)),
-            ItemDef("", "number", "№", get=lambda c: (s.number if (s := get(c)) else None)),
+            ItemDef("", "series", "серия", get=lambda c: s.series if (s := get(c)) else None),
+            ItemDef("", "number", "№", get=lambda c: s.number if (s := get(c)) else None),
         ),
     )
 

@@ -148,6 +148,15 @@ REFERRAL = FormSpec(
             "choice",
             get=lambda k: k.referral.place,
             enum=ExaminationPlace,
+            labels={
+                "mrek": "по месту расположения медико-реабилитационной экспертной комиссии (далее – МРЭК)",
+                "visiting_home": (
+                    "на выездном заседании (по месту регистрации (месту жительства или пребывания)"
+                ),
+                "penal_institution": (
+                    "в учреждении уголовно-исполнительной системы Министерства внутренних дел)"
+                ),
+            },
             other=lambda k: k.referral.place_other,
             suffix=c.UNDERLINE_OTHER,
             required=True,
@@ -328,6 +337,7 @@ REFERRAL = FormSpec(
             "choice",
             get=lambda k: k.referral.ipmra_fulfilment,
             enum=ProgrammeFulfilment,
+            labels={"full": "выполнена (полностью", "partial": "частично)"},
             suffix=c.UNDERLINE,
         ),
         ItemDef(

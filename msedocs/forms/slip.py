@@ -13,7 +13,9 @@ def _decision_text(case: Case) -> str | None:
         return None
     if not d.recognised:
         return "инвалидом не признан(а)"
-    status = d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
+    status = (
+        d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
+    )
     return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)
 
 
@@ -22,7 +24,9 @@ def _dec(attr: str):
 
 
 def _labour(attr: str):
-    return lambda case: getattr(case.decision.labour, attr) if case.decision and case.decision.labour else None
+    return lambda case: (
+        getattr(case.decision.labour, attr) if case.decision and case.decision.labour else None
+    )
 
 
 SLIP = FormSpec(
@@ -56,7 +60,9 @@ SLIP = FormSpec(
             "group",
             inline=True,
             children=(
-                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
+                ItemDef(
+                    "", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None
+                ),
                 ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
             ),
         ),
@@ -130,16 +136,20 @@ SLIP = FormSpec(
                     "",
                     "noTerm",
                     "без указания срока переосвидетельствования (указать)",
-                    get=lambda k: "без указания срока переосвидетельствования"
-                    if k.decision and k.decision.no_term
-                    else None,
+                    get=lambda k: (
+                        "без указания срока переосвидетельствования"
+                        if k.decision and k.decision.no_term
+                        else None
+                    ),
                 ),
             ),
         ),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
     ),
     signers=(
-        Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3),
+        Signer(
+            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3
+        ),
     ),
     footnotes=(
         "3 Печать проставляется при оформлении направления на медико-социальную экспертизу "

@@ -22,7 +22,9 @@ and of an item::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import builtins
+
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -60,7 +62,7 @@ class Column:
     key: str
     label: str
     type: Literal["text", "date", "int", "enum"] = "text"
-    enum: type[Labelled] | None = None
+    enum: builtins.type[Labelled] | None = None
     get: Callable[[Any], Any] = lambda row: None
 
 
@@ -90,7 +92,12 @@ class ItemDef:
     footnote: int | None = None
     inline: bool = False
     xsd_type: str | None = None
+    labels: Mapping[str, str] | None = None
     doc: str = ""
+
+    def option_label(self, member: Labelled) -> str:
+        """An option's wording on this form: the enum's, unless this form words it otherwise."""
+        return (self.labels or {}).get(member.value, member.label)
 
     @property
     def documentation(self) -> str:
@@ -98,7 +105,8 @@ class ItemDef:
         head = f"{self.no}. " if self.no else ""
         text = head + self.label
         if self.enum is not None:
-            text += ": " + ", ".join(m.label for m in self.enum) + (f" {self.suffix}" if self.suffix else "")
+            text += ": " + ", ".join(self.option_label(m) for m in self.enum)
+            text += f" {self.suffix}" if self.suffix else ""
         return text + (f" {self.doc}" if self.doc else "")
 
     def evaluate(self, case: Case) -> dict[str, Any]:
@@ -131,7 +139,12 @@ class ItemDef:
             chosen_values = {c.value if isinstance(c, Enum) else c for c in chosen}
             item["multi"] = self.multi
             item["options"] = [
-                {"value": m.value, "label": m.label, "selected": m.value in chosen_values, "detail": ""}
+                {
+                    "value": m.value,
+                    "label": self.option_label(m),
+                    "selected": m.value in chosen_values,
+                    "detail": "",
+                }
                 for m in self.enum
             ]
             item["value"] = [m.value for m in self.enum if m.value in chosen_values]
@@ -139,7 +152,7 @@ class ItemDef:
                 item["value"] = item["value"][0] if item["value"] else None
             other = display_text(self.other(case)) if self.other else ""
             item["other"] = other or None
-            item["display"] = ", ".join(m.label for m in self.enum if m.value in chosen_values)
+            item["display"] = ", ".join(self.option_label(m) for m in self.enum if m.value in chosen_values)
         elif self.kind == "records":
             rows = list(raw or [])
             item["columns"] = [{"key": c.key, "label": c.label, "type": c.type} for c in self.columns]
@@ -153,9 +166,11 @@ class ItemDef:
                 item["options"] = [
                     {
                         "value": m.value,
-                        "label": m.label,
+                        "label": self.option_label(m),
                         "selected": m.value in by_value,
-                        "detail": by_value[m.value][self.columns[1].key]["display"] if m.value in by_value else "",
+                        "detail": by_value[m.value][self.columns[1].key]["display"]
+                        if m.value in by_value
+                        else "",
                     }
                     for m in self.enum
                 ]

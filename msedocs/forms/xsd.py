@@ -14,7 +14,7 @@ from lxml import etree
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
-NSMAP = {"xs": XS, "c": COMMON_NAMESPACE}
+NSMAP: dict[str | None, str] = {"xs": XS, "c": COMMON_NAMESPACE}
 
 
 def _xs(tag: str) -> str:
@@ -27,12 +27,12 @@ def _doc(parent: etree._Element, text: str) -> None:
     doc.text = text
 
 
-def _enum_type(parent: etree._Element, enum: Iterable) -> None:
+def _enum_type(parent: etree._Element, enum: Iterable, item: ItemDef | None = None) -> None:
     st = etree.SubElement(parent, _xs("simpleType"))
     restriction = etree.SubElement(st, _xs("restriction"), base="xs:token")
     for member in enum:
         e = etree.SubElement(restriction, _xs("enumeration"), value=member.value)
-        _doc(e, member.label)
+        _doc(e, item.option_label(member) if item else member.label)
 
 
 SIMPLE = {"text": "c:Text", "date": "xs:date", "int": "xs:nonNegativeInteger"}
@@ -70,7 +70,7 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
             maxOccurs=str(len(item.enum)) if item.multi else "1",
         )  # fmt: skip
         _doc(opt, "Выбранный (подчеркнутый) вариант" + ("; может быть несколько" if item.multi else ""))
-        _enum_type(opt, item.enum)
+        _enum_type(opt, item.enum, item)
         if item.other is not None:
             other = etree.SubElement(inner, _xs("element"), name="other", type="c:Text", minOccurs="0")
             _doc(other, "другое (указать)")
@@ -90,9 +90,10 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
 
 def build_xsd(spec: FormSpec) -> bytes:
     """The XSD 1.0 of one form, every element annotated with the statute's item and wording."""
+    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
     root = etree.Element(
         _xs("schema"),
-        nsmap={None: spec.namespace, **NSMAP},
+        nsmap=nsmap,
         targetNamespace=spec.namespace,
         elementFormDefault="qualified",
         version=FORMS_VERSION,
@@ -114,6 +115,8 @@ def build_xsd(spec: FormSpec) -> bytes:
     sig = etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures")
     _doc(sig, "Подписи: " + "; ".join(s.title for s in spec.signers) if spec.signers else "Подписи")
     etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
-    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
+    etree.SubElement(
+        ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required"
+    )
     etree.SubElement(ct, _xs("attribute"), name="caseId", type="c:CaseId", use="required")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -17,7 +17,7 @@ depersonalised view can replace them without touching the forms:
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -118,7 +118,7 @@ class IdentityDocument(Part):
     series: Annotated[str, StringConstraints(max_length=10)] | None = None
     number: Number
     issuer: Line = Field(description="Наименование (код) органа, выдавшего документ")
-    issue_date: date
+    issue_date: dt.date
 
 
 class Insurance(Part):
@@ -147,7 +147,7 @@ class Patient(Part):
     id_number: str | None = Field(
         None, description="Идентификационный номер (Республика Беларусь), 14 знаков"
     )
-    birth_date: date
+    birth_date: dt.date
     sex: Sex
     addresses: Addresses = Field(json_schema_extra=_pd(2))
     contacts: Contacts = Field(default_factory=Contacts, json_schema_extra=_pd(3))
@@ -247,8 +247,8 @@ class ActivityLimit(Part):
 class IncapacityPeriod(Part):
     """Referral table 22: one period of temporary incapacity."""
 
-    start: date
-    end: date
+    start: dt.date
+    end: dt.date
     days: int = Field(ge=1, le=366)
     diagnosis: Line
 
@@ -256,8 +256,8 @@ class IncapacityPeriod(Part):
 class Hospitalisation(Part):
     """Referral table 23."""
 
-    start: date
-    end: date
+    start: dt.date
+    end: dt.date
     place: Line
     diagnosis: Line
 
@@ -266,8 +266,8 @@ class Referral(Part):
     """Направление на МСЭ (appendix 10), as drawn up by the VKK."""
 
     number: Number | None = None
-    vkk_decision_date: date
-    date: date
+    vkk_decision_date: dt.date
+    date: dt.date
     place: ExaminationPlace
     place_other: Line | None = None
     status_before: DisabilityStatus = Field(default_factory=DisabilityStatus)
@@ -292,7 +292,7 @@ class Referral(Part):
 
 
 class Protocol(Part):
-    date: date
+    date: dt.date
     number: Number
 
 
@@ -312,8 +312,8 @@ class Examination(Part):
     """Акт освидетельствования (appendix 3 to the Instruction), items 1-29."""
 
     act_number: Number
-    act_date: date
-    start_date: date = Field(description="Дата начала МСЭ")
+    act_date: dt.date
+    start_date: dt.date = Field(description="Дата начала МСЭ")
     protocol: Protocol
     place: ExaminationPlace
     place_other: Line | None = None
@@ -351,7 +351,7 @@ class InsuranceCase(Part):
 
     percent: int = Field(ge=10, le=100)
     case: Line = Field(description="Страховой случай")
-    case_date: date
+    case_date: dt.date
     document: Line = Field(description="Документ, послуживший основанием")
 
 
@@ -359,15 +359,15 @@ class WorkCapacityLoss(Part):
     before: Text | None = Field(None, description="До освидетельствования (при переосвидетельствовании)")
     cases: list[InsuranceCase] = Field(min_length=1, max_length=3)
     total_percent: int | None = Field(None, ge=10, le=100, description="По совокупности случаев")
-    valid_from: date
-    valid_until: date | None = None
+    valid_from: dt.date
+    valid_until: dt.date | None = None
     no_term: bool = False
     term_text: Line | None = Field(None, description="На срок или без указания срока (пункт 33.4 акта)")
 
 
 class Period(Part):
-    start: date
-    end: date
+    start: dt.date
+    end: dt.date
 
 
 class LabourRequirements(Part):
@@ -380,6 +380,9 @@ class Justification(Part):
 
     impairments: Text
     limitations: Text
+    syndromes: Text | None = Field(
+        None, description="С учетом синдрома взаимного отягощения, синдрома социальной компенсации"
+    )
     anatomical_defect: Text | None = None
     prognosis: Prognosis | None = None
     prognosis_other: Line | None = None
@@ -389,7 +392,7 @@ class Review(Part):
     """Act item 46 / conclusion item 21: an earlier conclusion reviewed by the central MREK."""
 
     commission: Line
-    date: date
+    date: dt.date
     number: Number
     result: ConclusionReview
 
@@ -398,15 +401,15 @@ class ConclusionDispatch(Part):
     """Header of the MREK conclusion (appendix 11): its number and where it was sent."""
 
     number: Number
-    date: date
-    sent_date: date
+    date: dt.date
+    sent_date: dt.date
     sent_to: Line
 
 
 class Decision(Part):
     """Решение МРЭК: act items 30-46, conclusion items 7-21, slip items 10-15."""
 
-    date: date
+    date: dt.date
     recognised: bool
     status_before: DisabilityStatus | None = None
     group: DisabilityGroup | None = None
@@ -414,13 +417,13 @@ class Decision(Part):
     cause_before: Text | None = None
     cause: Line | None = None
     term_text: Line | None = Field(None, description="На срок или без указания срока (пункт 31.3 акта)")
-    valid_from: date | None = None
-    valid_until: date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
     no_term: bool = False
     validity_other: Line | None = None
     work_capacity_loss: WorkCapacityLoss | None = None
     supplements: list[Supplement] = Field(default_factory=lambda: [Supplement.NONE], max_length=4)
-    onset_date: date | None = None
+    onset_date: dt.date | None = None
     constant_help: Line | None = None
     constant_care: Line | None = None
     missed_period: Period | None = None
@@ -434,12 +437,14 @@ class Decision(Part):
     ipmra_need: Line | None = Field(None, description="Нуждаемость в формировании ИПМРА (талон, п. 12)")
     technical_means: Line | None = Field(None, description="Нуждаемость в ТССР (талон, п. 13)")
     conclusion: ConclusionDispatch | None = None
-    slip_sent_date: date | None = None
+    slip_sent_date: dt.date | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Decision:
         if self.recognised and not (self.group or self.degree):
-            raise PydanticCustomError("decision", "a patient recognised as disabled needs a group or a degree")
+            raise PydanticCustomError(
+                "decision", "a patient recognised as disabled needs a group or a degree"
+            )
         if not self.recognised and (self.group or self.degree):
             raise PydanticCustomError("decision", "a group or degree is given but recognised is false")
         if self.recognised and not (self.no_term or self.valid_until or self.validity_other):
@@ -502,7 +507,7 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
     """Rules across parts of the case, each as (JSON path, message)."""
     problems: list[tuple[str, str]] = []
     p, r, e, d = case.patient, case.referral, case.examination, case.decision
-    chain: list[tuple[str, date | None]] = [
+    chain: list[tuple[str, dt.date | None]] = [
         ("patient.birth_date", p.birth_date),
         ("referral.vkk_decision_date", r.vkk_decision_date),
         ("referral.date", r.date),
@@ -514,8 +519,11 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
     for (p1, v1), (p2, v2) in zip(known, known[1:], strict=False):
         if v1 is not None and v2 is not None and v1 > v2:
             problems.append(
-                (p2, f"{v2.isoformat()} is before {p1} ({v1.isoformat()}); dates must be in order: "
-                 "birth ≤ referral ≤ examination ≤ decision")
+                (
+                    p2,
+                    f"{v2.isoformat()} is before {p1} ({v1.isoformat()}); dates must be in order: "
+                    "birth ≤ referral ≤ examination ≤ decision",
+                )
             )
     if d is not None:
         if d.missed_period and d.missed_period.start > d.missed_period.end:
@@ -524,7 +532,9 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
             problems.append(("decision.valid_until", "is before decision.valid_from"))
         age = case.age_at_decision or 0
         if d.group is not None and age < 18:
-            problems.append(("decision.group", f"a disability group I-III is set only at 18 and over (age {age})"))
+            problems.append(
+                ("decision.group", f"a disability group I-III is set only at 18 and over (age {age})")
+            )
         if d.degree is not None and age >= 18:
             problems.append(
                 ("decision.degree", f"a degree of health loss 1-4 is set only under 18 (age {age})")

@@ -152,7 +152,10 @@ class ExaminationOutcome(Labelled):
     COMPLETED = "completed", "освидетельствование завершено"
     TO_CENTRAL = "to_central", "направлен(а) на консультацию в центральную МРЭК"
     TO_RNPC = "to_rnpc", "направлен(а) на консультацию в ГУ РНПЦ медэкспертизы и реабилитации"
-    ADDITIONAL_PROGRAMME = "additional_programme", "составлена программа дополнительного обследования пациента МРЭК"
+    ADDITIONAL_PROGRAMME = (
+        "additional_programme",
+        "составлена программа дополнительного обследования пациента МРЭК",
+    )
     NO_SHOW = "no_show", "отказ от явки на освидетельствование для завершения МСЭ"
 
 

@@ -60,10 +60,13 @@ def _read(path: Path) -> Any:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the case file", [Problem("(file)", str(exc.strerror))]) from None
+        raise InputError(
+            f"{path}: cannot read the case file", [Problem("(file)", str(exc.strerror))]
+        ) from None
     if size > MAX_CASE_BYTES:
         raise InputError(
-            f"{path}: file too large", [Problem("(file)", f"{size} bytes, more than the {MAX_CASE_BYTES} byte limit")]
+            f"{path}: file too large",
+            [Problem("(file)", f"{size} bytes, more than the {MAX_CASE_BYTES} byte limit")],
         )
     raw = path.read_bytes()
     return parse_json(raw, str(path))
@@ -77,7 +80,11 @@ def parse_json(raw: bytes, source: str = "<input>") -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{source}: not UTF-8 text",
-            [Problem("(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line)],
+            [
+                Problem(
+                    "(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line
+                )
+            ],
         ) from None
     try:
         return json.loads(text)

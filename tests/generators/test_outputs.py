@@ -12,8 +12,8 @@ from typing import Any
 
 import docx
 import pytest
-from pyhanko.pdf_utils.reader import PdfFileReader
 from lxml import etree
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from msedocs.forms import REGISTRY
 from tests.conftest import ROOT, case, case_form_pairs, rendered, require_tool
@@ -103,8 +103,12 @@ def test_pdf_text_has_every_item_and_value(case_name, form_id, tmp_path):
     assert not missing, f"labels missing from the PDF: {missing[:5]}"
     missing = [v for v in expected_values(data) if v not in text]
     assert not missing, f"values missing from the PDF: {missing[:5]}"
-    raw = subprocess.run([require_tool("pdftotext"), "-", "-"], input=rendered(case_name, form_id)["pdf"],
-                         capture_output=True, check=True).stdout.decode()
+    raw = subprocess.run(
+        [require_tool("pdftotext"), "-", "-"],
+        input=rendered(case_name, form_id)["pdf"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     assert re.search(r"Страница 1 из \d+", raw)
 
 
@@ -122,7 +126,9 @@ def test_pdf_fonts_embedded_and_xml_attached(case_name, form_id, tmp_path):
     subprocess.run([require_tool("pdfdetach"), "-saveall", "-o", str(tmp_path), str(path)], check=True)
     attached = tmp_path / f"{form_id}.xml"
     assert attached.read_bytes() == out["xml"]
-    meta = subprocess.run([require_tool("pdfinfo"), "-meta", str(path)], capture_output=True, text=True).stdout
+    meta = subprocess.run(
+        [require_tool("pdfinfo"), "-meta", str(path)], capture_output=True, text=True
+    ).stdout
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta, "no PDF/A-3b claim in the XMP"
     catalog = PdfFileReader(io.BytesIO(out["pdf"])).root
     # WeasyPrint 70 lists the same file specification twice in /AF; one file is attached

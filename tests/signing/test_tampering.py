@@ -258,8 +258,9 @@ def pdf_bb(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> bytes:
 
 
 def test_pdf_changed_content_byte(pdf_bb: bytes, pki: TestPki) -> None:
-    assert b"WeasyPrint 70.0" in pdf_bb
-    bad = pdf_bb.replace(b"WeasyPrint 70.0", b"WeasyPrint 70.1", 1)
+    # flip one byte inside the first stream of the original revision (covered by the byte range)
+    pos = pdf_bb.index(b"stream\n") + 200
+    bad = pdf_bb[:pos] + bytes([pdf_bb[pos] ^ 0x01]) + pdf_bb[pos + 1 :]
     assert outcome(verify_pdf(bad, pki_dir=pki.dir)) == ("TOTAL_FAILED", "HASH_FAILURE")
 
 

@@ -1,0 +1,199 @@
+"""The command line as a user meets it: exit codes, messages, files written or not."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from msedocs.cli import main
+from tests.conftest import CASES_DIR, ROOT
+
+BAD = ROOT / "fixtures" / "bad"
+EXPECTED = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))
+MSEDOCS = [sys.executable, "-m", "msedocs"]
+
+
+def _make_big(directory: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("make_big", BAD / "make_big.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make(directory)
+
+
+def run(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*MSEDOCS, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_forms_lists_every_form(capsys):
+    assert main(["forms", "--json"]) == 0
+    forms = {f["id"]: f for f in json.loads(capsys.readouterr().out)}
+    assert {"by-act", "by-conclusion", "by-referral", "by-referral-slip"} <= set(forms)
+    assert forms["by-act"]["formats"] == ["xml", "pdf", "docx"]
+    assert "004_5509ffa87cccaffb.txt" in forms["by-act"]["source"]
+
+
+def test_schema_is_json_schema_of_the_case(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "MSE case"
+    assert "patient" in schema["properties"] and "patient" in schema["required"]
+
+
+def test_render_writes_files_and_manifest(tmp_path):
+    out = tmp_path / "out"
+    result = run(
+        [
+            "render",
+            str(CASES_DIR / "adult_first_group_ii.json"),
+            "--form",
+            "by-act",
+            "--form",
+            "by-conclusion",
+            "--format",
+            "xml,pdf",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["forms"] == ["by-act", "by-conclusion"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["by-act.xml", "by-act.pdf", "by-conclusion.xml", "by-conclusion.pdf", "manifest.json"]
+    )
+    for entry in manifest["files"]:
+        assert hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+
+
+def test_render_all_skips_forms_that_do_not_apply(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(["render", str(CASES_DIR / "referral_only.json"), "--all", "--format", "xml", "--out", str(out)])
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["by-referral.xml", "manifest.json"]
+
+
+def test_form_that_does_not_apply_is_an_error_when_asked_for(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["render", str(CASES_DIR / "referral_only.json"), "--form", "by-act", "--out", str(out)])
+    assert code == 2
+    assert "by-act" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_form_id(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["render", str(CASES_DIR / "adult_first_group_ii.json"), "--form", "by-nothing", "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown form id 'by-nothing'" in err and "by-act" in err
+    assert not out.exists()
+
+
+def test_unknown_format(tmp_path, capsys):
+    code = main(
+        [
+            "render",
+            str(CASES_DIR / "adult_first_group_ii.json"),
+            "--all",
+            "--format",
+            "odt",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2 and "odt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_input_exit_2_message_no_files(name, tmp_path, capsys):
+    expected = EXPECTED[name]
+    path = _make_big(tmp_path) if expected.get("generated_by") else BAD / name
+    out = tmp_path / "out"
+    code = main(["render", str(path), "--all", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert expected["path"] in err and expected["contains"] in err, err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert len(err) < 2000, "the message quotes too much of the input"
+
+
+def test_bad_input_through_a_real_process(tmp_path):
+    out = tmp_path / "out"
+    result = run(["render", str(BAD / "group_for_child.json"), "--all", "--out", str(out)])
+    assert result.returncode == 2
+    assert "decision.group" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["render", str(tmp_path / "nope.json"), "--all", "--out", str(tmp_path / "o")]) == 2
+    assert "nope.json" in capsys.readouterr().err
+
+
+def test_validate_good_and_broken_xml(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "render",
+                str(CASES_DIR / "adult_first_group_ii.json"),
+                "--form",
+                "by-act",
+                "--format",
+                "xml",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    xml = out / "by-act.xml"
+    assert main(["validate", str(xml)]) == 0
+    capsys.readouterr()
+    broken = tmp_path / "broken.xml"
+    text = xml.read_text()
+    text = text.replace("<birthDate>1978-05-26</birthDate>", "<birthDate>26.05.1978</birthDate>")
+    text = text.replace("<option>male</option>", "<option>m</option>", 1)
+    broken.write_text(text)
+    assert main(["validate", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "birthDate" in err and "26.05.1978" in err
+    assert "/*/*[" in err  # the XPath of the element
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "26.05.1978" in s)
+    assert f"broken.xml:{line}:" in err
+    assert "2 violation(s)" in err
+
+
+def test_validate_refuses_entities(tmp_path, capsys):
+    evil = tmp_path / "evil.xml"
+    evil.write_text(
+        '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<act xmlns="urn:msedocs:form:by-act:1" formId="by-act">&x;</act>'
+    )
+    assert main(["validate", str(evil), "--form", "by-act"]) == 1
+    err = capsys.readouterr().err
+    assert "root:" not in err and "DOCTYPE" in err
+
+
+def test_demo_runs_from_any_directory(tmp_path):
+    result = run(["demo"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    demo = tmp_path / "msedocs-demo"
+    case_dirs = sorted(p.name for p in demo.iterdir())
+    assert case_dirs == sorted(p.stem for p in CASES_DIR.glob("*.json"))
+    manifest = json.loads((demo / "adult_first_group_ii" / "manifest.json").read_text())
+    assert len(manifest["files"]) == 12
+    assert "documents for" in result.stdout
