@@ -121,14 +121,14 @@ def validate_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("msedocs-demo"),
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Rendering processes.")] = 2,
 ) -> None:
     """Render every sample case in every applicable form and format into ./msedocs-demo/."""
-    cases = sorted(FIXTURES.glob("*.json"))
+    paths = sorted(FIXTURES.glob("*.json"))
     started = time.perf_counter()
+    cases = [_load(path) for path in paths]
     total = 0
-    for path in cases:
-        case = _load(path)
-        docs = pipeline.render_package(case)
+    for path, (case, docs) in zip(paths, pipeline.render_batch(cases, workers=workers), strict=True):
         pipeline.write_package(out / path.stem, docs, case)
         total += len(docs)
         forms = sorted({d.form_id for d in docs})

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ProcessPoolExecutor
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,38 @@ def write_package(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / "manifest.json"
+
+
+def _render_in_worker(
+    payload: tuple[bytes, tuple[str, ...], tuple[str, ...] | None, bool],
+) -> list[RenderedDocument]:
+    raw, formats, forms, paper = payload
+    return render_package(Case.model_validate_json(raw), formats, forms, paper=paper)
+
+
+def _warm_up() -> None:
+    """Build the Jinja environment, fonts and stylesheet once per worker process."""
+    pdf_gen.environment()
+    pdf_gen._style()
+
+
+def render_batch(
+    cases: Sequence[Case],
+    formats: Sequence[str] = FORMATS,
+    forms: Sequence[str] | None = None,
+    *,
+    workers: int = 1,
+    paper: bool = True,
+) -> Iterator[tuple[Case, list[RenderedDocument]]]:
+    """Render many cases, in ``workers`` processes when more than one; results in input order."""
+    formats = parse_formats(formats)
+    if workers <= 1 or len(cases) < 2:
+        for case in cases:
+            yield case, render_package(case, formats, forms, paper=paper)
+        return
+    payloads = [
+        (case.model_dump_json().encode(), tuple(formats), tuple(forms) if forms else None, paper)
+        for case in cases
+    ]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:
+        yield from zip(cases, pool.map(_render_in_worker, payloads), strict=True)
