@@ -8,6 +8,9 @@ Run ``python scripts/build_docx_templates.py`` after changing a form's items.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +68,9 @@ def _path(key: str) -> str:
     return out
 
 
-def _body(doc: Any, spec: FormSpec, data_expr: str, rt: str, *, title_first: bool = False) -> None:
+def _body(
+    doc: Any, spec: FormSpec, data_expr: str, rt: str, *, title_first: bool = False, footnotes: bool = True
+) -> None:
     def captions() -> None:
         for i, h in enumerate(spec.header):
             if _is_caption(h):
@@ -82,6 +87,11 @@ def _body(doc: Any, spec: FormSpec, data_expr: str, rt: str, *, title_first: boo
             _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}")
     _items(doc, spec.items, data_expr, rt)
     _para(doc, "{{r " + f"rt['{rt}signatures']" + " }}")
+    if footnotes:
+        _footnotes(doc, spec)
+
+
+def _footnotes(doc: Any, spec: FormSpec) -> None:
     for f in spec.footnotes:
         _para(doc, f, size=8)
 
@@ -100,20 +110,40 @@ def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
     is_slip = spec.id == "by-referral-slip"
     if is_slip:
         _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
-    _body(doc, spec, "data", "", title_first=is_slip)
-    if spec.id == "by-referral":
+    with_slip = spec.id == "by-referral"
+    _body(doc, spec, "data", "", title_first=is_slip, footnotes=not with_slip)
+    if with_slip:
         slip = REGISTRY["by-referral-slip"]
         _para(doc, "Линия отреза", align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
         _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
         _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
-        _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True)
+        _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True, footnotes=False)
+        _footnotes(doc, spec)
     folder = out_root / spec.id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "form.docx"
-    doc.core_properties.title = spec.title
-    doc.core_properties.author = "msedocs"
-    doc.save(str(path))
+    props = doc.core_properties
+    props.title, props.author, props.last_modified_by = spec.title, "msedocs", "msedocs"
+    props.created = props.modified = FIXED_TIME
+    props.revision = 1
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    path.write_bytes(_reproducible(buffer.getvalue()))
     return path
+
+
+FIXED_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def _reproducible(docx: bytes) -> bytes:
+    """The same bytes for the same content: fixed member timestamps and order."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(src.namelist(), key=lambda n: (n != "[Content_Types].xml", n)):
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, src.read(name))
+    return out.getvalue()
 
 
 SLIP_NOTE = (
