@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -15,6 +17,32 @@ MEDIA_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+
+
+MONTHS_GENITIVE = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+
+
+def format_date(value: date | None) -> str:
+    """A date the way the paper forms print it: «23» ноября 2026 г."""
+    if value is None:
+        return ""
+    return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
+
+
+def display_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Cells as printed: None as empty, dates as «23» ноября 2026 г."""
+    dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]
+    out = []
+    for row in data["rows"]:
+        cells = ["" if v is None else v for v in row]
+        for i in dates:
+            if cells[i]:
+                cells[i] = format_date(date.fromisoformat(cells[i]))
+        out.append(cells)
+    return out
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from docxtpl import DocxTemplate, RichText
 
-from .common import TEMPLATES_DIR, GeneratorError
+from .common import TEMPLATES_DIR, GeneratorError, display_rows
 
 FONT = "Liberation Serif"
 SIZE = 22  # half-points: 11 pt
@@ -133,6 +133,22 @@ def render(data: dict[str, Any], *, paper: bool = True) -> bytes:
     try:
         doc.render({"data": data, "rt": rt, "paper": paper}, autoescape=True)
     except Exception as exc:  # docxtpl raises jinja2 and lxml errors alike
+        raise GeneratorError(f"{form_id}: DOCX template failed: {exc}") from exc
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def render_journal(data: dict[str, Any]) -> bytes:
+    """A journal's DOCX: the template's table gets one row per entry."""
+    form_id = data["form_id"]
+    path = TEMPLATES_DIR / form_id / "form.docx"
+    if not path.is_file():
+        raise GeneratorError(f"{form_id}: no DOCX template at {path}")
+    doc = DocxTemplate(str(path))
+    try:
+        doc.render({"data": data, "rows": display_rows(data)}, autoescape=True)
+    except Exception as exc:
         raise GeneratorError(f"{form_id}: DOCX template failed: {exc}") from exc
     out = io.BytesIO()
     doc.save(out)

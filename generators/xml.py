@@ -129,3 +129,29 @@ def validate(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
     if xsd.validate(doc):
         return []
     return [(e.path or "/", e.message, e.line) for e in xsd.error_log]
+
+
+def render_journal(data: dict[str, Any]) -> bytes:
+    """A journal's XML (header, then one entry per row), validated against its XSD."""
+    ns = data["namespace"]
+    q = f"{{{ns}}}"
+    root = etree.Element(f"{q}{data['xml_root']}", nsmap={None: ns, "c": COMMON_NS})
+    root.set("formId", data["form_id"])
+    root.set("version", data["version"])
+    header = etree.SubElement(root, f"{q}header")
+    etree.SubElement(header, f"{q}commission").text = data["commission"]
+    etree.SubElement(header, f"{q}started").text = data["period"]["from"]
+    etree.SubElement(header, f"{q}finished").text = data["period"]["to"]
+    entries = etree.SubElement(root, f"{q}entries")
+    tags = [f"{q}{col['key']}" for col in data["columns"]]
+    sub = etree.SubElement
+    for row in data["rows"]:
+        entry = sub(entries, f"{q}entry")
+        for tag, value in zip(tags, row, strict=True):
+            if value is not None:
+                sub(entry, tag).text = value
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    problems = validate(content, data["form_id"])
+    if problems:
+        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems[:20])
+    return content

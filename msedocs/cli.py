@@ -137,6 +137,77 @@ def demo_cmd(
     typer.echo(f"\n{total} documents for {len(cases)} cases in {elapsed:.1f} s -> {out.resolve()}")
 
 
+@app.command("journal")
+def journal_cmd(
+    journal_id: Annotated[
+        str, typer.Argument(metavar="ID", help="by-journal-protocols, -cards, -certificates.")
+    ],
+    cases: Annotated[Path, typer.Option("--cases", help="A folder of case JSON files or a .jsonl file.")],
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
+    commission: Annotated[
+        str | None, typer.Option("--commission", help="Only this commission's cases.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="PDF processes.")] = None,
+) -> None:
+    """Write the register of a period over many cases: OUT/<id>.<ext> plus OUT/manifest.json."""
+    from . import journal
+
+    first, last = _date("--from", start), _date("--to", end)
+    bar = None
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = click.progressbar(length=total, label="PDF", file=sys.stderr)
+                bar.__enter__()
+            bar.update(done - bar.pos)
+            if done == total:
+                bar.__exit__(None, None, None)
+
+    docs = journal.build(
+        journal_id, cases, first, last, pipeline.parse_formats(fmt),
+        commission=commission, workers=workers, progress=progress,
+    )  # fmt: skip
+    rows = journal.row_count(docs)
+    body = {"journal": journal_id, "from": first.isoformat(), "to": last.isoformat(), "rows": rows,
+            "files": [pipeline.file_entry(d) for d in docs]}  # fmt: skip
+    pipeline.write_files(out, {d.filename: d.content for d in docs}, body)
+    typer.echo(f"{journal_id}: {rows} row(s) from {first} to {last}")
+    for d in docs:
+        typer.echo(f"{out / d.filename}")
+
+
+fixtures_app = typer.Typer(help="Synthetic case data.", no_args_is_help=True)
+app.add_typer(fixtures_app, name="fixtures")
+
+
+@fixtures_app.command("generate")
+def fixtures_generate_cmd(
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many cases.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="A folder, or a file ending in .jsonl.")],
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same cases.")] = 1,
+) -> None:
+    """Write N valid synthetic cases (Belarusian and Russian, every decision kind)."""
+    from . import synth
+
+    path = synth.write(count, seed, out)
+    typer.echo(f"{count} case(s) -> {path}")
+
+
+def _date(option: str, value: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

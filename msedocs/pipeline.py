@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -110,18 +110,7 @@ def manifest(case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any]
     return {
         "case_id": case.case_id,
         "forms": list(dict.fromkeys(d.form_id for d in docs)),
-        "files": [
-            {
-                "form_id": d.form_id,
-                "format": d.format,
-                "file": d.filename,
-                "media_type": d.media_type,
-                "size": len(d.content),
-                "sha256": hashlib.sha256(d.content).hexdigest(),
-                **((extra or {}).get(d.filename, {})),
-            }
-            for d in docs
-        ],
+        "files": [{**file_entry(d), **((extra or {}).get(d.filename, {}))} for d in docs],
     }
 
 
@@ -133,15 +122,20 @@ def write_package(
     manifest_extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write documents and manifest.json into ``out_dir`` all at once, or not at all."""
+    files: dict[str, bytes] = {d.filename: d.content for d in docs}
+    files.update(extra_files or {})
+    return write_files(out_dir, files, manifest(case, docs, manifest_extra))
+
+
+def write_files(out_dir: str | Path, files: dict[str, bytes], manifest_body: dict[str, Any]) -> Path:
+    """Files plus manifest.json, staged beside ``out_dir`` and moved in only when all are written."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        files: dict[str, bytes] = {d.filename: d.content for d in docs}
-        files.update(extra_files or {})
         for name, content in files.items():
             (staging / name).write_bytes(content)
-        body = json.dumps(manifest(case, docs, manifest_extra), ensure_ascii=False, indent=2)
+        body = json.dumps(manifest_body, ensure_ascii=False, indent=2)
         (staging / "manifest.json").write_text(body + "\n", encoding="utf-8")
         out.mkdir(parents=True, exist_ok=True)
         for path in staging.iterdir():
@@ -149,6 +143,17 @@ def write_package(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / "manifest.json"
+
+
+def file_entry(doc: RenderedDocument) -> dict[str, Any]:
+    return {
+        "form_id": doc.form_id,
+        "format": doc.format,
+        "file": doc.filename,
+        "media_type": doc.media_type,
+        "size": len(doc.content),
+        "sha256": hashlib.sha256(doc.content).hexdigest(),
+    }
 
 
 def _render_in_worker(

@@ -20,6 +20,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
 from msedocs.forms import REGISTRY, FormSpec, ItemDef
+from msedocs.forms.journals import JOURNALS, JournalSpec
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FONT = "Liberation Serif"
@@ -119,11 +120,13 @@ def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
         _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
         _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True, footnotes=False)
         _footnotes(doc, spec)
-    folder = out_root / spec.id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "form.docx"
+    return _save(doc, out_root / spec.id / "form.docx", spec.title)
+
+
+def _save(doc: Any, path: Path, title: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     props = doc.core_properties
-    props.title, props.author, props.last_modified_by = spec.title, "msedocs", "msedocs"
+    props.title, props.author, props.last_modified_by = title, "msedocs", "msedocs"
     props.created = props.modified = FIXED_TIME
     props.revision = 1
     buffer = io.BytesIO()
@@ -146,6 +149,50 @@ def _reproducible(docx: bytes) -> bytes:
     return out.getvalue()
 
 
+def build_journal(spec: JournalSpec, out_root: Path = TEMPLATES) -> Path:
+    """A landscape table: the statute's headings, the column numbers, one templated row."""
+    doc = Document()
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(297), Mm(210)
+    section.left_margin, section.right_margin = Mm(15), Mm(10)
+    section.top_margin, section.bottom_margin = Mm(12), Mm(14)
+    style = doc.styles["Normal"]
+    style.font.name = FONT
+    style.font.size = Pt(8)
+    _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    _para(doc, "{{ data.commission }}", align=WD_ALIGN_PARAGRAPH.CENTER, size=10)
+    _para(doc, "(наименование медико-реабилитационной экспертной комиссии)", align=WD_ALIGN_PARAGRAPH.CENTER, size=7)
+    _para(doc, "ЖУРНАЛ", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=11)
+    _para(doc, spec.title, align=WD_ALIGN_PARAGRAPH.CENTER, size=11)
+    _para(doc, "Начат {{ data.started }}")
+    _para(doc, "Окончен {{ data.finished }}")
+    labels = ["№ п/п", *(col.label for col in spec.columns)]
+    table = doc.add_table(rows=5, cols=len(labels))
+    table.style = "Table Grid"
+    for j, label in enumerate(labels):
+        table.rows[0].cells[j].text = label
+        table.rows[1].cells[j].text = str(j + 1)
+        table.rows[3].cells[j].text = "{{ row[" + str(j) + "] }}"
+    for header_row in (table.rows[0], table.rows[1]):
+        _repeat_header(header_row)
+    table.rows[2].cells[0].text = "{%tr for row in rows %}"
+    table.rows[4].cells[0].text = "{%tr endfor %}"
+    for f in spec.footnotes:
+        _para(doc, f, size=7)
+    return _save(doc, out_root / spec.id / "form.docx", "Журнал " + spec.title)
+
+
+def _repeat_header(row: Any) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tr_pr = row._tr.get_or_add_trPr()
+    el = OxmlElement("w:tblHeader")
+    el.set(qn("w:val"), "true")
+    tr_pr.append(el)
+
+
 SLIP_NOTE = (
     "Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь "
     "в амбулаторных условиях"
@@ -154,3 +201,5 @@ SLIP_NOTE = (
 if __name__ == "__main__":
     for spec in REGISTRY.values():
         print(f"wrote {build(spec).relative_to(TEMPLATES.parent)}")
+    for journal in JOURNALS.values():
+        print(f"wrote {build_journal(journal).relative_to(TEMPLATES.parent)}")

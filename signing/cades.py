@@ -14,7 +14,6 @@ TSA's chains (and the OCSP responder), and ``crls`` hold the CRLs and the OCSP r
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
@@ -23,6 +22,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
+from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
 from .errors import SigningFailure
 from .keys import Signer
@@ -44,7 +44,7 @@ def _sign_one(data: bytes, signer: Signer, profile: SigningProfile, when: dt.dat
         signed_attr_settings=attrs,
     )
     try:
-        return asyncio.run(coro)
+        return run_sync(coro)
     except SigningFailure:
         raise
     except Exception as exc:

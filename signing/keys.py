@@ -151,6 +151,7 @@ class Signer:
 
 
 _cache: dict[tuple[Any, ...], Signer] = {}
+_sessions: dict[tuple[str, str, str], Any] = {}  # one logged-in session per token (login is per process)
 _cache_lock = threading.Lock()
 
 
@@ -214,9 +215,14 @@ def load_pkcs11(
     except ImportError as exc:  # pragma: no cover - dependency is declared
         raise KeyLoadError("python-pkcs11 is not installed") from exc
     try:
-        lib = pkcs11.lib(module)
-        token = lib.get_token(token_label=token_label)
-        session = token.open(user_pin=pin)
+        with _cache_lock:
+            session = _sessions.get((module, token_label, pin))
+        if session is None:
+            lib = pkcs11.lib(module)
+            token = lib.get_token(token_label=token_label)
+            session = token.open(user_pin=pin)
+            with _cache_lock:
+                _sessions[(module, token_label, pin)] = session
         key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
         if cert is None:
             objs = list(

@@ -17,7 +17,7 @@ font with Cyrillic (embedded as a subset).
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -37,11 +37,13 @@ from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
-from pyhanko.sign import fields, signers
+from pyhanko.sign import fields
+from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
+from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
 from .errors import SigningFailure
 from .keys import Signer
@@ -56,6 +58,17 @@ DEFAULT_STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 STAMP_W, STAMP_H, STAMP_MARGIN = 250, 78, 36
 
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+
+class _NoFetchWarningFilter(logging.Filter):
+    """Drop pyHanko's warning that fetching is off: for B-LT we hand it all the validation data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchWarningFilter())
+
 
 @dataclass(frozen=True)
 class _InMemoryFont(GlyphAccumulatorFactory):
@@ -143,6 +156,36 @@ def _tsa_leaf_certs(profile: SigningProfile) -> list[x509.Certificate]:
     return hit
 
 
+_reserve: dict[tuple[int, int, bool], int] = {}
+
+
+def _bytes_reserved(signer: Signer, profile: SigningProfile, timestamper: Any) -> int:
+    """Room for the CMS in /Contents (hex digits), estimated once per signer and TSA, not per PDF.
+
+    pyHanko otherwise builds a throw-away signature for every document to size it.
+    """
+    key = (id(signer), id(timestamper), timestamper is not None)
+    with _font_lock:
+        hit = _reserve.get(key)
+    if hit is not None:
+        return hit
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    dummy = pyhanko_signer(signer).async_sign(
+        bytes(hashlib.new(profile.digest).digest_size),
+        profile.digest,
+        use_pades=True,
+        dry_run=True,
+        timestamper=timestamper,
+        signed_attr_settings=PdfCMSSignedAttributes(cades_signed_attrs=cades_attrs(signer.title)),
+    )
+    size = len(run_sync(dummy).dump()) * 2
+    reserved = size + 2 * (size // 4) + 2048  # pyHanko's 50 % margin, plus room for a longer TSA reply
+    with _font_lock:
+        _reserve[key] = reserved
+    return reserved
+
+
 def _validation_context(signer: Signer, profile: SigningProfile) -> ValidationContext:
     tsa = _tsa_leaf_certs(profile)
     leaves = [signer.certificate, *[c for c in tsa if not is_ca(c)]]
@@ -160,7 +203,7 @@ def _validation_context(signer: Signer, profile: SigningProfile) -> ValidationCo
 
 def sign_pdf(
     pdf: bytes,
-    signers_: Sequence[Signer],
+    signers: Sequence[Signer],
     profile: SigningProfile,
     visible_stamp: bool = False,
     *,
@@ -171,10 +214,10 @@ def sign_pdf(
     With ``visible_stamp`` each signature gets a framed stamp on the last page, stacked
     from the bottom left; ``stamp_font`` is a TTF/OTF with Cyrillic (default DejaVu Serif).
     """
-    if not signers_:
+    if not signers:
         raise SigningFailure("sign_pdf needs at least one signer")
     data = pdf
-    for signer in signers_:
+    for signer in signers:
         data = _sign_once(data, signer, profile, visible_stamp, Path(stamp_font or DEFAULT_STAMP_FONT))
     return data
 
@@ -192,7 +235,7 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
         field_name = f"Signature{n}"
 
     level = profile.level
-    meta = signers.PdfSignatureMetadata(
+    meta = pyhanko_signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm=profile.digest,
         subfilter=SigSeedSubFilter.PADES,
@@ -221,7 +264,7 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
             sig_field_name=field_name, on_page=page_count - 1, box=(x1, y1, x1 + STAMP_W, y1 + STAMP_H)
         )
         text_params = {"stamp": stamp_text(signer.certificate)}
-    pdf_signer = signers.PdfSigner(
+    pdf_signer = pyhanko_signers.PdfSigner(
         meta,
         signer=pyhanko_signer(signer),
         timestamper=timestamper,
@@ -230,7 +273,12 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
     )
     out = BytesIO()
     try:
-        asyncio.run(pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=text_params))
+        reserved = _bytes_reserved(signer, profile, timestamper)
+        run_sync(
+            pdf_signer.async_sign_pdf(
+                writer, output=out, appearance_text_params=text_params, bytes_reserved=reserved
+            )
+        )
     except SigningFailure:
         raise
     except Exception as exc:

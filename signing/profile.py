@@ -32,6 +32,7 @@ Environment: ``MSEDOCS_SIGN_LEVEL``, ``MSEDOCS_SIGN_TSA_URL``, ``MSEDOCS_SIGN_PK
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import tomllib
@@ -51,8 +52,10 @@ __all__ = ["Level", "SignerRef", "SigningProfile", "load_profile", "pki_profile"
 log = logging.getLogger("signing")
 
 ENV_PREFIX = "MSEDOCS_SIGN_"
+_warned: set[str] = set()  # the TEST warning is logged once per PKI directory and process
 
 
+@functools.total_ordering
 class Level(enum.Enum):
     """Baseline signature levels of ETSI EN 319 132 / 319 122 / 319 142."""
 
@@ -63,11 +66,6 @@ class Level(enum.Enum):
     @property
     def rank(self) -> int:
         return ("B-B", "B-T", "B-LT").index(self.value)
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Level):
-            return NotImplemented
-        return self.rank >= other.rank
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Level):
@@ -319,11 +317,13 @@ def load_profile(
 
     if not signers:
         d = pki_dir or (base / ".msedocs" / "pki")
-        log.warning(
-            "signing with the TEST PKI in %s: signatures are NOT valid for real use; "
-            "configure [signing.signers] for production keys",
-            d,
-        )
+        if str(d) not in _warned:
+            _warned.add(str(d))
+            log.warning(
+                "signing with the TEST PKI in %s: signatures are NOT valid for real use; "
+                "configure [signing.signers] for production keys",
+                d,
+            )
         prof = pki_profile(d, level)
         return replace(
             prof, tsa_url=tsa_url, revocation_sources=revocation, trust_roots=trust_roots, digest=digest

@@ -14,9 +14,9 @@ costs one more RSA signature and no key parsing.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asn1crypto import cms, core, tsp
+from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,8 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import get_nonce
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from ._async import run_sync
 from .errors import RevocationError, TimestampError
 from .keys import SoftwareKey, load_pkcs12
 from .pki import TestPki, build_crl, load_pki, pki_password
@@ -79,31 +81,68 @@ class InProcessTimeStamper(DummyTimeStamper):
             certs_to_embed=[to_asn1(c) for c in chain],  # type: ignore[arg-type]
         )
         self._key = tsa_key
-        self._signing_cert_attr = simple_cms_attribute(
+        # Constant parts, DER-encoded once: asn1crypto re-serialises (and re-sorts) nested
+        # objects it is handed, which costs milliseconds per token for the certificates alone.
+        self._scv2_der = simple_cms_attribute(
             "signing_certificate_v2", as_signing_certificate_v2(asn1_cert, "sha256")
-        )
+        ).dump()
+        self._ct_der = simple_cms_attribute("content_type", "tst_info").dump()
+        self._tsa_name_der = asn1_x509.GeneralName(name="directory_name", value=asn1_cert.subject).dump()
+        self._sid_der = cms.SignerIdentifier(
+            name="issuer_and_serial_number",
+            value={"issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number},
+        ).dump()
+        self._certs_der = [c.dump() for c in [asn1_cert, *self.certs_to_embed]]
+        self._policy = tsp.ObjectIdentifier("2.25.329800735698586629295641978511506172918.2")
 
-    def _sign_tst_info(
-        self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime
-    ) -> tuple[bytes, cms.CMSAttributes]:
-        h = hashes.Hash(hashes.SHA256())
-        h.update(tst_info_data)
+    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        """Answer ``req`` with a token signed by the TSA key (SHA-256, signing-certificate-v2)."""
+        gen_time = self.fixed_dt or dt.datetime.now(dt.UTC)
+        tst_args: dict[str, Any] = {
+            "version": "v1",
+            "policy": self._policy,
+            "message_imprint": req["message_imprint"],
+            "serial_number": get_nonce(),
+            "gen_time": gen_time,
+            "tsa": asn1_x509.GeneralName.load(self._tsa_name_der),
+        }
+        if req["nonce"].native is not None:
+            tst_args["nonce"] = req["nonce"]
+        tst_info_data = tsp.TSTInfo(tst_args).dump()
         signed_attrs = cms.CMSAttributes(
             [
-                simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-                self._signing_cert_attr,
-                simple_cms_attribute("message_digest", h.finalize()),
+                cms.CMSAttribute.load(self._ct_der),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(gen_time)})),
+                cms.CMSAttribute.load(self._scv2_der),
+                simple_cms_attribute("message_digest", hashlib.sha256(tst_info_data).digest()),
             ]
         )
         signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(), hashes.SHA256())
-        return signature, signed_attrs
-
-    def _build_signed_data(
-        self, tst_info_data: bytes, md_algorithm: str, signature: bytes, signed_attrs: cms.CMSAttributes
-    ) -> dict[str, Any]:
-        # The signer info always uses SHA-256, whatever the imprint's algorithm.
-        return super()._build_signed_data(tst_info_data, "sha256", signature, signed_attrs)
+        digest_alg = algos.DigestAlgorithm({"algorithm": "sha256"})
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": cms.SignerIdentifier.load(self._sid_der),
+                "digest_algorithm": digest_alg,
+                "signed_attrs": signed_attrs,
+                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
+                "signature": signature,
+            }
+        )
+        signed_data = cms.SignedData(
+            {
+                "version": "v3",
+                "digest_algorithms": [digest_alg],
+                "encap_content_info": {
+                    "content_type": "tst_info",
+                    "content": cms.ParsableOctetString(tst_info_data),
+                },
+                "certificates": [cms.CertificateChoices.load(c) for c in self._certs_der],
+                "signer_infos": [signer_info],
+            }
+        )
+        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
 
     def timestamp_token(self, digest: bytes, md_algorithm: str = "sha256") -> cms.ContentInfo:
         """A timestamp token over ``digest`` (synchronous, no event loop)."""
@@ -134,7 +173,7 @@ class HttpTimeStamper(TimeStamper):
         return tsp.TimeStampResp.load(r.content)
 
     def timestamp_token(self, digest: bytes, md_algorithm: str = "sha256") -> cms.ContentInfo:
-        return asyncio.run(self.async_timestamp(digest, md_algorithm))
+        return run_sync(self.async_timestamp(digest, md_algorithm))
 
 
 @dataclass
@@ -428,7 +467,22 @@ def validation_data_for(
             raise RevocationError(f"no revocation source for {names}; add 'fetch' to revocation_sources")
         _fetch_validation_data(profile, leaves, extra, data)
     data.add_certs(extra)
+    _refuse_revoked(data)
     return data
+
+
+def _refuse_revoked(data: ValidationData) -> None:
+    """B-LT with a revoked certificate would only document the revocation: refuse to sign."""
+    for der in data.ocsps:
+        resp = ocsp.load_der_ocsp_response(der)
+        if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            raise RevocationError(f"OCSP responder answered {resp.response_status.name}")
+        for single in resp.responses:
+            if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
+                raise RevocationError(
+                    f"certificate {single.serial_number:X} is revoked "
+                    f"(since {single.revocation_time_utc:%Y-%m-%d %H:%M} UTC); cannot sign at B-LT"
+                )
 
 
 def _fetch_validation_data(
@@ -459,7 +513,7 @@ def _fetch_validation_data(
             out.add_certs(x509.load_der_x509_certificate(c.dump()) for c in path)
 
     try:
-        asyncio.run(run())
+        run_sync(run())
     except Exception as exc:
         raise RevocationError(f"could not fetch validation data: {exc}") from exc
     out.ocsps.extend(o.dump() for o in vc.ocsps)

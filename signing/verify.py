@@ -26,7 +26,6 @@ and this signature's own SignedProperties: moved or duplicated signed elements
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import enum
@@ -54,6 +53,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
 from . import _xml
+from ._async import run_sync
 from ._cms import claimed_roles
 from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, ds, xades
 from .errors import UnsupportedDocumentError
@@ -426,6 +426,24 @@ async def _check_timestamp(
 # ---------------------------------------------------------------- XML
 
 
+def _readable_path(el: etree._Element) -> str:
+    """``/Conclusion/Patient[2]`` with local names, then the document element's namespace."""
+    parts = []
+    node: etree._Element | None = el
+    while node is not None:
+        q = etree.QName(node)
+        parent = node.getparent()
+        name = q.localname
+        if parent is not None:
+            same = [c for c in parent if isinstance(c.tag, str) and c.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    root_ns = etree.QName(el.getroottree().getroot()).namespace
+    return "/" + "/".join(reversed(parts)) + (f" {{{root_ns}}}" if root_ns else "")
+
+
 def _xml_find1(parent: etree._Element, path: str) -> etree._Element | None:
     found = parent.findall(path)
     return found[0] if len(found) == 1 else None
@@ -480,21 +498,31 @@ def _b64(el: etree._Element | None) -> bytes:
 
 
 def _xml_structure_problems(tree: etree._ElementTree) -> str | None:
+    """Signature wrapping checks that do not depend on one signature.
+
+    Every ds:Signature must be a child of the document element (content hidden inside a
+    nested ds:Signature would be cut out by the XPath filter), and no Id that a reference
+    points to, or that sits inside a signature, may occur twice. Ids of the document body
+    are left alone: the whole-document reference already covers them.
+    """
     root = tree.getroot()
     for sig in root.iter(ds("Signature")):
         if sig.getparent() is not root:
-            return f"ds:Signature at {tree.getpath(sig)} is not a child of the document element"
+            return f"ds:Signature at {_readable_path(sig)} is not a child of the document element"
+    watched = {uri[1:] for ref in root.iter(ds("Reference")) if (uri := ref.get("URI") or "").startswith("#")}
+    for sig in root.iter(ds("Signature")):
+        watched.update(v for el in sig.iter() if isinstance(el.tag, str) and (v := el.get("Id")) is not None)
     seen: dict[str, str] = {}
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
         for attr in ("Id", "ID", "id"):
             v = el.get(attr)
-            if v is None:
+            if v is None or v not in watched:
                 continue
             if v in seen:
-                return f"duplicate Id {v!r} at {tree.getpath(el)} and {seen[v]} (signature wrapping?)"
-            seen[v] = tree.getpath(el)
+                return f"duplicate Id {v!r} at {_readable_path(el)} and {seen[v]} (signature wrapping?)"
+            seen[v] = _readable_path(el)
     return None
 
 
@@ -608,12 +636,12 @@ async def _verify_one_xml(
             doc_bytes = _c14n_by(_filtered(tree), transforms[1])
         d_alg = _digest_alg(doc_ref.find(ds("DigestMethod")))
         root = tree.getroot()
-        rep.covers = f"{tree.getpath(root)} ({covers_how}); {tree.getpath(sp)}"
+        rep.covers = f"{_readable_path(root)} ({covers_how}) and {_readable_path(sp).split(' {')[0]}"
         if hashlib.new(d_alg, doc_bytes).digest() != _b64(doc_ref.find(ds("DigestValue"))):
             raise _Fail(
                 Indication.TOTAL_FAILED,
                 "HASH_FAILURE",
-                f"digest of {tree.getpath(root)} does not match (content changed)",
+                f"digest of {_readable_path(root)} does not match (content changed)",
             )
 
         # reference 2: the signed properties
@@ -758,7 +786,7 @@ def verify_xml(
         return [await _verify_one_xml(tree, s, trust, problem, required) for s in sigs]
 
     report = VerificationReport(path=path, format="XML")
-    report.signatures = asyncio.run(run())
+    report.signatures = run_sync(run())
     return report
 
 
@@ -919,7 +947,7 @@ def verify_detached(
                 await _verify_signer_info(sd, si, actual, trust, _Revinfo(), rep, required)
             report.signatures.append(rep)
 
-    asyncio.run(run())
+    run_sync(run())
     return report
 
 
@@ -1001,7 +1029,7 @@ def verify_pdf(
             except Exception as exc:
                 rep.sub_indication, rep.message = "FORMAT_FAILURE", f"cannot process the signature: {exc}"
 
-    asyncio.run(run())
+    run_sync(run())
     return report
 
 

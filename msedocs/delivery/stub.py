@@ -217,6 +217,11 @@ class _Server(ThreadingHTTPServer):
         self.state = state
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (a killed worker) is not the stub's problem
+        super().handle_error(request, client_address)
+
 
 class PortalStub:
     """The stub server, in a background thread: ``with PortalStub() as stub: stub.url``."""

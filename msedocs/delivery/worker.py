@@ -27,6 +27,7 @@ from types import FrameType
 from msedocs.delivery.models import RetryPolicy
 from msedocs.delivery.portal import PortalClient, PortalConfig
 from msedocs.delivery.store import Claim, Outbox, OutboxUnavailableError, utcnow
+from msedocs.errors import InputError
 
 log = logging.getLogger("msedocs.delivery.worker")
 
@@ -35,8 +36,9 @@ log = logging.getLogger("msedocs.delivery.worker")
 class WorkerConfig:
     batch_size: int = 16
     """Items claimed per transaction."""
-    lease: float = 120.0
-    """Seconds a claim is held; must exceed the time a batch takes (checked per item)."""
+    lease: float | None = None
+    """Seconds a claim is held; at least 4 times the portal's connect + read timeout (the
+    default). An item whose lease has not that much time left is given back, not sent."""
     poll_interval: float = 1.0
     """Seconds to sleep when nothing is due (continuous mode)."""
     db_retry_max: float = 10.0
@@ -68,6 +70,12 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self.stats = WorkerStats()
+        self.lease = self.config.lease or 4 * self._margin()
+        if self.lease < 4 * self._margin():
+            raise InputError(
+                f"worker lease {self.lease:g} s is too short for portal timeouts of "
+                f"{self._margin():g} s: it must be at least {4 * self._margin():g} s"
+            )
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -120,7 +128,7 @@ class Worker:
         pause = 0.5
         while not self.stop_event.is_set():
             try:
-                claims = self.outbox.claim_due(self.id, self.config.batch_size, self.config.lease)
+                claims = self.outbox.claim_due(self.id, self.config.batch_size, self.lease)
                 if not claims:
                     if once:
                         break
@@ -178,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--portal-url", default=os.environ.get("MSEDOCS_PORTAL_URL"))
     p.add_argument("--once", action="store_true", help="drain what is due and exit")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lease", type=float, default=120.0)
+    p.add_argument("--lease", type=float, default=None, help="seconds (default: 4 x the timeouts)")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--max-attempts", type=int, default=8)
     p.add_argument("--base-delay", type=float, default=30.0)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..errors import UnknownFormError
 from .spec import FormSpec, ItemDef, Source, format_date
 
-_MODULES = ("act", "conclusion", "referral", "slip")
+_MODULES = ("act", "conclusion", "referral", "slip", "ru_extract", "ipmra", "exam_programme",
+            "card", "mpr_conclusion")  # fmt: skip
 
 
 def _load() -> dict[str, FormSpec]:

@@ -146,3 +146,16 @@ def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) ->
 
 def person_initials(names: Any) -> str:
     return ", ".join(n.initials for n in names)
+
+
+def decision_text(case: Case) -> str | None:
+    """«Решение МРЭК» in words: recognised with the group or degree and cause, or not."""
+    d = case.decision
+    if d is None:
+        return None
+    if not d.recognised:
+        return "инвалидом не признан(а)"
+    status = (
+        d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
+    )
+    return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)

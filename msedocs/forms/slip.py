@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from ..model.case import Case
 from . import common as c
 from .spec import FormSpec, ItemDef, Signer, Source
-
-
-def _decision_text(case: Case) -> str | None:
-    d = case.decision
-    if d is None:
-        return None
-    if not d.recognised:
-        return "инвалидом не признан(а)"
-    status = (
-        d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
-    )
-    return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)
 
 
 def _dec(attr: str):
@@ -88,7 +75,7 @@ SLIP = FormSpec(
             lambda k: k.examination.activity_other if k.examination else None,
             label="Ограничения категорий жизнедеятельности с указанием функционального класса",
         ),
-        ItemDef("10", "decision", "Решение МРЭК", get=_decision_text),
+        ItemDef("10", "decision", "Решение МРЭК", get=c.decision_text),
         ItemDef(
             "11",
             "labourRequirements",

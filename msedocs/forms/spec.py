@@ -23,33 +23,22 @@ and of an item::
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import Any, Literal
 
+from generators.common import format_date
+
 from ..model.case import Case, PersonName
 from ..model.enums import Labelled
 
 Kind = Literal["text", "date", "int", "choice", "records", "group"]
 
-MONTHS_GENITIVE = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-
 NAMESPACE_BASE = "urn:msedocs:form"
 COMMON_NAMESPACE = "urn:msedocs:common:1"
 FORMS_VERSION = "1"
-
-
-def format_date(value: date | None) -> str:
-    """A date the way the paper form prints it: «23» ноября 2026 г."""
-    if value is None:
-        return ""
-    return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
 
 
 Getter = Callable[[Case], Any]

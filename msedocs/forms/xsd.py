@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from .journals import JournalSpec
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -112,11 +113,55 @@ def build_xsd(spec: FormSpec) -> bytes:
             _item(hseq, h)
     for item in spec.items:
         _item(seq, item)
-    sig = etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures")
-    _doc(sig, "Подписи: " + "; ".join(s.title for s in spec.signers) if spec.signers else "Подписи")
+    if spec.signers:
+        sig = etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures")
+        _doc(sig, "Подписи: " + "; ".join(s.title for s in spec.signers))
+    else:  # an unsigned form (e.g. the MREK card): the element stays, always empty
+        sig = etree.SubElement(seq, _xs("element"), name="signatures")
+        _doc(sig, "Форма не подписывается")
+        etree.SubElement(sig, _xs("complexType"))
     etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
     etree.SubElement(
         ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required"
     )
     etree.SubElement(ct, _xs("attribute"), name="caseId", type="c:CaseId", use="required")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def build_journal_xsd(spec: JournalSpec) -> bytes:
+    """The XSD 1.0 of a journal: a header and one entry per row, columns as elements."""
+    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
+    root = etree.Element(
+        _xs("schema"), nsmap=nsmap, targetNamespace=spec.namespace,
+        elementFormDefault="qualified", version=FORMS_VERSION,
+    )  # fmt: skip
+    _doc(root, f"Журнал {spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
+    etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
+    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
+    _doc(top, f"ЖУРНАЛ {spec.title}")
+    ct = etree.SubElement(top, _xs("complexType"))
+    seq = etree.SubElement(ct, _xs("sequence"))
+    header = etree.SubElement(seq, _xs("element"), name="header")
+    _doc(header, "Реквизиты журнала")
+    hseq = etree.SubElement(etree.SubElement(header, _xs("complexType")), _xs("sequence"))
+    for name, type_, text in (
+        ("commission", "c:Text", "наименование медико-реабилитационной экспертной комиссии"),
+        ("started", "xs:date", "Начат"),
+        ("finished", "xs:date", "Окончен"),
+    ):
+        _doc(etree.SubElement(hseq, _xs("element"), name=name, type=type_), text)
+    entries = etree.SubElement(seq, _xs("element"), name="entries")
+    _doc(entries, "Записи журнала в порядке дат")
+    eseq = etree.SubElement(etree.SubElement(entries, _xs("complexType")), _xs("sequence"))
+    entry = etree.SubElement(eseq, _xs("element"), name="entry", minOccurs="0", maxOccurs="unbounded")
+    _doc(entry, "Одна строка журнала")
+    rseq = etree.SubElement(etree.SubElement(entry, _xs("complexType")), _xs("sequence"))
+    _doc(etree.SubElement(rseq, _xs("element"), name="no", type="xs:positiveInteger"), "1. № п/п")
+    for i, col in enumerate(spec.columns, start=2):
+        el = etree.SubElement(
+            rseq, _xs("element"), name=col.key, minOccurs="0", type="xs:date" if col.type == "date" else "c:Text"
+        )
+        _doc(el, f"{i}. {col.label}")
+    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
+    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

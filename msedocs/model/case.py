@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import identifiers as ids
+from . import ru
 from .enums import (
     AdditionalExamResult,
     CentralPurpose,
@@ -57,6 +58,8 @@ from .enums import (
     Sex,
     Supplement,
 )
+from .mpr import MprConclusion, PastDecision
+from .ru import Delivery, Extract
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -303,6 +306,25 @@ class Sheet(Part):
     number: Number
 
 
+class Certificate(Sheet):
+    """A disability certificate issued: what the certificates journal records (appendix 6)."""
+
+    issued_on: dt.date | None = Field(None, description="Дата выдачи удостоверения инвалида")
+    recipient_note: Line | None = Field(
+        None,
+        description="Примечание: фамилия, инициалы получателя, номер и дата доверенности; выдан дубликат",
+    )
+
+
+class CardMovement(Part):
+    """The MREK medical card lent out and returned (journal of card movements, appendix 5)."""
+
+    requested_by: Line = Field(description="Наименование организации, запросившей медицинскую карту")
+    handed_over: dt.date = Field(description="Дата передачи медицинской карты")
+    returned: dt.date | None = Field(None, description="Дата возврата медицинской карты")
+    note: Line | None = None
+
+
 class Consultation(Part):
     result: ConsultationResult
     details: Text | None = None
@@ -431,7 +453,7 @@ class Decision(Part):
     programme_other: Line | None = None
     labour: LabourRequirements | None = None
     justification: Justification
-    certificate_issued: Sheet | None = None
+    certificate_issued: Certificate | None = None
     certificate_withdrawn: Sheet | None = None
     review: Review | None = None
     ipmra_need: Line | None = Field(None, description="Нуждаемость в формировании ИПМРА (талон, п. 12)")
@@ -454,6 +476,9 @@ class Decision(Part):
         if self.no_term and self.valid_until:
             raise PydanticCustomError("decision", "valid_until and no_term=true exclude each other")
         return self
+
+
+from .rehab import ExamProgramme, Ipmra  # noqa: E402 - rehab subclasses Part, defined above
 
 
 class PreviousExpert(Part):
@@ -483,6 +508,21 @@ class Case(Part):
     referral: Referral
     examination: Examination | None = None
     decision: Decision | None = None
+    history: list[PastDecision] = Field(
+        default_factory=list, max_length=50, description="Прежние решения МРЭК (медицинская карта, п. 8)"
+    )
+    mpr: MprConclusion | None = Field(None, description="Заключение кабинета МПР (прил. 8 к Инструкции)")
+    ipmra: Ipmra | None = Field(None, description="ИПМРА пациента (приложение 8)")
+    exam_programme: ExamProgramme | None = Field(
+        None, description="Программа дополнительного обследования пациента МРЭК (приложение 9)"
+    )
+    card_movements: list[CardMovement] = Field(default_factory=list, max_length=100)
+    extract: Extract | None = Field(
+        None, description="Выписка из акта МСЭ (Russian case, not recognised as disabled): number and date"
+    )
+    delivery: Delivery | None = Field(
+        None, description="How the citizen receives the extract: portal or paper by registered mail"
+    )
 
     @property
     def age_at_decision(self) -> int | None:
@@ -541,4 +581,5 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
             )
     if case.jurisdiction == Jurisdiction.BY and p.id_number is None:
         problems.append(("patient.id_number", "is required for a Belarusian case"))
+    problems.extend(ru.rule_problems(case))
     return problems

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,51 @@ def load_case(source: str | Path | bytes | Mapping[str, Any], *, name: str | Non
     for path, msg in context["warnings"]:
         warnings.warn(CaseWarning(f"{label}: {path}: {msg}"), stacklevel=2)
     return case
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One case read from a batch: the case, or the problems that kept it out."""
+
+    source: str
+    line: int | None
+    case: Case | None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+def iter_cases(path: str | Path) -> Iterator[Loaded]:
+    """Every case of a case file, a folder of case files (sorted) or a JSON Lines file (.jsonl),
+    one at a time, so a batch of any size is never held in memory at once."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
+        if not files:
+            raise InputError(f"{path}: no case files (*.json) in this folder")
+        for file in files:
+            yield _load_one(file, str(file), None)
+    elif path.suffix == ".jsonl":
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read", [Problem("(file)", str(exc.strerror))]) from None
+        with handle:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    yield _load_one(raw, str(path), number)
+    else:
+        yield _load_one(path, str(path), None)
+
+
+def _load_one(source: Path | bytes, label: str, line: int | None) -> Loaded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaseWarning)
+        try:
+            case = load_case(source, name=label if line is None else f"{label}:{line}")
+        except InputError as exc:
+            problems = exc.problems or [Problem("(case)", exc.message)]
+            return Loaded(label, line, None, tuple(problems))
+    return Loaded(label, line, case)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ SAMPLE_XML = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<Conclusion xmlns="urn:msedocs:test:1" Id="doc">\n'
     '  <Patient Id="patient"><Name>Иванов Иван</Name><Group>2</Group></Patient>\n'
-    '  <Decision>установить инвалидность</Decision>\n'
+    "  <Decision>установить инвалидность</Decision>\n"
     "</Conclusion>\n"
 ).encode()
 

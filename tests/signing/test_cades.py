@@ -42,7 +42,11 @@ def test_our_verifier(signed: dict[Level, bytes], level: Level, pki: TestPki) ->
     assert report.passed, report.to_json()
     assert len(report.signatures) == 3
     assert {s.level for s in report.signatures} == {level.value}
-    assert sorted(s.role or "" for s in report.signatures) == ["Председатель МРЭК", "Руководитель бюро", "Член МРЭК"]
+    assert sorted(s.role or "" for s in report.signatures) == [
+        "Председатель МРЭК",
+        "Руководитель бюро",
+        "Член МРЭК",
+    ]
 
 
 def test_der_structure(signed: dict[Level, bytes]) -> None:

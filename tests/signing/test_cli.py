@@ -71,7 +71,7 @@ def test_verify_json(files: dict[str, Path], pki: TestPki) -> None:
     sig = data["signatures"][0]
     assert sig["indication"] == "TOTAL_PASSED" and sig["level"] == "B-T"
     assert sig["role"] == "Председатель МРЭК" and sig["timestamp_time"]
-    assert sig["qualified"]["qc_compliance"] is True and sig["covers"].startswith("/*")
+    assert sig["qualified"]["qc_compliance"] is True and sig["covers"].startswith("/Conclusion")
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,38 @@ def test_sign_with_served_tsa(server: str, pki: TestPki, sample_xml: bytes) -> N
     signed = sign_xml(sample_xml, prof.signers_for(["member2"]), prof)
     report = verify_xml(signed, pki_dir=pki.dir, required_level="B-T")
     assert report.passed, report.to_json()
+
+
+def test_openssl_checks_served_tsa_and_ocsp(server: str, pki: TestPki, tmp_path: Path) -> None:
+    from .helpers import need, run
+
+    need("openssl")
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"document bytes")
+    r = run("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", tmp_path / "req.tsq")
+    assert r.returncode == 0, r.stderr
+    resp = httpx.post(
+        f"{server}/tsa",
+        content=(tmp_path / "req.tsq").read_bytes(),
+        headers={"Content-Type": "application/timestamp-query"},
+    )
+    (tmp_path / "resp.tsr").write_bytes(resp.content)
+    v = run(
+        "openssl", "ts", "-verify", "-in", tmp_path / "resp.tsr", "-queryfile", tmp_path / "req.tsq",
+        "-CAfile", pki.root_path, "-untrusted", pki.dir / "ca.pem",
+    )  # fmt: skip
+    assert v.returncode == 0 and "Verification: OK" in v.stdout, v.stdout + v.stderr
+    for role, expect in (("chairman", ": good"), ("revoked", ": revoked")):
+        o = run(
+            "openssl", "ocsp", "-issuer", pki.dir / "ca.pem", "-cert", pki.cert_path(role),
+            "-url", f"{server}/ocsp", "-CAfile", pki.root_path, "-verify_other", pki.dir / "ca.pem",
+        )  # fmt: skip
+        assert "Response verify OK" in o.stderr + o.stdout, o.stdout + o.stderr
+        assert expect in o.stdout
+
+
+def test_verify_bad_pki_dir(files: dict[str, Path], tmp_path: Path) -> None:
+    r = runner.invoke(app, ["verify", str(files["good"]), "--pki", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "not a test PKI" in r.output
+    r = runner.invoke(app, ["verify", str(files["good"]), "--require-level", "B-X"])
+    assert r.exit_code == 2 and "B-X" in r.output

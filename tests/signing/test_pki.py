@@ -66,14 +66,25 @@ def test_bureau_head_has_russian_attributes(pki: TestPki) -> None:
 def test_tsa_and_ocsp_certificates(pki: TestPki) -> None:
     eku = pki.tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
-    assert ExtendedKeyUsageOID.OCSP_SIGNING in pki.ocsp.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert (
+        ExtendedKeyUsageOID.OCSP_SIGNING
+        in pki.ocsp.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    )
     pki.ocsp.extensions.get_extension_for_class(x509.OCSPNoCheck)
 
 
 def test_openssl_verifies_chains_and_crl(pki: TestPki) -> None:
     need("openssl")
     for role in ("chairman", "bureau_head"):
-        r = run("openssl", "verify", "-CAfile", pki.root_path, "-untrusted", pki.dir / "ca.pem", pki.cert_path(role))
+        r = run(
+            "openssl",
+            "verify",
+            "-CAfile",
+            pki.root_path,
+            "-untrusted",
+            pki.dir / "ca.pem",
+            pki.cert_path(role),
+        )
         assert r.returncode == 0, r.stderr
     crl = run("openssl", "crl", "-inform", "DER", "-in", pki.dir / "crl" / "ca.crl", "-noout", "-text")
     assert f"{pki.signers['revoked'].serial_number:X}" in crl.stdout.replace(":", "").upper()

@@ -33,7 +33,11 @@ def test_default_is_test_pki_under_cwd_with_warning(tmp_path: Path, caplog: pyte
 
 
 def test_environment_overrides(pki: TestPki, tmp_path: Path) -> None:
-    env = {"MSEDOCS_SIGN_LEVEL": "B-LT", "MSEDOCS_SIGN_PKI_DIR": str(pki.dir), "MSEDOCS_SIGN_REVOCATION": "in-process"}
+    env = {
+        "MSEDOCS_SIGN_LEVEL": "B-LT",
+        "MSEDOCS_SIGN_PKI_DIR": str(pki.dir),
+        "MSEDOCS_SIGN_REVOCATION": "in-process",
+    }
     prof = load_profile(env=env, cwd=tmp_path)
     assert prof.level is Level.B_LT and prof.pki_dir == pki.dir
     assert not (tmp_path / ".msedocs").exists()
@@ -50,13 +54,15 @@ trust_roots = ["{pki.root_path}"]
 
 [signing.signers.chairman]
 title = "Председатель МРЭК"
-pkcs12 = "{pki.key_path('chairman')}"
+pkcs12 = "{pki.key_path("chairman")}"
 password_env = "NOT_SET_ANYWHERE"
 password_file = "pw.txt"
 """,
         encoding="utf-8",
     )
-    prof = load_profile(cfg, env={"MSEDOCS_SIGN_LEVEL": "b-t", "MSEDOCS_SIGN_TSA_URL": "http://127.0.0.1:1/tsa"})
+    prof = load_profile(
+        cfg, env={"MSEDOCS_SIGN_LEVEL": "b-t", "MSEDOCS_SIGN_TSA_URL": "http://127.0.0.1:1/tsa"}
+    )
     assert prof.level is Level.B_T and prof.tsa_url == "http://127.0.0.1:1/tsa"
     assert not prof.is_test and list(prof.signers) == ["chairman"]
     assert prof.signer("chairman").certificate == pki.signers["chairman"]

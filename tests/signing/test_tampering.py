@@ -15,7 +15,16 @@ from lxml import etree
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from signing import Level, SigningProfile, TestPki, sign_detached, sign_pdf, sign_xml, verify_detached, verify_pdf
+from signing import (
+    Level,
+    SigningProfile,
+    TestPki,
+    sign_detached,
+    sign_pdf,
+    sign_xml,
+    verify_detached,
+    verify_pdf,
+)
 from signing import verify_xml as _verify_xml
 from signing._xml import DS, XADES
 
@@ -78,7 +87,9 @@ def test_xml_changed_signed_property(xml_bt: bytes, pki: TestPki) -> None:
 def test_xml_swapped_certificate(xml_bt: bytes, pki: TestPki) -> None:
     root = xml(xml_bt)
     other = pki.signers["member2"].public_bytes(serialization.Encoding.DER)
-    root.find("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text = base64.b64encode(other).decode()
+    root.find("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text = base64.b64encode(
+        other
+    ).decode()
     report = verify_xml(dump(root), pki)
     assert outcome(report) == ("TOTAL_FAILED", "SIG_CRYPTO_FAILURE")
     assert report.signatures[1].passed  # the other parallel signature is untouched
@@ -99,7 +110,10 @@ def test_xml_removed_timestamp(xml_bt: bytes, pki: TestPki) -> None:
     ts = root.find(".//xades:SignatureTimeStamp", NS)
     ts.getparent().remove(ts)
     data = dump(root)
-    assert outcome(verify_xml(data, pki, required_level=Level.B_T)) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert outcome(verify_xml(data, pki, required_level=Level.B_T)) == (
+        "INDETERMINATE",
+        "SIG_CONSTRAINTS_FAILURE",
+    )
     relaxed = verify_xml(data, pki)
     assert relaxed.signatures[0].passed and relaxed.signatures[0].level == "B-B"
 
@@ -125,9 +139,16 @@ def test_xml_wrapped_element_duplicated(xml_bt: bytes, pki: TestPki) -> None:
     root = xml(xml_bt)
     patient = root.find("{urn:msedocs:test:1}Patient")
     root.insert(0, copy.deepcopy(patient))
+    assert outcome(verify_xml(dump(root), pki)) == ("TOTAL_FAILED", "HASH_FAILURE")
+
+
+def test_xml_signed_properties_id_reused_in_body(xml_bt: bytes, pki: TestPki) -> None:
+    root = xml(xml_bt)
+    sp_id = root.find(".//xades:SignedProperties", NS).get("Id")
+    root.find("{urn:msedocs:test:1}Patient").set("Id", sp_id)
     report = verify_xml(dump(root), pki)
     assert outcome(report) == ("TOTAL_FAILED", "FORMAT_FAILURE")
-    assert "duplicate Id 'patient'" in report.signatures[0].message
+    assert f"duplicate Id {sp_id!r}" in report.signatures[0].message
 
 
 def test_xml_signed_properties_duplicated(xml_bt: bytes, pki: TestPki) -> None:
@@ -211,7 +232,15 @@ def test_cades_changed_content_byte(p7s_bt: bytes, pki: TestPki) -> None:
 def _rebuild(p7s: bytes, change_si, extra_certs=()) -> bytes:
     """Re-assemble a .p7s with every SignerInfo passed through ``change_si`` (dict → dict)."""
     sd = _sd(p7s)["content"]
-    fields = ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature", "unsigned_attrs")
+    fields = (
+        "version",
+        "sid",
+        "digest_algorithm",
+        "signed_attrs",
+        "signature_algorithm",
+        "signature",
+        "unsigned_attrs",
+    )
     infos = []
     for i, si in enumerate(sd["signer_infos"]):
         d = {f: si[f] for f in fields if not isinstance(si[f], core.Void)}  # .native would parse it all
@@ -287,7 +316,9 @@ def test_pdf_changed_after_signing(pdf_bb: bytes, pki: TestPki) -> None:
     page = w.root["/Pages"]["/Kids"][0].get_object()
     extra = w.add_object(generic.StreamObject(stream_data=b"BT /F1 30 Tf 100 100 Td (FORGED) Tj ET"))
     contents = page["/Contents"]
-    page["/Contents"] = generic.ArrayObject([*(contents if isinstance(contents, list) else [contents]), extra])
+    page["/Contents"] = generic.ArrayObject(
+        [*(contents if isinstance(contents, list) else [contents]), extra]
+    )
     w.update_container(page)
     out = BytesIO()
     w.write(out)
@@ -301,7 +332,9 @@ def test_pdf_revoked_signer(profiles: dict[Level, SigningProfile], sample_pdf: b
     assert outcome(report) == ("INDETERMINATE", "REVOKED_NO_POE")
 
 
-def test_pdf_revoked_signer_cannot_reach_b_lt(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> None:
+def test_pdf_revoked_signer_cannot_reach_b_lt(
+    profiles: dict[Level, SigningProfile], sample_pdf: bytes
+) -> None:
     from signing import SigningFailure
 
     lt = profiles[Level.B_LT]
@@ -310,4 +343,20 @@ def test_pdf_revoked_signer_cannot_reach_b_lt(profiles: dict[Level, SigningProfi
 
 
 def test_pdf_untrusted_root(pdf_bb: bytes, other_pki: TestPki) -> None:
-    assert outcome(verify_pdf(pdf_bb, pki_dir=other_pki.dir)) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+    assert outcome(verify_pdf(pdf_bb, pki_dir=other_pki.dir)) == (
+        "INDETERMINATE",
+        "NO_CERTIFICATE_CHAIN_FOUND",
+    )
+
+
+@pytest.mark.parametrize("role", ["revoked"])
+def test_revoked_signer_cannot_reach_b_lt_in_xml_or_cms(
+    profiles: dict[Level, SigningProfile], sample_xml: bytes, role: str
+) -> None:
+    from signing import RevocationError
+
+    lt = profiles[Level.B_LT]
+    with pytest.raises(RevocationError, match="revoked"):
+        sign_xml(sample_xml, lt.signers_for([role]), lt)
+    with pytest.raises(RevocationError, match="revoked"):
+        sign_detached(b"x", lt.signers_for([role]), lt)

@@ -26,7 +26,7 @@ from .conftest import extract_documents, portal_recipient
 
 ITEMS = 1000
 KILLS = 50
-LEASE = 2.0  # seconds before a killed worker's items are claimed again
+LEASE = 3.0  # seconds before a killed worker's items are claimed again
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def worker_process(db_url: str, portal_url: str, *extra: str) -> subprocess.Pope
         "--lease",
         str(LEASE),
         "--timeout",
-        "0.5",
+        "0.3",
         "--batch",
         "8",
         "--announce",
@@ -81,7 +81,8 @@ def kill_after(p: subprocess.Popen[str], stub: PortalStub, posts: int, extra: fl
     Returns how many POSTs the worker made."""
     start = stub.stats()["deliveries"]
     deadline = time.monotonic() + timeout
-    while stub.stats()["deliveries"] - start < posts and p.poll() is None and time.monotonic() < deadline:
+    while stub.stats()["deliveries"] - start < posts and p.poll() is None:
+        assert time.monotonic() < deadline, "the worker stopped delivering"
         time.sleep(0.0005)
     time.sleep(extra)
     p.send_signal(signal.SIGKILL)

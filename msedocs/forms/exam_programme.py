@@ -1,0 +1,86 @@
+"""Программа дополнительного обследования пациента МРЭК: appendix 9 to resolution No. 77
+(items 1-8, the date, the chairman's signature and the seal place on paper)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..model.case import Case
+from . import common as c
+from .spec import FormSpec, ItemDef, Signer, Source
+
+
+def _get(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.exam_programme, attr) if case.exam_programme else None
+
+
+def _addressee(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.exam_programme.addressee, attr) if case.exam_programme else None
+
+
+EXAM_PROGRAMME = FormSpec(
+    id="by-exam-programme",
+    title="Программа дополнительного обследования пациента медико-реабилитационной экспертной комиссии",
+    xml_root="additionalExamProgramme",
+    source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
+    header=(
+        ItemDef(
+            "",
+            "commissionName",
+            "наименование медико-реабилитационной экспертной комиссии",
+            get=lambda k: k.commission.name,
+            required=True,
+        ),
+        ItemDef("", "number", "№", get=_get("number"), required=True),
+    ),
+    items=(
+        ItemDef(
+            "1",
+            "organisation",
+            "Наименование организации здравоохранения (иной организации), в которую направляется "
+            "настоящая программа",
+            get=_addressee("name"),
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "organisationAddress",
+            "Адрес организации здравоохранения (иной организации)",
+            get=_addressee("address"),
+            required=True,
+        ),
+        c.patient_name("2"),
+        c.id_number("3"),
+        c.birth_date("4"),
+        c.registration_address("5"),
+        c.actual_address("6"),
+        ItemDef(
+            "7",
+            "purpose",
+            "Цель направления (указываются необходимые дополнительные обследования, сведения, документы "
+            "и иные данные, которые должны быть представлены для вынесения решения "
+            "медико-реабилитационной экспертной комиссии (далее – МРЭК)",
+            get=_get("purpose"),
+            required=True,
+        ),
+        ItemDef(
+            "8",
+            "diagnosis",
+            "Клинико-функциональный диагноз (заполняется при направлении программы дополнительного "
+            "обследования в организацию здравоохранения)",
+            get=_get("diagnosis"),
+        ),
+        ItemDef("", "date", "Дата", "date", get=_get("date"), required=True),
+    ),
+    signers=(
+        Signer(
+            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1
+        ),
+    ),
+    footnotes=(
+        "1 Печать проставляется при оформлении программы дополнительного обследования пациента "
+        "на бумажном носителе.",
+    ),
+    applies=lambda k: k.exam_programme is not None,
+)

@@ -1,0 +1,346 @@
+"""The four registers of the Instruction on examination (appendices 4-7): journals.
+
+A journal is not one case's document: each case contributes zero or more entries (an
+examined patient, a card lent out, a certificate issued, an MPR consultation), and the
+journal lists every entry of a period in date order under the statute's numbered columns.
+
+Entries are extracted from each case as soon as it is read, as tuples of plain strings
+(dates in ISO form), so a year of a busy commission is held as small rows, not as cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..model.case import Case
+from ..model.enums import Jurisdiction
+from . import common as c
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, format_date
+
+SEED = "004_5509ffa87cccaffb.txt"
+MKB_FOOTNOTE = (
+    "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, "
+    "десятого пересмотра."
+)
+
+
+@dataclass(frozen=True)
+class JournalColumn:
+    """A numbered column: the statute's heading, the XML name, how to read it from an entry."""
+
+    key: str
+    label: str
+    get: Callable[[Case, Any], Any]
+    type: Literal["text", "date"] = "text"
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    date: dt.date
+    order: tuple[str, ...]
+    values: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    """One register: its columns (column 1, «№ п/п», is numbered by the journal itself)."""
+
+    id: str
+    title: str
+    xml_root: str
+    source: Source
+    columns: tuple[JournalColumn, ...]
+    records: Callable[[Case], Iterable[Any]]
+    date_of: Callable[[Case, Any], dt.date | None]
+    footnotes: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ("xml", "pdf", "docx")
+
+    @property
+    def namespace(self) -> str:
+        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def entries(self, case: Case) -> list[Entry]:
+        """The entries one case contributes (Belarusian registers: Belarusian cases only)."""
+        if case.jurisdiction != Jurisdiction.BY:
+            return []
+        out = []
+        for record in self.records(case):
+            when = self.date_of(case, record)
+            if when is None:
+                continue
+            values = tuple(_cell(col, col.get(case, record)) for col in self.columns)
+            out.append(Entry(when, (when.isoformat(), case.case_id), values))
+        return out
+
+    def data(
+        self, entries: Iterable[Entry], commission: str, start: dt.date, end: dt.date
+    ) -> dict[str, Any]:
+        """The journal's data dict, entries of [start, end] in date order, numbered from 1."""
+        rows = sorted((e for e in entries if start <= e.date <= end), key=lambda e: e.order)
+        return {
+            "form_id": self.id,
+            "title": self.title,
+            "kind": "journal",
+            "version": FORMS_VERSION,
+            "namespace": self.namespace,
+            "xml_root": self.xml_root,
+            "commission": commission,
+            "period": {"from": start.isoformat(), "to": end.isoformat()},
+            "started": format_date(start),
+            "finished": format_date(end),
+            "columns": [
+                {"no": 1, "key": "no", "label": "№ п/п", "type": "int", "width": 0.45},
+                *(
+                    {"no": i, "key": col.key, "label": col.label, "type": col.type, "width": col.width}
+                    for i, col in enumerate(self.columns, start=2)
+                ),
+            ],
+            "rows": [(str(i), *e.values) for i, e in enumerate(rows, start=1)],
+            "footnotes": list(self.footnotes),
+        }
+
+
+def _cell(col: JournalColumn, raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if col.type == "date":
+        return raw.isoformat() if isinstance(raw, dt.date) else str(raw)
+    return c.display_text(raw) if not isinstance(raw, str) else raw
+
+
+def display_cell(column: dict[str, Any], value: str | None) -> str:
+    """A cell as printed: dates as «23» ноября 2026 г."""
+    if value is None:
+        return ""
+    if column["type"] == "date":
+        return format_date(dt.date.fromisoformat(value))
+    return value
+
+
+# --- shared column readers ------------------------------------------------------------------
+
+
+def _surname_initials(case: Case, _: Any) -> str:
+    name = case.patient.name
+    ini = "".join(f"{p[0]}." for p in (name.first, name.middle) if p)
+    return f"{name.last} {ini}"
+
+
+def _id(case: Case, _: Any) -> str | None:
+    return case.patient.id_number
+
+
+def _birth(case: Case, _: Any) -> dt.date:
+    return case.patient.birth_date
+
+
+def _address(case: Case, _: Any) -> str:
+    a = case.patient.addresses
+    return str(a.actual or a.registration)
+
+
+def _referring(case: Case, _: Any) -> str:
+    return case.referring_organisation.name
+
+
+def _act(case: Case, _: Any) -> str | None:
+    e = case.examination
+    return f"№ {e.act_number} от {e.act_date.strftime('%d.%m.%Y')}" if e else None
+
+
+def _group(case: Case, _: Any) -> str | None:
+    d = case.decision
+    if d is None or not d.recognised:
+        return None
+    return d.group.label if d.group else (d.degree.label if d.degree else None)
+
+
+# --- appendix 4: protocols of the commission's sessions ------------------------------------
+
+
+def _purpose(case: Case, _: Any) -> str:
+    e = case.examination
+    purposes = e.purposes if e else case.referral.purposes
+    return "; ".join(p.label for p in purposes)
+
+
+def _diagnosis(case: Case, _: Any) -> str:
+    d = case.examination.diagnosis if case.examination else case.referral.diagnosis
+    return f"{', '.join(d.icd10)} {d.main}"
+
+
+def _before(case: Case, _: Any) -> str:
+    d, e = case.decision, case.examination
+    status = (d.status_before if d and d.status_before else case.referral.status_before)
+    parts = [status.group.label if status.group else (status.degree.label if status.degree else "не является")]
+    if e and (e.incapacity_continuous_days or e.incapacity_interrupted_days):
+        parts.append(
+            f"ВН непрерывно {e.incapacity_continuous_days or 0} дн., с перерывами {e.incapacity_interrupted_days or 0} дн."
+        )
+    return "; ".join(parts)
+
+
+def _validity(case: Case, _: Any) -> str | None:
+    d = case.decision
+    if d is None or not d.recognised:
+        return None
+    if d.no_term:
+        return "без указания срока переосвидетельствования"
+    if d.valid_from and d.valid_until:
+        return f"с {d.valid_from.strftime('%d.%m.%Y')} по {d.valid_until.strftime('%d.%m.%Y')}"
+    return d.validity_other
+
+
+def _labour(case: Case, _: Any) -> str | None:
+    d = case.decision
+    if d is None or d.labour is None:
+        return None
+    return f"противопоказано: {d.labour.contraindicated}; показано: {d.labour.indicated}"
+
+
+def _missed(case: Case, _: Any) -> str | None:
+    d = case.decision
+    if d is None or d.missed_period is None:
+        return None
+    p = d.missed_period
+    return f"с {p.start.strftime('%d.%m.%Y')} по {p.end.strftime('%d.%m.%Y')}"
+
+
+PROTOCOLS = JournalSpec(
+    id="by-journal-protocols",
+    title="протоколов заседаний медико-реабилитационной экспертной комиссии",
+    xml_root="protocolsJournal",
+    source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
+    columns=(
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.2),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
+        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
+        JournalColumn(
+            "referredBy",
+            "Наименование организации, направившей пациента на медико-социальную экспертизу",
+            _referring,
+            width=1.5,
+        ),
+        JournalColumn("purpose", "Цель направления", _purpose, width=1.3),
+        JournalColumn(
+            "diagnosis", "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
+            _diagnosis, width=1.8,
+        ),  # fmt: skip
+        JournalColumn(
+            "before",
+            "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
+            "до настоящего освидетельствования",
+            _before,
+            width=1.4,
+        ),
+        JournalColumn("decision", "Решение МРЭК²", lambda k, _: c.decision_text(k), width=1.4),
+        JournalColumn("validity", "Срок действия заключения МРЭК", _validity, width=1.1),
+        JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=1.4),
+        JournalColumn("technicalMeans", "ТССР³", lambda k, _: k.decision.technical_means if k.decision else None),
+        JournalColumn("missedPeriod", "Данные об инвалидности за пропущенное время", _missed, width=1.0),
+        JournalColumn("note", "Примечание", lambda k, _: None, width=0.9),
+    ),
+    records=lambda k: [k.examination] if k.examination is not None else [],
+    date_of=lambda k, e: e.protocol.date,
+    footnotes=(
+        MKB_FOOTNOTE,
+        "2 Медико-реабилитационная экспертная комиссия.",
+        "3 Технические средства социальной реабилитации.",
+    ),
+)
+
+# --- appendix 5: movements of the MREK medical cards ---------------------------------------
+
+
+def _last_exam(case: Case, _: Any) -> str | None:
+    e = case.examination
+    return f"№ {e.act_number} от {e.act_date.strftime('%d.%m.%Y')}, {e.act_date.year} г." if e else None
+
+
+CARDS = JournalSpec(
+    id="by-journal-cards",
+    title="учета движения медицинских карт пациентов медико-реабилитационной экспертной комиссии",
+    xml_root="cardsJournal",
+    source=Source(SEED, "appendix 5 to the Instruction", "4528-4599"),
+    columns=(
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.4),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.3),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
+        JournalColumn(
+            "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=1.4
+        ),
+        JournalColumn(
+            "requestedBy",
+            "Наименование организации, запросившей медицинскую карту пациента МРЭК¹",
+            lambda k, m: m.requested_by,
+            width=1.8,
+        ),
+        JournalColumn(
+            "handedOver", "Число, месяц, год передачи медицинской карты пациента МРЭК",
+            lambda k, m: m.handed_over, "date", width=1.2,
+        ),  # fmt: skip
+        JournalColumn(
+            "returned", "Число, месяц, год возврата медицинской карты пациента МРЭК",
+            lambda k, m: m.returned, "date", width=1.2,
+        ),  # fmt: skip
+        JournalColumn("note", "Примечание", lambda k, m: m.note),
+    ),
+    records=lambda k: k.card_movements,
+    date_of=lambda k, m: m.handed_over,
+    footnotes=("1 Медико-реабилитационная экспертная комиссия.",),
+)
+
+# --- appendix 6: disability certificates issued -------------------------------------------
+
+
+def _cert_date(case: Case, cert: Any) -> dt.date | None:
+    return cert.issued_on or (case.decision.date if case.decision else None)
+
+
+def _cert_validity(case: Case, _: Any) -> str | None:
+    d = case.decision
+    if d is None:
+        return None
+    if d.no_term:
+        return "бессрочно"
+    return f"до {d.valid_until.strftime('%d.%m.%Y')}" if d.valid_until else d.validity_other
+
+
+CERTIFICATES = JournalSpec(
+    id="by-journal-certificates",
+    title="учета выдачи удостоверений инвалидов",
+    xml_root="certificatesJournal",
+    source=Source(SEED, "appendix 6 to the Instruction", "4600-4683"),
+    columns=(
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.4),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.3),
+        JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=1.1),
+        JournalColumn(
+            "act", "Акт освидетельствования в медико-реабилитационной экспертной комиссии (номер, дата)",
+            _act, width=1.4,
+        ),  # fmt: skip
+        JournalColumn("group", "Группа инвалидности (степень утраты здоровья)", _group, width=1.2),
+        JournalColumn(
+            "certificate", "Серия, номер удостоверения инвалида",
+            lambda k, s: " ".join(x for x in (s.series, s.number) if x), width=1.0,
+        ),  # fmt: skip
+        JournalColumn("validUntil", "Срок действия удостоверения инвалида", _cert_validity, width=1.0),
+        JournalColumn("signature", "Подпись получателя", lambda k, s: None, width=1.0),
+        JournalColumn(
+            "note",
+            "Примечание (фамилия, инициалы получателя удостоверения инвалида, номер и дата доверенности; "
+            "выдан дубликат удостоверения инвалида)",
+            lambda k, s: s.recipient_note,
+            width=1.8,
+        ),
+    ),
+    records=lambda k: [k.decision.certificate_issued] if k.decision and k.decision.certificate_issued else [],
+    date_of=_cert_date,
+)
+
+JOURNALS: dict[str, JournalSpec] = {j.id: j for j in (PROTOCOLS, CARDS, CERTIFICATES)}

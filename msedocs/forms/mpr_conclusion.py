@@ -1,0 +1,605 @@
+"""Заключение кабинета медико-профессиональной реабилитации: appendix 8 to the Instruction
+(items 1-19 with their sub-items), signed by the head and a specialist of the MPR office."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ..model.case import Case, PersonName
+from ..model.enums import Labelled
+from ..model.mpr import (
+    EducationLevel,
+    EducationProgramme,
+    EmploymentWay,
+    MprConclusion,
+    MprDisability,
+    MprPurpose,
+    OfficeStaff,
+    PensionStatus,
+    SpecialConditionsArea,
+    TrainingLevel,
+    WorkConditionsSource,
+)
+from . import common as c
+from .spec import FormSpec, ItemDef, Signer, Source
+
+CHILD_14_18 = (
+    "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет, направленного "
+    "на консультацию государственной организацией здравоохранения"
+)
+FUNCTIONS_PARTICIPATION = (
+    "оценка участия нарушенных функций (с их указанием) в выполнении профессиональной деятельности "
+    "(основного состава работ) с указанием объема и времени участия в выполнении основного состава работ"
+)
+
+
+class Learning(Labelled):
+    """Item 8.1 (one phrase to underline)."""
+
+    LEARNING = MprPurpose.LEARNING.value, MprPurpose.LEARNING.label
+
+
+class Work(Labelled):
+    """Item 8.2."""
+
+    WORK = MprPurpose.WORK.value, MprPurpose.WORK.label
+
+
+class LossPercent(Labelled):
+    """Item 8.3."""
+
+    LOSS_PERCENT = MprPurpose.LOSS_PERCENT.value, MprPurpose.LOSS_PERCENT.label
+
+
+class IpraCorrection(Labelled):
+    """Item 8.4."""
+
+    IPRA_CORRECTION = MprPurpose.IPRA_CORRECTION.value, MprPurpose.IPRA_CORRECTION.label
+
+
+def _m(*attrs: str) -> Callable[[Case], Any]:
+    """A getter along ``case.mpr.a.b`` that gives None where an optional part is missing."""
+
+    def getter(case: Case) -> Any:
+        obj: Any = case.mpr
+        for attr in attrs:
+            if obj is None:
+                return None
+            obj = getattr(obj, attr, None)
+        return obj
+
+    return getter
+
+
+def _purpose(no: str, key: str, enum: type[Labelled]) -> ItemDef:
+    (member,) = list(enum)
+
+    def getter(case: Case) -> Labelled | None:
+        purposes = case.mpr.purposes if case.mpr else []
+        return member if member.value in {p.value for p in purposes} else None
+
+    return ItemDef(no, key, "", "choice", get=getter, enum=enum)
+
+
+def _age(case: Case) -> int | None:
+    if case.mpr is None:
+        return None
+    b, d = case.patient.birth_date, case.mpr.date
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def _phones(case: Case) -> list[str]:
+    phones = list(case.patient.contacts.phones)
+    if case.representative is not None:
+        phones += [p for p in case.representative.contacts.phones if p not in phones]
+    return phones
+
+
+def _staff(get: Callable[[MprConclusion], OfficeStaff]) -> Callable[[Case], list[PersonName]]:
+    def names(case: Case) -> list[PersonName]:
+        if case.mpr is None:
+            return []
+        s = get(case.mpr)
+        return [PersonName(last=s.last, first=s.first, middle=s.middle)]
+
+    return names
+
+
+def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> ItemDef:
+    """Items 15.2 and 15.4: the basis of the assessment, then three sub-items."""
+    return ItemDef(
+        no,
+        key,
+        label,
+        "group",
+        children=(
+            ItemDef(
+                "",
+                "basis",
+                "выполняется на основании",
+                "choice",
+                get=_m("adult", attr, "sources"),
+                enum=WorkConditionsSource,
+                multi=True,
+                suffix=c.UNDERLINE,
+            ),
+            ItemDef(
+                f"{no}.1",
+                "overallClass",
+                f"общая оценка класса условий труда{where} (указать)",
+                get=_m("adult", attr, "overall_class"),
+            ),
+            ItemDef(
+                f"{no}.2",
+                "factorsClass",
+                "оценка класса условий труда по факторам производственной среды, тяжести "
+                f"и напряженности трудового процесса{where} (указать)",
+                get=_m("adult", attr, "factors_class"),
+            ),
+            ItemDef(
+                f"{no}.3",
+                "functionsParticipation",
+                FUNCTIONS_PARTICIPATION,
+                get=_m("adult", attr, "functions_participation"),
+            ),
+        ),
+    )
+
+
+MPR_CONCLUSION = FormSpec(
+    id="by-mpr-conclusion",
+    title="Заключение кабинета медико-профессиональной реабилитации",
+    xml_root="mprConclusion",
+    source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the Instruction", "4743-end"),
+    header=(
+        ItemDef(
+            "",
+            "commissionName",
+            "наименование медико-реабилитационной экспертной комиссии",
+            get=lambda k: k.commission.name,
+            required=True,
+        ),
+        ItemDef(
+            "",
+            "issue",
+            "",
+            "group",
+            inline=True,
+            required=True,
+            doc="(дата и номер заключения, под заголовком)",
+            children=(
+                ItemDef("", "date", "от", "date", get=_m("date"), required=True),
+                ItemDef("", "number", "№", get=_m("number"), required=True),
+            ),
+        ),
+        ItemDef(
+            "",
+            "sentTo",
+            "Заключение кабинета медико-профессиональной реабилитации (далее – МПР) направлено "
+            "(указывается наименование медико-реабилитационной экспертной комиссии или государственной "
+            "организации здравоохранения, направившей пациента на консультацию)",
+            get=_m("sent_to"),
+            required=True,
+        ),
+    ),
+    items=(
+        c.patient_name("1"),
+        ItemDef(
+            "2",
+            "representativeName",
+            "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента",
+            get=lambda k: k.representative.name if k.representative else None,
+        ),
+        ItemDef(
+            "3",
+            "birthDateAge",
+            "Дата рождения / возраст (лет)",
+            "group",
+            inline=True,
+            children=(
+                ItemDef("", "birthDate", "", "date", get=lambda k: k.patient.birth_date, required=True),
+                ItemDef("", "age", "/", "int", get=_age),
+            ),
+        ),
+        replace(c.registration_address("4"), label="Адрес регистрации пациента по месту жительства пациента"),
+        c.actual_address("5"),
+        ItemDef(
+            "6",
+            "representativeRegistrationAddress",
+            f"Адрес регистрации по месту жительства законного представителя {CHILD_14_18}",
+            get=lambda k: k.representative.addresses.registration if k.representative else None,
+        ),
+        ItemDef(
+            "7",
+            "representativeActualAddress",
+            f"Адрес фактического места жительства или пребывания законного {CHILD_14_18}",
+            get=lambda k: (
+                (k.representative.addresses.actual or k.representative.addresses.registration)
+                if k.representative
+                else None
+            ),
+        ),
+        c.phones(_phones),
+        ItemDef(
+            "8",
+            "purposes",
+            "Цель направления на профессиональную консультацию пациента, инвалида, ребенка-инвалида, "
+            "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет "
+            "(нужное подчеркнуть, другое указать)",
+            "group",
+            children=(
+                _purpose("8.1", "learningAbility", Learning),
+                _purpose("8.2", "workAbility", Work),
+                _purpose("8.3", "lossPercent", LossPercent),
+                _purpose("8.4", "ipraCorrection", IpraCorrection),
+                ItemDef(
+                    "8.5",
+                    "trainingFitness",
+                    "оценка годности к профессиональному обучению на уровне",
+                    "choice",
+                    get=_m("training_levels"),
+                    enum=TrainingLevel,
+                    multi=True,
+                    other=_m("training_specialities"),
+                    suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций",
+                ),
+                ItemDef(
+                    "8.6",
+                    "specialConditions",
+                    "оценка нуждаемости в создании специальных условий",
+                    "choice",
+                    get=_m("special_conditions"),
+                    enum=SpecialConditionsArea,
+                    multi=True,
+                    other=_m("special_conditions_details"),
+                ),
+                ItemDef("", "other", "другое", get=_m("purpose_other")),
+            ),
+        ),
+        ItemDef(
+            "9",
+            "disability",
+            "",
+            "choice",
+            get=_m("disability"),
+            enum=MprDisability,
+            suffix=c.UNDERLINE,
+        ),
+        ItemDef(
+            "10",
+            "lossPercent",
+            "Степень утраты профессиональной трудоспособности в процентах (указать)",
+            "int",
+            get=_m("loss_percent"),
+        ),
+        ItemDef(
+            "11",
+            "education",
+            "Сведения об образовании",
+            "group",
+            children=(
+                ItemDef(
+                    "11.1",
+                    "level",
+                    "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
+                    "choice",
+                    get=_m("education_levels"),
+                    enum=EducationLevel,
+                    multi=True,
+                    other=_m("education_level_other"),
+                ),
+                ItemDef(
+                    "11.2",
+                    "programme",
+                    "вид освоенной (осваиваемой) образовательной программы",
+                    "choice",
+                    get=_m("education_programmes"),
+                    enum=EducationProgramme,
+                    multi=True,
+                    suffix=c.UNDERLINE,
+                ),
+                ItemDef(
+                    "11.3",
+                    "specialConditionsUse",
+                    "сведения об использовании рекомендаций по организации специальных условий при освоении "
+                    "содержания образовательных программ (для детей с учетом психолого-педагогической "
+                    "характеристики из центра коррекционно-развивающего обучения и реабилитации) "
+                    "(при использовании указать)",
+                    get=_m("special_education_conditions"),
+                ),
+                ItemDef(
+                    "11.4",
+                    "specialities",
+                    "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать)",
+                    get=_m("specialities"),
+                ),
+                ItemDef(
+                    "",
+                    "qualifications",
+                    "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать)",
+                    get=_m("qualifications"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "12",
+            "workplace",
+            "Место работы (учебы)",
+            "group",
+            children=(
+                ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
+                ItemDef(
+                    "12.2",
+                    "notWorking",
+                    "если не работает, вносится запись «не работает» с указанием продолжительности "
+                    "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
+                    get=_m("not_working"),
+                ),
+                ItemDef(
+                    "12.3",
+                    "specialConditions",
+                    "организованы специальные условия (указать)",
+                    "group",
+                    children=(
+                        ItemDef("", "learning", "для обучения", get=_m("special_conditions_learning")),
+                        ItemDef("", "work", "для трудовой занятости", get=_m("special_conditions_work")),
+                    ),
+                ),
+            ),
+        ),
+        ItemDef(
+            "13",
+            "career",
+            "Данные профессионального маршрута",
+            "group",
+            children=(
+                ItemDef(
+                    "13.1",
+                    "moves",
+                    "сведения о профессиональных перемещениях в период трудовой деятельности с указанием "
+                    "должности(ей) служащего, профессии(й) рабочего, продолжительности периодов занятости "
+                    "(указать)",
+                    get=_m("career"),
+                ),
+                ItemDef("13.2", "totalService", "общий трудовой стаж (указать)", get=_m("total_service")),
+            ),
+        ),
+        ItemDef(
+            "14",
+            "pension",
+            "Отношение к пенсионированию",
+            "choice",
+            get=_m("pension"),
+            enum=PensionStatus,
+            multi=True,
+            other=_m("pension_other"),
+            suffix=c.UNDERLINE_OTHER,
+        ),
+        ItemDef(
+            "15",
+            "adultResults",
+            "Результаты профессиональной консультации пациента",
+            "group",
+            children=(
+                ItemDef(
+                    "15.1",
+                    "mainProfessions",
+                    "основная(ые) профессия(и) (указать)",
+                    get=_m("adult", "main_professions"),
+                ),
+                _work_assessment(
+                    "15.2",
+                    "mainConditions",
+                    "оценка условий труда по основной(ым) профессии(ям)",
+                    "main_conditions",
+                    "",
+                ),
+                ItemDef(
+                    "15.3",
+                    "mainFitness",
+                    "оценка годности по основной(ым) профессии(ям)",
+                    get=_m("adult", "main_fitness"),
+                ),
+                _work_assessment(
+                    "15.4",
+                    "jobConditions",
+                    "оценка условий труда по профессии рабочего, должности служащего по месту занятости",
+                    "job_conditions",
+                    " на рабочем месте",
+                ),
+                ItemDef(
+                    "15.5",
+                    "continuedEmployment",
+                    "оценка годности к продолжению занятости",
+                    get=_m("adult", "continued_employment"),
+                ),
+                ItemDef(
+                    "15.6",
+                    "labourRequirements",
+                    "требования к условиям и характеру труда",
+                    "group",
+                    children=(
+                        ItemDef(
+                            "15.6.1",
+                            "contraindicated",
+                            "противопоказанные факторы производственной среды, тяжести и напряженности "
+                            "трудового процесса (указать)",
+                            get=_m("adult", "contraindicated"),
+                        ),
+                        ItemDef(
+                            "15.6.2",
+                            "indicated",
+                            "показанные условия труда по показателям вредности и опасности факторов "
+                            "производственной среды и трудового процесса (указать)",
+                            get=_m("adult", "indicated"),
+                        ),
+                    ),
+                ),
+                ItemDef(
+                    "15.7",
+                    "rehabMeasures",
+                    "мероприятия профессиональной и трудовой реабилитации",
+                    "group",
+                    children=(
+                        ItemDef(
+                            "15.7.1",
+                            "training",
+                            "профессиональное обучение, переобучение с указанием уровня образования, "
+                            "наименования рекомендуемых к освоению квалификаций",
+                            get=_m("adult", "training"),
+                        ),
+                        ItemDef(
+                            "15.7.2",
+                            "preparation",
+                            "профессиональная подготовка, переподготовка с указанием организационной формы "
+                            "подготовки, наименования рекомендованных к освоению квалификаций",
+                            get=_m("adult", "preparation"),
+                        ),
+                        ItemDef(
+                            "15.7.3",
+                            "trainingConditions",
+                            "нуждаемость в создании специальных условий для обучения и профессиональной "
+                            "подготовки (указать)",
+                            get=_m("adult", "training_conditions"),
+                        ),
+                    ),
+                ),
+                ItemDef(
+                    "15.8",
+                    "employment",
+                    "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
+                    "профессиональных намерений и профессиональных возможностей",
+                    "group",
+                    children=(
+                        ItemDef(
+                            "",
+                            "where",
+                            "",
+                            "choice",
+                            get=_m("adult", "employment"),
+                            enum=EmploymentWay,
+                            multi=True,
+                            other=_m("adult", "employment_other"),
+                            suffix=c.UNDERLINE_OTHER,
+                        ),
+                        ItemDef(
+                            "",
+                            "workingTime",
+                            "режим рабочего времени (указать)",
+                            get=_m("adult", "working_time"),
+                        ),
+                        ItemDef(
+                            "",
+                            "workNorms",
+                            "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
+                            get=_m("adult", "work_norms"),
+                        ),
+                        ItemDef(
+                            "15.8.1",
+                            "adaptation",
+                            "трудовая адаптация с указанием периода (указать)",
+                            get=_m("adult", "adaptation"),
+                        ),
+                        ItemDef(
+                            "15.8.2",
+                            "specialWorkplace",
+                            "организация специализированного рабочего места, в том числе в надомных условиях "
+                            "(указать)",
+                            get=_m("adult", "special_workplace"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        ItemDef(
+            "16",
+            "childResults",
+            "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, "
+            + CHILD_14_18,
+            "group",
+            children=(
+                ItemDef(
+                    "16.1",
+                    "intentions",
+                    "профессиональные намерения, интересы, склонности (указать)",
+                    get=_m("child", "intentions"),
+                ),
+                ItemDef(
+                    "16.2",
+                    "specialities",
+                    "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
+                    "образования, профессиональной подготовки (указать)",
+                    get=_m("child", "specialities"),
+                ),
+                ItemDef(
+                    "16.3",
+                    "conditions",
+                    "нуждаемость в создании специальных условий для получения профессионального образования, "
+                    "профессиональной подготовки (указать в случае нуждаемости)",
+                    get=_m("child", "conditions"),
+                ),
+            ),
+        ),
+        ItemDef(
+            "17",
+            "preliminaryLimits",
+            "Предварительная оценка ограничений категорий жизнедеятельности пациента на дату консультации "
+            "с указанием функционального класса (далее – ФК) (указать):",
+            "group",
+            inline=True,
+            children=(
+                ItemDef(
+                    "",
+                    "learningFc",
+                    "способность к обучению (профессиональному) ФК",
+                    "int",
+                    get=_m("fc_learning"),
+                    xsd_type="c:FunctionalClass",
+                ),
+                ItemDef(
+                    "",
+                    "workFc",
+                    "способность к трудовой деятельности ФК",
+                    "int",
+                    get=_m("fc_work"),
+                    xsd_type="c:FunctionalClass",
+                ),
+            ),
+        ),
+        ItemDef(
+            "18",
+            "preliminaryLossPercent",
+            "Предварительная оценка степени утраты профессиональной трудоспособности в процентах",
+            "int",
+            get=_m("preliminary_loss_percent"),
+        ),
+        ItemDef(
+            "19",
+            "trainingFitnessChild",
+            "Заключение о годности к обучению (профессиональному), профессиональной подготовке детей "
+            "с особенностями психофизического развития в возрасте от 14 до 18 лет с указанием",
+            "group",
+            children=(
+                ItemDef(
+                    "19.1",
+                    "specialities",
+                    "рекомендуемых к обучению специальностей, освоению квалификаций",
+                    get=_m("training_fitness", "specialities"),
+                ),
+                ItemDef(
+                    "19.2",
+                    "regime",
+                    "режима и условий обучения",
+                    get=_m("training_fitness", "regime"),
+                ),
+            ),
+        ),
+    ),
+    signers=(
+        Signer("mpr_head", "Заведующий кабинетом МПР", _staff(lambda m: m.head)),
+        Signer("mpr_specialist", "Специалист кабинета МПР", _staff(lambda m: m.specialist)),
+    ),
+    applies=lambda k: k.mpr is not None,
+)

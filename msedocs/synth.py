@@ -1,0 +1,138 @@
+"""Synthetic cases for tests, demos and benchmarks: `msedocs fixtures generate`.
+
+Each generated case is one of the sample cases (every decision kind, children and adults,
+Belarusian and Russian) given a new invented person: name, identification number or
+СНИЛС and ОМС policy computed to pass their checks, and every date moved by the same
+number of days so the case's story and ages stay as they were. The same seed gives the
+same cases. Belarusian cases are put under one commission, as a journal is kept per
+commission. Every case is validated before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .model import load_case
+from .model.identifiers import by_id_check_digit, oms_check_digit, snils_check_number
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COMMISSION = "Первая Минская городская МРЭК общего профиля"
+
+SURNAMES = {
+    "male": ["Ковалёў", "Шчарбіцкі", "Дуброўскі", "Жукоўскі", "Васілеўскі", "Мялешка", "Лойка", "Сташкевіч",
+             "Бандарэнка", "Гурыновіч", "Кавалёнак", "Пятроўскі", "Іваноў", "Сёмушкін", "Харытонаў"],
+    "female": ["Ковалёва", "Шчарбіцкая", "Дуброўская", "Жукоўская", "Васілеўская", "Мялешка", "Лойка",
+               "Сташкевіч", "Бандарэнка", "Гурыновіч", "Кавалёнак", "Пятроўская", "Іванова", "Сёмушкіна"],
+}  # fmt: skip
+FIRST = {
+    "male": ["Андрэй", "Алесь", "Уладзімір", "Пётр", "Ігар", "Сяргей", "Мікалай", "Ягор", "Фёдар", "Яўген"],
+    "female": ["Алёна", "Вольга", "Ганна", "Марына", "Наталля", "Святлана", "Людміла", "Ірына", "Таццяна"],
+}  # fmt: skip
+MIDDLE = {
+    "male": ["Іванавіч", "Пятровіч", "Сяргеевіч", "Міхайлавіч", "Уладзіміравіч", "Андрэевіч", "Фёдаравіч"],
+    "female": ["Іванаўна", "Пятроўна", "Сяргееўна", "Міхайлаўна", "Уладзіміраўна", "Андрэеўна", "Фёдараўна"],
+}  # fmt: skip
+REGIONS = "ABCHKEM"
+
+
+def _samples() -> list[dict[str, Any]]:
+    files = sorted(SAMPLES.glob("*.json"))
+    return [json.loads(p.read_text(encoding="utf-8")) for p in files]
+
+
+def _shift_dates(node: Any, delta: timedelta) -> Any:
+    if isinstance(node, dict):
+        return {k: _shift_dates(v, delta) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shift_dates(v, delta) for v in node]
+    if isinstance(node, str) and ISO_DATE.match(node):
+        return (date.fromisoformat(node) + delta).isoformat()
+    return node
+
+
+def by_id_number(birth: date, sex: str, rng: random.Random) -> str:
+    century = 3 if birth.year < 2000 else 5
+    head = f"{century + (sex == 'female')}{birth:%d%m%y}{rng.choice(REGIONS)}{rng.randrange(1000):03d}PB"
+    return head + str(by_id_check_digit(head + "0"))
+
+
+def snils(rng: random.Random) -> str:
+    digits = f"{rng.randrange(2_000_000, 999_999_999):09d}"
+    check = snils_check_number(digits)
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:9]} {check:02d}"
+
+
+def oms(birth: date, rng: random.Random) -> str:
+    first15 = f"{rng.randrange(10, 99)}{rng.randrange(10)}{birth:%Y%m%d}{rng.randrange(10000):04d}"
+    return first15 + str(oms_check_digit(first15))
+
+
+def _person(case: dict[str, Any], rng: random.Random, index: int) -> None:
+    patient = case["patient"]
+    sex = patient["sex"]
+    patient["name"] = {
+        "last": rng.choice(SURNAMES[sex]),
+        "first": rng.choice(FIRST[sex]),
+        "middle": rng.choice(MIDDLE[sex]),
+    }
+    birth = date.fromisoformat(patient["birth_date"])
+    if case.get("jurisdiction", "BY") == "BY":
+        patient["id_number"] = by_id_number(birth, sex, rng)
+        case["commission"]["name"] = COMMISSION
+    else:
+        insurance = patient.setdefault("insurance", {})
+        if insurance.get("snils"):
+            insurance["snils"] = snils(rng)
+        if insurance.get("oms_policy"):
+            insurance["oms_policy"] = oms(birth, rng)
+    case["case_id"] = f"SYN-{case.get('jurisdiction', 'BY')}-{index:07d}"
+
+
+def generate(count: int, seed: int, start: date = date(2026, 1, 5), end: date = date(2026, 11, 20)):
+    """``count`` valid synthetic cases as JSON dicts, the same for the same seed."""
+    rng = random.Random(seed)
+    samples = _samples()
+    span = (end - start).days
+    for index in range(1, count + 1):
+        for _attempt in range(20):
+            sample = samples[rng.randrange(len(samples))]
+            anchor = date.fromisoformat(sample["referral"]["date"])
+            target = start + timedelta(days=rng.randrange(span))
+            case = _shift_dates(sample, target - anchor)
+            _person(case, rng, index)
+            try:
+                load_case(case)
+            except InputError:
+                continue  # a shifted date crossed an age boundary; draw again
+            yield case
+            break
+        else:  # pragma: no cover - the samples are valid; this would be a defect
+            raise InputError(f"could not generate a valid case #{index} in 20 attempts")
+
+
+def write(count: int, seed: int, out: Path) -> Path:
+    """A folder of case files, or one JSON Lines file when ``out`` ends in .jsonl."""
+    if count < 1:
+        raise InputError("--count must be at least 1")
+    cases: Iterator[dict[str, Any]] = generate(count, seed)
+    if out.suffix == ".jsonl":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for case in cases:
+                handle.write(json.dumps(case, ensure_ascii=False) + "\n")
+        tmp.replace(out)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for case in cases:
+        path = out / f"{case['case_id']}.json"
+        path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return out
