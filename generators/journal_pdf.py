@@ -25,8 +25,8 @@ import typst
 
 from .common import FONTS_DIR, TEMPLATES_DIR, GeneratorError, display_rows
 
-CHUNK_ROWS = 500
-TASKS_PER_WORKER = 6
+CHUNK_ROWS = 250
+TASKS_PER_WORKER = 2
 Progress = Callable[[int, int], None]
 
 

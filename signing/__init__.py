@@ -12,7 +12,9 @@ Imports nothing from ``msedocs`` or ``generators``. Typical use::
     report = verify_file("out/form.xml", pki_dir=".msedocs/pki")
 """
 
-from .cades import sign_detached
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConfigurationError,
     KeyLoadError,
@@ -22,22 +24,67 @@ from .errors import (
     TimestampError,
     UnsupportedDocumentError,
 )
-from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
-from .pades import DEFAULT_STAMP_FONT, sign_pdf
-from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
-from .profile import Level, SignerRef, SigningProfile, load_profile, pki_profile
-from .services import local_authority, serve
-from .verify import (
-    Indication,
-    QualifiedFlags,
-    SignatureReport,
-    VerificationReport,
-    verify_detached,
-    verify_file,
-    verify_pdf,
-    verify_xml,
-)
-from .xades import sign_xml
+
+# Everything else loads on first use (PEP 562): pyHanko and friends take most of a second to
+# import, and ``msedocs --help`` should not pay for that.
+_LAZY = {
+    "sign_detached": ".cades",
+    "Signer": ".keys",
+    "clear_key_cache": ".keys",
+    "load_pkcs11": ".keys",
+    "load_pkcs12": ".keys",
+    "DEFAULT_STAMP_FONT": ".pades",
+    "sign_pdf": ".pades",
+    "ROLE_TITLES": ".pki",
+    "TestPki": ".pki",
+    "init_pki": ".pki",
+    "load_pki": ".pki",
+    "Level": ".profile",
+    "SignerRef": ".profile",
+    "SigningProfile": ".profile",
+    "load_profile": ".profile",
+    "pki_profile": ".profile",
+    "local_authority": ".services",
+    "serve": ".services",
+    "Indication": ".verify",
+    "QualifiedFlags": ".verify",
+    "SignatureReport": ".verify",
+    "VerificationReport": ".verify",
+    "verify_detached": ".verify",
+    "verify_file": ".verify",
+    "verify_pdf": ".verify",
+    "verify_xml": ".verify",
+    "sign_xml": ".xades",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'signing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .cades import sign_detached
+    from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
+    from .pades import DEFAULT_STAMP_FONT, sign_pdf
+    from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
+    from .profile import Level, SignerRef, SigningProfile, load_profile, pki_profile
+    from .services import local_authority, serve
+    from .verify import (
+        Indication,
+        QualifiedFlags,
+        SignatureReport,
+        VerificationReport,
+        verify_detached,
+        verify_file,
+        verify_pdf,
+        verify_xml,
+    )
+    from .xades import sign_xml
 
 __all__ = [
     "DEFAULT_STAMP_FONT",

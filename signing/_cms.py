@@ -57,9 +57,7 @@ def role_attribute(title: str) -> cms.AttCertAttribute:
     return cms.AttCertAttribute(
         {
             "type": "role",
-            "values": [
-                cms.RoleSyntax({"role_name": asn1_x509.GeneralName(name="directory_name", value=name)})
-            ],
+            "values": [cms.RoleSyntax({"role_name": asn1_x509.GeneralName(name="directory_name", value=name)})],
         }
     )
 

@@ -14,32 +14,33 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .errors import SigningFailure, UnsupportedDocumentError
-from .pki import DEFAULT_SERVICE_URL, init_pki
-from .services import serve
-from .verify import Indication, VerificationReport, verify_file
+
+if TYPE_CHECKING:
+    from .verify import VerificationReport
+
+# pyHanko-based modules are imported inside the commands, so mounting this app is cheap.
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8790"
 
 __all__ = ["pki_app", "verify_cmd"]
 
-pki_app = typer.Typer(
-    help="Test PKI: create it, serve its TSA, OCSP responder and CRLs.", no_args_is_help=True
-)
+pki_app = typer.Typer(help="Test PKI: create it, serve its TSA, OCSP responder and CRLs.", no_args_is_help=True)
 
 
 @pki_app.command("init")
 def pki_init_cmd(
-    directory: Annotated[
-        Path, typer.Argument(help="Directory to create the test PKI in.", show_default=False)
-    ],
+    directory: Annotated[Path, typer.Argument(help="Directory to create the test PKI in.", show_default=False)],
     service_url: Annotated[
         str, typer.Option("--service-url", help="Base URL written into certificates (OCSP, CRL).")
     ] = DEFAULT_SERVICE_URL,
 ) -> None:
     """Create a TEST PKI: root, issuing CA, signers per role, TSA, OCSP responder, CRLs."""
+    from .pki import init_pki
+
     try:
         pki = init_pki(directory, service_url=service_url)
     except SigningFailure as exc:
@@ -60,14 +61,14 @@ def pki_serve_cmd(
     port: Annotated[int, typer.Option("--port", help="Port.")] = 8790,
 ) -> None:
     """Serve the test PKI's TSA (/tsa), OCSP responder (/ocsp) and CRLs (/crl/…) over HTTP."""
+    from .services import serve
+
     try:
         server = serve(directory, host, port)
     except (SigningFailure, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(
-        f"serving the TEST PKI {directory} on http://{host}:{server.server_address[1]} (Ctrl-C to stop)"
-    )
+    typer.echo(f"serving the TEST PKI {directory} on http://{host}:{server.server_address[1]} (Ctrl-C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -77,6 +78,8 @@ def pki_serve_cmd(
 
 
 def _print(report: VerificationReport) -> None:
+    from .verify import Indication
+
     typer.echo(f"{report.path}: {report.format}, {len(report.signatures)} signature(s)")
     if not report.signatures:
         typer.echo("  no signatures found")
@@ -95,17 +98,13 @@ def _print(report: VerificationReport) -> None:
             for n in ("qc_compliance", "qc_sscd", "qc_type_esign", "policy_qcp_n_qscd", "non_repudiation")
             if getattr(q, n)
         ]
-        typer.echo(
-            f"         qualified-style: {', '.join(flags) or 'none'}{'; TEST certificate' if q.test else ''}"
-        )
+        typer.echo(f"         qualified-style: {', '.join(flags) or 'none'}{'; TEST certificate' if q.test else ''}")
         if s.covers:
             typer.echo(f"         covers: {s.covers}")
 
 
 def verify_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="XML, PDF, or a file with its .p7s next to it.", show_default=False)
-    ],
+    file: Annotated[Path, typer.Argument(help="XML, PDF, or a file with its .p7s next to it.", show_default=False)],
     pki: Annotated[Path | None, typer.Option("--pki", help="Test PKI directory to trust.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     require_level: Annotated[
@@ -113,6 +112,8 @@ def verify_cmd(
     ] = None,
 ) -> None:
     """Verify every signature in FILE; exit 0 only if all pass."""
+    from .verify import verify_file
+
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
     try:

@@ -53,9 +53,7 @@ def hash_for(name: str) -> hashes.HashAlgorithm:
     try:
         return _HASHES[name.lower().replace("-", "")]()
     except KeyError:
-        raise KeyLoadError(
-            f"digest algorithm {name!r} is not allowed (use sha256, sha384 or sha512)"
-        ) from None
+        raise KeyLoadError(f"digest algorithm {name!r} is not allowed (use sha256, sha384 or sha512)") from None
 
 
 class KeyHandle(Protocol):
@@ -79,9 +77,7 @@ class SoftwareKey:
     algorithm: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "algorithm", "rsa" if isinstance(self.private_key, rsa.RSAPrivateKey) else "ec"
-        )
+        object.__setattr__(self, "algorithm", "rsa" if isinstance(self.private_key, rsa.RSAPrivateKey) else "ec")
 
     def sign(self, data: bytes, digest: str) -> bytes:
         h = hash_for(digest)
@@ -145,9 +141,7 @@ class Signer:
 
     @cached_property
     def asn1_chain(self) -> tuple[asn1_x509.Certificate, ...]:
-        return tuple(
-            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain
-        )
+        return tuple(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain)
 
 
 _cache: dict[tuple[Any, ...], Signer] = {}
@@ -225,9 +219,7 @@ def load_pkcs11(
                 _sessions[(module, token_label, pin)] = session
         key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
         if cert is None:
-            objs = list(
-                session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: key_label})
-            )
+            objs = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: key_label}))
             if not objs:
                 raise KeyLoadError(f"token {token_label!r} has no certificate labelled {key_label!r}")
             cert = x509.load_der_x509_certificate(bytes(objs[0][Attribute.VALUE]))

@@ -55,7 +55,7 @@ __all__ = ["DEFAULT_STAMP_FONT", "sign_pdf", "stamp_text"]
 DEFAULT_STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 """Font of the visible stamp when the caller gives none (DejaVu Serif has Cyrillic)."""
 
-STAMP_W, STAMP_H, STAMP_MARGIN = 250, 78, 36
+STAMP_W, STAMP_H, STAMP_MARGIN, STAMP_FONT_SIZE = 260, 70, 36, 7
 
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
@@ -103,7 +103,7 @@ def _font(path: Path) -> GlyphAccumulatorFactory:
         if f is None:
             if not path.is_file():
                 raise SigningFailure(f"stamp font {path} does not exist")
-            f = _fonts[key] = _InMemoryFont(font_file=key, font_bytes=path.read_bytes())
+            f = _fonts[key] = _InMemoryFont(font_file=key, font_size=STAMP_FONT_SIZE, font_bytes=path.read_bytes())
         return f
 
 
@@ -253,7 +253,7 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
     if visible:
         stamp_style = TextStampStyle(
             stamp_text="%(stamp)s",
-            text_box_style=TextBoxStyle(font=_font(font), font_size=7, leading=9),
+            text_box_style=TextBoxStyle(font=_font(font), font_size=STAMP_FONT_SIZE, leading=STAMP_FONT_SIZE + 2),
             border_width=1,
         )
         page_count = int(writer.root["/Pages"]["/Count"])
@@ -275,9 +275,7 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
     try:
         reserved = _bytes_reserved(signer, profile, timestamper)
         run_sync(
-            pdf_signer.async_sign_pdf(
-                writer, output=out, appearance_text_params=text_params, bytes_reserved=reserved
-            )
+            pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=text_params, bytes_reserved=reserved)
         )
     except SigningFailure:
         raise

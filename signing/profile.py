@@ -133,9 +133,7 @@ class SignerRef:
         if self.pkcs11_module and self.token_label and self.key_label:
             pin = env.get(self.pin_env)
             if not pin:
-                raise KeyLoadError(
-                    f"PKCS#11 PIN for {self.role} is not set (environment variable {self.pin_env})"
-                )
+                raise KeyLoadError(f"PKCS#11 PIN for {self.role} is not set (environment variable {self.pin_env})")
             cert = _read_cert(self.cert) if self.cert else None
             chain = [_read_cert(p) for p in self.chain]
             return load_pkcs11(
@@ -195,9 +193,7 @@ class SigningProfile:
             ref = self.signers[role]
         except KeyError:
             known = ", ".join(sorted(self.signers)) or "none"
-            raise ConfigurationError(
-                f"no signer configured for role {role!r} (configured: {known})"
-            ) from None
+            raise ConfigurationError(f"no signer configured for role {role!r} (configured: {known})") from None
         return ref.load()
 
     def signers_for(self, roles: Sequence[str]) -> list[Signer]:
@@ -308,10 +304,10 @@ def load_profile(
         roots = [s for s in roots.split(os.pathsep) if s]
     trust_roots = tuple(cfg_dir / str(r) for r in roots)
     digest = str(setting("digest") or "sha256")
+    if digest.lower().replace("-", "") not in ("sha256", "sha384", "sha512"):
+        raise ConfigurationError(f"{where}: digest {digest!r} is not allowed; use sha256, sha384 or sha512")
 
-    signers = {
-        role: _signer_from_toml(role, t, cfg_dir, where) for role, t in _table(sign, "signers", where).items()
-    }
+    signers = {role: _signer_from_toml(role, t, cfg_dir, where) for role, t in _table(sign, "signers", where).items()}
     pki_setting = setting("pki_dir")
     pki_dir = (cfg_dir / str(pki_setting)) if pki_setting else None
 
@@ -325,9 +321,7 @@ def load_profile(
                 d,
             )
         prof = pki_profile(d, level)
-        return replace(
-            prof, tsa_url=tsa_url, revocation_sources=revocation, trust_roots=trust_roots, digest=digest
-        )
+        return replace(prof, tsa_url=tsa_url, revocation_sources=revocation, trust_roots=trust_roots, digest=digest)
     return SigningProfile(
         level=level,
         signers=signers,

@@ -264,9 +264,7 @@ class RevocationAuthority:
         if hit is not None:
             return hit
         if cert.issuer != self.pki.ca.subject:
-            raise RevocationError(
-                f"the test OCSP responder does not answer for {cert.subject.rfc4514_string()}"
-            )
+            raise RevocationError(f"the test OCSP responder does not answer for {cert.subject.rfc4514_string()}")
         status, when = self._status(cert.serial_number, now)
         b = self._ocsp_builder(now).add_response(
             cert=cert,
@@ -288,18 +286,16 @@ class RevocationAuthority:
         try:
             req = ocsp.load_der_ocsp_request(request_der)
         except ValueError:
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(
-                ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-            ).public_bytes(_DER)
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST).public_bytes(
+                _DER
+            )
         now = _now()
         cert = self._issued_by_ca().get(req.serial_number)
         algo = req.hash_algorithm
         ca_name_hash = hashes.Hash(type(algo)())
         ca_name_hash.update(self.pki.ca.subject.public_bytes())
         if cert is None or req.issuer_name_hash != ca_name_hash.finalize():
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(
-                ocsp.OCSPResponseStatus.UNAUTHORIZED
-            ).public_bytes(_DER)
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(_DER)
         status, when = self._status(req.serial_number, now)
         b = self._ocsp_builder(now).add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
@@ -493,11 +489,7 @@ def _fetch_validation_data(
 ) -> None:
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
-    roots = [
-        to_asn1(c)
-        for p in profile.trust_root_paths()
-        for c in x509.load_pem_x509_certificates(p.read_bytes())
-    ]
+    roots = [to_asn1(c) for p in profile.trust_root_paths() for c in x509.load_pem_x509_certificates(p.read_bytes())]
     vc = ValidationContext(
         trust_roots=roots,
         other_certs=[to_asn1(c) for c in extra],
@@ -507,9 +499,7 @@ def _fetch_validation_data(
 
     async def run() -> None:
         for leaf in leaves:
-            path = await CertificateValidator(to_asn1(leaf), validation_context=vc).async_validate_usage(
-                set()
-            )
+            path = await CertificateValidator(to_asn1(leaf), validation_context=vc).async_validate_usage(set())
             out.add_certs(x509.load_der_x509_certificate(c.dump()) for c in path)
 
     try:

@@ -44,6 +44,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from pyhanko.sign.ades import qualified_asn1
 from pyhanko.sign.ades.report import AdESIndeterminate
@@ -181,9 +182,7 @@ class _Trust:
     authority: RevocationAuthority | None = None
 
 
-def _load_trust(
-    pki_dir: str | os.PathLike[str] | None, trust_roots: Sequence[str | os.PathLike[str]] = ()
-) -> _Trust:
+def _load_trust(pki_dir: str | os.PathLike[str] | None, trust_roots: Sequence[str | os.PathLike[str]] = ()) -> _Trust:
     paths = [Path(p) for p in trust_roots]
     authority = None
     if pki_dir is not None:
@@ -273,16 +272,12 @@ async def _assess_signer(
 ) -> _TrustOutcome:
     """Validate the signer certificate now; fall back to the POE time of a valid timestamp."""
     if not trust.roots:
-        return _TrustOutcome(
-            Indication.INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "no trust roots given", False
-        )
+        return _TrustOutcome(Indication.INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "no trust roots given", False)
     lt_ok = False
     if embedded.has_revinfo:
         res = await _check_cert(cert, _vc(trust, certs, embedded, live=False))
         if res.error_subindic is None:
-            return _TrustOutcome(
-                Indication.TOTAL_PASSED, None, "certificate valid (embedded validation data)", True
-            )
+            return _TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid (embedded validation data)", True)
     res = await _check_cert(cert, _vc(trust, certs, embedded, live=True))
     if res.error_subindic is None:
         note = "" if (embedded.has_revinfo or trust.authority) else " (revocation not checked: no data)"
@@ -366,7 +361,23 @@ def _qualified(cert: asn1_x509.Certificate) -> QualifiedFlags:
 
 
 def _subject(cert: asn1_x509.Certificate) -> str:
-    return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+    return _subject_str(x509.load_der_x509_certificate(cert.dump()))
+
+
+_NAME_OVERRIDES = {
+    NameOID.TITLE: "T",
+    NameOID.GIVEN_NAME: "GN",
+    NameOID.SURNAME: "SN",
+    x509.ObjectIdentifier("1.2.643.100.3"): "SNILS",
+    x509.ObjectIdentifier("1.2.643.100.1"): "OGRN",
+    x509.ObjectIdentifier("1.2.643.100.5"): "OGRNIP",
+    x509.ObjectIdentifier("1.2.643.3.131.1.1"): "INN",
+}
+
+
+def _subject_str(cert: x509.Certificate) -> str:
+    """RFC 4514 subject with readable names for title and the Russian identifiers (SNILS, OGRN, INN)."""
+    return cert.subject.rfc4514_string(_NAME_OVERRIDES)
 
 
 def _final_level(report: SignatureReport, required: Level | None) -> None:
@@ -463,9 +474,7 @@ class _Fail(Exception):
 def _digest_alg(method: etree._Element | None) -> str:
     uri = method.get("Algorithm") if method is not None else None
     if uri in _xml.WEAK_METHODS:
-        raise _Fail(
-            Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {uri} refused"
-        )
+        raise _Fail(Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {uri} refused")
     if uri not in _xml.DIGEST_METHODS:
         raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported digest method {uri}")
     return _xml.DIGEST_METHODS[uri]
@@ -533,18 +542,14 @@ async def _verify_one_xml(
     structure_problem: str | None,
     required: Level | None,
 ) -> SignatureReport:
-    rep = SignatureReport(
-        format="XAdES", id=sig.get("Id") or tree.getpath(sig), indication=Indication.TOTAL_FAILED
-    )
+    rep = SignatureReport(format="XAdES", id=sig.get("Id") or tree.getpath(sig), indication=Indication.TOTAL_FAILED)
     try:
         if structure_problem:
             raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", structure_problem)
         signed_info = _xml_find1(sig, ds("SignedInfo"))
         sig_value_el = _xml_find1(sig, ds("SignatureValue"))
         if signed_info is None or sig_value_el is None:
-            raise _Fail(
-                Indication.TOTAL_FAILED, "FORMAT_FAILURE", "SignedInfo or SignatureValue missing or repeated"
-            )
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "SignedInfo or SignatureValue missing or repeated")
         c14n_el = _xml_find1(signed_info, ds("CanonicalizationMethod"))
         c14n_alg = c14n_el.get("Algorithm") if c14n_el is not None else None
         if c14n_alg not in C14N_ALGS:
@@ -564,9 +569,7 @@ async def _verify_one_xml(
         qp = _xml_find1(sig, f"{ds('Object')}/{xades('QualifyingProperties')}")
         sp = _xml_find1(qp, xades("SignedProperties")) if qp is not None else None
         if sp is None:
-            raise _Fail(
-                Indication.TOTAL_FAILED, "FORMAT_FAILURE", "no xades:SignedProperties in this signature"
-            )
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "no xades:SignedProperties in this signature")
 
         refs = signed_info.findall(ds("Reference"))
         doc_ref = props_ref = None
@@ -574,12 +577,7 @@ async def _verify_one_xml(
             uri = ref.get("URI")
             if uri == "" and doc_ref is None:
                 doc_ref = ref
-            elif (
-                uri is not None
-                and uri.startswith("#")
-                and ref.get("Type") == SIGNED_PROPS_TYPE
-                and props_ref is None
-            ):
+            elif uri is not None and uri.startswith("#") and ref.get("Type") == SIGNED_PROPS_TYPE and props_ref is None:
                 props_ref = ref
             else:
                 raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unexpected reference URI={uri!r}")
@@ -645,9 +643,7 @@ async def _verify_one_xml(
             )
 
         # reference 2: the signed properties
-        p_transforms = [
-            t.get("Algorithm") for t in props_ref.findall(f"{ds('Transforms')}/{ds('Transform')}")
-        ]
+        p_transforms = [t.get("Algorithm") for t in props_ref.findall(f"{ds('Transforms')}/{ds('Transform')}")]
         if len(p_transforms) > 1 or (p_transforms and p_transforms[0] not in C14N_ALGS):
             raise _Fail(
                 Indication.TOTAL_FAILED,
@@ -655,13 +651,9 @@ async def _verify_one_xml(
                 f"unsupported SignedProperties transforms {p_transforms}",
             )
         p_alg = _digest_alg(props_ref.find(ds("DigestMethod")))
-        sp_bytes = _c14n_by(
-            sp, p_transforms[0] if p_transforms else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-        )
+        sp_bytes = _c14n_by(sp, p_transforms[0] if p_transforms else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
         if hashlib.new(p_alg, sp_bytes).digest() != _b64(props_ref.find(ds("DigestValue"))):
-            raise _Fail(
-                Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of xades:SignedProperties does not match"
-            )
+            raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of xades:SignedProperties does not match")
 
         # signed properties: time, role, signing certificate
         st = sp.findtext(f"{xades('SignedSignatureProperties')}/{xades('SigningTime')}")
@@ -675,9 +667,7 @@ async def _verify_one_xml(
         cert_els = sig.findall(f"{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}")
         key_certs = [x509.load_der_x509_certificate(_b64(c)) for c in cert_els]
         if not key_certs:
-            raise _Fail(
-                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "no X509Certificate in KeyInfo"
-            )
+            raise _Fail(Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "no X509Certificate in KeyInfo")
         sc = sp.find(f".//{xades('SigningCertificateV2')}/{xades('Cert')}")
         if sc is None:
             sc = sp.find(f".//{xades('SigningCertificate')}/{xades('Cert')}")
@@ -706,16 +696,14 @@ async def _verify_one_xml(
                 "no certificate in KeyInfo matches SigningCertificateV2",
             )
         cert_asn1 = _asn1(signer_cert)
-        rep.signer_subject = signer_cert.subject.rfc4514_string()
+        rep.signer_subject = _subject_str(signer_cert)
         rep.signer_serial = f"{signer_cert.serial_number:X}"
         rep.qualified = _qualified(cert_asn1)
         rep.level = Level.B_B.value if rep.signing_time else None
 
         # unsigned properties: timestamp and validation data
         usp = (
-            qp.find(f"{xades('UnsignedProperties')}/{xades('UnsignedSignatureProperties')}")
-            if qp is not None
-            else None
+            qp.find(f"{xades('UnsignedProperties')}/{xades('UnsignedSignatureProperties')}") if qp is not None else None
         )
         emb = _Revinfo()
         all_certs = [_asn1(c) for c in key_certs]
@@ -724,9 +712,7 @@ async def _verify_one_xml(
         if usp is not None:
             for el in usp.findall(f"{xades('CertificateValues')}/{xades('EncapsulatedX509Certificate')}"):
                 emb.certs.append(asn1_x509.Certificate.load(_b64(el)))
-            for el in usp.findall(
-                f"{xades('RevocationValues')}/{xades('CRLValues')}/{xades('EncapsulatedCRLValue')}"
-            ):
+            for el in usp.findall(f"{xades('RevocationValues')}/{xades('CRLValues')}/{xades('EncapsulatedCRLValue')}"):
                 emb.crls.append(_b64(el))
             for el in usp.findall(
                 f"{xades('RevocationValues')}/{xades('OCSPValues')}/{xades('EncapsulatedOCSPValue')}"
@@ -820,10 +806,7 @@ def _signer_cert(sd: cms.SignedData, si: cms.SignerInfo) -> asn1_x509.Certificat
             continue
         cert = c.chosen
         if sid.name == "issuer_and_serial_number":
-            if (
-                cert.issuer == sid.chosen["issuer"]
-                and cert.serial_number == sid.chosen["serial_number"].native
-            ):
+            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
                 return cert
         elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
             return cert
@@ -842,14 +825,10 @@ async def _verify_signer_info(
     try:
         md_alg = si["digest_algorithm"]["algorithm"].native
         if md_alg in ("sha1", "md5"):
-            raise _Fail(
-                Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {md_alg} refused"
-            )
+            raise _Fail(Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", f"weak digest {md_alg} refused")
         cert = _signer_cert(sd, si)
         if cert is None:
-            raise _Fail(
-                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "signer certificate not in the CMS"
-            )
+            raise _Fail(Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "signer certificate not in the CMS")
         rep.signer_subject = _subject(cert)
         rep.signer_serial = f"{cert.serial_number:X}"
         rep.qualified = _qualified(cert)
@@ -859,9 +838,7 @@ async def _verify_signer_info(
         try:
             generic_cms._check_signing_certificate(cert, si["signed_attrs"])
         except SignatureValidationError as exc:
-            raise _Fail(
-                Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", str(exc.failure_message)
-            ) from exc
+            raise _Fail(Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", str(exc.failure_message)) from exc
         try:
             intact, valid = generic_cms.validate_sig_integrity(si, cert, "data", actual_digest(md_alg))
         except SignatureValidationError as exc:
@@ -1012,18 +989,14 @@ def verify_pdf(
                     diff is not None and getattr(diff, "modification_level", None) == ModificationLevel.OTHER
                 ):
                     rep.sub_indication = "FORMAT_FAILURE"
-                    rep.message = (
-                        "the document was changed after signing beyond adding signatures or validation data"
-                    )
+                    rep.message = "the document was changed after signing beyond adding signatures or validation data"
                     continue
                 digest = emb.compute_digest()
 
                 def actual(alg: str, d: bytes = digest) -> bytes:
                     return d
 
-                await _verify_signer_info(
-                    emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, required
-                )
+                await _verify_signer_info(emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, required)
             except _Fail as f:
                 rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
             except Exception as exc:
@@ -1086,11 +1059,7 @@ def verify_file(
             data, p7s, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
         )
     if kind == "pdf":
-        return verify_pdf(
-            data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
-        )
+        return verify_pdf(data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p))
     if kind == "xml":
-        return verify_xml(
-            data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
-        )
+        return verify_xml(data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p))
     raise UnsupportedDocumentError(f"{p}: not XML or PDF, and no {sig_path.name} next to it")

@@ -166,9 +166,7 @@ def _unsigned_props(sig: etree._Element) -> etree._Element:
     return usp
 
 
-def _add_timestamp(
-    sig: etree._Element, sig_value: etree._Element, profile: SigningProfile
-) -> cms.ContentInfo:
+def _add_timestamp(sig: etree._Element, sig_value: etree._Element, profile: SigningProfile) -> cms.ContentInfo:
     imprint = _digest(c14n(sig_value), profile.digest)
     token = timestamp_token(profile, imprint, profile.digest)
     usp = _unsigned_props(sig)

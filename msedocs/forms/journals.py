@@ -178,9 +178,8 @@ def _before(case: Case, _: Any) -> str:
     status = (d.status_before if d and d.status_before else case.referral.status_before)
     parts = [status.group.label if status.group else (status.degree.label if status.degree else "не является")]
     if e and (e.incapacity_continuous_days or e.incapacity_interrupted_days):
-        parts.append(
-            f"ВН непрерывно {e.incapacity_continuous_days or 0} дн., с перерывами {e.incapacity_interrupted_days or 0} дн."
-        )
+        continuous, interrupted = e.incapacity_continuous_days or 0, e.incapacity_interrupted_days or 0
+        parts.append(f"ВН непрерывно {continuous} дн., с перерывами {interrupted} дн.")
     return "; ".join(parts)
 
 

@@ -199,8 +199,11 @@ MPR_CONCLUSION = FormSpec(
             "group",
             inline=True,
             children=(
-                ItemDef("", "birthDate", "", "date", get=lambda k: k.patient.birth_date, required=True),
-                ItemDef("", "age", "/", "int", get=_age),
+                ItemDef(
+                    "", "birthDate", "", "date", get=lambda k: k.patient.birth_date, required=True,
+                    doc="(дата рождения)",
+                ),  # fmt: skip
+                ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
             ),
         ),
         replace(c.registration_address("4"), label="Адрес регистрации пациента по месту жительства пациента"),

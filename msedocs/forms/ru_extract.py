@@ -23,13 +23,10 @@ PURPOSE_WORDING: dict[ReferralPurpose, str] = {
     ReferralPurpose.REEXAMINATION: "переосвидетельствование гражданина",
     ReferralPurpose.CHANGE_CAUSE: "изменение причины инвалидности",
     ReferralPurpose.REHAB_PROGRAMME: (
-        "разработка (коррекция) индивидуальной программы реабилитации или абилитации инвалида "
-        "(ребенка-инвалида)"
+        "разработка (коррекция) индивидуальной программы реабилитации или абилитации инвалида (ребенка-инвалида)"
     ),
     ReferralPurpose.ONSET_TIME: "определение времени наступления инвалидности",
-    ReferralPurpose.WORK_CAPACITY_LOSS: (
-        "определение степени утраты профессиональной трудоспособности в процентах"
-    ),
+    ReferralPurpose.WORK_CAPACITY_LOSS: ("определение степени утраты профессиональной трудоспособности в процентах"),
 }
 
 #: Order 692n, appendix 2 point 7, addressed to the citizen.
@@ -114,9 +111,7 @@ RU_EXTRACT = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
-                ItemDef(
-                    "", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None
-                ),
+                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
             ),
         ),
         ItemDef(

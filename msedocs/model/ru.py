@@ -37,9 +37,7 @@ class _Part(BaseModel):
 class PostalAddress(_Part):
     """A postal address for registered mail: the 6-digit index is required."""
 
-    postcode: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(
-        description="Почтовый индекс, 6 цифр"
-    )
+    postcode: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(description="Почтовый индекс, 6 цифр")
     line: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
     def __str__(self) -> str:
@@ -81,9 +79,7 @@ def passport_problems(doc: IdentityDocument, path: str) -> list[tuple[str, str]]
     """A Russian citizen's passport: series 4 digits (region, year of the blank), number 6 digits."""
     problems: list[tuple[str, str]] = []
     if doc.series is None or not PASSPORT_SERIES.match(doc.series):
-        problems.append(
-            (f"{path}.series", f"a passport series is 4 digits, printed «46 03» (got {doc.series!r})")
-        )
+        problems.append((f"{path}.series", f"a passport series is 4 digits, printed «46 03» (got {doc.series!r})"))
     if not PASSPORT_NUMBER.match(doc.number):
         problems.append((f"{path}.number", f"a passport number is 6 digits (got {doc.number!r})"))
     return problems
@@ -121,9 +117,7 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
         if case.delivery is None:
             problems.append(("delivery", f"is required (channel 'portal' or 'paper'): {why}"))
     elif case.extract is not None:
-        problems.append(
-            ("extract", "an extract from the act is issued only to a citizen not recognised as disabled")
-        )
+        problems.append(("extract", "an extract from the act is issued only to a citizen not recognised as disabled"))
     if case.extract is not None and d is not None and case.extract.date < d.date:
         problems.append(
             (

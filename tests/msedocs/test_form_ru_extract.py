@@ -41,8 +41,7 @@ POINT_7 = (
     "в письменной форме на бумажном носителе или в электронном виде с использованием единого портала."
 )
 PORTAL_FULL_NAME = (
-    "федеральной государственной информационной системы «Единый портал государственных и "
-    "муниципальных услуг (функций)»"
+    "федеральной государственной информационной системы «Единый портал государственных и муниципальных услуг (функций)»"
 )
 
 
@@ -53,9 +52,7 @@ def norm(text: str) -> str:
 
 
 def pdf_text(pdf: bytes) -> str:
-    out = subprocess.run(
-        [require_tool("pdftotext"), "-raw", "-", "-"], input=pdf, capture_output=True, check=True
-    )
+    out = subprocess.run([require_tool("pdftotext"), "-raw", "-", "-"], input=pdf, capture_output=True, check=True)
     return norm(out.stdout.decode())
 
 
@@ -239,8 +236,7 @@ def test_snils_vector_and_required() -> None:
     assert ("patient.insurance.snils", "СНИЛС check number does not match (expected 95)") in problems(data)
     del data["patient"]["insurance"]["snils"]
     assert any(
-        path == "patient.insurance.snils" and "is required for a Russian case" in msg
-        for path, msg in problems(data)
+        path == "patient.insurance.snils" and "is required for a Russian case" in msg for path, msg in problems(data)
     )
 
 
@@ -275,9 +271,7 @@ def test_passport() -> None:
     data["patient"]["identity_document"]["series"] = "4603"
     assert load_clean(data).patient.identity_document is not None
     data["patient"]["identity_document"]["number"] = "12345"
-    assert any(
-        path == "patient.identity_document.number" and "6 digits" in msg for path, msg in problems(data)
-    )
+    assert any(path == "patient.identity_document.number" and "6 digits" in msg for path, msg in problems(data))
 
 
 def test_paper_delivery_needs_a_postal_address_with_index() -> None:

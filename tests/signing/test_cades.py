@@ -72,3 +72,30 @@ def test_verify_file_finds_the_p7s(signed: dict[Level, bytes], pki: TestPki, tmp
     (tmp_path / "f.docx.p7s").write_bytes(signed[Level.B_T])
     assert verify_file(tmp_path / "f.docx", pki.dir).passed
     assert verify_file(tmp_path / "f.docx.p7s", pki.dir).passed
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [("sha256", ("TOTAL_PASSED", None)), ("sha1", ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"))],
+)
+def test_openssl_made_signature(pki: TestPki, tmp_path: Path, md: str, expected: tuple[str, str | None]) -> None:
+    """Interop the other way: openssl cms -sign, our verifier; SHA-1 is refused."""
+    need("openssl")
+    from signing.pki import DEFAULT_TEST_PASSWORD
+
+    key = tmp_path / "key.pem"
+    r = run(
+        "openssl", "pkcs12", "-in", pki.key_path("member1"), "-nocerts", "-nodes",
+        "-passin", f"pass:{DEFAULT_TEST_PASSWORD}", "-out", key,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "f.bin").write_bytes(DOCX)
+    r = run(
+        "openssl", "cms", "-sign", "-binary", "-md", md, "-in", tmp_path / "f.bin",
+        "-signer", pki.cert_path("member1"), "-inkey", key, "-certfile", pki.dir / "ca.pem",
+        "-outform", "DER", "-out", tmp_path / "f.bin.p7s",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = verify_detached(DOCX, (tmp_path / "f.bin.p7s").read_bytes(), pki_dir=pki.dir)
+    s = report.signatures[0]
+    assert (s.indication.value, s.sub_indication) == expected, report.to_json()

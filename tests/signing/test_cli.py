@@ -146,3 +146,9 @@ def test_verify_bad_pki_dir(files: dict[str, Path], tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not a test PKI" in r.output
     r = runner.invoke(app, ["verify", str(files["good"]), "--require-level", "B-X"])
     assert r.exit_code == 2 and "B-X" in r.output
+
+
+def test_cli_default_service_url_matches_pki() -> None:
+    from signing import cli, pki
+
+    assert cli.DEFAULT_SERVICE_URL == pki.DEFAULT_SERVICE_URL

@@ -18,9 +18,7 @@ COMMISSION = ["chairman", "member1", "member2"]
 
 @pytest.fixture(scope="module")
 def signed(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> dict[Level, bytes]:
-    return {
-        level: sign_pdf(sample_pdf, prof.signers_for(COMMISSION), prof) for level, prof in profiles.items()
-    }
+    return {level: sign_pdf(sample_pdf, prof.signers_for(COMMISSION), prof) for level, prof in profiles.items()}
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +95,7 @@ def test_pdfsig_on_stamped(stamped: bytes, tmp_path: Path) -> None:
     assert run("pdfsig", path).stdout.count("Signature is Valid.") == 2
 
 
-def test_signing_from_inside_an_event_loop(
-    profiles: dict[Level, SigningProfile], sample_pdf: bytes, pki
-) -> None:
+def test_signing_from_inside_an_event_loop(profiles: dict[Level, SigningProfile], sample_pdf: bytes, pki) -> None:
     import asyncio
 
     async def caller() -> bytes:

@@ -91,12 +91,8 @@ def token(tmp_path_factory: pytest.TempPathFactory, pki: TestPki) -> Iterator[tu
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(
-                x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.ca.public_key()), critical=False
-            )
+            .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.ca.public_key()), critical=False)
             .sign(ca.key.private_key, hashes.SHA256())  # type: ignore[attr-defined]
         )
         session.create_object(
@@ -141,10 +137,7 @@ def test_sign_all_formats_with_token_key(
         module, token_label=TOKEN, key_label=LABEL, pin=PIN, role="hsm", title="Член МРЭК", chain=pki.chain
     )
     assert signer.certificate == cert  # read from the token
-    assert (
-        load_pkcs11(module, token_label=TOKEN, key_label=LABEL, pin=PIN, role="hsm", title="Член МРЭК")
-        is signer
-    )
+    assert load_pkcs11(module, token_label=TOKEN, key_label=LABEL, pin=PIN, role="hsm", title="Член МРЭК") is signer
     prof = profiles[Level.B_T]
     xml_report = verify_xml(sign_xml(sample_xml, [signer], prof), pki_dir=pki.dir)
     assert xml_report.passed, xml_report.to_json()

@@ -66,10 +66,7 @@ def test_bureau_head_has_russian_attributes(pki: TestPki) -> None:
 def test_tsa_and_ocsp_certificates(pki: TestPki) -> None:
     eku = pki.tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
-    assert (
-        ExtendedKeyUsageOID.OCSP_SIGNING
-        in pki.ocsp.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    )
+    assert ExtendedKeyUsageOID.OCSP_SIGNING in pki.ocsp.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     pki.ocsp.extensions.get_extension_for_class(x509.OCSPNoCheck)
 
 

@@ -60,9 +60,7 @@ password_file = "pw.txt"
 """,
         encoding="utf-8",
     )
-    prof = load_profile(
-        cfg, env={"MSEDOCS_SIGN_LEVEL": "b-t", "MSEDOCS_SIGN_TSA_URL": "http://127.0.0.1:1/tsa"}
-    )
+    prof = load_profile(cfg, env={"MSEDOCS_SIGN_LEVEL": "b-t", "MSEDOCS_SIGN_TSA_URL": "http://127.0.0.1:1/tsa"})
     assert prof.level is Level.B_T and prof.tsa_url == "http://127.0.0.1:1/tsa"
     assert not prof.is_test and list(prof.signers) == ["chairman"]
     assert prof.signer("chairman").certificate == pki.signers["chairman"]

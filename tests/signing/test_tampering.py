@@ -87,9 +87,7 @@ def test_xml_changed_signed_property(xml_bt: bytes, pki: TestPki) -> None:
 def test_xml_swapped_certificate(xml_bt: bytes, pki: TestPki) -> None:
     root = xml(xml_bt)
     other = pki.signers["member2"].public_bytes(serialization.Encoding.DER)
-    root.find("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text = base64.b64encode(
-        other
-    ).decode()
+    root.find("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text = base64.b64encode(other).decode()
     report = verify_xml(dump(root), pki)
     assert outcome(report) == ("TOTAL_FAILED", "SIG_CRYPTO_FAILURE")
     assert report.signatures[1].passed  # the other parallel signature is untouched
@@ -316,9 +314,7 @@ def test_pdf_changed_after_signing(pdf_bb: bytes, pki: TestPki) -> None:
     page = w.root["/Pages"]["/Kids"][0].get_object()
     extra = w.add_object(generic.StreamObject(stream_data=b"BT /F1 30 Tf 100 100 Td (FORGED) Tj ET"))
     contents = page["/Contents"]
-    page["/Contents"] = generic.ArrayObject(
-        [*(contents if isinstance(contents, list) else [contents]), extra]
-    )
+    page["/Contents"] = generic.ArrayObject([*(contents if isinstance(contents, list) else [contents]), extra])
     w.update_container(page)
     out = BytesIO()
     w.write(out)
@@ -332,9 +328,7 @@ def test_pdf_revoked_signer(profiles: dict[Level, SigningProfile], sample_pdf: b
     assert outcome(report) == ("INDETERMINATE", "REVOKED_NO_POE")
 
 
-def test_pdf_revoked_signer_cannot_reach_b_lt(
-    profiles: dict[Level, SigningProfile], sample_pdf: bytes
-) -> None:
+def test_pdf_revoked_signer_cannot_reach_b_lt(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> None:
     from signing import SigningFailure
 
     lt = profiles[Level.B_LT]

@@ -1,0 +1,120 @@
+"""Benchmark of long journals, side by side in one run (not a test).
+
+    .venv/bin/python bench/bench_journal.py [--rows 5000] [--big 50000] [--stock-rows N]
+
+- The journal of protocols (15 columns) with N rows as PDF/A-3b through msedocs (Typst in
+  chunks, two worker processes) against stock WeasyPrint on an HTML table of the same
+  rows and columns (default options, thead repeated, page numbers). Target: at least 15x.
+- Peak memory of msedocs's run (the largest of the main process and its workers; each run
+  in a fresh process). Target: at most 400 MB; and the --big run completes with memory
+  still bounded.
+- The same journal as DOCX. Target: at most 2 s for 5,000 rows.
+
+Rows come from the sample cases' real entries, repeated with new numbers, so the cells
+hold what a real journal holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RUNNER = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from bench.bench_journal import journal_data
+from generators import journal_pdf, docx as docx_gen, xml as xml_gen
+rows, what = {rows}, {what!r}
+data = journal_data(rows)
+started = time.perf_counter()
+if what == "pdf":
+    xml = xml_gen.render_journal(data)
+    out = journal_pdf.render(data, xml=xml, workers=2)
+elif what == "docx":
+    out = docx_gen.render_journal(data)
+else:
+    import weasyprint
+    import weasyprint.pdf.fonts as f
+    f.harfbuzz_subset = None
+    from bench.bench_journal import stock_html
+    out = weasyprint.HTML(string=stock_html(data)).write_pdf()
+elapsed = time.perf_counter() - started
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+print(json.dumps({{"seconds": elapsed, "rss_mb": me, "children_rss_mb": kids, "bytes": len(out)}}))
+"""
+
+
+def journal_data(rows: int) -> dict:
+    import datetime as dt
+
+    from msedocs.forms.journals import PROTOCOLS, Entry
+    from msedocs.model import iter_cases
+
+    samples = [
+        e for loaded in iter_cases(ROOT / "fixtures" / "cases") if loaded.case for e in PROTOCOLS.entries(loaded.case)
+    ]
+    start = dt.date(2026, 1, 1)
+    entries = []
+    for i in range(rows):
+        e = samples[i % len(samples)]
+        when = start + dt.timedelta(days=i * 330 // max(rows, 1))
+        entries.append(Entry(when, (when.isoformat(), f"{i:07d}"), e.values))
+    return PROTOCOLS.data(entries, "Первая Минская городская МРЭК общего профиля", start, dt.date(2026, 12, 31))
+
+
+def stock_html(data: dict) -> str:
+    head = "".join(f"<th>{html.escape(c['label'])}</th>" for c in data["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v or '')}</td>" for v in row) + "</tr>" for row in data["rows"]
+    )
+    return (
+        "<html><head><style>@page { size: A4 landscape; margin: 12mm; "
+        '@bottom-center { content: "Страница " counter(page) " из " counter(pages); } } '
+        "body { font-family: 'DejaVu Serif'; font-size: 8pt; } table { border-collapse: collapse; width: 100%; } "
+        "td, th { border: 0.5pt solid black; padding: 2pt; } thead { display: table-header-group; }</style></head>"
+        f"<body><h1>ЖУРНАЛ {html.escape(data['title'])}</h1><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></body></html>"
+    )
+
+
+def run(rows: int, what: str) -> dict:
+    code = RUNNER.format(root=str(ROOT), rows=rows, what=what)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--big", type=int, default=50000, help="rows of the bounded-memory run (0: skip)")
+    parser.add_argument("--stock-rows", type=int, default=None, help="rows for stock WeasyPrint (default --rows)")
+    args = parser.parse_args()
+    stock_rows = args.stock_rows or args.rows
+
+    ours = run(args.rows, "pdf")
+    stock = run(stock_rows, "stock")
+    stock_seconds = stock["seconds"] * args.rows / stock_rows
+    scaled = "" if stock_rows == args.rows else f" (measured on {stock_rows} rows, scaled)"
+    print(f"journal of protocols, 15 columns, {args.rows} rows, PDF")
+    print(f"  stock WeasyPrint   {stock_seconds:8.2f} s{scaled}, peak {stock['rss_mb']} MB")
+    print(f"  msedocs (Typst)    {ours['seconds']:8.2f} s, peak {max(ours['rss_mb'], ours['children_rss_mb'])} MB"
+          f" (main {ours['rss_mb']} MB, largest worker {ours['children_rss_mb']} MB)")
+    print(f"  ratio stock/msedocs {stock_seconds / ours['seconds']:7.1f}x   target >= 15x, peak <= 400 MB")
+    docx = run(args.rows, "docx")
+    print(f"  DOCX               {docx['seconds']:8.2f} s, peak {docx['rss_mb']} MB   target <= 2 s")
+    if args.big:
+        big = run(args.big, "pdf")
+        print(f"{args.big} rows, PDF: {big['seconds']:.1f} s, peak {max(big['rss_mb'], big['children_rss_mb'])} MB"
+              f" (main {big['rss_mb']} MB, largest worker {big['children_rss_mb']} MB)")
+
+
+if __name__ == "__main__":
+    main()
