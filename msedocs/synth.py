@@ -40,6 +40,12 @@ MIDDLE = {
     "male": ["Іванавіч", "Пятровіч", "Сяргеевіч", "Міхайлавіч", "Уладзіміравіч", "Андрэевіч", "Фёдаравіч"],
     "female": ["Іванаўна", "Пятроўна", "Сяргееўна", "Міхайлаўна", "Уладзіміраўна", "Андрэеўна", "Фёдараўна"],
 }  # fmt: skip
+RU_NAMES = {
+    "male": (["Соколов", "Воробьёв", "Ершов", "Фёдоров", "Королёв"], ["Алексей", "Пётр", "Семён", "Артём"],
+             ["Алексеевич", "Петрович", "Семёнович", "Артёмович"]),
+    "female": (["Соколова", "Воробьёва", "Ершова", "Фёдорова", "Королёва"], ["Алёна", "Дарья", "Ксения", "Софья"],
+               ["Алексеевна", "Петровна", "Семёновна", "Артёмовна"]),
+}  # fmt: skip
 REGIONS = "ABCHKEM"
 
 
@@ -78,11 +84,11 @@ def oms(birth: date, rng: random.Random) -> str:
 def _person(case: dict[str, Any], rng: random.Random, index: int) -> None:
     patient = case["patient"]
     sex = patient["sex"]
-    patient["name"] = {
-        "last": rng.choice(SURNAMES[sex]),
-        "first": rng.choice(FIRST[sex]),
-        "middle": rng.choice(MIDDLE[sex]),
-    }
+    if case.get("jurisdiction", "BY") == "BY":
+        pools = (SURNAMES[sex], FIRST[sex], MIDDLE[sex])
+    else:
+        pools = RU_NAMES[sex]
+    patient["name"] = {"last": rng.choice(pools[0]), "first": rng.choice(pools[1]), "middle": rng.choice(pools[2])}
     birth = date.fromisoformat(patient["birth_date"])
     if case.get("jurisdiction", "BY") == "BY":
         patient["id_number"] = by_id_number(birth, sex, rng)

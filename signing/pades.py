@@ -103,8 +103,45 @@ def _font(path: Path) -> GlyphAccumulatorFactory:
         if f is None:
             if not path.is_file():
                 raise SigningFailure(f"stamp font {path} does not exist")
-            f = _fonts[key] = _InMemoryFont(font_file=key, font_size=STAMP_FONT_SIZE, font_bytes=path.read_bytes())
+            f = _fonts[key] = _InMemoryFont(font_file=key, font_size=STAMP_FONT_SIZE, font_bytes=_prepare_font(path))
         return f
+
+
+_STAMP_UNICODES = [
+    *range(0x20, 0x7F),  # ASCII
+    *range(0xA0, 0x180),  # Latin-1, Latin Extended-A
+    *range(0x400, 0x530),  # Cyrillic, Cyrillic Supplement
+    *range(0x2010, 0x2070),  # dashes, quotes, bullets
+    0x2116,  # №
+]
+
+
+def _prepare_font(path: Path) -> bytes:
+    """The font's bytes, rescaled to 1000 units per em if needed.
+
+    pyHanko 0.38 writes glyph widths and TJ adjustments in font units, which PDF reads as
+    thousandths of an em: a 2048-unit TrueType font (DejaVu) comes out letter-spaced. We
+    subset to the scripts a stamp uses and rescale with fontTools once per process.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    data = path.read_bytes()
+    font = TTFont(BytesIO(data))
+    if font["head"].unitsPerEm == 1000:
+        return data
+    opts = subset.Options()
+    opts.layout_features = ["*"]
+    opts.name_IDs = ["*"]
+    opts.notdef_outline = True
+    subsetter = subset.Subsetter(opts)
+    subsetter.populate(unicodes=_STAMP_UNICODES)
+    subsetter.subset(font)
+    scale_upem(font, 1000)
+    out = BytesIO()
+    font.save(out)
+    return out.getvalue()
 
 
 def _cn(cert: x509.Certificate) -> str:

@@ -31,16 +31,23 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.ades import qualified_asn1
 
 from .errors import PkiError
+
+try:  # Russian practice encodes СНИЛС, ОГРН and ИНН as NumericString; cryptography keeps the enum private
+    from cryptography.x509.name import _ASN1Type
+
+    _NUMERIC: dict[str, Any] = {"_type": _ASN1Type.NumericString}
+except ImportError:  # pragma: no cover - fall back to UTF8String
+    _NUMERIC = {}
 
 __all__ = [
     "DEFAULT_SERVICE_URL",
@@ -412,9 +419,9 @@ def init_pki(directory: str | os.PathLike[str], *, service_url: str = DEFAULT_SE
                     x509.NameAttribute(NameOID.COUNTRY_NAME, "RU"),
                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TEST ФКУ «ГБ МСЭ» (not valid for real use)"),
                     x509.NameAttribute(NameOID.TITLE, title),
-                    x509.NameAttribute(OID_SNILS, TEST_SNILS, _type=_ASN1Type.NumericString),
-                    x509.NameAttribute(OID_OGRN, TEST_OGRN, _type=_ASN1Type.NumericString),
-                    x509.NameAttribute(OID_INN, TEST_INN, _type=_ASN1Type.NumericString),
+                    x509.NameAttribute(OID_SNILS, TEST_SNILS, **_NUMERIC),
+                    x509.NameAttribute(OID_OGRN, TEST_OGRN, **_NUMERIC),
+                    x509.NameAttribute(OID_INN, TEST_INN, **_NUMERIC),
                     x509.NameAttribute(NameOID.SURNAME, _NAMES[role].split()[0]),
                     x509.NameAttribute(NameOID.GIVEN_NAME, " ".join(_NAMES[role].split()[1:])),
                     x509.NameAttribute(NameOID.COMMON_NAME, f"TEST {_NAMES[role]}"),

@@ -488,23 +488,29 @@ def _fetch_validation_data(
     out: ValidationData,
 ) -> None:
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     roots = [to_asn1(c) for p in profile.trust_root_paths() for c in x509.load_pem_x509_certificates(p.read_bytes())]
-    vc = ValidationContext(
-        trust_roots=roots,
-        other_certs=[to_asn1(c) for c in extra],
-        allow_fetching=True,
-        revocation_mode="hard-fail",
-    )
+    contexts: list[ValidationContext] = []
 
     async def run() -> None:
-        for leaf in leaves:
-            path = await CertificateValidator(to_asn1(leaf), validation_context=vc).async_validate_usage(set())
-            out.add_certs(x509.load_der_x509_certificate(c.dump()) for c in path)
+        async with AIOHttpFetcherBackend(per_request_timeout=10) as fetchers:
+            vc = ValidationContext(
+                trust_roots=roots,
+                other_certs=[to_asn1(c) for c in extra],
+                allow_fetching=True,
+                fetchers=fetchers,
+                revocation_mode="hard-fail",
+            )
+            contexts.append(vc)
+            for leaf in leaves:
+                path = await CertificateValidator(to_asn1(leaf), validation_context=vc).async_validate_usage(set())
+                out.add_certs(x509.load_der_x509_certificate(c.dump()) for c in path)
 
     try:
         run_sync(run())
     except Exception as exc:
         raise RevocationError(f"could not fetch validation data: {exc}") from exc
+    vc = contexts[0]
     out.ocsps.extend(o.dump() for o in vc.ocsps)
     out.crls.extend(c.dump() for c in vc.crls)

@@ -56,7 +56,7 @@ from pyhanko_certvalidator import ValidationContext
 from . import _xml
 from ._async import run_sync
 from ._cms import claimed_roles
-from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, ds, xades
+from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, XADES, ds, xades
 from .errors import UnsupportedDocumentError
 from .keys import hash_for
 from .profile import Level
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_INCLUSIVE_C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"  # the default when a reference names none
 C14N_ALGS = {
     EXC_C14N: (True, False),
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
@@ -438,13 +439,15 @@ async def _check_timestamp(
 
 
 def _readable_path(el: etree._Element) -> str:
-    """``/Conclusion/Patient[2]`` with local names, then the document element's namespace."""
+    """``/Conclusion/ds:Signature[2]/ds:SignedInfo (xmlns="urn:…")``: local names, ds:/xades: prefixes,
+    positions where siblings share a name, and the document's default namespace once at the end."""
+    prefixes = {DS: "ds:", XADES: "xades:"}
     parts = []
     node: etree._Element | None = el
     while node is not None:
         q = etree.QName(node)
         parent = node.getparent()
-        name = q.localname
+        name = prefixes.get(q.namespace or "", "") + q.localname
         if parent is not None:
             same = [c for c in parent if isinstance(c.tag, str) and c.tag == node.tag]
             if len(same) > 1:
@@ -452,7 +455,7 @@ def _readable_path(el: etree._Element) -> str:
         parts.append(name)
         node = parent
     root_ns = etree.QName(el.getroottree().getroot()).namespace
-    return "/" + "/".join(reversed(parts)) + (f" {{{root_ns}}}" if root_ns else "")
+    return "/" + "/".join(reversed(parts)) + (f' (xmlns="{root_ns}")' if root_ns else "")
 
 
 def _xml_find1(parent: etree._Element, path: str) -> etree._Element | None:
@@ -570,15 +573,24 @@ async def _verify_one_xml(
         sp = _xml_find1(qp, xades("SignedProperties")) if qp is not None else None
         if sp is None:
             raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "no xades:SignedProperties in this signature")
+        assert qp is not None
+        if sig.get("Id") is None or qp.get("Target") != f"#{sig.get('Id')}":
+            raise _Fail(
+                Indication.TOTAL_FAILED, "FORMAT_FAILURE", "QualifyingProperties Target does not name this signature"
+            )
 
         refs = signed_info.findall(ds("Reference"))
         doc_ref = props_ref = None
+        key_info_refs: list[tuple[etree._Element, etree._Element]] = []
+        key_info = _xml_find1(sig, ds("KeyInfo"))
         for ref in refs:
             uri = ref.get("URI")
             if uri == "" and doc_ref is None:
                 doc_ref = ref
             elif uri is not None and uri.startswith("#") and ref.get("Type") == SIGNED_PROPS_TYPE and props_ref is None:
                 props_ref = ref
+            elif uri is not None and uri.startswith("#") and key_info is not None and key_info.get("Id") == uri[1:]:
+                key_info_refs.append((ref, key_info))  # signxml's XAdES also signs this signature's KeyInfo
             else:
                 raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unexpected reference URI={uri!r}")
         if doc_ref is None or props_ref is None:
@@ -634,7 +646,7 @@ async def _verify_one_xml(
             doc_bytes = _c14n_by(_filtered(tree), transforms[1])
         d_alg = _digest_alg(doc_ref.find(ds("DigestMethod")))
         root = tree.getroot()
-        rep.covers = f"{_readable_path(root)} ({covers_how}) and {_readable_path(sp).split(' {')[0]}"
+        rep.covers = f"{_readable_path(root)}: {covers_how}; and {_readable_path(sp).split(' (xmlns=')[0]}"
         if hashlib.new(d_alg, doc_bytes).digest() != _b64(doc_ref.find(ds("DigestValue"))):
             raise _Fail(
                 Indication.TOTAL_FAILED,
@@ -651,9 +663,19 @@ async def _verify_one_xml(
                 f"unsupported SignedProperties transforms {p_transforms}",
             )
         p_alg = _digest_alg(props_ref.find(ds("DigestMethod")))
-        sp_bytes = _c14n_by(sp, p_transforms[0] if p_transforms else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+        sp_bytes = _c14n_by(sp, p_transforms[0] if p_transforms else _INCLUSIVE_C14N)
         if hashlib.new(p_alg, sp_bytes).digest() != _b64(props_ref.find(ds("DigestValue"))):
             raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of xades:SignedProperties does not match")
+
+        for ref, target in key_info_refs:
+            k_transforms = [t.get("Algorithm") for t in ref.findall(f"{ds('Transforms')}/{ds('Transform')}")]
+            if len(k_transforms) > 1 or (k_transforms and k_transforms[0] not in C14N_ALGS):
+                raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported KeyInfo transforms {k_transforms}")
+            k_bytes = _c14n_by(target, k_transforms[0] if k_transforms else _INCLUSIVE_C14N)
+            if hashlib.new(_digest_alg(ref.find(ds("DigestMethod"))), k_bytes).digest() != _b64(
+                ref.find(ds("DigestValue"))
+            ):
+                raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of ds:KeyInfo does not match")
 
         # signed properties: time, role, signing certificate
         st = sp.findtext(f"{xades('SignedSignatureProperties')}/{xades('SigningTime')}")

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         OutboxUnavailableError,
         PostalList,
         default_db_url,
+        queue_documents,
     )
     from msedocs.delivery.stub import PortalStub, StubBehaviour
     from msedocs.delivery.tracking import TrackingRange, check_digit, is_valid, make_tracking_number
@@ -84,6 +85,7 @@ _WHERE = {
     "OutboxUnavailableError": "store",
     "PostalList": "store",
     "default_db_url": "store",
+    "queue_documents": "store",
     "PortalStub": "stub",
     "StubBehaviour": "stub",
     "TrackingRange": "tracking",
@@ -136,6 +138,7 @@ __all__ = [
     "is_valid",
     "is_working_day",
     "make_tracking_number",
+    "queue_documents",
     "run_worker",
     "working_days_between",
 ]

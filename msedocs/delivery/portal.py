@@ -64,6 +64,9 @@ class PortalResult:
     reason: str
     permanent: bool = False
     """The portal refused the item for good (a 4xx other than 408/425/429): do not retry."""
+    ambiguous: bool = False
+    """The request may have arrived (a read timeout, a dropped connection): the next attempt asks
+    the portal first, and the item does not fall back to paper on this failure."""
 
 
 RETRYABLE_4XX = {408, 425, 429}
@@ -124,7 +127,7 @@ class PortalClient:
         """One attempt to deliver ``item``. Never raises for network or HTTP errors."""
         if not documents:
             return PortalResult(False, "no electronic documents to send", permanent=True)
-        if item.attempts > 1:
+        if item.attempts > 1 or item.last_reason is not None:  # an earlier attempt may have arrived
             known = self.already_delivered(item.key)
             if isinstance(known, PortalResult):
                 return known
@@ -136,10 +139,12 @@ class PortalClient:
                 content=self.payload(item, documents),
                 headers={"Idempotency-Key": item.key, "Content-Type": "application/json"},
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent
+            return PortalResult(False, f"cannot connect: {type(exc).__name__}")
         except httpx.TimeoutException as exc:
-            return PortalResult(False, f"timeout: {type(exc).__name__}")
+            return PortalResult(False, f"timeout: {type(exc).__name__}", ambiguous=True)
         except httpx.HTTPError as exc:
-            return PortalResult(False, f"transport error: {type(exc).__name__}")
+            return PortalResult(False, f"transport error: {type(exc).__name__}", ambiguous=True)
         if r.status_code in (200, 201, 202):
             return PortalResult(True, f"accepted by the portal (HTTP {r.status_code})")
         permanent = 400 <= r.status_code < 500 and r.status_code not in RETRYABLE_4XX

@@ -115,9 +115,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    raise InputError(
-        f"--db / MSEDOCS_DB: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
-    )
+    raise InputError(f"--db / MSEDOCS_DB: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
 
 
 #: Newest Alembic revision in migrations/versions; checked first so that a worker starts fast.
@@ -306,9 +304,7 @@ class Outbox:
             old_channel = row.channel
             if row.prev_state == State.SENDING and to_state == State.QUEUED and row.channel == Channel.POST:
                 old_channel = Channel.PORTAL  # fallback from portal to paper
-            if row.prev_state is not None and to_state not in TRANSITIONS.get(
-                (old_channel, row.prev_state), ()
-            ):
+            if row.prev_state is not None and to_state not in TRANSITIONS.get((old_channel, row.prev_state), ()):
                 raise InvalidTransitionError(
                     f"item {row.id}: {old_channel} item cannot go from {row.prev_state} to {to_state}"
                 )
@@ -361,16 +357,12 @@ class Outbox:
             blob_rows: dict[str, dict[str, Any]] = {}
             for _values, docs in prepared:
                 for d in docs:
-                    blob_rows.setdefault(
-                        d.sha256, {"sha256": d.sha256, "size": len(d.content), "content": d.content}
-                    )
+                    blob_rows.setdefault(d.sha256, {"sha256": d.sha256, "size": len(d.content), "content": d.content})
             if blob_rows:
                 conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), list(blob_rows.values()))
             for values, docs in prepared:
                 values.update(created_at=now, updated_at=now, next_attempt_at=now)
-                item_id = conn.execute(
-                    sa.insert(t.items).values(**values).returning(t.items.c.id)
-                ).scalar_one()
+                item_id = conn.execute(sa.insert(t.items).values(**values).returning(t.items.c.id)).scalar_one()
                 ids.append(item_id)
                 conn.execute(
                     sa.insert(t.documents),
@@ -408,9 +400,7 @@ class Outbox:
             raise InputError("enqueue: an item needs at least one document")
         for d in docs:
             if d.role not in ("electronic", "paper"):
-                raise InputError(
-                    f"enqueue: document {d.name!r}: role must be electronic or paper, not {d.role!r}"
-                )
+                raise InputError(f"enqueue: document {d.name!r}: role must be electronic or paper, not {d.role!r}")
         if not r.case_ref or len(r.case_ref) > 200:
             raise InputError("enqueue: case_ref must be 1-200 characters")
         channel = r.channel
@@ -480,9 +470,7 @@ class Outbox:
             fresh = [r for r in rows if r.prev_state != State.SENDING]
             reclaimed = [r for r in rows if r.prev_state == State.SENDING]
             self._check_and_log(conn, fresh, State.SENDING, "claimed", worker_id, now)
-            self._check_and_log(
-                conn, reclaimed, State.SENDING, "reclaimed after its lease ran out", worker_id, now
-            )
+            self._check_and_log(conn, reclaimed, State.SENDING, "reclaimed after its lease ran out", worker_id, now)
             docs = self._documents(conn, [r.id for r in rows], role="electronic")
         return [Claim(_item(r), docs.get(r.id, [])) for r in sorted(rows, key=lambda r: (r.due_date, r.id))]
 
@@ -502,9 +490,7 @@ class Outbox:
         for row in conn.execute(q):
             content = bytes(row.content)
             if hashlib.sha256(content).hexdigest() != row.sha256:
-                raise DeliveryError(
-                    f"item {row.item_id}: stored document {row.name!r} does not match its sha256"
-                )
+                raise DeliveryError(f"item {row.item_id}: stored document {row.name!r} does not match its sha256")
             out.setdefault(row.item_id, []).append(
                 StoredDocument(row.name, row.media_type, row.role, row.sha256, row.size, content)
             )
@@ -566,9 +552,13 @@ class Outbox:
         policy: RetryPolicy | None = None,
         *,
         permanent: bool = False,
+        ambiguous: bool = False,
     ) -> str | None:
         """Record a failed attempt: ``retry_wait`` with backoff, ``dead`` after the last attempt, or a
-        fall back to registered mail. Returns the new state, or None if the claim was lost."""
+        fall back to registered mail. Returns the new state, or None if the claim was lost.
+
+        An ``ambiguous`` failure (the portal may have got the item) never falls back to paper: the
+        next attempt asks the portal first."""
         policy = policy or RetryPolicy()
         now = self.clock()
         c = t.items.c
@@ -583,7 +573,8 @@ class Outbox:
             last = permanent or item.attempts >= policy.max_attempts
             near_deadline = (item.due_date - now.date()).days <= policy.fallback_margin_days
             fallback = (
-                policy.fallback_to_paper
+                not ambiguous
+                and policy.fallback_to_paper
                 and item.fallback_to_paper
                 and item.recipient.has_postal_address
                 and (last or near_deadline or item.attempts >= policy.fallback_after_attempts)
@@ -645,9 +636,14 @@ class Outbox:
         """Queue a dead, waiting or returned item again now (attempts start over)."""
         now = self.clock()
         with self._tx() as conn:
-            current = conn.execute(sa.select(t.items.c.channel).where(t.items.c.id == item_id)).scalar()
-            if current is None:
+            found = conn.execute(
+                sa.select(t.items.c.channel, t.items.c.tracking_number).where(t.items.c.id == item_id)
+            ).first()
+            if found is None:
                 raise InputError(f"item {item_id}: no such item")
+            current, old_tracking = found
+            if old_tracking:  # the number stays in the history; it is never given out again
+                reason = f"{reason} (was tracking number {old_tracking})"
             values: dict[str, Any] = {
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -659,9 +655,7 @@ class Outbox:
                 values.update(tracking_number=None, list_number=None, list_date=None, handed_over_on=None)
             else:
                 expect = [State.DEAD, State.RETRY_WAIT]
-            item = self._transition(
-                conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now
-            )
+            item = self._transition(conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now)
             if item is None:
                 raise InvalidTransitionError(f"item {item_id}: only {', '.join(expect)} items can be retried")
         return item
@@ -739,9 +733,7 @@ class Outbox:
     def add_tracking_range(self, rng: TrackingRange) -> None:
         """Register a range of tracking numbers; adding the same range again does nothing."""
         with self._tx() as conn:
-            row = conn.execute(
-                sa.select(t.tracking_ranges).where(t.tracking_ranges.c.prefix == rng.prefix)
-            ).first()
+            row = conn.execute(sa.select(t.tracking_ranges).where(t.tracking_ranges.c.prefix == rng.prefix)).first()
             if row is None:
                 conn.execute(
                     sa.insert(t.tracking_ranges).values(
@@ -785,20 +777,14 @@ class Outbox:
         now = self.clock()
         c = t.items.c
         with self._tx() as conn:
-            q = (
-                sa.select(c.id)
-                .where(c.channel == Channel.POST, c.state == State.QUEUED)
-                .order_by(c.due_date, c.id)
-            )
+            q = sa.select(c.id).where(c.channel == Channel.POST, c.state == State.QUEUED).order_by(c.due_date, c.id)
             if self.is_postgresql:
                 q = q.with_for_update(skip_locked=True)
             ids = list(conn.execute(q).scalars())
             if not ids:
                 return None
             number = conn.execute(
-                sa.insert(t.postal_lists)
-                .values(list_date=list_date, created_at=now)
-                .returning(t.postal_lists.c.number)
+                sa.insert(t.postal_lists).values(list_date=list_date, created_at=now).returning(t.postal_lists.c.number)
             ).scalar_one()
             out = []
             for item_id in ids:
@@ -820,21 +806,15 @@ class Outbox:
     def postal_lists(self, list_date: dt.date) -> list[int]:
         p = t.postal_lists.c
         with self._tx() as conn:
-            return list(
-                conn.execute(sa.select(p.number).where(p.list_date == list_date).order_by(p.number)).scalars()
-            )
+            return list(conn.execute(sa.select(p.number).where(p.list_date == list_date).order_by(p.number)).scalars())
 
     def _post_item_id(self, conn: Connection, tracking_number: str) -> int:
-        item_id = conn.execute(
-            sa.select(t.items.c.id).where(t.items.c.tracking_number == tracking_number)
-        ).scalar()
+        item_id = conn.execute(sa.select(t.items.c.id).where(t.items.c.tracking_number == tracking_number)).scalar()
         if item_id is None:
             raise InputError(f"tracking number {tracking_number}: no such item")
         return int(item_id)
 
-    def mark_handed_over(
-        self, tracking_number: str, on: dt.date, reason: str = "handed over to the post"
-    ) -> Item:
+    def mark_handed_over(self, tracking_number: str, on: dt.date, reason: str = "handed over to the post") -> Item:
         with self._tx() as conn:
             item_id = self._post_item_id(conn, tracking_number)
             item = self._transition(
@@ -866,3 +846,20 @@ class Outbox:
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item was not handed over")
         return item
+
+
+def queue_documents(
+    documents: Sequence[OutboxDocument | DocumentLike],
+    case_ref: str,
+    recipient: Recipient,
+    decision_date: dt.date,
+    country: str = "RU",
+    *,
+    channel: str = "auto",
+    db_url: str | None = None,
+) -> int:
+    """Queue signed documents for delivery in one call (what ``msedocs render --sign --queue``
+    uses): opens the outbox at ``db_url`` (default ``MSEDOCS_DB`` or the SQLite file), enqueues,
+    closes. Give the extract's paper variant as an :class:`OutboxDocument` with ``role="paper"``."""
+    with Outbox(db_url) as ob:
+        return ob.enqueue(documents, case_ref, channel, recipient, decision_date, country)

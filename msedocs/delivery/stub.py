@@ -11,7 +11,7 @@ Endpoints:
     200 with the delivery if that key was accepted, else 404.
 ``GET /stats``
     ``{"deliveries": accepted POSTs, "unique": distinct keys, "duplicates": POSTs whose key
-    it had seen, "failed": POSTs answered with a failure}``.
+    it had seen, "failed": requests answered with a failure, "probes": GETs of a delivery}``.
 ``GET /control``, ``POST /control``
     Read or change the behaviour: ``{"mode": "ok" | "fail" | "timeout" | "slow", "delay": s,
     "fail_rate": 0..1, "fail_next": n, "fail_status": 503, "hang": s}``; ``{"reset": true}``
@@ -82,6 +82,7 @@ class _State:
         self.deliveries = 0
         self.duplicates = 0
         self.failed = 0
+        self.probes = 0
 
     def stats(self) -> dict[str, int]:
         return {
@@ -89,6 +90,7 @@ class _State:
             "unique": len(self.seen),
             "duplicates": self.duplicates,
             "failed": self.failed,
+            "probes": self.probes,
         }
 
 
@@ -148,6 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             key = self.path.removeprefix("/deliveries/")
             with st.lock:
+                st.probes += 1
                 record = st.seen.get(key)
             if record is None:
                 self._reply(404, {"error": "no delivery with this key"})
@@ -226,9 +229,7 @@ class _Server(ThreadingHTTPServer):
 class PortalStub:
     """The stub server, in a background thread: ``with PortalStub() as stub: stub.url``."""
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, behaviour: StubBehaviour | None = None
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, behaviour: StubBehaviour | None = None) -> None:
         self._server = _Server((host, port), _State(behaviour or StubBehaviour()))
         self._thread: threading.Thread | None = None
 

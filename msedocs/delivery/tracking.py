@@ -57,9 +57,7 @@ class TrackingRange:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{6}", self.post_office_index):
-            raise InputError(
-                f"tracking range: post office index must be 6 digits, got {self.post_office_index!r}"
-            )
+            raise InputError(f"tracking range: post office index must be 6 digits, got {self.post_office_index!r}")
         if not 0 <= self.month <= 99:
             raise InputError(f"tracking range: month must be 0-99, got {self.month}")
         if not 0 <= self.first_serial <= self.last_serial <= 99999:
@@ -78,7 +76,5 @@ class TrackingRange:
         """Parse ``INDEX:MM:FIRST-LAST``, e.g. ``101000:11:1-99999``."""
         m = re.fullmatch(r"\s*(\d{6}):(\d{1,2}):(\d{1,5})-(\d{1,5})\s*", text)
         if not m:
-            raise InputError(
-                f"tracking range: expected INDEX:MM:FIRST-LAST (e.g. 101000:11:1-99999), got {text!r}"
-            )
+            raise InputError(f"tracking range: expected INDEX:MM:FIRST-LAST (e.g. 101000:11:1-99999), got {text!r}")
         return cls(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)))

@@ -34,7 +34,7 @@ log = logging.getLogger("msedocs.delivery.worker")
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    batch_size: int = 16
+    batch_size: int = 64
     """Items claimed per transaction."""
     lease: float | None = None
     """Seconds a claim is held; at least 4 times the portal's connect + read timeout (the
@@ -93,9 +93,7 @@ class Worker:
         try:
             for n, claim in enumerate(claims):
                 item = claim.item
-                lease_left = (
-                    (item.lease_until - self.outbox.clock()).total_seconds() if item.lease_until else 0
-                )
+                lease_left = (item.lease_until - self.outbox.clock()).total_seconds() if item.lease_until else 0
                 needed = self._margin() * (2 if item.attempts > 1 else 1)
                 if self.stop_event.is_set() or lease_left < needed:
                     for rest in claims[n:]:
@@ -108,7 +106,7 @@ class Worker:
                 self.stats.failed += 1
                 policy = self.config.policy
                 state = self.outbox.mark_failed(
-                    item.id, self.id, result.reason, policy, permanent=result.permanent
+                    item.id, self.id, result.reason, policy, permanent=result.permanent, ambiguous=result.ambiguous
                 )
                 log.info("item %s: attempt %s failed, now %s", item.id, item.attempts, state)
                 if state == "dead":
@@ -177,15 +175,11 @@ def run_worker(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m msedocs.delivery.worker", description="msedocs delivery worker"
-    )
-    p.add_argument(
-        "--db", default=None, help="SQLAlchemy URL (default: MSEDOCS_DB or .msedocs/outbox.sqlite3)"
-    )
+    p = argparse.ArgumentParser(prog="python -m msedocs.delivery.worker", description="msedocs delivery worker")
+    p.add_argument("--db", default=None, help="SQLAlchemy URL (default: MSEDOCS_DB or .msedocs/outbox.sqlite3)")
     p.add_argument("--portal-url", default=os.environ.get("MSEDOCS_PORTAL_URL"))
     p.add_argument("--once", action="store_true", help="drain what is due and exit")
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lease", type=float, default=None, help="seconds (default: 4 x the timeouts)")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--max-attempts", type=int, default=8)
@@ -197,15 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not a.portal_url:
         p.error("--portal-url (or MSEDOCS_PORTAL_URL) is required")
-    policy = RetryPolicy(
-        max_attempts=a.max_attempts, base_delay=a.base_delay, fallback_to_paper=not a.no_fallback
-    )
+    policy = RetryPolicy(max_attempts=a.max_attempts, base_delay=a.base_delay, fallback_to_paper=not a.no_fallback)
     config = WorkerConfig(batch_size=a.batch, lease=a.lease, policy=policy)
     portal = PortalConfig(a.portal_url, timeout=a.timeout, connect_timeout=min(5.0, a.timeout))
     stats = run_worker(a.db, portal, config, once=a.once, announce=a.announce)
     print(
-        f"delivered {stats.delivered}, failed {stats.failed}, dead {stats.dead}, "
-        f"fell back to paper {stats.fell_back}",
+        f"delivered {stats.delivered}, failed {stats.failed}, dead {stats.dead}, fell back to paper {stats.fell_back}",
         file=sys.stderr,
     )
     return 0

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, display_text, format_date
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
@@ -109,7 +109,7 @@ def _cell(col: JournalColumn, raw: Any) -> str | None:
         return None
     if col.type == "date":
         return raw.isoformat() if isinstance(raw, dt.date) else str(raw)
-    return c.display_text(raw) if not isinstance(raw, str) else raw
+    return display_text(raw) if not isinstance(raw, str) else raw
 
 
 def display_cell(column: dict[str, Any], value: str | None) -> str:

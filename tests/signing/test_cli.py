@@ -152,3 +152,32 @@ def test_cli_default_service_url_matches_pki() -> None:
     from signing import cli, pki
 
     assert cli.DEFAULT_SERVICE_URL == pki.DEFAULT_SERVICE_URL
+
+
+def test_b_lt_with_everything_fetched_over_http(tmp_path: Path, sample_xml: bytes, sample_pdf: bytes) -> None:
+    """No in-process shortcuts: TSA by URL, OCSP and CRLs fetched from the URLs in the certificates."""
+    import socket
+    from dataclasses import replace
+
+    from signing import init_pki, pki_profile, sign_pdf, verify_pdf
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    pki = init_pki(tmp_path / "pki", service_url=url)
+    srv = serve(pki.dir, "127.0.0.1", port)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = pki_profile(pki.dir, Level.B_LT)
+        prof = replace(
+            base, pki_dir=None, tsa_url=f"{url}/tsa", revocation_sources=("fetch",), trust_roots=(pki.root_path,)
+        )
+        signers = prof.signers_for(["member1"])
+        xml_report = verify_xml(sign_xml(sample_xml, signers, prof), trust_roots=[pki.root_path])
+        assert xml_report.passed and xml_report.signatures[0].level == "B-LT", xml_report.to_json()
+        pdf_report = verify_pdf(sign_pdf(sample_pdf, signers, prof), trust_roots=[pki.root_path])
+        assert pdf_report.passed and pdf_report.signatures[0].level == "B-LT", pdf_report.to_json()
+    finally:
+        srv.shutdown()
+        srv.server_close()

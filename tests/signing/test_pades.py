@@ -84,6 +84,10 @@ def test_visible_stamp_text_and_font(stamped: bytes, pki: TestPki, tmp_path: Pat
     stamp_fonts = [line for line in fonts if "DejaVuSerif-Identity-H" in line]
     assert len(stamp_fonts) == 2  # one embedded subset per stamp
     assert all(line.split()[-5:-2] == ["yes", "yes", "yes"] for line in stamp_fonts)  # emb, sub, uni
+    # glyphs are not letter-spaced: 17 characters at 7 pt take about 95 pt, not twice that
+    bbox = run("pdftotext", "-bbox", path, "-").stdout
+    m = re.search(r'xMin="([\d.]+)"[^>]*xMax="([\d.]+)"[^>]*>ДОКУМЕНТ', bbox)
+    assert m is not None and 60 < float(m[2]) - float(m[1]) < 120, m
     report = verify_pdf(stamped, pki_dir=pki.dir)
     assert report.passed and len(report.signatures) == 2
 

@@ -158,6 +158,18 @@ def test_xml_signed_properties_duplicated(xml_bt: bytes, pki: TestPki) -> None:
     assert outcome(verify_xml(dump(root), pki)) == ("TOTAL_FAILED", "FORMAT_FAILURE")
 
 
+def test_xml_extra_reference_by_id_is_refused(xml_bt: bytes, pki: TestPki) -> None:
+    root = xml(xml_bt)
+    signed_info = root.find("ds:Signature/ds:SignedInfo", NS)
+    extra = copy.deepcopy(signed_info.find("ds:Reference", NS))
+    extra.set("URI", "#patient")
+    del extra.attrib["Id"]
+    signed_info.append(extra)
+    report = verify_xml(dump(root), pki)
+    assert outcome(report) == ("TOTAL_FAILED", "FORMAT_FAILURE")
+    assert "unexpected reference URI='#patient'" in report.signatures[0].message
+
+
 def test_xml_content_hidden_in_a_fake_signature(xml_bt: bytes, pki: TestPki) -> None:
     root = xml(xml_bt)
     patient = root.find("{urn:msedocs:test:1}Patient")

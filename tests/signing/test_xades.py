@@ -57,7 +57,9 @@ def test_our_verifier_passes_with_level_and_roles(signed: dict[Level, bytes], le
     assert [s.role for s in report.signatures] == ["Председатель МРЭК", "Член МРЭК", "Член МРЭК"]
     first = report.signatures[0]
     assert "Петров" in (first.signer_subject or "")
-    assert first.covers is not None and first.covers.startswith("/Conclusion {urn:msedocs:test:1}")
+    assert first.covers is not None and first.covers.startswith(
+        '/Conclusion (xmlns="urn:msedocs:test:1"): whole document'
+    )
     assert "SignedProperties" in first.covers
     assert first.qualified.qc_compliance and first.qualified.qc_sscd
     assert (first.timestamp_time is not None) == (level >= Level.B_T)
@@ -129,3 +131,17 @@ def test_signing_time_is_the_one_given(profiles: dict[Level, SigningProfile], sa
 def test_signature_value_is_base64_rsa_2048(signed: dict[Level, bytes]) -> None:
     value = etree.fromstring(signed[Level.B_B]).findtext(".//ds:SignatureValue", namespaces=NS)
     assert len(base64.b64decode(value)) == 256
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_signatures_validate_against_the_xades_schema(signed: dict[Level, bytes], level: Level, tmp_path: Path) -> None:
+    """xmllint against ETSI's XAdES 1.3.2 XSD (shipped with signxml), which imports XMLDSig's."""
+    need("xmllint")
+    import signxml
+
+    xsd = Path(signxml.__file__).parent / "xades" / "schemas" / "XAdES01903v132-201601.xsd"
+    for i, sig in enumerate(etree.fromstring(signed[level]).findall("ds:Signature", NS)):
+        path = tmp_path / f"sig{i}.xml"
+        path.write_bytes(etree.tostring(sig))
+        r = run("xmllint", "--nonet", "--noout", "--schema", xsd, path)
+        assert r.returncode == 0, r.stderr

@@ -4,14 +4,21 @@ PostgreSQL: a fresh database ``msedocs_test_<random>`` is created on the server 
 ``MSEDOCS_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``) for the test
 session and dropped afterwards. If the server cannot be reached, the PostgreSQL variants are
 skipped with the reason in the summary.
+
+Every PostgreSQL test holds a shared lock on a file for its duration; the database-restart test
+takes it exclusively, so that under pytest-xdist (or a second test session) no other
+PostgreSQL test of this suite is running while the server restarts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -49,6 +56,18 @@ class FakeClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
+PG_LOCK_PATH = Path(tempfile.gettempdir()) / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
+_pg_lock: dict[str, int] = {}
+
+
+def pg_lock_fd() -> int:
+    """This process's descriptor of the PostgreSQL test lock (one per process, so that the
+    restart test can turn its own shared lock into an exclusive one)."""
+    if "fd" not in _pg_lock:
+        _pg_lock["fd"] = os.open(PG_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+    return _pg_lock["fd"]
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     name = f"msedocs_test_{secrets.token_hex(4)}"
@@ -62,24 +81,34 @@ def pg_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        fcntl.flock(pg_lock_fd(), fcntl.LOCK_SH)
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            fcntl.flock(pg_lock_fd(), fcntl.LOCK_UN)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
     """An empty, migrated outbox database: a SQLite file, or the session's PostgreSQL database."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/outbox.sqlite3"
-    url: str = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
+        yield f"sqlite:///{tmp_path}/outbox.sqlite3"
+        return
+    fd = pg_lock_fd()
+    fcntl.flock(fd, fcntl.LOCK_SH)
     try:
-        migrate(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        url: str = request.getfixturevalue("pg_database")  # created under the lock, too
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        finally:
+            engine.dispose()
+        yield url
     finally:
-        engine.dispose()
-    return url
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @pytest.fixture

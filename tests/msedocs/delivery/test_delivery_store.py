@@ -26,8 +26,9 @@ from .conftest import SMALL_PDF, FakeClock, extract_documents, portal_recipient,
 NO_FALLBACK = RetryPolicy(max_attempts=3, base_delay=10, max_delay=100, jitter=0.5, fallback_to_paper=False)
 
 
-def enqueue_portal(ob: Outbox, n: int = 1, **kw: object) -> int:
-    return ob.enqueue(extract_documents(n), f"CASE-{n}", "portal", portal_recipient(n, **kw), dt.date(2025, 10, 31))
+def enqueue_portal(ob: Outbox, n: int = 1, with_address: bool = False) -> int:
+    recipient = portal_recipient(n, with_address=with_address)
+    return ob.enqueue(extract_documents(n), f"CASE-{n}", "portal", recipient, dt.date(2025, 10, 31))
 
 
 def test_enqueue_stores_documents_due_date_and_history(outbox: Outbox) -> None:
@@ -47,7 +48,9 @@ def test_enqueue_stores_documents_due_date_and_history(outbox: Outbox) -> None:
 
 def test_same_document_is_stored_once(outbox: Outbox) -> None:
     for n in range(3):
-        outbox.enqueue([OutboxDocument("same.pdf", SMALL_PDF)], f"C{n}", "portal", portal_recipient(n), dt.date(2025, 11, 5))
+        outbox.enqueue(
+            [OutboxDocument("same.pdf", SMALL_PDF)], f"C{n}", "portal", portal_recipient(n), dt.date(2025, 11, 5)
+        )
     with outbox.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.blobs)).scalar() == 1
         assert conn.execute(sa.select(sa.func.count()).select_from(t.documents)).scalar() == 3
@@ -135,7 +138,17 @@ def test_backoff_then_dead(outbox: Outbox, clock: FakeClock) -> None:
     [c] = outbox.claim_due("w")
     assert c.item.attempts == 1
     states = [h.to_state for h in outbox.history(item_id)]
-    assert states == ["queued", "sending", "retry_wait", "sending", "retry_wait", "sending", "dead", "queued", "sending"]
+    assert states == [
+        "queued",
+        "sending",
+        "retry_wait",
+        "sending",
+        "retry_wait",
+        "sending",
+        "dead",
+        "queued",
+        "sending",
+    ]
 
 
 def test_permanent_failure_goes_dead_at_once(outbox: Outbox) -> None:

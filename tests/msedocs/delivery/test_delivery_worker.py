@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -51,7 +52,7 @@ def test_worker_delivers_everything_once(outbox: Outbox, stub: PortalStub) -> No
     worker.portal.close()
     assert stats.delivered == 10
     assert outbox.counts()["delivered"] == 10
-    assert stub.stats() == {"deliveries": 10, "unique": 10, "duplicates": 0, "failed": 0}
+    assert stub.stats() == {"deliveries": 10, "unique": 10, "duplicates": 0, "failed": 0, "probes": 0}
 
 
 def test_failures_back_off_and_end_dead(outbox: Outbox, stub: PortalStub, clock: FakeClock) -> None:
@@ -98,14 +99,14 @@ def test_a_slow_answer_that_arrived_is_not_sent_again(outbox: Outbox, stub: Port
     worker = make_worker(outbox, stub, timeout=0.2)
     worker.run(once=True)
     assert outbox.get(item_id).state == "retry_wait"
-    time.sleep(0.5)
+    time.sleep(0.8)  # the stub records the POST after its delay
     stub.configure(mode="ok", delay=0.0)
     clock.advance(6)
     worker.run(once=True)
     worker.portal.close()
     assert outbox.get(item_id).state == "delivered"
     assert outbox.history(item_id)[-1].reason == "accepted by the portal"
-    assert stub.stats() == {"deliveries": 1, "unique": 1, "duplicates": 0, "failed": 0}
+    assert stub.stats() == {"deliveries": 1, "unique": 1, "duplicates": 0, "failed": 0, "probes": 1}
 
 
 def test_payload_carries_no_personal_data_but_the_account(outbox: Outbox) -> None:
@@ -133,7 +134,7 @@ def test_stub_http_interface(stub: PortalStub) -> None:
         assert c.post("/deliveries", json={"documents": []}, headers={"Idempotency-Key": "k1"}).status_code == 409
         assert c.get("/deliveries/k1").json()["status"] == "accepted"
         assert c.get("/deliveries/k2").status_code == 404
-        assert c.get("/stats").json() == {"deliveries": 3, "unique": 1, "duplicates": 2, "failed": 0}
+        assert c.get("/stats").json() == {"deliveries": 3, "unique": 1, "duplicates": 2, "failed": 0, "probes": 2}
         assert c.post("/control", json={"mode": "fail", "fail_status": 502}).json()["mode"] == "fail"
         assert c.post("/deliveries", json=doc, headers={"Idempotency-Key": "k3"}).status_code == 502
         assert c.post("/control", json={"mode": "ok", "fail_next": 1}).status_code == 200
@@ -141,7 +142,7 @@ def test_stub_http_interface(stub: PortalStub) -> None:
         assert c.post("/deliveries", json=doc, headers={"Idempotency-Key": "k3"}).status_code == 201
         assert c.post("/control", json={"mode": "sideways"}).status_code == 400
         assert c.post("/control", json={"reset": True}).status_code == 200
-        assert c.get("/stats").json() == {"deliveries": 0, "unique": 0, "duplicates": 0, "failed": 0}
+        assert c.get("/stats").json() == {"deliveries": 0, "unique": 0, "duplicates": 0, "failed": 0, "probes": 0}
 
 
 def test_portal_config_is_checked(tmp_path: object) -> None:
@@ -151,3 +152,53 @@ def test_portal_config_is_checked(tmp_path: object) -> None:
         PortalConfig("https://portal", timeout=0)
     assert PortalConfig("https://portal", verify=False).ssl_context() is False
     assert PortalConfig("http://portal").ssl_context() is True
+
+
+def test_an_item_that_may_have_arrived_does_not_fall_back_to_paper(
+    outbox: Outbox, stub: PortalStub, clock: FakeClock
+) -> None:
+    item_id = outbox.enqueue(
+        extract_documents(1), "CASE-1", "portal", portal_recipient(1, with_address=True), dt.date(2025, 10, 31)
+    )
+    policy = RetryPolicy(max_attempts=5, base_delay=1, jitter=0, fallback_after_attempts=1)
+    client = PortalClient(PortalConfig(stub.url, timeout=0.2, connect_timeout=0.2))
+    worker = Worker(outbox, client, WorkerConfig(batch_size=4, lease=60, policy=policy))
+    stub.configure(mode="timeout", hang=0.5)
+    worker.run(once=True)
+    assert (outbox.get(item_id).channel, outbox.get(item_id).state) == ("portal", "retry_wait")
+    stub.configure(mode="fail")  # the portal is down: the status check fails, paper it is
+    clock.advance(2)
+    worker.run(once=True)
+    client.close()
+    item = outbox.get(item_id)
+    assert (item.channel, item.state) == ("post", "queued")
+    assert item.last_reason == "status check answered HTTP 503"
+
+
+def test_a_dead_item_retried_by_hand_asks_the_portal_first(outbox: Outbox, stub: PortalStub) -> None:
+    [item_id] = enqueue(outbox, 1)
+    client = PortalClient(PortalConfig(stub.url, timeout=0.2, connect_timeout=0.2))
+    worker = Worker(outbox, client, WorkerConfig(lease=60, policy=RetryPolicy(max_attempts=1)))
+    stub.configure(mode="slow", delay=0.4)  # arrives, but the answer comes too late
+    worker.run(once=True)
+    assert outbox.get(item_id).state == "dead"
+    time.sleep(0.8)
+    stub.configure(mode="ok", delay=0.0)
+    outbox.retry(item_id)
+    worker.run(once=True)
+    client.close()
+    assert outbox.get(item_id).state == "delivered"
+    assert stub.stats()["duplicates"] == 0 and stub.stats()["probes"] == 1
+
+
+def test_logs_carry_ids_and_states_only(outbox: Outbox, stub: PortalStub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="msedocs")
+    recipient = portal_recipient(1, with_address=True)
+    item_id = outbox.enqueue(extract_documents(1), "CASE-1", "portal", recipient, dt.date(2025, 10, 31))
+    stub.configure(fail_next=1)
+    worker = make_worker(outbox, stub)
+    worker.run(once=True)
+    worker.portal.close()
+    assert f"item {item_id}: sending -> retry_wait" in caplog.text
+    for secret in (recipient.name, recipient.portal_account, "Мясницкая", "101000", "CASE-1"):
+        assert secret and secret not in caplog.text

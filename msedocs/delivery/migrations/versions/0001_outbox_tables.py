@@ -25,9 +25,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox_items",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("case_ref", sa.String(length=200), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
@@ -62,15 +60,11 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_outbox_items_due_date"), ["due_date"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_items_list_number"), ["list_number"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_outbox_items_state_lease_until"), ["state", "lease_until"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_outbox_items_state_lease_until"), ["state", "lease_until"], unique=False)
 
     op.create_table(
         "postal_lists",
-        sa.Column(
-            "number", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("number", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("list_date", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("number", name=op.f("pk_postal_lists")),
@@ -86,9 +80,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox_documents",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -112,9 +104,7 @@ def upgrade() -> None:
 
     op.create_table(
         "outbox_history",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("from_state", sa.String(length=16), nullable=True),

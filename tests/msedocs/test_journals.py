@@ -1,0 +1,213 @@
+"""Journals over generated cases: rows, column headers and order in XML, PDF and DOCX;
+the chunked PDF path; invalid cases in a batch; synthetic case generation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import docx
+import pytest
+from lxml import etree
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from generators import journal_pdf
+from msedocs import journal, synth
+from msedocs.cli import main
+from msedocs.forms.journals import JOURNALS
+from msedocs.model import iter_cases
+from tests.conftest import ROOT, require_tool
+
+START, END = dt.date(2026, 1, 1), dt.date(2026, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def cases_jsonl(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cases") / "cases.jsonl"
+    synth.write(80, 11, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(cases_jsonl) -> dict[str, dict[str, bytes]]:
+    return {
+        jid: {d.format: d.content for d in journal.build(jid, cases_jsonl, START, END)} for jid in JOURNALS
+    }
+
+
+def expected_entries(jid: str, path: Path) -> list:
+    spec = JOURNALS[jid]
+    out = []
+    for loaded in iter_cases(path):
+        assert loaded.case is not None, loaded.problems
+        out.extend(e for e in spec.entries(loaded.case) if START <= e.date <= END)
+    return sorted(out, key=lambda e: e.order)
+
+
+def pdf_pages(pdf: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "j.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run([require_tool("pdftotext"), "-raw", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode()  # fmt: skip
+    return text.split("\f")[:-1]
+
+
+def test_generate_is_deterministic_and_valid(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b"
+    synth.write(30, 5, a)
+    synth.write(30, 5, b)
+    lines = a.read_text(encoding="utf-8").splitlines()
+    files = sorted(b.glob("*.json"))
+    assert len(lines) == len(files) == 30
+    from_lines = sorted((json.loads(line) for line in lines), key=lambda c: c["case_id"])
+    assert from_lines == [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    loaded = list(iter_cases(a))
+    assert all(x.case is not None for x in loaded)
+    kinds = {(x.case.jurisdiction.value, bool(x.case.decision and x.case.decision.recognised),
+              x.case.age_at_decision is not None and x.case.age_at_decision < 18) for x in loaded}  # fmt: skip
+    assert ("BY", True, True) in kinds and ("BY", True, False) in kinds and ("BY", False, False) in kinds
+    assert any(k[0] == "RU" for k in kinds)
+    synth.write(30, 6, tmp_path / "c.jsonl")
+    assert (tmp_path / "c.jsonl").read_text(encoding="utf-8") != a.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_xml_rows_in_date_order_and_valid(jid, built, cases_jsonl, tmp_path):
+    xml = built[jid]["xml"]
+    root = etree.fromstring(xml)
+    expected = expected_entries(jid, cases_jsonl)
+    entries = root.findall("{*}entries/{*}entry")
+    assert len(entries) == len(expected) > 0
+    assert [e.findtext("{*}no") for e in entries] == [str(i) for i in range(1, len(expected) + 1)]
+    spec = JOURNALS[jid]
+    keys = ["no", *(c.key for c in spec.columns)]
+    for entry, exp in zip(entries, expected, strict=True):
+        assert all(etree.QName(child).localname in keys for child in entry)
+        got = {etree.QName(child).localname: child.text for child in entry}
+        assert got == {k: v for k, v in zip(keys[1:], exp.values, strict=True) if v is not None} | {"no": got["no"]}
+    path = tmp_path / "j.xml"
+    path.write_bytes(xml)
+    result = subprocess.run([require_tool("xmllint"), "--noout", "--schema", str(ROOT / "xsd" / f"{jid}.xsd"),
+                             str(path)], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_pdf_headers_on_every_page_and_rows(jid, built, cases_jsonl, tmp_path):
+    pdf = built[jid]["pdf"]
+    pages = pdf_pages(pdf, tmp_path)
+    spec = JOURNALS[jid]
+    first = re.sub(r"\s+", " ", pages[0])
+    assert "ЖУРНАЛ" in first and "Начат «01» января 2026 г." in first and "Окончен «31» декабря 2026 г."
+    for n, page in enumerate(pages, start=1):
+        flat = re.sub(r"\s+", " ", re.sub(r"-\s*\n", "", page))
+        assert f"Страница {n} из {len(pages)}" in flat
+        assert "№ п/п" in flat
+        for col in spec.columns:
+            assert re.sub(r"\s+", " ", col.label.replace("-", "")) in flat.replace("-", ""), (n, col.label)
+    expected = expected_entries(jid, cases_jsonl)
+    text = re.sub(r"\s+", " ", " ".join(pages))
+    positions = [text.find(journal_pdf.display_rows({"columns": [{"type": "text"}], "rows": [(v,)]})[0][0])
+                 for v in (e.values[0] for e in expected)]  # fmt: skip
+    assert all(p >= 0 for p in positions)
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_pdf_is_pdfa_with_the_xml_attached(jid, built, tmp_path):
+    pdf = built[jid]["pdf"]
+    path = tmp_path / "j.pdf"
+    path.write_bytes(pdf)
+    meta = subprocess.run([require_tool("pdfinfo"), "-meta", str(path)], capture_output=True, text=True).stdout
+    assert "<pdfaid:part>3</pdfaid:part>" in meta or 'pdfaid:part="3"' in meta
+    subprocess.run([require_tool("pdfdetach"), "-saveall", "-o", str(tmp_path), str(path)], check=True)
+    assert (tmp_path / f"{jid}.xml").read_bytes() == built[jid]["xml"]
+    fonts = subprocess.run([require_tool("pdffonts"), str(path)], capture_output=True, text=True).stdout
+    for row in fonts.splitlines()[2:]:
+        assert "LiberationSerif" in row and row.split()[-5] == "yes", row
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_docx_has_headers_numbers_and_rows(jid, built, cases_jsonl):
+    document = docx.Document(io.BytesIO(built[jid]["docx"]))
+    table = document.tables[-1]
+    spec = JOURNALS[jid]
+    assert [c.text for c in table.rows[0].cells] == ["№ п/п", *(c.label for c in spec.columns)]
+    assert [c.text for c in table.rows[1].cells] == [str(i) for i in range(1, len(spec.columns) + 2)]
+    expected = expected_entries(jid, cases_jsonl)
+    assert len(table.rows) == len(expected) + 2
+    assert [r.cells[0].text for r in table.rows[2:]] == [str(i) for i in range(1, len(expected) + 1)]
+    assert table.rows[2].cells[1].text == expected[0].values[0]
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Начат «01» января 2026 г." in text and "ЖУРНАЛ" in text
+
+
+def test_long_journal_in_chunks_keeps_numbering_and_one_attachment(cases_jsonl, tmp_path):
+    spec = JOURNALS["by-journal-protocols"]
+    entries = [e for x in iter_cases(cases_jsonl) if x.case for e in spec.entries(x.case)]
+    data = spec.data(entries * 3, "Первая Минская городская МРЭК общего профиля", START, END)
+    whole = journal_pdf.render(data, xml=b"<x/>", chunk_rows=10**6)
+    chunked = journal_pdf.render(data, xml=b"<x/>", chunk_rows=40, workers=2)
+    pages_whole, pages_chunked = pdf_pages(whole, tmp_path), pdf_pages(chunked, tmp_path)
+    assert len(pages_chunked) >= len(pages_whole) > 1
+    for n, page in enumerate(pages_chunked, start=1):
+        assert f"Страница {n} из {len(pages_chunked)}" in re.sub(r"\s+", " ", page)
+    reader = PdfFileReader(io.BytesIO(chunked))
+    assert len(reader.root["/Names"]["/EmbeddedFiles"]["/Names"]) == 2  # one name, one file spec
+    body = "\n".join(pages_chunked).split("1 Международная статистическая")[0]  # before the footnotes
+    numbers = [int(n) for n in re.findall(r"(?m)^(\d+) [А-ЯЁІЎ]", body)]
+    assert numbers == list(range(1, len(data["rows"]) + 1))
+
+
+def test_bad_case_in_batch_is_reported_with_file_and_line(cases_jsonl, tmp_path, capsys):
+    lines = cases_jsonl.read_text(encoding="utf-8").splitlines()
+    broken = json.loads(lines[4])
+    broken["patient"]["birth_date"] = "2099-01-01"
+    lines[4] = json.dumps(broken, ensure_ascii=False)
+    lines[9] = "{not json"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["journal", "by-journal-protocols", "--cases", str(bad), "--from", "2026-01-01",
+                 "--to", "2026-12-31", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{bad}:5: patient.birth_date" in err or f"{bad}:5: referral.vkk_decision_date" in err, err
+    assert f"{bad}:10: (file)" in err and "2 of 80 case(s) failed validation" in err
+    assert not out.exists()
+
+
+def test_cli_journal_writes_files_and_manifest(cases_jsonl, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["journal", "by-journal-certificates", "--cases", str(cases_jsonl), "--from", "2026-01-01",
+                 "--to", "2026-12-31", "--format", "xml,docx", "--out", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["by-journal-certificates.docx", "by-journal-certificates.xml",
+                                                     "manifest.json"]  # fmt: skip
+    assert manifest["rows"] == len(expected_entries("by-journal-certificates", cases_jsonl))
+
+
+def test_several_commissions_need_a_choice(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["journal", "by-journal-protocols", "--cases", str(ROOT / "fixtures" / "cases"),
+                 "--from", "2026-01-01", "--to", "2026-12-31", "--out", str(out)])  # fmt: skip
+    assert code == 2 and "--commission" in capsys.readouterr().err and not out.exists()
+    code = main(["journal", "by-journal-protocols", "--cases", str(ROOT / "fixtures" / "cases"),
+                 "--from", "2026-01-01", "--to", "2026-12-31", "--format", "xml", "--out", str(out),
+                 "--commission", "Первая Минская городская МРЭК общего профиля"])  # fmt: skip
+    assert code == 0
+    root = etree.parse(str(out / "by-journal-protocols.xml")).getroot()
+    assert root.findtext("{*}header/{*}commission") == "Первая Минская городская МРЭК общего профиля"
+
+
+def test_period_and_unknown_journal(cases_jsonl, tmp_path, capsys):
+    args = ["--cases", str(cases_jsonl), "--out", str(tmp_path / "o")]
+    assert main(["journal", "by-journal-nothing", *args, "--from", "2026-01-01", "--to", "2026-12-31"]) == 2
+    assert main(["journal", "by-journal-cards", *args, "--from", "2026-12-31", "--to", "2026-01-01"]) == 2
+    assert main(["journal", "by-journal-cards", *args, "--from", "01.01.2026", "--to", "2026-01-01"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown journal id" in err and "is after" in err and "not a date" in err
