@@ -98,7 +98,7 @@ def signatures_text(data: dict[str, Any], paper: bool) -> RichText:
             if s.get("seal_footnote"):
                 _add(rt, str(s["seal_footnote"]), superscript=True)
             _add(rt, "\n")
-    if not paper:  # a form may word it itself (ru-extract: a qualified electronic signature)
+    if not paper and data["signatures"]:  # a form may word it itself (ru-extract: a qualified electronic signature)
         _add(rt, (data.get("extra") or {}).get("esign_statement") or "Документ подписан электронной подписью")
         _add(rt, ".")
     return rt

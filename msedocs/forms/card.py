@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from ..model.case import Case, Decision
-from ..model.enums import Jurisdiction
 from ..model.mpr import Certificate, PastDecision
 from . import common as c
 from .spec import Column, FormSpec, ItemDef, Source, format_date
@@ -145,5 +144,5 @@ CARD = FormSpec(
         ),
     ),
     footnotes=("1 Заполняется при наличии законного представителя.",),
-    applies=lambda k: k.jurisdiction == Jurisdiction.BY and (k.decision is not None or bool(k.history)),
+    applies=lambda k: k.decision is not None or bool(k.history),
 )

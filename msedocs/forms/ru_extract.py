@@ -14,7 +14,7 @@ number and date are ``case.extract``; the date of the MSE is the date of the dec
 from __future__ import annotations
 
 from ..model.case import Case
-from ..model.enums import ReferralPurpose, Sex
+from ..model.enums import Jurisdiction, ReferralPurpose, Sex
 from .spec import FormSpec, ItemDef, Signer, Source
 
 #: The purposes of the MSE in the Russian wording of the extract (the enum holds the Belarusian one).
@@ -70,9 +70,7 @@ def _decision(case: Case) -> str | None:
 
 def applies(case: Case) -> bool:
     """A Russian case whose decision is: not recognised as disabled."""
-    from ..model.enums import Jurisdiction
-
-    return case.jurisdiction == Jurisdiction.RU and case.decision is not None and not case.decision.recognised
+    return case.decision is not None and not case.decision.recognised
 
 
 RU_EXTRACT = FormSpec(
@@ -163,6 +161,7 @@ RU_EXTRACT = FormSpec(
     ),
     signers=(Signer("bureau_head", BUREAU_HEAD, lambda k: [k.commission.chairman], seal=True),),
     applies=applies,
+    jurisdiction=Jurisdiction.RU,
     extra=lambda k: {
         "esign_statement": ESIGN_STATEMENT,
         "delivery": k.delivery.channel if k.delivery else None,

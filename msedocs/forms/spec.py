@@ -32,7 +32,7 @@ from typing import Any, Literal
 from generators.common import format_date
 
 from ..model.case import Case, PersonName
-from ..model.enums import Labelled
+from ..model.enums import Jurisdiction, Labelled
 
 Kind = Literal["text", "date", "int", "choice", "records", "group"]
 
@@ -237,13 +237,15 @@ class FormSpec:
     applies: Callable[[Case], bool] = lambda case: True
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
     extra: Callable[[Case], dict[str, Any]] | None = field(default=None)
+    jurisdiction: Jurisdiction = Jurisdiction.BY
 
     @property
     def namespace(self) -> str:
         return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
 
     def applies_to(self, case: Case) -> bool:
-        return self.applies(case)
+        """Whether the form is drawn up for this case: its country's, and what it records is there."""
+        return case.jurisdiction == self.jurisdiction and self.applies(case)
 
     def data(self, case: Case) -> dict[str, Any]:
         """The one dict that feeds XML, PDF and DOCX."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from msedocs.cli import main
-from tests.conftest import CASES_DIR, ROOT
+from tests.conftest import CASES_DIR, ROOT, case_form_pairs
 
 BAD = ROOT / "fixtures" / "bad"
 EXPECTED = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))
@@ -195,5 +195,7 @@ def test_demo_runs_from_any_directory(tmp_path):
     case_dirs = sorted(p.name for p in demo.iterdir())
     assert case_dirs == sorted(p.stem for p in CASES_DIR.glob("*.json"))
     manifest = json.loads((demo / "adult_first_group_ii" / "manifest.json").read_text())
-    assert len(manifest["files"]) == 12
+    forms = sorted(f for c, f in case_form_pairs() if c == "adult_first_group_ii")
+    assert manifest["forms"] == forms or sorted(manifest["forms"]) == forms
+    assert len(manifest["files"]) == 3 * len(forms) >= 12
     assert "documents for" in result.stdout
