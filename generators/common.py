@@ -16,6 +16,7 @@ MEDIA_TYPES = {
     "xml": "application/xml",
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "p7s": "application/pkcs7-signature",
 }
 
 
@@ -54,10 +55,14 @@ class RenderedDocument:
     content: bytes
     media_type: str
     filename: str
+    signature: dict[str, Any] | None = None
+    """How it is signed (form of signature, level, roles), or None if unsigned."""
 
     @classmethod
-    def of(cls, form_id: str, fmt: str, content: bytes) -> RenderedDocument:
-        return cls(form_id, fmt, content, MEDIA_TYPES[fmt], f"{form_id}.{fmt}")
+    def of(
+        cls, form_id: str, fmt: str, content: bytes, signature: dict[str, Any] | None = None, filename: str = ""
+    ) -> RenderedDocument:
+        return cls(form_id, fmt, content, MEDIA_TYPES[fmt], filename or f"{form_id}.{fmt}", signature)
 
 
 class GeneratorError(RuntimeError):

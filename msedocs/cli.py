@@ -50,8 +50,7 @@ def _load(path: Path) -> Case:
 def forms_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the forms: id, title, source, formats."""
     rows = [
-        {"id": s.id, "title": s.title, "source": str(s.source), "formats": list(s.formats)}
-        for s in REGISTRY.values()
+        {"id": s.id, "title": s.title, "source": str(s.source), "formats": list(s.formats)} for s in REGISTRY.values()
     ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -68,7 +67,7 @@ def schema_cmd() -> None:
 
 @app.command("render")
 def render_cmd(
-    case_file: Annotated[Path, typer.Argument(help="The case, a JSON file.", show_default=False)],
+    cases: Annotated[Path, typer.Argument(help="A case JSON file, a folder of them, or a .jsonl file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     form: Annotated[list[str] | None, typer.Option("--form", "-f", help="Form id; repeatable.")] = None,
     all_forms: Annotated[bool, typer.Option("--all", help="Every form that applies to the case.")] = False,
@@ -76,16 +75,61 @@ def render_cmd(
     electronic: Annotated[
         bool, typer.Option("--electronic", help="Electronic rendering: no seal place or signature lines.")
     ] = False,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
 ) -> None:
-    """Render forms of one case into OUT/<form id>.<ext> plus OUT/manifest.json."""
+    """Render forms into OUT/<form id>.<ext> plus OUT/manifest.json (one subfolder per case for a batch)."""
     if bool(form) == all_forms:
         raise InputError("give either --form ID (repeatable) or --all")
+    if queue and not sign:
+        raise InputError("--queue needs --sign: only signed documents leave msedocs")
+    if (level or pki) and not sign:
+        raise InputError("--level and --pki apply only with --sign")
     formats = pipeline.parse_formats(fmt)
-    case = _load(case_file)
-    docs = pipeline.render_package(case, formats, None if all_forms else form, paper=not electronic)
-    pipeline.write_package(out, docs, case)
-    for d in docs:
-        typer.echo(f"{out / d.filename}")
+    profile = None
+    if sign:
+        from .sign import SigningOptions, load
+
+        profile = load(SigningOptions(level=level, pki_dir=pki))
+        if profile.is_test:
+            _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
+    batch = cases.is_dir() or cases.suffix == ".jsonl"
+    loaded = list(_load_batch(cases)) if batch else [_load(cases)]
+    rendered = []
+    for case in loaded:  # everything renders before anything is written or queued
+        docs = pipeline.render_package(case, formats, None if all_forms else form,
+                                       paper=not (electronic or sign), profile=profile)  # fmt: skip
+        rendered.append((case, docs))
+    for case, docs in rendered:
+        target = out / case.case_id if batch else out
+        pipeline.write_package(target, docs, case)
+        for d in docs:
+            typer.echo(f"{target / d.filename}")
+        if queue:
+            from .queueing import queue_case
+
+            paper = pipeline.render_package(case, ("pdf",), None if all_forms else form, paper=True)
+            item = queue_case(case, docs, paper, db)
+            typer.echo(f"queued: case {case.case_id} as outbox item {item}")
+
+
+def _load_batch(path: Path):
+    from .errors import Problem
+    from .model import iter_cases
+
+    problems: list[Problem] = []
+    cases = []
+    for loaded in iter_cases(path):
+        if loaded.case is None:
+            problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in loaded.problems)
+        else:
+            cases.append(loaded.case)
+    if problems:
+        raise InputError(f"{path}: invalid case data; nothing rendered", problems)
+    return cases
 
 
 @app.command("validate")
@@ -139,17 +183,13 @@ def demo_cmd(
 
 @app.command("journal")
 def journal_cmd(
-    journal_id: Annotated[
-        str, typer.Argument(metavar="ID", help="by-journal-protocols, -cards, -certificates.")
-    ],
+    journal_id: Annotated[str, typer.Argument(metavar="ID", help="by-journal-protocols, -cards, -certificates.")],
     cases: Annotated[Path, typer.Option("--cases", help="A folder of case JSON files or a .jsonl file.")],
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
-    commission: Annotated[
-        str | None, typer.Option("--commission", help="Only this commission's cases.")
-    ] = None,
+    commission: Annotated[str | None, typer.Option("--commission", help="Only this commission's cases.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="PDF processes.")] = None,
 ) -> None:
     """Write the register of a period over many cases: OUT/<id>.<ext> plus OUT/manifest.json."""
@@ -181,6 +221,23 @@ def journal_cmd(
     for d in docs:
         typer.echo(f"{out / d.filename}")
 
+
+def _mount() -> None:
+    """The signing and delivery commands, from their own packages."""
+    from signing.cli import pki_app, verify_cmd
+
+    from .delivery.cli import deadlines_cmd, portal_stub_cmd, post_app, queue_app, worker_cmd
+
+    app.add_typer(pki_app, name="pki")
+    app.command("verify")(verify_cmd)
+    app.add_typer(queue_app, name="queue")
+    app.add_typer(post_app, name="post")
+    app.command("deadlines")(deadlines_cmd)
+    app.command("worker")(worker_cmd)
+    app.command("portal-stub")(portal_stub_cmd)
+
+
+_mount()
 
 fixtures_app = typer.Typer(help="Synthetic case data.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")

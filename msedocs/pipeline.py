@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generators import docx as docx_gen
 from generators import pdf as pdf_gen
@@ -28,6 +28,10 @@ from generators.common import GeneratorError, RenderedDocument
 from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError
 from .forms import REGISTRY, FormSpec, get_form
 from .model import Case
+from .sign import FormSigner
+
+if TYPE_CHECKING:
+    from signing import SigningProfile
 
 FORMATS = ("xml", "pdf", "docx")
 
@@ -49,32 +53,58 @@ def _wrap(form_id: str, exc: GeneratorError) -> Exception:
     return TemplateError(str(exc))
 
 
-def render_form(case: Case, spec: FormSpec, formats: Sequence[str] = FORMATS, *, paper: bool = True):
-    """Every requested format of one form, from one data dict."""
+def render_form(
+    case: Case,
+    spec: FormSpec,
+    formats: Sequence[str] = FORMATS,
+    *,
+    paper: bool = True,
+    profile: SigningProfile | None = None,
+) -> list[RenderedDocument]:
+    """Every requested format of one form, from one data dict; signed when a profile is given
+    (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
     data = spec.data(case)
+    signer = FormSigner(profile, spec, case) if profile is not None else None
     out: list[RenderedDocument] = []
     try:
         xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None
+        if signer is not None and xml is not None:
+            xml = signer.xml(xml)
         for fmt in formats:
             if fmt == "xml":
                 assert xml is not None
-                out.append(RenderedDocument.of(spec.id, "xml", xml))
+                out.append(RenderedDocument.of(spec.id, "xml", xml, _sig(signer, "XAdES")))
             elif fmt == "pdf":
-                out.append(RenderedDocument.of(spec.id, "pdf", pdf_gen.render(data, xml=xml, paper=paper)))
+                pdf = pdf_gen.render(data, xml=xml, paper=paper)
+                if signer is not None:
+                    pdf = signer.pdf(pdf)
+                out.append(RenderedDocument.of(spec.id, "pdf", pdf, _sig(signer, "PAdES")))
             elif fmt == "docx":
-                out.append(RenderedDocument.of(spec.id, "docx", docx_gen.render(data, paper=paper)))
+                docx = docx_gen.render(data, paper=paper)
+                out.append(RenderedDocument.of(spec.id, "docx", docx))
+                if signer is not None:
+                    p7s = signer.detached(docx)
+                    out.append(
+                        RenderedDocument.of(spec.id, "p7s", p7s, _sig(signer, "CAdES"), f"{spec.id}.docx.p7s")
+                    )
     except GeneratorError as exc:
         raise _wrap(spec.id, exc) from exc
     return out
 
 
-def render(case: Case, form_id: str, fmt: str, *, paper: bool = True) -> RenderedDocument:
-    """One document of one form. Raises if the form does not apply to the case."""
+def _sig(signer: FormSigner | None, form: str) -> dict[str, Any] | None:
+    return signer.manifest_entry(form) if signer is not None else None
+
+
+def render(
+    case: Case, form_id: str, fmt: str, *, paper: bool = True, profile: SigningProfile | None = None
+) -> RenderedDocument:
+    """One document of one form (signed when a profile is given). Raises if the form does not apply."""
     (fmt,) = parse_formats(fmt)
     spec = get_form(form_id)
     if not spec.applies_to(case):
         raise FormNotApplicableError(f"{form_id}: this form does not apply to case {case.case_id}")
-    return render_form(case, spec, (fmt,), paper=paper)[0]
+    return render_form(case, spec, (fmt,), paper=paper, profile=profile)[0]
 
 
 def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[FormSpec]:
@@ -97,12 +127,13 @@ def render_package(
     forms: Sequence[str] | None = None,
     *,
     paper: bool = True,
+    profile: SigningProfile | None = None,
 ) -> list[RenderedDocument]:
     """Every requested format of every requested (or applicable) form of one case."""
     formats = parse_formats(formats)
     docs: list[RenderedDocument] = []
     for spec in select_forms(case, forms):
-        docs.extend(render_form(case, spec, formats, paper=paper))
+        docs.extend(render_form(case, spec, formats, paper=paper, profile=profile))
     return docs
 
 
@@ -146,7 +177,7 @@ def write_files(out_dir: str | Path, files: dict[str, bytes], manifest_body: dic
 
 
 def file_entry(doc: RenderedDocument) -> dict[str, Any]:
-    return {
+    entry = {
         "form_id": doc.form_id,
         "format": doc.format,
         "file": doc.filename,
@@ -154,6 +185,9 @@ def file_entry(doc: RenderedDocument) -> dict[str, Any]:
         "size": len(doc.content),
         "sha256": hashlib.sha256(doc.content).hexdigest(),
     }
+    if doc.signature is not None:
+        entry["signature"] = doc.signature
+    return entry
 
 
 def _render_in_worker(

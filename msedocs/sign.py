@@ -1,0 +1,110 @@
+"""The signing stage: every document of a package signed with its form's signers.
+
+XML gets parallel enveloped XAdES signatures (one per signer), PDF sequential PAdES
+signatures, DOCX a detached CAdES ``<file>.p7s`` with one SignerInfo per signer, all at
+the profile's level (B-B, B-T, B-LT). The form's XML is signed before it is embedded
+into its PDF, so the attachment is the signed XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError, SigningError
+from .forms import FormSpec
+from .model import Case
+from .model.enums import Jurisdiction
+
+if TYPE_CHECKING:
+    from signing import SigningProfile
+
+#: A form's signature line → the signing roles behind it. The commission's members sign
+#: in the order of the test PKI's member roles; a deployment maps roles to keys in its profile.
+MEMBER_ROLES = ("member1", "member2")
+
+
+@dataclass(frozen=True)
+class SigningOptions:
+    """What ``render --sign`` asks for."""
+
+    level: str | None = None
+    """B-B, B-T or B-LT; default: the profile's."""
+    pki_dir: Path | None = None
+    """A test PKI folder; default: the configured profile, else the test PKI under .msedocs/pki."""
+    config: Path | None = None
+    """A TOML signing configuration."""
+
+
+def load(options: SigningOptions) -> SigningProfile:
+    import signing
+
+    try:
+        if options.pki_dir is not None:
+            profile = signing.pki_profile(options.pki_dir)
+        else:
+            profile = signing.load_profile(options.config)
+        if options.level:
+            profile = profile.with_level(options.level)
+    except signing.ConfigurationError as exc:
+        raise InputError(f"signing configuration: {exc}") from None
+    except signing.SigningFailure as exc:
+        raise SigningError(f"signing: {exc}") from None
+    return profile
+
+
+def roles_for(spec: FormSpec, case: Case, profile: SigningProfile) -> list[str]:
+    """The signing roles of a form for a case: each signature line's role, every member."""
+    roles: list[str] = []
+    for signer in spec.signers:
+        if signer.role == "member":
+            count = len(signer.names(case))
+            roles.extend(MEMBER_ROLES[: max(count, 0)])
+        else:
+            roles.append(signer.role)
+    available = [r for r in roles if r in profile.signers]
+    if not available:  # an unsigned register still leaves the pipeline signed by the head
+        head = "bureau_head" if case.jurisdiction == Jurisdiction.RU else "chairman"
+        available = [head] if head in profile.signers else []
+    if not available:
+        raise SigningError(f"{spec.id}: no signer configured for roles {', '.join(roles) or '(none)'}")
+    return available
+
+
+class FormSigner:
+    """Signs one form's documents for one case; what render_form calls between formats."""
+
+    def __init__(self, profile: SigningProfile, spec: FormSpec, case: Case) -> None:
+        self.profile = profile
+        self.roles = roles_for(spec, case, profile)
+        self.visible_stamp = spec.jurisdiction == Jurisdiction.RU
+
+    def _signers(self) -> list[Any]:
+        return self.profile.signers_for(self.roles)
+
+    def xml(self, content: bytes) -> bytes:
+        return self._call("sign_xml", content)
+
+    def pdf(self, content: bytes) -> bytes:
+        return self._call("sign_pdf", content, visible_stamp=self.visible_stamp)
+
+    def detached(self, content: bytes) -> bytes:
+        return self._call("sign_detached", content)
+
+    def _call(self, name: str, content: bytes, **kwargs: Any) -> bytes:
+        import signing
+
+        try:
+            result: bytes = getattr(signing, name)(content, self._signers(), self.profile, **kwargs)
+            return result
+        except signing.SigningFailure as exc:
+            raise SigningError(f"{name}: {exc}") from None
+
+    @property
+    def level(self) -> str:
+        return str(self.profile.level.value)
+
+    def manifest_entry(self, form: str) -> dict[str, Any]:
+        """What the manifest records of a signed file."""
+        return {"form": form, "level": self.level, "roles": self.roles, "test_pki": self.profile.is_test}
