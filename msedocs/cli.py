@@ -167,18 +167,59 @@ def demo_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("msedocs-demo"),
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Rendering processes.")] = 2,
 ) -> None:
-    """Render every sample case in every applicable form and format into ./msedocs-demo/."""
+    """The main job on the sample cases: render every form in XML, PDF/A-3b and DOCX, sign each
+    document (test PKI, B-T), queue the extracts, deliver them to a portal stub it starts, and
+    make the registered-mail batch for the paper ones. Everything goes under ./msedocs-demo/."""
+    import datetime as dt
+
+    from .delivery import Outbox, PortalConfig, PortalStub, run_worker
+    from .delivery.postal import make_batch
+    from .delivery.tracking import TrackingRange
+    from .queueing import queue_case
+    from .sign import SigningOptions, load
+
     paths = sorted(FIXTURES.glob("*.json"))
     started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    profile = load(SigningOptions(level="B-T", pki_dir=out / "pki"))
     cases = [_load(path) for path in paths]
-    total = 0
-    for path, (case, docs) in zip(paths, pipeline.render_batch(cases, workers=workers), strict=True):
+    db_url = f"sqlite:///{(out / 'outbox.sqlite3').resolve()}"
+    total, queued = 0, 0
+    typer.echo(f"rendering and signing {len(cases)} sample cases (TEST PKI: not valid for real use)")
+    for path, (case, docs) in zip(
+        paths, pipeline.render_batch(cases, workers=workers, paper=False, profile=profile), strict=True
+    ):
         pipeline.write_package(out / path.stem, docs, case)
         total += len(docs)
+        note = ""
+        if case.delivery is not None and any(d.form_id == "ru-extract" for d in docs):
+            extract = [d for d in docs if d.form_id == "ru-extract"]
+            paper = pipeline.render_package(case, ("pdf",), ["ru-extract"], paper=True)
+            item = queue_case(case, extract, paper, db_url)
+            queued += 1
+            note = f"  -> outbox item {item} ({case.delivery.channel})"
         forms = sorted({d.form_id for d in docs})
-        typer.echo(f"{path.stem:<40} {len(docs):>3} files  {', '.join(forms)}")
+        listed = ", ".join(forms) or "(no form of this set applies)"
+        typer.echo(f"  {path.stem:<38} {len(docs):>3} files  {listed}{note}")
+    with PortalStub() as stub:
+        stats = run_worker(db_url, PortalConfig(url=stub.url), once=True)
+        portal = stub.stats()
+    today = dt.date.today()
+    with Outbox(db_url) as outbox:
+        tracking = TrackingRange.parse(f"644099:{today.month}:1-999")  # a demo range of the bureau's post office
+        batch = make_batch(outbox, today, out / "post", tracking_range=tracking)
+        counts = {state: n for state, n in outbox.counts().items() if n}
+        report = outbox.deadline_report(today)
     elapsed = time.perf_counter() - started
-    typer.echo(f"\n{total} documents for {len(cases)} cases in {elapsed:.1f} s -> {out.resolve()}")
+    typer.echo(f"\n{total} documents for {len(cases)} cases, signed at {profile.level.value}, in {elapsed:.1f} s")
+    typer.echo(f"outbox: {queued} queued; portal stub received {portal['unique']} (duplicates {portal['duplicates']});"
+               f" worker delivered {stats.delivered}")  # fmt: skip
+    typer.echo(f"states: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
+    for open_item in report.due + report.overdue:
+        typer.echo(f"  item {open_item.id} ({open_item.channel}) due {open_item.due_date}: {open_item.state}")
+    if batch.new_list is not None:
+        typer.echo(f"registered mail: list {batch.new_list} in {out / 'post'}")
+    typer.echo(f"-> {out.resolve()}  (verify a file: msedocs verify FILE --pki {out / 'pki'})")
 
 
 @app.command("journal")

@@ -191,10 +191,10 @@ def file_entry(doc: RenderedDocument) -> dict[str, Any]:
 
 
 def _render_in_worker(
-    payload: tuple[bytes, tuple[str, ...], tuple[str, ...] | None, bool],
+    payload: tuple[bytes, tuple[str, ...], tuple[str, ...] | None, bool, SigningProfile | None],
 ) -> list[RenderedDocument]:
-    raw, formats, forms, paper = payload
-    return render_package(Case.model_validate_json(raw), formats, forms, paper=paper)
+    raw, formats, forms, paper, profile = payload
+    return render_package(Case.model_validate_json(raw), formats, forms, paper=paper, profile=profile)
 
 
 def _warm_up() -> None:
@@ -210,15 +210,16 @@ def render_batch(
     *,
     workers: int = 1,
     paper: bool = True,
+    profile: SigningProfile | None = None,
 ) -> Iterator[tuple[Case, list[RenderedDocument]]]:
-    """Render many cases, in ``workers`` processes when more than one; results in input order."""
+    """Render (and sign) many cases, in ``workers`` processes when more than one; results in input order."""
     formats = parse_formats(formats)
     if workers <= 1 or len(cases) < 2:
         for case in cases:
-            yield case, render_package(case, formats, forms, paper=paper)
+            yield case, render_package(case, formats, forms, paper=paper, profile=profile)
         return
     payloads = [
-        (case.model_dump_json().encode(), tuple(formats), tuple(forms) if forms else None, paper)
+        (case.model_dump_json().encode(), tuple(formats), tuple(forms) if forms else None, paper, profile)
         for case in cases
     ]
     with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:

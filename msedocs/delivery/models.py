@@ -48,11 +48,14 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
 
 
 class DocumentLike(Protocol):
-    """Anything with the fields of msedocs' ``RenderedDocument``."""
+    """Anything with the fields of msedocs' ``RenderedDocument`` (read-only)."""
 
-    content: bytes
-    media_type: str
-    filename: str
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
 
 
 @dataclass(frozen=True)

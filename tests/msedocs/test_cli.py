@@ -192,10 +192,15 @@ def test_demo_runs_from_any_directory(tmp_path):
     result = run(["demo"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     demo = tmp_path / "msedocs-demo"
-    case_dirs = sorted(p.name for p in demo.iterdir())
+    case_dirs = sorted(p.name for p in demo.iterdir() if p.is_dir() and p.name not in ("pki", "post"))
     assert case_dirs == sorted(p.stem for p in CASES_DIR.glob("*.json"))
     manifest = json.loads((demo / "adult_first_group_ii" / "manifest.json").read_text())
     forms = sorted(f for c, f in case_form_pairs() if c == "adult_first_group_ii")
-    assert manifest["forms"] == forms or sorted(manifest["forms"]) == forms
-    assert len(manifest["files"]) == 3 * len(forms) >= 12
-    assert "documents for" in result.stdout
+    assert sorted(manifest["forms"]) == forms
+    assert len(manifest["files"]) == 4 * len(forms)  # xml, pdf, docx and the docx's .p7s
+    assert all(f["signature"]["level"] == "B-T" for f in manifest["files"] if f["format"] != "docx")
+    assert "documents for" in result.stdout and "duplicates 0" in result.stdout
+    assert "worker delivered 1" in result.stdout and "registered mail: list 1" in result.stdout
+    assert list((demo / "post").rglob("*.csv")), "no form-103 list for the paper extract"
+    verify = run(["verify", str(demo / "adult_first_group_ii" / "by-act.pdf"), "--pki", str(demo / "pki")])
+    assert verify.returncode == 0, verify.stdout + verify.stderr
