@@ -342,4 +342,43 @@ CERTIFICATES = JournalSpec(
     date_of=_cert_date,
 )
 
-JOURNALS: dict[str, JournalSpec] = {j.id: j for j in (PROTOCOLS, CARDS, CERTIFICATES)}
+# --- appendix 7: consultative conclusions of the MPR office --------------------------------
+
+
+def _mpr_purpose(case: Case, mpr: Any) -> str | None:
+    parts = [p.label for p in mpr.purposes] + ([mpr.purpose_other] if mpr.purpose_other else [])
+    return "; ".join(parts) or None
+
+
+def _mpr_conclusion(case: Case, mpr: Any) -> str:
+    parts = [f"№ {mpr.number} от {mpr.date.strftime('%d.%m.%Y')}"]
+    if mpr.adult is not None:
+        parts += [x for x in (mpr.adult.main_fitness, mpr.adult.indicated and f"показано: {mpr.adult.indicated}") if x]
+    if mpr.loss_percent is not None:
+        parts.append(f"степень утраты трудоспособности {mpr.loss_percent}%")
+    return "; ".join(parts)
+
+
+MPR = JournalSpec(
+    id="by-journal-mpr",
+    title="учета консультативных заключений кабинета медико-профессиональной реабилитации",
+    xml_root="mprJournal",
+    source=Source(SEED, "appendix 7 to the Instruction", "4684-4742"),
+    columns=(
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
+        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
+        JournalColumn("referredBy", "Наименование направившей организации здравоохранения", _referring, width=1.5),
+        JournalColumn("purpose", "Цель направления", _mpr_purpose, width=1.5),
+        JournalColumn(
+            "additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=1.4
+        ),
+        JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=1.8),
+        JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=1.8),
+        JournalColumn("note", "Примечание", lambda k, m: None, width=0.9),
+    ),
+    records=lambda k: [k.mpr] if k.mpr is not None else [],
+    date_of=lambda k, m: m.date,
+)
+
+JOURNALS: dict[str, JournalSpec] = {j.id: j for j in (PROTOCOLS, CARDS, CERTIFICATES, MPR)}

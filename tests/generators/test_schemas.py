@@ -10,7 +10,8 @@ import pytest
 from lxml import etree
 
 from msedocs.forms import REGISTRY
-from msedocs.forms.xsd import build_xsd
+from msedocs.forms.journals import JOURNALS
+from msedocs.forms.xsd import build_journal_xsd, build_xsd
 from tests.conftest import ROOT
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -22,7 +23,15 @@ def test_committed_xsd_is_current(form_id):
     assert committed == build_xsd(REGISTRY[form_id]), "run `python scripts/build_xsd.py` and commit"
 
 
-@pytest.mark.parametrize("form_id", sorted(REGISTRY))
+@pytest.mark.parametrize("journal_id", sorted(JOURNALS))
+def test_committed_journal_xsd_and_docx_are_current(journal_id, tmp_path: Path):
+    committed = (ROOT / "xsd" / f"{journal_id}.xsd").read_bytes()
+    assert committed == build_journal_xsd(JOURNALS[journal_id]), "run `python scripts/build_xsd.py` and commit"
+    built = _builder().build_journal(JOURNALS[journal_id], tmp_path)
+    assert built.read_bytes() == (ROOT / "templates" / journal_id / "form.docx").read_bytes()
+
+
+@pytest.mark.parametrize("form_id", sorted([*REGISTRY, *JOURNALS]))
 def test_xsd_is_1_0_versioned_and_every_element_annotated(form_id):
     tree = etree.parse(str(ROOT / "xsd" / f"{form_id}.xsd"))
     root = tree.getroot()
