@@ -173,3 +173,16 @@ def _append_rows(tbl: Any, rows: list[list[str]]) -> None:
         for cell, value in zip(clone.findall(f"{w}tc"), row, strict=True):
             cell.find(f".//{w}t").text = value
         tbl.append(clone)
+
+
+def render_protocol(data: dict[str, Any], *, paper: bool = True) -> bytes:
+    """The session protocol's DOCX from its docxtpl template."""
+    path = TEMPLATES_DIR / data["form_id"] / "form.docx"
+    doc = DocxTemplate(str(path))
+    try:
+        doc.render({"data": data, "paper": paper}, autoescape=True)
+    except Exception as exc:
+        raise GeneratorError(f"{data['form_id']}: DOCX template failed: {exc}") from exc
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -155,3 +155,31 @@ def render_journal(data: dict[str, Any]) -> bytes:
     if problems:
         raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems[:20])
     return content
+
+
+def render_protocol(data: dict[str, Any]) -> bytes:
+    """The session protocol's XML (one act block per examined patient), validated against its XSD."""
+    ns = data["namespace"]
+    q = f"{{{ns}}}"
+    root = etree.Element(f"{q}{data['xml_root']}", nsmap={None: ns, "c": COMMON_NS})
+    root.set("formId", data["form_id"])
+    root.set("version", data["version"])
+    etree.SubElement(root, f"{q}commission").text = data["commission"]
+    etree.SubElement(root, f"{q}number").text = data["number"]
+    etree.SubElement(root, f"{q}date").text = data["date"]
+    for act in data["acts"]:
+        block = etree.SubElement(root, f"{q}act", number=act["act_number"])
+        for row in act["rows"]:
+            if row["value"] is not None:
+                etree.SubElement(block, f"{q}{row['key']}").text = row["value"]
+    sigs = etree.SubElement(root, f"{q}signatures")
+    for s in data["signatures"]:
+        sig = etree.SubElement(sigs, f"{{{COMMON_NS}}}signature", role=s["role"], title=s["title"])
+        for name in s["names"]:
+            if name:
+                etree.SubElement(sig, f"{{{COMMON_NS}}}name").text = name
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    problems = validate(content, data["form_id"])
+    if problems:
+        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+    return content

@@ -280,6 +280,26 @@ def _mount() -> None:
 
 _mount()
 
+@app.command("protocol")
+def protocol_cmd(
+    cases: Annotated[Path, typer.Option("--cases", help="A folder of case JSON files or a .jsonl file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    number: Annotated[str | None, typer.Option("--number", help="The protocol's number.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="The session's date, YYYY-MM-DD.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
+    electronic: Annotated[bool, typer.Option("--electronic", help="No signature lines.")] = False,
+) -> None:
+    """The protocol of a commission session: one block per act examined in it (appendix 13)."""
+    from . import protocol
+
+    day = _date("--date", date) if date else None
+    docs = protocol.build(cases, number, day, pipeline.parse_formats(fmt), paper=not electronic)
+    body = {"form": "by-protocol", "number": number, "date": date, "files": [pipeline.file_entry(d) for d in docs]}
+    pipeline.write_files(out, {d.filename: d.content for d in docs}, body)
+    for d in docs:
+        typer.echo(f"{out / d.filename}")
+
+
 fixtures_app = typer.Typer(help="Synthetic case data.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")
 

@@ -21,6 +21,7 @@ from docx.shared import Mm, Pt
 
 from msedocs.forms import REGISTRY, FormSpec, ItemDef
 from msedocs.forms.journals import JOURNALS, JournalSpec
+from msedocs.forms.session import PROTOCOL, SessionSpec
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FONT = "Liberation Serif"
@@ -183,6 +184,42 @@ def build_journal(spec: JournalSpec, out_root: Path = TEMPLATES) -> Path:
     return _save(doc, out_root / spec.id / "form.docx", "Журнал " + spec.title)
 
 
+def build_session(spec: SessionSpec, out_root: Path = TEMPLATES) -> Path:
+    """The session protocol: one table, a block of category rows per act (nested row loops)."""
+    doc = Document()
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin, section.right_margin = Mm(25), Mm(15)
+    style = doc.styles["Normal"]
+    style.font.name = FONT
+    style.font.size = Pt(10)
+    _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    _para(doc, "{{ data.commission }}", align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(doc, "(наименование медико-реабилитационной экспертной комиссии)", align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
+    _para(doc, "ПРОТОКОЛ", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _para(doc, spec.title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _para(doc, "№ {{ data.number }} от {{ data.date_display }}", align=WD_ALIGN_PARAGRAPH.CENTER)
+    table = doc.add_table(rows=7, cols=3)
+    table.style = "Table Grid"
+    for j, label in enumerate(("Акт освидетельствования в МРЭК¹ (номер)", "Категория данных", "Данные")):
+        table.rows[0].cells[j].text = label
+        table.rows[1].cells[j].text = str(j + 1)
+    _repeat_header(table.rows[0])
+    table.rows[2].cells[0].text = "{%tr for act in data.acts %}"
+    table.rows[3].cells[0].text = "{%tr for row in act.rows %}"
+    table.rows[4].cells[0].text = "{{ act.act_number if loop.first else '' }}"
+    table.rows[4].cells[1].text = "{{ row.label }}"
+    table.rows[4].cells[2].text = "{{ row.value or '' }}"
+    table.rows[5].cells[0].text = "{%tr endfor %}"
+    table.rows[6].cells[0].text = "{%tr endfor %}"
+    _para(doc, "{%p for s in data.signatures %}")
+    _para(doc, "{{ s.title }}\t{% if paper %}_______________ {% endif %}{{ s.names | join(', ') }}")
+    _para(doc, "{%p endfor %}")
+    for f in spec.footnotes:
+        _para(doc, f, size=8)
+    return _save(doc, out_root / spec.id / "form.docx", "Протокол " + spec.title)
+
+
 def _repeat_header(row: Any) -> None:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -203,3 +240,4 @@ if __name__ == "__main__":
         print(f"wrote {build(spec).relative_to(TEMPLATES.parent)}")
     for journal in JOURNALS.values():
         print(f"wrote {build_journal(journal).relative_to(TEMPLATES.parent)}")
+    print(f"wrote {build_session(PROTOCOL).relative_to(TEMPLATES.parent)}")

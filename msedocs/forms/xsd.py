@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from lxml import etree
 
 from .journals import JournalSpec
+from .session import CATEGORIES, SessionSpec
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -162,6 +163,39 @@ def build_journal_xsd(spec: JournalSpec) -> bytes:
             rseq, _xs("element"), name=col.key, minOccurs="0", type="xs:date" if col.type == "date" else "c:Text"
         )
         _doc(el, f"{i}. {col.label}")
+    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
+    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def build_session_xsd(spec: SessionSpec) -> bytes:
+    """The XSD 1.0 of the session protocol: a header, then one act block per examined patient."""
+    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
+    root = etree.Element(
+        _xs("schema"), nsmap=nsmap, targetNamespace=spec.namespace,
+        elementFormDefault="qualified", version=FORMS_VERSION,
+    )  # fmt: skip
+    _doc(root, f"Протокол {spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
+    etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
+    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
+    _doc(top, f"ПРОТОКОЛ {spec.title}")
+    ct = etree.SubElement(top, _xs("complexType"))
+    seq = etree.SubElement(ct, _xs("sequence"))
+    for name, type_, text in (
+        ("commission", "c:Text", "наименование медико-реабилитационной экспертной комиссии"),
+        ("number", "c:Text", "№ протокола"),
+        ("date", "xs:date", "от (дата заседания)"),
+    ):
+        _doc(etree.SubElement(seq, _xs("element"), name=name, type=type_), text)
+    act = etree.SubElement(seq, _xs("element"), name="act", maxOccurs="unbounded")
+    _doc(act, "Акт освидетельствования в МРЭК: блок данных по одному освидетельствованию")
+    act_ct = etree.SubElement(act, _xs("complexType"))
+    aseq = etree.SubElement(act_ct, _xs("sequence"))
+    for key, label, _read in CATEGORIES:
+        _doc(etree.SubElement(aseq, _xs("element"), name=key, type="c:Text", minOccurs="0"), label)
+    number = etree.SubElement(act_ct, _xs("attribute"), name="number", type="c:Text", use="required")
+    _doc(number, "Акт освидетельствования в МРЭК (номер)")
+    _doc(etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures"), "Подписи")
     etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
     etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -11,7 +11,8 @@ from lxml import etree
 
 from msedocs.forms import REGISTRY
 from msedocs.forms.journals import JOURNALS
-from msedocs.forms.xsd import build_journal_xsd, build_xsd
+from msedocs.forms.session import PROTOCOL
+from msedocs.forms.xsd import build_journal_xsd, build_session_xsd, build_xsd
 from tests.conftest import ROOT
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -31,7 +32,13 @@ def test_committed_journal_xsd_and_docx_are_current(journal_id, tmp_path: Path):
     assert built.read_bytes() == (ROOT / "templates" / journal_id / "form.docx").read_bytes()
 
 
-@pytest.mark.parametrize("form_id", sorted([*REGISTRY, *JOURNALS]))
+def test_committed_protocol_xsd_and_docx_are_current(tmp_path: Path):
+    assert (ROOT / "xsd" / "by-protocol.xsd").read_bytes() == build_session_xsd(PROTOCOL)
+    built = _builder().build_session(PROTOCOL, tmp_path)
+    assert built.read_bytes() == (ROOT / "templates" / "by-protocol" / "form.docx").read_bytes()
+
+
+@pytest.mark.parametrize("form_id", sorted([*REGISTRY, *JOURNALS, "by-protocol"]))
 def test_xsd_is_1_0_versioned_and_every_element_annotated(form_id):
     tree = etree.parse(str(ROOT / "xsd" / f"{form_id}.xsd"))
     root = tree.getroot()

@@ -1,0 +1,132 @@
+"""Протокол заседания МРЭК (appendix 13 to the resolution): one protocol per commission
+session, one block per act examined in it.
+
+A session is identified by the commission and the protocol's number and date
+(``examination.protocol`` of each case). The block's categories of data are the statute's;
+their values are read by the same functions as the columns of the journal of protocols
+(appendix 4), which records the same facts row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..model.case import Case
+from ..model.enums import Jurisdiction
+from . import journals as j
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, format_date
+
+Reader = Callable[[Case, Any], Any]
+
+#: (XML name, the statute's «Категория данных», reader) in the order of the form.
+CATEGORIES: tuple[tuple[str, str, Reader], ...] = (
+    ("patient", "Фамилия, инициалы пациента", j._surname_initials),
+    ("idNumber", "Идентификационный номер", j._id),
+    ("birthDate", "Дата рождения", lambda k, e: format_date(k.patient.birth_date)),
+    ("address", "Адрес места регистрации (места жительства или пребывания)", j._address),
+    ("referredBy", "Наименование организации, направившей пациента на медико-социальную экспертизу", j._referring),
+    ("diagnosis", "Клинико-функциональный диагноз, код по МКБ-10² основного(ых) заболевания(й)", j._diagnosis),
+    (
+        "before",
+        "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
+        "до настоящего освидетельствования",
+        j._before,
+    ),
+    ("decision", "Решение МРЭК¹", lambda k, e: j.c.decision_text(k)),
+    ("validity", "Срок действия заключения МРЭК¹", j._validity),
+    ("labour", "Требования к характеру и условиям труда", j._labour),
+    ("technicalMeans", "ТССР³", lambda k, e: k.decision.technical_means if k.decision else None),
+    ("missedPeriod", "Данные об инвалидности за пропущенное время", j._missed),
+    ("note", "Примечание", lambda k, e: None),
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    commission: str
+    number: str
+    date: dt.date
+
+    def __str__(self) -> str:
+        return f"№ {self.number} от {self.date.isoformat()} ({self.commission})"
+
+
+def session_of(case: Case) -> Session | None:
+    e = case.examination
+    if case.jurisdiction != Jurisdiction.BY or e is None:
+        return None
+    return Session(case.commission.name, e.protocol.number, e.protocol.date)
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    id: str
+    title: str
+    xml_root: str
+    source: Source
+    footnotes: tuple[str, ...]
+
+    @property
+    def namespace(self) -> str:
+        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def block(self, case: Case) -> dict[str, Any]:
+        e = case.examination
+        assert e is not None
+        rows = []
+        for key, label, read in CATEGORIES:
+            value = read(case, e)
+            rows.append({"key": key, "label": label, "value": None if value in (None, "") else str(value)})
+        return {"act_number": e.act_number, "rows": rows}
+
+    def data(self, cases: Iterable[Case], session: Session) -> dict[str, Any]:
+        """The protocol of one session: the acts of its cases in the order of their numbers."""
+        members: list[str] = []
+        chairman = ""
+        blocks = []
+        for case in sorted(cases, key=lambda k: (k.examination.act_number if k.examination else "")):
+            if session_of(case) != session:
+                continue
+            blocks.append(self.block(case))
+            chairman = chairman or case.commission.chairman.initials
+            for m in case.commission.members:
+                if m.initials not in members:
+                    members.append(m.initials)
+        if not blocks:
+            raise InputError(f"no examined case belongs to the session {session}")
+        return {
+            "form_id": self.id,
+            "title": self.title,
+            "version": FORMS_VERSION,
+            "namespace": self.namespace,
+            "xml_root": self.xml_root,
+            "commission": session.commission,
+            "number": session.number,
+            "date": session.date.isoformat(),
+            "date_display": format_date(session.date),
+            "acts": blocks,
+            "signatures": [
+                {"role": "chairman", "title": "Председатель МРЭК", "names": [chairman], "seal": False},
+                {"role": "member", "title": "Члены МРЭК", "names": members or [""], "seal": False},
+            ],
+            "footnotes": list(self.footnotes),
+            "extra": {},
+        }
+
+
+PROTOCOL = SessionSpec(
+    id="by-protocol",
+    title="заседания медико-реабилитационной экспертной комиссии",
+    xml_root="sessionProtocol",
+    source=Source("004_5509ffa87cccaffb.txt", "appendix 13", "2302-2363"),
+    footnotes=(
+        "1 Медико-реабилитационная экспертная комиссия.",
+        "2 Международная статистическая классификация болезней и проблем, связанных со здоровьем, "
+        "десятого пересмотра.",
+        "3 Технические средства социальной реабилитации.",
+    ),
+)

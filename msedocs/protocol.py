@@ -1,0 +1,61 @@
+"""The protocol of a commission session over the cases examined in it (appendix 13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from generators import docx as docx_gen
+from generators import pdf as pdf_gen
+from generators import xml as xml_gen
+from generators.common import GeneratorError, RenderedDocument
+
+from .errors import InputError, Problem, SchemaError, TemplateError
+from .forms.session import PROTOCOL, Session, session_of
+from .model import Case, iter_cases
+from .pipeline import parse_formats
+
+
+def build(
+    cases_path: str | Path,
+    number: str | None = None,
+    date: dt.date | None = None,
+    formats: Sequence[str] = ("xml", "pdf", "docx"),
+    *,
+    paper: bool = True,
+) -> list[RenderedDocument]:
+    """The protocol of the session ``number``/``date`` (or of the only session in the batch)."""
+    formats = parse_formats(formats)
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    for loaded in iter_cases(cases_path):
+        if loaded.case is None:
+            problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in loaded.problems)
+        else:
+            cases.append(loaded.case)
+    if problems:
+        raise InputError(f"{cases_path}: invalid case data; no protocol written", problems)
+    sessions = {s for s in map(session_of, cases) if s is not None}
+    chosen = [s for s in sessions if (number is None or s.number == number) and (date is None or s.date == date)]
+    if len(chosen) != 1:
+        listed = "; ".join(str(s) for s in sorted(sessions, key=lambda s: (s.date, s.number))) or "none"
+        what = "no session matches" if not chosen else "several sessions match"
+        raise InputError(f"{what}; give --number and --date. Sessions in the batch: {listed}")
+    session: Session = chosen[0]
+    data = PROTOCOL.data(cases, session)
+    try:
+        xml = xml_gen.render_protocol(data)
+        docs = []
+        for fmt in formats:
+            if fmt == "xml":
+                docs.append(RenderedDocument.of(PROTOCOL.id, "xml", xml))
+            elif fmt == "pdf":
+                docs.append(RenderedDocument.of(PROTOCOL.id, "pdf", pdf_gen.render(data, xml=xml, paper=paper)))
+            elif fmt == "docx":
+                docs.append(RenderedDocument.of(PROTOCOL.id, "docx", docx_gen.render_protocol(data, paper=paper)))
+    except GeneratorError as exc:
+        if exc.problems:
+            raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc
+        raise TemplateError(str(exc)) from exc
+    return docs

@@ -1,0 +1,73 @@
+"""The session protocol (appendix 13): one block per act of the session, in XML, PDF and DOCX."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+
+import docx
+from lxml import etree
+
+from msedocs.cli import main
+from msedocs.forms.session import CATEGORIES
+from tests.conftest import CASES_DIR, ROOT, require_tool
+
+
+def _session_batch(tmp_path):
+    """Three cases examined at one session (act numbers differ), one at another."""
+    base = json.loads((CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for i, act in enumerate(["2026-0459", "2026-0457", "2026-0458"]):
+        case = json.loads(json.dumps(base))
+        case["case_id"] = f"S-{i}"
+        case["examination"]["act_number"] = act
+        case["patient"]["name"]["last"] = ["Ковалёў", "Шыла", "Лойка"][i]
+        (folder / f"{i}.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    other = json.loads(json.dumps(base))
+    other["case_id"] = "S-other"
+    other["examination"]["protocol"]["number"] = "212"
+    (folder / "other.json").write_text(json.dumps(other, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_protocol_of_one_session_in_three_formats(tmp_path, capsys):
+    folder = _session_batch(tmp_path)
+    out = tmp_path / "out"
+    code = main(["protocol", "--cases", str(folder), "--number", "211", "--date", "2026-11-05", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    root = etree.parse(str(out / "by-protocol.xml")).getroot()
+    acts = root.findall("{*}act")
+    assert [a.get("number") for a in acts] == ["2026-0457", "2026-0458", "2026-0459"]
+    assert root.findtext("{*}number") == "211" and root.findtext("{*}date") == "2026-11-05"
+    keys = [k for k, _, _ in CATEGORIES]
+    assert all(etree.QName(ch).localname in keys for a in acts for ch in a)
+    result = subprocess.run([require_tool("xmllint"), "--noout", "--schema", str(ROOT / "xsd" / "by-protocol.xsd"),
+                             str(out / "by-protocol.xml")], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = subprocess.run([require_tool("pdftotext"), "-raw", str(out / "by-protocol.pdf"), "-"],
+                          capture_output=True, check=True).stdout.decode()  # fmt: skip
+    flat = " ".join(text.split())
+    assert "ПРОТОКОЛ" in flat and "№ 211 от «05» ноября 2026 г." in flat
+    for _, label, _ in CATEGORIES:
+        assert " ".join(label.replace("¹", "1").replace("²", "2").replace("³", "3").split()) in flat.replace(
+            "медико- социальную", "медико-социальную"
+        ).replace("¹", "1").replace("²", "2").replace("³", "3"), label
+    assert flat.index("2026-0457") < flat.index("2026-0458") < flat.index("2026-0459")
+    assert "Председатель МРЭК" in flat and "Члены МРЭК" in flat
+    document = docx.Document(io.BytesIO((out / "by-protocol.docx").read_bytes()))
+    table = document.tables[-1]
+    assert len(table.rows) == 2 + 3 * len(CATEGORIES)
+    assert [r.cells[0].text for r in table.rows[2 :: len(CATEGORIES)]] == ["2026-0457", "2026-0458", "2026-0459"]
+    assert table.rows[2].cells[1].text == "Фамилия, инициалы пациента"
+    assert table.rows[2].cells[2].text == "Шыла А.І."  # act 2026-0457 is the second case
+
+
+def test_protocol_needs_one_session(tmp_path, capsys):
+    folder = _session_batch(tmp_path)
+    out = tmp_path / "out"
+    assert main(["protocol", "--cases", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "several sessions match" in err and "№ 211" in err and "№ 212" in err
+    assert not out.exists()
