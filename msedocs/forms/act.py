@@ -194,7 +194,7 @@ ACT = FormSpec(
         "004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"
     ),
     header=(
-        ItemDef("", "commissionName", "наименование МРЭК", get=lambda k: k.commission.name, required=True),
+        c.commission_name("наименование МРЭК"),
         ItemDef("", "actDate", "от", "date", get=_ex("act_date"), required=True),
         ItemDef("", "actNumber", "№", get=_ex("act_number"), required=True),
     ),

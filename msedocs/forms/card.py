@@ -86,13 +86,7 @@ CARD = FormSpec(
     xml_root="patientCard",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 12", "2243-2301"),
     header=(
-        ItemDef(
-            "",
-            "commissionName",
-            "наименование медико-реабилитационной экспертной комиссии",
-            get=lambda k: k.commission.name,
-            required=True,
-        ),
+        c.commission_name(),
     ),
     items=(
         c.patient_name("1"),

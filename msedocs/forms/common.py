@@ -23,6 +23,11 @@ IMPAIRMENTS_WORDING = (
 FC_WORDING = "Ограничения категорий жизнедеятельности с указанием функционального класса"
 
 
+def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:
+    """The commission's name on the line above the title, with its caption in brackets below."""
+    return ItemDef("", "commissionName", caption, get=lambda c: c.commission.name, required=True)
+
+
 def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
     return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True)
 

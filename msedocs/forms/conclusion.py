@@ -139,13 +139,7 @@ CONCLUSION = FormSpec(
     xml_root="conclusion",
     source=Source(SEED, "appendix 11", "2153-2242"),
     header=(
-        ItemDef(
-            "",
-            "commissionName",
-            "наименование медико-реабилитационной экспертной комиссии",
-            get=lambda k: k.commission.name,
-            required=True,
-        ),
+        c.commission_name(),
         ItemDef(
             "",
             "issue",

@@ -25,13 +25,7 @@ EXAM_PROGRAMME = FormSpec(
     xml_root="additionalExamProgramme",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
     header=(
-        ItemDef(
-            "",
-            "commissionName",
-            "наименование медико-реабилитационной экспертной комиссии",
-            get=lambda k: k.commission.name,
-            required=True,
-        ),
+        c.commission_name(),
         ItemDef("", "number", "№", get=_get("number"), required=True),
     ),
     items=(

@@ -154,13 +154,7 @@ MPR_CONCLUSION = FormSpec(
     xml_root="mprConclusion",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the Instruction", "4743-end"),
     header=(
-        ItemDef(
-            "",
-            "commissionName",
-            "наименование медико-реабилитационной экспертной комиссии",
-            get=lambda k: k.commission.name,
-            required=True,
-        ),
+        c.commission_name(),
         ItemDef(
             "",
             "issue",

@@ -22,7 +22,7 @@ SLIP = FormSpec(
     xml_root="referralSlip",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
     header=(
-        ItemDef("", "commissionName", "наименование МРЭК", get=lambda k: k.commission.name, required=True),
+        c.commission_name("наименование МРЭК"),
         ItemDef("", "commissionAddress", "адрес МРЭК", get=lambda k: k.commission.address, required=True),
         ItemDef("", "sentDate", "Дата отправки отрывного талона", "date", get=_dec("slip_sent_date")),
         ItemDef(
