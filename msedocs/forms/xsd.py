@@ -90,22 +90,34 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
             _doc(other, "другое (указать)")
 
 
-def build_xsd(spec: FormSpec) -> bytes:
-    """The XSD 1.0 of one form, every element annotated with the statute's item and wording."""
-    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
+def _skeleton(
+    form_id: str, namespace: str, xml_root: str, schema_doc: str, root_doc: str
+) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """A form schema's frame: the schema (with common.xsd imported), the root element's complex
+    type with its formId and version attributes, and the sequence its content goes in."""
+    nsmap: dict[str | None, str] = {None: namespace, **NSMAP}
     root = etree.Element(
-        _xs("schema"),
-        nsmap=nsmap,
-        targetNamespace=spec.namespace,
-        elementFormDefault="qualified",
-        version=FORMS_VERSION,
+        _xs("schema"), nsmap=nsmap, targetNamespace=namespace, elementFormDefault="qualified", version=FORMS_VERSION
     )
-    _doc(root, f"{spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
+    _doc(root, f"{schema_doc}. Форма msedocs «{form_id}», версия {FORMS_VERSION}.")
     etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
-    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
-    _doc(top, spec.title)
+    top = etree.SubElement(root, _xs("element"), name=xml_root)
+    _doc(top, root_doc)
     ct = etree.SubElement(top, _xs("complexType"))
     seq = etree.SubElement(ct, _xs("sequence"))
+    return root, ct, seq
+
+
+def _finish(root: etree._Element, ct: etree._Element, form_id: str) -> bytes:
+    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=form_id, use="required")
+    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def build_xsd(spec: FormSpec) -> bytes:
+    """The XSD 1.0 of one form, every element annotated with the statute's item and wording."""
+    schema_doc = f"{spec.title}. Источник: {spec.source}"
+    root, ct, seq = _skeleton(spec.id, spec.namespace, spec.xml_root, schema_doc, spec.title)
     if spec.header:
         header = etree.SubElement(seq, _xs("element"), name="header")
         _doc(header, "Реквизиты формы над заголовком и под ним")
@@ -121,27 +133,15 @@ def build_xsd(spec: FormSpec) -> bytes:
         sig = etree.SubElement(seq, _xs("element"), name="signatures")
         _doc(sig, "Форма не подписывается")
         etree.SubElement(sig, _xs("complexType"))
-    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
-    etree.SubElement(
-        ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required"
-    )
     etree.SubElement(ct, _xs("attribute"), name="caseId", type="c:CaseId", use="required")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _finish(root, ct, spec.id)
 
 
 def build_journal_xsd(spec: JournalSpec) -> bytes:
     """The XSD 1.0 of a journal: a header and one entry per row, columns as elements."""
-    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
-    root = etree.Element(
-        _xs("schema"), nsmap=nsmap, targetNamespace=spec.namespace,
-        elementFormDefault="qualified", version=FORMS_VERSION,
-    )  # fmt: skip
-    _doc(root, f"Журнал {spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
-    etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
-    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
-    _doc(top, f"ЖУРНАЛ {spec.title}")
-    ct = etree.SubElement(top, _xs("complexType"))
-    seq = etree.SubElement(ct, _xs("sequence"))
+    root, ct, seq = _skeleton(
+        spec.id, spec.namespace, spec.xml_root, f"Журнал {spec.title}. Источник: {spec.source}", f"ЖУРНАЛ {spec.title}"
+    )
     header = etree.SubElement(seq, _xs("element"), name="header")
     _doc(header, "Реквизиты журнала")
     hseq = etree.SubElement(etree.SubElement(header, _xs("complexType")), _xs("sequence"))
@@ -163,24 +163,13 @@ def build_journal_xsd(spec: JournalSpec) -> bytes:
             rseq, _xs("element"), name=col.key, minOccurs="0", type="xs:date" if col.type == "date" else "c:Text"
         )
         _doc(el, f"{i}. {col.label}")
-    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
-    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _finish(root, ct, spec.id)
 
 
 def build_session_xsd(spec: SessionSpec) -> bytes:
     """The XSD 1.0 of the session protocol: a header, then one act block per examined patient."""
-    nsmap: dict[str | None, str] = {None: spec.namespace, **NSMAP}
-    root = etree.Element(
-        _xs("schema"), nsmap=nsmap, targetNamespace=spec.namespace,
-        elementFormDefault="qualified", version=FORMS_VERSION,
-    )  # fmt: skip
-    _doc(root, f"Протокол {spec.title}. Источник: {spec.source}. Форма msedocs «{spec.id}», версия {FORMS_VERSION}.")
-    etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
-    top = etree.SubElement(root, _xs("element"), name=spec.xml_root)
-    _doc(top, f"ПРОТОКОЛ {spec.title}")
-    ct = etree.SubElement(top, _xs("complexType"))
-    seq = etree.SubElement(ct, _xs("sequence"))
+    schema_doc = f"Протокол {spec.title}. Источник: {spec.source}"
+    root, ct, seq = _skeleton(spec.id, spec.namespace, spec.xml_root, schema_doc, f"ПРОТОКОЛ {spec.title}")
     for name, type_, text in (
         ("commission", "c:Text", "наименование медико-реабилитационной экспертной комиссии"),
         ("number", "c:Text", "№ протокола"),
@@ -196,6 +185,4 @@ def build_session_xsd(spec: SessionSpec) -> bytes:
     number = etree.SubElement(act_ct, _xs("attribute"), name="number", type="c:Text", use="required")
     _doc(number, "Акт освидетельствования в МРЭК (номер)")
     _doc(etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures"), "Подписи")
-    etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=spec.id, use="required")
-    etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _finish(root, ct, spec.id)
