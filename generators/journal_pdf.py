@@ -11,7 +11,6 @@ attached XML.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
@@ -128,18 +127,19 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
         proc.stdout.close()
 
 
-def _merge(parts: Sequence[bytes]) -> bytes:
-    sources = [pikepdf.open(io.BytesIO(p)) for p in parts]
+def _merge(parts: Sequence[Path], out: Path) -> bytes:
+    """The chunks as one PDF. Sources are opened from their files, so qpdf reads page content
+    from disk while writing instead of holding every chunk in memory."""
+    sources = [pikepdf.open(p) for p in parts]
     try:
         merged = sources[0]
         for src in sources[1:]:
             merged.pages.extend(src.pages)
-        out = io.BytesIO()
         merged.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-        return out.getvalue()
     finally:
         for src in sources:
             src.close()
+    return out.read_bytes()
 
 
 def render(
@@ -198,5 +198,5 @@ def render(
         total = sum(counts)
         offsets = [sum(counts[:i]) for i in range(len(counts))]
         pool.run([task(i, offsets[i], total) for i in range(len(chunks))], tick)
-        parts = [Path(f"{workdir}/part-{i:05d}.pdf").read_bytes() for i in range(len(chunks))]
-        return _merge(parts)
+        parts = [Path(f"{workdir}/part-{i:05d}.pdf") for i in range(len(chunks))]
+        return _merge(parts, Path(workdir) / "journal.pdf")

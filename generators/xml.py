@@ -6,6 +6,7 @@ Every document is validated before it is returned; :func:`validate` is also what
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from typing import Any
 
@@ -132,29 +133,48 @@ def validate(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
 
 
 def render_journal(data: dict[str, Any]) -> bytes:
-    """A journal's XML (header, then one entry per row), validated against its XSD."""
+    """A journal's XML (header, then one entry per row), written and validated as a stream,
+    so a journal of any length never sits in memory as a tree."""
     ns = data["namespace"]
     q = f"{{{ns}}}"
-    root = etree.Element(f"{q}{data['xml_root']}", nsmap={None: ns, "c": COMMON_NS})
-    root.set("formId", data["form_id"])
-    root.set("version", data["version"])
-    header = etree.SubElement(root, f"{q}header")
-    etree.SubElement(header, f"{q}commission").text = data["commission"]
-    etree.SubElement(header, f"{q}started").text = data["period"]["from"]
-    etree.SubElement(header, f"{q}finished").text = data["period"]["to"]
-    entries = etree.SubElement(root, f"{q}entries")
-    tags = [f"{q}{col['key']}" for col in data["columns"]]
-    sub = etree.SubElement
-    for row in data["rows"]:
-        entry = sub(entries, f"{q}entry")
-        for tag, value in zip(tags, row, strict=True):
-            if value is not None:
-                sub(entry, tag).text = value
-    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    problems = validate(content, data["form_id"])
+    out = io.BytesIO()
+    with etree.xmlfile(out, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        attrs = {"formId": data["form_id"], "version": data["version"]}
+        with xf.element(f"{q}{data['xml_root']}", attrs, nsmap={None: ns, "c": COMMON_NS}):
+            header = etree.Element(f"{q}header", nsmap={None: ns})
+            etree.SubElement(header, f"{q}commission").text = data["commission"]
+            etree.SubElement(header, f"{q}started").text = data["period"]["from"]
+            etree.SubElement(header, f"{q}finished").text = data["period"]["to"]
+            xf.write("\n", header, "\n")
+            tags = [f"{q}{col['key']}" for col in data["columns"]]
+            with xf.element(f"{q}entries"):
+                for row in data["rows"]:
+                    entry = etree.Element(f"{q}entry", nsmap={None: ns})
+                    for tag, value in zip(tags, row, strict=True):
+                        if value is not None:
+                            etree.SubElement(entry, tag).text = value
+                    xf.write("\n", entry)
+                xf.write("\n")
+    content = out.getvalue()
+    problems = validate_stream(content, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems[:20])
+        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
     return content
+
+
+def validate_stream(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
+    """Validate while parsing, dropping each element once read: memory stays flat."""
+    try:
+        for _event, element in etree.iterparse(
+            io.BytesIO(content), events=("end",), schema=schema(form_id), resolve_entities=False, no_network=True
+        ):
+            parent = element.getparent()
+            if parent is not None and parent.getparent() is not None:  # an entry's cell or an entry
+                element.clear()
+    except etree.XMLSyntaxError as exc:
+        return [("/", exc.msg, exc.lineno)]
+    return []
 
 
 def render_protocol(data: dict[str, Any]) -> bytes:
