@@ -232,6 +232,9 @@ def journal_cmd(
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
     commission: Annotated[str | None, typer.Option("--commission", help="Only this commission's cases.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="PDF processes.")] = None,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the journal (the chairman of the commission).")] = False,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
 ) -> None:
     """Write the register of a period over many cases: OUT/<id>.<ext> plus OUT/manifest.json."""
     from . import journal
@@ -253,6 +256,7 @@ def journal_cmd(
     docs = journal.build(
         journal_id, cases, first, last, pipeline.parse_formats(fmt),
         commission=commission, workers=workers, progress=progress,
+        signer=_signer(sign, level, pki, ["chairman"]),
     )  # fmt: skip
     rows = journal.row_count(docs)
     body = {"journal": journal_id, "from": first.isoformat(), "to": last.isoformat(), "rows": rows,
@@ -280,6 +284,7 @@ def _mount() -> None:
 
 _mount()
 
+
 @app.command("protocol")
 def protocol_cmd(
     cases: Annotated[Path, typer.Option("--cases", help="A folder of case JSON files or a .jsonl file.")],
@@ -288,12 +293,19 @@ def protocol_cmd(
     date: Annotated[str | None, typer.Option("--date", help="The session's date, YYYY-MM-DD.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
     electronic: Annotated[bool, typer.Option("--electronic", help="No signature lines.")] = False,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign: chairman and members (implies --electronic).")] = False,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
 ) -> None:
     """The protocol of a commission session: one block per act examined in it (appendix 13)."""
     from . import protocol
+    from .sign import MEMBER_ROLES
 
     day = _date("--date", date) if date else None
-    docs = protocol.build(cases, number, day, pipeline.parse_formats(fmt), paper=not electronic)
+    signer = _signer(sign, level, pki, ["chairman", *MEMBER_ROLES])
+    docs = protocol.build(
+        cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
+    )
     body = {"form": "by-protocol", "number": number, "date": date, "files": [pipeline.file_entry(d) for d in docs]}
     pipeline.write_files(out, {d.filename: d.content for d in docs}, body)
     for d in docs:
@@ -315,6 +327,20 @@ def fixtures_generate_cmd(
 
     path = synth.write(count, seed, out)
     typer.echo(f"{count} case(s) -> {path}")
+
+
+def _signer(sign: bool, level: str | None, pki: Path | None, roles: list[str]):
+    """The signer of a register (journal, protocol) when --sign is given."""
+    if not sign:
+        if level or pki:
+            raise InputError("--level and --pki apply only with --sign")
+        return None
+    from .sign import FormSigner, SigningOptions, load
+
+    profile = load(SigningOptions(level=level, pki_dir=pki))
+    if profile.is_test:
+        _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
+    return FormSigner(profile, roles)
 
 
 def _date(option: str, value: str):

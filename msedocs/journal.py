@@ -20,6 +20,7 @@ from .errors import InputError, Problem, SchemaError, TemplateError
 from .forms.journals import JOURNALS, Entry, JournalSpec
 from .model import iter_cases
 from .pipeline import parse_formats
+from .sign import FormSigner, sign_rendered
 
 Progress = Callable[[int, int], None]
 
@@ -69,6 +70,7 @@ def build(
     commission: str | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    signer: FormSigner | None = None,
 ) -> list[RenderedDocument]:
     if start > end:
         raise InputError(f"--from {start} is after --to {end}")
@@ -86,15 +88,17 @@ def build(
     del entries
     try:
         xml = xml_gen.render_journal(data)
+        if signer is not None:  # signed before it is embedded in the PDF
+            xml = signer.xml(xml)
         docs = []
         for fmt in formats:
             if fmt == "xml":
-                docs.append(RenderedDocument.of(spec.id, "xml", xml))
+                content = xml
             elif fmt == "pdf":
-                pdf = journal_pdf.render(data, xml=xml, workers=workers, progress=progress)
-                docs.append(RenderedDocument.of(spec.id, "pdf", pdf))
-            elif fmt == "docx":
-                docs.append(RenderedDocument.of(spec.id, "docx", docx_gen.render_journal(data)))
+                content = journal_pdf.render(data, xml=xml, workers=workers, progress=progress)
+            else:
+                content = docx_gen.render_journal(data)
+            docs.extend(sign_rendered(signer, spec.id, fmt, content))
     except GeneratorError as exc:
         if exc.problems:
             raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc

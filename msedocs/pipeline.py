@@ -64,7 +64,7 @@ def render_form(
     """Every requested format of one form, from one data dict; signed when a profile is given
     (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
     data = spec.data(case)
-    signer = FormSigner(profile, spec, case) if profile is not None else None
+    signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
     out: list[RenderedDocument] = []
     try:
         xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None

@@ -15,6 +15,7 @@ from .errors import InputError, Problem, SchemaError, TemplateError
 from .forms.session import PROTOCOL, Session, session_of
 from .model import Case, iter_cases
 from .pipeline import parse_formats
+from .sign import FormSigner, sign_rendered
 
 
 def build(
@@ -24,6 +25,7 @@ def build(
     formats: Sequence[str] = ("xml", "pdf", "docx"),
     *,
     paper: bool = True,
+    signer: FormSigner | None = None,
 ) -> list[RenderedDocument]:
     """The protocol of the session ``number``/``date`` (or of the only session in the batch)."""
     formats = parse_formats(formats)
@@ -46,14 +48,17 @@ def build(
     data = PROTOCOL.data(cases, session)
     try:
         xml = xml_gen.render_protocol(data)
+        if signer is not None:  # signed before it is embedded in the PDF
+            xml = signer.xml(xml)
         docs = []
         for fmt in formats:
             if fmt == "xml":
-                docs.append(RenderedDocument.of(PROTOCOL.id, "xml", xml))
+                content = xml
             elif fmt == "pdf":
-                docs.append(RenderedDocument.of(PROTOCOL.id, "pdf", pdf_gen.render(data, xml=xml, paper=paper)))
-            elif fmt == "docx":
-                docs.append(RenderedDocument.of(PROTOCOL.id, "docx", docx_gen.render_protocol(data, paper=paper)))
+                content = pdf_gen.render(data, xml=xml, paper=paper)
+            else:
+                content = docx_gen.render_protocol(data, paper=paper)
+            docs.extend(sign_rendered(signer, PROTOCOL.id, fmt, content))
     except GeneratorError as exc:
         if exc.problems:
             raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc

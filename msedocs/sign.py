@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from generators.common import RenderedDocument
+
 from .errors import InputError, SigningError
 from .forms import FormSpec
 from .model import Case
@@ -73,12 +75,20 @@ def roles_for(spec: FormSpec, case: Case, profile: SigningProfile) -> list[str]:
 
 
 class FormSigner:
-    """Signs one form's documents for one case; what render_form calls between formats."""
+    """Signs one document's formats with given roles; what the renderers call between formats."""
 
-    def __init__(self, profile: SigningProfile, spec: FormSpec, case: Case) -> None:
+    def __init__(self, profile: SigningProfile, roles: list[str], visible_stamp: bool = False) -> None:
+        missing = [r for r in roles if r not in profile.signers]
+        if missing or not roles:
+            raise SigningError(f"no signer configured for role(s) {', '.join(missing) or '(none)'}")
         self.profile = profile
-        self.roles = roles_for(spec, case, profile)
-        self.visible_stamp = spec.jurisdiction == Jurisdiction.RU
+        self.roles = roles
+        self.visible_stamp = visible_stamp
+
+    @classmethod
+    def for_form(cls, profile: SigningProfile, spec: FormSpec, case: Case) -> FormSigner:
+        """A form's signers for a case (Russian forms carry the visible stamp of Russian practice)."""
+        return cls(profile, roles_for(spec, case, profile), visible_stamp=spec.jurisdiction == Jurisdiction.RU)
 
     def _signers(self) -> list[Any]:
         return self.profile.signers_for(self.roles)
@@ -108,3 +118,18 @@ class FormSigner:
     def manifest_entry(self, form: str) -> dict[str, Any]:
         """What the manifest records of a signed file."""
         return {"form": form, "level": self.level, "roles": self.roles, "test_pki": self.profile.is_test}
+
+
+def sign_rendered(signer: FormSigner | None, form_id: str, fmt: str, content: bytes) -> list[RenderedDocument]:
+    """A rendered register (journal, protocol) as delivered: signed PDF, signed XML, DOCX + .p7s."""
+    if signer is None:
+        return [RenderedDocument.of(form_id, fmt, content)]
+    if fmt == "pdf":
+        return [RenderedDocument.of(form_id, "pdf", signer.pdf(content), signer.manifest_entry("PAdES"))]
+    if fmt == "xml":
+        return [RenderedDocument.of(form_id, "xml", content, signer.manifest_entry("XAdES"))]
+    p7s = signer.detached(content)
+    return [
+        RenderedDocument.of(form_id, "docx", content),
+        RenderedDocument.of(form_id, "p7s", p7s, signer.manifest_entry("CAdES"), f"{form_id}.docx.p7s"),
+    ]

@@ -71,3 +71,22 @@ def test_protocol_needs_one_session(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "several sessions match" in err and "№ 211" in err and "№ 212" in err
     assert not out.exists()
+
+
+def test_signed_protocol_and_journal_verify(tmp_path, capsys):
+    folder = _session_batch(tmp_path)
+    pki = tmp_path / "pki"
+    out = tmp_path / "p"
+    args = ["--cases", str(folder), "--sign", "--level", "B-B", "--pki", str(pki)]
+    assert main(["protocol", *args, "--number", "211", "--date", "2026-11-05", "--out", str(out)]) == 0
+    assert main(["journal", "by-journal-protocols", *args, "--from", "2026-01-01", "--to", "2026-12-31",
+                 "--out", str(tmp_path / "j")]) == 0  # fmt: skip
+    capsys.readouterr()
+    for path in (out / "by-protocol.pdf", out / "by-protocol.xml", out / "by-protocol.docx",
+                 tmp_path / "j" / "by-journal-protocols.pdf"):  # fmt: skip
+        assert main(["verify", str(path), "--pki", str(pki), "--json"]) == 0, capsys.readouterr().out
+        report = json.loads(capsys.readouterr().out)
+        assert report["signatures"] and all(s["indication"] == "TOTAL_PASSED" for s in report["signatures"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {f["format"] for f in manifest["files"]} == {"xml", "pdf", "docx", "p7s"}
+    assert all(f["signature"]["level"] == "B-B" for f in manifest["files"] if f["format"] != "docx")
