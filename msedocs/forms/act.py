@@ -21,7 +21,6 @@ from ..model.enums import (
     ProgrammeFormed,
     ProgrammeFulfilment,
     SectionFulfilment,
-    Supplement,
 )
 from . import common as c
 from .spec import Column, FormSpec, ItemDef, Signer, Source
@@ -63,18 +62,7 @@ NO_TERM = "без указания срока переосвидетельств
 SYNDROMES_WORDING = "с учетом синдрома взаимного отягощения, синдрома социальной компенсации (указать)"
 
 
-def _path(*attrs: str) -> Callable[[Case], Any]:
-    """A getter along ``case.a.b.c`` that gives None where an optional part is missing."""
-
-    def getter(case: Case) -> Any:
-        obj: Any = case
-        for attr in attrs:
-            obj = getattr(obj, attr, None)
-            if obj is None:
-                return None
-        return obj
-
-    return getter
+_path = c.path
 
 
 def _ex(*attrs: str) -> Callable[[Case], Any]:
@@ -500,16 +488,7 @@ ACT = FormSpec(
                 ),
             ),
         ),
-        ItemDef(
-            "34",
-            "supplements",
-            "Дополнение к экспертному решению",
-            "choice",
-            get=_dec("supplements"),
-            enum=Supplement,
-            multi=True,
-            suffix=c.UNDERLINE,
-        ),
+        c.supplements("34"),
         ItemDef(
             "35",
             "onsetDate",
@@ -520,17 +499,7 @@ ACT = FormSpec(
         ),
         ItemDef("36", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
         ItemDef("37", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
-        ItemDef(
-            "38",
-            "missedPeriod",
-            "Установление инвалидности за пропущенный период",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_dec("missed_period", "start")),
-                ItemDef("", "until", "по", "date", get=_dec("missed_period", "end")),
-            ),
-        ),
+        c.missed_period("38"),
         ItemDef(
             "39",
             "programmesFormed",

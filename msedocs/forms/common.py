@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model.case import ActivityLimit, Case, Diagnosis, Impairment, Sheet
-from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex
+from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex, Supplement
 from .spec import Column, ItemDef
 
 UNDERLINE = "(нужное подчеркнуть)"
@@ -21,6 +21,49 @@ IMPAIRMENTS_WORDING = (
 )
 
 FC_WORDING = "Ограничения категорий жизнедеятельности с указанием функционального класса"
+
+
+def path(*attrs: str) -> Callable[[Case], Any]:
+    """A getter along ``case.a.b.c`` that gives None where an optional part is missing."""
+
+    def getter(case: Case) -> Any:
+        obj: Any = case
+        for attr in attrs:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return None
+        return obj
+
+    return getter
+
+
+def supplements(no: str) -> ItemDef:
+    """Дополнение к экспертному решению (act item 34, conclusion item 12)."""
+    return ItemDef(
+        no,
+        "supplements",
+        "Дополнение к экспертному решению",
+        "choice",
+        get=path("decision", "supplements"),
+        enum=Supplement,
+        multi=True,
+        suffix=UNDERLINE,
+    )
+
+
+def missed_period(no: str) -> ItemDef:
+    """Установление инвалидности за пропущенный период с ... по ... (act item 38, conclusion item 13)."""
+    return ItemDef(
+        no,
+        "missedPeriod",
+        "Установление инвалидности за пропущенный период",
+        "group",
+        inline=True,
+        children=(
+            ItemDef("", "from", "с", "date", get=path("decision", "missed_period", "start")),
+            ItemDef("", "until", "по", "date", get=path("decision", "missed_period", "end")),
+        ),
+    )
 
 
 def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:

@@ -12,7 +12,6 @@ from ..model.enums import (
     ExaminationPresence,
     Labelled,
     ProgrammeFormed,
-    Supplement,
 )
 from . import common as c
 from .spec import FormSpec, ItemDef, Signer, Source
@@ -48,23 +47,23 @@ def _examination_mode(k: Case) -> list[ExaminationMode]:
 
 
 def _dec(attr: str) -> Callable[[Case], Any]:
-    return lambda k: getattr(k.decision, attr) if k.decision is not None else None
+    return c.path("decision", attr)
 
 
 def _exam(attr: str) -> Callable[[Case], Any]:
-    return lambda k: getattr(k.examination, attr) if k.examination is not None else None
+    return c.path("examination", attr)
 
 
 def _dispatch(attr: str) -> Callable[[Case], Any]:
-    return lambda k: getattr(k.decision.conclusion, attr) if k.decision and k.decision.conclusion else None
+    return c.path("decision", "conclusion", attr)
 
 
 def _labour(attr: str) -> Callable[[Case], Any]:
-    return lambda k: getattr(k.decision.labour, attr) if k.decision and k.decision.labour else None
+    return c.path("decision", "labour", attr)
 
 
 def _review(attr: str) -> Callable[[Case], Any]:
-    return lambda k: getattr(k.decision.review, attr) if k.decision and k.decision.review else None
+    return c.path("decision", "review", attr)
 
 
 def _wcl(attr: str) -> Callable[[Case], Any]:
@@ -125,12 +124,6 @@ def insurance_case_item(no: str, key: str, index: int) -> ItemDef:
 
 def _no_term(get: Callable[[Case], Any]) -> Callable[[Case], NoTerm | None]:
     return lambda k: NoTerm.NO_TERM if get(k) else None
-
-
-def _missed(attr: str) -> Callable[[Case], Any]:
-    return lambda k: (
-        getattr(k.decision.missed_period, attr) if k.decision and k.decision.missed_period else None
-    )
 
 
 CONCLUSION = FormSpec(
@@ -234,27 +227,8 @@ CONCLUSION = FormSpec(
                 ),
             ),
         ),
-        ItemDef(
-            "12",
-            "supplements",
-            "Дополнение к экспертному решению",
-            "choice",
-            get=_dec("supplements"),
-            enum=Supplement,
-            multi=True,
-            suffix=c.UNDERLINE,
-        ),
-        ItemDef(
-            "13",
-            "missedPeriod",
-            "Установление инвалидности за пропущенный период",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_missed("start")),
-                ItemDef("", "until", "по", "date", get=_missed("end")),
-            ),
-        ),
+        c.supplements("12"),
+        c.missed_period("13"),
         ItemDef(
             "14",
             "programmesFormed",

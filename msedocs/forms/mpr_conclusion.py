@@ -61,16 +61,7 @@ class IpraCorrection(Labelled):
 
 def _m(*attrs: str) -> Callable[[Case], Any]:
     """A getter along ``case.mpr.a.b`` that gives None where an optional part is missing."""
-
-    def getter(case: Case) -> Any:
-        obj: Any = case.mpr
-        for attr in attrs:
-            if obj is None:
-                return None
-            obj = getattr(obj, attr, None)
-        return obj
-
-    return getter
+    return c.path("mpr", *attrs)
 
 
 def _purpose(no: str, key: str, enum: type[Labelled]) -> ItemDef:

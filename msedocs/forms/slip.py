@@ -7,13 +7,11 @@ from .spec import FormSpec, ItemDef, Signer, Source
 
 
 def _dec(attr: str):
-    return lambda case: getattr(case.decision, attr) if case.decision else None
+    return c.path("decision", attr)
 
 
 def _labour(attr: str):
-    return lambda case: (
-        getattr(case.decision.labour, attr) if case.decision and case.decision.labour else None
-    )
+    return c.path("decision", "labour", attr)
 
 
 SLIP = FormSpec(
