@@ -30,7 +30,7 @@ RUNNER = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from bench.bench_journal import journal_data
-from generators import journal_pdf, docx as docx_gen, xml as xml_gen
+from generators import journal_pdf, journal_docx, xml as xml_gen
 rows, what = {rows}, {what!r}
 data = journal_data(rows)
 started = time.perf_counter()
@@ -38,7 +38,7 @@ if what == "pdf":
     xml = xml_gen.render_journal(data)
     out = journal_pdf.render(data, xml=xml, workers=2)
 elif what == "docx":
-    out = docx_gen.render_journal(data)
+    out = journal_docx.render_journal(data)
 else:
     import weasyprint
     import weasyprint.pdf.fonts as f

@@ -11,8 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generators import docx as docx_gen
-from generators import journal_pdf
+from generators import journal_docx, journal_pdf
 from generators import xml as xml_gen
 from generators.common import GeneratorError, RenderedDocument
 
@@ -97,7 +96,7 @@ def build(
             elif fmt == "pdf":
                 content = journal_pdf.render(data, xml=xml, workers=workers, progress=progress)
             else:
-                content = docx_gen.render_journal(data)
+                content = journal_docx.render_journal(data)
             docs.extend(sign_rendered(signer, spec.id, fmt, content))
     except GeneratorError as exc:
         if exc.problems:
