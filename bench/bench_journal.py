@@ -55,7 +55,7 @@ print(json.dumps({{"seconds": elapsed, "rss_mb": me, "children_rss_mb": kids, "b
 def journal_data(rows: int) -> dict:
     import datetime as dt
 
-    from msedocs.forms.journals import PROTOCOLS, Entry
+    from msedocs.forms.journals import PROTOCOLS, Entry, numbered
     from msedocs.model import iter_cases
 
     samples = [
@@ -67,14 +67,13 @@ def journal_data(rows: int) -> dict:
         e = samples[i % len(samples)]
         when = start + dt.timedelta(days=i * 330 // max(rows, 1))
         entries.append(Entry(when, (when.isoformat(), f"{i:07d}"), e.values))
-    return PROTOCOLS.data(entries, "Первая Минская городская МРЭК общего профиля", start, dt.date(2026, 12, 31))
+    end = dt.date(2026, 12, 31)
+    return PROTOCOLS.data(numbered(entries, start, end), "Первая Минская городская МРЭК общего профиля", start, end)
 
 
 def stock_html(data: dict) -> str:
     head = "".join(f"<th>{html.escape(c['label'])}</th>" for c in data["columns"])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(v or '')}</td>" for v in row) + "</tr>" for row in data["rows"]
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v or '')}</td>" for v in row) + "</tr>" for row in data["rows"])
     return (
         "<html><head><style>@page { size: A4 landscape; margin: 12mm; "
         '@bottom-center { content: "Страница " counter(page) " из " counter(pages); } } '
@@ -105,15 +104,19 @@ def main() -> None:
     scaled = "" if stock_rows == args.rows else f" (measured on {stock_rows} rows, scaled)"
     print(f"journal of protocols, 15 columns, {args.rows} rows, PDF")
     print(f"  stock WeasyPrint   {stock_seconds:8.2f} s{scaled}, peak {stock['rss_mb']} MB")
-    print(f"  msedocs (Typst)    {ours['seconds']:8.2f} s, peak {max(ours['rss_mb'], ours['children_rss_mb'])} MB"
-          f" (main {ours['rss_mb']} MB, largest worker {ours['children_rss_mb']} MB)")
+    print(
+        f"  msedocs (Typst)    {ours['seconds']:8.2f} s, peak {max(ours['rss_mb'], ours['children_rss_mb'])} MB"
+        f" (main {ours['rss_mb']} MB, largest worker {ours['children_rss_mb']} MB)"
+    )
     print(f"  ratio stock/msedocs {stock_seconds / ours['seconds']:7.1f}x   target >= 15x, peak <= 400 MB")
     docx = run(args.rows, "docx")
     print(f"  DOCX               {docx['seconds']:8.2f} s, peak {docx['rss_mb']} MB   target <= 2 s")
     if args.big:
         big = run(args.big, "pdf")
-        print(f"{args.big} rows, PDF: {big['seconds']:.1f} s, peak {max(big['rss_mb'], big['children_rss_mb'])} MB"
-              f" (main {big['rss_mb']} MB, largest worker {big['children_rss_mb']} MB)")
+        print(
+            f"{args.big} rows, PDF: {big['seconds']:.1f} s, peak {max(big['rss_mb'], big['children_rss_mb'])} MB"
+            f" (main {big['rss_mb']} MB, largest worker {big['children_rss_mb']} MB)"
+        )
 
 
 if __name__ == "__main__":

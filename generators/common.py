@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,17 +34,15 @@ def format_date(value: date | None) -> str:
     return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
 
 
-def display_rows(data: dict[str, Any]) -> list[list[str]]:
-    """Cells as printed: None as empty, dates as «23» ноября 2026 г."""
+def display_rows(data: dict[str, Any]) -> Iterator[list[str]]:
+    """A journal's cells as printed, row by row: None as empty, dates as «23» ноября 2026 г."""
     dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]
-    out = []
     for row in data["rows"]:
         cells = ["" if v is None else v for v in row]
         for i in dates:
             if cells[i]:
                 cells[i] = format_date(date.fromisoformat(cells[i]))
-        out.append(cells)
-    return out
+        yield cells
 
 
 @dataclass(frozen=True)

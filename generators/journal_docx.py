@@ -1,45 +1,103 @@
-"""Journal DOCX: the register's docxtpl template filled with every entry."""
+"""Journal DOCX: the register's docxtpl template filled with every entry, written as a stream.
+
+docxtpl fills the template (the header, the statute's column headings and the first entry,
+in the row the template styles). The other entries are that row again with their own cell
+texts, written straight into ``word/document.xml`` inside the output zip: no tree of the
+whole table is built, so a journal of any length takes the memory of one row (docxtpl's
+post-processing alone costs about a millisecond a row).
+"""
 
 from __future__ import annotations
 
-import copy
 import io
-from typing import Any
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from xml.sax.saxutils import escape
 
 from docxtpl import DocxTemplate
+from lxml import etree
 
 from .common import TEMPLATES_DIR, GeneratorError, display_rows
 
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+DOCUMENT = "word/document.xml"
+ROWS_MARK = "msedocs-rows"
+#: Characters XML 1.0 does not allow in text.
+ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
 
 def render_journal(data: dict[str, Any]) -> bytes:
-    """A journal's DOCX. docxtpl fills the template (header, the statute's column headings, the
-    first entry in the row the template styles); the other entries are copies of that row made
-    with lxml, since docxtpl's post-processing costs about a millisecond a row."""
+    """A journal's DOCX in memory (see :func:`write`)."""
+    out = io.BytesIO()
+    write(data, out)
+    return out.getvalue()
+
+
+def write(data: dict[str, Any], target: Path | BinaryIO) -> None:
+    """A journal's DOCX written to ``target``, the entries streamed row by row."""
     form_id = data["form_id"]
     path = TEMPLATES_DIR / form_id / "form.docx"
     if not path.is_file():
         raise GeneratorError(f"{form_id}: no DOCX template at {path}")
     rows = display_rows(data)
+    first = next(rows, None)
     doc = DocxTemplate(str(path))
     try:
-        doc.render({"data": data, "rows": rows[:1]}, autoescape=True)
-    except Exception as exc:
+        doc.render({"data": data, "rows": [first] if first is not None else []}, autoescape=True)
+    except Exception as exc:  # docxtpl raises jinja2 and lxml errors alike
         raise GeneratorError(f"{form_id}: DOCX template failed: {exc}") from exc
-    if len(rows) > 1:
-        _append_rows(doc.docx.tables[-1]._tbl, rows[1:])
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    filled = io.BytesIO()
+    doc.save(filled)
+    with zipfile.ZipFile(filled) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename != DOCUMENT or first is None:
+                dst.writestr(info, src.read(info))
+                continue
+            head, row_parts, tail = _split(src.read(info))
+            with dst.open(DOCUMENT, "w") as part:
+                part.write(head)
+                for cells in _with_first(first, rows):
+                    part.write(_row(row_parts, cells))
+                part.write(tail)
 
 
-def _append_rows(tbl: Any, rows: list[list[str]]) -> None:
-    """Copies of the table's last row (the first entry, as the template styled it), one per entry."""
-    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-    model = tbl.findall(f"{w}tr")[-1]
-    if any(cell.find(f".//{w}t") is None for cell in model.findall(f"{w}tc")):
+def _with_first(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
+    yield first
+    yield from rest
+
+
+def _split(document: bytes) -> tuple[bytes, list[str], bytes]:
+    """The document before the entries, the entry row cut around its cell texts, the rest."""
+    root = etree.fromstring(document)
+    body = root.find(f"{W}body")
+    tables = body.findall(f"{W}tbl") if body is not None else []
+    if not tables:
+        raise GeneratorError("journal DOCX template: no table")
+    model = tables[-1].findall(f"{W}tr")[-1]
+    texts = [cell.find(f".//{W}t") for cell in model.findall(f"{W}tc")]
+    if any(t is None for t in texts):
         raise GeneratorError("journal DOCX template: every cell of the entry row needs a text run")
-    for row in rows:
-        clone = copy.deepcopy(model)
-        for cell, value in zip(clone.findall(f"{w}tc"), row, strict=True):
-            cell.find(f".//{w}t").text = value
-        tbl.append(clone)
+    for i, t in enumerate(texts):
+        assert t is not None
+        t.text = f"\x7f{i}\x7f"  # a mark no cell text holds (DEL is filtered from cells)
+        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    row = etree.tostring(model, encoding="unicode")
+    row = re.sub(r' xmlns(:\w+)?="[^"]*"', "", row)  # declared on the document's root already
+    pieces = re.split("\x7f\\d+\x7f", row)
+    tables[-1].replace(model, etree.Comment(ROWS_MARK))
+    whole = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    head, tail = whole.split(f"<!--{ROWS_MARK}-->".encode(), 1)
+    return head, pieces, tail
+
+
+def _row(pieces: list[str], cells: list[str]) -> bytes:
+    if len(cells) != len(pieces) - 1:
+        raise GeneratorError(f"journal DOCX: {len(cells)} cells for {len(pieces) - 1} columns")
+    out = [pieces[0]]
+    for cell, piece in zip(cells, pieces[1:], strict=True):
+        out.append(escape(ILLEGAL.sub("", cell.replace("\x7f", ""))))
+        out.append(piece)
+    return "".join(out).encode()

@@ -5,8 +5,9 @@ than ten times faster. Typst keeps layout memory for the whole document and for 
 compile of its process, so a long journal is compiled in chunks of rows by worker
 processes (``generators.typst_worker``) that are replaced after a few chunks. Chunks are
 compiled twice, once to count their pages and once with "Страница N из M" right, and
-merged with pikepdf, keeping the first chunk's PDF/A metadata, output intent and the
-attached XML.
+merged by qpdf (pikepdf's QPDFJob) in a worker too, keeping the first chunk's PDF/A
+metadata, output intent and the attached XML. Rows reach the workers as chunk files
+written while the rows are read, so the calling process never holds the journal.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import pikepdf
 import typst
 
 from .common import FONTS_DIR, TEMPLATES_DIR, GeneratorError, display_rows
@@ -35,14 +35,14 @@ TASKS_PER_WORKER = 3
 Progress = Callable[[int, int], None]
 
 
-def _compile(workdir: str, chunk: str, offset: int, total: int, xml: str) -> bytes:
+def _compile(workdir: str, inputs: dict[str, str]) -> bytes:
     try:
         return typst.compile(
             str(Path(workdir) / "journal.typ"),
             root=workdir,
             font_paths=[str(FONTS_DIR)],
             ignore_system_fonts=True,
-            sys_inputs={"data": chunk, "offset": str(offset), "total": str(total), "xml": xml},
+            sys_inputs=inputs,
             pdf_standards="a-3b",
             pdf_tags=False,
         )
@@ -127,21 +127,6 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
         proc.stdout.close()
 
 
-def _merge(parts: Sequence[Path], out: Path) -> bytes:
-    """The chunks as one PDF. Sources are opened from their files, so qpdf reads page content
-    from disk while writing instead of holding every chunk in memory."""
-    sources = [pikepdf.open(p) for p in parts]
-    try:
-        merged = sources[0]
-        for src in sources[1:]:
-            merged.pages.extend(src.pages)
-        merged.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    finally:
-        for src in sources:
-            src.close()
-    return out.read_bytes()
-
-
 def render(
     data: dict[str, Any],
     *,
@@ -150,53 +135,107 @@ def render(
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
 ) -> bytes:
-    """The journal as PDF/A-3b; ``xml`` (the journal's XML) attached to the first page's document."""
-    rows = display_rows(data)
-    chunks = [rows[i : i + chunk_rows] for i in range(0, len(rows), chunk_rows)] or [[]]
-    workers = max(1, min(workers or os.cpu_count() or 1, 2, len(chunks)))
-    steps = len(chunks) * (1 if len(chunks) == 1 else 2)
-    done = 0
-    with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as workdir:
-        shutil.copyfile(TEMPLATES_DIR / "journal.typ", Path(workdir) / "journal.typ")
-        xml_name = ""
+    """The journal as PDF/A-3b bytes (see :func:`write`); ``xml`` is the journal's XML to attach."""
+    with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as tmp:
+        xml_path = None
         if xml is not None:
-            xml_name = f"{data['form_id']}.xml"
-            (Path(workdir) / xml_name).write_bytes(xml)
-        names = []
-        for i, chunk in enumerate(chunks):
-            name = f"chunk-{i:05d}.json"
-            head = {k: data[k] for k in ("title", "commission", "started", "finished", "footnotes")}
-            body = {
-                **head,
-                "columns": data["columns"],
-                "rows": chunk,
-                "first": i == 0,
-                "last": i == len(chunks) - 1,
+            xml_path = Path(tmp) / f"{data['form_id']}.xml"
+            xml_path.write_bytes(xml)
+        out = Path(tmp) / "journal.pdf"
+        write(data, out, xml_path=xml_path, workers=workers, chunk_rows=chunk_rows, progress=progress)
+        return out.read_bytes()
+
+
+def write(
+    data: dict[str, Any],
+    out: Path,
+    *,
+    xml_path: Path | None = None,
+    workers: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> None:
+    """The journal as PDF/A-3b at ``out``, the file ``xml_path`` (the journal's XML) attached.
+
+    Rows are read once from ``data["rows"]`` and written to chunk files as they come; every
+    compile and the merge run in worker processes, so this process holds one chunk at most."""
+    total_rows = len(data["rows"])
+    chunks = max(1, -(-total_rows // chunk_rows))
+    workers = max(1, min(workers or os.cpu_count() or 1, 2, chunks))
+    steps = 1 if chunks == 1 else 2 * chunks + 1
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps)
+
+    with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as workdir:
+        work = Path(workdir)
+        shutil.copyfile(TEMPLATES_DIR / "journal.typ", work / "journal.typ")
+        xml_name = ""
+        if xml_path is not None:
+            xml_name = xml_path.name
+            _link_or_copy(xml_path, work / xml_name)
+        head = {k: data[k] for k in ("title", "commission", "started", "finished", "footnotes", "columns")}
+        (work / "head.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
+        names = _write_chunks(display_rows(data), work, chunk_rows)
+        names = names or [_chunk_file(work, 0, [])]
+
+        def inputs(i: int, offset: int, total: int) -> dict[str, str]:
+            return {
+                "head": "head.json",
+                "data": names[i],
+                "offset": str(offset),
+                "total": str(total),
+                "first": "1" if i == 0 else "",
+                "last": "1" if i == len(names) - 1 else "",
+                "xml": xml_name if i == 0 else "",
             }
-            (Path(workdir) / name).write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
-            names.append(name)
-        attach = [xml_name if i == 0 else "" for i in range(len(chunks))]
 
-        def tick() -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(done, steps)
-
-        if len(chunks) == 1:
-            pdf = _compile(workdir, names[0], 0, 0, attach[0])
+        if len(names) == 1:
+            out.write_bytes(_compile(workdir, inputs(0, 0, 0)))
             tick()
-            return pdf
+            return
         pool = _WorkerPool(workers)
-        template = str(Path(workdir) / "journal.typ")
+        template = str(work / "journal.typ")
 
         def task(i: int, offset: int, total: int) -> dict[str, Any]:
-            inputs = {"data": names[i], "offset": str(offset), "total": str(total), "xml": attach[i]}
-            return {"root": workdir, "template": template, "inputs": inputs, "out": f"{workdir}/part-{i:05d}.pdf"}
+            return {"root": workdir, "template": template, "inputs": inputs(i, offset, total),
+                    "out": str(work / f"part-{i:05d}.pdf")}  # fmt: skip
 
-        counts = pool.run([task(i, 0, 1) for i in range(len(chunks))], tick)
+        counts = pool.run([task(i, 0, 1) for i in range(len(names))], tick)
         total = sum(counts)
         offsets = [sum(counts[:i]) for i in range(len(counts))]
-        pool.run([task(i, offsets[i], total) for i in range(len(chunks))], tick)
-        parts = [Path(f"{workdir}/part-{i:05d}.pdf") for i in range(len(chunks))]
-        return _merge(parts, Path(workdir) / "journal.pdf")
+        pool.run([task(i, offsets[i], total) for i in range(len(names))], tick)
+        parts = [str(work / f"part-{i:05d}.pdf") for i in range(len(names))]
+        merged = pool.run([{"merge": parts, "out": str(out), "pages": total}], tick)
+        if merged != [total]:
+            raise GeneratorError(f"journal PDF: merged {merged[0]} pages of {total}")
+
+
+def _write_chunks(rows: Iterable[list[str]], work: Path, chunk_rows: int) -> list[str]:
+    names: list[str] = []
+    chunk: list[list[str]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == chunk_rows:
+            names.append(_chunk_file(work, len(names), chunk))
+            chunk = []
+    if chunk:
+        names.append(_chunk_file(work, len(names), chunk))
+    return names
+
+
+def _chunk_file(work: Path, i: int, rows: list[list[str]]) -> str:
+    name = f"chunk-{i:05d}.json"
+    (work / name).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return name
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -133,12 +134,18 @@ def validate(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
 
 
 def render_journal(data: dict[str, Any]) -> bytes:
-    """A journal's XML (header, then one entry per row), written and validated as a stream,
-    so a journal of any length never sits in memory as a tree."""
+    """A journal's XML in memory (see :func:`write_journal`)."""
+    out = io.BytesIO()
+    write_journal(data, out)
+    return out.getvalue()
+
+
+def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
+    """A journal's XML (header, then one entry per row) written to ``target`` and validated,
+    both as streams, so a journal of any length never sits in memory as a tree."""
     ns = data["namespace"]
     q = f"{{{ns}}}"
-    out = io.BytesIO()
-    with etree.xmlfile(out, encoding="UTF-8") as xf:
+    with etree.xmlfile(target if not isinstance(target, Path) else str(target), encoding="UTF-8") as xf:
         xf.write_declaration()
         attrs = {"formId": data["form_id"], "version": data["version"]}
         with xf.element(f"{q}{data['xml_root']}", attrs, nsmap={None: ns, "c": COMMON_NS}):
@@ -156,22 +163,28 @@ def render_journal(data: dict[str, Any]) -> bytes:
                             etree.SubElement(entry, tag).text = value
                     xf.write("\n", entry)
                 xf.write("\n")
-    content = out.getvalue()
-    problems = validate_stream(content, data["form_id"])
+    if not isinstance(target, (str, Path)):
+        target.seek(0)
+    problems = validate_stream(target, data["form_id"])
     if problems:
         raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
-    return content
 
 
-def validate_stream(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
+def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> list[tuple[str, str, int | None]]:
     """Validate while parsing, dropping each element once read: memory stays flat."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    elif isinstance(source, Path):
+        source = str(source)
     try:
         for _event, element in etree.iterparse(
-            io.BytesIO(content), events=("end",), schema=schema(form_id), resolve_entities=False, no_network=True
+            source, events=("end",), schema=schema(form_id), resolve_entities=False, no_network=True
         ):
             parent = element.getparent()
             if parent is not None and parent.getparent() is not None:  # an entry's cell or an entry
                 element.clear()
+                while element.getprevious() is not None:  # entries already read
+                    del parent[0]
     except etree.XMLSyntaxError as exc:
         return [("/", exc.msg, exc.lineno)]
     return []

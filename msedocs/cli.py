@@ -12,7 +12,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -240,31 +240,34 @@ def journal_cmd(
     from . import journal
 
     first, last = _date("--from", start), _date("--to", end)
-    bar = None
-    progress = None
-    if sys.stderr.isatty():
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = click.progressbar(length=total, label="PDF", file=sys.stderr)
-                bar.__enter__()
-            bar.update(done - bar.pos)
-            if done == total:
-                bar.__exit__(None, None, None)
-
-    docs = journal.build(
-        journal_id, cases, first, last, pipeline.parse_formats(fmt),
-        commission=commission, workers=workers, progress=progress,
+    written = journal.write(
+        journal_id, cases, first, last, out, pipeline.parse_formats(fmt),
+        commission=commission, workers=workers, progress=_progress_bars() if sys.stderr.isatty() else None,
         signer=_signer(sign, level, pki, ["chairman"]),
     )  # fmt: skip
-    rows = journal.row_count(docs)
-    body = {"journal": journal_id, "from": first.isoformat(), "to": last.isoformat(), "rows": rows,
-            "files": [pipeline.file_entry(d) for d in docs]}  # fmt: skip
-    pipeline.write_files(out, {d.filename: d.content for d in docs}, body)
-    typer.echo(f"{journal_id}: {rows} row(s) from {first} to {last}")
-    for d in docs:
-        typer.echo(f"{out / d.filename}")
+    typer.echo(f"{journal_id}: {written.rows} row(s) from {first} to {last}")
+    for entry in written.files:
+        typer.echo(f"{out / entry['file']}")
+
+
+def _progress_bars():
+    """A progress callback drawing one bar per stage on the terminal (stderr)."""
+    labels = {"cases": "cases", "pdf": "PDF  "}
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is not None and bar.finished:
+            return
+        if bar is None:
+            bar = bars[stage] = click.progressbar(length=total, label=labels.get(stage, stage), file=sys.stderr)
+            bar.__enter__()
+        bar.length = max(bar.length or 0, total)
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return progress
 
 
 def _mount() -> None:

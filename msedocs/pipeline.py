@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +41,7 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     items = [f.strip().lower() for f in (value.split(",") if isinstance(value, str) else value) if f.strip()]
     unknown = [f for f in items if f not in FORMATS]
     if unknown or not items:
-        raise InputError(
-            f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx"
-        )
+        raise InputError(f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx")
     return tuple(dict.fromkeys(items))
 
 
@@ -84,9 +83,7 @@ def render_form(
                 out.append(RenderedDocument.of(spec.id, "docx", docx))
                 if signer is not None:
                     p7s = signer.detached(docx)
-                    out.append(
-                        RenderedDocument.of(spec.id, "p7s", p7s, _sig(signer, "CAdES"), f"{spec.id}.docx.p7s")
-                    )
+                    out.append(RenderedDocument.of(spec.id, "p7s", p7s, _sig(signer, "CAdES"), f"{spec.id}.docx.p7s"))
     except GeneratorError as exc:
         raise _wrap(spec.id, exc) from exc
     return out
@@ -160,30 +157,50 @@ def write_package(
 
 def write_files(out_dir: str | Path, files: dict[str, bytes], manifest_body: dict[str, Any]) -> Path:
     """Files plus manifest.json, staged beside ``out_dir`` and moved in only when all are written."""
+    with staged(out_dir) as staging:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        write_manifest(staging, manifest_body)
+    return Path(out_dir) / "manifest.json"
+
+
+@contextmanager
+def staged(out_dir: str | Path) -> Iterator[Path]:
+    """A staging folder beside ``out_dir``: what is written there is moved into ``out_dir``
+    (manifest.json last) when the block ends, and nothing at all if it raises."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for name, content in files.items():
-            (staging / name).write_bytes(content)
-        body = json.dumps(manifest_body, ensure_ascii=False, indent=2)
-        (staging / "manifest.json").write_text(body + "\n", encoding="utf-8")
+        yield staging
         out.mkdir(parents=True, exist_ok=True)
-        for path in staging.iterdir():
+        for path in sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json"):
             os.replace(path, out / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out / "manifest.json"
 
 
-def file_entry(doc: RenderedDocument) -> dict[str, Any]:
+def write_manifest(folder: Path, body: dict[str, Any]) -> None:
+    text = json.dumps(body, ensure_ascii=False, indent=2)
+    (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
+
+
+def file_entry(doc: RenderedDocument, path: Path | None = None) -> dict[str, Any]:
+    """The manifest's entry for a document; its size and digest read from ``path`` if given
+    (a document written straight to a file, whose ``content`` is not held)."""
+    if path is not None:
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        size = path.stat().st_size
+    else:
+        digest, size = hashlib.sha256(doc.content).hexdigest(), len(doc.content)
     entry = {
         "form_id": doc.form_id,
         "format": doc.format,
         "file": doc.filename,
         "media_type": doc.media_type,
-        "size": len(doc.content),
-        "sha256": hashlib.sha256(doc.content).hexdigest(),
+        "size": size,
+        "sha256": digest,
     }
     if doc.signature is not None:
         entry["signature"] = doc.signature

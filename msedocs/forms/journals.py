@@ -5,15 +5,17 @@ examined patient, a card lent out, a certificate issued, an MPR consultation), a
 journal lists every entry of a period in date order under the statute's numbered columns.
 
 Entries are extracted from each case as soon as it is read, as tuples of plain strings
-(dates in ISO form), so a year of a busy commission is held as small rows, not as cases.
+(dates in ISO form). The journal's data dict takes its rows as any re-iterable sequence
+with a length (:class:`Rows`): a list for a short journal, or a spool on disk
+(``msedocs.journal``) for a year of a busy commission, so rows never need to sit in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..model.case import Case
 from ..model.enums import Jurisdiction
@@ -22,8 +24,7 @@ from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, display_text, format_da
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
-    "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, "
-    "десятого пересмотра."
+    "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра."
 )
 
 
@@ -43,6 +44,23 @@ class Entry:
     date: dt.date
     order: tuple[str, ...]
     values: tuple[str | None, ...]
+
+
+Row = tuple[str | None, ...]
+
+
+class Rows(Protocol):
+    """A journal's numbered rows in order; iterated once per output format."""
+
+    def __iter__(self) -> Iterator[Row]: ...
+
+    def __len__(self) -> int: ...
+
+
+def numbered(entries: Iterable[Entry], start: dt.date, end: dt.date) -> list[Row]:
+    """Entries of [start, end] in date order (stable), numbered from 1: rows held in memory."""
+    chosen = sorted((e for e in entries if start <= e.date <= end), key=lambda e: e.order)
+    return [(str(i), *e.values) for i, e in enumerate(chosen, start=1)]
 
 
 @dataclass(frozen=True)
@@ -76,11 +94,8 @@ class JournalSpec:
             out.append(Entry(when, (when.isoformat(), case.case_id), values))
         return out
 
-    def data(
-        self, entries: Iterable[Entry], commission: str, start: dt.date, end: dt.date
-    ) -> dict[str, Any]:
-        """The journal's data dict, entries of [start, end] in date order, numbered from 1."""
-        rows = sorted((e for e in entries if start <= e.date <= end), key=lambda e: e.order)
+    def data(self, rows: Rows, commission: str, start: dt.date, end: dt.date) -> dict[str, Any]:
+        """The journal's data dict over numbered rows (see :func:`numbered`) of [start, end]."""
         return {
             "form_id": self.id,
             "title": self.title,
@@ -99,7 +114,7 @@ class JournalSpec:
                     for i, col in enumerate(self.columns, start=2)
                 ),
             ],
-            "rows": [(str(i), *e.values) for i, e in enumerate(rows, start=1)],
+            "rows": rows,
             "footnotes": list(self.footnotes),
         }
 
@@ -175,7 +190,7 @@ def _diagnosis(case: Case, _: Any) -> str:
 
 def _before(case: Case, _: Any) -> str:
     d, e = case.decision, case.examination
-    status = (d.status_before if d and d.status_before else case.referral.status_before)
+    status = d.status_before if d and d.status_before else case.referral.status_before
     parts = [status.group.label if status.group else (status.degree.label if status.degree else "не является")]
     if e and (e.incapacity_continuous_days or e.incapacity_interrupted_days):
         continuous, interrupted = e.incapacity_continuous_days or 0, e.incapacity_interrupted_days or 0
@@ -227,8 +242,10 @@ PROTOCOLS = JournalSpec(
         ),
         JournalColumn("purpose", "Цель направления", _purpose, width=1.3),
         JournalColumn(
-            "diagnosis", "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
-            _diagnosis, width=1.8,
+            "diagnosis",
+            "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
+            _diagnosis,
+            width=1.8,
         ),  # fmt: skip
         JournalColumn(
             "before",
@@ -280,12 +297,18 @@ CARDS = JournalSpec(
             width=1.8,
         ),
         JournalColumn(
-            "handedOver", "Число, месяц, год передачи медицинской карты пациента МРЭК",
-            lambda k, m: m.handed_over, "date", width=1.2,
+            "handedOver",
+            "Число, месяц, год передачи медицинской карты пациента МРЭК",
+            lambda k, m: m.handed_over,
+            "date",
+            width=1.2,
         ),  # fmt: skip
         JournalColumn(
-            "returned", "Число, месяц, год возврата медицинской карты пациента МРЭК",
-            lambda k, m: m.returned, "date", width=1.2,
+            "returned",
+            "Число, месяц, год возврата медицинской карты пациента МРЭК",
+            lambda k, m: m.returned,
+            "date",
+            width=1.2,
         ),  # fmt: skip
         JournalColumn("note", "Примечание", lambda k, m: m.note),
     ),
@@ -320,13 +343,17 @@ CERTIFICATES = JournalSpec(
         JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.3),
         JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=1.1),
         JournalColumn(
-            "act", "Акт освидетельствования в медико-реабилитационной экспертной комиссии (номер, дата)",
-            _act, width=1.4,
+            "act",
+            "Акт освидетельствования в медико-реабилитационной экспертной комиссии (номер, дата)",
+            _act,
+            width=1.4,
         ),  # fmt: skip
         JournalColumn("group", "Группа инвалидности (степень утраты здоровья)", _group, width=1.2),
         JournalColumn(
-            "certificate", "Серия, номер удостоверения инвалида",
-            lambda k, s: " ".join(x for x in (s.series, s.number) if x), width=1.0,
+            "certificate",
+            "Серия, номер удостоверения инвалида",
+            lambda k, s: " ".join(x for x in (s.series, s.number) if x),
+            width=1.0,
         ),  # fmt: skip
         JournalColumn("validUntil", "Срок действия удостоверения инвалида", _cert_validity, width=1.0),
         JournalColumn("signature", "Подпись получателя", lambda k, s: None, width=1.0),
@@ -370,9 +397,7 @@ MPR = JournalSpec(
         JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
         JournalColumn("referredBy", "Наименование направившей организации здравоохранения", _referring, width=1.5),
         JournalColumn("purpose", "Цель направления", _mpr_purpose, width=1.5),
-        JournalColumn(
-            "additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=1.4
-        ),
+        JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=1.4),
         JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=1.8),
         JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=1.8),
         JournalColumn("note", "Примечание", lambda k, m: None, width=0.9),

@@ -147,9 +147,7 @@ class Insurance(Part):
 
 class Patient(Part):
     name: PersonName = Field(json_schema_extra=_pd(1))
-    id_number: str | None = Field(
-        None, description="Идентификационный номер (Республика Беларусь), 14 знаков"
-    )
+    id_number: str | None = Field(None, description="Идентификационный номер (Республика Беларусь), 14 знаков")
     birth_date: dt.date
     sex: Sex
     addresses: Addresses = Field(json_schema_extra=_pd(2))
@@ -464,9 +462,7 @@ class Decision(Part):
     @model_validator(mode="after")
     def _consistent(self) -> Decision:
         if self.recognised and not (self.group or self.degree):
-            raise PydanticCustomError(
-                "decision", "a patient recognised as disabled needs a group or a degree"
-            )
+            raise PydanticCustomError("decision", "a patient recognised as disabled needs a group or a degree")
         if not self.recognised and (self.group or self.degree):
             raise PydanticCustomError("decision", "a group or degree is given but recognised is false")
         if self.recognised and not (self.no_term or self.valid_until or self.validity_other):
@@ -500,9 +496,7 @@ class Case(Part):
     jurisdiction: Jurisdiction = Jurisdiction.BY
     patient: Patient
     representative: Representative | None = Field(None, json_schema_extra=_pd(7))
-    previous_experts: list[PreviousExpert] = Field(
-        default_factory=list, max_length=20, json_schema_extra=_pd(8)
-    )
+    previous_experts: list[PreviousExpert] = Field(default_factory=list, max_length=20, json_schema_extra=_pd(8))
     referring_organisation: Organisation
     commission: Commission
     referral: Referral
@@ -572,13 +566,9 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
             problems.append(("decision.valid_until", "is before decision.valid_from"))
         age = case.age_at_decision or 0
         if d.group is not None and age < 18:
-            problems.append(
-                ("decision.group", f"a disability group I-III is set only at 18 and over (age {age})")
-            )
+            problems.append(("decision.group", f"a disability group I-III is set only at 18 and over (age {age})"))
         if d.degree is not None and age >= 18:
-            problems.append(
-                ("decision.degree", f"a degree of health loss 1-4 is set only under 18 (age {age})")
-            )
+            problems.append(("decision.degree", f"a degree of health loss 1-4 is set only under 18 (age {age})"))
     if case.jurisdiction == Jurisdiction.BY and p.id_number is None:
         problems.append(("patient.id_number", "is required for a Belarusian case"))
     problems.extend(ru.rule_problems(case))

@@ -61,9 +61,7 @@ def _read(path: Path) -> Any:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read the case file", [Problem("(file)", str(exc.strerror))]
-        ) from None
+        raise InputError(f"{path}: cannot read the case file", [Problem("(file)", str(exc.strerror))]) from None
     if size > MAX_CASE_BYTES:
         raise InputError(
             f"{path}: file too large",
@@ -81,11 +79,7 @@ def parse_json(raw: bytes, source: str = "<input>") -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{source}: not UTF-8 text",
-            [
-                Problem(
-                    "(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line
-                )
-            ],
+            [Problem("(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line)],
         ) from None
     try:
         return json.loads(text)
@@ -162,6 +156,21 @@ def iter_cases(path: str | Path) -> Iterator[Loaded]:
                     yield _load_one(raw, str(path), number)
     else:
         yield _load_one(path, str(path), None)
+
+
+def count_cases(path: str | Path) -> int:
+    """About how many cases :func:`iter_cases` will yield (lines of a .jsonl file, files of a
+    folder), counted without parsing: the total of a progress bar."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return sum(1 for p in path.iterdir() if p.suffix == ".json")
+        if path.suffix == ".jsonl":
+            with path.open("rb") as handle:
+                return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return 0
+    return 1
 
 
 def _load_one(source: Path | bytes, label: str, line: int | None) -> Loaded:

@@ -192,9 +192,7 @@ class AdultResults(_Part):
     main_conditions: WorkAssessment | None = None
     main_fitness: Text | None = Field(None, description="15.3 оценка годности по основной(ым) профессии(ям)")
     job_conditions: WorkAssessment | None = None
-    continued_employment: Text | None = Field(
-        None, description="15.5 оценка годности к продолжению занятости"
-    )
+    continued_employment: Text | None = Field(None, description="15.5 оценка годности к продолжению занятости")
     contraindicated: Text | None = None
     indicated: Text | None = None
     training: Text | None = Field(None, description="15.7.1 профессиональное обучение, переобучение")
@@ -237,9 +235,7 @@ class MprConclusion(_Part):
     training_specialities: Line | None = Field(
         None, description="8.5: осваиваемые специальности и присваиваемые квалификации"
     )
-    special_conditions: list[SpecialConditionsArea] = Field(
-        default_factory=list, max_length=4, description="Пункт 8.6"
-    )
+    special_conditions: list[SpecialConditionsArea] = Field(default_factory=list, max_length=4, description="Пункт 8.6")
     special_conditions_details: Text | None = None
     purpose_other: Line | None = Field(None, description="Пункт 8: другое")
     disability: MprDisability

@@ -167,9 +167,7 @@ class Ipmra(Part):
 
     fill_date: dt.date = Field(description="Дата заполнения")
     physician: PersonName = Field(description="Врач-специалист, ответственный за составление программы")
-    status: DisabilityStatus | None = Field(
-        None, description="Item 3: группа инвалидности (степень утраты здоровья)"
-    )
+    status: DisabilityStatus | None = Field(None, description="Item 3: группа инвалидности (степень утраты здоровья)")
     main_disease: Text = Field(description="Item 4.1: основное(ые) заболевание(я)")
     concomitant_disease: Text | None = Field(None, description="Item 4.2: сопутствующие заболевания")
     impairments: list[ImpairmentAssessment] = Field(default_factory=list, max_length=13)
@@ -195,9 +193,7 @@ class Ipmra(Part):
         ):
             if len(keys) != len(set(keys)):
                 raise PydanticCustomError("ipmra_rows", "{field}: a row is given twice", {"field": field})
-        if self.fulfilment is ProgrammeFulfilment.FULL and (
-            self.non_fulfilment_reason or self.non_fulfilment_other
-        ):
+        if self.fulfilment is ProgrammeFulfilment.FULL and (self.non_fulfilment_reason or self.non_fulfilment_other):
             raise PydanticCustomError(
                 "ipmra_reason", "a reason for non-fulfilment is given but the programme is fulfilled in full"
             )
