@@ -231,7 +231,7 @@ PROTOCOLS = JournalSpec(
     source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
     columns=(
         JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.2),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.65),
         JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
         JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
         JournalColumn(

@@ -109,15 +109,18 @@ def test_pdf_headers_on_every_page_and_rows(jid, built, cases_jsonl, tmp_path):
     pages = pdf_pages(pdf, tmp_path)
     spec = JOURNALS[jid]
     first = re.sub(r"\s+", " ", pages[0])
-    assert "ЖУРНАЛ" in first and "Начат «01» января 2026 г." in first and "Окончен «31» декабря 2026 г."
+    assert "ЖУРНАЛ" in first and "Начат «01» января 2026 г." in first and "Окончен «31» декабря 2026 г." in first
     for n, page in enumerate(pages, start=1):
-        flat = re.sub(r"\s+", " ", re.sub(r"-\s*\n", "", page))
+        flat = re.sub(r"\s+", " ", re.sub(r"[-\u00ad]\s*\n", "", page))  # words broken at a hyphen
         assert f"Страница {n} из {len(pages)}" in flat
+        if n == len(pages) > 1 and flat.startswith("1 ") and spec.footnotes:
+            assert flat.startswith(spec.footnotes[0])  # the table ended at the foot of the page before
+            continue
         assert "№ п/п" in flat
         for col in spec.columns:
             assert re.sub(r"\s+", " ", col.label.replace("-", "")) in flat.replace("-", ""), (n, col.label)
     expected = expected_entries(jid, cases_jsonl)
-    text = re.sub(r"\s+", " ", " ".join(pages))
+    text = re.sub(r"\s+", " ", re.sub(r"\u00ad\s*\n", "", " ".join(pages)))
     positions = [text.find(v) for v in (e.values[0] for e in expected)]
     assert all(p >= 0 for p in positions)
 
