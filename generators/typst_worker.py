@@ -1,9 +1,10 @@
 """A Typst compile worker: a separate process that the journal renderer drives over pipes.
 
 Typst keeps every compile's layout cache for the life of its process, so the renderer
-runs compiles here and replaces the process after a few of them. It is a program of its
-own (``python -m generators.typst_worker``) rather than a multiprocessing child, so it
-never re-imports the caller's main module and never inherits its threads.
+runs compiles here and replaces the process after each (``journal_pdf.TASKS_PER_WORKER``).
+It is a program of its own (``python -m generators.typst_worker``) rather than a
+multiprocessing child, so it never re-imports the caller's main module and never inherits
+its threads.
 
 The last task of a journal merges the compiled chunks into one PDF with qpdf (pikepdf's
 QPDFJob: the first chunk keeps its catalog, so the PDF/A metadata, output intent and the

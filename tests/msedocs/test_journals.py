@@ -225,3 +225,33 @@ def test_period_and_unknown_journal(cases_jsonl, tmp_path, capsys):
     assert main(["journal", "by-journal-cards", *args, "--from", "01.01.2026", "--to", "2026-01-01"]) == 2
     err = capsys.readouterr().err
     assert "unknown journal id" in err and "is after" in err and "not a date" in err
+
+
+def test_progress_bars_on_a_terminal_only(cases_jsonl, tmp_path):
+    """On a real terminal (a pty) `msedocs journal` draws a bar per stage on stderr; piped, it draws none."""
+    import os
+    import pty
+    import sys
+
+    args = [sys.executable, "-m", "msedocs", "journal", "by-journal-protocols", "--cases", str(cases_jsonl),
+            "--from", "2026-01-01", "--to", "2026-12-31", "--format", "pdf"]  # fmt: skip
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*args, "--out", str(tmp_path / "tty")], stdout=subprocess.DEVNULL, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            block = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not block:
+            break
+        seen += block
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    screen = seen.decode("utf-8", "replace")
+    assert "cases" in screen and "PDF" in screen and "100%" in screen, screen
+    assert screen.count("\r") > 2  # redrawn in place as chunks finish
+    piped = subprocess.run([*args, "--out", str(tmp_path / "pipe")], capture_output=True, text=True, cwd=ROOT)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    assert (tmp_path / "tty" / "by-journal-protocols.pdf").read_bytes()[:5] == b"%PDF-"
