@@ -8,12 +8,13 @@ its threads.
 
 The last task of a journal merges the compiled chunks into one PDF with qpdf (pikepdf's
 QPDFJob: the first chunk keeps its catalog, so the PDF/A metadata, output intent and the
-attached XML, and the other chunks' pages follow). QPDFJob reads page streams from the
-parts while writing; pikepdf's page-by-page ``pages.extend`` took 20 times as long.
+attached XML, and the other chunks' pages follow), laying the page-number layer over them.
+QPDFJob reads page streams from the parts while writing; pikepdf's page-by-page
+``pages.extend`` took 20 times as long.
 
 Protocol: one JSON object per line on stdin, either ``{"root", "template", "inputs", "out"}``
-(compile) or ``{"merge": [part, ...], "out", "pages"}``; one JSON line back per task,
-``{"ok": true, "pages": N}`` or ``{"ok": false, "error": "..."}``.
+(compile) or ``{"merge": [part, ...], "overlays": [[file, start, count], ...], "out", "pages"}``;
+one JSON line back per task, ``{"ok": true, "pages": N}`` or ``{"ok": false, "error": "..."}``.
 """
 
 from __future__ import annotations
@@ -52,15 +53,19 @@ def compile_chunk(task: dict[str, Any]) -> int:
 XMP_NPAGES = "{http://ns.adobe.com/xap/1.0/t/pg/}NPages"
 
 
-def merge(parts: list[str], out: str, pages: int) -> int:
-    """The parts as one PDF at ``out``; its XMP page count set to ``pages`` first."""
+def merge(parts: list[str], overlays: list[list[Any]], out: str, pages: int) -> int:
+    """The parts as one PDF at ``out``, each overlay ``[file, first page (0-based), count]``
+    laid over its pages; the XMP page count set to ``pages``."""
     first = str(Path(out).with_suffix(".first.pdf"))
     with pikepdf.open(parts[0]) as doc:  # one chunk: small
         with doc.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
             meta[XMP_NPAGES] = str(pages)
         doc.save(first)
     try:
-        pikepdf.Job(["qpdf", first, "--object-streams=generate", "--pages", first, *parts[1:], "--", out]).run()
+        args = ["qpdf", first, "--object-streams=generate", "--pages", first, *parts[1:], "--"]
+        for path, start, count in overlays:
+            args += ["--overlay", path, f"--to={start + 1}-{start + count}", f"--from=1-{count}", "--"]
+        pikepdf.Job([*args, out]).run()
     finally:
         Path(first).unlink(missing_ok=True)
     with pikepdf.open(out) as doc:
@@ -71,7 +76,10 @@ def main() -> None:
     for line in sys.stdin:
         task = json.loads(line)
         try:
-            pages = merge(task["merge"], task["out"], task["pages"]) if "merge" in task else compile_chunk(task)
+            if "merge" in task:
+                pages = merge(task["merge"], task.get("overlays", []), task["out"], task["pages"])
+            else:
+                pages = compile_chunk(task)
             reply: dict[str, object] = {"ok": True, "pages": pages}
         except Exception as exc:  # reported to the parent, which raises GeneratorError
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
