@@ -172,6 +172,10 @@ def test_long_journal_in_chunks_keeps_numbering_and_one_attachment(cases_jsonl, 
     meta = subprocess.run([require_tool("pdfinfo"), "-meta", str(path)], capture_output=True, text=True).stdout
     assert f"<xmpTPg:NPages>{len(pages_chunked)}</xmpTPg:NPages>" in meta  # the whole journal, not chunk 1
     assert "<pdfaid:part>3</pdfaid:part>" in meta
+    fonts = subprocess.run([require_tool("pdffonts"), str(path)], capture_output=True, text=True).stdout
+    assert len(fonts.splitlines()) > 3  # the chunks' fonts and the page-number layer's
+    for row in fonts.splitlines()[2:]:
+        assert "LiberationSerif" in row and row.split()[-5] == "yes", row
     body = "\n".join(pages_chunked).split("1 Международная статистическая")[0]  # before the footnotes
     numbers = [int(n) for n in re.findall(r"(?m)^(\d+) [А-ЯЁІЎ]", body)]
     assert numbers == list(range(1, len(data["rows"]) + 1))
