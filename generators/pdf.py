@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import pydyf
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 
@@ -67,7 +68,15 @@ def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", titl
         pdf_variant=PDF_VARIANT,
         attachments=attachments,
         uncompressed_pdf=False,
+        finisher=_unique_associated_files,
     )
+
+
+def _unique_associated_files(_document: Any, pdf: Any) -> None:
+    """WeasyPrint 70 lists each attached file twice in the catalog's /AF (once from the
+    EmbeddedFiles name tree, once as a file specification); PDF/A-3 wants each once."""
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
 
 def render(data: dict[str, Any], *, xml: bytes | None = None, paper: bool = True) -> bytes:
