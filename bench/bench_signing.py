@@ -68,9 +68,7 @@ def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
 def make_pdf() -> bytes:
     import weasyprint
 
-    rows = "".join(
-        f"<tr><td>{i}</td><td>Пункт заключения {i}</td><td>значение {i * 7}</td></tr>" for i in range(30)
-    )
+    rows = "".join(f"<tr><td>{i}</td><td>Пункт заключения {i}</td><td>значение {i * 7}</td></tr>" for i in range(30))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pdf = weasyprint.HTML(string=FORM_HTML.replace("{rows}", rows)).write_pdf(pdf_variant="pdf/a-3b")
@@ -104,10 +102,7 @@ def main() -> None:
     pdf = make_pdf()
     xml = FORM_XML.replace(
         "{items}",
-        "\n".join(
-            f'  <Item n="{i}"><Text>Пункт заключения {i}</Text><Value>{i * 7}</Value></Item>'
-            for i in range(30)
-        ),
+        "\n".join(f'  <Item n="{i}"><Text>Пункт заключения {i}</Text><Value>{i * 7}</Value></Item>' for i in range(30)),
     ).encode()
 
     def stock_pades() -> bytes:

@@ -31,13 +31,10 @@ def _value(rt: RichText, text: str) -> None:
 
 
 def _options(rt: RichText, item: dict[str, Any]) -> None:
-    for i, opt in enumerate(item["options"]):
-        label = opt["label"]
-        if item["kind"] == "records":  # ФК item: the class beside the category
-            label += f" ФК {opt['detail']}" if opt["selected"] else " ФК __"
-        _add(rt, label, underline=bool(opt["selected"]))
-        if i < len(item["options"]) - 1:
-            _add(rt, ", ")
+    """The options as the statute prints them (grouped under headings where it groups them):
+    the item's runs, one run each, the chosen ones underlined."""
+    for run in item["runs"]:
+        _add(rt, run["text"], underline=bool(run["chosen"]))
     if item.get("suffix"):
         _add(rt, " " + item["suffix"])
     if item.get("other"):
@@ -64,12 +61,13 @@ def item_text(item: dict[str, Any]) -> RichText:
     elif kind in ("records", "group") and not item.get("inline"):
         _add(rt, ":")
     elif kind == "group":
-        for child in item["children"]:
+        for i, child in enumerate(item["children"]):
+            sep = " " if i == 0 else item["sep"]
             if child["kind"] == "choice":
-                _add(rt, " " + (child["label"] + ": " if child["label"] else ""))
+                _add(rt, sep + (child["label"] + ": " if child["label"] else ""))
                 _options(rt, child)
             else:
-                _add(rt, " " + (child["label"] + " " if child["label"] else ""))
+                _add(rt, sep + (child["label"] + " " if child["label"] else ""))
                 _value(rt, child["display"])
     else:
         _add(rt, " ")

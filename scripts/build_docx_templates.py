@@ -22,6 +22,7 @@ from docx.shared import Mm, Pt
 from msedocs.forms import REGISTRY, FormSpec, ItemDef
 from msedocs.forms.journals import JOURNALS, JournalSpec
 from msedocs.forms.session import PROTOCOL, SessionSpec
+from msedocs.forms.spec import table_head
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FONT = "Liberation Serif"
@@ -47,14 +48,24 @@ def _items(doc: Any, items: tuple[ItemDef, ...], data_expr: str, rt: str, key: s
         k = f"{key}_{i}" if key else f"i{i}"
         _para(doc, "{{r " + f"rt['{rt}{k}']" + " }}")
         if item.kind == "records" and item.table and item.enum is None:
-            table = doc.add_table(rows=4, cols=len(item.columns))
+            head = table_head(item.columns)
+            n = len(head) + item.column_numbers  # rows of the table head
+            table = doc.add_table(rows=n + 3, cols=len(item.columns))
             table.style = "Table Grid"
             rows_expr = f"{data_expr}{_path(k)}['rows']"
+            for r, cells in enumerate(head):  # merged cells where a heading spans sub-columns or both rows
+                for h in cells:
+                    cell = table.cell(r, h["col"])
+                    last = table.cell(r + h["rowspan"] - 1, h["col"] + h["colspan"] - 1)
+                    if last._tc is not cell._tc:
+                        cell = cell.merge(last)
+                    cell.text = h["text"]
             for j, col in enumerate(item.columns):
-                table.rows[0].cells[j].text = col.label
-                table.rows[2].cells[j].text = "{{ " + f"row['{col.key}']['display']" + " }}"
-            table.rows[1].cells[0].text = "{%tr for row in " + rows_expr + " %}"
-            table.rows[3].cells[0].text = "{%tr endfor %}"
+                if item.column_numbers:
+                    table.cell(n - 1, j).text = str(j + 1)
+                table.rows[n + 1].cells[j].text = "{{ " + f"row['{col.key}']['display']" + " }}"
+            table.rows[n].cells[0].text = "{%tr for row in " + rows_expr + " %}"
+            table.rows[n + 2].cells[0].text = "{%tr endfor %}"
             if item.total is not None:
                 _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}['total'] or ''" + " }}")
         if item.kind == "group" and not item.inline:
@@ -231,8 +242,7 @@ def _repeat_header(row: Any) -> None:
 
 
 SLIP_NOTE = (
-    "Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь "
-    "в амбулаторных условиях"
+    "Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь в амбулаторных условиях"
 )
 
 if __name__ == "__main__":

@@ -178,9 +178,7 @@ ACT = FormSpec(
     id="by-act",
     title="Акт освидетельствования пациента медико-реабилитационной экспертной комиссии",
     xml_root="examinationAct",
-    source=Source(
-        "004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"
-    ),
+    source=Source("004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"),
     header=(
         c.commission_name("наименование МРЭК"),
         ItemDef("", "actDate", "от", "date", get=_ex("act_date"), required=True),
@@ -459,9 +457,7 @@ ACT = FormSpec(
                     get=_wcl("cases"),
                     table=False,
                     columns=(
-                        Column(
-                            "percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent
-                        ),
+                        Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),
                         Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
                         Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
                         Column(

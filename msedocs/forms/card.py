@@ -47,9 +47,7 @@ def decision_conclusion(d: Decision) -> str:
     elif d.validity_other:
         parts.append(d.validity_other)
     if d.work_capacity_loss and d.work_capacity_loss.total_percent:
-        parts.append(
-            f"степень утраты профессиональной трудоспособности {d.work_capacity_loss.total_percent} %"
-        )
+        parts.append(f"степень утраты профессиональной трудоспособности {d.work_capacity_loss.total_percent} %")
     return "; ".join(parts)
 
 
@@ -67,16 +65,12 @@ def _current_note(d: Decision) -> str | None:
 def results(case: Case) -> list[ResultRow]:
     """Rows of item 8: past decisions by date, then the current decision."""
     past: list[PastDecision] = sorted(case.history, key=lambda h: h.date)
-    rows = [
-        ResultRow(0, h.date, h.commission, h.conclusion, _certificate(h.certificate), h.note) for h in past
-    ]
+    rows = [ResultRow(0, h.date, h.commission, h.conclusion, _certificate(h.certificate), h.note) for h in past]
     d = case.decision
     if d is not None and not any(h.date == d.date and h.commission == case.commission.name for h in past):
         sheet = d.certificate_issued
         cert = str(Certificate(series=sheet.series, number=sheet.number)) if sheet else None
-        rows.append(
-            ResultRow(0, d.date, case.commission.name, decision_conclusion(d), cert, _current_note(d))
-        )
+        rows.append(ResultRow(0, d.date, case.commission.name, decision_conclusion(d), cert, _current_note(d)))
     return [replace(r, no=i) for i, r in enumerate(rows, start=1)]
 
 
@@ -85,9 +79,7 @@ CARD = FormSpec(
     title="Медицинская карта пациента медико-реабилитационной экспертной комиссии",
     xml_root="patientCard",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 12", "2243-2301"),
-    header=(
-        c.commission_name(),
-    ),
+    header=(c.commission_name(),),
     items=(
         c.patient_name("1"),
         c.id_number("2"),

@@ -86,15 +86,11 @@ def id_number(no: str) -> ItemDef:
 
 
 def birth_date(no: str) -> ItemDef:
-    return ItemDef(
-        no, "birthDate", "Дата рождения", "date", get=lambda c: c.patient.birth_date, required=True
-    )
+    return ItemDef(no, "birthDate", "Дата рождения", "date", get=lambda c: c.patient.birth_date, required=True)
 
 
 def sex(no: str) -> ItemDef:
-    return ItemDef(
-        no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True
-    )
+    return ItemDef(no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True)
 
 
 def registration_address(no: str, whose: str = "пациента") -> ItemDef:
@@ -203,7 +199,5 @@ def decision_text(case: Case) -> str | None:
         return None
     if not d.recognised:
         return "инвалидом не признан(а)"
-    status = (
-        d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
-    )
+    status = d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
     return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)

@@ -114,8 +114,7 @@ def insurance_case_item(no: str, key: str, index: int) -> ItemDef:
             ItemDef(
                 "",
                 "document",
-                "документ, послуживший основанием для установления степени утраты профессиональной "
-                "трудоспособности",
+                "документ, послуживший основанием для установления степени утраты профессиональной трудоспособности",
                 get=part("document"),
             ),
         ),
@@ -154,9 +153,7 @@ CONCLUSION = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
-                ItemDef(
-                    "", "addressee", "", get=_dispatch("sent_to"), doc="(наименование органа, организации)"
-                ),
+                ItemDef("", "addressee", "", get=_dispatch("sent_to"), doc="(наименование органа, организации)"),
             ),
         ),
     ),
@@ -220,8 +217,7 @@ CONCLUSION = FormSpec(
                 ItemDef(
                     "11.4",
                     "totalPercent",
-                    "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) "
-                    "заболевания(ий)",
+                    "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
                     "int",
                     get=_wcl("total_percent"),
                 ),
@@ -294,8 +290,7 @@ CONCLUSION = FormSpec(
         ItemDef(
             "20",
             "workCapacityLossValidity",
-            "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности "
-            "в процентах",
+            "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности в процентах",
             "group",
             inline=True,
             children=(
@@ -334,11 +329,7 @@ CONCLUSION = FormSpec(
             ),
         ),
     ),
-    signers=(
-        Signer(
-            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1
-        ),
-    ),
+    signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1),),
     footnotes=("1 Печать проставляется при оформлении заключения МРЭК на бумажном носителе.",),
     applies=lambda k: k.decision is not None and k.decision.conclusion is not None,
 )

@@ -32,8 +32,7 @@ EXAM_PROGRAMME = FormSpec(
         ItemDef(
             "1",
             "organisation",
-            "Наименование организации здравоохранения (иной организации), в которую направляется "
-            "настоящая программа",
+            "Наименование организации здравоохранения (иной организации), в которую направляется настоящая программа",
             get=_addressee("name"),
             required=True,
         ),
@@ -67,14 +66,9 @@ EXAM_PROGRAMME = FormSpec(
         ),
         ItemDef("", "date", "Дата", "date", get=_get("date"), required=True),
     ),
-    signers=(
-        Signer(
-            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1
-        ),
-    ),
+    signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1),),
     footnotes=(
-        "1 Печать проставляется при оформлении программы дополнительного обследования пациента "
-        "на бумажном носителе.",
+        "1 Печать проставляется при оформлении программы дополнительного обследования пациента на бумажном носителе.",
     ),
     applies=lambda k: k.exam_programme is not None,
 )

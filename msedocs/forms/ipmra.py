@@ -19,7 +19,7 @@ from ..model.rehab import (
     RehabSetting,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Signer, Source
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
 
 
 class IpmraFunction(Labelled):
@@ -65,8 +65,7 @@ BEFORE = "до медицинской реабилитации, медицинс
 AFTER = "после медицинской реабилитации, медицинской абилитации"
 DEGREE_HEAD = "Степень выраженности нарушений функций органов и систем организма"
 DYNAMICS_HEAD = (
-    "Динамическая оценка степени выраженности нарушений (развития) функций органов и систем организма "
-    "пациента"
+    "Динамическая оценка степени выраженности нарушений (развития) функций органов и систем организма пациента"
 )
 FC_HEAD = "Функциональный класс"
 EFFECT_HEAD = "Оценка эффективности медицинской реабилитации, медицинской абилитации"
@@ -136,9 +135,7 @@ def _measure_rows(case: Case) -> list[dict[str, Any]]:
     for method in RehabMethod:
         m = by_method.get(method)
         text = method.label + (f": {m.detail}" if m and m.detail else "")
-        rows.append(
-            {"no": method.value, "method": text, "prescribed": m and m.prescribed, "done": m and m.done}
-        )
+        rows.append({"no": method.value, "method": text, "prescribed": m and m.prescribed, "done": m and m.done})
     rows.append({"no": "11", "method": DEVICES_WORDING, "prescribed": None, "done": None})
     devices = list(case.ipmra.devices)
     for i in range(DEVICE_ROWS):
@@ -160,8 +157,8 @@ def _cell(row: dict[str, Any], attr: str) -> Any:
 
 
 def _goal(key: str, wording: str, last: bool) -> ItemDef:
-    """One goal of item 8: the goal's wording carries «(полностью», so the chosen extent
-    underlines the goal with it, as one underlines on paper."""
+    """One goal of item 8: the goal's wording over its extent «(полностью, частично)»; the goal
+    is underlined with the extent chosen, as one underlines on paper."""
     return ItemDef(
         "",
         key,
@@ -169,9 +166,8 @@ def _goal(key: str, wording: str, last: bool) -> ItemDef:
         "choice",
         get=lambda k: getattr(k.ipmra.goals, key) if k.ipmra else None,
         enum=GoalExtent,
-        labels={"full": f"{wording} (полностью", "partial": "частично)" + ("" if last else ";")},
+        groups=(OptionGroup(wording, tuple(GoalExtent), brackets=True),),
         suffix=c.UNDERLINE + "." if last else "",
-        doc=f"({wording}: полностью, частично)",
     )
 
 
@@ -201,9 +197,7 @@ IPMRA = FormSpec(
             "group",
             children=(
                 ItemDef("4.1", "mainDisease", "основное(ые) заболевание(я)", get=_get("main_disease")),
-                ItemDef(
-                    "4.2", "concomitantDisease", "сопутствующие заболевания", get=_get("concomitant_disease")
-                ),
+                ItemDef("4.2", "concomitantDisease", "сопутствующие заболевания", get=_get("concomitant_disease")),
             ),
         ),
         ItemDef(
@@ -220,16 +214,8 @@ IPMRA = FormSpec(
                     IpmraFunction,
                     lambda r: r["function"],
                 ),
-                Column(
-                    "before",
-                    f"{DEGREE_HEAD}: {BEFORE}",
-                    "enum",
-                    ImpairmentDegree,
-                    lambda r: _cell(r, "before"),
-                ),
-                Column(
-                    "after", f"{DEGREE_HEAD}: {AFTER}", "enum", ImpairmentDegree, lambda r: _cell(r, "after")
-                ),
+                Column("before", BEFORE, "enum", ImpairmentDegree, lambda r: _cell(r, "before"), DEGREE_HEAD),
+                Column("after", AFTER, "enum", ImpairmentDegree, lambda r: _cell(r, "after"), DEGREE_HEAD),
                 Column("dynamics", DYNAMICS_HEAD, get=lambda r: _cell(r, "dynamics")),
             ),
         ),
@@ -247,8 +233,8 @@ IPMRA = FormSpec(
                     BasicActivity,
                     lambda r: r["category"],
                 ),
-                Column("fcBefore", f"{FC_HEAD}: {BEFORE}", "int", get=lambda r: _cell(r, "fc_before")),
-                Column("fcAfter", f"{FC_HEAD}: {AFTER}", "int", get=lambda r: _cell(r, "fc_after")),
+                Column("fcBefore", BEFORE, "int", get=lambda r: _cell(r, "fc_before"), group=FC_HEAD),
+                Column("fcAfter", AFTER, "int", get=lambda r: _cell(r, "fc_after"), group=FC_HEAD),
                 Column("effectiveness", EFFECT_HEAD, get=lambda r: _cell(r, "effectiveness")),
             ),
         ),
@@ -267,9 +253,8 @@ IPMRA = FormSpec(
             "Цель медицинской реабилитации, медицинской абилитации:",
             "group",
             inline=True,
-            children=tuple(
-                _goal(key, wording, i == len(GOALS) - 1) for i, (key, wording) in enumerate(GOALS)
-            ),
+            sep="; ",
+            children=tuple(_goal(key, wording, i == len(GOALS) - 1) for i, (key, wording) in enumerate(GOALS)),
         ),
         ItemDef(
             "9",
@@ -277,6 +262,7 @@ IPMRA = FormSpec(
             "Мероприятия медицинской реабилитации, медицинской абилитации (нужное указать)",
             "records",
             get=_measure_rows,
+            column_numbers=True,
             columns=(
                 Column("number", "№ п/п", get=lambda r: r["no"]),
                 Column(

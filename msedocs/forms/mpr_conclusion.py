@@ -23,7 +23,7 @@ from ..model.mpr import (
     WorkConditionsSource,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, OptionGroup, Signer, Source
 
 CHILD_14_18 = (
     "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет, направленного "
@@ -33,6 +33,28 @@ FUNCTIONS_PARTICIPATION = (
     "оценка участия нарушенных функций (с их указанием) в выполнении профессиональной деятельности "
     "(основного состава работ) с указанием объема и времени участия в выполнении основного состава работ"
 )
+
+
+# Options the statute prints under a heading (items 11.1, 11.2, 14)
+BASIC_EDUCATION = (  # 11.1 «основное (...)»
+    EducationLevel.GENERAL_BASIC,
+    EducationLevel.GENERAL_SECONDARY,
+    EducationLevel.VOCATIONAL,
+    EducationLevel.SECONDARY_SPECIAL,
+    EducationLevel.HIGHER,
+)
+BASIC_PROGRAMMES = (  # 11.2 «основного образования (...)»
+    EducationProgramme.GENERAL_SECONDARY,
+    EducationProgramme.VOCATIONAL,
+    EducationProgramme.SECONDARY_SPECIAL,
+    EducationProgramme.HIGHER,
+    EducationProgramme.POSTGRADUATE,
+)
+SPECIAL_PROGRAMMES = (  # 11.2 «специального образования: ...; ...»
+    EducationProgramme.SPECIAL_SECONDARY,
+    EducationProgramme.SPECIAL_INTELLECTUAL,
+)
+PENSIONER = tuple(m for m in PensionStatus if m is not PensionStatus.NOT_PENSIONER)  # 14 «пенсионер: ...»
 
 
 class Learning(Labelled):
@@ -185,7 +207,12 @@ MPR_CONCLUSION = FormSpec(
             inline=True,
             children=(
                 ItemDef(
-                    "", "birthDate", "", "date", get=lambda k: k.patient.birth_date, required=True,
+                    "",
+                    "birthDate",
+                    "",
+                    "date",
+                    get=lambda k: k.patient.birth_date,
+                    required=True,
                     doc="(дата рождения)",
                 ),  # fmt: skip
                 ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
@@ -277,6 +304,8 @@ MPR_CONCLUSION = FormSpec(
                     enum=EducationLevel,
                     multi=True,
                     other=_m("education_level_other"),
+                    groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
+                    sep="; ",
                 ),
                 ItemDef(
                     "11.2",
@@ -287,6 +316,11 @@ MPR_CONCLUSION = FormSpec(
                     enum=EducationProgramme,
                     multi=True,
                     suffix=c.UNDERLINE,
+                    groups=(
+                        OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
+                        OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
+                    ),
+                    sep="; ",
                 ),
                 ItemDef(
                     "11.3",
@@ -364,6 +398,8 @@ MPR_CONCLUSION = FormSpec(
             multi=True,
             other=_m("pension_other"),
             suffix=c.UNDERLINE_OTHER,
+            groups=(OptionGroup("пенсионер", PENSIONER),),
+            sep="; ",
         ),
         ItemDef(
             "15",
@@ -493,8 +529,7 @@ MPR_CONCLUSION = FormSpec(
                         ItemDef(
                             "15.8.2",
                             "specialWorkplace",
-                            "организация специализированного рабочего места, в том числе в надомных условиях "
-                            "(указать)",
+                            "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
                             get=_m("adult", "special_workplace"),
                         ),
                     ),
@@ -504,8 +539,7 @@ MPR_CONCLUSION = FormSpec(
         ItemDef(
             "16",
             "childResults",
-            "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, "
-            + CHILD_14_18,
+            "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, " + CHILD_14_18,
             "group",
             children=(
                 ItemDef(

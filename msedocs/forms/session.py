@@ -88,7 +88,7 @@ class SessionSpec:
         members: list[str] = []
         chairman = ""
         blocks = []
-        for case in sorted(cases, key=lambda k: (k.examination.act_number if k.examination else "")):
+        for case in sorted(cases, key=lambda k: k.examination.act_number if k.examination else ""):
             if session_of(case) != session:
                 continue
             blocks.append(self.block(case))
@@ -125,8 +125,7 @@ PROTOCOL = SessionSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 13", "2302-2363"),
     footnotes=(
         "1 Медико-реабилитационная экспертная комиссия.",
-        "2 Международная статистическая классификация болезней и проблем, связанных со здоровьем, "
-        "десятого пересмотра.",
+        "2 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра.",
         "3 Технические средства социальной реабилитации.",
     ),
 )

@@ -45,9 +45,7 @@ SLIP = FormSpec(
             "group",
             inline=True,
             children=(
-                ItemDef(
-                    "", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None
-                ),
+                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
                 ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
             ),
         ),
@@ -122,23 +120,16 @@ SLIP = FormSpec(
                     "noTerm",
                     "без указания срока переосвидетельствования (указать)",
                     get=lambda k: (
-                        "без указания срока переосвидетельствования"
-                        if k.decision and k.decision.no_term
-                        else None
+                        "без указания срока переосвидетельствования" if k.decision and k.decision.no_term else None
                     ),
                 ),
             ),
         ),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
     ),
-    signers=(
-        Signer(
-            "chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3
-        ),
-    ),
+    signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3),),
     footnotes=(
-        "3 Печать проставляется при оформлении направления на медико-социальную экспертизу "
-        "на бумажном носителе.",
+        "3 Печать проставляется при оформлении направления на медико-социальную экспертизу на бумажном носителе.",
     ),
     applies=lambda k: k.examination is not None and k.decision is not None,
 )

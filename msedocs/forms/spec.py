@@ -16,8 +16,15 @@ and of an item::
 
     {"no": "4", "key": "sex", "label": "Пол", "kind": "choice", "value": "male",
      "display": "мужской", "options": [{"value", "label", "selected"}], "multi": False,
+     "parts": [...], "runs": [{"text", "chosen"}], "sep": ", ",
      "other": None, "suffix": "(нужное подчеркнуть)", "children": [...],
-     "columns": [...], "rows": [...], "footnote": None, "inline": False}
+     "columns": [...], "head": [[...]], "rows": [...], "footnote": None, "inline": False}
+
+``options`` lists a choice's options flat, in the enum's order (what XML and XSD know);
+``parts`` groups them as the statute prints them (an :class:`OptionGroup` under its heading,
+or a lone option), and ``runs`` is that printed text cut into pieces, each underlined or not,
+which the PDF and DOCX print as they are. A records item's ``head`` is its table head: one
+row, or two where a :attr:`Column.group` heading spans sub-columns.
 """
 
 from __future__ import annotations
@@ -46,13 +53,66 @@ Getter = Callable[[Case], Any]
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a records item (a table, or a repeated structured value)."""
+    """A column of a records item (a table, or a repeated structured value).
+
+    ``group`` is the heading the statute prints over this column and its neighbours of the same
+    group (a two-level table head); ``label`` is then the sub-column's own heading.
+    """
 
     key: str
     label: str
     type: Literal["text", "date", "int", "enum"] = "text"
     enum: builtins.type[Labelled] | None = None
     get: Callable[[Any], Any] = lambda row: None
+    group: str = ""
+
+    @property
+    def title(self) -> str:
+        """The column's full heading: «group: label» under a spanning heading, else the label."""
+        return f"{self.group}: {self.label}" if self.group else self.label
+
+
+def table_head(columns: Sequence[Column]) -> list[list[dict[str, Any]]]:
+    """The head of a table as the statute prints it: one row of headings or, where a heading
+    spans sub-columns (:attr:`Column.group`), two rows; the other headings then span both rows.
+
+    Each cell: ``{"text", "col" (first column, 0-based), "colspan", "rowspan"}``.
+    """
+    two = any(c.group for c in columns)
+    top: list[dict[str, Any]] = []
+    sub: list[dict[str, Any]] = []
+    i = 0
+    while i < len(columns):
+        col = columns[i]
+        if not col.group:
+            top.append({"text": col.label, "col": i, "colspan": 1, "rowspan": 2 if two else 1})
+            i += 1
+            continue
+        n = 1
+        while i + n < len(columns) and columns[i + n].group == col.group:
+            n += 1
+        top.append({"text": col.group, "col": i, "colspan": n, "rowspan": 1})
+        sub += [{"text": columns[j].label, "col": j, "colspan": 1, "rowspan": 1} for j in range(i, i + n)]
+        i += n
+    return [top, sub] if two else [top]
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options of a "нужное подчеркнуть" item that the statute prints under one heading:
+    «пенсионер: по возрасту, за особые условия труда, ...» or «основное (общее базовое
+    образование, ..., высшее образование)».
+
+    The heading is no value of its own (XML and XSD know only the options); it is underlined
+    with the option(s) chosen under it, since it is then what applies too (a pensioner, basic
+    education). ``members`` are consecutive members of the item's enum, so the print order is
+    the enum's. ``brackets``: «heading (a, b)», else «heading: a, b»; ``sep`` goes between them.
+    """
+
+    heading: str
+    members: tuple[Labelled, ...]
+    brackets: bool = False
+    sep: str = ", "
 
 
 @dataclass(frozen=True)
@@ -60,7 +120,10 @@ class ItemDef:
     """One numbered item of a paper form.
 
     ``label`` is the statute's wording up to the blank; ``suffix`` what follows the
-    options of a "нужное подчеркнуть" item.
+    options of a "нужное подчеркнуть" item. ``groups`` gathers some of a choice's options under
+    the statute's headings; ``sep`` is what the statute prints between a choice's options
+    (or option groups), default ", ", or between the children of an inline group, default " ".
+    ``column_numbers``: the table head ends with a row numbering the columns 1, 2, ...
     """
 
     no: str
@@ -83,6 +146,31 @@ class ItemDef:
     xsd_type: str | None = None
     labels: Mapping[str, str] | None = None
     doc: str = ""
+    groups: tuple[OptionGroup, ...] = ()
+    sep: str = ""
+    column_numbers: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            return
+        if self.enum is None:
+            raise ValueError(f"{self.key}: option groups without an enum")
+        order = [m.value for m in self.enum]
+        grouped: set[str] = set()
+        for g in self.groups:
+            values = [m.value for m in g.members]
+            if not values or any(v not in order for v in values):
+                raise ValueError(f"{self.key}: group {g.heading!r} holds no or foreign options")
+            start = order.index(values[0])
+            if order[start : start + len(values)] != values:
+                raise ValueError(f"{self.key}: group {g.heading!r} is not consecutive in the enum's order")
+            if grouped & set(values):
+                raise ValueError(f"{self.key}: an option in two groups")
+            grouped |= set(values)
+
+    @property
+    def separator(self) -> str:
+        return self.sep or (" " if self.kind == "group" else ", ")
 
     def option_label(self, member: Labelled) -> str:
         """An option's wording on this form: the enum's, unless this form words it otherwise."""
@@ -94,9 +182,58 @@ class ItemDef:
         head = f"{self.no}. " if self.no else ""
         text = head + self.label
         if self.enum is not None:
-            text += ": " + ", ".join(self.option_label(m) for m in self.enum)
+            options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
+            text += ": " + "".join(r["text"] for r in self._runs(self._parts(options)))
             text += f" {self.suffix}" if self.suffix else ""
         return text + (f" {self.doc}" if self.doc else "")
+
+    def _parts(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The options as printed: each group under its heading, each other option alone."""
+        group_of = {m.value: g for g in self.groups for m in g.members}
+        by_value = {o["value"]: o for o in options}
+        parts: list[dict[str, Any]] = []
+        for o in options:
+            g = group_of.get(o["value"])
+            if g is None:
+                parts.append({"heading": "", "selected": o["selected"], "brackets": False, "sep": "", "options": [o]})
+            elif o["value"] == g.members[0].value:
+                members = [by_value[m.value] for m in g.members]
+                parts.append(
+                    {
+                        "heading": g.heading,
+                        "selected": any(m["selected"] for m in members),
+                        "brackets": g.brackets,
+                        "sep": g.sep,
+                        "options": members,
+                    }
+                )
+        return parts
+
+    def _runs(self, parts: list[dict[str, Any]], fc: bool = False) -> list[dict[str, Any]]:
+        """The printed options cut into runs: every option and heading a run of its own,
+        ``chosen`` (underlined) as recorded; the punctuation between them plain. ``fc``: a
+        life-activity category prints its functional class beside it («... ФК 2», «... ФК __»)."""
+        runs: list[dict[str, Any]] = []
+
+        def add(text: str, chosen: bool = False) -> None:
+            runs.append({"text": text, "chosen": chosen})
+
+        for i, part in enumerate(parts):
+            if i:
+                add(self.separator)
+            if part["heading"]:
+                add(part["heading"], part["selected"])
+                add(" (" if part["brackets"] else ": ")
+            for j, o in enumerate(part["options"]):
+                if j:
+                    add(part["sep"])
+                label = o["label"]
+                if fc:
+                    label += (f" ФК {o['detail']}" if o["detail"] else "") if o["selected"] else " ФК __"
+                add(label, o["selected"])
+            if part["heading"] and part["brackets"]:
+                add(")")
+        return runs
 
     def evaluate(self, case: Case) -> dict[str, Any]:
         raw = self.get(case) if self.get is not None else None
@@ -110,6 +247,7 @@ class ItemDef:
             "suffix": self.suffix,
             "footnote": self.footnote,
             "inline": self.inline,
+            "sep": self.separator,
             "children": [c.evaluate(case) for c in self.children],
         }
         if self.kind == "date":
@@ -136,6 +274,8 @@ class ItemDef:
                 }
                 for m in self.enum
             ]
+            item["parts"] = self._parts(item["options"])
+            item["runs"] = self._runs(item["parts"])
             item["value"] = [m.value for m in self.enum if m.value in chosen_values]
             if not self.multi:
                 item["value"] = item["value"][0] if item["value"] else None
@@ -144,7 +284,11 @@ class ItemDef:
             item["display"] = ", ".join(self.option_label(m) for m in self.enum if m.value in chosen_values)
         elif self.kind == "records":
             rows = list(raw or [])
-            item["columns"] = [{"key": c.key, "label": c.label, "type": c.type} for c in self.columns]
+            item["columns"] = [
+                {"key": c.key, "label": c.title, "type": c.type, "group": c.group, "sub": c.label} for c in self.columns
+            ]
+            item["head"] = table_head(self.columns)
+            item["column_numbers"] = self.column_numbers
             item["table"] = self.table
             item["rows"] = [_row(self.columns, r) for r in rows]
             item["total"] = self.total(case) if self.total else None
@@ -157,12 +301,12 @@ class ItemDef:
                         "value": m.value,
                         "label": self.option_label(m),
                         "selected": m.value in by_value,
-                        "detail": by_value[m.value][self.columns[1].key]["display"]
-                        if m.value in by_value
-                        else "",
+                        "detail": by_value[m.value][self.columns[1].key]["display"] if m.value in by_value else "",
                     }
                     for m in self.enum
                 ]
+                item["parts"] = self._parts(item["options"])
+                item["runs"] = self._runs(item["parts"], fc=True)
             item["display"] = "; ".join(
                 " ".join(cell["display"] for cell in row.values() if cell["display"]) for row in item["rows"]
             )

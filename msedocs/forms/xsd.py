@@ -42,7 +42,7 @@ SIMPLE = {"text": "c:Text", "date": "xs:date", "int": "xs:nonNegativeInteger"}
 
 def _column(seq: etree._Element, col: Column) -> None:
     el = etree.SubElement(seq, _xs("element"), name=col.key, minOccurs="0")
-    _doc(el, col.label)
+    _doc(el, col.title)
     if col.type == "enum":
         assert col.enum is not None
         _enum_type(el, col.enum)
@@ -78,7 +78,7 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
             _doc(other, "другое (указать)")
     elif item.kind == "records":
         row = etree.SubElement(inner, _xs("element"), name="row", minOccurs="0", maxOccurs="unbounded")
-        _doc(row, "Строка: " + ", ".join(c.label for c in item.columns))
+        _doc(row, "Строка: " + ", ".join(c.title for c in item.columns))
         row_seq = etree.SubElement(etree.SubElement(row, _xs("complexType")), _xs("sequence"))
         for col in item.columns:
             _column(row_seq, col)

@@ -192,7 +192,11 @@ def test_ipmra_chosen_options():
     ]
     goals = by_key(data, "goals")
     assert [c["value"] for c in goals["children"]] == ["partial", None, "partial"]
-    assert goals["children"][0]["options"][0]["label"].startswith("восстановление или развитие")
+    assert goals["sep"] == "; "
+    (part,) = goals["children"][0]["parts"]  # the goal's wording over «(полностью, частично)»
+    assert part["heading"].startswith("восстановление или развитие") and part["brackets"] and part["selected"]
+    assert [o["label"] for o in part["options"]] == ["полностью", "частично"]
+    assert not goals["children"][1]["parts"][0]["selected"]
     assert goals["children"][2]["suffix"] == "(нужное подчеркнуть)."
     fulfilment = by_key(data, "fulfilment")
     assert chosen(fulfilment) == ["partial"]
