@@ -171,6 +171,12 @@ def _goal(key: str, wording: str, last: bool) -> ItemDef:
     )
 
 
+# Item 12 prints «в амбулаторных (стационарных) условиях, на дому, ...»: the two settings share
+# «условиях» and stand apart by a space, not the comma between the other options. No heading of
+# their own: a group only for its separator; the enum's labels («в амбулаторных», «(стационарных)
+# условиях») are the statute's words in print order, each underlined when chosen.
+SETTING_CONDITIONS = OptionGroup("", (RehabSetting.OUTPATIENT, RehabSetting.INPATIENT), sep=" ")
+
 IPMRA = FormSpec(
     id="by-ipmra",
     title="Индивидуальная программа медицинской реабилитации, абилитации пациента",
@@ -318,6 +324,7 @@ IPMRA = FormSpec(
                     get=_get("settings"),
                     enum=RehabSetting,
                     multi=True,
+                    groups=(SETTING_CONDITIONS,),
                     other=_get("recommendations_other"),
                     suffix=c.UNDERLINE_OTHER,
                 ),

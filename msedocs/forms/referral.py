@@ -21,7 +21,7 @@ from ..model.enums import (
 )
 from . import common as c
 from .slip import SLIP
-from .spec import Column, FormSpec, ItemDef, Signer, Source
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
 
 SEED = "004_5509ffa87cccaffb.txt"
 
@@ -52,6 +52,14 @@ class ReferralPurposeOption(Labelled):
 
 
 _PRINTED_PURPOSES = {m.value for m in ReferralPurposeOption}
+
+# «на выездном заседании (по месту регистрации ..., в организации здравоохранения ..., в учреждении
+# уголовно-исполнительной системы ...)»: the three places of a visiting session under their heading
+_VISITING = (
+    ExaminationPlace.VISITING_HOME,
+    ExaminationPlace.HEALTH_ORGANISATION,
+    ExaminationPlace.PENAL_INSTITUTION,
+)
 
 
 def status_before(case: Case) -> DisabilityStatusBefore:
@@ -150,9 +158,10 @@ REFERRAL = FormSpec(
             enum=ExaminationPlace,
             labels={
                 "mrek": "по месту расположения медико-реабилитационной экспертной комиссии (далее – МРЭК)",
-                "visiting_home": ("на выездном заседании (по месту регистрации (месту жительства или пребывания)"),
-                "penal_institution": ("в учреждении уголовно-исполнительной системы Министерства внутренних дел)"),
+                "visiting_home": "по месту регистрации (месту жительства или пребывания)",
             },
+            groups=(OptionGroup("на выездном заседании", _VISITING, brackets=True),),
+            sep="; ",
             other=lambda k: k.referral.place_other,
             suffix=c.UNDERLINE_OTHER,
             required=True,
@@ -333,8 +342,10 @@ REFERRAL = FormSpec(
             "choice",
             get=lambda k: k.referral.ipmra_fulfilment,
             enum=ProgrammeFulfilment,
-            labels={"full": "выполнена (полностью", "partial": "частично)"},
-            suffix=c.UNDERLINE,
+            # «выполнена (полностью, частично), не выполнена»: the extents under their heading
+            labels={"full": "полностью", "partial": "частично"},
+            groups=(OptionGroup("выполнена", (ProgrammeFulfilment.FULL, ProgrammeFulfilment.PARTIAL), brackets=True),),
+            suffix=c.UNDERLINE + ".",
         ),
         ItemDef(
             "25",

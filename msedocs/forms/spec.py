@@ -107,6 +107,8 @@ class OptionGroup:
     with the option(s) chosen under it, since it is then what applies too (a pensioner, basic
     education). ``members`` are consecutive members of the item's enum, so the print order is
     the enum's. ``brackets``: «heading (a, b)», else «heading: a, b»; ``sep`` goes between them.
+    An empty heading only sets the separator between its members (IPMRA item 12: «в амбулаторных
+    (стационарных) условиях»).
     """
 
     heading: str

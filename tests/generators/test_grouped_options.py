@@ -2,10 +2,13 @@
 
 MPR conclusion (appendix 8 to the Instruction) items 11.1, 11.2, 14 and IPMRA (appendix 8 to
 the resolution) item 8 print their options grouped: «основное (...); дополнительное
-образование; ...», «пенсионер: по возрасту, ...», «<goal> (полностью, частично); ...». The
-statute's wording below is copied from seed 004 (lines 4810-4818, 4844-4846, 1814-1817) and
-checked against the PDF (pdftotext), the HTML behind it and the DOCX (python-docx), with the
-chosen option(s) underlined, the heading over them too, and nothing else in the item.
+образование; ...», «пенсионер: по возрасту, ...», «<goal> (полностью, частично); ...»; so do
+the referral (appendix 10) «Место освидетельствования: ...; на выездном заседании (...)» and
+«... выполнена (полностью, частично), не выполнена», and IPMRA item 12 «в амбулаторных
+(стационарных) условиях, на дому, ...». The statute's wording below is copied from seed 004
+(lines 4810-4818, 4844-4846, 1814-1817, 1941-1943, 2023, 1857-1858) and checked against the PDF
+(pdftotext), the HTML behind it and the DOCX (python-docx), with the chosen option(s)
+underlined, the heading over them too, and nothing else in the item.
 """
 
 from __future__ import annotations
@@ -98,15 +101,29 @@ HEADING_RUNS = {
 
 
 def _item_div(html: str, no: str) -> etree._Element:
+    return _div_at(html, f"{no}. ")
+
+
+def _div_at(html: str, start: str) -> etree._Element:
+    """The one item (div) of the HTML whose text starts so."""
     tree = etree.HTML(html)
-    (div,) = [d for d in tree.iter("div") if norm("".join(d.itertext())).startswith(f"{no}. ")]
+    (div,) = [d for d in tree.iter("div") if norm("".join(d.itertext())).startswith(norm(start))]
     return div
 
 
 def _docx_paragraph(content: bytes, no: str) -> Any:
+    return _para_at(content, f"{no}. ")
+
+
+def _para_at(content: bytes, start: str) -> Any:
+    """The one paragraph of the DOCX whose text starts so."""
     document = docx.Document(io.BytesIO(content))
-    (para,) = [p for p in document.paragraphs if p.text.startswith(f"{no}. ")]
+    (para,) = [p for p in document.paragraphs if p.text.startswith(start)]
     return para
+
+
+def _underlined_html(div: etree._Element) -> list[str]:
+    return [" ".join("".join(u.itertext()).split()) for u in div.iter("u")]
 
 
 def _in_order(text: str, fragments: list[str]) -> bool:
@@ -249,3 +266,154 @@ def test_ipmra_html_table_heads_span_as_declared():
         (DYNAMICS_HEAD, None, "2"),
     ]
     assert [th.text for th in sub] == [BEFORE, AFTER]
+
+
+# --- the referral's place and programme fulfilment, IPMRA item 12 ---------------------------
+
+REFERRAL = "by-referral"
+MREK = "по месту расположения медико-реабилитационной экспертной комиссии (далее – МРЭК)"
+HEALTH_ORGANISATION = (
+    "в организации здравоохранения, оказывающей пациенту медицинскую помощь в амбулаторных (стационарных) условиях"
+)
+VKK_TSSR = "в направлении на ВКК для определения нуждаемости в ТССР"
+# seed 004, appendix 10 lines 1941-1943 and 2023; appendix 8 lines 1857-1858
+WORDING = {
+    "place": "Место освидетельствования: по месту расположения медико-реабилитационной экспертной комиссии "
+    "(далее – МРЭК); на выездном заседании (по месту регистрации (месту жительства или пребывания), "
+    "в организации здравоохранения, оказывающей пациенту медицинскую помощь в амбулаторных (стационарных) "
+    "условиях, в учреждении уголовно-исполнительной системы Министерства внутренних дел) "
+    "(нужное подчеркнуть, другое указать)",
+    "ipmraFulfilment": "Индивидуальная программа медицинской реабилитации, абилитации пациента: "
+    "выполнена (полностью, частично), не выполнена (нужное подчеркнуть).",
+    "finalRecommendations": "12. Заключительные рекомендации – нуждается, не нуждается в продолжении "
+    "медицинской реабилитации, медицинской абилитации в амбулаторных (стационарных) условиях, на дому, "
+    "в направлении на ВКК для определения нуждаемости в ТССР (нужное подчеркнуть, другое указать)",
+}
+# where each item's paragraph starts (the first two have no number)
+START = {
+    "place": "Место освидетельствования:",
+    "ipmraFulfilment": "Индивидуальная программа медицинской реабилитации, абилитации пациента:",
+    "finalRecommendations": "12. ",
+}
+FORM_ITEMS = {REFERRAL: ["place", "ipmraFulfilment"], IPMRA: ["finalRecommendations"]}
+# (case, form, item) -> what is underlined, in print order (the DOCX underlines an «другое указать» text too)
+UNDERLINED_MORE = {
+    ("adult_first_group_ii", REFERRAL, "place"): [MREK],
+    ("in_absentia", REFERRAL, "place"): ["на выездном заседании", HEALTH_ORGANISATION],
+    ("adult_first_group_ii", REFERRAL, "ipmraFulfilment"): ["выполнена", "частично"],
+    ("child_with_representative", REFERRAL, "ipmraFulfilment"): ["выполнена", "полностью"],
+    ("in_absentia", REFERRAL, "ipmraFulfilment"): ["не выполнена"],
+    ("adult_first_group_ii", IPMRA, "finalRecommendations"): ["нуждается", "в амбулаторных", VKK_TSSR],
+    ("child_with_representative", IPMRA, "finalRecommendations"): [
+        "нуждается",
+        "в амбулаторных",
+        "(стационарных) условиях",
+    ],
+}
+MORE_CASES = sorted({(c, f) for c, f, _ in UNDERLINED_MORE})
+
+
+def _item(data: dict[str, Any], key: str) -> dict[str, Any]:
+    (item,) = [i for i in [*data["header"], *data["items"]] if i["key"] == key]
+    return item
+
+
+def _other(data: dict[str, Any], key: str) -> list[str]:
+    """The «другое указать» text of an item (or of its choices), which the DOCX writes underlined."""
+    item = _item(data, key)
+    return [o for i in [item, *item["children"]] if (o := i.get("other"))]
+
+
+@pytest.mark.parametrize(("case_name", "form_id"), MORE_CASES, ids=[f"{c}:{f}" for c, f in MORE_CASES])
+def test_referral_ipmra_pdf_prints_the_statute_wording(case_name, form_id, tmp_path):
+    text = pdf_text(rendered(case_name, form_id)["pdf"], tmp_path)
+    for key in FORM_ITEMS[form_id]:
+        assert norm(WORDING[key]) in text, f"{key}: the PDF does not print the statute's wording"
+
+
+@pytest.mark.parametrize(("case_name", "form_id"), MORE_CASES, ids=[f"{c}:{f}" for c, f in MORE_CASES])
+def test_referral_ipmra_docx_prints_the_statute_wording(case_name, form_id):
+    content = rendered(case_name, form_id)["docx"]
+    data = REGISTRY[form_id].data(case(case_name))
+    html = render_html(data)
+    for key in FORM_ITEMS[form_id]:
+        text = norm(_para_at(content, START[key]).text)
+        assert text == norm(" ".join([WORDING[key], *_other(data, key)])), f"{key}: not the statute's wording"
+        # one declaration, one wording: the PDF's HTML prints the item as the DOCX does
+        assert norm("".join(_div_at(html, START[key]).itertext())) == text
+
+
+@pytest.mark.parametrize(
+    ("case_name", "form_id", "key"), list(UNDERLINED_MORE), ids=["-".join(k) for k in UNDERLINED_MORE]
+)
+def test_referral_ipmra_chosen_option_and_its_heading_underlined(case_name, form_id, key):
+    data = REGISTRY[form_id].data(case(case_name))
+    assert _underlined_html(_div_at(render_html(data), START[key])) == UNDERLINED_MORE[case_name, form_id, key]
+    para = _para_at(rendered(case_name, form_id)["docx"], START[key])
+    underlined = [r.text for r in para.runs if r.underline]
+    assert underlined == UNDERLINED_MORE[case_name, form_id, key] + _other(data, key)
+
+
+def _variant(name: str, form_id: str, part: str, **changes: Any) -> dict[str, Any]:
+    d = json.loads((CASES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    d[part].update(changes)
+    return REGISTRY[form_id].data(load_case(d))
+
+
+@pytest.mark.parametrize(
+    ("changes", "underlined"),
+    [
+        (
+            {"place": "visiting_home", "place_other": None},
+            ["на выездном заседании", "по месту регистрации (месту жительства или пребывания)"],
+        ),
+        (
+            {"place": "penal_institution", "place_other": None},
+            ["на выездном заседании", "в учреждении уголовно-исполнительной системы Министерства внутренних дел"],
+        ),
+    ],
+    ids=["visiting_home", "penal_institution"],
+)
+def test_referral_place_under_visiting_session_heading(changes, underlined):
+    data = _variant("adult_first_group_ii", REFERRAL, "referral", **changes)
+    assert _underlined_html(_div_at(render_html(data), START["place"])) == underlined
+    para = _para_at(docx_gen.render(data), START["place"])
+    assert [r.text for r in para.runs if r.underline] == underlined
+    assert norm(para.text) == norm(WORDING["place"])
+
+
+def test_ipmra_inpatient_setting_alone_underlined():
+    data = _variant("adult_first_group_ii", IPMRA, "ipmra", continuation="not_needed", settings=["inpatient", "home"])
+    underlined = ["не нуждается", "(стационарных) условиях", "на дому"]
+    assert _underlined_html(_div_at(render_html(data), "12. ")) == underlined
+    para = _para_at(docx_gen.render(data), "12. ")
+    assert [r.text for r in para.runs if r.underline] == underlined
+    assert norm(para.text) == norm(WORDING["finalRecommendations"])
+
+
+def test_referral_ipmra_grouping_leaves_xml_values_flat():
+    """The headings and the one-space separator are print only: the XML keeps the enum values."""
+    ns = {"f": REGISTRY[REFERRAL].namespace}
+    root = etree.fromstring(rendered("adult_first_group_ii", REFERRAL)["xml"])
+    assert root.xpath("//f:place/f:option/text()", namespaces=ns) == ["mrek"]
+    assert root.xpath("//f:ipmraFulfilment/f:option/text()", namespaces=ns) == ["partial"]
+    root = etree.fromstring(rendered("in_absentia", REFERRAL)["xml"])
+    assert root.xpath("//f:place/f:option/text()", namespaces=ns) == ["health_organisation"]
+    assert root.xpath("//f:ipmraFulfilment/f:option/text()", namespaces=ns) == ["not_done"]
+    ns = {"f": REGISTRY[IPMRA].namespace}
+    root = etree.fromstring(rendered("child_with_representative", IPMRA)["xml"])
+    assert root.xpath("//f:finalRecommendations/f:settings/f:option/text()", namespaces=ns) == [
+        "outpatient",
+        "inpatient",
+    ]
+
+
+def test_referral_ipmra_xsd_documents_the_statute_wording():
+    """The XSD annotations come from the same declarations: the statute's wording, item by item."""
+    docs = {}
+    for form_id in (REFERRAL, IPMRA):
+        for item in REGISTRY[form_id].all_items():
+            docs[item.key] = item.documentation
+    assert docs["place"] == WORDING["place"]
+    assert docs["ipmraFulfilment"] == WORDING["ipmraFulfilment"]
+    assert "в амбулаторных (стационарных) условиях, на дому, " in docs["settings"]
