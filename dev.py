@@ -32,6 +32,7 @@ DEBIAN_PACKAGES = {
     "xmllint": "libxml2-utils",
     "xmlsec1": "xmlsec1",
     "softhsm2-util": "softhsm2",
+    "certutil": "libnss3-tools",
     "/usr/lib/x86_64-linux-gnu/libharfbuzz-subset.so.0": "libharfbuzz-subset0",
     "/usr/lib/x86_64-linux-gnu/libpango-1.0.so.0": "libpango-1.0-0",
     "/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0": "libpangoft2-1.0-0",

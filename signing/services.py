@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -367,8 +368,10 @@ def serve(directory: str | Path, host: str = "127.0.0.1", port: int = 8790) -> T
                 cert = pki.root if p == "/root-ca.pem" else pki.ca
                 self._send(200, cert.public_bytes(serialization.Encoding.PEM), "application/x-pem-file")
             elif p.startswith("/ocsp/"):
+                # RFC 6960 appendix A.1: base64 of the DER request, then URL-encoded (NSS sends %2B, %2F)
+                text = urllib.parse.unquote(p[len("/ocsp/") :])
                 try:
-                    der = base64.b64decode(p[len("/ocsp/") :] + "==", altchars=b"-_" if "-" in p else None)
+                    der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text else None)
                 except ValueError:
                     self._send(400, b"bad OCSP request", "text/plain")
                     return

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +98,11 @@ def test_served_ocsp_and_crl(server: str, pki: TestPki) -> None:
         assert resp.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
         assert resp.certificate_status is status
         resp.responder_key_hash  # noqa: B018
+        # GET: base64, then URL-encoded as RFC 6960 A.1 asks (NSS, so pdfsig, sends it so)
+        encoded = urllib.parse.quote(base64.b64encode(req.public_bytes(serialization.Encoding.DER)).decode(), safe="")
+        assert "%2B" in encoded or "%2F" in encoded or "%3D" in encoded
+        got = ocsp.load_der_ocsp_response(httpx.get(f"{server}/ocsp/{encoded}").content)
+        assert got.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL and got.certificate_status is status
     crl = x509.load_der_x509_crl(httpx.get(f"{server}/crl/ca.crl").content)
     assert crl.is_signature_valid(pki.ca.public_key())
     assert crl.get_revoked_certificate_by_serial_number(pki.signers["revoked"].serial_number) is not None

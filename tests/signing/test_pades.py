@@ -1,49 +1,127 @@
-"""PAdES: sequential signatures at every level, PDF/A-3b kept, stamp; checked by pdfsig and pyHanko."""
+"""PAdES: sequential signatures at every level, PDF/A-3b kept, stamp; checked by pdfsig and pyHanko.
+
+pdfsig checks signatures and certificates on its own (NSS), against a throwaway NSS database
+that trusts only this module's test root (see ``nss.py``); with the root left out it must not
+trust the signers, so the trust it reports comes from our root and nothing else.
+"""
 
 from __future__ import annotations
 
 import re
+import socket
+import threading
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signing import Level, SigningProfile, TestPki, sign_pdf, verify_pdf
+from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, serve, sign_pdf, verify_pdf
 
 from .helpers import need, run
+from .nss import CERT_REVOKED, CERT_TRUSTED, CERT_UNTRUSTED_ISSUER, SIGNATURE_VALID, PdfsigReport, nss_db, pdfsig
 
 COMMISSION = ["chairman", "member1", "member2"]
+COMMISSION_NAMES = ["TEST Петров Пётр Петрович", "TEST Иванова Анна Сергеевна", "TEST Ковалёв Андрей Николаевич"]
 
 
 @pytest.fixture(scope="module")
-def signed(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> dict[Level, bytes]:
-    return {level: sign_pdf(sample_pdf, prof.signers_for(COMMISSION), prof) for level, prof in profiles.items()}
+def served_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestPki]:
+    """This module's test PKI, its TSA/OCSP/CRL service listening where its certificates say.
+
+    pdfsig asks the OCSP responder named in each signer certificate (now, not at signing
+    time), so the PKI is made for a free local port and served there for the module.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pki = init_pki(tmp_path_factory.mktemp("served") / "pki", service_url=f"http://127.0.0.1:{port}")
+    srv = serve(pki.dir, "127.0.0.1", port)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield pki
+    srv.shutdown()
+    srv.server_close()
+    thread.join()
 
 
 @pytest.fixture(scope="module")
-def stamped(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> bytes:
-    prof = profiles[Level.B_T]
+def served_profiles(served_pki: TestPki) -> dict[Level, SigningProfile]:
+    return {level: pki_profile(served_pki.dir, level) for level in Level}
+
+
+@pytest.fixture(scope="module")
+def signed(served_profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> dict[Level, bytes]:
+    return {level: sign_pdf(sample_pdf, prof.signers_for(COMMISSION), prof) for level, prof in served_profiles.items()}
+
+
+@pytest.fixture(scope="module")
+def stamped(served_profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> bytes:
+    prof = served_profiles[Level.B_T]
     return sign_pdf(sample_pdf, prof.signers_for(["bureau_head", "mpr_head"]), prof, visible_stamp=True)
 
 
-@pytest.mark.parametrize("level", list(Level))
-def test_pdfsig_finds_every_signature_valid(signed: dict[Level, bytes], level: Level, tmp_path: Path) -> None:
-    need("pdfsig")
+@pytest.fixture(scope="module")
+def nssdbs(served_pki: TestPki, other_pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """NSS databases for pdfsig: ``ours`` trusts our root; ``empty`` and ``other root`` do not."""
+    d = tmp_path_factory.mktemp("nss")
+    return {
+        "ours": nss_db(d / "ours", [served_pki.root_path]),
+        "empty": nss_db(d / "empty"),
+        "other root": nss_db(d / "other", [other_pki.root_path]),
+    }
+
+
+def _pdfsig(pdf: bytes, nssdb: str, tmp_path: Path) -> PdfsigReport:
     path = tmp_path / "signed.pdf"
-    path.write_bytes(signed[level])
-    r = run("pdfsig", path)
-    out = r.stdout
-    assert out.count("Signature is Valid.") == 3, out
-    assert out.count("ETSI.CAdES.detached") == 3
-    assert "TEST Петров Пётр Петрович" in out
-    # the last signature covers the whole file, earlier ones their revision
-    assert "Total document signed" in out or level is Level.B_LT
+    path.write_bytes(pdf)
+    return pdfsig(path, nssdb)
 
 
 @pytest.mark.parametrize("level", list(Level))
-def test_our_verifier_passes_with_level(signed: dict[Level, bytes], level: Level, pki: TestPki) -> None:
-    report = verify_pdf(signed[level], pki_dir=pki.dir, required_level=level)
+def test_pdfsig_finds_every_signature_valid_and_trusted(
+    signed: dict[Level, bytes], nssdbs: dict[str, str], level: Level, tmp_path: Path
+) -> None:
+    report = _pdfsig(signed[level], nssdbs["ours"], tmp_path)
+    assert [s.signer for s in report.signatures] == COMMISSION_NAMES, report.out
+    for sig in report.signatures:
+        assert sig.signature == SIGNATURE_VALID, report.out
+        assert sig.certificate == CERT_TRUSTED, report.out
+        assert sig.fields["Signature Type"] == "ETSI.CAdES.detached", report.out
+    # the last signature covers the whole file, earlier ones their revision (B-LT appends the DSS after it)
+    assert all("Not total document signed" in s.notes for s in report.signatures[:-1]), report.out
+    assert "Total document signed" in report.signatures[-1].notes or level is Level.B_LT, report.out
+
+
+@pytest.mark.parametrize("db", ["empty", "other root"])
+@pytest.mark.parametrize("level", list(Level))
+def test_pdfsig_trust_comes_from_our_root(
+    signed: dict[Level, bytes], nssdbs: dict[str, str], level: Level, db: str, tmp_path: Path
+) -> None:
+    report = _pdfsig(signed[level], nssdbs[db], tmp_path)
+    assert len(report.signatures) == 3, report.out
+    for sig in report.signatures:
+        assert sig.signature == SIGNATURE_VALID, report.out  # the signature itself does not depend on trust
+        assert sig.certificate != CERT_TRUSTED, report.out
+        assert sig.certificate == CERT_UNTRUSTED_ISSUER, report.out  # chain built from the CMS, root not trusted
+    assert CERT_TRUSTED not in report.out
+
+
+def test_pdfsig_asks_the_ocsp_responder(
+    served_profiles: dict[Level, SigningProfile], sample_pdf: bytes, nssdbs: dict[str, str], tmp_path: Path
+) -> None:
+    """pdfsig's certificate check is live: the revoked signer (B-T allows signing) is reported revoked."""
+    prof = served_profiles[Level.B_T]
+    pdf = sign_pdf(sample_pdf, prof.signers_for(["member1", "revoked"]), prof)
+    report = _pdfsig(pdf, nssdbs["ours"], tmp_path)
+    assert [s.signature for s in report.signatures] == [SIGNATURE_VALID] * 2, report.out
+    assert [s.certificate for s in report.signatures] == [CERT_TRUSTED, CERT_REVOKED], report.out
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_our_verifier_passes_with_level(signed: dict[Level, bytes], level: Level, served_pki: TestPki) -> None:
+    report = verify_pdf(signed[level], pki_dir=served_pki.dir, required_level=level)
     assert report.passed, report.to_json()
     assert [s.level for s in report.signatures] == [level.value] * 3
     assert [s.role for s in report.signatures] == ["Председатель МРЭК", "Член МРЭК", "Член МРЭК"]
@@ -69,16 +147,19 @@ def test_pdfa_3b_claim_survives_signing(signed: dict[Level, bytes], sample_pdf: 
     assert signed[level].startswith(sample_pdf)
 
 
-def test_visible_stamp_text_and_font(stamped: bytes, pki: TestPki, tmp_path: Path) -> None:
+def test_visible_stamp_text_and_font(stamped: bytes, served_pki: TestPki, tmp_path: Path) -> None:
     need("pdftotext")
     path = tmp_path / "stamped.pdf"
     path.write_bytes(stamped)
     text = run("pdftotext", path, "-").stdout
     assert text.count("ДОКУМЕНТ ПОДПИСАН") == 2
     assert "ЭЛЕКТРОННОЙ ПОДПИСЬЮ" in text
-    assert f"{pki.signers['bureau_head'].serial_number:X}" in text
+    assert f"{served_pki.signers['bureau_head'].serial_number:X}" in text
     assert "Владелец: TEST Смирнов Алексей Игоревич" in text
-    nb, na = pki.signers["bureau_head"].not_valid_before_utc, pki.signers["bureau_head"].not_valid_after_utc
+    nb, na = (
+        served_pki.signers["bureau_head"].not_valid_before_utc,
+        served_pki.signers["bureau_head"].not_valid_after_utc,
+    )
     assert f"Действителен с {nb:%d.%m.%Y} по {na:%d.%m.%Y}" in text
     fonts = run("pdffonts", path).stdout.splitlines()
     stamp_fonts = [line for line in fonts if "DejaVuSerif-Identity-H" in line]
@@ -88,15 +169,15 @@ def test_visible_stamp_text_and_font(stamped: bytes, pki: TestPki, tmp_path: Pat
     bbox = run("pdftotext", "-bbox", path, "-").stdout
     m = re.search(r'xMin="([\d.]+)"[^>]*xMax="([\d.]+)"[^>]*>ДОКУМЕНТ', bbox)
     assert m is not None and 60 < float(m[2]) - float(m[1]) < 120, m
-    report = verify_pdf(stamped, pki_dir=pki.dir)
+    report = verify_pdf(stamped, pki_dir=served_pki.dir)
     assert report.passed and len(report.signatures) == 2
 
 
-def test_pdfsig_on_stamped(stamped: bytes, tmp_path: Path) -> None:
-    need("pdfsig")
-    path = tmp_path / "stamped.pdf"
-    path.write_bytes(stamped)
-    assert run("pdfsig", path).stdout.count("Signature is Valid.") == 2
+def test_pdfsig_on_stamped(stamped: bytes, nssdbs: dict[str, str], tmp_path: Path) -> None:
+    report = _pdfsig(stamped, nssdbs["ours"], tmp_path)
+    assert [(s.signature, s.certificate) for s in report.signatures] == [(SIGNATURE_VALID, CERT_TRUSTED)] * 2, (
+        report.out
+    )
 
 
 def test_signing_from_inside_an_event_loop(profiles: dict[Level, SigningProfile], sample_pdf: bytes, pki) -> None:
