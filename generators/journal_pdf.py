@@ -4,11 +4,13 @@ WeasyPrint lays a 15-column table out at tens of milliseconds a row; Typst does 
 than ten times faster. Typst keeps layout memory for the whole document and for every
 compile of its process, so a long journal is compiled in chunks of rows by worker
 processes (``generators.typst_worker``) that are replaced after each chunk. Chunks are
-compiled once, without page numbers; "Страница N из M" is then compiled as pages of its
-own (journal_footer.typ, the same page layout) and laid over the chunks' pages while qpdf
-(pikepdf's QPDFJob) merges them in a worker too, keeping the first chunk's PDF/A metadata,
-output intent and the attached XML. Rows reach the workers as chunk files written while
-the rows are read, so the calling process never holds the journal.
+compiled once, without page numbers; then, chunk by chunk, "Страница N из M" is compiled
+as pages of its own (journal_footer.typ, the same page layout) and laid over the chunk's
+pages by qpdf (pikepdf's QPDFJob), and qpdf merges the numbered chunks in a worker too,
+keeping the first chunk's PDF/A metadata, output intent and the attached XML. (qpdf's
+overlay holds about 70 KB a page, so it is done per chunk, never over the whole journal.)
+Rows reach the workers as chunk files written while the rows are read, so the calling
+process never holds the journal.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ import typst
 from .common import FONTS_DIR, TEMPLATES_DIR, GeneratorError, display_rows
 
 CHUNK_ROWS = 200
-#: Pages of page-number layer per compile (5,000 empty numbered pages: about 1 s, 230 MB).
-FOOTER_PAGES = 2000
 TEMPLATE_FILES = ("journal.typ", "journal_page.typ", "journal_footer.typ")
 #: Typst keeps every compile's layout cache for the life of the process, so a worker is
 #: replaced after this many chunks. Measured on generated cases (200-row chunks): a worker
@@ -198,16 +198,17 @@ def write(
             ticker,
         )  # fmt: skip
         total = sum(counts)
-        layers = [(start, min(FOOTER_PAGES, total - start)) for start in range(0, total, FOOTER_PAGES)]
-        ticker.steps += len(layers)
-        overlays = [(str(work / f"numbers-{i:05d}.pdf"), start, count) for i, (start, count) in enumerate(layers)]
+        offsets = [sum(counts[:i]) for i in range(len(counts))]
+        numbered = [str(work / f"numbered-{i:05d}.pdf") for i in range(len(names))]
+        ticker.steps += len(names)
         pool.run(
-            [{"root": workdir, "template": str(work / "journal_footer.typ"), "out": path,
-              "inputs": {"offset": str(start), "count": str(count), "total": str(total)}}
-             for path, start, count in overlays],
+            [{"root": workdir, "template": str(work / "journal_footer.typ"), "out": numbered[i],
+              "overlay_onto": parts[i],
+              "inputs": {"offset": str(offsets[i]), "count": str(counts[i]), "total": str(total)}}
+             for i in range(len(names))],
             ticker,
         )  # fmt: skip
-        merged = pool.run([{"merge": parts, "overlays": overlays, "out": str(out), "pages": total}], ticker)
+        merged = pool.run([{"merge": numbered, "out": str(out), "pages": total}], ticker)
         if merged != [total]:
             raise GeneratorError(f"journal PDF: merged {merged[0]} pages of {total}")
 

@@ -8,12 +8,13 @@ its threads.
 
 The last task of a journal merges the compiled chunks into one PDF with qpdf (pikepdf's
 QPDFJob: the first chunk keeps its catalog, so the PDF/A metadata, output intent and the
-attached XML, and the other chunks' pages follow), laying the page-number layer over them.
+attached XML, and the other chunks' pages follow).
 QPDFJob reads page streams from the parts while writing; pikepdf's page-by-page
 ``pages.extend`` took 20 times as long.
 
 Protocol: one JSON object per line on stdin, either ``{"root", "template", "inputs", "out"}``
-(compile) or ``{"merge": [part, ...], "overlays": [[file, start, count], ...], "out", "pages"}``;
+(compile; with "overlay_onto": a PDF to lay the compiled pages over) or
+``{"merge": [part, ...], "out", "pages"}``;
 one JSON line back per task, ``{"ok": true, "pages": N}`` or ``{"ok": false, "error": "..."}``.
 """
 
@@ -37,6 +38,8 @@ def page_count(pdf: bytes) -> int:
 
 
 def compile_chunk(task: dict[str, Any]) -> int:
+    """Compile ``template`` to ``out``; with ``overlay_onto`` (a PDF of as many pages) the
+    compiled pages are laid over that PDF's pages instead, and the result written to ``out``."""
     pdf = typst.compile(
         task["template"],
         root=task["root"],
@@ -46,26 +49,31 @@ def compile_chunk(task: dict[str, Any]) -> int:
         pdf_standards="a-3b",
         pdf_tags=False,
     )
-    Path(task["out"]).write_bytes(pdf)
-    return page_count(pdf)
+    if "overlay_onto" not in task:
+        Path(task["out"]).write_bytes(pdf)
+        return page_count(pdf)
+    layer = Path(task["out"]).with_suffix(".layer.pdf")
+    layer.write_bytes(pdf)
+    try:
+        pikepdf.Job(["qpdf", task["overlay_onto"], "--overlay", str(layer), "--", task["out"]]).run()
+    finally:
+        layer.unlink(missing_ok=True)
+    with pikepdf.open(task["out"]) as doc:
+        return len(doc.pages)
 
 
 XMP_NPAGES = "{http://ns.adobe.com/xap/1.0/t/pg/}NPages"
 
 
-def merge(parts: list[str], overlays: list[list[Any]], out: str, pages: int) -> int:
-    """The parts as one PDF at ``out``, each overlay ``[file, first page (0-based), count]``
-    laid over its pages; the XMP page count set to ``pages``."""
+def merge(parts: list[str], out: str, pages: int) -> int:
+    """The parts as one PDF at ``out``, its XMP page count set to ``pages``."""
     first = str(Path(out).with_suffix(".first.pdf"))
     with pikepdf.open(parts[0]) as doc:  # one chunk: small
         with doc.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
             meta[XMP_NPAGES] = str(pages)
         doc.save(first)
     try:
-        args = ["qpdf", first, "--object-streams=generate", "--pages", first, *parts[1:], "--"]
-        for path, start, count in overlays:
-            args += ["--overlay", path, f"--to={start + 1}-{start + count}", f"--from=1-{count}", "--"]
-        pikepdf.Job([*args, out]).run()
+        pikepdf.Job(["qpdf", first, "--object-streams=generate", "--pages", first, *parts[1:], "--", out]).run()
     finally:
         Path(first).unlink(missing_ok=True)
     with pikepdf.open(out) as doc:
@@ -77,7 +85,7 @@ def main() -> None:
         task = json.loads(line)
         try:
             if "merge" in task:
-                pages = merge(task["merge"], task.get("overlays", []), task["out"], task["pages"])
+                pages = merge(task["merge"], task["out"], task["pages"])
             else:
                 pages = compile_chunk(task)
             reply: dict[str, object] = {"ok": True, "pages": pages}
