@@ -6,9 +6,11 @@ compile of its process, so a long journal is compiled in chunks of rows by worke
 processes (``generators.typst_worker``) that are replaced after each chunk. Chunks are
 compiled once, without page numbers; then, chunk by chunk, "Страница N из M" is compiled
 as pages of its own (journal_footer.typ, the same page layout) and laid over the chunk's
-pages by qpdf (pikepdf's QPDFJob), and qpdf merges the numbered chunks in a worker too,
-keeping the first chunk's PDF/A metadata, output intent and the attached XML. (qpdf's
-overlay holds about 70 KB a page, so it is done per chunk, never over the whole journal.)
+pages by qpdf (pikepdf's QPDFJob; its overlay holds about 70 KB a page, so it is done per
+chunk, never over the whole journal). A worker then concatenates the numbered chunks
+(``generators.pdf_concat``, one chunk in memory at a time, where qpdf's merge holds 2 to 4
+times the whole PDF), keeping the first chunk's PDF/A metadata, output intent and the
+attached XML.
 Rows reach the workers as chunk files written while the rows are read, so the calling
 process never holds the journal.
 """

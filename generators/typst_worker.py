@@ -6,11 +6,9 @@ It is a program of its own (``python -m generators.typst_worker``) rather than a
 multiprocessing child, so it never re-imports the caller's main module and never inherits
 its threads.
 
-The last task of a journal merges the compiled chunks into one PDF with qpdf (pikepdf's
-QPDFJob: the first chunk keeps its catalog, so the PDF/A metadata, output intent and the
-attached XML, and the other chunks' pages follow).
-QPDFJob reads page streams from the parts while writing; pikepdf's page-by-page
-``pages.extend`` took 20 times as long.
+The last task of a journal concatenates the numbered chunks into one PDF
+(``generators.pdf_concat``: one chunk in memory at a time; the first chunk's catalog is
+kept, so the PDF/A metadata, output intent and the attached XML).
 
 Protocol: one JSON object per line on stdin, either ``{"root", "template", "inputs", "out"}``
 (compile; with "overlay_onto": a PDF to lay the compiled pages over) or
@@ -29,6 +27,7 @@ from typing import Any
 import pikepdf
 import typst
 
+from . import pdf_concat
 from .common import FONTS_DIR
 
 
@@ -67,17 +66,12 @@ XMP_NPAGES = "{http://ns.adobe.com/xap/1.0/t/pg/}NPages"
 
 def merge(parts: list[str], out: str, pages: int) -> int:
     """The parts as one PDF at ``out``, its XMP page count set to ``pages``."""
-    first = str(Path(out).with_suffix(".first.pdf"))
-    with pikepdf.open(parts[0]) as doc:  # one chunk: small
-        with doc.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+
+    def set_page_count(first: pikepdf.Pdf) -> None:
+        with first.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
             meta[XMP_NPAGES] = str(pages)
-        doc.save(first)
-    try:
-        pikepdf.Job(["qpdf", first, "--object-streams=generate", "--pages", first, *parts[1:], "--", out]).run()
-    finally:
-        Path(first).unlink(missing_ok=True)
-    with pikepdf.open(out) as doc:
-        return len(doc.pages)
+
+    return pdf_concat.concatenate(parts, out, edit_first=set_page_count)
 
 
 def main() -> None:
