@@ -140,7 +140,7 @@ def render(
     *,
     xml: bytes | None = None,
     workers: int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: Progress | None = None,
 ) -> bytes:
     """The journal as PDF/A-3b bytes (see :func:`write`); ``xml`` is the journal's XML to attach."""
@@ -160,13 +160,14 @@ def write(
     *,
     xml_path: Path | None = None,
     workers: int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: Progress | None = None,
 ) -> None:
     """The journal as PDF/A-3b at ``out``, the file ``xml_path`` (the journal's XML) attached.
 
     Rows are read once from ``data["rows"]`` and written to chunk files as they come; every
     compile and the merge run in worker processes, so this process holds one chunk at most."""
+    out = Path(out).absolute()  # the workers run elsewhere
     with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as workdir:
         work = Path(workdir)
         for name in TEMPLATE_FILES:
@@ -177,7 +178,7 @@ def write(
             _link_or_copy(xml_path, work / xml_name)
         head = {k: data[k] for k in ("title", "commission", "started", "finished", "footnotes", "columns")}
         (work / "head.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
-        names = _write_chunks(display_rows(data), work, chunk_rows) or [_chunk_file(work, 0, [])]
+        names = _write_chunks(display_rows(data), work, chunk_rows or CHUNK_ROWS) or [_chunk_file(work, 0, [])]
         ticker = _Ticker(progress)
 
         def inputs(i: int, total: int) -> dict[str, str]:

@@ -1,9 +1,12 @@
 """Synthetic cases for tests, demos and benchmarks: `msedocs fixtures generate`.
 
 Each generated case is one of the sample cases (every decision kind, children and adults,
-Belarusian and Russian) given a new invented person: name, identification number or
-СНИЛС and ОМС policy computed to pass their checks, and every date moved by the same
-number of days so the case's story and ages stay as they were. The same seed gives the
+Belarusian and Russian; each sample once in every run of as many cases as there are
+samples, so any count from that on has them all) given a new invented person: name, identification number or
+СНИЛС and ОМС policy computed to pass their checks, new document numbers (the same
+sample number in two places of a case stays the same new number, as an extract's number
+follows its act's), and every date moved by the same number of days so the case's story
+and ages stay as they were. The same seed gives the
 same cases. Belarusian cases are put under one commission, as a journal is kept per
 commission. Every case is validated before it is written.
 """
@@ -24,6 +27,9 @@ from .model.identifiers import by_id_check_digit, oms_check_digit, snils_check_n
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A run of digits in a document number that is not a year.
+SERIAL = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+")
+NUMBER_KEYS = ("number", "act_number")
 COMMISSION = "Первая Минская городская МРЭК общего профиля"
 
 SURNAMES = {
@@ -62,6 +68,27 @@ def _shift_dates(node: Any, delta: timedelta) -> Any:
     if isinstance(node, str) and ISO_DATE.match(node):
         return (date.fromisoformat(node) + delta).isoformat()
     return node
+
+
+def _renumber(node: Any, rng: random.Random, new: dict[str, str]) -> Any:
+    """Every document number's first run of digits (not a year) replaced by random digits of
+    the same width, the same run by the same digits throughout the case (``new``)."""
+    if isinstance(node, dict):
+        return {k: _new_number(v, rng, new) if k in NUMBER_KEYS and isinstance(v, str) else _renumber(v, rng, new)
+                for k, v in node.items()}  # fmt: skip
+    if isinstance(node, list):
+        return [_renumber(v, rng, new) for v in node]
+    return node
+
+
+def _new_number(number: str, rng: random.Random, new: dict[str, str]) -> str:
+    def replace(run: re.Match[str]) -> str:
+        old = run.group()
+        if old not in new:
+            new[old] = f"{rng.randrange(1, 10 ** len(old)):0{len(old)}d}"
+        return new[old]
+
+    return SERIAL.sub(replace, number, count=1)
 
 
 def by_id_number(birth: date, sex: str, rng: random.Random) -> str:
@@ -107,12 +134,15 @@ def generate(count: int, seed: int, start: date = date(2026, 1, 5), end: date = 
     rng = random.Random(seed)
     samples = _samples()
     span = (end - start).days
+    order: list[int] = []
     for index in range(1, count + 1):
+        if not order:  # every sample once in each run of len(samples) cases, in a random order
+            order = rng.sample(range(len(samples)), len(samples))
+        sample = samples[order.pop()]
         for _attempt in range(20):
-            sample = samples[rng.randrange(len(samples))]
             anchor = date.fromisoformat(sample["referral"]["date"])
             target = start + timedelta(days=rng.randrange(span))
-            case = _shift_dates(sample, target - anchor)
+            case = _renumber(_shift_dates(sample, target - anchor), rng, {})
             _person(case, rng, index)
             try:
                 load_case(case)

@@ -63,6 +63,17 @@ def pdf_pages(pdf: bytes, tmp_path: Path) -> list[str]:
     return text.split("\f")[:-1]
 
 
+def case_kinds(path: Path) -> set[tuple]:
+    """(jurisdiction, decision, delivery) of each case: its kind, whatever its person and dates."""
+    out = set()
+    for loaded in iter_cases(path):
+        assert loaded.case is not None, loaded.problems
+        case = loaded.case
+        decision = case.decision.model_dump_json(include={"recognised", "group", "degree"}) if case.decision else ""
+        out.add((case.jurisdiction.value, decision, str(getattr(case, "delivery", None))))
+    return out
+
+
 def test_generate_is_deterministic_and_valid(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b"
     synth.write(30, 5, a)
@@ -78,6 +89,12 @@ def test_generate_is_deterministic_and_valid(tmp_path):
               x.case.age_at_decision is not None and x.case.age_at_decision < 18) for x in loaded}  # fmt: skip
     assert ("BY", True, True) in kinds and ("BY", True, False) in kinds and ("BY", False, False) in kinds
     assert any(k[0] == "RU" for k in kinds)
+    acts = [n for line in lines for n in re.findall(r'"act_number": "([^"]+)"', line)]
+    assert len(acts) > 10 and len(set(acts)) > 0.8 * len(acts)  # numbered anew, not the samples' numbers
+    # as many cases as samples: every sample once, so every kind the samples have
+    samples = len(list((ROOT / "fixtures" / "cases").glob("*.json")))
+    synth.write(samples, 9, tmp_path / "one_each.jsonl")
+    assert case_kinds(tmp_path / "one_each.jsonl") == case_kinds(ROOT / "fixtures" / "cases")
     synth.write(30, 6, tmp_path / "c.jsonl")
     assert (tmp_path / "c.jsonl").read_text(encoding="utf-8") != a.read_text(encoding="utf-8")
 
@@ -207,6 +224,21 @@ def test_cli_journal_writes_files_and_manifest(cases_jsonl, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["by-journal-certificates.docx", "by-journal-certificates.xml",
                                                      "manifest.json"]  # fmt: skip
     assert manifest["rows"] == len(expected_entries("by-journal-certificates", cases_jsonl))
+
+
+def test_cli_journal_relative_paths_in_chunks(cases_jsonl, tmp_path, monkeypatch, capsys):
+    """As a clerk types it: paths relative to the working folder, a journal of several chunks
+    (compiled and joined by worker processes that run in another folder)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(journal_pdf, "CHUNK_ROWS", 10)
+    (tmp_path / "cases.jsonl").write_bytes(cases_jsonl.read_bytes())
+    code = main(["journal", "by-journal-protocols", "--cases", "cases.jsonl", "--from", "2026-01-01",
+                 "--to", "2026-12-31", "--format", "pdf", "--out", "out"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rows = len(expected_entries("by-journal-protocols", cases_jsonl))
+    assert rows > 20  # three chunks at least
+    pages = pdf_pages((tmp_path / "out" / "by-journal-protocols.pdf").read_bytes(), tmp_path)
+    assert f"Страница {len(pages)} из {len(pages)}" in re.sub(r"\s+", " ", pages[-1])
 
 
 def test_several_commissions_need_a_choice(tmp_path, capsys):
