@@ -363,13 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="msedocs", standalone_mode=False)
         return int(result or 0) if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         _err("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
+    except typer.exceptions.TyperException as exc:  # a usage error (typer's own click): message and usage
+        exc.show()  # type: ignore[attr-defined]
         return 2
     except MsedocsError as exc:
         if debug:

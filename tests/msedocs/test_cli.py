@@ -76,10 +76,7 @@ def test_render_writes_files_and_manifest(tmp_path):
 
 def test_render_all_skips_forms_that_do_not_apply(tmp_path, capsys):
     out = tmp_path / "out"
-    assert (
-        main(["render", str(CASES_DIR / "referral_only.json"), "--all", "--format", "xml", "--out", str(out)])
-        == 0
-    )
+    assert main(["render", str(CASES_DIR / "referral_only.json"), "--all", "--format", "xml", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["by-referral.xml", "manifest.json"]
 
 
@@ -93,9 +90,7 @@ def test_form_that_does_not_apply_is_an_error_when_asked_for(tmp_path, capsys):
 
 def test_unknown_form_id(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(
-        ["render", str(CASES_DIR / "adult_first_group_ii.json"), "--form", "by-nothing", "--out", str(out)]
-    )
+    code = main(["render", str(CASES_DIR / "adult_first_group_ii.json"), "--form", "by-nothing", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "unknown form id 'by-nothing'" in err and "by-act" in err
     assert not out.exists()
@@ -136,6 +131,22 @@ def test_bad_input_through_a_real_process(tmp_path):
     assert result.returncode == 2
     assert "decision.group" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["journal"], "Missing argument 'ID'"),
+        (["fixtures", "generate", "--count", "0", "--seed", "1", "--out", "x.jsonl"], "'--count'"),
+        (["render", "--bogus"], "No such option: --bogus"),
+        (["verify"], "Missing argument"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Usage: msedocs" in err
+    assert "internal error" not in err
 
 
 def test_missing_file(tmp_path, capsys):
