@@ -193,7 +193,7 @@ def _concatenate(parts: Sequence[str | Path], writer: _Out, edit_first: Callable
                     edit_first(doc)
                 part.write(root, doc.Root, {"/Pages": b"%d 0 R" % pages_root})
                 if "/Info" in doc.trailer:
-                    info = part.number(doc.trailer.Info)
+                    info = part.number(doc.trailer.Info)  # a direct one is written as an object too
                 part.drain()
             for page, kid in zip(pages, kids, strict=True):
                 part.write(kid, page, {"/Parent": b"%d 0 R" % node})

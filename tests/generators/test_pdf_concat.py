@@ -152,3 +152,14 @@ def test_no_parts_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no parts"):
         pdf_concat.concatenate([], tmp_path / "out.pdf")
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_direct_document_information_becomes_an_object(parts, tmp_path):
+    with pikepdf.open(parts[0], allow_overwriting_input=True) as first:
+        first.trailer.Info = pikepdf.Dictionary(Title=pikepdf.String("direct info"))
+        first.save(parts[0])
+    out = tmp_path / "out.pdf"
+    pdf_concat.concatenate(parts, out)
+    assert re.search(rb"/Info \d+ 0 R", out.read_bytes()[-400:])
+    with pikepdf.open(out) as pdf:
+        assert str(pdf.docinfo.Title) == "direct info"
