@@ -2,13 +2,13 @@
 
 Each generated case is one of the sample cases (every decision kind, children and adults,
 Belarusian and Russian; each sample once in every run of as many cases as there are
-samples, so any count from that on has them all) given a new invented person: name, identification number or
-СНИЛС and ОМС policy computed to pass their checks, new document numbers (the same
-sample number in two places of a case stays the same new number, as an extract's number
-follows its act's), and every date moved by the same number of days so the case's story
-and ages stay as they were. The same seed gives the
-same cases. Belarusian cases are put under one commission, as a journal is kept per
-commission. Every case is validated before it is written.
+samples, so any count from that on has them all) given a new invented person: name,
+identification number or СНИЛС and ОМС policy computed to pass their checks, new document
+numbers (the same sample number in two places of a case stays the same new number, as an
+extract's number follows its act's), and every date moved by the same number of days so
+the case's story and ages stay as they were. The same seed gives the same cases.
+Belarusian cases are put under one commission, as a journal is kept per commission. Every
+case is validated before it is written.
 """
 
 from __future__ import annotations
