@@ -37,6 +37,7 @@ DEBIAN_PACKAGES = {
     "/usr/lib/x86_64-linux-gnu/libpango-1.0.so.0": "libpango-1.0-0",
     "/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0": "libpangoft2-1.0-0",
     "openssl": "openssl",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf": "fonts-dejavu-core",  # signing's default stamp font
 }
 
 
@@ -60,9 +61,7 @@ def install_debian() -> None:
     _say(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
-    )
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env)
 
 
 def install_venv() -> None:
@@ -101,9 +100,7 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return run(str(BIN / "python"), "-m", "pytest", *rest)
     if command == "lint":
-        code = run(
-            str(BIN / "ruff"), "check", "msedocs", "generators", "signing", "tests", "bench", "scripts"
-        )
+        code = run(str(BIN / "ruff"), "check", "msedocs", "generators", "signing", "tests", "bench", "scripts")
         return code or run(str(BIN / "mypy"), "msedocs", "generators", "signing")
     if command == "msedocs":
         return run(str(BIN / "msedocs"), *rest)

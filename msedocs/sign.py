@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generators.common import RenderedDocument
+from generators.common import FONTS_DIR, RenderedDocument
 
 from .errors import InputError, SigningError
 from .forms import FormSpec
@@ -74,6 +74,10 @@ def roles_for(spec: FormSpec, case: Case, profile: SigningProfile) -> list[str]:
     return available
 
 
+#: The visible stamp is set in the forms' own bundled font, not a system one.
+STAMP_FONT = FONTS_DIR / "LiberationSerif-Regular.ttf"
+
+
 class FormSigner:
     """Signs one document's formats with given roles; what the renderers call between formats."""
 
@@ -97,7 +101,7 @@ class FormSigner:
         return self._call("sign_xml", content)
 
     def pdf(self, content: bytes) -> bytes:
-        return self._call("sign_pdf", content, visible_stamp=self.visible_stamp)
+        return self._call("sign_pdf", content, visible_stamp=self.visible_stamp, stamp_font=STAMP_FONT)
 
     def detached(self, content: bytes) -> bytes:
         return self._call("sign_detached", content)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from msedocs.cli import main
-from tests.conftest import CASES_DIR, ROOT, case_form_pairs
+from tests.conftest import CASES_DIR, ROOT, case_form_pairs, require_tool
 
 BAD = ROOT / "fixtures" / "bad"
 EXPECTED = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))
@@ -215,3 +215,9 @@ def test_demo_runs_from_any_directory(tmp_path):
     assert list((demo / "post").rglob("*.csv")), "no form-103 list for the paper extract"
     verify = run(["verify", str(demo / "adult_first_group_ii" / "by-act.pdf"), "--pki", str(demo / "pki")])
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # the Russian extract's visible stamp, set in the forms' bundled font (no system font needed)
+    extract = demo / "ru_not_recognised_portal" / "ru-extract.pdf"
+    fonts = subprocess.run([require_tool("pdffonts"), str(extract)], capture_output=True, text=True).stdout
+    assert "LiberationSerif-Identity-H" in fonts and "DejaVu" not in fonts, fonts
+    text = subprocess.run([require_tool("pdftotext"), str(extract), "-"], capture_output=True, text=True).stdout
+    assert "ДОКУМЕНТ ПОДПИСАН" in text and "ЭЛЕКТРОННОЙ ПОДПИСЬЮ" in text
