@@ -92,7 +92,7 @@ class FormSigner:
     @classmethod
     def for_form(cls, profile: SigningProfile, spec: FormSpec, case: Case) -> FormSigner:
         """A form's signers for a case (Russian forms carry the visible stamp of Russian practice)."""
-        return cls(profile, roles_for(spec, case, profile), visible_stamp=spec.jurisdiction == Jurisdiction.RU)
+        return cls(profile, roles_for(spec, case, profile), visible_stamp=spec.visible_stamp)
 
     def _signers(self) -> list[Any]:
         return self.profile.signers_for(self.roles)

@@ -12,7 +12,9 @@ the stamp, is where the speed-up over stock ``SimpleSigner.load`` + ``sign_pdf``
 
 Optional visible stamp in Russian practice: a framed block "ДОКУМЕНТ ПОДПИСАН ЭЛЕКТРОННОЙ
 ПОДПИСЬЮ" with the certificate's serial number, owner and validity period, in a TrueType
-font with Cyrillic (embedded as a subset).
+font with Cyrillic (embedded as a subset), in the room the document reserves for it (the
+named destination ``esign-stamp``; see :mod:`signing.stamp`) or else at the bottom left
+of the last page.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
+from . import stamp
 from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
 from .errors import SigningFailure
@@ -55,7 +58,7 @@ __all__ = ["DEFAULT_STAMP_FONT", "sign_pdf", "stamp_text"]
 DEFAULT_STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 """Font of the visible stamp when the caller gives none (DejaVu Serif has Cyrillic)."""
 
-STAMP_W, STAMP_H, STAMP_MARGIN, STAMP_FONT_SIZE = 260, 70, 36, 7
+STAMP_FONT_SIZE = 7
 
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
@@ -177,6 +180,41 @@ class _PdfAKeepingWriter(IncrementalPdfFileWriter):
             self.mark_update(info_ref)
 
 
+def _stamp_anchor(reader: PdfFileReader) -> tuple[int, tuple[float, float]] | None:
+    """The page index and top-left corner of the room the document reserves for its stamps
+    (the named destination :data:`signing.stamp.ANCHOR`), if it has one."""
+    names = reader.root.get("/Names")
+    dests = names.get("/Dests") if names is not None else None
+    dest = _name_tree_get(dests, stamp.ANCHOR) if dests is not None else None
+    if isinstance(dest, generic.DictionaryObject):
+        dest = dest.get("/D")
+    if not isinstance(dest, generic.ArrayObject) or len(dest) < 4 or dest[1] != "/XYZ":
+        return None
+    page_ref = dest.raw_get(0)
+    for index in range(int(reader.root["/Pages"]["/Count"])):
+        if reader.find_page_for_modification(index)[0] == page_ref:
+            return index, (float(dest[2]), float(dest[3]))
+    return None
+
+
+def _name_tree_get(node: generic.DictionaryObject, key: str) -> generic.PdfObject | None:
+    """``key``'s value in a name tree (ISO 32000-1, 7.9.6)."""
+    if "/Names" in node:
+        pairs = node["/Names"]
+        for i in range(0, len(pairs) - 1, 2):
+            if str(pairs[i]) == key:
+                return pairs[i + 1].get_object()
+        return None
+    for kid in node.get("/Kids", []):
+        kid = kid.get_object()
+        limits = kid.get("/Limits")
+        if limits is None or str(limits[0]) <= key <= str(limits[1]):
+            found = _name_tree_get(kid, key)
+            if found is not None:
+                return found
+    return None
+
+
 def _existing_sig_fields(reader: PdfFileReader) -> list[str]:
     return [name for name, _, _ in fields.enumerate_sig_fields(reader)]
 
@@ -293,13 +331,9 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
             text_box_style=TextBoxStyle(font=_font(font), font_size=STAMP_FONT_SIZE, leading=STAMP_FONT_SIZE + 2),
             border_width=1,
         )
-        page_count = int(writer.root["/Pages"]["/Count"])
-        idx = n - 1
-        x1 = STAMP_MARGIN + (idx % 2) * (STAMP_W + 10)
-        y1 = STAMP_MARGIN + (idx // 2) * (STAMP_H + 8)
-        field_spec = SigFieldSpec(
-            sig_field_name=field_name, on_page=page_count - 1, box=(x1, y1, x1 + STAMP_W, y1 + STAMP_H)
-        )
+        anchor = _stamp_anchor(writer.prev)
+        page, top_left = anchor if anchor else (int(writer.root["/Pages"]["/Count"]) - 1, None)
+        field_spec = SigFieldSpec(sig_field_name=field_name, on_page=page, box=stamp.box(n - 1, top_left))
         text_params = {"stamp": stamp_text(signer.certificate)}
     pdf_signer = pyhanko_signers.PdfSigner(
         meta,

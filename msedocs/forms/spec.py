@@ -37,6 +37,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from generators.common import format_date
+from signing import stamp
 
 from ..model.case import Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
@@ -389,6 +390,24 @@ class FormSpec:
     def namespace(self) -> str:
         return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
 
+    @property
+    def visible_stamp(self) -> bool:
+        """Russian forms carry the visible signature stamp of Russian practice."""
+        return self.jurisdiction == Jurisdiction.RU
+
+    def stamp_room(self) -> dict[str, Any] | None:
+        """The room the electronic PDF reserves for its signers' visible stamps (see
+        ``signing.stamp``), so that no stamp covers the text."""
+        if not self.visible_stamp or not self.signers:
+            return None
+        count = len(self.signers)
+        columns, rows = min(count, 2), (count + 1) // 2
+        return {
+            "anchor": stamp.ANCHOR,
+            "width": columns * stamp.WIDTH + (columns - 1) * stamp.GAP_X,
+            "height": rows * stamp.HEIGHT + (rows - 1) * stamp.GAP_Y,
+        }
+
     def applies_to(self, case: Case) -> bool:
         """Whether the form is drawn up for this case: its country's, and what it records is there."""
         return case.jurisdiction == self.jurisdiction and self.applies(case)
@@ -416,6 +435,7 @@ class FormSpec:
             ],
             "footnotes": list(self.footnotes),
             "extra": self.extra(case) if self.extra else {},
+            "stamp_room": self.stamp_room(),
         }
 
     def all_items(self) -> list[ItemDef]:

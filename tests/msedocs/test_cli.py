@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pikepdf
 import pytest
 
 from msedocs.cli import main
@@ -221,3 +222,8 @@ def test_demo_runs_from_any_directory(tmp_path):
     assert "LiberationSerif-Identity-H" in fonts and "DejaVu" not in fonts, fonts
     text = subprocess.run([require_tool("pdftotext"), str(extract), "-"], capture_output=True, text=True).stdout
     assert "ДОКУМЕНТ ПОДПИСАН" in text and "ЭЛЕКТРОННОЙ ПОДПИСЬЮ" in text
+    with pikepdf.open(extract) as pdf:  # in the room the extract reserves below the signature line
+        _, dest = list(pdf.Root.Names.Dests.Names)
+        (widget,) = [a for a in pdf.pages[0].Annots if a.get("/FT") == "/Sig"]
+        x1, _, _, y2 = (float(v) for v in widget.Rect)
+        assert (x1, y2) == (round(float(dest[2])), round(float(dest[3])))

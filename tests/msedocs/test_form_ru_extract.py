@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import docx
+import pikepdf
 import pytest
 
 from msedocs.errors import FormNotApplicableError, InputError
@@ -21,6 +22,7 @@ from msedocs.model import Case, load_case
 from msedocs.model import identifiers as ids
 from msedocs.model.ru import format_passport
 from msedocs.pipeline import render, render_form
+from signing import stamp
 from tests.conftest import CASES_DIR, case, require_tool
 
 FORM = REGISTRY["ru-extract"]
@@ -125,6 +127,24 @@ def test_pdf_electronic_variant_states_the_qualified_signature(name: str) -> Non
     assert norm(ESIGN_STATEMENT) in text
     assert "М.П." not in text
     assert "(подпись)" not in text
+
+
+def stamp_anchors(pdf: bytes) -> list[str]:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        names = doc.Root.get("/Names")
+        dests = names.get("/Dests") if names is not None else None
+        return [str(n) for n in dests.Names[::2]] if dests is not None else []
+
+
+def test_electronic_pdf_reserves_room_for_the_stamp_the_paper_one_does_not() -> None:
+    """The visible signature stamp goes where the electronic extract leaves room for it,
+    below the head's signature line, so it never covers the text; paper has the seal."""
+    electronic = rendered(PORTAL, "pdf", paper=False)
+    assert stamp_anchors(electronic) == [stamp.ANCHOR]
+    assert stamp_anchors(rendered(PORTAL, "pdf", paper=True)) == []
+    room = REGISTRY[FORM.id].stamp_room()
+    assert room == {"anchor": stamp.ANCHOR, "width": stamp.WIDTH, "height": stamp.HEIGHT}  # one signer
+    assert REGISTRY["by-act"].stamp_room() is None  # Belarusian forms carry no visible stamp
 
 
 @pytest.mark.parametrize("name", [PORTAL, PAPER])

@@ -188,3 +188,47 @@ def test_signing_from_inside_an_event_loop(profiles: dict[Level, SigningProfile]
         return sign_pdf(sample_pdf, prof.signers_for(["vkk_chairman"]), prof)
 
     assert verify_pdf(asyncio.run(caller()), pki_dir=pki.dir).passed
+
+
+def _widget_rects(pdf: bytes) -> list[tuple[int, list[float]]]:
+    """(page index, /Rect) of each signature widget, in signing order."""
+    reader = PdfFileReader(BytesIO(pdf))
+    out = []
+    for index in range(int(reader.root["/Pages"]["/Count"])):
+        page = reader.find_page_for_modification(index)[0].get_object()
+        for annot in page.get("/Annots", []):
+            annot = annot.get_object()
+            if annot.get("/FT") == "/Sig" or "/Sig" == annot.get("/Parent", {}).get("/FT"):
+                out.append((index, [float(v) for v in annot["/Rect"]]))
+    return out
+
+
+def test_stamps_fill_the_room_the_document_reserves(served_profiles: dict[Level, SigningProfile]) -> None:
+    """A document with the ``esign-stamp`` anchor (here on a middle page) gets its stamps there,
+    side by side from the anchor's top-left corner; one without gets them at the bottom left
+    of its last page."""
+    import weasyprint
+
+    from signing import stamp
+
+    filler = "".join(f"<p>строка {i}</p>" for i in range(45))
+    room = f'<div id="{stamp.ANCHOR}" style="width: {2 * stamp.WIDTH + stamp.GAP_X}pt; height: {stamp.HEIGHT}pt"></div>'
+    html = f"<body style='font-size: 12pt'>{filler}{room}<p>после</p>{filler}</body>"
+    pdf = weasyprint.HTML(string=html).write_pdf()
+    reader = PdfFileReader(BytesIO(pdf))
+    dest = reader.root["/Names"]["/Dests"]["/Names"][1]
+    left, top = float(dest[2]), float(dest[3])
+    pages = int(reader.root["/Pages"]["/Count"])
+    anchor_page = next(i for i in range(pages) if reader.find_page_for_modification(i)[0] == dest.raw_get(0))
+    assert 0 < anchor_page < pages - 1
+    prof = served_profiles[Level.B_B]
+    signed = sign_pdf(pdf, prof.signers_for(["bureau_head", "mpr_head"]), prof, visible_stamp=True)
+    rects = _widget_rects(signed)
+    assert [index for index, _ in rects] == [anchor_page, anchor_page]  # not the last page
+    assert rects[0][1] == pytest.approx([left, top - stamp.HEIGHT, left + stamp.WIDTH, top], abs=0.51)
+    second_left = left + stamp.WIDTH + stamp.GAP_X
+    assert rects[1][1] == pytest.approx([second_left, top - stamp.HEIGHT, second_left + stamp.WIDTH, top], abs=0.51)
+    plain = weasyprint.HTML(string=f"<body>{filler}{filler}</body>").write_pdf()
+    rects = _widget_rects(sign_pdf(plain, prof.signers_for(["bureau_head"]), prof, visible_stamp=True))
+    m = stamp.MARGIN
+    assert rects == [(pages - 1, pytest.approx([m, m, m + stamp.WIDTH, m + stamp.HEIGHT], abs=0.51))]
