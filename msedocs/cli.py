@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
@@ -81,7 +82,7 @@ def render_cmd(
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
 ) -> None:
-    """Render forms into OUT/<form id>.<ext> plus OUT/manifest.json (one subfolder per case for a batch)."""
+    """Render forms into `OUT/<form id>.<ext>` plus `OUT/manifest.json` (one subfolder per case for a batch)."""
     if bool(form) == all_forms:
         raise InputError("give either --form ID (repeatable) or --all")
     if queue and not sign:
@@ -236,7 +237,7 @@ def journal_cmd(
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
 ) -> None:
-    """Write the register of a period over many cases: OUT/<id>.<ext> plus OUT/manifest.json."""
+    """Write the register of a period over many cases: `OUT/<id>.<ext>` plus `OUT/manifest.json`."""
     from . import journal
 
     first, last = _date("--from", start), _date("--to", end)

@@ -150,6 +150,17 @@ def test_usage_errors_exit_2_with_the_usage(argv, message, capsys):
     assert "internal error" not in err
 
 
+def test_help_reflows_docstrings_and_keeps_placeholders():
+    """`--help` reads as prose on a wide terminal: docstrings reflowed (not cut where the source
+    wraps) and `<form id>`-style placeholders shown, not eaten as markup."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", "TERM": "dumb"}
+    top = subprocess.run([*MSEDOCS, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert top.returncode == 0
+    assert "render every form in XML, PDF/A-3b and DOCX, sign each document (test PKI, B-T)" in top.stdout
+    assert "OUT/<form id>.<ext> plus OUT/manifest.json" in top.stdout
+    assert "OUT/<id>.<ext> plus OUT/manifest.json" in top.stdout
+
+
 def test_missing_file(tmp_path, capsys):
     assert main(["render", str(tmp_path / "nope.json"), "--all", "--out", str(tmp_path / "o")]) == 2
     assert "nope.json" in capsys.readouterr().err
