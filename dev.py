@@ -7,7 +7,7 @@
     python3 dev.py msedocs … # any msedocs command inside the project's environment
 
 Setup is idempotent and quick when nothing changed: the virtual environment is
-reinstalled only when pyproject.toml changes, Debian packages only when missing.
+reinstalled only when pyproject.toml or constraints.txt changes, Debian packages only when missing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".msedocs-installed"
+#: Every package of the environment pinned: a fresh machine gets what the tests last passed with
+#: (an unpinned transitive release once broke collection with a new deprecation warning).
+CONSTRAINTS = ROOT / "constraints.txt"
 
 #: Debian packages: the tools tests check outputs with, and the libraries WeasyPrint
 #: and pyHanko load (harfbuzz-subset makes font embedding several times faster).
@@ -65,14 +68,14 @@ def install_debian() -> None:
 
 
 def install_venv() -> None:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest and (BIN / "msedocs").exists():
         return
     if not (BIN / "python").exists():
         _say("creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
     _say("installing msedocs and its dependencies into .venv")
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(CONSTRAINTS)]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
     STAMP.write_text(digest)
