@@ -180,5 +180,13 @@ def _load_one(source: Path | bytes, label: str, line: int | None) -> Loaded:
             case = load_case(source, name=label if line is None else f"{label}:{line}")
         except InputError as exc:
             problems = exc.problems or [Problem("(case)", exc.message)]
+            if line is not None:
+                # A JSON Lines record is one line: where it is is already file:line, and a
+                # decoding failure says what the record is not ("invalid JSON: ...").
+                what = exc.message.removeprefix(f"{label}:{line}: ")
+                problems = [
+                    Problem("(record)", f"{what}: {p.message}") if p.path == "(file)" else Problem(p.path, p.message)
+                    for p in problems
+                ]
             return Loaded(label, line, None, tuple(problems))
     return Loaded(label, line, case)
