@@ -34,6 +34,13 @@ def format_date(value: date | None) -> str:
     return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
 
 
+def esign_statement(data: dict[str, Any]) -> str:
+    """What an electronic rendering prints instead of handwritten signatures and the seal; a form
+    may word the first sentence itself (``extra.esign_statement``: ru-extract, a qualified one)."""
+    first = (data.get("extra") or {}).get("esign_statement") or "Документ подписан электронной подписью"
+    return f"{first}. Сведения о сертификатах подписей — в файле подписи."
+
+
 def display_rows(data: dict[str, Any]) -> Iterator[list[str]]:
     """A journal's cells as printed, row by row: None as empty, dates as «23» ноября 2026 г."""
     dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]

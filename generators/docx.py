@@ -14,7 +14,7 @@ from typing import Any
 
 from docxtpl import DocxTemplate, RichText
 
-from .common import TEMPLATES_DIR, GeneratorError
+from .common import TEMPLATES_DIR, GeneratorError, esign_statement
 
 FONT = "Liberation Serif"
 SIZE = 22  # half-points: 11 pt
@@ -95,9 +95,8 @@ def signatures_text(data: dict[str, Any], paper: bool) -> RichText:
             if s.get("seal_footnote"):
                 _add(rt, str(s["seal_footnote"]), superscript=True)
             _add(rt, "\n")
-    if not paper and data["signatures"]:  # a form may word it itself (ru-extract: a qualified electronic signature)
-        _add(rt, (data.get("extra") or {}).get("esign_statement") or "Документ подписан электронной подписью")
-        _add(rt, ".")
+    if not paper and data["signatures"]:
+        _add(rt, esign_statement(data))
     return rt
 
 

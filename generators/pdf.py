@@ -17,20 +17,22 @@ import pydyf
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 
-from .common import TEMPLATES_DIR, GeneratorError
+from .common import TEMPLATES_DIR, GeneratorError, esign_statement
 
 PDF_VARIANT = "pdf/a-3b"
 
 
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["esign_statement"] = esign_statement
+    return env
 
 
 @cache

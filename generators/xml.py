@@ -203,8 +203,8 @@ def render_protocol(data: dict[str, Any]) -> bytes:
     for act in data["acts"]:
         block = etree.SubElement(root, f"{q}act", number=act["act_number"])
         for row in act["rows"]:
-            if row["value"] is not None:
-                etree.SubElement(block, f"{q}{row['key']}").text = row["value"]
+            if row["xml"] is not None:
+                etree.SubElement(block, f"{q}{row['key']}").text = row["xml"]
     sigs = etree.SubElement(root, f"{q}signatures")
     for s in data["signatures"]:
         sig = etree.SubElement(sigs, f"{{{COMMON_NS}}}signature", role=s["role"], title=s["title"])

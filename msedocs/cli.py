@@ -225,7 +225,7 @@ def demo_cmd(
 
 @app.command("journal")
 def journal_cmd(
-    journal_id: Annotated[str, typer.Argument(metavar="ID", help="by-journal-protocols, -cards, -certificates.")],
+    journal_id: Annotated[str, typer.Argument(metavar="ID", help="by-journal-protocols, -cards, -certificates, -mpr.")],
     cases: Annotated[Path, typer.Option("--cases", help="A folder of case JSON files or a .jsonl file.")],
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],

@@ -42,24 +42,25 @@ def get_journal(journal_id: str) -> JournalSpec:
 
 
 class EntrySpool:
-    """Entries on disk in a SQLite file, read back in date order (stable: date, case, arrival)."""
+    """Entries on disk in a SQLite file, read back in date order (stable: date, the journal's
+    order within a date, arrival)."""
 
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path)
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
-            "CREATE TABLE entry (seq INTEGER PRIMARY KEY, day TEXT NOT NULL, case_id TEXT NOT NULL, cells TEXT);"
+            "CREATE TABLE entry (seq INTEGER PRIMARY KEY, day TEXT NOT NULL, tie TEXT NOT NULL, cells TEXT);"
         )
 
     def add(self, entries: Iterable[Entry]) -> None:
         self.db.executemany(
-            "INSERT INTO entry (day, case_id, cells) VALUES (?, ?, ?)",
+            "INSERT INTO entry (day, tie, cells) VALUES (?, ?, ?)",
             ((e.date.isoformat(), e.order[1], json.dumps(e.values, ensure_ascii=False)) for e in entries),
         )
 
     def rows(self, start: dt.date, end: dt.date) -> SpooledRows:
         self.db.commit()
-        self.db.execute("CREATE INDEX IF NOT EXISTS entry_order ON entry (day, case_id, seq)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS entry_order ON entry (day, tie, seq)")
         return SpooledRows(self.db, start.isoformat(), end.isoformat())
 
     def close(self) -> None:
@@ -75,7 +76,7 @@ class SpooledRows:
     end: str
 
     def __iter__(self) -> Iterator[Row]:
-        query = "SELECT cells FROM entry WHERE day BETWEEN ? AND ? ORDER BY day, case_id, seq"
+        query = "SELECT cells FROM entry WHERE day BETWEEN ? AND ? ORDER BY day, tie, seq"
         for number, (cells,) in enumerate(self.db.execute(query, (self.start, self.end)), start=1):
             yield (str(number), *json.loads(cells))
 

@@ -105,8 +105,18 @@ def _body(
 
 
 def _footnotes(doc: Any, spec: FormSpec) -> None:
+    """Each footnote with its mark in superscript, as the paper form prints it."""
     for f in spec.footnotes:
-        _para(doc, f, size=8)
+        mark, _, text = f.partition(" ")
+        if not (mark.isdigit() and text):
+            _para(doc, f, size=8)
+            continue
+        p = doc.add_paragraph()
+        p.paragraph_format.space_after = Pt(2)
+        for part, sup in ((mark, True), (text, False)):
+            run = p.add_run(part)
+            run.font.size = Pt(8)
+            run.font.superscript = sup
 
 
 def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
@@ -216,6 +226,7 @@ def build_session(spec: SessionSpec, out_root: Path = TEMPLATES) -> Path:
         table.rows[0].cells[j].text = label
         table.rows[1].cells[j].text = str(j + 1)
     _repeat_header(table.rows[0])
+    _repeat_header(table.rows[1])
     table.rows[2].cells[0].text = "{%tr for act in data.acts %}"
     table.rows[3].cells[0].text = "{%tr for row in act.rows %}"
     table.rows[4].cells[0].text = "{{ act.act_number if loop.first else '' }}"

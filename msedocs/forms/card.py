@@ -55,13 +55,6 @@ def _certificate(sheet: Certificate | None) -> str | None:
     return str(sheet) if sheet else None
 
 
-def _current_note(d: Decision) -> str | None:
-    if d.review is None:
-        return None
-    r = d.review
-    return f"заключение {r.commission} от {format_date(r.date)} № {r.number} {r.result.label}"
-
-
 def results(case: Case) -> list[ResultRow]:
     """Rows of item 8: past decisions by date, then the current decision."""
     past: list[PastDecision] = sorted(case.history, key=lambda h: h.date)
@@ -70,7 +63,7 @@ def results(case: Case) -> list[ResultRow]:
     if d is not None and not any(h.date == d.date and h.commission == case.commission.name for h in past):
         sheet = d.certificate_issued
         cert = str(Certificate(series=sheet.series, number=sheet.number)) if sheet else None
-        rows.append(ResultRow(0, d.date, case.commission.name, decision_conclusion(d), cert, _current_note(d)))
+        rows.append(ResultRow(0, d.date, case.commission.name, decision_conclusion(d), cert, c.review_note(case)))
     return [replace(r, no=i) for i, r in enumerate(rows, start=1)]
 
 
@@ -93,7 +86,7 @@ CARD = FormSpec(
         ),
         replace(c.registration_address("5"), label="Адрес регистрации пациента по месту жительства"),
         c.actual_address("6"),
-        c.phones(lambda k: k.patient.contacts.phones),
+        replace(c.phones(lambda k: k.patient.contacts.phones), doc="(пункт 6)"),
         ItemDef(
             "7",
             "workplace",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model.case import ActivityLimit, Case, Diagnosis, Impairment, Sheet
 from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex, Supplement
-from .spec import Column, ItemDef
+from .spec import Column, ItemDef, format_date
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
@@ -201,3 +201,13 @@ def decision_text(case: Case) -> str | None:
         return "инвалидом не признан(а)"
     status = d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
     return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)
+
+
+def review_note(case: Case) -> str | None:
+    """An earlier conclusion the central MREK reviewed in this decision, worded as the statute
+    words the review (act item 46, conclusion item 21: «Заключение ... от ... № ...: подтверждается,
+    отменяется»); the card's and the journals' «Примечание»."""
+    r = case.decision.review if case.decision else None
+    if r is None:
+        return None
+    return f"заключение {r.commission} от {format_date(r.date)} № {r.number}: {r.result.label}"

@@ -26,7 +26,15 @@ EXAM_PROGRAMME = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
     header=(
         c.commission_name(),
-        ItemDef("", "number", "№", get=_get("number"), required=True),
+        ItemDef(
+            "",
+            "number",
+            "№",
+            get=_get("number"),
+            required=True,
+            doc="(номер программы: печатается в заголовке «Программа дополнительного обследования пациента "
+            "медико-реабилитационной экспертной комиссии № ...»)",
+        ),
     ),
     items=(
         ItemDef(
@@ -42,6 +50,7 @@ EXAM_PROGRAMME = FormSpec(
             "Адрес организации здравоохранения (иной организации)",
             get=_addressee("address"),
             required=True,
+            doc="(к пункту 1, без номера пункта)",
         ),
         c.patient_name("2"),
         c.id_number("3"),

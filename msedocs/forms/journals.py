@@ -13,6 +13,7 @@ with a length (:class:`Rows`): a list for a short journal, or a spool on disk
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -41,9 +42,16 @@ class JournalColumn:
 
 @dataclass(frozen=True)
 class Entry:
+    """One row to be: its date, its place among the rows of that date, its cells."""
+
     date: dt.date
-    order: tuple[str, ...]
+    order: tuple[str, str]
     values: tuple[str | None, ...]
+
+
+def natural_key(text: str) -> str:
+    """A sort key that orders numbers by value («2026-9» before «2026-10») as plain strings do."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(12), text)
 
 
 Row = tuple[str | None, ...]
@@ -74,6 +82,8 @@ class JournalSpec:
     columns: tuple[JournalColumn, ...]
     records: Callable[[Case], Iterable[Any]]
     date_of: Callable[[Case, Any], dt.date | None]
+    #: How entries of the same date are ordered (a string key); by default the case id.
+    tie_of: Callable[[Case, Any], str] | None = None
     footnotes: tuple[str, ...] = ()
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
 
@@ -91,7 +101,8 @@ class JournalSpec:
             if when is None:
                 continue
             values = tuple(_cell(col, col.get(case, record)) for col in self.columns)
-            out.append(Entry(when, (when.isoformat(), case.case_id), values))
+            tie = self.tie_of(case, record) if self.tie_of else case.case_id
+            out.append(Entry(when, (when.isoformat(), tie), values))
         return out
 
     def data(self, rows: Rows, commission: str, start: dt.date, end: dt.date) -> dict[str, Any]:
@@ -178,9 +189,11 @@ def _group(case: Case, _: Any) -> str | None:
 
 
 def _purpose(case: Case, _: Any) -> str:
+    """The purposes of the referral, then its «другое» (free text) when given."""
     e = case.examination
-    purposes = e.purposes if e else case.referral.purposes
-    return "; ".join(p.label for p in purposes)
+    source = e if e else case.referral
+    parts = [p.label for p in source.purposes] + ([source.purpose_other] if source.purpose_other else [])
+    return "; ".join(parts)
 
 
 def _diagnosis(case: Case, _: Any) -> str:
@@ -206,6 +219,8 @@ def _validity(case: Case, _: Any) -> str | None:
         return "без указания срока переосвидетельствования"
     if d.valid_from and d.valid_until:
         return f"с {d.valid_from.strftime('%d.%m.%Y')} по {d.valid_until.strftime('%d.%m.%Y')}"
+    if d.valid_until:  # no start date given: the term is still known
+        return f"до {d.valid_until.strftime('%d.%m.%Y')}"
     return d.validity_other
 
 
@@ -259,10 +274,12 @@ PROTOCOLS = JournalSpec(
         JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=1.4),
         JournalColumn("technicalMeans", "ТССР³", lambda k, _: k.decision.technical_means if k.decision else None),
         JournalColumn("missedPeriod", "Данные об инвалидности за пропущенное время", _missed, width=1.0),
-        JournalColumn("note", "Примечание", lambda k, _: None, width=0.9),
+        JournalColumn("note", "Примечание", lambda k, _: c.review_note(k), width=0.9),
     ),
     records=lambda k: [k.examination] if k.examination is not None else [],
     date_of=lambda k, e: e.protocol.date,
+    # a session's rows as its protocol lists them: by protocol, then act number
+    tie_of=lambda k, e: f"{natural_key(e.protocol.number)} {natural_key(e.act_number)} {k.case_id}",
     footnotes=(
         MKB_FOOTNOTE,
         "2 Медико-реабилитационная экспертная комиссия.",
@@ -395,7 +412,9 @@ MPR = JournalSpec(
         JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
         JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
         JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
-        JournalColumn("referredBy", "Наименование направившей организации здравоохранения", _referring, width=1.5),
+        JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
+            "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=1.5
+        ),
         JournalColumn("purpose", "Цель направления", _mpr_purpose, width=1.5),
         JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=1.4),
         JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=1.8),

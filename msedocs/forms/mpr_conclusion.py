@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..model.case import Case, PersonName
+from ..model.case import Case, PersonName, Representative
 from ..model.enums import Labelled
 from ..model.mpr import (
     EducationLevel,
@@ -55,6 +55,19 @@ SPECIAL_PROGRAMMES = (  # 11.2 «специального образования
     EducationProgramme.SPECIAL_INTELLECTUAL,
 )
 PENSIONER = tuple(m for m in PensionStatus if m is not PensionStatus.NOT_PENSIONER)  # 14 «пенсионер: ...»
+# 9 «Инвалидом не является; инвалид I, II, III группы; ребенок-инвалид: первая, вторая, третья,
+# четвертая степень утраты здоровья»: the groups and degrees worded as the statute prints them
+DISABLED_ADULT = (MprDisability.GROUP_I, MprDisability.GROUP_II, MprDisability.GROUP_III)
+DISABLED_CHILD = (MprDisability.CHILD_1, MprDisability.CHILD_2, MprDisability.CHILD_3, MprDisability.CHILD_4)
+DISABILITY_LABELS = {
+    "group_I": "инвалид I",
+    "group_II": "II",
+    "group_III": "III группы",
+    "child_1": "первая",
+    "child_2": "вторая",
+    "child_3": "третья",
+    "child_4": "четвертая степень утраты здоровья",
+}
 
 
 class Learning(Labelled):
@@ -103,6 +116,13 @@ def _age(case: Case) -> int | None:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
+def _child_representative(case: Case) -> Representative | None:
+    """Items 6 and 7 hold the legal representative's addresses of a child of 14 to 18 only:
+    for anyone else they stay empty rather than call the representative a child's."""
+    age = _age(case)
+    return case.representative if age is not None and 14 <= age < 18 else None
+
+
 def _phones(case: Case) -> list[str]:
     phones = list(case.patient.contacts.phones)
     if case.representative is not None:
@@ -136,7 +156,7 @@ def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> It
                 get=_m("adult", attr, "sources"),
                 enum=WorkConditionsSource,
                 multi=True,
-                suffix=c.UNDERLINE,
+                suffix=c.UNDERLINE + ":",
             ),
             ItemDef(
                 f"{no}.1",
@@ -224,19 +244,15 @@ MPR_CONCLUSION = FormSpec(
             "6",
             "representativeRegistrationAddress",
             f"Адрес регистрации по месту жительства законного представителя {CHILD_14_18}",
-            get=lambda k: k.representative.addresses.registration if k.representative else None,
+            get=lambda k: r.addresses.registration if (r := _child_representative(k)) else None,
         ),
         ItemDef(
             "7",
             "representativeActualAddress",
             f"Адрес фактического места жительства или пребывания законного {CHILD_14_18}",
-            get=lambda k: (
-                (k.representative.addresses.actual or k.representative.addresses.registration)
-                if k.representative
-                else None
-            ),
+            get=lambda k: (r.addresses.actual or r.addresses.registration) if (r := _child_representative(k)) else None,
         ),
-        c.phones(_phones),
+        replace(c.phones(_phones), doc="(пункт 7)"),
         ItemDef(
             "8",
             "purposes",
@@ -270,7 +286,7 @@ MPR_CONCLUSION = FormSpec(
                     multi=True,
                     other=_m("special_conditions_details"),
                 ),
-                ItemDef("", "other", "другое", get=_m("purpose_other")),
+                ItemDef("", "other", "другое", get=_m("purpose_other"), doc="(пункт 8: другое указать)"),
             ),
         ),
         ItemDef(
@@ -280,6 +296,9 @@ MPR_CONCLUSION = FormSpec(
             "choice",
             get=_m("disability"),
             enum=MprDisability,
+            labels=DISABILITY_LABELS,
+            groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)),
+            sep="; ",
             suffix=c.UNDERLINE,
         ),
         ItemDef(
@@ -334,14 +353,15 @@ MPR_CONCLUSION = FormSpec(
                 ItemDef(
                     "11.4",
                     "specialities",
-                    "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать)",
+                    "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
                     get=_m("specialities"),
                 ),
                 ItemDef(
                     "",
                     "qualifications",
-                    "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать)",
+                    "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
                     get=_m("qualifications"),
+                    doc="(пункт 11.4)",
                 ),
             ),
         ),
@@ -449,7 +469,7 @@ MPR_CONCLUSION = FormSpec(
                             "15.6.1",
                             "contraindicated",
                             "противопоказанные факторы производственной среды, тяжести и напряженности "
-                            "трудового процесса (указать)",
+                            "трудового процесса (указать):",
                             get=_m("adult", "contraindicated"),
                         ),
                         ItemDef(
@@ -485,7 +505,7 @@ MPR_CONCLUSION = FormSpec(
                             "15.7.3",
                             "trainingConditions",
                             "нуждаемость в создании специальных условий для обучения и профессиональной "
-                            "подготовки (указать)",
+                            "подготовки (указать):",
                             get=_m("adult", "training_conditions"),
                         ),
                     ),
@@ -507,6 +527,8 @@ MPR_CONCLUSION = FormSpec(
                             multi=True,
                             other=_m("adult", "employment_other"),
                             suffix=c.UNDERLINE_OTHER,
+                            sep=" или ",
+                            doc="(пункт 15.8)",
                         ),
                         ItemDef(
                             "",
@@ -571,6 +593,7 @@ MPR_CONCLUSION = FormSpec(
             "с указанием функционального класса (далее – ФК) (указать):",
             "group",
             inline=True,
+            sep="; ",
             children=(
                 ItemDef(
                     "",

@@ -9,6 +9,9 @@ Issued to a citizen NOT recognised as disabled after an MSE without access to pe
 
 The bureau is ``case.commission`` (its chairman is the head of the bureau); the extract's
 number and date are ``case.extract``; the date of the MSE is the date of the decision.
+
+The form itself is approved by order 160n of 28 March 2025 (692n, appendix 2, footnote 9); its
+text is not among the sources, so the items follow what 692n and the issue require.
 """
 
 from __future__ import annotations
@@ -69,8 +72,14 @@ def _decision(case: Case) -> str | None:
 
 
 def applies(case: Case) -> bool:
-    """A Russian case whose decision is: not recognised as disabled."""
-    return case.decision is not None and not case.decision.recognised
+    """A Russian case whose decision is: not recognised as disabled, with the act the extract is
+    drawn from (``examination``: act number and date, purpose) and the extract's number and date."""
+    return (
+        case.decision is not None
+        and not case.decision.recognised
+        and case.examination is not None
+        and case.extract is not None
+    )
 
 
 RU_EXTRACT = FormSpec(
@@ -93,10 +102,11 @@ RU_EXTRACT = FormSpec(
             "",
             "group",
             inline=True,
+            required=True,
             doc="Номер и дата выписки",
             children=(
-                ItemDef("", "number", "№", get=lambda k: k.extract.number if k.extract else None),
-                ItemDef("", "date", "от", "date", get=lambda k: k.extract.date if k.extract else None),
+                ItemDef("", "number", "№", get=lambda k: k.extract.number if k.extract else None, required=True),
+                ItemDef("", "date", "от", "date", get=lambda k: k.extract.date if k.extract else None, required=True),
             ),
         ),
     ),
@@ -107,9 +117,23 @@ RU_EXTRACT = FormSpec(
             "Акт медико-социальной экспертизы гражданина",
             "group",
             inline=True,
+            required=True,
             children=(
-                ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
-                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
+                ItemDef(
+                    "",
+                    "number",
+                    "№",
+                    get=lambda k: k.examination.act_number if k.examination else None,
+                    required=True,
+                ),
+                ItemDef(
+                    "",
+                    "date",
+                    "от",
+                    "date",
+                    get=lambda k: k.examination.act_date if k.examination else None,
+                    required=True,
+                ),
             ),
         ),
         ItemDef(
@@ -141,7 +165,7 @@ RU_EXTRACT = FormSpec(
             get=lambda k: k.decision.date if k.decision else None,
             required=True,
         ),
-        ItemDef("7", "msePurpose", "Цель проведения медико-социальной экспертизы", get=_purposes),
+        ItemDef("7", "msePurpose", "Цель проведения медико-социальной экспертизы", get=_purposes, required=True),
         ItemDef(
             "8",
             "decision",

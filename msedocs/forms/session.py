@@ -22,12 +22,25 @@ from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, format_date
 
 Reader = Callable[[Case, Any], Any]
 
+
+def _registration(case: Case, _: Any) -> str:
+    """«Адрес места регистрации (места жительства или пребывания)»: the registered address,
+    not the actual one (the journal's column 5 «Адрес места жительства или пребывания» is that)."""
+    return str(case.patient.addresses.registration)
+
+
+def act_order(number: str) -> str:
+    """Act numbers in their numeric order: «2026-9» before «2026-10», «2026-П-0308» among «2026-П-…»
+    (the order of the journal of protocols too)."""
+    return j.natural_key(number)
+
+
 #: (XML name, the statute's «Категория данных», reader) in the order of the form.
 CATEGORIES: tuple[tuple[str, str, Reader], ...] = (
     ("patient", "Фамилия, инициалы пациента", j._surname_initials),
     ("idNumber", "Идентификационный номер", j._id),
-    ("birthDate", "Дата рождения", lambda k, e: format_date(k.patient.birth_date)),
-    ("address", "Адрес места регистрации (места жительства или пребывания)", j._address),
+    ("birthDate", "Дата рождения", j._birth),
+    ("address", "Адрес места регистрации (места жительства или пребывания)", _registration),
     ("referredBy", "Наименование организации, направившей пациента на медико-социальную экспертизу", j._referring),
     ("diagnosis", "Клинико-функциональный диагноз, код по МКБ-10² основного(ых) заболевания(й)", j._diagnosis),
     (
@@ -41,8 +54,12 @@ CATEGORIES: tuple[tuple[str, str, Reader], ...] = (
     ("labour", "Требования к характеру и условиям труда", j._labour),
     ("technicalMeans", "ТССР³", lambda k, e: k.decision.technical_means if k.decision else None),
     ("missedPeriod", "Данные об инвалидности за пропущенное время", j._missed),
-    ("note", "Примечание", lambda k, e: None),
+    ("note", "Примечание", lambda k, e: j.c.review_note(k)),
 )
+
+
+#: Categories whose value is a date: xs:date in the XML, «23» ноября 2026 г. in print.
+DATES = frozenset({"birthDate"})
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,12 @@ class SessionSpec:
         rows = []
         for key, label, read in CATEGORIES:
             value = read(case, e)
-            rows.append({"key": key, "label": label, "value": None if value in (None, "") else str(value)})
+            if value in (None, ""):
+                rows.append({"key": key, "label": label, "value": None, "xml": None})
+            elif isinstance(value, dt.date):
+                rows.append({"key": key, "label": label, "value": format_date(value), "xml": value.isoformat()})
+            else:
+                rows.append({"key": key, "label": label, "value": str(value), "xml": str(value)})
         return {"act_number": e.act_number, "rows": rows}
 
     def data(self, cases: Iterable[Case], session: Session) -> dict[str, Any]:
@@ -88,7 +110,7 @@ class SessionSpec:
         members: list[str] = []
         chairman = ""
         blocks = []
-        for case in sorted(cases, key=lambda k: k.examination.act_number if k.examination else ""):
+        for case in sorted(cases, key=lambda k: act_order(k.examination.act_number) if k.examination else ""):
             if session_of(case) != session:
                 continue
             blocks.append(self.block(case))

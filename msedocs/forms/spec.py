@@ -186,9 +186,10 @@ class ItemDef:
         text = head + self.label
         if self.enum is not None:
             options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
-            text += ": " + "".join(r["text"] for r in self._runs(self._parts(options)))
+            printed = "".join(r["text"] for r in self._runs(self._parts(options)))
+            text = f"{text}: {printed}" if self.label else f"{head}{printed}"
             text += f" {self.suffix}" if self.suffix else ""
-        return text + (f" {self.doc}" if self.doc else "")
+        return " ".join(part for part in (text, self.doc) if part)
 
     def _parts(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The options as printed: each group under its heading, each other option alone."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from lxml import etree
 
 from .journals import JournalSpec
-from .session import CATEGORIES, SessionSpec
+from .session import CATEGORIES, DATES, SessionSpec
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -181,7 +181,8 @@ def build_session_xsd(spec: SessionSpec) -> bytes:
     act_ct = etree.SubElement(act, _xs("complexType"))
     aseq = etree.SubElement(act_ct, _xs("sequence"))
     for key, label, _read in CATEGORIES:
-        _doc(etree.SubElement(aseq, _xs("element"), name=key, type="c:Text", minOccurs="0"), label)
+        type_ = "xs:date" if key in DATES else "c:Text"
+        _doc(etree.SubElement(aseq, _xs("element"), name=key, type=type_, minOccurs="0"), label)
     number = etree.SubElement(act_ct, _xs("attribute"), name="number", type="c:Text", use="required")
     _doc(number, "Акт освидетельствования в МРЭК (номер)")
     _doc(etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures"), "Подписи")

@@ -114,6 +114,14 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
         why = "a citizen not recognised as disabled receives an extract from the act (order 692n, appendix 2 point 6)"
         if case.extract is None:
             problems.append(("extract", f"is required: {why}"))
+        if case.examination is None:
+            problems.append(
+                (
+                    "examination",
+                    "is required: the extract is drawn up from the act of the MSE (its number and date) "
+                    "(order 692n, appendix 2 points 5-6)",
+                )
+            )
         if case.delivery is None:
             problems.append(("delivery", f"is required (channel 'portal' or 'paper'): {why}"))
     elif case.extract is not None:

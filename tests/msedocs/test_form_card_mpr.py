@@ -95,7 +95,7 @@ def test_card_current_decision_not_repeated_when_already_in_history():
 def test_card_review_noted_and_not_recognised_worded():
     rows = _item(CARD.data(_case("central_mrek_cancelled")), "8")["rows"]
     assert rows[0]["conclusion"]["display"] == "инвалидом не признан"
-    assert "отменяется" in rows[-1]["note"]["display"]
+    assert rows[-1]["note"]["display"].endswith("№ 771: отменяется")
     rows = _item(CARD.data(_case("not_recognised")), "8")["rows"]
     assert rows[-1]["conclusion"]["display"] == "инвалидом не признан(а)"
 
@@ -181,6 +181,7 @@ def test_mpr_applies_only_with_mpr_data():
 def test_mpr_child_of_14_to_18_with_representative():
     d = json.loads((CASES / "occupational_disease_percentages.json").read_text(encoding="utf-8"))
     child = json.loads((CASES / "child_with_representative.json").read_text(encoding="utf-8"))
+    child["patient"]["birth_date"] = "2011-03-14"  # fifteen on the date of the consultation
     child["mpr"] = {
         "number": "17",
         "date": child["referral"]["date"],
@@ -199,7 +200,11 @@ def test_mpr_child_of_14_to_18_with_representative():
     data = MPR_CONCLUSION.data(case)
     assert case.representative is not None
     assert _item(data, "2")["display"] == case.representative.name.full
+    assert _item(data, "3")["children"][1]["value"] == 15
     assert _item(data, "6")["display"] == str(case.representative.addresses.registration)
+    assert _item(data, "7")["display"] == str(
+        case.representative.addresses.actual or case.representative.addresses.registration
+    )
     assert _chosen(_item(data, "8.5")) == ["vocational", "secondary_special"]
     assert _item(data, "8.5")["other"] == "швея, оператор ЭВМ"
     assert _chosen(_item(data, "9")) == ["child_2"]
@@ -214,3 +219,141 @@ def test_mpr_pension_options_exclusive():
 
     with pytest.raises(InputError, match="pension"):
         load_case(d)
+
+
+# --- the wording as printed (HTML, DOCX) and annotated (XSD) -----------------------------
+
+STATUTE_9 = (
+    "9. Инвалидом не является; инвалид I, II, III группы; ребенок-инвалид: первая, вторая, третья, "
+    "четвертая степень утраты здоровья (нужное подчеркнуть)"
+)
+
+
+def _html(spec: Any, case: Case) -> Any:
+    from lxml import etree
+
+    from generators.pdf import render_html
+
+    return etree.HTML(render_html(spec.data(case)))
+
+
+def _html_item(root: Any, start: str) -> Any:
+    return next(d for d in root.iter("div") if "item" in d.get("class", "") and "".join(d.itertext()).startswith(start))
+
+
+def _docx_paragraph(spec: Any, case: Case, start: str) -> Any:
+    import io
+
+    import docx
+
+    from generators.docx import render
+
+    doc = docx.Document(io.BytesIO(render(spec.data(case))))
+    return next(p for p in doc.paragraphs if p.text.startswith(start))
+
+
+def _text(el: Any) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def test_mpr_item_9_worded_as_the_statute_with_the_group_underlined():
+    case = _case("occupational_disease_percentages")
+    div = _html_item(_html(MPR_CONCLUSION, case), "9. ")
+    assert _text(div) == STATUTE_9
+    assert [u.text for u in div.iter("u")] == ["III группы"]
+    p = _docx_paragraph(MPR_CONCLUSION, case, "9. ")
+    assert p.text == STATUTE_9
+    assert [r.text for r in p.runs if r.underline] == ["III группы"]
+
+
+def test_mpr_item_9_child_degree_underlines_heading_and_degree():
+    d = json.loads((CASES / "not_recognised.json").read_text(encoding="utf-8"))
+    d["mpr"]["disability"] = "child_2"
+    div = _html_item(_html(MPR_CONCLUSION, load_case(d)), "9. ")
+    assert _text(div) == STATUTE_9
+    assert [u.text for u in div.iter("u")] == ["ребенок-инвалид", "вторая"]
+
+
+def test_mpr_punctuation_as_the_statute_prints_it():
+    case = _case("occupational_disease_percentages")
+    root = _html(MPR_CONCLUSION, case)
+    # 17: «... ФК _____; способность к трудовой деятельности ФК ____»
+    assert "(профессиональному) ФК 1; способность к трудовой деятельности ФК 2" in _text(_html_item(root, "17. "))
+    # 15.8: «у нанимателя или при содействии ...»
+    employment = _html_item(root, "у нанимателя")
+    assert _text(employment).startswith("у нанимателя или при содействии территориального отделения занятости")
+    assert [u.text for u in employment.iter("u")] == ["у нанимателя"]
+    # 11.4, 15.6.1, 15.7.3: «(указать): ___»; 15.2, 15.4: «иных сведений (нужное подчеркнуть):»
+    assert "(нужное подчеркнуть, указать): горные машины" in _text(_html_item(root, "11.4. "))
+    assert "(нужное подчеркнуть, указать): машинист" in _text(_html_item(root, "присвоенная (осваиваемая)"))
+    assert "трудового процесса (указать): общая и локальная вибрация" in _text(_html_item(root, "15.6.1. "))
+    assert _text(_html_item(root, "15.7.3. ")).endswith("подготовки (указать): не нуждается")
+    bases = [d for d in root.iter("div") if _text(d).startswith("выполняется на основании")]
+    assert len(bases) == 2 and all(_text(b).endswith("иных сведений (нужное подчеркнуть):") for b in bases)
+    p = _docx_paragraph(MPR_CONCLUSION, case, "17. ")
+    assert p.text.endswith("ФК 1; способность к трудовой деятельности ФК 2")
+
+
+def test_mpr_title_on_two_lines():
+    h1 = next(_html(MPR_CONCLUSION, _case("not_recognised")).iter("h1"))
+    assert [t.strip() for t in h1.itertext()] == ["Заключение", "кабинета медико-профессиональной реабилитации"]
+
+
+def test_mpr_child_addresses_empty_for_an_adult_with_a_representative():
+    d = json.loads((CASES / "not_recognised.json").read_text(encoding="utf-8"))
+    child = json.loads((CASES / "child_with_representative.json").read_text(encoding="utf-8"))
+    d["representative"] = child["representative"]
+    case = load_case(d)
+    assert case.representative is not None
+    data = MPR_CONCLUSION.data(case)
+    assert _item(data, "2")["display"] == case.representative.name.full
+    assert _item(data, "6")["display"] == "" and _item(data, "7")["display"] == ""
+    root = _html(MPR_CONCLUSION, case)
+    assert _html_item(root, "6. ").find(".//span[@class='blank']") is not None
+
+
+def _xsd_doc(form_id: str, name: str) -> str:
+    from lxml import etree
+
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    tree = etree.parse(str(ROOT / "xsd" / f"{form_id}.xsd"))
+    el = next(e for e in tree.iter(f"{xs}element") if e.get("name") == name)
+    return el.find(f"{xs}annotation/{xs}documentation").text
+
+
+def test_xsd_annotations_carry_item_and_wording():
+    disability = _xsd_doc("by-mpr-conclusion", "disability")
+    assert disability.startswith("9.") and disability.endswith(STATUTE_9.removeprefix("9. "))
+    assert _xsd_doc("by-mpr-conclusion", "phones") == "Контактные номера телефонов (пункт 7)"
+    assert _xsd_doc("by-card", "phones") == "Контактные номера телефонов (пункт 6)"
+    assert _xsd_doc("by-card", "results") == "8. Результаты медико-социальной экспертизы"
+
+
+def test_card_results_table_has_its_columns_and_one_row_per_decision_in_pdf_and_docx():
+    import io
+
+    import docx
+
+    from generators.docx import render
+
+    case = _case("occupational_disease_percentages")
+    rows = len(case.history) + 1
+    root = _html(CARD, case)
+    table = next(root.iter("table"))
+    head = [_text(th) for th in table.iter("th")]
+    assert head == [
+        "№ п/п",
+        "Дата решения медико-реабилитационной экспертной комиссии (далее – МРЭК)",
+        "Наименование МРЭК, проводившей медико-социальную экспертизу",
+        "Заключение МРЭК",
+        "Серия, номер удостоверения инвалида (дубликата удостоверения инвалида)",
+        "Примечание",
+    ]
+    body = table.find("tbody").findall("tr")
+    assert len(body) == rows
+    assert [_text(tr.find("td")) for tr in body] == [str(n) for n in range(1, rows + 1)]
+    assert [c.get("style") for c in table.iter("col")][0] == "width: 6%"
+    t = docx.Document(io.BytesIO(render(CARD.data(case)))).tables[0]
+    assert [c.text for c in t.rows[0].cells] == head
+    assert len(t.rows) == 1 + rows
+    assert t.rows[-1].cells[1].text == "«24» июля 2026 г."

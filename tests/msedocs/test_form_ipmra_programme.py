@@ -335,3 +335,65 @@ def test_programme_diagnosis_is_optional():
     del d["exam_programme"]["diagnosis"]
     data = EXAM_PROGRAMME.data(_load(d))
     assert by_key(data, "diagnosis")["value"] is None
+
+
+# --- print layout and schema annotations (audit against appendices 8 and 9) ---------------
+
+
+def _layout_lines(pdf: bytes) -> list[str]:
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    out = subprocess.run([require_tool("pdftotext"), "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    return out.stdout.decode().splitlines()
+
+
+@pytest.mark.parametrize("name", IPMRA_CASES)
+def test_ipmra_pdf_prints_each_measure_date_on_one_line(name):
+    from generators.pdf import html_to_pdf, render_html
+
+    data = IPMRA.data(_case(name))
+    lines = _layout_lines(html_to_pdf(render_html(data)))
+    dates = {row[key]["display"] for row in by_key(data, "measures")["rows"] for key in ("prescribed", "done")} - {""}
+    assert dates
+    broken = [d for d in sorted(dates) if not any(d in line for line in lines)]
+    assert not broken, f"dates broken across lines in the measures table: {broken}"
+
+
+def test_ipmra_pdf_signer_title_on_two_lines_as_in_the_statute():
+    from generators.pdf import html_to_pdf, render_html
+
+    lines = [
+        " ".join(line.split()) for line in _layout_lines(html_to_pdf(render_html(IPMRA.data(_case(IPMRA_CASES[0])))))
+    ]
+    i = next(i for i, line in enumerate(lines) if line.startswith("Врач-специалист"))
+    assert lines[i].startswith("Врач-специалист, ответственный")
+    assert lines[i + 1].startswith("за составление данной программы")
+
+
+def _xsd_docs(form_id: str) -> dict[str, str]:
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    tree = etree.parse(str(ROOT / "xsd" / f"{form_id}.xsd"))
+    return {
+        el.get("name"): "".join(el.findtext(f"{xs}annotation/{xs}documentation") or "")
+        for el in tree.iter(f"{xs}element")
+        if el.get("name")
+    }
+
+
+@pytest.mark.parametrize("spec", [IPMRA, EXAM_PROGRAMME], ids=lambda s: s.id)
+def test_xsd_annotates_every_numbered_item_with_its_number_and_wording(spec):
+    docs = _xsd_docs(spec.id)
+    numbered = [i for i in spec.all_items() if i.no]
+    assert numbered
+    for item in numbered:
+        assert docs[item.key].startswith(f"{item.no}. {item.label}"), item.key
+
+
+def test_programme_xsd_says_where_the_number_and_the_address_stand():
+    docs = _xsd_docs(EXAM_PROGRAMME.id)
+    assert docs["number"].startswith("№ ")
+    assert f"«{EXAM_PROGRAMME.title} № ...»" in docs["number"]
+    assert docs["organisationAddress"].startswith("Адрес организации здравоохранения (иной организации)")
+    assert "пункту 1" in docs["organisationAddress"]

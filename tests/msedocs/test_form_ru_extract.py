@@ -326,3 +326,125 @@ def test_extract_is_for_russian_cases_only() -> None:
 
 def test_russian_case_needs_no_id_number() -> None:
     assert case(PORTAL).patient.id_number is None
+
+
+# --- СНИЛС edge rules (shared/IDENTIFIERS.md) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first9", "weighted_sum", "check"),
+    [
+        ("100582052", 99, 99),  # below 100: the sum itself
+        ("050234316", 100, 0),  # 100 gives 00
+        ("016103396", 101, 0),  # 101 gives 00
+        ("700201621", 102, 1),  # above 101: sum mod 101
+        ("820981233", 201, 0),  # above 101, remainder 100 gives 00
+        ("368898975", 302, 0),  # likewise (302 mod 101 = 100)
+        ("913702858", 202, 0),  # 202 mod 101 = 0
+    ],
+)
+def test_snils_check_number_edges(first9: str, weighted_sum: int, check: int) -> None:
+    assert sum(int(d) * w for d, w in zip(first9, range(9, 0, -1), strict=True)) == weighted_sum
+    assert ids.snils_check_number(first9) == check
+    printed = f"{first9[:3]}-{first9[3:6]}-{first9[6:]}"
+    assert ids.snils_error(f"{printed} {check:02d}") is None
+    wrong = (check + 1) % 100
+    assert ids.snils_error(f"{printed} {wrong:02d}") == f"check number does not match (expected {check:02d})"
+
+
+def test_snils_checked_from_001_001_999() -> None:
+    assert ids.snils_error("001-001-998 55") is None  # at 001-001-998: any check number
+    assert ids.snils_error("001-001-999 65") is None
+    assert ids.snils_error("001-001-999 00") == "check number does not match (expected 65)"
+    data = ru_dict()
+    data["patient"]["insurance"]["snils"] = "001-001-999 00"
+    assert ("patient.insurance.snils", "СНИЛС check number does not match (expected 65)") in problems(data)
+
+
+# --- ОМС: digits in odd positions from the right doubled (shared/IDENTIFIERS.md) ----------------
+
+
+@pytest.mark.parametrize(
+    ("first15", "check"),
+    [
+        ("000000000000001", 8),  # last digit: odd position from the right, doubled: 2
+        ("000000000000010", 9),  # second from the right: even position, as it is: 1
+        ("000000000000005", 9),  # doubled 5 = 10, digits added: 1
+        ("100000000000000", 8),  # fifteenth from the right: odd, doubled
+        ("845199912289999", 0),
+    ],
+)
+def test_oms_check_digit_positions(first15: str, check: int) -> None:
+    assert ids.oms_check_digit(first15) == check
+    assert ids.oms_error(first15 + str(check)) is None
+    assert ids.oms_error(first15 + str((check + 1) % 10)) == f"check digit does not match (expected {check})"
+
+
+@pytest.mark.parametrize("name", [PORTAL, PAPER])
+def test_fixture_oms_policies_pass(name: str) -> None:
+    policy = case(name).patient.insurance.oms_policy
+    assert policy is not None and ids.oms_error(policy) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("series", "53 1A"), ("series", "531"), ("series", "53 133"), ("number", "0006123"), ("number", "00061A")],
+)
+def test_passport_series_4_digits_number_6_digits(field: str, value: str) -> None:
+    data = ru_dict(PAPER)
+    data["patient"]["identity_document"][field] = value
+    found = [msg for path, msg in problems(data) if path == f"patient.identity_document.{field}"]
+    assert found and repr(value) in found[0]
+
+
+# --- the act the extract is drawn from ---------------------------------------------------------
+
+
+def test_not_recognised_needs_the_act() -> None:
+    data = ru_dict(PAPER)
+    del data["examination"]
+    assert any(path == "examination" and "act of the MSE" in msg for path, msg in problems(data))
+
+
+def test_xsd_requires_the_extract_act_and_purpose() -> None:
+    from lxml import etree
+
+    from tests.conftest import ROOT
+
+    schema_doc = etree.parse(str(ROOT / "xsd" / "ru-extract.xsd"))
+    schema = etree.XMLSchema(schema_doc)
+    (doc,) = render_form(case(PAPER), FORM, ("xml",))
+    xml = etree.fromstring(doc.content)
+    assert schema.validate(xml), schema.error_log
+    ns = {"f": FORM.namespace}
+    for xpath in ("f:act", "f:act/f:number", "f:act/f:date", "f:header/f:extract/f:number", "f:msePurpose"):
+        broken = copy.deepcopy(xml)
+        (el,) = broken.xpath(xpath, namespaces=ns)
+        el.getparent().remove(el)
+        assert not schema.validate(broken), f"{xpath} is optional in the XSD"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ru_not_recognised_without_examination.json",
+        "ru_passport_number_five_digits.json",
+        "ru_snils_sum_over_101.json",
+        "ru_snils_remainder_100.json",
+        "ru_paper_without_postal_address.json",
+    ],
+)
+@pytest.mark.parametrize("electronic", [False, True])
+def test_cli_refuses_bad_russian_input(name: str, electronic: bool, tmp_path: Any, capsys: Any) -> None:
+    from msedocs.cli import main
+    from tests.conftest import ROOT
+
+    bad = ROOT / "fixtures" / "bad"
+    expected = json.loads((bad / "expected.json").read_text(encoding="utf-8"))[name]
+    out = tmp_path / "out"
+    argv = ["render", str(bad / name), "--form", "ru-extract", "--out", str(out)]
+    code = main([*argv, "--electronic"] if electronic else argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{expected['path']}: " in err and expected["contains"] in err, err
+    assert not out.exists()

@@ -16,6 +16,7 @@ from lxml import etree
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from generators import journal_pdf
+from generators.common import format_date
 from msedocs import journal, synth
 from msedocs.cli import main
 from msedocs.forms.journals import JOURNALS, numbered
@@ -211,7 +212,8 @@ def test_bad_case_in_batch_is_reported_with_file_and_line(cases_jsonl, tmp_path,
     err = capsys.readouterr().err
     assert code == 2
     assert f"{bad}:5: patient.birth_date" in err or f"{bad}:5: referral.vkk_decision_date" in err, err
-    assert f"{bad}:10: (file)" in err and "2 of 80 case(s) failed validation" in err
+    assert f"{bad}:10: (record): invalid JSON: Expecting property name" in err, err
+    assert "(line 1)" not in err and "2 of 80 case(s) failed validation" in err
     assert not out.exists()
 
 
@@ -291,3 +293,140 @@ def test_progress_bars_on_a_terminal_only(cases_jsonl, tmp_path):
     piped = subprocess.run([*args, "--out", str(tmp_path / "pipe")], capture_output=True, text=True, cwd=ROOT)
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr
     assert (tmp_path / "tty" / "by-journal-protocols.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+#: The title line under «ЖУРНАЛ» and the headings of columns 2..N, as 004_5509ffa87cccaffb.txt prints
+#: them (appendices 4-7 to the Instruction; words broken across lines there joined again).
+STATUTE = {
+    "by-journal-protocols": (  # lines 4424-4516
+        "протоколов заседаний медико-реабилитационной экспертной комиссии",
+        [
+            "Фамилия, инициалы пациента",
+            "Идентификационный номер пациента",
+            "Дата рождения",
+            "Адрес места жительства или пребывания",
+            "Наименование организации, направившей пациента на медико-социальную экспертизу",
+            "Цель направления",
+            "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
+            "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
+            "до настоящего освидетельствования",
+            "Решение МРЭК²",
+            "Срок действия заключения МРЭК",
+            "Требования к характеру и условиям труда",
+            "ТССР³",
+            "Данные об инвалидности за пропущенное время",
+            "Примечание",
+        ],
+    ),
+    "by-journal-cards": (  # lines 4546-4590
+        "учета движения медицинских карт пациентов медико-реабилитационной экспертной комиссии",
+        [
+            "Фамилия, инициалы пациента",
+            "Идентификационный номер пациента",
+            "Дата рождения",
+            "Номер/дата акта освидетельствования, год последнего освидетельствования",
+            "Наименование организации, запросившей медицинскую карту пациента МРЭК¹",
+            "Число, месяц, год передачи медицинской карты пациента МРЭК",
+            "Число, месяц, год возврата медицинской карты пациента МРЭК",
+            "Примечание",
+        ],
+    ),
+    "by-journal-certificates": (  # lines 4616-4679
+        "учета выдачи удостоверений инвалидов",
+        [
+            "Фамилия, инициалы пациента",
+            "Идентификационный номер пациента",
+            "Дата выдачи удостоверения инвалида",
+            "Акт освидетельствования в медико-реабилитационной экспертной комиссии (номер, дата)",
+            "Группа инвалидности (степень утраты здоровья)",
+            "Серия, номер удостоверения инвалида",
+            "Срок действия удостоверения инвалида",
+            "Подпись получателя",
+            "Примечание (фамилия, инициалы получателя удостоверения инвалида, номер и дата доверенности; "
+            "выдан дубликат удостоверения инвалида)",
+        ],
+    ),
+    "by-journal-mpr": (  # lines 4702-4742
+        "учета консультативных заключений кабинета медико-профессиональной реабилитации",
+        [
+            "Фамилия, инициалы пациента",
+            "Дата рождения",
+            "Адрес места жительства или пребывания",
+            "Наименование направившей организации здравоохранения",
+            "Цель направления",
+            "Дополнительная информация",
+            "Клинико-функциональный диагноз",
+            "Консультативное заключение",
+            "Примечание",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_columns_and_title_are_the_statutes(jid, built):
+    title, headings = STATUTE[jid]
+    spec = JOURNALS[jid]
+    assert spec.title == title
+    assert [c.label for c in spec.columns] == headings
+    document = docx.Document(io.BytesIO(built[jid]["docx"]))
+    table = document.tables[-1]
+    assert [c.text for c in table.rows[0].cells] == ["№ п/п", *headings]
+    assert [c.text for c in table.rows[1].cells] == [str(i) for i in range(1, len(headings) + 2)]
+    paragraphs = [p.text for p in document.paragraphs]
+    assert paragraphs[paragraphs.index("ЖУРНАЛ") + 1] == title
+
+
+def test_mpr_journal_names_the_organisation_that_sent_the_patient_to_the_office(built, cases_jsonl):
+    """Column 5 is who sent the patient to the MPR consultation (the conclusion's «направлено …»,
+    ``mpr.sent_to``), not the organisation that referred the patient to MSE."""
+    cases = sorted((x.case for x in iter_cases(cases_jsonl) if x.case and x.case.mpr
+                    and x.case.jurisdiction.value == "BY" and START <= x.case.mpr.date <= END),
+                   key=lambda k: (k.mpr.date, k.case_id))  # fmt: skip
+    assert cases and any(k.mpr.sent_to != k.referring_organisation.name for k in cases)
+    root = etree.fromstring(built["by-journal-mpr"]["xml"])
+    got = [e.findtext("{*}referredBy") for e in root.findall("{*}entries/{*}entry")]
+    assert got == [k.mpr.sent_to for k in cases]
+
+
+def test_protocols_journal_keeps_other_purpose_and_a_term_without_start():
+    from msedocs.model import load_case
+
+    raw = json.loads((ROOT / "fixtures" / "cases" / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    raw["examination"]["purpose_other"] = "установление причины инвалидности"
+    raw["decision"].pop("valid_from")
+    spec = JOURNALS["by-journal-protocols"]
+    keys = [c.key for c in spec.columns]
+    (entry,) = spec.entries(load_case(raw))
+    values = dict(zip(keys, entry.values, strict=True))
+    assert values["purpose"].endswith("; установление причины инвалидности")
+    assert values["validity"] == "до 30.11.2027"
+
+
+def test_protocols_journal_lists_a_session_as_its_protocol_does(tmp_path):
+    """Rows of one date follow protocol and act number in numeric order (2026-9 before
+    2026-10), not the case ids, so the journal and the session protocol agree."""
+    raw = json.loads((ROOT / "fixtures" / "cases" / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for case_id, act, surname in (("CASE-A", "2026-10", "Десятый"), ("CASE-B", "2026-9", "Девятый"),
+                                  ("CASE-C", "2026-11", "Одиннадцатый")):  # fmt: skip
+        raw["case_id"], raw["examination"]["act_number"], raw["patient"]["name"]["last"] = case_id, act, surname
+        (folder / f"{case_id}.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    written = journal.write("by-journal-protocols", folder, START, END, tmp_path / "out", ("xml",))
+    root = etree.fromstring((tmp_path / "out" / written.files[0]["file"]).read_bytes())
+    rows = [r.findtext("{*}patient").split()[0] for r in root.findall("{*}entries/{*}entry")]
+    assert rows == ["Девятый", "Десятый", "Одиннадцатый"]
+
+
+@pytest.mark.parametrize(("case_name", "result"), [("central_mrek_cancelled", "отменяется"),
+                                                   ("central_mrek_review", "подтверждается")])  # fmt: skip
+def test_protocols_journal_notes_a_central_review(case_name, result):
+    from msedocs.model import load_case
+
+    case = load_case(ROOT / "fixtures" / "cases" / f"{case_name}.json")
+    review = case.decision.review
+    spec = JOURNALS["by-journal-protocols"]
+    (entry,) = spec.entries(case)
+    note = dict(zip([c.key for c in spec.columns], entry.values, strict=True))["note"]
+    assert note == f"заключение {review.commission} от {format_date(review.date)} № {review.number}: {result}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -9,6 +10,7 @@ import subprocess
 import docx
 from lxml import etree
 
+from generators.common import format_date
 from msedocs.cli import main
 from msedocs.forms.session import CATEGORIES
 from tests.conftest import CASES_DIR, ROOT, require_tool
@@ -62,6 +64,12 @@ def test_protocol_of_one_session_in_three_formats(tmp_path, capsys):
     assert [r.cells[0].text for r in table.rows[2 :: len(CATEGORIES)]] == ["2026-0457", "2026-0458", "2026-0459"]
     assert table.rows[2].cells[1].text == "Фамилия, инициалы пациента"
     assert table.rows[2].cells[2].text == "Шыла А.І."  # act 2026-0457 is the second case
+    # the birth date: xs:date in the XML, as on paper in print, from one value
+    birth = {a.get("number"): a.findtext("{*}birthDate") for a in acts}
+    born = dt.date.fromisoformat(birth["2026-0457"])
+    assert table.rows[2 + 2].cells[1].text == "Дата рождения"
+    assert table.rows[2 + 2].cells[2].text == format_date(born) and format_date(born) in flat
+    assert document.tables[-1]._tbl.xpath("./w:tr[2]/w:trPr/w:tblHeader")  # the column numbers repeat too
 
 
 def test_protocol_needs_one_session(tmp_path, capsys):
@@ -90,3 +98,61 @@ def test_signed_protocol_and_journal_verify(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["format"] for f in manifest["files"]} == {"xml", "pdf", "docx", "p7s"}
     assert all(f["signature"]["level"] == "B-B" for f in manifest["files"] if f["format"] != "docx")
+
+
+#: Appendix 13, lines 2329-2345 of 004_5509ffa87cccaffb.txt: the «Категория данных» of a block, in order.
+STATUTE_CATEGORIES = [
+    "Фамилия, инициалы пациента",
+    "Идентификационный номер",
+    "Дата рождения",
+    "Адрес места регистрации (места жительства или пребывания)",
+    "Наименование организации, направившей пациента на медико-социальную экспертизу",
+    "Клинико-функциональный диагноз, код по МКБ-10² основного(ых) заболевания(й)",
+    "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
+    "до настоящего освидетельствования",
+    "Решение МРЭК¹",
+    "Срок действия заключения МРЭК¹",
+    "Требования к характеру и условиям труда",
+    "ТССР³",
+    "Данные об инвалидности за пропущенное время",
+    "Примечание",
+]
+
+
+def test_categories_are_the_statutes():
+    assert [label for _, label, _ in CATEGORIES] == STATUTE_CATEGORIES
+
+
+def test_acts_in_numeric_order_registered_address_title_and_whole_blocks(tmp_path, capsys):
+    """Acts 2026-9 and 2026-10 in that order; the block's address is the registered one
+    (the sample's actual address differs); «заседания …» is printed in lower case as in
+    lines 2320-2321; each act's block stays on one page."""
+    base = json.loads((CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    registered = base["patient"]["addresses"]["registration"]
+    actual = base["patient"]["addresses"]["actual"]
+    assert registered != actual
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for i, act in enumerate(["2026-10", "2026-9", "2026-11"]):
+        case = json.loads(json.dumps(base))
+        case["case_id"] = f"N-{i}"
+        case["examination"]["act_number"] = act
+        (folder / f"{i}.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["protocol", "--cases", str(folder), "--format", "xml,pdf", "--out", str(out)]) == 0, (
+        capsys.readouterr().err
+    )
+    root = etree.parse(str(out / "by-protocol.xml")).getroot()
+    acts = root.findall("{*}act")
+    assert [a.get("number") for a in acts] == ["2026-9", "2026-10", "2026-11"]
+    address = f"{registered['postcode']}, {registered['line']}"
+    assert [a.findtext("{*}address") for a in acts] == [address] * 3
+    text = subprocess.run([require_tool("pdftotext"), "-raw", str(out / "by-protocol.pdf"), "-"],
+                          capture_output=True, check=True).stdout.decode()  # fmt: skip
+    flat = " ".join(text.split())
+    assert "ПРОТОКОЛ заседания медико-реабилитационной экспертной комиссии" in flat
+    assert "ЗАСЕДАНИЯ" not in flat and actual["line"] not in flat
+    pages = text.split("\f")[:-1]
+    assert len(pages) > 1
+    for page in pages:  # a block begins and ends on the same page
+        assert page.count("Фамилия, инициалы пациента") == page.count("Примечание"), page
