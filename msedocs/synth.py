@@ -120,6 +120,9 @@ def _person(case: dict[str, Any], rng: random.Random, index: int) -> None:
     if case.get("jurisdiction", "BY") == "BY":
         patient["id_number"] = by_id_number(birth, sex, rng)
         case["commission"]["name"] = COMMISSION
+        mpr = case.get("mpr")
+        if mpr and "МРЭК" in mpr.get("sent_to", ""):  # the office's consultation was asked by this MREK
+            mpr["sent_to"] = COMMISSION
     else:
         insurance = patient.setdefault("insurance", {})
         if insurance.get("snils"):

@@ -46,6 +46,8 @@ def _is_caption(item: ItemDef) -> bool:
 def _items(doc: Any, items: tuple[ItemDef, ...], data_expr: str, rt: str, key: str = "") -> None:
     for i, item in enumerate(items):
         k = f"{key}_{i}" if key else f"i{i}"
+        if not item.printed:
+            continue
         _para(doc, "{{r " + f"rt['{rt}{k}']" + " }}")
         if item.kind == "records" and item.table and item.enum is None:
             head = table_head(item.columns)

@@ -146,6 +146,8 @@ class ItemDef:
     total_label: str = ""
     footnote: int | None = None
     inline: bool = False
+    #: False: in the XML only (for the electronic exchange), not on the paper form (PDF, DOCX).
+    printed: bool = True
     xsd_type: str | None = None
     labels: Mapping[str, str] | None = None
     doc: str = ""
@@ -251,6 +253,7 @@ class ItemDef:
             "suffix": self.suffix,
             "footnote": self.footnote,
             "inline": self.inline,
+            "printed": self.printed,
             "sep": self.separator,
             "children": [c.evaluate(case) for c in self.children],
         }

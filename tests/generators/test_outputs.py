@@ -29,9 +29,11 @@ def norm(text: str) -> str:
 
 
 def walk(items: list[dict[str, Any]]):
+    """Every item the paper form prints (an item kept for the XML only is not on paper)."""
     for item in items:
-        yield item
-        yield from walk(item["children"])
+        if item["printed"]:
+            yield item
+            yield from walk(item["children"])
 
 
 def expected_labels(data: dict[str, Any]) -> list[str]:
@@ -59,6 +61,15 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path.write_bytes(pdf)
     out = subprocess.run([require_tool("pdftotext"), "-raw", str(path), "-"], capture_output=True, check=True)
     return norm(out.stdout.decode())
+
+
+def docx_text(content: bytes) -> str:
+    document = docx.Document(io.BytesIO(content))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return norm("\n".join(parts))
 
 
 def test_every_fixture_has_forms():
@@ -140,12 +151,7 @@ def test_pdf_fonts_embedded_and_xml_attached(case_name, form_id, tmp_path):
 @pytest.mark.parametrize(("case_name", "form_id"), PAIRS, ids=IDS)
 def test_docx_has_every_item_and_value(case_name, form_id):
     data = REGISTRY[form_id].data(case(case_name))
-    document = docx.Document(io.BytesIO(rendered(case_name, form_id)["docx"]))
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            parts.extend(cell.text for cell in row.cells)
-    text = norm("\n".join(parts))
+    text = docx_text(rendered(case_name, form_id)["docx"])
     missing = [label for label in expected_labels(data) if label not in text]
     assert not missing, f"labels missing from the DOCX: {missing[:5]}"
     missing = [v for v in expected_values(data) if v not in text]
@@ -194,3 +200,15 @@ def test_referral_pdf_carries_the_slip_after_the_cut_line(tmp_path):
 def test_dates_print_as_on_paper(tmp_path):
     text = pdf_text(rendered("adult_first_group_ii", "by-act")["pdf"], tmp_path)
     assert "«26» мая 1978 г." in text
+
+
+def test_an_item_for_the_exchange_only_is_in_the_xml_not_on_paper(tmp_path):
+    """The IPMRA (appendix 8) has no identification number: the XML carries it, PDF and DOCX don't."""
+    name = "adult_first_group_ii"
+    out = rendered(name, "by-ipmra")
+    ns = {"f": REGISTRY["by-ipmra"].namespace}
+    id_number = case(name).patient.id_number
+    assert etree.fromstring(out["xml"]).findtext(".//f:idNumber", namespaces=ns) == id_number
+    for text in (pdf_text(out["pdf"], tmp_path), docx_text(out["docx"])):
+        assert "Идентификационный номер" not in text and id_number not in text
+        assert "1. Фамилия, собственное имя, отчество" in text and "2. Дата рождения" in text
