@@ -42,6 +42,13 @@ POINT_7 = (
     "адресу регистрации по месту жительства (месту пребывания), адресу фактического проживания "
     "в письменной форме на бумажном носителе или в электронном виде с использованием единого портала."
 )
+#: Its last paragraph (seed 000, line 172): an appeal through the portal is signed electronically.
+POINT_7_SIGNATURE = (
+    "Заявление об обжаловании решения бюро, поданное гражданином (его законным или уполномоченным "
+    "представителем) в форме электронного документа с использованием единого портала, должно быть "
+    "подписано электронной подписью в соответствии с Федеральным законом от 6 апреля 2011 г. № 63-ФЗ "
+    "«Об электронной подписи»."
+)
 PORTAL_FULL_NAME = (
     "федеральной государственной информационной системы «Единый портал государственных и муниципальных услуг (функций)»"
 )
@@ -117,7 +124,7 @@ def test_pdf_paper_variant_has_the_seal_and_no_esignature(name: str) -> None:
     text = pdf_text(rendered(name, "pdf", paper=True))
     assert "М.П." in text
     assert "(подпись)" in text
-    assert "электронной подписью" not in text
+    assert "Документ подписан" not in text and "Сведения о сертификатах" not in text
 
 
 @pytest.mark.parametrize("name", [PORTAL, PAPER])
@@ -151,7 +158,7 @@ def test_electronic_pdf_reserves_room_for_the_stamp_the_paper_one_does_not() -> 
 def test_docx_paper_variant_has_the_seal_and_no_esignature(name: str) -> None:
     text = docx_text(rendered(name, "docx", paper=True))
     assert "М.П." in text
-    assert "электронной подписью" not in text
+    assert "Документ подписан" not in text and "Сведения о сертификатах" not in text
 
 
 @pytest.mark.parametrize("name", [PORTAL, PAPER])
@@ -162,7 +169,11 @@ def test_docx_electronic_variant_has_no_seal(name: str) -> None:
 
 
 def test_docx_electronic_variant_states_the_qualified_signature() -> None:
-    assert QUALIFIED in docx_text(rendered(PORTAL, "docx", paper=False))
+    """The same statement as the PDF's, from one place (generators.common.esign_statement)."""
+    docx = docx_text(rendered(PORTAL, "docx", paper=False))
+    pdf = pdf_text(rendered(PORTAL, "pdf", paper=False))
+    statement = f"{ESIGN_STATEMENT}. Сведения о сертификатах подписей — в файле подписи."
+    assert norm(statement) in norm(docx) and norm(statement) in pdf
 
 
 # --- the values --------------------------------------------------------------------------------
@@ -224,7 +235,7 @@ def test_xml_carries_extract_and_act_numbers() -> None:
 
 
 def test_appeal_follows_point_7() -> None:
-    assert APPEAL.replace(PORTAL_FULL_NAME, "единого портала") == POINT_7
+    assert APPEAL.replace(PORTAL_FULL_NAME, "единого портала", 1) == f"{POINT_7} {POINT_7_SIGNATURE}"
 
 
 @pytest.mark.parametrize("paper", [True, False])
@@ -236,6 +247,7 @@ def test_appeal_is_printed(paper: bool) -> None:
         "в месячный срок со дня получения решения",
         "в письменной форме на бумажном носителе или в электронном виде",
         "«Единый портал государственных и муниципальных услуг (функций)»",
+        "должно быть подписано электронной подписью",
     ):
         assert phrase in text
 
