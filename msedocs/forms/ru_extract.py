@@ -16,6 +16,9 @@ text is not among the sources, so the items follow what 692n and the issue requi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..model.case import Case
 from ..model.enums import Jurisdiction, ReferralPurpose, Sex
 from .spec import FormSpec, ItemDef, Signer, Source
@@ -85,6 +88,14 @@ def applies(case: Case) -> bool:
     )
 
 
+def _number_and_date(number: Callable[[Case], Any], date: Callable[[Case], Any]) -> tuple[ItemDef, ItemDef]:
+    """«№ ... от ...» of a document, both required."""
+    return (
+        ItemDef("", "number", "№", get=number, required=True),
+        ItemDef("", "date", "от", "date", get=date, required=True),
+    )
+
+
 RU_EXTRACT = FormSpec(
     id="ru-extract",
     title="Выписка из акта медико-социальной экспертизы гражданина",
@@ -107,9 +118,8 @@ RU_EXTRACT = FormSpec(
             inline=True,
             required=True,
             doc="Номер и дата выписки",
-            children=(
-                ItemDef("", "number", "№", get=lambda k: k.extract.number if k.extract else None, required=True),
-                ItemDef("", "date", "от", "date", get=lambda k: k.extract.date if k.extract else None, required=True),
+            children=_number_and_date(
+                lambda k: k.extract.number if k.extract else None, lambda k: k.extract.date if k.extract else None
             ),
         ),
     ),
@@ -121,22 +131,9 @@ RU_EXTRACT = FormSpec(
             "group",
             inline=True,
             required=True,
-            children=(
-                ItemDef(
-                    "",
-                    "number",
-                    "№",
-                    get=lambda k: k.examination.act_number if k.examination else None,
-                    required=True,
-                ),
-                ItemDef(
-                    "",
-                    "date",
-                    "от",
-                    "date",
-                    get=lambda k: k.examination.act_date if k.examination else None,
-                    required=True,
-                ),
+            children=_number_and_date(
+                lambda k: k.examination.act_number if k.examination else None,
+                lambda k: k.examination.act_date if k.examination else None,
             ),
         ),
         ItemDef(

@@ -16,17 +16,24 @@ from msedocs.forms.session import CATEGORIES
 from tests.conftest import CASES_DIR, ROOT, require_tool
 
 
-def _session_batch(tmp_path):
-    """Three cases examined at one session (act numbers differ), one at another."""
-    base = json.loads((CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+def _session_cases(tmp_path, base, acts, surnames=()):
+    """A folder of copies of ``base`` examined at its session, one per act number."""
     folder = tmp_path / "cases"
     folder.mkdir()
-    for i, act in enumerate(["2026-0459", "2026-0457", "2026-0458"]):
+    for i, act in enumerate(acts):
         case = json.loads(json.dumps(base))
         case["case_id"] = f"S-{i}"
         case["examination"]["act_number"] = act
-        case["patient"]["name"]["last"] = ["Ковалёў", "Шыла", "Лойка"][i]
+        if surnames:
+            case["patient"]["name"]["last"] = surnames[i]
         (folder / f"{i}.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def _session_batch(tmp_path):
+    """Three cases examined at one session (act numbers differ), one at another."""
+    base = json.loads((CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    folder = _session_cases(tmp_path, base, ["2026-0459", "2026-0457", "2026-0458"], ["Ковалёў", "Шыла", "Лойка"])
     other = json.loads(json.dumps(base))
     other["case_id"] = "S-other"
     other["examination"]["protocol"]["number"] = "212"
@@ -131,13 +138,7 @@ def test_acts_in_numeric_order_registered_address_title_and_whole_blocks(tmp_pat
     registered = base["patient"]["addresses"]["registration"]
     actual = base["patient"]["addresses"]["actual"]
     assert registered != actual
-    folder = tmp_path / "cases"
-    folder.mkdir()
-    for i, act in enumerate(["2026-10", "2026-9", "2026-11"]):
-        case = json.loads(json.dumps(base))
-        case["case_id"] = f"N-{i}"
-        case["examination"]["act_number"] = act
-        (folder / f"{i}.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    folder = _session_cases(tmp_path, base, ["2026-10", "2026-9", "2026-11"])
     out = tmp_path / "out"
     assert main(["protocol", "--cases", str(folder), "--format", "xml,pdf", "--out", str(out)]) == 0, (
         capsys.readouterr().err
