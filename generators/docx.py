@@ -81,20 +81,35 @@ def caption_value(item: dict[str, Any]) -> RichText:
     return rt
 
 
-def signatures_text(data: dict[str, Any], paper: bool) -> RichText:
-    rt = RichText()
+def signature_rows(data: dict[str, Any], paper: bool) -> list[dict[str, Any]]:
+    """Rows of the signature table, as the PDF prints them: title, line, name with their
+    captions on paper (the name alone when electronic), then «М.П.» under a sealing signer."""
+    rows: list[dict[str, Any]] = []
     for s in data["signatures"]:
         for i, name in enumerate(s["names"]):
-            _add(rt, (s["title"] if i == 0 else "") + "\t")
-            if paper:
-                _add(rt, "_______________ ")
+            rt = RichText()
             _value(rt, name)
-            _add(rt, "\n")
+            line = RichText()
+            _add(line, "_______________" if paper else "")
+            rows.append({
+                "title": s["title"] if i == 0 else "",
+                "line": line,
+                "caption_line": "(подпись)" if paper else "",
+                "name": rt,
+                "caption_name": "(инициалы, фамилия)",
+            })  # fmt: skip
         if s["seal"] and paper:
-            _add(rt, "\tМ.П.")
+            mark = RichText()
+            _add(mark, "М.П.")
             if s.get("seal_footnote"):
-                _add(rt, str(s["seal_footnote"]), superscript=True)
-            _add(rt, "\n")
+                _add(mark, str(s["seal_footnote"]), superscript=True)
+            rows.append({"title": "", "line": mark, "caption_line": "", "name": RichText(), "caption_name": ""})
+    return rows
+
+
+def signatures_text(data: dict[str, Any], paper: bool) -> RichText:
+    """What follows the signature table: the e-signature statement of an electronic rendering."""
+    rt = RichText()
     if not paper and data["signatures"]:
         _add(rt, esign_statement(data))
     return rt
@@ -124,12 +139,14 @@ def render(data: dict[str, Any], *, paper: bool = True) -> bytes:
     if not path.is_file():
         raise GeneratorError(f"{form_id}: no DOCX template at {path}")
     rt = rich_texts(data, paper)
+    sig = {"": signature_rows(data, paper)}
     slip = data.get("extra", {}).get("slip")
     if slip:
         rt.update(rich_texts(slip, paper, prefix="slip_"))
+        sig["slip_"] = signature_rows(slip, paper)
     doc = DocxTemplate(str(path))
     try:
-        doc.render({"data": data, "rt": rt, "paper": paper}, autoescape=True)
+        doc.render({"data": data, "rt": rt, "sig": sig, "paper": paper}, autoescape=True)
     except Exception as exc:  # docxtpl raises jinja2 and lxml errors alike
         raise GeneratorError(f"{form_id}: DOCX template failed: {exc}") from exc
     out = io.BytesIO()

@@ -101,9 +101,31 @@ def _body(
         if not _is_caption(h):
             _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}")
     _items(doc, spec.items, data_expr, rt)
-    _para(doc, "{{r " + f"rt['{rt}signatures']" + " }}")
+    _signatures(doc, rt)
     if footnotes:
         _footnotes(doc, spec)
+
+
+def _signatures(doc: Any, rt: str) -> None:
+    """The signature block as the PDF lays it out: a borderless table of title, signature line
+    and name, each line with its caption below, a row per signer (and «М.П.»), one row of the
+    template repeated over ``sig['<prefix>']``; then the e-signature statement, if electronic."""
+    table = doc.add_table(rows=3, cols=3)
+    widths = (Mm(50), Mm(40), Mm(80))
+    table.rows[0].cells[0].text = "{%tr for row in sig['" + rt + "'] %}"
+    line = table.rows[1].cells
+    for cell, width in zip(line, widths, strict=True):
+        cell.width = width
+    line[0].text = "{{ row.title }}"
+    line[1].text = "{{r row.line }}"
+    line[1].add_paragraph("{{ row.caption_line }}").runs[0].font.size = Pt(8)
+    line[2].text = "{{r row.name }}"
+    line[2].add_paragraph("{{ row.caption_name }}").runs[0].font.size = Pt(8)
+    for cell in line[1:]:
+        for p in cell.paragraphs:
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    table.rows[2].cells[0].text = "{%tr endfor %}"
+    _para(doc, "{{r " + f"rt['{rt}signatures']" + " }}")
 
 
 def _footnotes(doc: Any, spec: FormSpec) -> None:

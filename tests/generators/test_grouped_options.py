@@ -232,7 +232,7 @@ def _cell_text(cell: Any) -> str:
 @pytest.mark.parametrize("case_name", ["adult_first_group_ii", "child_with_representative"])
 def test_ipmra_docx_tables_have_two_level_merged_heads(case_name):
     document = docx.Document(io.BytesIO(rendered(case_name, IPMRA)["docx"]))
-    impairments, activities, measures = document.tables
+    impairments, activities, measures, _signatures = document.tables
     for table, first, group, last in (
         (impairments, "Нарушения функций органов и систем организма", DEGREE_HEAD, DYNAMICS_HEAD),
         (activities, "Базовые категории жизнедеятельности", FC_HEAD, EFFECT_HEAD),

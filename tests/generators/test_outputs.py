@@ -16,6 +16,7 @@ from lxml import etree
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from msedocs.forms import REGISTRY
+from msedocs.pipeline import render_form
 from tests.conftest import ROOT, case, case_form_pairs, rendered, require_tool
 
 PAIRS = case_form_pairs()
@@ -212,3 +213,25 @@ def test_an_item_for_the_exchange_only_is_in_the_xml_not_on_paper(tmp_path):
     for text in (pdf_text(out["pdf"], tmp_path), docx_text(out["docx"])):
         assert "Идентификационный номер" not in text and id_number not in text
         assert "1. Фамилия, собственное имя, отчество" in text and "2. Дата рождения" in text
+
+
+@pytest.mark.parametrize(("case_name", "form_id"), PAIRS, ids=IDS)
+def test_docx_signature_block_is_the_pdfs(case_name, form_id):
+    """Title, signature line and name, each with its caption, a row per signer, «М.П.» under a
+    sealing signer on paper; the electronic rendering has neither line nor seal."""
+    data = REGISTRY[form_id].data(case(case_name))
+    sheets = [data, *([data["extra"]["slip"]] if data["extra"].get("slip") else [])]
+    signers = [s for d in sheets for s in d["signatures"]]
+    names = [n for s in signers for n in s["names"]]
+    seals = sum(1 for s in signers if s["seal"])
+    for paper in (True, False):
+        document = docx.Document(io.BytesIO(render_form(case(case_name), REGISTRY[form_id], ("docx",),
+                                                        paper=paper)[0].content))  # fmt: skip
+        rows = [[c.text for c in r.cells] for t in document.tables for r in t.rows if len(r.cells) == 3]
+        signed = [r for r in rows if r[2].endswith("\n(инициалы, фамилия)")]
+        assert [r[2].removesuffix("\n(инициалы, фамилия)").strip() for r in signed] == [n.strip() for n in names]
+        titles = [s["title"] for s in signers]
+        assert [r[0] for r in signed if r[0]] == [t for t in titles if t]
+        lines = [r[1] for r in signed]
+        assert lines == (["_______________\n(подпись)"] * len(names) if paper else ["\n"] * len(names))
+        assert sum(1 for r in rows if r[1].startswith("М.П.")) == (seals if paper else 0)

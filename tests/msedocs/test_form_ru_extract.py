@@ -14,6 +14,7 @@ from typing import Any
 import docx
 import pikepdf
 import pytest
+from docx.table import Table
 
 from msedocs.errors import FormNotApplicableError, InputError
 from msedocs.forms import REGISTRY
@@ -66,8 +67,14 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def docx_text(content: bytes) -> str:
-    document = docx.Document(io.BytesIO(content))
-    return norm("\n".join(p.text for p in document.paragraphs))
+    """Paragraphs and table cells (the signature block is a table) in document order."""
+    parts: list[str] = []
+    for block in docx.Document(io.BytesIO(content)).iter_inner_content():
+        if isinstance(block, Table):
+            parts.extend(cell.text for row in block.rows for cell in row.cells)
+        else:
+            parts.append(block.text)
+    return norm("\n".join(parts))
 
 
 def rendered(name: str, fmt: str, *, paper: bool) -> bytes:
