@@ -69,6 +69,8 @@ def item_text(item: dict[str, Any]) -> RichText:
             else:
                 _add(rt, sep + (child["label"] + " " if child["label"] else ""))
                 _value(rt, child["display"])
+    elif item.get("fixed"):
+        _add(rt, ": " + item["display"])
     else:
         _add(rt, " ")
         _value(rt, item["display"])

@@ -148,6 +148,9 @@ class ItemDef:
     inline: bool = False
     #: False: in the XML only (for the electronic exchange), not on the paper form (PDF, DOCX).
     printed: bool = True
+    #: The value is the form's own fixed wording (the extract's right to appeal): printed as
+    #: text after the label, not as a filled-in blank.
+    fixed: bool = False
     xsd_type: str | None = None
     labels: Mapping[str, str] | None = None
     doc: str = ""
@@ -254,6 +257,7 @@ class ItemDef:
             "footnote": self.footnote,
             "inline": self.inline,
             "printed": self.printed,
+            "fixed": self.fixed,
             "sep": self.separator,
             "children": [c.evaluate(case) for c in self.children],
         }

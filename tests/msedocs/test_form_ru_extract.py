@@ -467,3 +467,23 @@ def test_cli_refuses_bad_russian_input(name: str, electronic: bool, tmp_path: An
     assert code == 2, err
     assert f"{expected['path']}: " in err and expected["contains"] in err, err
     assert not out.exists()
+
+
+def test_appeal_is_the_forms_wording_not_a_filled_blank() -> None:
+    """The filled-in values are underlined as on paper; the right to appeal, the form's own
+    wording, is plain text in both the PDF's HTML and the DOCX."""
+    from lxml import etree
+
+    from generators.pdf import render_html
+
+    data = FORM.data(case(PAPER))
+    html = etree.HTML(render_html(data))
+    filled = ["".join(v.itertext()) for v in html.iterfind(".//span[@class='v']")]
+    assert data["items"][1]["display"] in filled  # the citizen's name, a filled blank
+    assert not any("обжаловать" in v for v in filled)
+    assert "обжаловать решение бюро" in "".join(html.itertext())
+    document = docx.Document(io.BytesIO(rendered(PAPER, "docx", paper=True)))
+    runs = [r for p in document.paragraphs for r in p.runs]
+    appeal = [r for r in runs if "обжаловать решение бюро" in r.text]
+    assert appeal and not any(r.underline for r in appeal)
+    assert any(r.underline for r in runs if data["items"][1]["display"] in r.text)
