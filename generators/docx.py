@@ -62,7 +62,7 @@ def item_text(item: dict[str, Any]) -> RichText:
         _add(rt, ":")
     elif kind == "group":
         for i, child in enumerate(item["children"]):
-            sep = " " if i == 0 else item["sep"]
+            sep = (" " if item["label"] or item["no"] else "") if i == 0 else item["sep"]
             if child["kind"] == "choice":
                 _add(rt, sep + (child["label"] + ": " if child["label"] else ""))
                 _options(rt, child)

@@ -98,8 +98,9 @@ def _body(
     if title_first:
         captions()
     for i, h in enumerate(spec.header):
-        if not _is_caption(h):
-            _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}")
+        if not _is_caption(h):  # «№ … от …» under the title is centred, as the PDF's subtitle
+            subtitle = h.kind == "group" and h.inline
+            _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}", align=WD_ALIGN_PARAGRAPH.CENTER if subtitle else None)
     _items(doc, spec.items, data_expr, rt)
     _signatures(doc, rt)
     if footnotes:

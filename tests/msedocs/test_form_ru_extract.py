@@ -487,3 +487,12 @@ def test_appeal_is_the_forms_wording_not_a_filled_blank() -> None:
     appeal = [r for r in runs if "обжаловать решение бюро" in r.text]
     assert appeal and not any(r.underline for r in appeal)
     assert any(r.underline for r in runs if data["items"][1]["display"] in r.text)
+
+
+def test_docx_number_and_date_under_the_title_are_centred_as_in_the_pdf() -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    extract = case(PAPER).extract
+    document = docx.Document(io.BytesIO(rendered(PAPER, "docx", paper=True)))
+    (line,) = [p for p in document.paragraphs if p.text.startswith(f"№ {extract.number}")]
+    assert line.alignment == WD_ALIGN_PARAGRAPH.CENTER
