@@ -94,10 +94,14 @@ def _body(
 
     if not title_first:
         captions()
-    _para(doc, spec.title.upper(), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    in_title = [i for i, h in enumerate(spec.header) if h.key == spec.title_item]
+    title = spec.title.upper() + "".join(" {{r " + f"rt['{rt}h{i}']" + " }}" for i in in_title)
+    _para(doc, title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
     if title_first:
         captions()
     for i, h in enumerate(spec.header):
+        if i in in_title:
+            continue
         if not _is_caption(h):  # «№ … от …» under the title is centred, as the PDF's subtitle
             subtitle = h.kind == "group" and h.inline
             _para(doc, "{{r " + f"rt['{rt}h{i}']" + " }}", align=WD_ALIGN_PARAGRAPH.CENTER if subtitle else None)

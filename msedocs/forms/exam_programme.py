@@ -80,4 +80,5 @@ EXAM_PROGRAMME = FormSpec(
         "1 Печать проставляется при оформлении программы дополнительного обследования пациента на бумажном носителе.",
     ),
     applies=lambda k: k.exam_programme is not None,
+    title_item="number",
 )

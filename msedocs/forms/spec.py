@@ -393,6 +393,8 @@ class FormSpec:
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
     extra: Callable[[Case], dict[str, Any]] | None = field(default=None)
     jurisdiction: Jurisdiction = Jurisdiction.BY
+    #: The key of a header item the statute prints in the title line («… КОМИССИИ № ___»).
+    title_item: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -425,6 +427,7 @@ class FormSpec:
         return {
             "form_id": self.id,
             "title": self.title,
+            "title_item": self.title_item,
             "version": FORMS_VERSION,
             "namespace": self.namespace,
             "xml_root": self.xml_root,

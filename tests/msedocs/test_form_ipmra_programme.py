@@ -397,3 +397,27 @@ def test_programme_xsd_says_where_the_number_and_the_address_stand():
     assert f"«{EXAM_PROGRAMME.title} № ...»" in docs["number"]
     assert docs["organisationAddress"].startswith("Адрес организации здравоохранения (иной организации)")
     assert "пункту 1" in docs["organisationAddress"]
+
+
+def test_programme_number_is_in_the_title_line_in_pdf_and_docx(tmp_path):
+    """Appendix 9 prints «ПРОГРАММА … КОМИССИИ № ___»: the number in the title, in both formats."""
+    import io
+    import subprocess
+
+    import docx
+
+    from msedocs.pipeline import render_form
+    from tests.conftest import require_tool
+
+    case = _case("refused_additional_exam")
+    number = case.exam_programme.number
+    pdf, document = render_form(case, EXAM_PROGRAMME, ("pdf", "docx"))
+    paragraphs = [p.text for p in docx.Document(io.BytesIO(document.content)).paragraphs]
+    title = EXAM_PROGRAMME.title.upper()
+    assert f"{title} № {number}" in paragraphs
+    assert f"№ {number}" not in paragraphs  # not again on a line of its own
+    (tmp_path / "p.pdf").write_bytes(pdf.content)
+    text = subprocess.run([require_tool("pdftotext"), str(tmp_path / "p.pdf"), "-"], capture_output=True,
+                          check=True).stdout.decode()  # fmt: skip
+    # pdftotext joins «МЕДИКО-» at a line end to the next word: compare without hyphens
+    assert f"{title} № {number}".replace("-", "") in " ".join(text.split()).replace("-", "")
