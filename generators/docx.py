@@ -96,9 +96,9 @@ def signature_rows(data: dict[str, Any], paper: bool) -> list[dict[str, Any]]:
             rows.append({
                 "title": s["title"] if i == 0 else "",
                 "line": line,
-                "caption_line": "(подпись)" if paper else "",
+                "caption_line": "(подпись)" if paper and s["captions"] else "",
                 "name": rt,
-                "caption_name": "(инициалы, фамилия)",
+                "caption_name": "(инициалы, фамилия)" if s["captions"] else "",
             })  # fmt: skip
         if s["seal"] and paper:
             mark = RichText()

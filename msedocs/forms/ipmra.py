@@ -338,6 +338,7 @@ IPMRA = FormSpec(
             "physician",
             "Врач-специалист, ответственный за составление данной программы",
             lambda k: [k.ipmra.physician] if k.ipmra else [],
+            captions=False,  # appendix 8 prints two bare lines (lines 1867-1868)
         ),
     ),
     applies=lambda k: k.ipmra is not None,

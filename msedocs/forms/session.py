@@ -132,8 +132,11 @@ class SessionSpec:
             "date_display": format_date(session.date),
             "acts": blocks,
             "signatures": [
-                {"role": "chairman", "title": "Председатель МРЭК", "names": [chairman], "seal": False},
-                {"role": "member", "title": "Члены МРЭК", "names": members or [""], "seal": False},
+                {"role": role, "title": title, "names": names, "seal": False, "captions": True}
+                for role, title, names in (
+                    ("chairman", "Председатель МРЭК", [chairman]),
+                    ("member", "Члены МРЭК", members or [""]),
+                )
             ],
             "footnotes": list(self.footnotes),
             "extra": {},

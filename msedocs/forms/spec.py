@@ -365,6 +365,8 @@ class Signer:
     names: Callable[[Case], list[PersonName]]
     seal: bool = False
     seal_footnote: int | None = None
+    #: «(подпись)» and «(инициалы, фамилия)» under the lines, where the form prints them.
+    captions: bool = True
 
 
 @dataclass(frozen=True)
@@ -441,6 +443,7 @@ class FormSpec:
                     "names": [n.initials for n in s.names(case)] or [""],
                     "seal": s.seal,
                     "seal_footnote": s.seal_footnote,
+                    "captions": s.captions,
                 }
                 for s in self.signers
             ],

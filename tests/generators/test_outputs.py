@@ -217,21 +217,31 @@ def test_an_item_for_the_exchange_only_is_in_the_xml_not_on_paper(tmp_path):
 
 @pytest.mark.parametrize(("case_name", "form_id"), PAIRS, ids=IDS)
 def test_docx_signature_block_is_the_pdfs(case_name, form_id):
-    """Title, signature line and name, each with its caption, a row per signer, «М.П.» under a
-    sealing signer on paper; the electronic rendering has neither line nor seal."""
+    """Title, signature line and name, each with its caption where the form prints captions, a
+    row per signer, «М.П.» under a sealing signer on paper; electronic: neither line nor seal."""
     data = REGISTRY[form_id].data(case(case_name))
     sheets = [data, *([data["extra"]["slip"]] if data["extra"].get("slip") else [])]
     signers = [s for d in sheets for s in d["signatures"]]
-    names = [n for s in signers for n in s["names"]]
+    lines = [(s, i) for s in signers for i in range(len(s["names"]))]
     seals = sum(1 for s in signers if s["seal"])
     for paper in (True, False):
         document = docx.Document(io.BytesIO(render_form(case(case_name), REGISTRY[form_id], ("docx",),
                                                         paper=paper)[0].content))  # fmt: skip
         rows = [[c.text for c in r.cells] for t in document.tables for r in t.rows if len(r.cells) == 3]
-        signed = [r for r in rows if r[2].endswith("\n(инициалы, фамилия)")]
-        assert [r[2].removesuffix("\n(инициалы, фамилия)").strip() for r in signed] == [n.strip() for n in names]
-        titles = [s["title"] for s in signers]
-        assert [r[0] for r in signed if r[0]] == [t for t in titles if t]
-        lines = [r[1] for r in signed]
-        assert lines == (["_______________\n(подпись)"] * len(names) if paper else ["\n"] * len(names))
+        signed = [r for r in rows if not r[1].startswith("М.П.")]
+        assert len(signed) == len(lines)
+        for row, (s, i) in zip(signed, lines, strict=True):
+            caption = "\n(инициалы, фамилия)" if s["captions"] else "\n"
+            assert row[0] == (s["title"] if i == 0 else "")
+            assert row[2] == s["names"][i] + caption or (not s["names"][i].strip() and row[2].endswith(caption))
+            line = ("_______________\n(подпись)" if s["captions"] else "_______________\n") if paper else "\n"
+            assert row[1] == line
         assert sum(1 for r in rows if r[1].startswith("М.П.")) == (seals if paper else 0)
+
+
+def test_ipmra_signature_lines_bare_as_appendix_8(tmp_path):
+    """Appendix 8 prints the physician's two lines without captions; the act prints them."""
+    for form_id, name, captioned in (("by-ipmra", "adult_first_group_ii", False),
+                                     ("by-act", "adult_first_group_ii", True)):  # fmt: skip
+        text = pdf_text(rendered(name, form_id)["pdf"], tmp_path)
+        assert ("(подпись)" in text) is captioned and ("(инициалы, фамилия)" in text) is captioned
