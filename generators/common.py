@@ -41,6 +41,13 @@ def esign_statement(data: dict[str, Any]) -> str:
     return f"{first}. Сведения о сертификатах подписей — в файле подписи."
 
 
+def footnote_parts(text: str) -> tuple[str, str]:
+    """A footnote as («1», «Заполняется …»): its mark, printed in superscript, and its text;
+    («», text) when it starts with no mark."""
+    mark, _, rest = text.partition(" ")
+    return (mark, rest) if mark.isdigit() and rest else ("", text)
+
+
 def display_rows(data: dict[str, Any]) -> Iterator[list[str]]:
     """A journal's cells as printed, row by row: None as empty, dates as «23» ноября 2026 г."""
     dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]

@@ -17,7 +17,7 @@ import pydyf
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 
-from .common import TEMPLATES_DIR, GeneratorError, esign_statement
+from .common import TEMPLATES_DIR, GeneratorError, esign_statement, footnote_parts
 
 PDF_VARIANT = "pdf/a-3b"
 
@@ -32,6 +32,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["esign_statement"] = esign_statement
+    env.globals["footnote_parts"] = footnote_parts
     return env
 
 

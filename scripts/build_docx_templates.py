@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
+from generators.common import footnote_parts
 from msedocs.forms import REGISTRY, FormSpec, ItemDef
 from msedocs.forms.journals import JOURNALS, JournalSpec
 from msedocs.forms.session import PROTOCOL, SessionSpec
@@ -108,7 +110,7 @@ def _body(
     _items(doc, spec.items, data_expr, rt)
     _signatures(doc, rt)
     if footnotes:
-        _footnotes(doc, spec)
+        _footnotes(doc, spec.footnotes)
 
 
 def _signatures(doc: Any, rt: str) -> None:
@@ -133,19 +135,16 @@ def _signatures(doc: Any, rt: str) -> None:
     _para(doc, "{{r " + f"rt['{rt}signatures']" + " }}")
 
 
-def _footnotes(doc: Any, spec: FormSpec) -> None:
+def _footnotes(doc: Any, footnotes: Sequence[str]) -> None:
     """Each footnote with its mark in superscript, as the paper form prints it."""
-    for f in spec.footnotes:
-        mark, _, text = f.partition(" ")
-        if not (mark.isdigit() and text):
-            _para(doc, f, size=8)
-            continue
+    for f in footnotes:
         p = doc.add_paragraph()
         p.paragraph_format.space_after = Pt(2)
-        for part, sup in ((mark, True), (text, False)):
-            run = p.add_run(part)
-            run.font.size = Pt(8)
-            run.font.superscript = sup
+        for part, sup in zip(footnote_parts(f), (True, False), strict=True):
+            if part:
+                run = p.add_run(part)
+                run.font.size = Pt(8)
+                run.font.superscript = sup
 
 
 def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
@@ -170,7 +169,7 @@ def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
         _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
         _para(doc, SLIP_NOTE, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
         _body(doc, slip, "data['extra']['slip']", "slip_", title_first=True, footnotes=False)
-        _footnotes(doc, spec)
+        _footnotes(doc, spec.footnotes)
     return _save(doc, out_root / spec.id / "form.docx", spec.title)
 
 
@@ -266,8 +265,7 @@ def build_session(spec: SessionSpec, out_root: Path = TEMPLATES) -> Path:
     _para(doc, "{%p for s in data.signatures %}")
     _para(doc, "{{ s.title }}\t{% if paper %}_______________ {% endif %}{{ s.names | join(', ') }}")
     _para(doc, "{%p endfor %}")
-    for f in spec.footnotes:
-        _para(doc, f, size=8)
+    _footnotes(doc, spec.footnotes)
     return _save(doc, out_root / spec.id / "form.docx", "Протокол " + spec.title)
 
 

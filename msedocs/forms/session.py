@@ -29,12 +29,6 @@ def _registration(case: Case, _: Any) -> str:
     return str(case.patient.addresses.registration)
 
 
-def act_order(number: str) -> str:
-    """Act numbers in their numeric order: «2026-9» before «2026-10», «2026-П-0308» among «2026-П-…»
-    (the order of the journal of protocols too)."""
-    return j.natural_key(number)
-
-
 #: (XML name, the statute's «Категория данных», reader) in the order of the form.
 CATEGORIES: tuple[tuple[str, str, Reader], ...] = (
     ("patient", "Фамилия, инициалы пациента", j._surname_initials),
@@ -110,7 +104,8 @@ class SessionSpec:
         members: list[str] = []
         chairman = ""
         blocks = []
-        for case in sorted(cases, key=lambda k: act_order(k.examination.act_number) if k.examination else ""):
+        # acts in numeric order («2026-9» before «2026-10»), as the journal of protocols lists them
+        for case in sorted(cases, key=lambda k: j.natural_key(k.examination.act_number) if k.examination else ""):
             if session_of(case) != session:
                 continue
             blocks.append(self.block(case))

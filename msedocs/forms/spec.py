@@ -191,8 +191,7 @@ class ItemDef:
         text = head + self.label
         if self.enum is not None:
             options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
-            printed = "".join(r["text"] for r in self._runs(self._parts(options)))
-            text = f"{text}: {printed}" if self.label else f"{head}{printed}"
+            text += (": " if self.label else "") + "".join(r["text"] for r in self._runs(self._parts(options)))
             text += f" {self.suffix}" if self.suffix else ""
         return " ".join(part for part in (text, self.doc) if part)
 

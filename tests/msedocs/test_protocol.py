@@ -77,6 +77,9 @@ def test_protocol_of_one_session_in_three_formats(tmp_path, capsys):
     assert table.rows[2 + 2].cells[1].text == "Дата рождения"
     assert table.rows[2 + 2].cells[2].text == format_date(born) and format_date(born) in flat
     assert document.tables[-1]._tbl.xpath("./w:tr[2]/w:trPr/w:tblHeader")  # the column numbers repeat too
+    # footnote marks in superscript, as in the PDF and the forms' DOCX
+    marks = [p.runs[0] for p in document.paragraphs if p.runs and p.runs[0].text in ("1", "2", "3")]
+    assert [r.text for r in marks] == ["1", "2", "3"] and all(r.font.superscript for r in marks)
 
 
 def test_protocol_needs_one_session(tmp_path, capsys):
