@@ -26,6 +26,8 @@ import hashlib
 import logging
 import os
 import random
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +88,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _enable_wal(cur: Any, *, timeout: float) -> None:
+    """Put the SQLite file in WAL mode (it stays so). Connections opening a new file at once
+    race for the switch, and SQLite answers the losers «database is locked» at once, without
+    its busy handler: retry until the file is in WAL mode, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     """An engine for the outbox. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
     url = normalise_url(url)
@@ -102,10 +120,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            _enable_wal(cur, timeout=60.0)
             cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
         @event.listens_for(engine, "begin")
