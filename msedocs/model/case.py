@@ -21,7 +21,6 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -60,10 +59,11 @@ from .enums import (
 )
 from .mpr import MprConclusion, PastDecision
 from .ru import Delivery, Extract
+from .text import FREE_TEXT, CheckedModel
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000), FREE_TEXT]
 Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s()\-]{5,20}$")]
 
@@ -72,7 +72,7 @@ def _pd(category: int) -> dict[str, Any]:
     return {"pd_category": category}
 
 
-class Part(BaseModel):
+class Part(CheckedModel):
     """Base of every part: unknown fields are errors, so typos never pass silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
@@ -230,7 +230,7 @@ class Diagnosis(Part):
     def _icd(cls, codes: list[str]) -> list[str]:
         for i, code in enumerate(codes):
             if err := ids.icd10_error(code):
-                raise PydanticCustomError("icd10", "[{i}] '{code}' " + err, {"i": i, "code": code})
+                raise PydanticCustomError("icd10", "[{i}] " + err, {"i": i})
         return codes
 
 

@@ -4,8 +4,9 @@ listing every problem with its JSON path."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,13 @@ from pydantic import ValidationError
 
 from ..errors import InputError, Problem
 from .case import Case
+from .text import BAD_IN_LINE, describe
 
 #: Largest case file accepted; a real case is a few tens of kilobytes.
 MAX_CASE_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of objects and arrays accepted; a case nests about six deep.
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CaseWarning(UserWarning):
@@ -30,8 +35,29 @@ def json_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + _segment(part)
     return out
+
+
+def _segment(key: str) -> str:
+    """A key as a path segment: cut when long, escaped when it holds characters not to print."""
+    cut = key[:40] + "…" if len(key) > 40 else key
+    if BAD_IN_LINE.search(cut) or not cut.isprintable():
+        return json.dumps(cut)
+    return cut
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, without the value: «a string of 12 characters», «a number»."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} character{'s' if len(value) != 1 else ''}"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "null"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def problems_from_validation(exc: ValidationError) -> list[Problem]:
@@ -42,7 +68,8 @@ def problems_from_validation(exc: ValidationError) -> list[Problem]:
         ctx = err.get("ctx") or {}
         if err["type"] == "case_rules":
             for path, msg in ctx["problems"]:
-                problems.append(Problem(".".join(x for x in (prefix, path) if x), msg))
+                joined = prefix + path if path.startswith("[") else ".".join(x for x in (prefix, path) if x)
+                problems.append(Problem(joined, msg))
             continue
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -51,8 +78,8 @@ def problems_from_validation(exc: ValidationError) -> list[Problem]:
             msg = "required field is missing"
         elif err["type"] == "string_too_long":
             msg = f"text is too long ({len(err['input'])} characters, at most {ctx.get('max_length')})"
-        elif err["type"] == "enum":
-            msg = f"{err['input']!r} is not one of: {ctx.get('expected')}"
+        elif err["type"] == "enum":  # never the value itself: it may be personal data typed in the wrong place
+            msg = f"is not one of: {ctx.get('expected')} (got {_kind(err['input'])})"
         problems.append(Problem(prefix or "(case)", msg))
     return problems
 
@@ -81,13 +108,68 @@ def parse_json(raw: bytes, source: str = "<input>") -> Any:
             f"{source}: not UTF-8 text",
             [Problem("(file)", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8", line)],
         ) from None
+    duplicates: list[tuple[dict[str, Any], str]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    duplicates.append((obj, key))
+                seen.add(key)
+        return obj
+
     try:
-        return json.loads(text)
+        data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: invalid JSON",
             [Problem("(file)", f"{exc.msg} (column {exc.colno})", exc.lineno)],
         ) from None
+    except RecursionError:
+        raise InputError(f"{source}: invalid JSON", [Problem("(file)", _too_deep())]) from None
+    problems = structure_problems(data, duplicates)
+    if problems:
+        raise InputError(f"{source}: {len(problems)} problem(s) in the case data", problems)
+    return data
+
+
+def _too_deep() -> str:
+    return f"objects and arrays nested more than {MAX_DEPTH} deep (a case nests about six deep)"
+
+
+def structure_problems(data: Any, duplicates: Sequence[tuple[dict[str, Any], str]] = ()) -> list[Problem]:
+    """What JSON allows but a case may not hold, each with its JSON path: nesting deeper than
+    :data:`MAX_DEPTH`, a key given twice in one object (JSON parsers keep either silently), a
+    lone surrogate (which no UTF-8 document can carry). Walked without recursion."""
+    twice: dict[int, list[str]] = {}
+    for obj, key in duplicates:
+        twice.setdefault(id(obj), []).append(key)
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while stack and len(problems) < 20:
+        node, loc = stack.pop()
+        if len(loc) > MAX_DEPTH:
+            problems.append(Problem(json_path(loc[:MAX_DEPTH]) or "(case)", _too_deep()))
+            continue
+        if isinstance(node, dict):
+            for key in twice.get(id(node), []):
+                problems.append(Problem(json_path((*loc, key)), "this key is given twice in its object"))
+            for key, value in node.items():
+                if isinstance(key, str) and (bad := _SURROGATE.search(key)):
+                    problems.append(Problem(json_path(loc) or "(case)", f"a key holds {describe(bad.group())}"))
+                stack.append((value, (*loc, str(key))))
+        elif isinstance(node, list):
+            stack.extend((value, (*loc, i)) for i, value in enumerate(node))
+        elif isinstance(node, str) and (bad := _SURROGATE.search(node)):
+            problems.append(
+                Problem(
+                    json_path(loc) or "(case)",
+                    f"character {describe(bad.group())} at position {bad.start() + 1} is not allowed",
+                )
+            )
+    return sorted(problems, key=lambda p: p.path)
 
 
 def load_case(source: str | Path | bytes | Mapping[str, Any], *, name: str | None = None) -> Case:
@@ -106,13 +188,20 @@ def load_case(source: str | Path | bytes | Mapping[str, Any], *, name: str | Non
     else:
         label = name or "<dict>"
         data = dict(source)
+        problems = structure_problems(data)
+        if problems:
+            raise InputError(f"{label}: {len(problems)} problem(s) in the case data", problems)
     if not isinstance(data, dict):
         kind = {list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(data), "null")
         raise InputError(f"{label}: not a case", [Problem("(case)", f"a case is a JSON object, got {kind}")])
     context: dict[str, Any] = {"warnings": []}
     try:
         # Strict JSON validation: no number read as a date, no "yes" read as true.
-        case = Case.model_validate_json(json.dumps(data), strict=True, context=context)
+        try:
+            text = json.dumps(data)
+        except (TypeError, ValueError) as exc:  # a dict from Python holding what JSON cannot
+            raise InputError(f"{label}: not JSON data", [Problem("(case)", str(exc))]) from None
+        case = Case.model_validate_json(text, strict=True, context=context)
     except ValidationError as exc:
         problems = problems_from_validation(exc)
         raise InputError(f"{label}: {len(problems)} problem(s) in the case data", problems) from None

@@ -14,18 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from .enums import Labelled
+from .text import FREE_TEXT, CheckedModel
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000), FREE_TEXT]
 Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
-class _Part(BaseModel):
+class _Part(CheckedModel):
     """Same rules as :class:`msedocs.model.case.Part`: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)

@@ -19,7 +19,9 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+
+from .text import CheckedModel
 
 if TYPE_CHECKING:
     from .case import Case, IdentityDocument
@@ -28,7 +30,7 @@ PASSPORT_SERIES = re.compile(r"^\d{2} ?\d{2}$")
 PASSPORT_NUMBER = re.compile(r"^\d{6}$")
 
 
-class _Part(BaseModel):
+class _Part(CheckedModel):
     """Same rules as :class:`msedocs.model.case.Part` (kept here to avoid an import cycle)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
@@ -79,9 +81,10 @@ def passport_problems(doc: IdentityDocument, path: str) -> list[tuple[str, str]]
     """A Russian citizen's passport: series 4 digits (region, year of the blank), number 6 digits."""
     problems: list[tuple[str, str]] = []
     if doc.series is None or not PASSPORT_SERIES.match(doc.series):
-        problems.append((f"{path}.series", f"a passport series is 4 digits, printed «46 03» (got {doc.series!r})"))
+        got = "none" if doc.series is None else f"{len(doc.series)} characters"  # never the value: personal data
+        problems.append((f"{path}.series", f"a passport series is 4 digits, printed «46 03» (got {got})"))
     if not PASSPORT_NUMBER.match(doc.number):
-        problems.append((f"{path}.number", f"a passport number is 6 digits (got {doc.number!r})"))
+        problems.append((f"{path}.number", f"a passport number is 6 digits (got {len(doc.number)} characters)"))
     return problems
 
 
