@@ -21,6 +21,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -537,6 +538,71 @@ class Case(Part):
         return self
 
 
+#: The earliest birth date accepted.
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+#: Dates that may lie ahead (the term of a disability); every other date of a case is an event
+#: that has happened, so it is at the latest today (a day's grace for a clock in another time zone).
+FORWARD_DATES = frozenset({"valid_from", "valid_until"})
+
+
+def _dates(node: Any, path: str) -> list[tuple[str, dt.date]]:
+    """Every date of the case with its JSON path, the forward-looking ones left out."""
+    found: list[tuple[str, dt.date]] = []
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            if name not in FORWARD_DATES:
+                found += _dates(getattr(node, name), f"{path}.{name}" if path else name)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found += _dates(item, f"{path}[{i}]")
+    elif isinstance(node, dt.date):
+        found.append((path, node))
+    return found
+
+
+def _periods(case: Case) -> list[tuple[str, dt.date | None, str, dt.date | None]]:
+    """(start path, start, end path, end) of every period of the case: the end is never before the start."""
+    r, d = case.referral, case.decision
+    periods: list[tuple[str, dt.date | None, str, dt.date | None]] = []
+    for field, rows in (("referral.incapacity", r.incapacity), ("referral.hospitalisations", r.hospitalisations)):
+        periods += [(f"{field}[{i}].start", x.start, f"{field}[{i}].end", x.end) for i, x in enumerate(rows)]
+    periods += [
+        (f"card_movements[{i}].handed_over", m.handed_over, f"card_movements[{i}].returned", m.returned)
+        for i, m in enumerate(case.card_movements)
+    ]
+    if d is not None:
+        if m := d.missed_period:
+            periods.append(("decision.missed_period.start", m.start, "decision.missed_period.end", m.end))
+        periods.append(("decision.valid_from", d.valid_from, "decision.valid_until", d.valid_until))
+        if w := d.work_capacity_loss:
+            periods.append(
+                (
+                    "decision.work_capacity_loss.valid_from",
+                    w.valid_from,
+                    "decision.work_capacity_loss.valid_until",
+                    w.valid_until,
+                )
+            )
+        if c := d.conclusion:
+            periods.append(("decision.conclusion.date", c.date, "decision.conclusion.sent_date", c.sent_date))
+    return periods
+
+
+def date_problems(case: Case, today: dt.date | None = None) -> list[tuple[str, str]]:
+    """Birth from 1900 on, no event in the future, no period ending before it starts."""
+    problems: list[tuple[str, str]] = []
+    if case.patient.birth_date < EARLIEST_BIRTH:
+        problems.append(("patient.birth_date", f"is before {EARLIEST_BIRTH.isoformat()}: a birth date from 1900 on"))
+    latest = (today or dt.date.today()) + dt.timedelta(days=1)
+    for path, value in _dates(case, ""):
+        if value > latest:
+            problems.append((path, f"{value.isoformat()} is in the future: a dated event is at the latest today"))
+    for start_path, start, end_path, end in _periods(case):
+        if start is not None and end is not None and end < start:
+            problems.append((end_path, f"is before {start_path}: a period ends on or after its start"))
+    return problems
+
+
 def rule_problems(case: Case) -> list[tuple[str, str]]:
     """Rules across parts of the case, each as (JSON path, message)."""
     problems: list[tuple[str, str]] = []
@@ -559,11 +625,8 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
                     "birth ≤ referral ≤ examination ≤ decision",
                 )
             )
+    problems.extend(date_problems(case))
     if d is not None:
-        if d.missed_period and d.missed_period.start > d.missed_period.end:
-            problems.append(("decision.missed_period.end", "is before decision.missed_period.start"))
-        if d.valid_from and d.valid_until and d.valid_from > d.valid_until:
-            problems.append(("decision.valid_until", "is before decision.valid_from"))
         age = case.age_at_decision or 0
         if d.group is not None and age < 18:
             problems.append(("decision.group", f"a disability group I-III is set only at 18 and over (age {age})"))

@@ -444,3 +444,56 @@ def test_case_is_frozen() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         case.case_id = "other"  # type: ignore[misc]
     assert copy.deepcopy(case) == case
+
+
+# --- dates: birth from 1900, no event in the future, periods in order ---------------------------
+
+
+def _with_dates(**changes: str) -> dict[str, Any]:
+    data = good_dict()
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[leaf] = value
+    return data
+
+
+def test_future_is_today_with_a_day_of_grace() -> None:
+    """A decision of today (or of tomorrow, for a clock in a time zone ahead) is accepted; the
+    day after tomorrow is refused, whatever today is."""
+    from datetime import timedelta
+
+    today = date.today()
+    for ahead in (0, 1):
+        day = (today + timedelta(days=ahead)).isoformat()
+        load_clean(_with_dates(decision__date=day, decision__conclusion__date=day, decision__conclusion__sent_date=day))
+    late = (today + timedelta(days=2)).isoformat()
+    with pytest.raises(InputError) as info:
+        load_case(_with_dates(decision__date=late))
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("decision.date", f"{late} is in the future: a dated event is at the latest today")
+    ]
+
+
+def test_term_of_a_disability_may_lie_ahead() -> None:
+    load_clean(_with_dates(decision__valid_until="2999-12-31"))
+
+
+def test_every_dated_event_is_checked_not_only_the_decision() -> None:
+    data = _with_dates(patient__identity_document__issue_date="2999-01-01", ipmra__fill_date="2999-01-02")
+    with pytest.raises(InputError) as info:
+        load_case(data)
+    paths = {p.path for p in info.value.problems if "in the future" in p.message}
+    assert paths == {"patient.identity_document.issue_date", "ipmra.fill_date"}
+
+
+def test_synthetic_cases_pass_the_date_rules(tmp_path: Path) -> None:
+    from msedocs import synth
+
+    out = synth.write(200, 3, tmp_path / "g.jsonl")
+    from msedocs.model import iter_cases
+
+    bad = [(x.where, x.problems) for x in iter_cases(out) if x.case is None]
+    assert bad == []
