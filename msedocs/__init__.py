@@ -5,7 +5,7 @@ The stable public surface is listed in ``__all__``; everything else may change.
 
 from generators.common import RenderedDocument
 
-from .errors import InputError, MsedocsError
+from .errors import InputError, MsedocsError, OutputError
 from .forms import REGISTRY, FormSpec, get_form
 from .model import Case, CaseWarning, load_case
 from .pipeline import render, render_package, write_package
@@ -17,6 +17,7 @@ __all__ = [
     "FormSpec",
     "InputError",
     "MsedocsError",
+    "OutputError",
     "RenderedDocument",
     "get_form",
     "load_case",

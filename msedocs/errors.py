@@ -10,7 +10,11 @@ error" with one clause. Each subclass also derives from the matching builtin::
     ├── TemplateError (RuntimeError)     a template failed to render
     ├── SchemaError (ValueError)         an XML document does not validate against its XSD
     ├── SigningError (RuntimeError)      a document could not be signed
-    └── DeliveryError (RuntimeError)     the outbox or a delivery channel failed
+    ├── DeliveryError (RuntimeError)     the outbox or a delivery channel failed
+    └── OutputError (OSError)            an output folder or file could not be written:
+                                         exit 2 when the path given cannot hold output
+                                         (not a folder, no permission, read-only), 1 when
+                                         the machine failed (disk full, I/O error)
 
 The CLI prints the message and exits with :attr:`MsedocsError.exit_code`,
 never with a traceback unless ``--debug`` is given.
@@ -18,8 +22,11 @@ never with a traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -84,3 +91,36 @@ class SigningError(MsedocsError, RuntimeError):
 
 class DeliveryError(MsedocsError, RuntimeError):
     """The outbox or a delivery channel failed."""
+
+
+class OutputError(MsedocsError, OSError):
+    """An output folder or file could not be written. Nothing is left half-written: outputs
+    are staged and moved into place only when complete."""
+
+    #: errno values that mean "the path given cannot hold output": the user can fix it.
+    USER_ERRNOS = frozenset(
+        {errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
+         errno.ENAMETOOLONG, errno.ELOOP}
+    )
+
+    def __init__(self, message: str, *, user_error: bool = True) -> None:
+        super().__init__(message)
+        self.exit_code = 2 if user_error else 1
+
+
+@contextmanager
+def output_errors(target: str | Path, what: str = "output") -> Iterator[None]:
+    """Translate the operating system's refusal to write under ``target`` into an
+    :class:`OutputError` naming the path given and the reason (one seam, as httpx's
+    ``map_exceptions``), instead of an internal error with a traceback."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename and not Path(exc.filename).is_dir():
+            reason = f"{exc.filename} is in the way and is not a folder"
+        raise OutputError(
+            f"{target}: cannot write the {what}: {reason}", user_error=exc.errno in OutputError.USER_ERRNOS
+        ) from None

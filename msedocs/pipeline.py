@@ -26,7 +26,7 @@ from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import GeneratorError, RenderedDocument
 
-from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError
+from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError, output_errors
 from .forms import REGISTRY, FormSpec, get_form
 from .model import Case
 from .sign import FormSigner
@@ -169,15 +169,16 @@ def staged(out_dir: str | Path) -> Iterator[Path]:
     """A staging folder beside ``out_dir``: what is written there is moved into ``out_dir``
     (manifest.json last) when the block ends, and nothing at all if it raises."""
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield staging
-        out.mkdir(parents=True, exist_ok=True)
-        for path in sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json"):
-            os.replace(path, out / path.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with output_errors(out, "output folder"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            yield staging
+            out.mkdir(parents=True, exist_ok=True)
+            for path in sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json"):
+                os.replace(path, out / path.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_manifest(folder: Path, body: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, output_errors
 from .model import load_case
 from .model.identifiers import by_id_check_digit, oms_check_digit, snils_check_number
 
@@ -161,7 +161,11 @@ def write(count: int, seed: int, out: Path) -> Path:
     """A folder of case files, or one JSON Lines file when ``out`` ends in .jsonl."""
     if count < 1:
         raise InputError("--count must be at least 1")
-    cases: Iterator[dict[str, Any]] = generate(count, seed)
+    with output_errors(out, "synthetic cases"):
+        return _write(generate(count, seed), out)
+
+
+def _write(cases: Iterator[dict[str, Any]], out: Path) -> Path:
     if out.suffix == ".jsonl":
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
@@ -170,8 +174,10 @@ def write(count: int, seed: int, out: Path) -> Path:
                 handle.write(json.dumps(case, ensure_ascii=False) + "\n")
         tmp.replace(out)
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    for case in cases:
-        path = out / f"{case['case_id']}.json"
-        path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    from .pipeline import staged
+
+    with staged(out) as staging:  # all files or none
+        for case in cases:
+            path = staging / f"{case['case_id']}.json"
+            path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return out
