@@ -7,18 +7,24 @@ Exit codes: 0 success, 1 an internal failure (or, for ``validate``, an invalid d
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 
+from generators.common import RenderedDocument
+
 from . import pipeline
-from .errors import InputError, MsedocsError
+from .errors import InputError, MsedocsError, Problem
 from .forms import REGISTRY
 from .model import Case, CaseWarning, load_case
 
@@ -90,6 +96,19 @@ def render_cmd(
     if (level or pki) and not sign:
         raise InputError("--level and --pki apply only with --sign")
     formats = pipeline.parse_formats(fmt)
+    batch = cases.is_dir() or cases.suffix == ".jsonl"
+    check = _queue_problems if queue else None
+    if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
+        for _ in _load_batch(cases, check):
+            pass
+    else:
+        single = _load(cases)
+        if check is not None and (problems := check(single)):
+            raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
+    if queue:  # an outbox that cannot be opened fails the run before anything is rendered
+        from .delivery import Outbox
+
+        Outbox(db).close()
     profile = None
     if sign:
         from .sign import SigningOptions, load
@@ -97,40 +116,96 @@ def render_cmd(
         profile = load(SigningOptions(level=level, pki_dir=pki))
         if profile.is_test:
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
-    batch = cases.is_dir() or cases.suffix == ".jsonl"
-    loaded = list(_load_batch(cases)) if batch else [_load(cases)]
-    rendered = []
-    for case in loaded:  # everything renders before anything is written or queued
-        docs = pipeline.render_package(case, formats, None if all_forms else form,
-                                       paper=not (electronic or sign), profile=profile)  # fmt: skip
-        rendered.append((case, docs))
-    for case, docs in rendered:
-        target = out / case.case_id if batch else out
-        pipeline.write_package(target, docs, case)
-        for d in docs:
-            typer.echo(f"{target / d.filename}")
+    selected = None if all_forms else form
+    paper = not (electronic or sign)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        # case by case into the staging folder, moved into place only when every case rendered
+        for case in _load_batch(cases) if batch else [single]:
+            docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile)
+            pipeline.write_package(staging / "out" / (case.case_id if batch else ""), docs, case)
+            if queue:
+                extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
+                pipeline.write_package(staging / "paper" / case.case_id, extra, case)
+        moved = _move_in(staging / "out", out)
+        for path in moved:
+            if path.is_file() and path.name != "manifest.json":
+                typer.echo(f"{path}")
         if queue:
-            from .queueing import queue_case
+            try:
+                from .queueing import queue_case
 
-            paper = pipeline.render_package(case, ("pdf",), None if all_forms else form, paper=True)
-            item = queue_case(case, docs, paper, db)
-            typer.echo(f"queued: case {case.case_id} as outbox item {item}")
+                for case in _load_batch(cases) if batch else [single]:
+                    target = out / case.case_id if batch else out
+                    docs = _read_package(target)
+                    item = queue_case(case, docs, _read_package(staging / "paper" / case.case_id), db)
+                    typer.echo(f"queued: case {case.case_id} as outbox item {item}")
+            except BaseException:
+                _remove(moved)  # what cannot be queued is not left behind as if it were
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def _load_batch(path: Path):
-    from .errors import Problem
-    from .model import iter_cases
+def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:
+    """The valid cases of a batch, one at a time; at the end an InputError naming every problem
+    found (each case's file and line; a repeated case_id with both places), if any."""
+    from .model import BatchReader
 
-    problems: list[Problem] = []
-    cases = []
-    for loaded in iter_cases(path):
-        if loaded.case is None:
-            problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in loaded.problems)
+    reader = BatchReader(path, check)
+    for loaded in reader:
+        assert loaded.case is not None
+        yield loaded.case
+    reader.raise_for_problems("invalid case data; nothing rendered")
+
+
+def _queue_problems(case: Case) -> list[Problem]:
+    """What keeps a valid case out of the outbox, found before anything is rendered."""
+    problems = []
+    if case.decision is None:
+        problems.append(
+            Problem("decision", "is required to queue the documents: its date starts the delivery deadline")
+        )
+    if case.delivery is None:
+        problems.append(Problem("delivery", "is required to queue the documents (channel portal or paper)"))
+    return problems
+
+
+def _move_in(staging: Path, out: Path) -> list[Path]:
+    """Move the staged files into ``out`` (each folder's manifest.json last); the paths written,
+    folders created included, in order."""
+    moved: list[Path] = []
+    if not out.exists():
+        out.mkdir(parents=True)
+        moved.append(out)
+    for path in sorted(staging.iterdir(), key=lambda p: (p.name == "manifest.json", p.name)):
+        target = out / path.name
+        if path.is_dir():
+            moved += _move_in(path, target)
         else:
-            cases.append(loaded.case)
-    if problems:
-        raise InputError(f"{path}: invalid case data; nothing rendered", problems)
-    return cases
+            os.replace(path, target)
+            moved.append(target)
+    return moved
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in reversed(paths):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _read_package(folder: Path) -> list[RenderedDocument]:
+    """A written package read back from its manifest."""
+    body = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return [
+        RenderedDocument(
+            e["form_id"], e["format"], (folder / e["file"]).read_bytes(), e["media_type"], e["file"], e.get("signature")
+        )
+        for e in body["files"]
+    ]
 
 
 @app.command("validate")

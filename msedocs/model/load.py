@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,12 +239,91 @@ def iter_cases(path: str | Path) -> Iterator[Loaded]:
             handle = path.open("rb")
         except OSError as exc:
             raise InputError(f"{path}: cannot read", [Problem("(file)", str(exc.strerror))]) from None
+        read = 0
         with handle:
             for number, raw in enumerate(handle, start=1):
                 if raw.strip():
+                    read += 1
                     yield _load_one(raw, str(path), number)
+        if not read:
+            raise InputError(f"{path}: no cases in this file (it is empty or holds only blank lines)")
     else:
         yield _load_one(path, str(path), None)
+
+
+#: Problems reported at most from a batch: checking stops at the twentieth.
+MAX_PROBLEMS = 20
+#: Cases read past the first invalid one before checking stops (the batch is refused anyway).
+LOOK_AHEAD = 1000
+
+
+class BatchReader:
+    """The valid cases of a batch, one at a time, and what kept the others out.
+
+    Iterating yields each valid case whose ``case_id`` is new in the batch; a case that fails
+    validation, or repeats an earlier case's ``case_id``, becomes problems named by its file
+    (and line). Checking stops once :data:`MAX_PROBLEMS` problems are found or :data:`LOOK_AHEAD`
+    cases after the first invalid one, so a broken line early in a huge file is reported at
+    once. ``check(case)`` may add problems of its own for a valid case. Memory holds only the
+    case ids seen (for the duplicate check), never the cases."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        check: Callable[[Case], list[Problem]] | None = None,
+        *,
+        max_problems: int = MAX_PROBLEMS,
+        look_ahead: int = LOOK_AHEAD,
+    ) -> None:
+        self.path = Path(path)
+        self.check = check
+        self.max_problems = max_problems
+        self.look_ahead = look_ahead
+        self.count = 0
+        self.failing: set[str] = set()
+        self.problems: list[Problem] = []
+        self.stopped_at: str | None = None
+
+    def __iter__(self) -> Iterator[Loaded]:
+        seen: dict[str, str] = {}
+        first_failure: int | None = None
+        for loaded in iter_cases(self.path):
+            self.count += 1
+            problems = list(loaded.problems)
+            if loaded.case is not None:
+                earlier = seen.setdefault(loaded.case.case_id, loaded.where)
+                if earlier != loaded.where:
+                    problems.append(
+                        Problem("case_id", f"the same case_id as {earlier}: a batch holds each case once")
+                    )
+                elif self.check is not None:
+                    problems += self.check(loaded.case)
+            if problems:
+                self.failing.add(loaded.where)
+                self.problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in problems)
+                first_failure = self.count if first_failure is None else first_failure
+            elif not self.problems:
+                yield loaded
+            if self.problems and (
+                len(self.problems) >= self.max_problems or self.count - (first_failure or 0) >= self.look_ahead
+            ):
+                self.stopped_at = loaded.where
+                return
+
+    def raise_for_problems(self, message: str) -> None:
+        """Raise an InputError ``<path>: <message>`` listing the problems found, if any."""
+        if not self.problems:
+            return
+        problems = self.problems[: self.max_problems]
+        if self.stopped_at is not None:
+            problems.append(
+                Problem(
+                    "(batch)",
+                    f"checking stopped at {self.stopped_at} after {len(self.failing)} invalid case(s); "
+                    "the rest of the batch is not checked yet: fix these and run again",
+                )
+            )
+        raise InputError(f"{self.path}: {message}", problems)
 
 
 def count_cases(path: str | Path) -> int:

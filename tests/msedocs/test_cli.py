@@ -238,3 +238,58 @@ def test_demo_runs_from_any_directory(tmp_path):
         (widget,) = [a for a in pdf.pages[0].Annots if a.get("/FT") == "/Sig"]
         x1, _, _, y2 = (float(v) for v in widget.Rect)
         assert (x1, y2) == (round(float(dest[2])), round(float(dest[3])))
+
+
+# --- batches: streamed, checked first, all or nothing ---------------------------------------
+
+
+def _small_case_line() -> str:
+    """A valid case as one short JSON line, its case_id a placeholder «{id}»."""
+    case = json.loads((CASES_DIR / "referral_only.json").read_text(encoding="utf-8"))
+    r = case["referral"]
+    for key in ("incapacity", "hospitalisations", "rehab_results", "information_documents", "activity_other"):
+        r.pop(key, None)
+    r["anamnesis"] = r["condition"] = r["diagnostics"] = r["diagnosis"]["main"] = "текст"
+    r["diagnosis"].pop("concomitant")
+    for key in ("identity_document", "workplace", "occupation", "education", "marital_status"):
+        case["patient"].pop(key)
+    case["case_id"] = "CASEID"
+    return json.dumps(case, ensure_ascii=False).replace("{", "{{").replace("}", "}}").replace("CASEID", "{id}")
+
+
+def _batch(path: Path, count: int, broken: set[int] = frozenset()) -> Path:
+    line = _small_case_line()
+    with path.open("w", encoding="utf-8") as handle:
+        for number in range(1, count + 1):
+            handle.write("{not json\n" if number in broken else line.format(id=f"BY-{number:06d}") + "\n")
+    return path
+
+
+#: Runs a command and reports its exit code, stderr and the peak memory of the process tree.
+_PROBE = """
+import json, resource, subprocess, sys
+try:
+    r = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=60)
+    rc, err = r.returncode, r.stderr
+except subprocess.TimeoutExpired:
+    rc, err = "timeout", ""
+print(json.dumps({"rc": rc, "err": err, "rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}))
+"""
+
+
+def test_huge_batch_with_a_broken_third_line_is_refused_at_once_in_flat_memory(tmp_path):
+    big = _batch(tmp_path / "big.jsonl", 100_000, broken={3})
+    assert big.stat().st_size > 100 * 1024 * 1024
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [*MSEDOCS, "render", str(big), "--all", "--format", "xml", "--out", str(out)]
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env, timeout=120
+    )
+    report = json.loads(probe.stdout)
+    assert report["rc"] == 2, report  # well within the 60 s of the probe
+    err = report["err"]
+    assert f"{big}:3: (record): invalid JSON" in err, err
+    assert f"checking stopped at {big}:1003 after 1 invalid case(s)" in err, err
+    assert report["rss_mb"] < 300, report
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["big.jsonl"]

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from msedocs.errors import InputError
-from msedocs.model import Case, CaseWarning, load_case
+from msedocs.model import BatchReader, Case, CaseWarning, load_case
 from msedocs.model import identifiers as ids
 from msedocs.model.enums import (
     AdditionalExamResult,
@@ -243,6 +243,13 @@ def _make_big(directory: Path) -> Path:
 def test_bad_fixture_is_refused(name: str, exp: dict[str, Any], tmp_path: Path) -> None:
     path = _make_big(tmp_path) if exp.get("generated_by") == "make_big.py" else BAD / name
     assert path.name == name
+    if path.suffix == ".jsonl":  # a batch: read as the commands read it
+        reader = BatchReader(path)
+        with pytest.raises(InputError) as batch_info:
+            list(reader)
+            reader.raise_for_problems("invalid case data")
+        assert exp["path"] in str(batch_info.value) and exp["contains"] in str(batch_info.value)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(InputError) as info:
