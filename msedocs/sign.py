@@ -51,6 +51,8 @@ def load(options: SigningOptions) -> SigningProfile:
             profile = profile.with_level(options.level)
     except signing.ConfigurationError as exc:
         raise InputError(f"signing configuration: {exc}") from None
+    except signing.PkiError as exc:  # the --pki folder given cannot hold a test PKI: the user's to fix
+        raise InputError(f"--pki: {exc}") from None
     except signing.SigningFailure as exc:
         raise SigningError(f"signing: {exc}") from None
     return profile

@@ -61,3 +61,13 @@ def test_disk_full_is_an_output_error_of_exit_1(tmp_path):
     assert info.value.exit_code == 1
     assert isinstance(info.value, MsedocsError) and isinstance(info.value, OSError)
     assert str(info.value) == f"{tmp_path / 'out'}: cannot write the output: No space left on device"
+
+
+def test_pki_folder_under_a_file_is_bad_input(blocker, tmp_path, capsys):
+    args = ["render", CASE, "--form", "by-act", "--format", "xml", "--sign", "--pki", str(blocker / "pki"),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--pki: cannot create the test PKI directory {blocker / 'pki'}: Not a directory" in err
+    assert _left_behind(tmp_path) == []
