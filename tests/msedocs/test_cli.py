@@ -283,9 +283,7 @@ def test_huge_batch_with_a_broken_third_line_is_refused_at_once_in_flat_memory(t
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = [*MSEDOCS, "render", str(big), "--all", "--format", "xml", "--out", str(out)]
-    probe = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env, timeout=120
-    )
+    probe = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env, timeout=120)
     report = json.loads(probe.stdout)
     assert report["rc"] == 2, report  # well within the 60 s of the probe
     err = report["err"]
@@ -293,3 +291,118 @@ def test_huge_batch_with_a_broken_third_line_is_refused_at_once_in_flat_memory(t
     assert f"checking stopped at {big}:1003 after 1 invalid case(s)" in err, err
     assert report["rss_mb"] < 300, report
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["big.jsonl"]
+
+
+def test_batch_with_a_case_id_twice_is_refused_naming_both(tmp_path, capsys):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    text = (CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8")
+    (folder / "a.json").write_text(text, encoding="utf-8")
+    (folder / "b.json").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["render", str(folder), "--all", "--format", "xml", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'b.json'}: case_id: the same case_id as {folder / 'a.json'}" in err, err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cases"]
+
+
+def test_batch_renders_case_by_case_and_renders_again_over_its_output(tmp_path, capsys):
+    batch = _batch(tmp_path / "two.jsonl", 2)
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert main(["render", str(batch), "--all", "--format", "xml", "--out", str(out)]) == 0
+        printed = capsys.readouterr().out.split()
+        assert printed == [str(out / f"BY-{n:06d}" / "by-referral.xml") for n in (1, 2)]
+        assert sorted(p.name for p in out.iterdir()) == ["BY-000001", "BY-000002"]
+        for n in (1, 2):
+            manifest = json.loads((out / f"BY-{n:06d}" / "manifest.json").read_text())
+            assert manifest["case_id"] == f"BY-{n:06d}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "two.jsonl"]  # no staging folder left
+
+
+def test_queue_that_cannot_open_the_outbox_renders_nothing(tmp_path):
+    not_a_db = tmp_path / "outbox.txt"
+    not_a_db.write_text("not a database\n")
+    out = tmp_path / "out"
+    case = CASES_DIR / "ru_not_recognised_portal.json"
+    result = run(["render", str(case), "--form", "ru-extract", "--sign", "--queue", "--db", f"sqlite:///{not_a_db}",
+                  "--pki", str(tmp_path / "pki"), "--out", str(out)])  # fmt: skip
+    assert result.returncode != 0 and "outbox.txt" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / "pki").exists()  # refused before signing or rendering
+
+
+def test_queue_of_a_case_without_delivery_is_refused_before_rendering(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["render", str(CASES_DIR / "adult_first_group_ii.json"), "--all", "--sign", "--queue",
+                 "--db", f"sqlite:///{tmp_path / 'outbox.sqlite3'}", "--out", str(out)])  # fmt: skip
+    assert code == 2
+    assert "delivery: is required to queue the documents" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_queue_failing_after_rendering_leaves_no_output(tmp_path, capsys, monkeypatch):
+    from msedocs import queueing
+    from msedocs.errors import DeliveryError
+
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    assert main(["queue", "init", "--db", url]) == 0
+
+    def refuse(*args, **kwargs):
+        raise DeliveryError("the outbox went away")
+
+    monkeypatch.setattr(queueing, "queue_case", refuse)
+    out = tmp_path / "out"
+    case = CASES_DIR / "ru_not_recognised_portal.json"
+    code = main(["render", str(case), "--form", "ru-extract", "--format", "xml", "--sign", "--queue",
+                 "--db", url, "--pki", str(tmp_path / "pki"), "--out", str(out)])  # fmt: skip
+    assert code == 1 and "the outbox went away" in capsys.readouterr().err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+#: A synthetic name typed into fields where it does not belong.
+NAME = "Зьміцер-Тэставы Квазімодавіч"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "patient.sex",
+        "jurisdiction",
+        "referral.place",
+        "referral.kinds.0",
+        "decision.group",
+        "decision.date",
+        "patient.insurance.snils",
+        "patient.insurance.oms_policy",
+        "patient.id_number",
+        "patient.birth_date",
+        "referral.diagnosis.icd10.0",
+        "patient.contacts.phones.0",
+        "patient.contacts.email",
+        "case_id",
+        "patient.addresses.registration.postcode",
+        "referral.activity_limits.0.fc",
+        "decision.recognised",
+        "examination.outcomes.0",
+        "schema_version",
+        "referral.diagnosis.main",
+    ],
+)
+def test_personal_data_typed_in_the_wrong_place_is_never_echoed(where, tmp_path, capsys):
+    data = json.loads((CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8"))
+    node = data
+    *parents, leaf = where.split(".")
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
+    value = NAME * 400 if where == "referral.diagnosis.main" else NAME  # too long: its length, not its text
+    if leaf.isdigit():
+        node[int(leaf)] = value
+    else:
+        node[leaf] = value
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["render", str(case), "--all", "--format", "xml", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert where.split(".")[-1 if not leaf.isdigit() else -2] in err, err
+    assert "Зьміцер" not in err and "Квазімодавіч" not in err, err

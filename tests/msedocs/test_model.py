@@ -270,9 +270,7 @@ def test_big_string_is_generated_not_committed(tmp_path: Path) -> None:
 def test_array_is_refused_with_a_problem() -> None:
     with pytest.raises(InputError) as info:
         load_case(BAD / "array.json")
-    assert [(p.path, p.message) for p in info.value.problems] == [
-        ("(case)", "a case is a JSON object, got an array")
-    ]
+    assert [(p.path, p.message) for p in info.value.problems] == [("(case)", "a case is a JSON object, got an array")]
 
 
 def test_problems_are_reported_together() -> None:
