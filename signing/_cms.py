@@ -12,6 +12,7 @@ from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.ades.api import CAdESSignedAttrSpec, SignerAttrSpec
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from .declaration import Declaration
 from .keys import Signer
 
 
@@ -62,10 +63,12 @@ def role_attribute(title: str) -> cms.AttCertAttribute:
     )
 
 
-def cades_attrs(title: str) -> CAdESSignedAttrSpec:
-    """Signed CAdES attributes: signer-attributes-v2 with the claimed role."""
+def cades_attrs(title: str, declaration: Declaration | None = None) -> CAdESSignedAttrSpec:
+    """Signed CAdES attributes: signer-attributes-v2 with the claimed role and, with a
+    ``declaration``, the signature-policy-identifier carrying it (:mod:`signing.declaration`)."""
     return CAdESSignedAttrSpec(
-        signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(title)], certified_attrs=[])
+        signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(title)], certified_attrs=[]),
+        signature_policy_identifier=declaration.cms_policy() if declaration is not None else None,
     )
 
 

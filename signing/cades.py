@@ -24,6 +24,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
+from .declaration import Declaration
 from .errors import SigningFailure
 from .keys import Signer
 from .profile import Level, SigningProfile
@@ -32,9 +33,11 @@ from .services import is_ca, timestamper_for, validation_data_for
 __all__ = ["sign_detached"]
 
 
-def _sign_one(data: bytes, signer: Signer, profile: SigningProfile, when: dt.datetime) -> cms.ContentInfo:
+def _sign_one(
+    data: bytes, signer: Signer, profile: SigningProfile, when: dt.datetime, declaration: Declaration | None
+) -> cms.ContentInfo:
     ts = timestamper_for(profile) if profile.level >= Level.B_T else None
-    attrs = PdfCMSSignedAttributes(signing_time=when, cades_signed_attrs=cades_attrs(signer.title))
+    attrs = PdfCMSSignedAttributes(signing_time=when, cades_signed_attrs=cades_attrs(signer.title, declaration))
     coro = pyhanko_signer(signer).async_sign_general_data(
         data,
         profile.digest,
@@ -69,11 +72,13 @@ def sign_detached(
     *,
     existing: bytes | None = None,
     signing_time: dt.datetime | None = None,
+    declare: bool = True,
 ) -> bytes:
     """A DER detached CMS over ``data`` with one SignerInfo per signer, at ``profile.level``.
 
     With ``existing`` (a previous ``.p7s`` over the same data) its SignerInfos are kept and
-    the new ones added.
+    the new ones added. Each new SignerInfo declares the signers and level of this call
+    (:mod:`signing.declaration`) unless ``declare`` is false.
     """
     if not signers:
         raise SigningFailure("sign_detached needs at least one signer")
@@ -101,8 +106,9 @@ def sign_detached(
             raise SigningFailure(f"the existing .p7s cannot be read: {exc}") from exc
 
     leaves = []
+    declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
     for signer in signers:
-        sd = _sign_one(data, signer, profile, when)["content"]
+        sd = _sign_one(data, signer, profile, when, declaration)["content"]
         for si in sd["signer_infos"]:
             signer_infos.append(si)
             for c in _tst_certs(si):

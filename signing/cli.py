@@ -99,8 +99,25 @@ def _print(report: VerificationReport) -> None:
             if getattr(q, n)
         ]
         typer.echo(f"         qualified-style: {', '.join(flags) or 'none'}{'; TEST certificate' if q.test else ''}")
+        if s.signer_role:
+            typer.echo(f"         declared signer: {s.signer_role}")
+        if s.modification_level:
+            typer.echo(f"         changes after it: {s.modification_level}")
         if s.covers:
             typer.echo(f"         covers: {s.covers}")
+    pol = report.policy
+    if pol is not None:
+        mark = "OK  " if pol.passed else "FAIL"
+        declared = (
+            f"declared {', '.join(pol.declared_signers)} at {pol.declared_level}"
+            if pol.declared_signers is not None
+            else "nothing declared"
+        )
+        typer.echo(f"  [{mark}] policy {pol.name}: {declared}")
+        for line in pol.failures:
+            typer.echo(f"         {line}")
+        for line in pol.notes:
+            typer.echo(f"         note: {line}")
 
 
 def verify_cmd(
@@ -110,14 +127,29 @@ def verify_cmd(
     require_level: Annotated[
         str | None, typer.Option("--require-level", help="Fail signatures below this level (B-B, B-T, B-LT).")
     ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="Validation policy: default (the signers and level the document declares), "
+            "basic (every signature present passes) or a TOML file.",
+        ),
+    ] = "default",
 ) -> None:
-    """Verify every signature in FILE; exit 0 only if all pass."""
+    """Verify every signature in FILE and the validation policy; exit 0 only if all pass."""
+    from .errors import ConfigurationError
+    from .policy import load_policy
     from .verify import verify_file
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
     try:
-        report = verify_file(file, pki, required_level=require_level)
+        chosen = load_policy(policy)
+    except ConfigurationError as exc:
+        typer.echo(f"error: --policy: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        report = verify_file(file, pki, required_level=require_level, policy=chosen)
     except UnsupportedDocumentError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

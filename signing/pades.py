@@ -48,6 +48,7 @@ from pyhanko_certvalidator import ValidationContext
 from . import stamp
 from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
+from .declaration import Declaration
 from .errors import SigningFailure
 from .keys import Signer
 from .profile import Level, SigningProfile
@@ -283,21 +284,27 @@ def sign_pdf(
     visible_stamp: bool = False,
     *,
     stamp_font: str | Path | None = None,
+    declare: bool = True,
 ) -> bytes:
     """Sign ``pdf`` once per signer, sequentially (each in its own incremental update).
 
     With ``visible_stamp`` each signature gets a framed stamp on the last page, stacked
     from the bottom left; ``stamp_font`` is a TTF/OTF with Cyrillic (default DejaVu Serif).
+    Every signature declares all ``signers`` and the level (:mod:`signing.declaration`), so
+    cutting the PDF back to an earlier revision is noticed, unless ``declare`` is false.
     """
     if not signers:
         raise SigningFailure("sign_pdf needs at least one signer")
+    declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
     data = pdf
     for signer in signers:
-        data = _sign_once(data, signer, profile, visible_stamp, Path(stamp_font or DEFAULT_STAMP_FONT))
+        data = _sign_once(data, signer, profile, visible_stamp, Path(stamp_font or DEFAULT_STAMP_FONT), declaration)
     return data
 
 
-def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: bool, font: Path) -> bytes:
+def _sign_once(
+    pdf: bytes, signer: Signer, profile: SigningProfile, visible: bool, font: Path, declaration: Declaration | None
+) -> bytes:
     try:
         writer = _PdfAKeepingWriter(BytesIO(pdf), strict=False)
     except Exception as exc:
@@ -316,7 +323,7 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
         subfilter=SigSeedSubFilter.PADES,
         reason=signer.title,
         name=_cn(signer.certificate),
-        cades_signed_attr_spec=cades_attrs(signer.title),
+        cades_signed_attr_spec=cades_attrs(signer.title, declaration),
         embed_validation_info=level >= Level.B_LT,
         validation_context=_validation_context(signer, profile) if level >= Level.B_LT else None,
         use_pades_lta=False,
@@ -345,6 +352,8 @@ def _sign_once(pdf: bytes, signer: Signer, profile: SigningProfile, visible: boo
     out = BytesIO()
     try:
         reserved = _bytes_reserved(signer, profile, timestamper)
+        if declaration is not None:  # the estimate is made without it: hex digits of the attribute, and slack
+            reserved += 2 * len(declaration.cms_policy().dump()) + 64
         run_sync(
             pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=text_params, bytes_reserved=reserved)
         )

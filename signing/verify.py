@@ -32,6 +32,7 @@ import enum
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
@@ -57,13 +58,18 @@ from . import _xml
 from ._async import run_sync
 from ._cms import claimed_roles
 from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, XADES, ds, xades
-from .errors import UnsupportedDocumentError
+from .declaration import Declaration
+from .declaration import merge as merge_declarations
+from .errors import ConfigurationError, UnsupportedDocumentError
 from .keys import hash_for
+from .policy import ValidationPolicy, load_policy
 from .profile import Level
 from .services import RevocationAuthority, local_authority
 
 __all__ = [
+    "MAX_INPUT_BYTES",
     "Indication",
+    "PolicyOutcome",
     "QualifiedFlags",
     "SignatureReport",
     "VerificationReport",
@@ -132,10 +138,46 @@ class SignatureReport:
     qualified: QualifiedFlags = field(default_factory=QualifiedFlags)
     covers: str | None = None
     """What is signed: for XML the element(s), for PDF the revision and byte ranges."""
+    signer_role: str | None = None
+    """The signing role the document's signature-set declaration gives this signer's certificate."""
+    certificate_sha256: str | None = None
+    """SHA-256 of the signer's certificate (hex)."""
+    modification_level: str | None = None
+    """PDF only: how much the document changed after this signature (pyHanko's ModificationLevel:
+    NONE, LTA_UPDATES, FORM_FILLING, ANNOTATIONS, OTHER)."""
 
     @property
     def passed(self) -> bool:
         return self.indication is Indication.TOTAL_PASSED
+
+
+@dataclass
+class PolicyOutcome:
+    """What the validation policy found beyond the signatures themselves."""
+
+    name: str
+    declared_level: str | None = None
+    """The level the signatures declare (:mod:`signing.declaration`); None if none declares one."""
+    declared_signers: list[str] | None = None
+    """The signing roles the signatures declare; None if nothing is declared."""
+    required_level: str | None = None
+    required_signers: list[str] = field(default_factory=list)
+    missing_signers: list[str] = field(default_factory=list)
+    """Required signers with no signature in the document."""
+    level_shortfalls: list[str] = field(default_factory=list)
+    """``<signature id>: B-B < B-T`` for each signature below the required level."""
+    unsigned_content: list[str] = field(default_factory=list)
+    """Content inside a signature that no reference covers (XML), by path."""
+    pdf_modification: dict[str, Any] | None = None
+    """PDF: ``level`` after the last signature, ``after_last_signature`` (any later revision),
+    ``changes`` not allowed after it."""
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    """Why the policy is not met, in words."""
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
 
 
 @dataclass
@@ -145,11 +187,17 @@ class VerificationReport:
     path: str | None
     format: str
     signatures: list[SignatureReport] = field(default_factory=list)
+    policy: PolicyOutcome | None = None
+    """The validation policy's findings (missing signers, level, unsigned content, PDF changes)."""
 
     @property
     def passed(self) -> bool:
-        """True only if there is at least one signature and every one passed."""
-        return bool(self.signatures) and all(s.passed for s in self.signatures)
+        """True only if there is at least one signature, every one passed, and the policy is met."""
+        return (
+            bool(self.signatures)
+            and all(s.passed for s in self.signatures)
+            and (self.policy is None or self.policy.passed)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def conv(v: Any) -> Any:
@@ -168,6 +216,7 @@ class VerificationReport:
             "format": self.format,
             "passed": self.passed,
             "signatures": [conv(asdict(s)) for s in self.signatures],
+            "policy": None if self.policy is None else {**conv(asdict(self.policy)), "passed": self.policy.passed},
         }
 
     def to_json(self) -> str:
@@ -381,14 +430,96 @@ def _subject_str(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string(_NAME_OVERRIDES)
 
 
-def _final_level(report: SignatureReport, required: Level | None) -> None:
-    if required is None or report.indication is not Indication.TOTAL_PASSED:
-        return
-    reached = Level.parse(report.level) if report.level else None
-    if reached is None or reached < required:
-        report.indication = Indication.INDETERMINATE
-        report.sub_indication = "SIG_CONSTRAINTS_FAILURE"
-        report.message = f"level {required.value} required, signature reaches {report.level or 'none'}"
+@dataclass
+class _Ctx:
+    """What the verification of one document collects for the policy."""
+
+    declarations: list[Declaration] = field(default_factory=list)
+    unsigned: dict[str, list[str]] = field(default_factory=dict)
+    """Signature id → paths of content inside it that no reference covers."""
+    pdf: dict[str, Any] | None = None
+
+
+def _constraint_failure(rep: SignatureReport, message: str) -> None:
+    if rep.indication is Indication.TOTAL_PASSED:
+        rep.indication, rep.sub_indication, rep.message = Indication.INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", message
+
+
+def _apply_policy(report: VerificationReport, policy: ValidationPolicy, ctx: _Ctx) -> None:
+    """Check the policy over the signature reports; mark what falls short; set ``report.policy``."""
+    out = PolicyOutcome(name=policy.name)
+    declared = merge_declarations(ctx.declarations)
+    by_cert = {d.cert_sha256: d for d in declared.signers} if declared else {}
+    for s in report.signatures:
+        d = by_cert.get(s.certificate_sha256 or "")
+        if d is not None:
+            s.signer_role = d.role
+    if declared is not None:
+        out.declared_level = declared.level
+        out.declared_signers = [d.role for d in declared.signers]
+        if not policy.use_declaration:
+            out.notes.append(f"the signature-set declaration is reported, not enforced (policy {policy.name})")
+    else:
+        out.notes.append("no signer requirement declared: every signature present must pass")
+
+    # level
+    candidates: list[tuple[Level, str]] = []
+    if policy.min_level is not None:
+        candidates.append((policy.min_level, f"by policy {policy.name}"))
+    if policy.use_declaration and declared is not None:
+        try:
+            candidates.append((Level.parse(declared.level), "as declared"))
+        except ConfigurationError:
+            out.failures.append(f"the declared level {declared.level!r} is not one of B-B, B-T, B-LT")
+    required, source = max(candidates, key=lambda c: c[0].rank) if candidates else (None, "")
+    if required is not None:
+        out.required_level = required.value
+        for s in report.signatures:
+            if s.indication is not Indication.TOTAL_PASSED:
+                continue
+            reached = Level.parse(s.level) if s.level else None
+            if reached is None or reached < required:
+                _constraint_failure(
+                    s, f"level {required.value} required ({source}), signature reaches {s.level or 'none'}"
+                )
+                out.level_shortfalls.append(f"{s.id}: {s.level or 'none'} < {required.value}")
+        if out.level_shortfalls:
+            out.failures.append(f"{len(out.level_shortfalls)} signature(s) below level {required.value} ({source})")
+
+    # signers
+    if policy.required_signers is not None:
+        out.required_signers = list(policy.required_signers)
+        for r in policy.required_signers:
+            if not any(s.signer_role == r or s.role == r for s in report.signatures):
+                out.missing_signers.append(r)
+                out.failures.append(f"missing signer: {r}")
+    elif policy.use_declaration and declared is not None:
+        out.required_signers = [d.role for d in declared.signers]
+        present = {s.certificate_sha256 for s in report.signatures}
+        for d in declared.signers:
+            if d.cert_sha256 not in present:
+                out.missing_signers.append(d.role)
+                out.failures.append(f"missing signer: {d.role} ({d.title})")
+
+    # unsigned content inside signatures
+    for s in report.signatures:
+        paths = ctx.unsigned.get(s.id, [])
+        out.unsigned_content.extend(paths)
+        if paths and not policy.allow_unsigned_content:
+            _constraint_failure(s, f"unsigned content inside the signature: {', '.join(paths)}")
+    if out.unsigned_content and not policy.allow_unsigned_content:
+        out.failures.append("unsigned content inside a signature: " + ", ".join(out.unsigned_content))
+
+    # PDF changes after the last signature
+    if ctx.pdf is not None:
+        out.pdf_modification = ctx.pdf
+        if ctx.pdf["changes"]:
+            msg = "changed after the last signature: " + ", ".join(ctx.pdf["changes"])
+            if policy.allow_changes_after_last_signature:
+                out.notes.append(msg)
+            else:
+                out.failures.append(msg)
+    report.policy = out
 
 
 def _apply_trust(report: SignatureReport, t: _TrustOutcome) -> None:
@@ -538,12 +669,63 @@ def _xml_structure_problems(tree: etree._ElementTree) -> str | None:
     return None
 
 
+#: What XAdES B-T and B-LT put in UnsignedSignatureProperties; nothing else may be unsigned.
+_UNSIGNED_ALLOWED = {
+    xades("SignatureTimeStamp"),
+    xades("CertificateValues"),
+    xades("RevocationValues"),
+    f"{{{_xml.XADES141}}}TimeStampValidationData",
+}
+
+
+def _unsigned_in_signature(sig: etree._Element, qp: etree._Element) -> list[str]:
+    """Paths of content inside ``sig`` that no reference covers and XAdES does not need.
+
+    Allowed: SignedInfo, SignatureValue, KeyInfo with X509Data/X509Certificate, one
+    ds:Object holding QualifyingProperties with SignedProperties (signed) and
+    UnsignedProperties/UnsignedSignatureProperties holding the timestamp and validation data.
+    """
+    found: list[str] = []
+
+    def text_in(el: etree._Element) -> None:
+        if (el.text or "").strip() or any((c.tail or "").strip() for c in el):
+            found.append(f"text in {_readable_path(el).split(' (xmlns=')[0]}")
+
+    def only(el: etree._Element, allowed: set[str]) -> list[etree._Element]:
+        text_in(el)
+        kept = []
+        for c in el:
+            if not isinstance(c.tag, str):
+                continue
+            if c.tag in allowed:
+                kept.append(c)
+            else:
+                found.append(_readable_path(c).split(" (xmlns=")[0])
+        return kept
+
+    qp_object = qp.getparent()
+    for child in only(sig, {ds("SignedInfo"), ds("SignatureValue"), ds("KeyInfo"), ds("Object")}):
+        if child.tag == ds("KeyInfo"):
+            for x509_data in only(child, {ds("X509Data")}):
+                only(x509_data, {ds("X509Certificate")})
+        elif child.tag == ds("Object"):
+            if child is not qp_object:
+                found.append(_readable_path(child).split(" (xmlns=")[0])
+                continue
+            only(child, {xades("QualifyingProperties")})
+    for up in only(qp, {xades("SignedProperties"), xades("UnsignedProperties")}):
+        if up.tag == xades("UnsignedProperties"):
+            for usp in only(up, {xades("UnsignedSignatureProperties")}):
+                only(usp, _UNSIGNED_ALLOWED)
+    return found
+
+
 async def _verify_one_xml(
     tree: etree._ElementTree,
     sig: etree._Element,
     trust: _Trust,
     structure_problem: str | None,
-    required: Level | None,
+    ctx: _Ctx,
 ) -> SignatureReport:
     rep = SignatureReport(format="XAdES", id=sig.get("Id") or tree.getpath(sig), indication=Indication.TOTAL_FAILED)
     try:
@@ -574,6 +756,7 @@ async def _verify_one_xml(
         if sp is None:
             raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "no xades:SignedProperties in this signature")
         assert qp is not None
+        ctx.unsigned[rep.id] = _unsigned_in_signature(sig, qp)
         if sig.get("Id") is None or qp.get("Target") != f"#{sig.get('Id')}":
             raise _Fail(
                 Indication.TOTAL_FAILED, "FORMAT_FAILURE", "QualifyingProperties Target does not name this signature"
@@ -718,6 +901,13 @@ async def _verify_one_xml(
                 "no certificate in KeyInfo matches SigningCertificateV2",
             )
         cert_asn1 = _asn1(signer_cert)
+        rep.certificate_sha256 = hashlib.sha256(cert_asn1.dump()).hexdigest()
+        try:
+            declaration = Declaration.from_signed_properties(sp)
+        except ValueError as exc:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", str(exc)) from exc
+        if declaration is not None:
+            ctx.declarations.append(declaration)
         rep.signer_subject = _subject_str(signer_cert)
         rep.signer_serial = f"{signer_cert.serial_number:X}"
         rep.qualified = _qualified(cert_asn1)
@@ -760,7 +950,6 @@ async def _verify_one_xml(
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
             rep.level = Level.B_LT.value
-        _final_level(rep, required)
     except _Fail as f:
         rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
     return rep
@@ -782,19 +971,24 @@ def verify_xml(
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     required_level: Level | str | None = None,
     path: str | None = None,
+    policy: ValidationPolicy | str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
-    """Verify every ds:Signature that is a child of the document element (and flag any other)."""
+    """Verify every ds:Signature that is a child of the document element (and flag any other),
+    then the validation ``policy`` (default: as the signatures declare; ``required_level``
+    raises its minimum level)."""
+    pol = load_policy(policy).with_min_level(required_level)
     tree = _xml.parse_xml(xml)
     trust = _load_trust(pki_dir, trust_roots)
-    required = Level.parse(required_level) if required_level else None
     problem = _xml_structure_problems(tree)
     sigs = list(tree.getroot().iter(ds("Signature")))
+    ctx = _Ctx()
 
     async def run() -> list[SignatureReport]:
-        return [await _verify_one_xml(tree, s, trust, problem, required) for s in sigs]
+        return [await _verify_one_xml(tree, s, trust, problem, ctx) for s in sigs]
 
     report = VerificationReport(path=path, format="XML")
     report.signatures = run_sync(run())
+    _apply_policy(report, pol, ctx)
     return report
 
 
@@ -842,7 +1036,7 @@ async def _verify_signer_info(
     trust: _Trust,
     extra: _Revinfo,
     rep: SignatureReport,
-    required: Level | None,
+    ctx: _Ctx,
 ) -> None:
     try:
         md_alg = si["digest_algorithm"]["algorithm"].native
@@ -853,6 +1047,7 @@ async def _verify_signer_info(
             raise _Fail(Indication.INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "signer certificate not in the CMS")
         rep.signer_subject = _subject(cert)
         rep.signer_serial = f"{cert.serial_number:X}"
+        rep.certificate_sha256 = hashlib.sha256(cert.dump()).hexdigest()
         rep.qualified = _qualified(cert)
         roles = claimed_roles(si)
         rep.role = rep.role or (roles[0] if roles else None)
@@ -873,6 +1068,12 @@ async def _verify_signer_info(
         if not valid:
             raise _Fail(Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify")
         rep.level = Level.B_B.value
+        try:
+            declaration = Declaration.from_signer_info(si)
+        except ValueError as exc:
+            raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", str(exc)) from exc
+        if declaration is not None:
+            ctx.declarations.append(declaration)
         emb = _signed_data_revinfo(sd)
         emb.certs += extra.certs
         emb.crls += extra.crls
@@ -895,7 +1096,6 @@ async def _verify_signer_info(
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
             rep.level = Level.B_LT.value
-        _final_level(rep, required)
     except _Fail as f:
         rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
 
@@ -908,8 +1108,10 @@ def verify_detached(
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     required_level: Level | str | None = None,
     path: str | None = None,
+    policy: ValidationPolicy | str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
-    """Verify every SignerInfo of a detached CMS (``.p7s``, DER or PEM) over ``data``."""
+    """Verify every SignerInfo of a detached CMS (``.p7s``, DER or PEM) over ``data``, then the policy."""
+    pol = load_policy(policy).with_min_level(required_level)
     try:
         if p7s.lstrip().startswith(b"-----BEGIN"):
             from asn1crypto import pem
@@ -923,7 +1125,7 @@ def verify_detached(
     except (ValueError, TypeError, KeyError) as exc:
         raise UnsupportedDocumentError(f"not a CMS SignedData signature: {exc}") from exc
     trust = _load_trust(pki_dir, trust_roots)
-    required = Level.parse(required_level) if required_level else None
+    ctx = _Ctx()
     digests: dict[str, bytes] = {}
 
     def actual(alg: str) -> bytes:
@@ -943,10 +1145,11 @@ def verify_detached(
                     "content is encapsulated, expected detached",
                 )
             else:
-                await _verify_signer_info(sd, si, actual, trust, _Revinfo(), rep, required)
+                await _verify_signer_info(sd, si, actual, trust, _Revinfo(), rep, ctx)
             report.signatures.append(rep)
 
     run_sync(run())
+    _apply_policy(report, pol, ctx)
     return report
 
 
@@ -957,8 +1160,10 @@ def verify_pdf(
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     required_level: Level | str | None = None,
     path: str | None = None,
+    policy: ValidationPolicy | str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
-    """Verify every signature field of a PDF (PAdES), including coverage and later changes."""
+    """Verify every signature field of a PDF (PAdES), including coverage and later changes, then the policy."""
+    pol = load_policy(policy).with_min_level(required_level)
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
     from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -969,7 +1174,7 @@ def verify_pdf(
     except Exception as exc:
         raise UnsupportedDocumentError(f"not a readable PDF: {exc}") from exc
     trust = _load_trust(pki_dir, trust_roots)
-    required = Level.parse(required_level) if required_level else None
+    ctx = _Ctx()
     dss_info = _Revinfo()
     try:
         dss = DocumentSecurityStore.read_dss(reader)
@@ -978,7 +1183,7 @@ def verify_pdf(
         dss_info.crls = [bytes(b) for b in getattr(dss, "_crls_seen", {})]
     except Exception:  # no DSS
         pass
-    total = len(reader.xrefs.xref_sections) if hasattr(reader.xrefs, "xref_sections") else None
+    total = reader.xrefs.total_revisions
     report = VerificationReport(path=path, format="PDF")
 
     async def run() -> None:
@@ -1007,6 +1212,10 @@ def verify_pdf(
                     )
                     continue
                 diff = emb.diff_result
+                if isinstance(diff, SuspiciousModification):
+                    rep.modification_level = ModificationLevel.OTHER.name
+                elif diff is not None:
+                    rep.modification_level = diff.modification_level.name
                 if isinstance(diff, SuspiciousModification) or (
                     diff is not None and getattr(diff, "modification_level", None) == ModificationLevel.OTHER
                 ):
@@ -1018,14 +1227,98 @@ def verify_pdf(
                 def actual(alg: str, d: bytes = digest) -> bytes:
                     return d
 
-                await _verify_signer_info(emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, required)
+                await _verify_signer_info(emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, ctx)
             except _Fail as f:
                 rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
             except Exception as exc:
                 rep.sub_indication, rep.message = "FORMAT_FAILURE", f"cannot process the signature: {exc}"
 
     run_sync(run())
+    if sigs:
+        last = max(sigs, key=lambda e: e.signed_revision)
+        changes = _pdf_changes_after(reader, last.signed_revision)
+        last_rep = next(r for r in report.signatures if r.id == last.field_name)
+        if changes:
+            last_rep.modification_level = ModificationLevel.OTHER.name
+        ctx.pdf = {
+            "level": last_rep.modification_level,
+            "after_last_signature": last.signed_revision < reader.xrefs.total_revisions - 1,
+            "changes": changes,
+        }
+    _apply_policy(report, pol, ctx)
     return report
+
+
+def _pdf_changes_after(reader: Any, revision: int) -> list[str]:
+    """What the revisions after ``revision`` change beyond what PAdES allows after a signature.
+
+    Allowed: the DSS (its dictionary, VRI entries and the streams they list), the catalog's
+    /DSS, /AcroForm and /Metadata entries, the XMP metadata stream (pyHanko refreshes it with
+    each update), document timestamps with their fields, and cross-reference streams.
+    pyHanko's difference analysis counts an /Info change as an LTA update; here it is not.
+    """
+    from pyhanko.pdf_utils import generic
+
+    total = reader.xrefs.total_revisions
+    if revision >= total - 1:
+        return []
+    root_ref = reader.root_ref
+    root = reader.root
+    allowed: set[tuple[int, int]] = set()
+
+    def collect(obj: Any, depth: int = 0) -> None:
+        if depth > 6:
+            return
+        if isinstance(obj, generic.IndirectObject):
+            allowed.add((obj.idnum, obj.generation))
+            collect(obj.get_object(), depth + 1)
+        elif isinstance(obj, generic.DictionaryObject):
+            for k in obj:
+                collect(obj.raw_get(k), depth + 1)
+        elif isinstance(obj, generic.ArrayObject):
+            for i in range(len(obj)):
+                collect(obj.raw_get(i), depth + 1)
+
+    for key in ("/DSS", "/Metadata"):
+        if key in root:
+            collect(root.raw_get(key))
+    acroform = root.raw_get("/AcroForm") if "/AcroForm" in root else None
+    if isinstance(acroform, generic.IndirectObject):
+        allowed.add((acroform.idnum, acroform.generation))
+    info_ref = reader.trailer.raw_get("/Info") if "/Info" in reader.trailer else None
+    changes: list[str] = []
+    for rev in range(revision + 1, total):
+        for ref in reader.xrefs.explicit_refs_in_revision(rev):
+            key = (ref.idnum, ref.generation)
+            if key in allowed:
+                continue
+            obj = reader.get_object(ref, revision=rev)
+            if isinstance(obj, generic.StreamObject) and obj.get("/Type") == "/XRef":
+                continue
+            if key == (root_ref.idnum, root_ref.generation):
+                before = reader.get_historical_root(rev - 1)
+                after = reader.get_historical_root(rev)
+                keys = {k for k in set(before) | set(after) if k not in ("/DSS", "/AcroForm", "/Metadata")}
+                diff = sorted(k for k in keys if before.raw_get(k) != after.raw_get(k) if k in before and k in after)
+                diff += sorted(k for k in keys if (k in before) != (k in after))
+                if diff:
+                    changes.append("catalog " + " ".join(diff))
+                continue
+            if isinstance(obj, generic.DictionaryObject):
+                kind = obj.get("/Type")
+                value = obj.get("/V") if obj.get("/FT") == "/Sig" else None
+                if kind == "/DocTimeStamp" or (
+                    isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp"
+                ):
+                    continue
+            if isinstance(info_ref, generic.IndirectObject) and key == (info_ref.idnum, info_ref.generation):
+                label = "/Info"
+            else:
+                kind_name = obj.get("/Type") if isinstance(obj, generic.DictionaryObject) else None
+                label = f"object {ref.idnum}" + (f" {kind_name}" if kind_name else "")
+            if label not in changes:
+                changes.append(label)
+    return changes
 
 
 # ---------------------------------------------------------------- files
@@ -1041,6 +1334,33 @@ def detect_format(data: bytes) -> str:
     return "other"
 
 
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+"""The largest document (and ``.p7s``) ``verify_file`` reads: 256 MiB."""
+
+
+def read_input(path: Path, what: str = "", limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else is refused at once.
+
+    Opened without blocking (a FIFO does not hang us), checked with fstat on the open file
+    (no race between check and read), and read no further than the limit.
+    """
+    name = f"{what}{path}"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise UnsupportedDocumentError(f"cannot read {name}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsupportedDocumentError(f"{name}: not a regular file (devices, FIFOs and sockets are refused)")
+        if st.st_size > limit:
+            raise UnsupportedDocumentError(f"{name}: {st.st_size} bytes, over the limit of {limit} bytes")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UnsupportedDocumentError(f"{name}: over the limit of {limit} bytes")
+    return data
+
+
 def verify_file(
     path: str | os.PathLike[str],
     pki_dir: str | os.PathLike[str] | None = None,
@@ -1048,13 +1368,17 @@ def verify_file(
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     required_level: Level | str | None = None,
     env: Mapping[str, str] = os.environ,
+    policy: ValidationPolicy | str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
     """Verify an XML or PDF file, or any file with its ``<file>.p7s`` (or the ``.p7s`` itself).
 
     Trust roots: ``pki_dir``'s root (and its in-process revocation data), else
     ``trust_roots``, else ``MSEDOCS_SIGN_TRUST_ROOTS``, else the test PKI in
-    ``./.msedocs/pki`` if there is one.
+    ``./.msedocs/pki`` if there is one. ``policy``: a :class:`~signing.policy.ValidationPolicy`,
+    ``"default"``, ``"basic"`` or a TOML file. Files must be regular files of at most
+    :data:`MAX_INPUT_BYTES`.
     """
+    pol = load_policy(policy).with_min_level(required_level)
     p = Path(path)
     roots = list(trust_roots)
     if pki_dir is None and not roots:
@@ -1067,21 +1391,13 @@ def verify_file(
         content_path, sig_path = p.with_suffix(""), p
     else:
         content_path, sig_path = p, Path(str(p) + ".p7s")
-    try:
-        data = content_path.read_bytes()
-    except OSError as exc:
-        raise UnsupportedDocumentError(f"cannot read {content_path}: {exc.strerror}") from exc
+    data = read_input(content_path)
     kind = detect_format(data)
-    if sig_path.is_file() and (kind == "other" or p.suffix.lower() == ".p7s"):
-        try:
-            p7s = sig_path.read_bytes()
-        except OSError as exc:
-            raise UnsupportedDocumentError(f"cannot read {sig_path}: {exc.strerror}") from exc
-        return verify_detached(
-            data, p7s, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p)
-        )
+    if (kind == "other" or p.suffix.lower() == ".p7s") and (sig_path.exists() or sig_path.is_symlink()):
+        p7s = read_input(sig_path)
+        return verify_detached(data, p7s, pki_dir=pki_dir, trust_roots=roots, policy=pol, path=str(p))
     if kind == "pdf":
-        return verify_pdf(data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p))
+        return verify_pdf(data, pki_dir=pki_dir, trust_roots=roots, policy=pol, path=str(p))
     if kind == "xml":
-        return verify_xml(data, pki_dir=pki_dir, trust_roots=roots, required_level=required_level, path=str(p))
+        return verify_xml(data, pki_dir=pki_dir, trust_roots=roots, policy=pol, path=str(p))
     raise UnsupportedDocumentError(f"{p}: not XML or PDF, and no {sig_path.name} next to it")

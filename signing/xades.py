@@ -46,6 +46,7 @@ from ._xml import (
     parse_xml,
     xades,
 )
+from .declaration import Declaration
 from .errors import SigningFailure
 from .keys import Signer
 from .profile import Level, SigningProfile
@@ -100,7 +101,7 @@ def _der(cert: x509.Certificate) -> bytes:
 
 
 def _build_signature(
-    doc_digest: bytes, signer: Signer, digest: str, signing_time: dt.datetime
+    doc_digest: bytes, signer: Signer, digest: str, signing_time: dt.datetime, declaration: Declaration | None = None
 ) -> tuple[etree._Element, etree._Element]:
     """A complete B-B ``ds:Signature`` (not attached) and its SignatureValue element."""
     sid = f"xmldsig-{uuid.uuid4()}"
@@ -142,6 +143,8 @@ def _build_signature(
     _sub(cd, ds("DigestMethod"), Algorithm=digest_uri)
     _sub(cd, ds("DigestValue"), _b64(_digest(signer.certificate_der, digest)))
     _sub(cert_el, xades("IssuerSerialV2"), _b64(_issuer_serial_v2(signer.certificate)))
+    if declaration is not None:
+        ssp.append(declaration.xades_policy())
     roles = _sub(_sub(ssp, xades("SignerRoleV2")), xades("ClaimedRoles"))
     _sub(roles, xades("ClaimedRole"), signer.title)
     sdop = _sub(sp, xades("SignedDataObjectProperties"))
@@ -203,11 +206,13 @@ def sign_xml(
     profile: SigningProfile,
     *,
     signing_time: dt.datetime | None = None,
+    declare: bool = True,
 ) -> bytes:
     """Add one enveloped XAdES signature per signer (parallel) at ``profile.level``.
 
-    Existing signatures are kept and stay valid. Returns the signed document as UTF-8
-    bytes with an XML declaration.
+    Existing signatures are kept and stay valid. Each new signature declares all
+    ``signers`` and the level in its signed properties (:mod:`signing.declaration`) unless
+    ``declare`` is false. Returns the signed document as UTF-8 bytes with an XML declaration.
     """
     if not signers:
         raise SigningFailure("sign_xml needs at least one signer")
@@ -215,8 +220,9 @@ def sign_xml(
     doc_digest = _digest(document_without_signatures(tree), profile.digest)
     when = (signing_time or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     root = tree.getroot()
+    declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
     for signer in signers:
-        sig, sig_value = _build_signature(doc_digest, signer, profile.digest, when)
+        sig, sig_value = _build_signature(doc_digest, signer, profile.digest, when, declaration)
         token = _add_timestamp(sig, sig_value, profile) if profile.level >= Level.B_T else None
         if profile.level >= Level.B_LT:
             _add_validation_data(sig, signer, token, profile)
