@@ -26,7 +26,7 @@ from generators.common import GeneratorError, RenderedDocument
 
 from .errors import InputError, Problem, SchemaError, TemplateError
 from .forms.journals import JOURNALS, Entry, JournalSpec, Row
-from .model import count_cases, iter_cases
+from .model import BatchReader, count_cases
 from .pipeline import file_entry, parse_formats, staged, write_manifest
 from .sign import FormSigner, sign_rendered
 
@@ -95,17 +95,13 @@ def collect(
     """Spool the entries of every case of the batch; the commissions they come from.
     Raises InputError listing every invalid case."""
     commissions: set[str] = set()
-    problems: list[Problem] = []
     total = count_cases(cases_path) if progress else 0
-    count = 0
-    for loaded in iter_cases(cases_path):
-        count += 1
-        if progress and count % 100 == 0:
-            progress("cases", count, max(count, total))
-        if loaded.case is None:
-            problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in loaded.problems)
-            continue
+    reader = BatchReader(cases_path)  # a case_id twice would be counted twice: refused
+    for loaded in reader:
+        if progress and reader.count % 100 == 0:
+            progress("cases", reader.count, max(reader.count, total))
         case = loaded.case
+        assert case is not None
         if commission and case.commission.name != commission:
             continue
         found = spec.entries(case)
@@ -113,10 +109,8 @@ def collect(
             commissions.add(case.commission.name)
             spool.add(found)
     if progress:
-        progress("cases", count, count)
-    if problems:
-        failing = len({p.path.split(": ")[0] for p in problems})
-        raise InputError(f"{cases_path}: {failing} of {count} case(s) failed validation; no journal written", problems)
+        progress("cases", reader.count, reader.count)
+    reader.raise_for_problems(f"{len(reader.failing)} of {reader.count} case(s) failed validation; no journal written")
     return commissions
 
 

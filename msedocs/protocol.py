@@ -13,7 +13,7 @@ from generators.common import GeneratorError, RenderedDocument
 
 from .errors import InputError, Problem, SchemaError, TemplateError
 from .forms.session import PROTOCOL, Session, session_of
-from .model import Case, iter_cases
+from .model import BatchReader, Case
 from .pipeline import parse_formats
 from .sign import FormSigner, sign_rendered
 
@@ -29,22 +29,20 @@ def build(
 ) -> list[RenderedDocument]:
     """The protocol of the session ``number``/``date`` (or of the only session in the batch)."""
     formats = parse_formats(formats)
-    cases: list[Case] = []
-    problems: list[Problem] = []
-    for loaded in iter_cases(cases_path):
-        if loaded.case is None:
-            problems.extend(Problem(f"{loaded.where}: {p.path}", p.message, p.line) for p in loaded.problems)
-        else:
-            cases.append(loaded.case)
-    if problems:
-        raise InputError(f"{cases_path}: invalid case data; no protocol written", problems)
-    sessions = {s for s in map(session_of, cases) if s is not None}
+    # Two passes over the batch, neither holding more than the cases of the chosen session:
+    # the sessions the batch holds (every case checked, each case_id once), then that session's cases.
+    reader = BatchReader(cases_path)
+    sessions = {s for s in (session_of(x.case) for x in reader if x.case is not None) if s is not None}
+    reader.raise_for_problems("invalid case data; no protocol written")
     chosen = [s for s in sessions if (number is None or s.number == number) and (date is None or s.date == date)]
     if len(chosen) != 1:
         listed = "; ".join(str(s) for s in sorted(sessions, key=lambda s: (s.date, s.number))) or "none"
         what = "no session matches" if not chosen else "several sessions match"
         raise InputError(f"{what}; give --number and --date. Sessions in the batch: {listed}")
     session: Session = chosen[0]
+    again = BatchReader(cases_path)
+    cases: list[Case] = [x.case for x in again if x.case is not None and session_of(x.case) == session]
+    again.raise_for_problems("invalid case data; no protocol written")
     data = PROTOCOL.data(cases, session)
     try:
         xml = xml_gen.render_protocol(data)

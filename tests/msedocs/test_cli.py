@@ -406,3 +406,35 @@ def test_personal_data_typed_in_the_wrong_place_is_never_echoed(where, tmp_path,
     err = capsys.readouterr().err
     assert where.split(".")[-1 if not leaf.isdigit() else -2] in err, err
     assert "Зьміцер" not in err and "Квазімодавіч" not in err, err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["journal", "by-journal-protocols", "--from", "2026-01-01", "--to", "2026-12-31", "--cases"],
+        ["protocol", "--cases"],
+    ],
+    ids=["journal", "protocol"],
+)
+def test_journal_and_protocol_refuse_a_case_twice(command, tmp_path, capsys):
+    """The same act twice would be two rows of the register, two blocks of the protocol."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    text = (CASES_DIR / "adult_first_group_ii.json").read_text(encoding="utf-8")
+    for name in ("a.json", "b.json"):
+        (folder / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main([*command, str(folder), "--format", "xml", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'b.json'}: case_id: the same case_id as {folder / 'a.json'}" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["journal", "by-journal-protocols", "--from", "2026-01-01", "--to", "2026-12-31",
+                                      "--cases"], ["protocol", "--cases"]], ids=["journal", "protocol"])  # fmt: skip
+def test_journal_and_protocol_refuse_an_empty_jsonl(command, tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    assert main([*command, str(empty), "--out", str(tmp_path / "out")]) == 2
+    assert f"{empty}: no cases in this file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
