@@ -1,9 +1,16 @@
 """From a signed package to the outbox: what `msedocs render --sign --queue` does per case.
 
-Only what delivery needs leaves the case: the portal account (the citizen's СНИЛС, by
-which the state portal knows the account), and for paper the addressee and postal
-address. Electronic documents are the signed PDF and XML; the paper variant of each PDF
-(with "М.П.", unsigned, to be sealed) goes along for printing.
+Only what the channel needs leaves the case:
+
+- ``delivery.channel`` ``portal``: the portal account (the citizen's СНИЛС, by which the state
+  portal knows the account) and the signed PDF and XML. **A paper fall-back is configured by
+  giving ``delivery.postal_address`` with channel ``portal``**: then, and only then, the
+  addressee's name, the address and the paper variant of the PDF (with "М.П.", unsigned, to be
+  sealed) are kept too, so that an item the portal does not take can go by registered mail
+  (see :mod:`msedocs.delivery`). Without a postal address the item never goes on paper and the
+  outbox holds no name, no address and nothing printable.
+- ``delivery.channel`` ``paper``: the addressee's name, the postal address and the documents;
+  not the portal account.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from .model import Case
 
 
 def recipient_of(case: Case):
+    """What delivery needs of the case's recipient, and nothing more (see the module's doc)."""
     from .delivery import Recipient
 
     delivery = case.delivery
@@ -25,31 +33,42 @@ def recipient_of(case: Case):
             f"case {case.case_id}: delivery is required to queue its documents (portal or paper, with a postal address)"
         )
     address = delivery.postal_address
+    paper = delivery.channel == "paper"
     return Recipient(
-        portal_account=case.patient.insurance.snils,
-        name=case.patient.name.full,
+        portal_account=None if paper else case.patient.insurance.snils,
+        name=case.patient.name.full if address else None,
         postcode=address.postcode if address else None,
         address=address.line if address else None,
-        paper_requested=delivery.channel == "paper",
+        paper_requested=paper,
     )
+
+
+def paper_fallback_configured(case: Case) -> bool:
+    """A portal delivery with a postal address may fall back to registered mail."""
+    return case.delivery is not None and case.delivery.channel == "portal" and case.delivery.postal_address is not None
 
 
 def queue_case(
     case: Case, signed: Sequence[RenderedDocument], paper: Sequence[RenderedDocument], db_url: str | None = None
 ) -> int:
-    """Queue one case's signed documents (and their paper variants); returns the outbox item id."""
+    """Queue one case's signed documents (and their paper variants when they may be printed);
+    returns the outbox item id. Creates the outbox if there is none yet (render --queue, demo)."""
     from .delivery import OutboxDocument, queue_documents
 
     if case.decision is None:
         raise InputError(f"case {case.case_id}: the decision date starts the delivery deadline; there is no decision")
+    recipient = recipient_of(case)
+    fallback = paper_fallback_configured(case)
     documents = [OutboxDocument.from_rendered(d) for d in signed if d.format in ("pdf", "xml")]
-    documents += [OutboxDocument.from_rendered(d, role="paper") for d in paper if d.format == "pdf"]
+    if recipient.paper_requested or fallback:
+        documents += [OutboxDocument.from_rendered(d, role="paper") for d in paper if d.format == "pdf"]
     return queue_documents(
         documents,
         case.case_id,
-        recipient_of(case),
+        recipient,
         case.decision.date,
         country=case.jurisdiction.value,
         channel="auto",
         db_url=db_url,
+        fallback_to_paper=fallback,
     )

@@ -17,8 +17,41 @@ Modules, in the order an item passes through them::
     cli        typer apps and commands mounted by msedocs.cli
 
 Portal states: queued → sending → delivered; failures → retry_wait (exponential backoff with
-jitter) → dead after the last attempt, or back to queued as a postal item (paper fall-back).
-Postal states: queued → printed → handed_over → delivered | returned.
+jitter) → dead after the last attempt, or back to queued as a postal item (paper fall-back), or
+unresolved (below). Postal states: queued → printed → handed_over → delivered | returned.
+
+Never on both channels. A portal item goes on paper only when the portal has positively not
+received it. An attempt whose outcome is unknown — a POST that timed out or lost its connection,
+a worker killed between its POST and the commit (its lease runs out, the item is claimed again),
+a status probe that timed out or answered anything but 200 or 404 — is *ambiguous*: it never
+falls back to paper. Every attempt after the first begins with the status probe ``GET
+/deliveries/{key}`` (asked again after a pause within the attempt, and again at each retry,
+after the retry policy's exponential backoff): 200 records the item delivered without sending it
+again, 404 ("not received") lets the attempt send it and a definite failure then may fall back to
+paper as the retry policy says (after ``fallback_after_attempts`` failures, at the last attempt,
+or within ``fallback_margin_days`` of the due date).
+
+The deadline rule: when the outcome is still unknown at the last attempt (``max_attempts``), or
+a status probe fails within ``fallback_margin_days`` (1) calendar days of the due date, an item
+that could go on paper goes to ``unresolved`` instead: the worker no longer touches it, ``queue
+status / list / show / deadlines`` show it, and a person checks the portal and runs ``msedocs
+queue resolve ID --delivered`` (the portal has it) or ``--paper`` (it has not: registered mail),
+or ``msedocs queue retry ID`` to let the worker ask again. An item without a paper fall-back
+goes to ``dead`` as before (``queue retry`` also asks the portal first).
+
+A paper fall-back is configured per item: the case's ``delivery.postal_address`` given with
+channel ``portal`` (:mod:`msedocs.queueing`), and not switched off for a worker by
+``--no-fallback``. The outbox keeps only the personal data the channel needs: a portal item the
+portal account (СНИЛС) and, only with a fall-back, the addressee, the address and the paper
+variant; a postal item the addressee and the address, not the portal account. Logs and messages
+show item ids, states and reasons, never a name, an address or a СНИЛС.
+
+Opening the outbox (``--db`` / ``MSEDOCS_DB``, or :func:`open_outbox`) never creates one but
+with ``create`` (``msedocs queue init``, ``worker --create``, ``render --queue``, the demo): a
+missing SQLite file or folder, a folder, a read-only file, a file that is not a SQLite database,
+a database without the outbox tables, or a PostgreSQL database or role the server refuses raise
+:class:`BadOutboxError` (exit 2); a server that cannot be reached :class:`OutboxUnavailableError`
+(exit 1). ``worker --once`` exits on a lost database; the continuous worker waits for it.
 """
 
 from __future__ import annotations
@@ -45,6 +78,7 @@ if TYPE_CHECKING:
     )
     from msedocs.delivery.portal import PortalClient, PortalConfig, PortalResult
     from msedocs.delivery.store import (
+        BadOutboxError,
         Claim,
         DeadlineReport,
         EnqueueRequest,
@@ -53,6 +87,7 @@ if TYPE_CHECKING:
         OutboxUnavailableError,
         PostalList,
         default_db_url,
+        open_outbox,
         queue_documents,
     )
     from msedocs.delivery.stub import PortalStub, StubBehaviour
@@ -77,6 +112,7 @@ _WHERE = {
     "PortalClient": "portal",
     "PortalConfig": "portal",
     "PortalResult": "portal",
+    "BadOutboxError": "store",
     "Claim": "store",
     "DeadlineReport": "store",
     "EnqueueRequest": "store",
@@ -85,6 +121,7 @@ _WHERE = {
     "OutboxUnavailableError": "store",
     "PostalList": "store",
     "default_db_url": "store",
+    "open_outbox": "store",
     "queue_documents": "store",
     "PortalStub": "stub",
     "StubBehaviour": "stub",
@@ -108,6 +145,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BadOutboxError",
     "Channel",
     "Claim",
     "DeadlineReport",
@@ -138,6 +176,7 @@ __all__ = [
     "is_valid",
     "is_working_day",
     "make_tracking_number",
+    "open_outbox",
     "queue_documents",
     "run_worker",
     "working_days_between",

@@ -42,10 +42,13 @@ def _date(option: str, value: str | None) -> dt.date:
         raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _outbox(db: str | None) -> Outbox:
-    from msedocs.delivery.store import Outbox
+def _outbox(db: str | None, *, create: bool = False) -> Outbox:
+    """The outbox at ``--db``; a missing or unusable one is refused (BadOutboxError, exit 2; a
+    server that cannot be reached: OutboxUnavailableError, exit 1), created only by ``queue init``
+    or a command's ``--create``."""
+    from msedocs.delivery.store import open_outbox
 
-    return Outbox(db)
+    return open_outbox(db, create=create)
 
 
 def _echo_json(data: object) -> None:
@@ -64,6 +67,16 @@ def _row(s: dict[str, object]) -> str:
 # -- queue ---------------------------------------------------------------------------------
 
 queue_app = typer.Typer(help="The delivery outbox: what is queued, sent, waiting or dead.", no_args_is_help=True)
+
+
+@queue_app.command("init")
+def queue_init_cmd(db: DbOption = None) -> None:
+    """Create the outbox (and a SQLite file's folder), or bring an existing one up to date."""
+    from msedocs.delivery.store import shown_url
+
+    with _outbox(db, create=True) as ob:
+        url = shown_url(ob.url)
+    typer.echo(f"outbox ready: {url}")
 
 
 @queue_app.command("status")
@@ -122,6 +135,21 @@ def queue_retry_cmd(item_id: Annotated[int, typer.Argument(help="Item id.")], db
     with _outbox(db) as ob:
         item = ob.retry(item_id)
     typer.echo(f"item {item.id}: queued")
+
+
+@queue_app.command("resolve")
+def queue_resolve_cmd(
+    item_id: Annotated[int, typer.Argument(help="Item id.")],
+    delivered: Annotated[bool, typer.Option("--delivered", help="The portal has it: record it as delivered.")] = False,
+    paper: Annotated[bool, typer.Option("--paper", help="The portal has not got it: registered mail.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Decide an unresolved portal item (outcome unknown when paper was due), after checking the portal."""
+    if delivered == paper:
+        raise InputError("queue resolve: give --delivered or --paper (one of them)")
+    with _outbox(db) as ob:
+        item = ob.resolve(item_id, delivered=delivered)
+    typer.echo(f"item {item.id}: " + ("delivered" if delivered else "queued for registered mail"))
 
 
 @queue_app.command("dead")
@@ -184,6 +212,7 @@ def worker_cmd(
     max_delay: Annotated[float, typer.Option("--max-delay", help="Longest retry delay, seconds.")] = 3600.0,
     no_fallback: Annotated[bool, typer.Option("--no-fallback", help="Never fall back to registered mail.")] = False,
     fallback_after: Annotated[int, typer.Option("--fallback-after", help="Failed attempts before paper.")] = 4,
+    create: Annotated[bool, typer.Option("--create", help="Create the outbox if there is none yet.")] = False,
 ) -> None:
     """Deliver due portal items (SIGTERM stops after the current item)."""
     from msedocs.delivery.models import RetryPolicy
@@ -208,10 +237,11 @@ def worker_cmd(
         fallback_to_paper=not no_fallback,
         fallback_after_attempts=fallback_after,
     )
-    stats = run_worker(db, portal, WorkerConfig(batch_size=batch, lease=lease, policy=policy), once=once)
+    config = WorkerConfig(batch_size=batch, lease=lease, policy=policy)
+    stats = run_worker(db, portal, config, once=once, create=create)
     typer.echo(
         f"delivered {stats.delivered}, failed attempts {stats.failed}, dead {stats.dead}, "
-        f"fell back to paper {stats.fell_back}"
+        f"fell back to paper {stats.fell_back}, unresolved (a person decides) {stats.unresolved}"
     )
 
 
@@ -224,13 +254,16 @@ def portal_stub_cmd(
     fail_next: Annotated[int, typer.Option("--fail-next", help="Fail the next N requests.")] = 0,
     fail_status: Annotated[int, typer.Option("--fail-status", help="Status code of a failure.")] = 503,
     hang: Annotated[float, typer.Option("--hang", help="Seconds to hold a request in timeout mode.")] = 30.0,
+    probe_status: Annotated[
+        int, typer.Option("--probe-status", help="Answer every status probe with this code (0: normally).")
+    ] = 0,
 ) -> None:
     """Run the portal stub: POST /deliveries, GET /deliveries/KEY, GET /stats, GET|POST /control."""
     from msedocs.delivery.stub import MODES, StubBehaviour, serve
 
     if mode not in MODES:
         raise InputError(f"--mode: one of {', '.join(MODES)}")
-    serve(host, port, StubBehaviour(mode, delay, fail_rate, fail_next, fail_status, hang))
+    serve(host, port, StubBehaviour(mode, delay, fail_rate, fail_next, fail_status, hang, probe_status))
 
 
 # -- registered mail -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from msedocs.errors import InputError
@@ -27,7 +27,10 @@ class State:
     PRINTED = "printed"
     HANDED_OVER = "handed_over"
     RETURNED = "returned"
-    ALL = (QUEUED, SENDING, RETRY_WAIT, DELIVERED, DEAD, PRINTED, HANDED_OVER, RETURNED)
+    UNRESOLVED = "unresolved"
+    """A portal item whose outcome is unknown when paper would be due: a person decides
+    (``msedocs queue resolve ID --delivered | --paper``, or ``queue retry ID``)."""
+    ALL = (QUEUED, SENDING, RETRY_WAIT, DELIVERED, DEAD, PRINTED, HANDED_OVER, RETURNED, UNRESOLVED)
     FINAL = (DELIVERED, DEAD, RETURNED)
 
 
@@ -36,9 +39,11 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (Channel.PORTAL, State.QUEUED): frozenset({State.SENDING}),
     (Channel.PORTAL, State.RETRY_WAIT): frozenset({State.SENDING, State.QUEUED}),
     (Channel.PORTAL, State.SENDING): frozenset(
-        {State.SENDING, State.DELIVERED, State.RETRY_WAIT, State.DEAD, State.QUEUED}
+        {State.SENDING, State.DELIVERED, State.RETRY_WAIT, State.DEAD, State.QUEUED, State.UNRESOLVED}
     ),
     (Channel.PORTAL, State.DEAD): frozenset({State.QUEUED}),
+    # resolved by a person: delivered, or queued again (on the portal, or as a postal item)
+    (Channel.PORTAL, State.UNRESOLVED): frozenset({State.DELIVERED, State.QUEUED}),
     (Channel.POST, State.QUEUED): frozenset({State.PRINTED}),
     (Channel.POST, State.PRINTED): frozenset({State.HANDED_OVER, State.QUEUED}),
     (Channel.POST, State.HANDED_OVER): frozenset({State.DELIVERED, State.RETURNED}),
@@ -110,6 +115,15 @@ class Recipient:
     @property
     def has_postal_address(self) -> bool:
         return bool(self.name and self.postcode and self.address)
+
+    def for_channel(self, channel: str, fallback_to_paper: bool) -> Recipient:
+        """Only what ``channel`` needs: a portal item keeps the portal account, and the addressee
+        and address only for a paper fall-back; a postal item keeps the addressee and address."""
+        if channel == Channel.POST:
+            return replace(self, portal_account=None)
+        if fallback_to_paper and self.has_postal_address:
+            return self
+        return replace(self, name=None, postcode=None, address=None)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 Every item is POSTed to ``{url}/deliveries`` with the header ``Idempotency-Key: <item key>``; the
 key is the item's stable id, so however often an item is retried the portal sees one delivery.
 Before sending an item again (any attempt after the first: a timeout, a crash between the POST
-and the commit) the client first asks ``GET {url}/deliveries/{key}`` whether it already arrived.
+and the commit) the client first asks ``GET {url}/deliveries/{key}`` whether it already arrived:
+200 it did, 404 it did not. Any other outcome of the probe (a timeout, a 5xx) means "unknown",
+not "not delivered": the probe is asked again after a pause (``PROBE_PAUSES``), and if it still
+cannot say, the attempt fails as ambiguous, so that the item never falls back to paper on it.
 Only the portal account leaves msedocs: no name, no address.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,11 +69,17 @@ class PortalResult:
     permanent: bool = False
     """The portal refused the item for good (a 4xx other than 408/425/429): do not retry."""
     ambiguous: bool = False
-    """The request may have arrived (a read timeout, a dropped connection): the next attempt asks
-    the portal first, and the item does not fall back to paper on this failure."""
+    """The request may have arrived (a read timeout, a dropped connection, a status probe that
+    could not say): the next attempt asks the portal first, and the item does not fall back to
+    paper on this failure."""
+    probe_failed: bool = False
+    """The portal was asked whether it has the item and could not say."""
 
 
 RETRYABLE_4XX = {408, 425, 429}
+#: Pauses in seconds before the status probe is asked again within one attempt; later attempts
+#: (after the retry policy's exponential backoff) ask again.
+PROBE_PAUSES = (0.5,)
 
 
 class PortalClient:
@@ -112,16 +122,30 @@ class PortalClient:
         return json.dumps(body, separators=(",", ":")).encode()
 
     def already_delivered(self, key: str) -> bool | PortalResult:
-        """True or False if the portal knows the key or not; a failed result if it could not say."""
-        try:
-            r = self._client.get(f"/deliveries/{key}")
-        except httpx.HTTPError as exc:
-            return PortalResult(False, f"status check failed: {type(exc).__name__}")
-        if r.status_code == 200:
-            return True
-        if r.status_code == 404:
-            return False
-        return PortalResult(False, f"status check answered HTTP {r.status_code}")
+        """True or False if the portal knows the key or not; an ambiguous failed result if it
+        could not say, after asking again after each of ``PROBE_PAUSES``."""
+        failure = PortalResult(False, "status check not made")
+        for pause in (0.0, *PROBE_PAUSES):
+            time.sleep(pause)
+            try:
+                r = self._client.get(f"/deliveries/{key}")
+            except httpx.HTTPError as exc:
+                failure = PortalResult(
+                    False, f"status check failed: {type(exc).__name__}", ambiguous=True, probe_failed=True
+                )
+                continue
+            if r.status_code == 200:
+                return True
+            if r.status_code == 404:
+                return False
+            failure = PortalResult(
+                False, f"status check answered HTTP {r.status_code}", ambiguous=True, probe_failed=True
+            )
+        return failure
+
+    def probe_time(self) -> float:
+        """Longest time the status probe can take: every try timing out, and the pauses."""
+        return (1 + len(PROBE_PAUSES)) * (self.config.timeout + self.config.connect_timeout) + sum(PROBE_PAUSES)
 
     def deliver(self, item: Item, documents: Sequence[StoredDocument]) -> PortalResult:
         """One attempt to deliver ``item``. Never raises for network or HTTP errors."""

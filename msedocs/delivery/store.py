@@ -64,7 +64,14 @@ DEFAULT_SQLITE_PATH = Path(".msedocs") / "outbox.sqlite3"
 
 
 class OutboxUnavailableError(DeliveryError):
-    """The outbox database cannot be reached or is busy; retrying later may succeed."""
+    """The outbox database cannot be reached or is busy; retrying later may succeed (exit code 1)."""
+
+
+class BadOutboxError(InputError):
+    """``--db`` / ``MSEDOCS_DB`` names no usable outbox: no such file or folder (and no
+    ``create``), a folder, a read-only file, a file that is not a SQLite database, a database
+    without the outbox's tables, a PostgreSQL database or role the server does not know, an
+    unsupported URL. The user can fix it (exit code 2)."""
 
 
 class InvalidTransitionError(DeliveryError):
@@ -104,16 +111,114 @@ def _enable_wal(cur: Any, *, timeout: float) -> None:
             time.sleep(0.01)
 
 
+def shown_url(url: str) -> str:
+    """The URL as the user gave it, without its password: what error messages name."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+INIT_HINT = "create one with `msedocs queue init --db URL` (or the command's --create)"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:"):  # a SQLite URI: SQLite itself checks it
+        return None
+    return Path(parsed.database)
+
+
+def check_sqlite_file(url: str, *, create: bool) -> None:
+    """Refuse, before SQLite touches anything, a SQLite ``url`` that is no usable outbox; with
+    ``create``, make the folder of a new one. Raises :class:`BadOutboxError`."""
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    where = f"--db {shown_url(url)}"
+    if path.is_dir():
+        raise BadOutboxError(f"{where}: {path} is a folder, not an outbox file")
+    if not path.exists():
+        if not path.parent.is_dir():
+            if not create:
+                raise BadOutboxError(f"{where}: the folder {path.parent} does not exist; {INIT_HINT}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadOutboxError(f"{where}: cannot create the folder {path.parent}: {exc.strerror}") from exc
+        elif not create:
+            raise BadOutboxError(f"{where}: {path} does not exist; {INIT_HINT}")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise BadOutboxError(f"{where}: the folder {path.parent} is read-only; the outbox cannot be created there")
+        return
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise BadOutboxError(f"{where}: {path} is read-only; the outbox needs write access to it")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise BadOutboxError(
+            f"{where}: the folder {path.parent} is read-only; the outbox needs to write its journal files there"
+        )
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise BadOutboxError(f"{where}: cannot read {path}: {exc.strerror}") from exc
+    if not head:
+        if not create:
+            raise BadOutboxError(f"{where}: {path} holds no msedocs outbox (an empty file); {INIT_HINT}")
+        return
+    if head != SQLITE_HEADER:
+        raise BadOutboxError(f"{where}: {path} is not a SQLite database")
+    if create:
+        return
+    # Read-only look, so that a SQLite file of something else is never switched to WAL or migrated.
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            found = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox_alembic_version'"
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise BadOutboxError(f"{where}: {path} is not a usable SQLite database ({exc})") from exc
+    if found is None:
+        raise BadOutboxError(f"{where}: {path} holds no msedocs outbox (no outbox tables); {INIT_HINT}")
+
+
+def connect_error(url: str, exc: sa.exc.DBAPIError) -> BadOutboxError | OutboxUnavailableError:
+    """What a failure to open the outbox means for the user: a server that cannot be reached
+    (exit 1, try again later) or a database, role or file that is wrong (exit 2)."""
+    where = f"--db {shown_url(url)}"
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+    if "FATAL:" in first:  # the server answered: the database, role or password is wrong
+        return BadOutboxError(f"{where}: the PostgreSQL server refused: {first.split('FATAL:', 1)[1].strip()}")
+    if "not a database" in first or "malformed" in first:
+        return BadOutboxError(f"{where}: not a usable SQLite database ({first})")
+    if "readonly" in first or "read-only" in first:
+        return BadOutboxError(f"{where}: the outbox is read-only ({first})")
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        reason = first.rsplit("failed:", 1)[-1].strip() if "failed:" in first else first
+        host = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        return OutboxUnavailableError(
+            f"{where}: cannot connect to the PostgreSQL server at {host} ({reason}); is it running?"
+        )
+    return OutboxUnavailableError(f"{where}: the outbox database is unavailable ({first})")
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
-    """An engine for the outbox. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+    """An engine for the outbox. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``.
+    Checks nothing on disk: :class:`Outbox` does (``check_sqlite_file``)."""
     url = normalise_url(url)
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise InputError(f"--db / MSEDOCS_DB: not a SQLAlchemy URL: {exc}") from exc
+        raise BadOutboxError(f"--db / MSEDOCS_DB: not a SQLAlchemy URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -133,25 +238,32 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    raise InputError(f"--db / MSEDOCS_DB: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
+    raise BadOutboxError(
+        f"--db / MSEDOCS_DB: unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
+    )
 
 
 #: Newest Alembic revision in migrations/versions; checked first so that a worker starts fast.
 HEAD_REVISION = "0001"
 
 
-def _at_head(engine: Engine) -> bool:
+def _version(engine: Engine) -> str | None:
+    """The outbox's Alembic revision; None if the database has no outbox tables yet."""
     try:
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM outbox_alembic_version")).scalar()
             conn.rollback()
     except sa.exc.ProgrammingError:  # no version table yet (PostgreSQL)
-        return False
+        return None
     except sa.exc.OperationalError as exc:  # no version table yet (SQLite), or no database
         if "no such table" in str(exc):
-            return False
+            return None
         raise
-    return version == HEAD_REVISION
+    return str(version) if version is not None else None
+
+
+def _at_head(engine: Engine) -> bool:
+    return _version(engine) == HEAD_REVISION
 
 
 def migrate(engine: Engine) -> None:
@@ -245,15 +357,37 @@ class Outbox:
         run_migrations: bool = True,
         sqlite_synchronous: str = "FULL",
         rng: random.Random | None = None,
+        create: bool = False,
     ) -> None:
+        """Open the outbox at ``url`` (default :func:`default_db_url`). An outbox that does not
+        exist yet is created only with ``create`` (``msedocs queue init``, ``--create``,
+        ``render --queue``); without it, a missing or unusable one raises
+        :class:`BadOutboxError` (exit 2), and a server that cannot be reached
+        :class:`OutboxUnavailableError` (exit 1). Never reads a wrong path as an empty outbox."""
         self.url = normalise_url(url or default_db_url())
         self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
         self.clock = clock
         self.rng = rng or random.Random()
         self.is_postgresql = self.engine.dialect.name == "postgresql"
-        if run_migrations:
-            with self._unavailable_as_error():
+        try:
+            check_sqlite_file(self.url, create=create)
+            if run_migrations:
+                self._open(create)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _open(self, create: bool) -> None:
+        try:
+            version = _version(self.engine)
+            if version is None and not create and self.is_postgresql:  # SQLite: checked by check_sqlite_file
+                raise BadOutboxError(
+                    f"--db {shown_url(self.url)}: holds no msedocs outbox (no outbox tables); {INIT_HINT}"
+                )
+            if version != HEAD_REVISION:
                 migrate(self.engine)
+        except sa.exc.DBAPIError as exc:
+            raise connect_error(self.url, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -271,7 +405,7 @@ class Outbox:
         try:
             yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise OutboxUnavailableError(f"outbox database unavailable: {type(exc.orig).__name__}") from exc
+            raise OutboxUnavailableError(connect_error(self.url, exc).message) from exc
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -320,7 +454,11 @@ class Outbox:
         entries = []
         for row in rows:
             old_channel = row.channel
-            if row.prev_state == State.SENDING and to_state == State.QUEUED and row.channel == Channel.POST:
+            if (
+                row.prev_state in (State.SENDING, State.UNRESOLVED)
+                and to_state == State.QUEUED
+                and row.channel == Channel.POST
+            ):
                 old_channel = Channel.PORTAL  # fallback from portal to paper
             if row.prev_state is not None and to_state not in TRANSITIONS.get((old_channel, row.prev_state), ()):
                 raise InvalidTransitionError(
@@ -431,6 +569,14 @@ class Outbox:
             raise InputError("enqueue: recipient.portal_account is required for the portal channel")
         if channel == Channel.POST and not r.recipient.has_postal_address:
             raise InputError("enqueue: recipient.name, postcode and address are required for registered mail")
+        # Keep only the personal data the channel needs: no name or address for a portal item
+        # without a paper fall-back, and then no paper variant either (it prints both).
+        fallback = channel == Channel.PORTAL and r.fallback_to_paper and r.recipient.has_postal_address
+        recipient = r.recipient.for_channel(channel, fallback)
+        if channel == Channel.PORTAL and not fallback:
+            docs = [d for d in docs if d.role != "paper"]
+            if not docs:
+                raise InputError("enqueue: a portal item needs an electronic document")
         country = check_country(r.country)
         due = r.due_date or extract_due_date(r.decision_date, country)
         values = {
@@ -441,8 +587,8 @@ class Outbox:
             "country": country,
             "decision_date": r.decision_date,
             "due_date": due,
-            "recipient": r.recipient.to_json(),
-            "fallback_to_paper": r.fallback_to_paper,
+            "recipient": recipient.to_json(),
+            "fallback_to_paper": fallback,
             "attempts": 0,
         }
         return values, docs
@@ -571,12 +717,17 @@ class Outbox:
         *,
         permanent: bool = False,
         ambiguous: bool = False,
+        probe_failed: bool = False,
     ) -> str | None:
         """Record a failed attempt: ``retry_wait`` with backoff, ``dead`` after the last attempt, or a
         fall back to registered mail. Returns the new state, or None if the claim was lost.
 
-        An ``ambiguous`` failure (the portal may have got the item) never falls back to paper: the
-        next attempt asks the portal first."""
+        An ``ambiguous`` failure (the portal may have got the item: a POST without an answer, or a
+        status probe that failed) never falls back to paper: the next attempt asks the portal
+        first. When the paper fall-back would be due by the deadline rule — the last attempt, or
+        a ``probe_failed`` (the portal was asked and could not say) within
+        ``fallback_margin_days`` of the due date — the item goes to ``unresolved`` for a person
+        to decide, instead of ``dead`` or paper."""
         policy = policy or RetryPolicy()
         now = self.clock()
         c = t.items.c
@@ -590,14 +741,26 @@ class Outbox:
             item = _item(row)
             last = permanent or item.attempts >= policy.max_attempts
             near_deadline = (item.due_date - now.date()).days <= policy.fallback_margin_days
+            paper_possible = policy.fallback_to_paper and item.fallback_to_paper and item.recipient.has_postal_address
             fallback = (
                 not ambiguous
-                and policy.fallback_to_paper
-                and item.fallback_to_paper
-                and item.recipient.has_postal_address
+                and paper_possible
                 and (last or near_deadline or item.attempts >= policy.fallback_after_attempts)
             )
             common = {"claimed_by": None, "lease_until": None, "last_reason": reason}
+            if ambiguous and paper_possible and (last or (probe_failed and near_deadline)):
+                self._transition(
+                    conn,
+                    item_id,
+                    State.UNRESOLVED,
+                    f"{reason}; portal outcome unknown, paper would be due: a person decides "
+                    "(msedocs queue resolve ID --delivered | --paper)",
+                    expect=[State.SENDING],
+                    worker=worker_id,
+                    values=common,
+                    now=now,
+                )
+                return State.UNRESOLVED
             if fallback:
                 self._transition(
                     conn,
@@ -672,10 +835,49 @@ class Outbox:
                 expect = [State.DEAD, State.RETURNED, State.PRINTED]
                 values.update(tracking_number=None, list_number=None, list_date=None, handed_over_on=None)
             else:
-                expect = [State.DEAD, State.RETRY_WAIT]
+                expect = [State.DEAD, State.RETRY_WAIT, State.UNRESOLVED]
             item = self._transition(conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now)
             if item is None:
                 raise InvalidTransitionError(f"item {item_id}: only {', '.join(expect)} items can be retried")
+        return item
+
+    def resolve(self, item_id: int, *, delivered: bool, reason: str = "resolved by hand") -> Item:
+        """A person's decision on an ``unresolved`` portal item: the portal has it (``delivered``),
+        or it has not (``delivered=False``: queued for registered mail)."""
+        now = self.clock()
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).first()
+            if row is None:
+                raise InputError(f"item {item_id}: no such item")
+            current = _item(row)
+            if current.state != State.UNRESOLVED:
+                raise InvalidTransitionError(
+                    f"item {item_id}: only an unresolved item can be resolved (it is {current.state})"
+                )
+            if delivered:
+                item = self._transition(
+                    conn,
+                    item_id,
+                    State.DELIVERED,
+                    f"{reason}: the portal has it",
+                    expect=[State.UNRESOLVED],
+                    values={"completed_at": now, "last_reason": None},
+                    now=now,
+                )
+            else:
+                if not current.recipient.has_postal_address:
+                    raise InputError(f"item {item_id}: no postal address is kept for it; it cannot go on paper")
+                item = self._transition(
+                    conn,
+                    item_id,
+                    State.QUEUED,
+                    f"{reason}: the portal does not have it; registered mail",
+                    expect=[State.UNRESOLVED],
+                    values={"channel": Channel.POST, "next_attempt_at": now, "attempts": 0},
+                    now=now,
+                )
+            if item is None:  # changed in between
+                raise InvalidTransitionError(f"item {item_id}: only an unresolved item can be resolved")
         return item
 
     # -- reading ----------------------------------------------------------------------------
@@ -875,9 +1077,20 @@ def queue_documents(
     *,
     channel: str = "auto",
     db_url: str | None = None,
+    fallback_to_paper: bool = True,
 ) -> int:
     """Queue signed documents for delivery in one call (what ``msedocs render --sign --queue``
     uses): opens the outbox at ``db_url`` (default ``MSEDOCS_DB`` or the SQLite file), enqueues,
     closes. Give the extract's paper variant as an :class:`OutboxDocument` with ``role="paper"``."""
-    with Outbox(db_url) as ob:
-        return ob.enqueue(documents, case_ref, channel, recipient, decision_date, country)
+    with Outbox(db_url, create=True) as ob:
+        return ob.enqueue(
+            documents, case_ref, channel, recipient, decision_date, country, fallback_to_paper=fallback_to_paper
+        )
+
+
+def open_outbox(url: str | None = None, *, create: bool = False) -> Outbox:
+    """Open the outbox at ``url`` (default ``MSEDOCS_DB`` or the SQLite file), creating it only
+    with ``create``. Raises :class:`BadOutboxError` (an :class:`~msedocs.errors.InputError`,
+    exit 2) when ``url`` names no usable outbox, :class:`OutboxUnavailableError` (a
+    :class:`~msedocs.errors.DeliveryError`, exit 1) when its server cannot be reached."""
+    return Outbox(url, create=create)

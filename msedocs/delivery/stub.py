@@ -58,6 +58,9 @@ class StubBehaviour:
     """Status code of a failure."""
     hang: float = 30.0
     """Seconds a request is held in mode ``timeout`` before the connection is dropped."""
+    probe_status: int = 0
+    """Answer every status probe (``GET /deliveries/{key}``) with this code instead of looking
+    the key up: 404 "never got it", 503 a failing status endpoint; 0 answers normally."""
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name: f.type for f in fields(self)}
@@ -146,6 +149,14 @@ class _Handler(BaseHTTPRequestHandler):
             with st.lock:
                 self._reply(200, asdict(st.behaviour))
         elif self.path.startswith("/deliveries/"):
+            with st.lock:
+                forced = st.behaviour.probe_status
+            if forced:
+                with st.lock:
+                    st.probes += 1
+                    st.failed += forced >= 500
+                self._reply(forced, {"error": "status probe answer forced by the portal stub"})
+                return
             if self._misbehave():
                 return
             key = self.path.removeprefix("/deliveries/")

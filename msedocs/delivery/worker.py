@@ -8,7 +8,8 @@ outcome is another (``sending → delivered | retry_wait | dead | queued`` for t
 fall-back). A worker killed in between leaves the item in ``sending``; when the lease runs out
 another worker claims it again and, since it is no longer the first attempt, first asks the
 portal whether the item's idempotency key already arrived. A worker that loses the database
-keeps trying to reach it; whatever it could not record is picked up the same way.
+keeps trying to reach it (``--once``: exits with the error instead); whatever it could not
+record is picked up the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from types import FrameType
 from msedocs.delivery.models import RetryPolicy
 from msedocs.delivery.portal import PortalClient, PortalConfig
 from msedocs.delivery.store import Claim, Outbox, OutboxUnavailableError, utcnow
-from msedocs.errors import InputError
+from msedocs.errors import InputError, MsedocsError
 
 log = logging.getLogger("msedocs.delivery.worker")
 
@@ -52,6 +53,7 @@ class WorkerStats:
     failed: int = 0
     dead: int = 0
     fell_back: int = 0
+    unresolved: int = 0
     lost_claims: int = 0
     db_errors: int = 0
 
@@ -70,11 +72,12 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self.stats = WorkerStats()
-        self.lease = self.config.lease or 4 * self._margin()
-        if self.lease < 4 * self._margin():
+        least = max(4 * self._margin(), self._margin() + self.portal.probe_time())
+        self.lease = self.config.lease or least
+        if self.lease < least:
             raise InputError(
                 f"worker lease {self.lease:g} s is too short for portal timeouts of "
-                f"{self._margin():g} s: it must be at least {4 * self._margin():g} s"
+                f"{self._margin():g} s: it must be at least {least:g} s"
             )
 
     def stop(self) -> None:
@@ -94,7 +97,8 @@ class Worker:
             for n, claim in enumerate(claims):
                 item = claim.item
                 lease_left = (item.lease_until - self.outbox.clock()).total_seconds() if item.lease_until else 0
-                needed = self._margin() * (2 if item.attempts > 1 else 1)
+                # a later attempt asks the portal first (the probe, tried again after a pause)
+                needed = self._margin() + (self.portal.probe_time() if item.attempts > 1 else 0)
                 if self.stop_event.is_set() or lease_left < needed:
                     for rest in claims[n:]:
                         self.outbox.release(rest.item.id, self.id)
@@ -106,13 +110,21 @@ class Worker:
                 self.stats.failed += 1
                 policy = self.config.policy
                 state = self.outbox.mark_failed(
-                    item.id, self.id, result.reason, policy, permanent=result.permanent, ambiguous=result.ambiguous
+                    item.id,
+                    self.id,
+                    result.reason,
+                    policy,
+                    permanent=result.permanent,
+                    ambiguous=result.ambiguous,
+                    probe_failed=result.probe_failed,
                 )
                 log.info("item %s: attempt %s failed, now %s", item.id, item.attempts, state)
                 if state == "dead":
                     self.stats.dead += 1
                 elif state == "queued":
                     self.stats.fell_back += 1
+                elif state == "unresolved":
+                    self.stats.unresolved += 1
                 elif state is None:
                     self.stats.lost_claims += 1
         finally:
@@ -135,6 +147,8 @@ class Worker:
                 self.process(claims)
                 pause = 0.5
             except OutboxUnavailableError:
+                if once:  # a one-off run reports the lost database instead of waiting for it
+                    raise
                 self.stats.db_errors += 1
                 log.warning("worker %s: outbox database unavailable, retrying in %.1f s", self.id, pause)
                 self.stop_event.wait(pause)
@@ -149,10 +163,12 @@ def run_worker(
     *,
     once: bool = False,
     announce: bool = False,
+    create: bool = False,
 ) -> WorkerStats:
-    """Open the outbox and run one worker in this process; SIGTERM/SIGINT stop it cleanly."""
+    """Open the outbox (a new one only with ``create``) and run one worker in this process;
+    SIGTERM/SIGINT stop it cleanly."""
     started = utcnow()
-    with Outbox(db_url) as outbox, PortalClient(portal) as client:
+    with Outbox(db_url, create=create) as outbox, PortalClient(portal) as client:
         worker = Worker(outbox, client, config)
 
         def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -185,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-attempts", type=int, default=8)
     p.add_argument("--base-delay", type=float, default=30.0)
     p.add_argument("--no-fallback", action="store_true", help="never fall back to registered mail")
+    p.add_argument("--create", action="store_true", help="create the outbox if there is none yet")
     p.add_argument("--announce", action="store_true", help="print 'ready <id>' once the outbox is open")
     p.add_argument("--log-level", default="WARNING")
     a = p.parse_args(argv)
@@ -194,9 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     policy = RetryPolicy(max_attempts=a.max_attempts, base_delay=a.base_delay, fallback_to_paper=not a.no_fallback)
     config = WorkerConfig(batch_size=a.batch, lease=a.lease, policy=policy)
     portal = PortalConfig(a.portal_url, timeout=a.timeout, connect_timeout=min(5.0, a.timeout))
-    stats = run_worker(a.db, portal, config, once=a.once, announce=a.announce)
+    try:
+        stats = run_worker(a.db, portal, config, once=a.once, announce=a.announce, create=a.create)
+    except MsedocsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(
-        f"delivered {stats.delivered}, failed {stats.failed}, dead {stats.dead}, fell back to paper {stats.fell_back}",
+        f"delivered {stats.delivered}, failed {stats.failed}, dead {stats.dead}, "
+        f"fell back to paper {stats.fell_back}, unresolved {stats.unresolved}",
         file=sys.stderr,
     )
     return 0

@@ -93,7 +93,9 @@ def pg_database() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
     """An empty, migrated outbox database: a SQLite file, or the session's PostgreSQL database."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/outbox.sqlite3"
+        url = f"sqlite:///{tmp_path}/outbox.sqlite3"
+        Outbox(url, create=True).close()
+        yield url
         return
     fd = pg_lock_fd()
     fcntl.flock(fd, fcntl.LOCK_SH)

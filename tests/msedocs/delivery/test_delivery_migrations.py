@@ -40,7 +40,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: object) -> None:
         def open_it(url: str = url, errors: list[BaseException] = errors, start: threading.Barrier = start) -> None:
             start.wait()
             try:
-                Outbox(url).close()
+                Outbox(url, create=True).close()
             except BaseException as exc:  # noqa: BLE001 - collected for the assertion
                 errors.append(exc)
 

@@ -32,7 +32,7 @@ def enqueue_portal(ob: Outbox, n: int = 1, with_address: bool = False) -> int:
 
 
 def test_enqueue_stores_documents_due_date_and_history(outbox: Outbox) -> None:
-    item_id = enqueue_portal(outbox)
+    item_id = enqueue_portal(outbox, with_address=True)  # with a paper fall-back: the paper variant is kept
     item = outbox.get(item_id)
     assert (item.state, item.channel, item.country, item.attempts) == ("queued", "portal", "RU", 0)
     assert item.due_date == dt.date(2025, 11, 6)

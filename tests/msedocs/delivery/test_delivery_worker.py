@@ -166,12 +166,12 @@ def test_an_item_that_may_have_arrived_does_not_fall_back_to_paper(
     stub.configure(mode="timeout", hang=0.5)
     worker.run(once=True)
     assert (outbox.get(item_id).channel, outbox.get(item_id).state) == ("portal", "retry_wait")
-    stub.configure(mode="fail")  # the portal is down: the status check fails, paper it is
+    stub.configure(mode="fail")  # the status check fails: the outcome is still unknown, no paper
     clock.advance(2)
     worker.run(once=True)
     client.close()
     item = outbox.get(item_id)
-    assert (item.channel, item.state) == ("post", "queued")
+    assert (item.channel, item.state) == ("portal", "retry_wait")
     assert item.last_reason == "status check answered HTTP 503"
 
 
