@@ -369,6 +369,9 @@ async def _assess_signer(
     ):
         again = await _check_cert(cert, _vc(trust, certs, embedded, live=True, moment=poe))
         if again.error_subindic is None:
+            if embedded.has_revinfo:  # B-LT: the embedded validation data suffices at the POE time
+                at_poe = await _check_cert(cert, _vc(trust, certs, embedded, live=False, moment=poe))
+                lt_ok = at_poe.error_subindic is None
             return _TrustOutcome(
                 Indication.TOTAL_PASSED,
                 None,
