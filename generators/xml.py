@@ -7,6 +7,7 @@ Every document is validated before it is returned; :func:`validate` is also what
 from __future__ import annotations
 
 import io
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -105,32 +106,200 @@ def schema(form_id: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(path), parser=_safe_parser()))
 
 
+#: The largest form (or session protocol) document read: far above what the case model allows
+#: (every list at its maximum length, every text at its maximum length), far below memory trouble.
+MAX_FORM_BYTES = 16 << 20
+#: The largest journal read: a journal is validated as a stream, so memory stays flat; the limit
+#: bounds time (about 40 s a gigabyte).
+MAX_JOURNAL_BYTES = 1 << 30
+#: Documents up to this size are validated as a tree, every violation with its line and XPath;
+#: larger ones as a stream (violations without their position).
+TREE_BYTES = 1 << 20
+#: Validation stops after this many violations.
+MAX_VIOLATIONS = 50
+
+Problems = list[tuple[str, str, int | None]]
+
+
 def _safe_parser() -> etree.XMLParser:
     """No DTDs, no entities, no network: integrators' files are untrusted."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+    )
 
 
-def form_id_of(content: bytes) -> str | None:
-    """The formId attribute of a document's root, if it parses."""
+class TooLarge(GeneratorError):
+    """The input holds more bytes than its limit."""
+
+
+class _Limited:
+    """A binary stream read up to ``limit`` bytes; one more raises :class:`TooLarge`."""
+
+    def __init__(self, stream: BinaryIO, limit: int, head: bytes = b"") -> None:
+        self.stream, self.limit, self.head, self.count = stream, limit, head, len(head)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data, self.head = self.head, b""
+            return data
+        data = self.stream.read(65536 if size is None or size < 0 else size)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise TooLarge(f"more than {self.limit} bytes")
+        return data
+
+
+_DECLARED = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml\s[^>]{0,300}?encoding\s*=\s*[\"']([^\"'>]{0,64})[\"']")
+_PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!-))*-->)*<!DOCTYPE")
+DOCTYPE_REFUSED = "a DOCTYPE is not allowed (DTDs and entities are refused)"
+
+
+def _prolog_problem(head: bytes) -> str | None:
+    """A refusal found in the document's first bytes: an encoding other than UTF-8, a DOCTYPE."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
+        return "the document is UTF-16 or UTF-32: only UTF-8 is accepted"
+    declared = _DECLARED.match(head)
+    if declared and declared.group(1).strip().lower() != b"utf-8":
+        name = re.sub(rb"[^A-Za-z0-9._:-]", b"?", declared.group(1)).decode("ascii")
+        return f"the declared encoding {name!r} is refused: only UTF-8 is accepted"
+    if _PROLOG_DOCTYPE.match(head):
+        return DOCTYPE_REFUSED
+    return None
+
+
+def form_id_of(source: bytes | BinaryIO) -> str | None:
+    """The formId attribute of a document's root, read from its first element only: "" when the
+    root has none, None when the document does not parse up to its root."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        root = etree.fromstring(content, parser=_safe_parser())
+        for _event, root in etree.iterparse(
+            stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        ):
+            return root.get("formId", "")
     except etree.XMLSyntaxError:
         return None
-    return root.get("formId")
+    return None
 
 
-def validate(content: bytes, form_id: str) -> list[tuple[str, str, int | None]]:
+def validate(content: bytes, form_id: str) -> Problems:
     """Every violation as (XPath, reason, line); empty when the document is valid."""
+    return validate_source(io.BytesIO(content), form_id, limit=len(content))
+
+
+def validate_source(stream: BinaryIO, form_id: str, limit: int) -> Problems:
+    """Validate what ``stream`` holds against the form's XSD in bounded memory; every violation
+    as (XPath, reason, line), no value of the document quoted (see :func:`redact`).
+
+    Raises :class:`TooLarge` past ``limit`` bytes. Up to :data:`TREE_BYTES` the document is
+    validated as a tree (each violation with its line and XPath), beyond as a stream."""
+    head = stream.read(TREE_BYTES + 1)
+    refusal = _prolog_problem(head[:65536])
+    if refusal:
+        return [("/", refusal, 1)]
+    if len(head) > limit:
+        raise TooLarge(f"more than {limit} bytes")
+    if len(head) <= TREE_BYTES:
+        return _validate_tree(head, form_id)
+    return _validate_stream(_Limited(stream, limit, head), form_id)
+
+
+def _syntax_problem(exc: etree.XMLSyntaxError) -> Problems:
+    msg = exc.msg or "unreadable"
+    if "Excessive depth" in msg:
+        msg = "elements nested too deep (more than 256 levels)"
+    elif "encoding" in msg.lower() or "UTF-8" in msg:
+        msg = f"{msg.split(chr(10))[0]} (only UTF-8 is accepted)"
+    elif "amplification" in msg or "Entity" in msg or "entity" in msg:
+        msg = f"{msg} ({DOCTYPE_REFUSED})"
+    return [("/", f"not well-formed XML: {redact(msg)}", exc.lineno or None)]
+
+
+def _validate_tree(content: bytes, form_id: str) -> Problems:
     try:
         doc = etree.fromstring(content, parser=_safe_parser()).getroottree()
     except etree.XMLSyntaxError as exc:
-        return [("/", f"not well-formed XML: {exc.msg}", exc.lineno)]
-    if doc.docinfo.doctype:
-        return [("/", "a DOCTYPE is not allowed", 1)]
+        return _syntax_problem(exc)
+    if doc.docinfo.doctype or doc.docinfo.internalDTD is not None:
+        return [("/", DOCTYPE_REFUSED, 1)]
     xsd = schema(form_id)
     if xsd.validate(doc):
         return []
-    return [(e.path or "/", e.message, e.line) for e in xsd.error_log]
+    return [(e.path or "/", redact(e.message), e.line) for e in list(xsd.error_log)[:MAX_VIOLATIONS]]
+
+
+def _validate_stream(source: Any, form_id: str) -> Problems:
+    """Validate while parsing, dropping each element once read: memory stays flat."""
+    events = etree.iterparse(
+        source, events=("start", "end"), schema=schema(form_id), resolve_entities=False, no_network=True,
+        load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+    )  # fmt: skip
+    seen = 0
+    try:
+        for event, element in events:
+            if seen == 0:
+                info = element.getroottree().docinfo
+                if info.doctype or info.internalDTD is not None:
+                    return [("/", DOCTYPE_REFUSED, 1)]
+            seen += 1
+            if event == "end":
+                element.clear()
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:  # siblings already read
+                        del parent[0]
+            if seen % 4096 == 0 and len(events.error_log) >= MAX_VIOLATIONS:
+                break
+    except etree.XMLSyntaxError as exc:
+        for entry in events.error_log.filter_from_errors():
+            if entry.domain != etree.ErrorDomains.SCHEMASV:  # not well-formed, beyond invalid
+                return _syntax_problem(etree.XMLSyntaxError(entry.message, entry.type, entry.line, entry.column))
+        if not events.error_log.filter_from_errors():
+            return _syntax_problem(exc)
+    errors = [e for e in events.error_log if e.domain == etree.ErrorDomains.SCHEMASV]
+    return [("/", redact(e.message), e.line or None) for e in errors[:MAX_VIOLATIONS]]
+
+
+_QUOTED_VALUE = re.compile(
+    r"(?<=': )'(?P<value>.*)'(?= is not a valid value of the )"
+    r"|(?<=The value )'(?P<value2>.*)'(?= is not accepted by the pattern | is not an element of the set"
+    r" | does not match the fixed value constraint | is greater than | is less than"
+    r" | has a length of | is not a valid)",
+    re.DOTALL,
+)
+_QUOTED = re.compile(r"'(?P<text>[^']*)(?:'|\Z)")  # libxml2 cuts its messages at 64 000 characters
+_SAFE_BEFORE = ("facet ", "type ", "pattern ", "constraint ", "of ", "allowed (", "{", ", ")
+_NAME = re.compile(r"(\{[!-~]*\})?[A-Za-z_][A-Za-z0-9._:-]{0,100}")
+
+
+def describe(value: str) -> str:
+    """A value by its kind and length, never the value itself (it may be personal data)."""
+    n = len(value)
+    if not n:
+        return "an empty value"
+    stripped = value.replace(" ", "")
+    kind = "digits" if stripped.isdigit() else "letters" if stripped.isalpha() else "text"
+    return f"a value of {n} character{'s' if n != 1 else ''} ({kind})"
+
+
+def redact(message: str) -> str:
+    """An XSD or parser message with every quoted value of the document replaced by its kind and
+    length; the schema's own words (element names, types, patterns, enumerations) stay."""
+
+    def value(m: re.Match[str]) -> str:
+        return describe(m.group("value") if m.group("value") is not None else m.group("value2"))
+
+    message = _QUOTED_VALUE.sub(value, message)
+
+    def quoted(m: re.Match[str]) -> str:
+        before, text = m.string[max(0, m.start() - 12) : m.start()], m.group("text")
+        named = before.endswith(("Element ", "attribute "))
+        if before.endswith(_SAFE_BEFORE) or (named and _NAME.fullmatch(text)):
+            return m.group(0)
+        return describe(text).replace("a value", "a name") if named else describe(text)
+
+    message = _QUOTED.sub(quoted, message)
+    message = re.sub(r"\nBytes:.*", "", message, flags=re.DOTALL)[:2000]
+    return re.sub(r"[^\x00-\x7f]+", lambda m: f"<{len(m.group(0))} non-Latin characters>", message)
 
 
 def render_journal(data: dict[str, Any]) -> bytes:
@@ -170,24 +339,14 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
         raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
 
 
-def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> list[tuple[str, str, int | None]]:
-    """Validate while parsing, dropping each element once read: memory stays flat."""
+def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Problems:
+    """Validate a document of any length as a stream (a journal): memory stays flat."""
     if isinstance(source, bytes):
-        source = io.BytesIO(source)
-    elif isinstance(source, Path):
-        source = str(source)
-    try:
-        for _event, element in etree.iterparse(
-            source, events=("end",), schema=schema(form_id), resolve_entities=False, no_network=True
-        ):
-            parent = element.getparent()
-            if parent is not None and parent.getparent() is not None:  # an entry's cell or an entry
-                element.clear()
-                while element.getprevious() is not None:  # entries already read
-                    del parent[0]
-    except etree.XMLSyntaxError as exc:
-        return [("/", exc.msg, exc.lineno)]
-    return []
+        return _validate_stream(io.BytesIO(source), form_id)
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as f:
+            return _validate_stream(f, form_id)
+    return _validate_stream(source, form_id)
 
 
 def render_protocol(data: dict[str, Any]) -> bytes:

@@ -214,28 +214,56 @@ def validate_cmd(
     form: Annotated[str | None, typer.Option("--form", help="Form id; default: the root's formId.")] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
+    import re
+    import stat
+
     from generators import xml as xml_gen
 
-    from .forms import get_form
+    from .forms.journals import JOURNALS
+    from .forms.session import PROTOCOL
 
-    try:
-        content = file.read_bytes()
+    try:  # O_NONBLOCK: opening a FIFO does not wait for a writer
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
-    form_id = form or xml_gen.form_id_of(content)
-    if form_id is None:
-        problems = xml_gen.validate(content, "by-act") if form is None else []
-        for path, msg, line in problems[:1] or [("/", "no formId attribute on the root; give --form", None)]:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{file}: not a regular file; give an XML document")
+    with os.fdopen(fd, "rb") as stream:
+        if info.st_size > xml_gen.MAX_JOURNAL_BYTES:
+            raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(xml_gen.MAX_JOURNAL_BYTES)}"
+                             " bytes any document may have")  # fmt: skip
+        form_id = form or xml_gen.form_id_of(stream)
+        stream.seek(0)
+        known = {*REGISTRY, PROTOCOL.id, *JOURNALS}
+        if form_id and form_id not in known:
+            shown = re.sub(r"[^A-Za-z0-9._-]", "?", form_id[:40])
+            raise InputError(f"{file}: unknown form id {shown!r}; known forms: {', '.join(sorted(known))}")
+        limit = xml_gen.MAX_JOURNAL_BYTES if form_id in JOURNALS else xml_gen.MAX_FORM_BYTES
+        if info.st_size > limit:
+            raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(limit)} bytes"
+                             f" a {form_id} document may have")  # fmt: skip
+        try:
+            problems = xml_gen.validate_source(stream, form_id or "by-act", limit)
+        except xml_gen.TooLarge:  # grew while read
+            raise InputError(f"{file}: more than the {_bytes(limit)} bytes a {form_id} document may have") from None
+    if not form_id:  # unreadable before its root, or no formId on it
+        unreadable = [p for p in problems if not p[1].startswith("Element ")]
+        for path, msg, line in unreadable[:1] or [("/", "no formId attribute on the root; give --form", None)]:
             _err(f"{file}:{line or 0}: {path}: {msg}")
         raise typer.Exit(1)
-    get_form(form_id)
-    problems = xml_gen.validate(content, form_id)
     for path, msg, line in problems:
         _err(f"{file}:{line or 0}: {path}: {msg}")
     if problems:
         _err(f"{file}: {len(problems)} violation(s) of xsd/{form_id}.xsd")
         raise typer.Exit(1)
     typer.echo(f"{file}: valid ({form_id})")
+
+
+def _bytes(n: int) -> str:
+    """A byte count with thin grouping: 16 777 216."""
+    return f"{n:,}".replace(",", " ")
 
 
 @app.command("demo")
