@@ -564,8 +564,11 @@ def _periods(case: Case) -> list[tuple[str, dt.date | None, str, dt.date | None]
     """(start path, start, end path, end) of every period of the case: the end is never before the start."""
     r, d = case.referral, case.decision
     periods: list[tuple[str, dt.date | None, str, dt.date | None]] = []
-    for field, rows in (("referral.incapacity", r.incapacity), ("referral.hospitalisations", r.hospitalisations)):
-        periods += [(f"{field}[{i}].start", x.start, f"{field}[{i}].end", x.end) for i, x in enumerate(rows)]
+    rows: list[tuple[str, IncapacityPeriod | Hospitalisation]] = [
+        *((f"referral.incapacity[{i}]", x) for i, x in enumerate(r.incapacity)),
+        *((f"referral.hospitalisations[{i}]", x) for i, x in enumerate(r.hospitalisations)),
+    ]
+    periods += [(f"{path}.start", x.start, f"{path}.end", x.end) for path, x in rows]
     periods += [
         (f"card_movements[{i}].handed_over", m.handed_over, f"card_movements[{i}].returned", m.returned)
         for i, m in enumerate(case.card_movements)
