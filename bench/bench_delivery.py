@@ -88,7 +88,7 @@ def baseline(url: str, n: int, run: str) -> float:
 
 def workers(db_url: str, url: str, n: int, count: int, run: str, extra: list[str]) -> tuple[float, float]:
     """Queue n items, then time ``count`` worker processes draining them."""
-    with Outbox(db_url) as ob:
+    with Outbox(db_url, create=True) as ob:
         enq = enqueue(ob, requests(n, run))
     before = stub_stats(url)
     cmd = [sys.executable, "-m", "msedocs.delivery.worker", "--db", db_url, "--portal-url", url, "--once", *extra]

@@ -14,13 +14,16 @@ Endpoints:
     it had seen, "failed": requests answered with a failure, "probes": GETs of a delivery}``.
 ``GET /control``, ``POST /control``
     Read or change the behaviour: ``{"mode": "ok" | "fail" | "timeout" | "slow", "delay": s,
-    "fail_rate": 0..1, "fail_next": n, "fail_status": 503, "hang": s}``; ``{"reset": true}``
+    "fail_rate": 0..1, "fail_next": n, "fail_status": 503, "hang": s, "probe_status": 0}``;
+    ``{"reset": true}``
     clears the counters and the seen keys.
 
 Modes: ``fail`` answers ``fail_status`` (503) to every delivery request; ``timeout`` holds
 each request for ``hang`` seconds and then drops the connection without an answer; ``slow``
 waits ``delay`` seconds before answering normally. ``fail_rate`` and ``fail_next`` fail a
-random share or the next *n* requests while in ``ok`` or ``slow`` mode.
+random share or the next *n* requests while in ``ok`` or ``slow`` mode. ``probe_status``
+(not 0) answers every ``GET /deliveries/{key}`` with that code whatever the mode: 404 a portal
+that never got the item, 503 a failing status endpoint.
 """
 
 from __future__ import annotations
@@ -306,8 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fail-next", type=int, default=0)
     p.add_argument("--fail-status", type=int, default=503)
     p.add_argument("--hang", type=float, default=30.0, help="seconds to hold a request in timeout mode")
+    p.add_argument("--probe-status", type=int, default=0, help="answer every status probe with this code")
     a = p.parse_args(argv)
-    behaviour = StubBehaviour(a.mode, a.delay, a.fail_rate, a.fail_next, a.fail_status, a.hang)
+    behaviour = StubBehaviour(a.mode, a.delay, a.fail_rate, a.fail_next, a.fail_status, a.hang, a.probe_status)
     serve(a.host, a.port, behaviour)
     return 0
 

@@ -146,6 +146,23 @@ def test_every_command_refuses_a_refused_postgresql_connection(
         assert_refused(code, out, err, 1, "cannot connect", "127.0.0.1:1")
 
 
+@pytest.mark.parametrize("kind", ["folder", "text file"])
+def test_queue_init_refuses_what_it_cannot_make_an_outbox(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, expected_code, fragments = bad_sqlite(kind, tmp_path)
+    worker = ["worker", "--once", "--create", "--portal-url", "http://x", "--db", db]
+    for args in (["queue", "init", "--db", db], worker):
+        code, out, err = cli(args, capsys)
+        assert_refused(code, out, err, expected_code, *fragments)
+
+
+def test_a_refused_server_message_names_host_and_port_but_no_password(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(["queue", "init", "--db", "postgresql://clerk:s3cret-pw@127.0.0.1:1/outbox"], capsys)
+    assert_refused(code, out, err, 1, "cannot connect to the PostgreSQL server at 127.0.0.1:1", "Connection refused")
+    assert "s3cret-pw" not in err
+
+
 @pytest.mark.parametrize("kind", ["missing folder", "folder", "text file"])
 def test_the_cli_process_refuses_a_bad_sqlite_outbox(kind: str, tmp_path: Path) -> None:
     db, expected_code, fragments = bad_sqlite(kind, tmp_path)
