@@ -24,7 +24,7 @@ import typer
 from generators.common import RenderedDocument
 
 from . import pipeline
-from .errors import InputError, MsedocsError, Problem
+from .errors import InputError, MsedocsError, Problem, output_errors
 from .forms import REGISTRY
 from .model import Case, CaseWarning, load_case
 
@@ -118,8 +118,9 @@ def render_cmd(
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
     selected = None if all_forms else form
     paper = not (electronic or sign)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    with output_errors(out, "output folder"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         # case by case into the staging folder, moved into place only when every case rendered
         for case in _load_batch(cases) if batch else [single]:
@@ -128,7 +129,8 @@ def render_cmd(
             if queue:
                 extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
                 pipeline.write_package(staging / "paper" / case.case_id, extra, case)
-        moved = _move_in(staging / "out", out)
+        with output_errors(out, "output folder"):
+            moved = _move_in(staging / "out", out)
         for path in moved:
             if path.is_file() and path.name != "manifest.json":
                 typer.echo(f"{path}")

@@ -119,8 +119,16 @@ def output_errors(target: str | Path, what: str = "output") -> Iterator[None]:
         raise
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename and not Path(exc.filename).is_dir():
-            reason = f"{exc.filename} is in the way and is not a folder"
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR) and (blocker := _file_in_the_way(Path(target))):
+            reason = f"{blocker} is in the way and is not a folder"
         raise OutputError(
             f"{target}: cannot write the {what}: {reason}", user_error=exc.errno in OutputError.USER_ERRNOS
         ) from None
+
+
+def _file_in_the_way(target: Path) -> Path | None:
+    """The nearest of ``target`` and its parents that exists and is not a folder."""
+    for path in (target, *target.parents):
+        if path.exists() or path.is_symlink():
+            return None if path.is_dir() else path
+    return None

@@ -71,3 +71,12 @@ def test_pki_folder_under_a_file_is_bad_input(blocker, tmp_path, capsys):
     assert code == 2, err
     assert f"--pki: cannot create the test PKI directory {blocker / 'pki'}: Not a directory" in err
     assert _left_behind(tmp_path) == []
+
+
+def test_render_onto_a_file_names_the_file(blocker, tmp_path, capsys):
+    code = main(["render", CASE, "--form", "by-act", "--format", "xml", "--out", str(blocker)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{blocker}: cannot write the output folder: {blocker} is in the way and is not a folder" in err
+    assert blocker.read_text() == "not a folder\n"
+    assert _left_behind(tmp_path) == []
