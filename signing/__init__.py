@@ -46,6 +46,10 @@ _LAZY = {
     "pki_profile": ".profile",
     "local_authority": ".services",
     "serve": ".services",
+    "ValidationPolicy": ".policy",
+    "load_policy": ".policy",
+    "MAX_INPUT_BYTES": ".verify",
+    "PolicyOutcome": ".verify",
     "Indication": ".verify",
     "QualifiedFlags": ".verify",
     "SignatureReport": ".verify",
@@ -72,10 +76,13 @@ if TYPE_CHECKING:
     from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
     from .pades import DEFAULT_STAMP_FONT, sign_pdf
     from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
+    from .policy import ValidationPolicy, load_policy
     from .profile import Level, SignerRef, SigningProfile, load_profile, pki_profile
     from .services import local_authority, serve
     from .verify import (
+        MAX_INPUT_BYTES,
         Indication,
+        PolicyOutcome,
         QualifiedFlags,
         SignatureReport,
         VerificationReport,
@@ -88,12 +95,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STAMP_FONT",
+    "MAX_INPUT_BYTES",
     "ROLE_TITLES",
     "ConfigurationError",
     "Indication",
     "KeyLoadError",
     "Level",
     "PkiError",
+    "PolicyOutcome",
     "QualifiedFlags",
     "RevocationError",
     "SignatureReport",
@@ -104,12 +113,14 @@ __all__ = [
     "TestPki",
     "TimestampError",
     "UnsupportedDocumentError",
+    "ValidationPolicy",
     "VerificationReport",
     "clear_key_cache",
     "init_pki",
     "load_pkcs11",
     "load_pkcs12",
     "load_pki",
+    "load_policy",
     "load_profile",
     "local_authority",
     "pki_profile",

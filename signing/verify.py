@@ -1282,9 +1282,9 @@ def _pdf_changes_after(reader: Any, revision: int) -> list[str]:
             for i in range(len(obj)):
                 collect(obj.raw_get(i), depth + 1)
 
-    for key in ("/DSS", "/Metadata"):
-        if key in root:
-            collect(root.raw_get(key))
+    for entry in ("/DSS", "/Metadata"):
+        if entry in root:
+            collect(root.raw_get(entry))
     acroform = root.raw_get("/AcroForm") if "/AcroForm" in root else None
     if isinstance(acroform, generic.IndirectObject):
         allowed.add((acroform.idnum, acroform.generation))
@@ -1302,7 +1302,7 @@ def _pdf_changes_after(reader: Any, revision: int) -> list[str]:
                 before = reader.get_historical_root(rev - 1)
                 after = reader.get_historical_root(rev)
                 keys = {k for k in set(before) | set(after) if k not in ("/DSS", "/AcroForm", "/Metadata")}
-                diff = sorted(k for k in keys if before.raw_get(k) != after.raw_get(k) if k in before and k in after)
+                diff = sorted(k for k in keys if k in before and k in after and before.raw_get(k) != after.raw_get(k))
                 diff += sorted(k for k in keys if (k in before) != (k in after))
                 if diff:
                     changes.append("catalog " + " ".join(diff))
