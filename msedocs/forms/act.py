@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..model.case import Case, DisabilityStatus
+from ..model.case import Case, DisabilityStatus, Examination, WorkCapacityLoss
 from ..model.enums import (
     AdditionalExamResult,
     CentralPurpose,
@@ -23,7 +23,7 @@ from ..model.enums import (
     SectionFulfilment,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Signer, Source
+from .spec import Column, FormSpec, ItemDef, Signer, Source, joined_limit, list_limit
 
 
 class ActPurpose(Labelled):
@@ -264,7 +264,13 @@ ACT = FormSpec(
             other=_ex("central_purpose_other"),
             suffix=c.UNDERLINE_OTHER,
         ),
-        ItemDef("8", "documents", "Перечень документов, представленных в МРЭК", get=_ex("documents")),
+        ItemDef(
+            "8",
+            "documents",
+            "Перечень документов, представленных в МРЭК",
+            get=_ex("documents"),
+            max_length=joined_limit(Examination, "documents"),
+        ),
         c.patient_name("9"),
         c.id_number("10"),
         c.birth_date("11"),
@@ -455,6 +461,7 @@ ACT = FormSpec(
                     "после освидетельствования",
                     "records",
                     get=_wcl("cases"),
+                    max_rows=list_limit(WorkCapacityLoss, "cases"),
                     table=False,
                     columns=(
                         Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),

@@ -13,7 +13,7 @@ from datetime import date
 from ..model.case import Case, Decision
 from ..model.mpr import Certificate, PastDecision
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Source, format_date
+from .spec import Column, FormSpec, ItemDef, Source, format_date, list_limit
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ CARD = FormSpec(
             "Результаты медико-социальной экспертизы",
             "records",
             get=results,
+            max_rows=list_limit(Case, "history") + 1,  # the past decisions, then the current one
             columns=(
                 Column("no", "№ п/п", "int", get=lambda r: r.no),
                 Column(

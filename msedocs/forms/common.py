@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import ActivityLimit, Case, Diagnosis, Impairment, Sheet
+from ..model.case import ActivityLimit, Case, Diagnosis, Examination, Impairment, Referral, Sheet
 from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex, Supplement
-from .spec import Column, ItemDef, format_date
+from .spec import Column, ItemDef, format_date, list_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
@@ -123,6 +123,7 @@ def impairments(no: str, get: Callable[[Case], list[Impairment] | None], label: 
         label,
         "records",
         get=get,
+        max_rows=max(list_limit(Examination, "impairments"), list_limit(Referral, "impairments")),
         table=False,
         columns=(
             Column("kind", "Вид нарушения", "enum", ImpairmentKind, lambda r: r.kind),
@@ -145,6 +146,7 @@ def activity_limits(
         label,
         "records",
         get=get,
+        max_rows=max(list_limit(Examination, "activity_limits"), list_limit(Referral, "activity_limits")),
         table=False,
         other=other,
         enum=LifeActivity,

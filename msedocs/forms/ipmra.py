@@ -213,6 +213,7 @@ IPMRA = FormSpec(
             "Нарушения функций органов и систем организма пациента",
             "records",
             get=_impairment_rows,
+            max_rows=len(IpmraFunction),
             columns=(
                 Column(
                     "function",
@@ -232,6 +233,7 @@ IPMRA = FormSpec(
             "Ограничения жизнедеятельности",
             "records",
             get=_activity_rows,
+            max_rows=len(BasicActivity),
             columns=(
                 Column(
                     "category",
@@ -269,6 +271,7 @@ IPMRA = FormSpec(
             "Мероприятия медицинской реабилитации, медицинской абилитации (нужное указать)",
             "records",
             get=_measure_rows,
+            max_rows=len(RehabMethod) + 1 + DEVICE_ROWS,
             column_numbers=True,
             columns=(
                 Column("number", "№ п/п", get=lambda r: r["no"]),

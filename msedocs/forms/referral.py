@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Addresses, Case, IdentityDocument
+from ..model.case import Addresses, Case, IdentityDocument, Referral
 from ..model.enums import (
     ExaminationPlace,
     InformationSource,
@@ -21,7 +21,7 @@ from ..model.enums import (
 )
 from . import common as c
 from .slip import SLIP
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, list_limit
 
 SEED = "004_5509ffa87cccaffb.txt"
 
@@ -293,6 +293,7 @@ REFERRAL = FormSpec(
             "Частота и длительность временной нетрудоспособности (сведения за последние 2 года)",
             "records",
             get=lambda k: list(enumerate(k.referral.incapacity, start=1)),
+            max_rows=list_limit(Referral, "incapacity"),
             footnote=2,
             columns=(
                 Column("number", "№ п/п", "int", get=lambda r: r[0]),
@@ -320,6 +321,7 @@ REFERRAL = FormSpec(
             "Сведения о госпитализации пациента (за последние 2 года)",
             "records",
             get=lambda k: k.referral.hospitalisations,
+            max_rows=list_limit(Referral, "hospitalisations"),
             columns=(
                 Column("start", "Период госпитализации с", "date", get=lambda r: r.start),
                 Column("end", "Период госпитализации по", "date", get=lambda r: r.end),

@@ -30,6 +30,7 @@ row, or two where a :attr:`Column.group` heading spans sub-columns.
 from __future__ import annotations
 
 import builtins
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -157,8 +158,15 @@ class ItemDef:
     groups: tuple[OptionGroup, ...] = ()
     sep: str = ""
     column_numbers: bool = False
+    #: The most rows a records item holds: its XSD maxOccurs, from the case model's list limit
+    #: (:func:`list_limit`) or the rows the statute prints.
+    max_rows: int | None = None
+    #: A text item longer than c:Text allows (a list of texts joined): its XSD maxLength.
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
+        if self.kind == "records" and not self.max_rows:
+            raise ValueError(f"{self.key}: a records item needs max_rows (its XSD maxOccurs)")
         if not self.groups:
             return
         if self.enum is None:
@@ -321,6 +329,23 @@ class ItemDef:
                 " ".join(cell["display"] for cell in row.values() if cell["display"]) for row in item["rows"]
             )
         return item
+
+
+def list_limit(model: builtins.type[Any], field_name: str) -> int:
+    """The max_length the case model sets on a list field (a records item's :attr:`ItemDef.max_rows`)."""
+    for constraint in model.model_fields[field_name].metadata:
+        limit = getattr(constraint, "max_length", None)
+        if isinstance(limit, int):
+            return limit
+    raise ValueError(f"{model.__name__}.{field_name} has no max_length")
+
+
+def joined_limit(model: builtins.type[Any], field_name: str) -> int:
+    """The longest text a list of strings of the case model makes once joined by single spaces."""
+    (item,) = typing.get_args(model.model_fields[field_name].annotation)
+    longest = next(m.max_length for m in typing.get_args(item)[1:] if getattr(m, "max_length", None))
+    count = list_limit(model, field_name)
+    return count * longest + count - 1
 
 
 def _row(columns: Sequence[Column], record: Any) -> dict[str, dict[str, Any]]:

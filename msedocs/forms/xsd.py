@@ -37,6 +37,9 @@ def _enum_type(parent: etree._Element, enum: Iterable, item: ItemDef | None = No
         _doc(e, item.option_label(member) if item else member.label)
 
 
+#: The most acts one commission session examines: far above a day's work.
+SESSION_ACTS = 1000
+
 SIMPLE = {"text": "c:Text", "date": "xs:date", "int": "xs:nonNegativeInteger"}
 
 
@@ -57,6 +60,11 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
     if not item.required:
         el.set("minOccurs", "0")
     _doc(el, item.documentation)
+    if item.kind in SIMPLE and item.max_length:
+        restriction = etree.SubElement(etree.SubElement(el, _xs("simpleType")), _xs("restriction"), base="xs:string")
+        etree.SubElement(restriction, _xs("minLength"), value="1")
+        etree.SubElement(restriction, _xs("maxLength"), value=str(item.max_length))
+        return
     if item.kind in SIMPLE:
         el.set("type", item.xsd_type or SIMPLE[item.kind])
         return
@@ -77,7 +85,7 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
             other = etree.SubElement(inner, _xs("element"), name="other", type="c:Text", minOccurs="0")
             _doc(other, "другое (указать)")
     elif item.kind == "records":
-        row = etree.SubElement(inner, _xs("element"), name="row", minOccurs="0", maxOccurs="unbounded")
+        row = etree.SubElement(inner, _xs("element"), name="row", minOccurs="0", maxOccurs=str(item.max_rows))
         _doc(row, "Строка: " + ", ".join(c.title for c in item.columns))
         row_seq = etree.SubElement(etree.SubElement(row, _xs("complexType")), _xs("sequence"))
         for col in item.columns:
@@ -176,7 +184,7 @@ def build_session_xsd(spec: SessionSpec) -> bytes:
         ("date", "xs:date", "от (дата заседания)"),
     ):
         _doc(etree.SubElement(seq, _xs("element"), name=name, type=type_), text)
-    act = etree.SubElement(seq, _xs("element"), name="act", maxOccurs="unbounded")
+    act = etree.SubElement(seq, _xs("element"), name="act", maxOccurs=str(SESSION_ACTS))
     _doc(act, "Акт освидетельствования в МРЭК: блок данных по одному освидетельствованию")
     act_ct = etree.SubElement(act, _xs("complexType"))
     aseq = etree.SubElement(act_ct, _xs("sequence"))
