@@ -113,7 +113,7 @@ MAX_FORM_BYTES = 16 << 20
 #: bounds time (about 40 s a gigabyte).
 MAX_JOURNAL_BYTES = 1 << 30
 #: Documents up to this size are validated as a tree, every violation with its line and XPath;
-#: larger ones as a stream (violations without their position).
+#: larger ones as a stream, stopping at the first violation (reported without its position).
 TREE_BYTES = 1 << 20
 #: Validation stops after this many violations.
 MAX_VIOLATIONS = 50
@@ -247,7 +247,7 @@ def _validate_stream(source: Any, form_id: str) -> Problems:
                 if parent is not None:
                     while element.getprevious() is not None:  # siblings already read
                         del parent[0]
-            if seen % 4096 == 0 and len(events.error_log) >= MAX_VIOLATIONS:
+            if seen % 4096 == 0 and events.error_log.filter_from_errors():  # invalid: the rest unread
                 break
     except etree.XMLSyntaxError as exc:
         for entry in events.error_log.filter_from_errors():
