@@ -13,6 +13,7 @@ from generators.common import GeneratorError, RenderedDocument
 
 from .errors import InputError, Problem, SchemaError, TemplateError
 from .forms.session import PROTOCOL, Session, session_of
+from .forms.xsd import SESSION_ACTS
 from .model import BatchReader, Case
 from .pipeline import parse_formats
 from .sign import FormSigner, sign_rendered
@@ -43,6 +44,11 @@ def build(
     again = BatchReader(cases_path)
     cases: list[Case] = [x.case for x in again if x.case is not None and session_of(x.case) == session]
     again.raise_for_problems("invalid case data; no protocol written")
+    if len(cases) > SESSION_ACTS:
+        raise InputError(
+            f"session {session}: {len(cases)} acts, more than the {SESSION_ACTS} one protocol holds "
+            "(xsd/by-protocol.xsd); no protocol written"
+        )
     data = PROTOCOL.data(cases, session)
     try:
         xml = xml_gen.render_protocol(data)

@@ -91,6 +91,21 @@ def test_protocol_needs_one_session(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_session_over_the_protocols_act_limit_is_bad_input(tmp_path, capsys, monkeypatch):
+    """More acts than xsd/by-protocol.xsd allows (maxOccurs) is refused as input, before rendering,
+    not as an invalid document of msedocs' own making (exit 1); the limit lowered to keep it small."""
+    import msedocs.protocol
+
+    monkeypatch.setattr(msedocs.protocol, "SESSION_ACTS", 2)
+    folder = _session_batch(tmp_path)
+    out = tmp_path / "out"
+    code = main(["protocol", "--cases", str(folder), "--number", "211", "--date", "2026-11-05", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "3 acts, more than the 2 one protocol holds" in err and "no protocol written" in err
+    assert not out.exists()
+
+
 def test_signed_protocol_and_journal_verify(tmp_path, capsys):
     folder = _session_batch(tmp_path)
     pki = tmp_path / "pki"
