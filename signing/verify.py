@@ -1352,10 +1352,11 @@ def read_input(path: Path, what: str = "", limit: int = MAX_INPUT_BYTES) -> byte
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise UnsupportedDocumentError(f"cannot read {name}: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UnsupportedDocumentError(f"{name}: not a regular file (folders, devices, FIFOs and sockets are refused)")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsupportedDocumentError(f"{name}: not a regular file (devices, FIFOs and sockets are refused)")
         if st.st_size > limit:
             raise UnsupportedDocumentError(f"{name}: {st.st_size} bytes, over the limit of {limit} bytes")
         data = f.read(limit + 1)

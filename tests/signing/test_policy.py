@@ -341,6 +341,10 @@ def test_special_files_are_refused(pki: TestPki, tmp_path: Path, xml_two: bytes,
     res = cli_verify(tmp_path / "f.docx", pki)
     assert res.returncode == 2 and "f.docx.p7s" in res.stderr and "not a regular file" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+    (tmp_path / "folder.xml").mkdir()  # a folder opens read-only on Linux: refused by its type, not by fdopen
+    res = cli_verify(tmp_path / "folder.xml", pki)
+    assert res.returncode == 2 and "folder.xml: not a regular file" in res.stderr, res.stderr
+    assert "internal error" not in res.stderr
 
 
 def test_oversized_files_are_refused(pki: TestPki, tmp_path: Path) -> None:
