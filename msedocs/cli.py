@@ -14,7 +14,7 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +24,7 @@ import typer
 from generators.common import RenderedDocument
 
 from . import pipeline
-from .errors import InputError, MsedocsError, Problem, output_errors
+from .errors import FormNotApplicableError, InputError, MsedocsError, Problem, output_errors
 from .forms import REGISTRY
 from .model import Case, CaseWarning, load_case
 
@@ -96,8 +96,26 @@ def render_cmd(
     if (level or pki) and not sign:
         raise InputError("--level and --pki apply only with --sign")
     formats = pipeline.parse_formats(fmt)
+    selected = None if all_forms else form
     batch = cases.is_dir() or cases.suffix == ".jsonl"
-    check = _queue_problems if queue else None
+    outbox = None
+    if queue:  # an outbox that cannot be opened fails the run before anything is rendered
+        from .delivery import open_outbox
+
+        outbox = open_outbox(db)
+    try:
+        _render(cases, out, batch, formats, selected, electronic, sign, level, pki, outbox)
+    finally:
+        if outbox is not None:
+            outbox.close()
+
+
+def _render(cases: Path, out: Path, batch: bool, formats, selected, electronic, sign, level, pki, outbox) -> None:
+    """`render` after its options are checked: a first pass over the cases (each valid, each
+    case_id once, each queueable and not yet queued), then every case rendered into a staging
+    folder; with an outbox, every case queued in one transaction; only then are the files moved
+    into ``out``. Whatever fails, nothing is left behind and nothing is queued."""
+    check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
     if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
         for _ in _load_batch(cases, check):
             pass
@@ -105,10 +123,6 @@ def render_cmd(
         single = _load(cases)
         if check is not None and (problems := check(single)):
             raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
-    if queue:  # an outbox that cannot be opened fails the run before anything is rendered
-        from .delivery import Outbox
-
-        Outbox(db).close()
     profile = None
     if sign:
         from .sign import SigningOptions, load
@@ -116,7 +130,6 @@ def render_cmd(
         profile = load(SigningOptions(level=level, pki_dir=pki))
         if profile.is_test:
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
-    selected = None if all_forms else form
     paper = not (electronic or sign)
     with output_errors(out, "output folder"):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -126,26 +139,30 @@ def render_cmd(
         for case in _load_batch(cases) if batch else [single]:
             docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile)
             pipeline.write_package(staging / "out" / (case.case_id if batch else ""), docs, case)
-            if queue:
+            if outbox is not None:
                 extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
                 pipeline.write_package(staging / "paper" / case.case_id, extra, case)
+        items: list[tuple[str, int]] = []
+        if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
+            from .queueing import queue_cases
+
+            case_ids: list[str] = []
+
+            def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
+                for case in _load_batch(cases) if batch else [single]:
+                    case_ids.append(case.case_id)
+                    signed = _read_package(staging / "out" / (case.case_id if batch else ""))
+                    yield case, signed, _read_package(staging / "paper" / case.case_id)
+
+            ids = queue_cases(outbox, packages())
+            items = list(zip(case_ids, ids, strict=True))
         with output_errors(out, "output folder"):
             moved = _move_in(staging / "out", out)
         for path in moved:
             if path.is_file() and path.name != "manifest.json":
                 typer.echo(f"{path}")
-        if queue:
-            try:
-                from .queueing import queue_case
-
-                for case in _load_batch(cases) if batch else [single]:
-                    target = out / case.case_id if batch else out
-                    docs = _read_package(target)
-                    item = queue_case(case, docs, _read_package(staging / "paper" / case.case_id), db)
-                    typer.echo(f"queued: case {case.case_id} as outbox item {item}")
-            except BaseException:
-                _remove(moved)  # what cannot be queued is not left behind as if it were
-                raise
+        for case_id, item in items:
+            typer.echo(f"queued: case {case_id} as outbox item {item}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -162,9 +179,17 @@ def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None
     reader.raise_for_problems("invalid case data; nothing rendered")
 
 
-def _queue_problems(case: Case) -> list[Problem]:
-    """What keeps a valid case out of the outbox, found before anything is rendered."""
+def _queue_problems(case: Case, outbox, formats: Sequence[str], selected: Sequence[str] | None) -> list[Problem]:
+    """What keeps a valid case out of the outbox, found before anything is rendered: no decision,
+    no delivery, or a document that the outbox already holds for the case (each is issued once)."""
+    from .queueing import already_queued
+
     problems = []
+    try:
+        specs = pipeline.select_forms(case, selected)
+    except FormNotApplicableError as exc:
+        return [Problem("(forms)", exc.message)]
+    problems += already_queued(outbox, case, (f"{s.id}.{f}" for s in specs for f in formats if f in ("pdf", "xml")))
     if case.decision is None:
         problems.append(
             Problem("decision", "is required to queue the documents: its date starts the delivery deadline")
@@ -189,14 +214,6 @@ def _move_in(staging: Path, out: Path) -> list[Path]:
             os.replace(path, target)
             moved.append(target)
     return moved
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in reversed(paths):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
 
 
 def _read_package(folder: Path) -> list[RenderedDocument]:
@@ -289,7 +306,10 @@ def demo_cmd(
     out.mkdir(parents=True, exist_ok=True)
     profile = load(SigningOptions(level="B-T", pki_dir=out / "pki"))
     cases = [_load(path) for path in paths]
-    db_url = f"sqlite:///{(out / 'outbox.sqlite3').resolve()}"
+    db_path = (out / "outbox.sqlite3").resolve()
+    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        stale.unlink(missing_ok=True)  # the demo's own outbox is made anew: its extracts are issued once per run
+    db_url = f"sqlite:///{db_path}"
     total, queued = 0, 0
     typer.echo(f"rendering and signing {len(cases)} sample cases (TEST PKI: not valid for real use)")
     for path, (case, docs) in zip(

@@ -15,11 +15,11 @@ Only what the channel needs leaves the case:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from generators.common import RenderedDocument
 
-from .errors import InputError
+from .errors import InputError, Problem
 from .model import Case
 
 
@@ -48,12 +48,10 @@ def paper_fallback_configured(case: Case) -> bool:
     return case.delivery is not None and case.delivery.channel == "portal" and case.delivery.postal_address is not None
 
 
-def queue_case(
-    case: Case, signed: Sequence[RenderedDocument], paper: Sequence[RenderedDocument], db_url: str | None = None
-) -> int:
-    """Queue one case's signed documents (and their paper variants when they may be printed);
-    returns the outbox item id. Creates the outbox if there is none yet (render --queue, demo)."""
-    from .delivery import OutboxDocument, queue_documents
+def request_for(case: Case, signed: Sequence[RenderedDocument], paper: Sequence[RenderedDocument]):
+    """The outbox request for one case's signed documents (and their paper variants when they may
+    be printed)."""
+    from .delivery import EnqueueRequest, OutboxDocument
 
     if case.decision is None:
         raise InputError(f"case {case.case_id}: the decision date starts the delivery deadline; there is no decision")
@@ -62,13 +60,36 @@ def queue_case(
     documents = [OutboxDocument.from_rendered(d) for d in signed if d.format in ("pdf", "xml")]
     if recipient.paper_requested or fallback:
         documents += [OutboxDocument.from_rendered(d, role="paper") for d in paper if d.format == "pdf"]
-    return queue_documents(
-        documents,
-        case.case_id,
-        recipient,
-        case.decision.date,
-        country=case.jurisdiction.value,
-        channel="auto",
-        db_url=db_url,
+    return EnqueueRequest(
+        documents, case.case_id, "auto", recipient, case.decision.date, case.jurisdiction.value,
         fallback_to_paper=fallback,
-    )
+    )  # fmt: skip
+
+
+def queue_case(
+    case: Case, signed: Sequence[RenderedDocument], paper: Sequence[RenderedDocument], db_url: str | None = None
+) -> int:
+    """Queue one case's signed documents; returns the outbox item id. Creates the outbox if there
+    is none yet (the demo). A document of the case already queued raises
+    :class:`~msedocs.delivery.AlreadyQueuedError`: each is issued once."""
+    from .delivery import Outbox
+
+    with Outbox(db_url, create=True) as outbox:
+        return outbox.enqueue_many([request_for(case, signed, paper)])[0]
+
+
+def queue_cases(
+    outbox, packages: Iterable[tuple[Case, Sequence[RenderedDocument], Sequence[RenderedDocument]]]
+) -> list[int]:
+    """Queue many cases in one transaction, all or none (`render --queue` of a batch): the
+    packages are drawn one at a time, so they may be read from files as they are queued."""
+    return outbox.enqueue_many(request_for(case, signed, paper) for case, signed, paper in packages)
+
+
+def already_queued(outbox, case: Case, names: Iterable[str]) -> list[Problem]:
+    """A problem per document of ``names`` the outbox already holds for the case (issued once)."""
+    return [
+        Problem(f"(outbox) {name}", f"is already queued for this case as outbox item {item}; a document is issued "
+                f"once (see `msedocs queue show {item}`)")
+        for name, item in outbox.issued(case.case_id, sorted(set(names)))
+    ]  # fmt: skip

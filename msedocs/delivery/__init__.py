@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     )
     from msedocs.delivery.portal import PortalClient, PortalConfig, PortalResult
     from msedocs.delivery.store import (
+        AlreadyQueuedError,
         BadOutboxError,
         Claim,
         DeadlineReport,
@@ -112,6 +113,7 @@ _WHERE = {
     "PortalClient": "portal",
     "PortalConfig": "portal",
     "PortalResult": "portal",
+    "AlreadyQueuedError": "store",
     "BadOutboxError": "store",
     "Claim": "store",
     "DeadlineReport": "store",
@@ -145,6 +147,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AlreadyQueuedError",
     "BadOutboxError",
     "Channel",
     "Claim",

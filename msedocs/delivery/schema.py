@@ -84,6 +84,17 @@ documents = Table(
     Index(None, "item_id"),
 )
 
+#: Each statutory document of a case is issued once: one row per (case, document) names the item
+#: that carries it. A second item for the same document is refused (a document is never sent twice).
+issued = Table(
+    "outbox_issued",
+    metadata,
+    Column("case_ref", String(200), primary_key=True),
+    Column("document", String(255), primary_key=True),
+    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    Index(None, "item_id"),
+)
+
 history = Table(
     "outbox_history",
     metadata,

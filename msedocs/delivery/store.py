@@ -74,6 +74,21 @@ class BadOutboxError(InputError):
     unsupported URL. The user can fix it (exit code 2)."""
 
 
+class AlreadyQueuedError(InputError):
+    """A statutory document of a case is already in the outbox: each is issued once, whatever
+    door it came in by (exit code 2). A person looks at the item (``queue show``) and retries it
+    there (``queue retry``) instead of queueing the document again."""
+
+    def __init__(self, case_ref: str, clashes: Sequence[tuple[str, int]]) -> None:
+        listed = ", ".join(f"{name} (item {item})" for name, item in clashes)
+        super().__init__(
+            f"case {case_ref}: already in the outbox: {listed}; a document is issued once, nothing queued "
+            f"(see `msedocs queue show {clashes[0][1]}`)"
+        )
+        self.case_ref = case_ref
+        self.clashes = list(clashes)
+
+
 class InvalidTransitionError(DeliveryError):
     """An item is not in a state from which the asked transition is allowed."""
 
@@ -120,7 +135,7 @@ def shown_url(url: str) -> str:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-INIT_HINT = "create one with `msedocs queue init --db URL` (or the command's --create)"
+INIT_HINT = "create one with `msedocs queue init --db URL` (a worker also creates it with --create)"
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -244,7 +259,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 
 
 #: Newest Alembic revision in migrations/versions; checked first so that a worker starts fast.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def _version(engine: Engine) -> str | None:
@@ -504,19 +519,21 @@ class Outbox:
         )
         return self.enqueue_many([req])[0]
 
-    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
-        """Queue several items in one transaction (all or none)."""
-        prepared = [self._prepare(r) for r in requests]
+    def enqueue_many(self, requests: Iterable[EnqueueRequest]) -> list[int]:
+        """Queue several items in one transaction (all or none). ``requests`` may be a generator:
+        each request is prepared and written before the next is drawn, so a batch whose documents
+        are read from files one case at a time never holds them all in memory."""
         ids: list[int] = []
         now = self.clock()
         with self._tx() as conn:
-            blob_rows: dict[str, dict[str, Any]] = {}
-            for _values, docs in prepared:
-                for d in docs:
-                    blob_rows.setdefault(d.sha256, {"sha256": d.sha256, "size": len(d.content), "content": d.content})
-            if blob_rows:
-                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), list(blob_rows.values()))
-            for values, docs in prepared:
+            for request in requests:
+                values, docs = self._prepare(request)
+                names = issued_names(docs)
+                issued = self._issued(conn, values["case_ref"], names)
+                if issued:
+                    raise AlreadyQueuedError(values["case_ref"], issued)
+                blobs = {d.sha256: {"sha256": d.sha256, "size": len(d.content), "content": d.content} for d in docs}
+                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), list(blobs.values()))
                 values.update(created_at=now, updated_at=now, next_attempt_at=now)
                 item_id = conn.execute(sa.insert(t.items).values(**values).returning(t.items.c.id)).scalar_one()
                 ids.append(item_id)
@@ -546,9 +563,32 @@ class Outbox:
                         worker=None,
                     )
                 )
+                try:  # the primary key settles a race between two callers queueing the same document
+                    with conn.begin_nested():
+                        conn.execute(
+                            sa.insert(t.issued),
+                            [{"case_ref": values["case_ref"], "document": n, "item_id": item_id} for n in names],
+                        )
+                except sa.exc.IntegrityError:
+                    raise AlreadyQueuedError(
+                        values["case_ref"], self._issued(conn, values["case_ref"], names) or [(n, 0) for n in names]
+                    ) from None
         for item_id in ids:
             log.info("item %s: -> queued", item_id)
         return ids
+
+    @staticmethod
+    def _issued(conn: Connection, case_ref: str, names: Sequence[str]) -> list[tuple[str, int]]:
+        c = t.issued.c
+        rows = conn.execute(
+            sa.select(c.document, c.item_id).where(c.case_ref == case_ref, c.document.in_(list(names)))
+        ).all()
+        return sorted((row.document, row.item_id) for row in rows)
+
+    def issued(self, case_ref: str, names: Sequence[str]) -> list[tuple[str, int]]:
+        """The documents of ``names`` already issued for ``case_ref``, with the item carrying each."""
+        with self._tx() as conn:
+            return self._issued(conn, case_ref, names)
 
     def _prepare(self, r: EnqueueRequest) -> tuple[dict[str, Any], list[OutboxDocument]]:
         docs = [_as_document(d) for d in r.documents]
@@ -1066,6 +1106,12 @@ class Outbox:
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item was not handed over")
         return item
+
+
+def issued_names(documents: Iterable[OutboxDocument]) -> list[str]:
+    """What identifies a statutory document within its case: the file name of each electronic
+    document (``ru-extract.pdf``); paper variants are the same documents printed."""
+    return sorted({d.name for d in documents if d.role != "paper"})
 
 
 def queue_documents(

@@ -334,8 +334,10 @@ def test_queue_that_cannot_open_the_outbox_renders_nothing(tmp_path):
 
 def test_queue_of_a_case_without_delivery_is_refused_before_rendering(tmp_path, capsys):
     out = tmp_path / "out"
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    assert main(["queue", "init", "--db", url]) == 0
     code = main(["render", str(CASES_DIR / "adult_first_group_ii.json"), "--all", "--sign", "--queue",
-                 "--db", f"sqlite:///{tmp_path / 'outbox.sqlite3'}", "--out", str(out)])  # fmt: skip
+                 "--db", url, "--out", str(out)])  # fmt: skip
     assert code == 2
     assert "delivery: is required to queue the documents" in capsys.readouterr().err
     assert not out.exists()
@@ -351,7 +353,7 @@ def test_queue_failing_after_rendering_leaves_no_output(tmp_path, capsys, monkey
     def refuse(*args, **kwargs):
         raise DeliveryError("the outbox went away")
 
-    monkeypatch.setattr(queueing, "queue_case", refuse)
+    monkeypatch.setattr(queueing, "queue_cases", refuse)
     out = tmp_path / "out"
     case = CASES_DIR / "ru_not_recognised_portal.json"
     code = main(["render", str(case), "--form", "ru-extract", "--format", "xml", "--sign", "--queue",
@@ -359,6 +361,71 @@ def test_queue_failing_after_rendering_leaves_no_output(tmp_path, capsys, monkey
     assert code == 1 and "the outbox went away" in capsys.readouterr().err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def _two_russian_cases(tmp_path: Path) -> Path:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("ru_not_recognised_portal.json", "ru_not_recognised_paper_mail.json"):
+        (folder / name).write_bytes((CASES_DIR / name).read_bytes())
+    return folder
+
+
+def test_a_document_queued_once_is_not_queued_again(tmp_path, capsys):
+    """A second `render --queue` of a case whose extract is in the outbox is refused before
+    rendering (the extract would otherwise go out twice), for the whole batch: nothing written,
+    nothing queued, the item named."""
+    from msedocs.delivery import Outbox
+
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    assert main(["queue", "init", "--db", url]) == 0
+    common = ["--form", "ru-extract", "--format", "xml,pdf", "--sign", "--queue", "--db", url,
+              "--pki", str(tmp_path / "pki")]  # fmt: skip
+    assert main(["render", str(CASES_DIR / "ru_not_recognised_portal.json"), *common,
+                 "--out", str(tmp_path / "first")]) == 0  # fmt: skip
+    capsys.readouterr()
+    code = main(["render", str(_two_russian_cases(tmp_path)), *common, "--out", str(tmp_path / "again")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "ru_not_recognised_portal.json: (outbox) ru-extract.pdf: is already queued for this case as outbox item 1" \
+        in err
+    assert "ru_not_recognised_paper_mail" not in err  # the other case could be queued
+    assert not (tmp_path / "again").exists()
+    with Outbox(url) as outbox:
+        assert outbox.counts()["queued"] == 1
+
+
+def test_a_batch_is_queued_all_or_none(tmp_path, capsys, monkeypatch):
+    """The second case of a batch failing in the outbox leaves the first unqueued too (one
+    transaction), and no files: a run can simply be repeated, and nothing goes out twice."""
+    from msedocs import queueing
+    from msedocs.delivery import Outbox
+    from msedocs.errors import DeliveryError
+
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    assert main(["queue", "init", "--db", url]) == 0
+    real = queueing.request_for
+    seen: list[str] = []
+
+    def second_fails(case, signed, paper):
+        seen.append(case.case_id)
+        if len(seen) == 2:
+            raise DeliveryError("the outbox refused the second case")
+        return real(case, signed, paper)
+
+    monkeypatch.setattr(queueing, "request_for", second_fails)
+    out, folder = tmp_path / "out", _two_russian_cases(tmp_path)
+    code = main(["render", str(folder), "--form", "ru-extract", "--format", "xml", "--sign",
+                 "--queue", "--db", url, "--pki", str(tmp_path / "pki"), "--out", str(out)])  # fmt: skip
+    assert code == 1 and "the outbox refused the second case" in capsys.readouterr().err
+    assert len(seen) == 2 and not out.exists()
+    with Outbox(url) as outbox:
+        assert outbox.counts()["queued"] == 0
+    monkeypatch.setattr(queueing, "request_for", real)  # the same run again now queues both
+    assert main(["render", str(folder), "--form", "ru-extract", "--format",
+                 "xml", "--sign", "--queue", "--db", url, "--pki", str(tmp_path / "pki"), "--out", str(out)]) == 0
+    with Outbox(url) as outbox:
+        assert outbox.counts()["queued"] == 2
 
 
 #: A synthetic name typed into fields where it does not belong.

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from msedocs.delivery import (
+    AlreadyQueuedError,
     Channel,
+    EnqueueRequest,
     InvalidTransitionError,
     Outbox,
     OutboxDocument,
@@ -66,11 +68,35 @@ def test_enqueue_checks_its_input(outbox: Outbox) -> None:
         outbox.enqueue([], "C", "portal", portal_recipient(), d)
     with pytest.raises(InputError, match="channel"):
         outbox.enqueue(extract_documents(), "C", "fax", portal_recipient(), d)
-    auto_paper = outbox.enqueue(extract_documents(), "C", "auto", postal_recipient(), d)
-    auto_portal = outbox.enqueue(extract_documents(), "C", "auto", portal_recipient(), d)
+    auto_paper = outbox.enqueue(extract_documents(), "C-1", "auto", postal_recipient(), d)
+    auto_portal = outbox.enqueue(extract_documents(), "C-2", "auto", portal_recipient(), d)
     assert outbox.get(auto_paper).channel == Channel.POST
     assert outbox.get(auto_portal).channel == Channel.PORTAL
     assert outbox.counts()["queued"] == 2
+
+
+def test_a_document_of_a_case_is_issued_once(outbox: Outbox) -> None:
+    """Queueing a case's document again (a second `render --queue`, a retried API call) is refused
+    whatever the channel: the same extract would otherwise go out twice."""
+    d = dt.date(2025, 11, 5)
+    first = outbox.enqueue(extract_documents(1), "C-1", "portal", portal_recipient(1), d)
+    for channel, recipient in (("portal", portal_recipient(1)), ("post", postal_recipient(1))):
+        with pytest.raises(AlreadyQueuedError, match=rf"case C-1: already in the outbox: .*\(item {first}\)") as info:
+            outbox.enqueue(extract_documents(1), "C-1", channel, recipient, d)
+        assert info.value.exit_code == 2 and {item for _, item in info.value.clashes} == {first}
+    # all or none: a batch with one document already issued queues nothing
+    batch = [
+        EnqueueRequest(extract_documents(2), "C-2", "portal", portal_recipient(2), d),
+        EnqueueRequest(extract_documents(1), "C-1", "portal", portal_recipient(1), d),
+    ]
+    with pytest.raises(AlreadyQueuedError):
+        outbox.enqueue_many(batch)
+    assert outbox.counts()["queued"] == 1
+    assert outbox.issued("C-2", ["extract-2.xml"]) == []
+    # the same document name in another case is another document
+    other = outbox.enqueue(extract_documents(1), "C-3", "portal", portal_recipient(1), d)
+    assert outbox.issued("C-3", [doc.name for doc in extract_documents(1)]) != []
+    assert other != first and outbox.counts()["queued"] == 2
 
 
 def test_claim_deliver_and_history(outbox: Outbox, clock: FakeClock) -> None:
