@@ -251,6 +251,40 @@ def test_cades_removed_timestamp_fails_under_the_default_policy(p7s_two: bytes, 
     assert {(s.sub_indication, s.level) for s in report.signatures} == {("SIG_CONSTRAINTS_FAILURE", "B-B")}
 
 
+def test_pdf_removed_timestamp_fails_under_the_default_policy(pdf_two: bytes, pki: TestPki, tmp_path: Path) -> None:
+    """The last signature's timestamp (an unsigned attribute of its CMS) taken out in place, the
+    /Contents padded back to its length: pdfsig still finds every signature valid, the default
+    policy notices that the signature no longer reaches the B-T it declares."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    last = PdfFileReader(BytesIO(pdf_two)).embedded_signatures[-1]
+    br = list(last.sig_object["/ByteRange"])
+    gap = pdf_two[br[1] : br[2]]
+    assert gap.startswith(b"<") and gap.endswith(b">")
+    ci = cms.ContentInfo.load(bytes.fromhex(gap[1:-1].decode()), strict=False)
+    sd = ci["content"]
+    infos = []
+    for si in sd["signer_infos"]:
+        assert si["unsigned_attrs"].native  # there is a timestamp to take away
+        keep = ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature")
+        infos.append(cms.SignerInfo({k: si[k] for k in keep}))
+    new = {k: sd[k] for k in ("version", "digest_algorithms", "encap_content_info", "certificates")}
+    new["signer_infos"] = cms.SignerInfos(infos)
+    stripped = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(new)}).dump().hex().encode()
+    assert len(stripped) < len(gap) - 2
+    tampered = pdf_two[: br[1]] + b"<" + stripped.ljust(len(gap) - 2, b"0") + b">" + pdf_two[br[2] :]
+    assert len(tampered) == len(pdf_two)
+    path = tmp_path / "no-timestamp.pdf"
+    path.write_bytes(tampered)
+    report = pdfsig(path, nss_db(tmp_path / "nss", [pki.root_path]))
+    assert [s.signature for s in report.signatures] == [SIGNATURE_VALID, SIGNATURE_VALID]
+    res = cli_verify(path, pki, "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    data = json.loads(res.stdout)
+    assert data["passed"] is False and data["policy"]["level_shortfalls"], data["policy"]
+    assert cli_verify(path, pki, "--policy", "basic").returncode == 0
+
+
 # ------------------------------------------------------------------ 3. unsigned content in a signature
 
 
