@@ -125,7 +125,7 @@ def verify_cmd(
     pki: Annotated[Path | None, typer.Option("--pki", help="Test PKI directory to trust.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     require_level: Annotated[
-        str | None, typer.Option("--require-level", help="Fail signatures below this level (B-B, B-T, B-LT).")
+        str | None, typer.Option("--require-level", help="Fail signatures below this level (B-B, B-T, B-LT, B-LTA).")
     ] = None,
     policy: Annotated[
         str,

@@ -220,6 +220,13 @@ def _existing_sig_fields(reader: PdfFileReader) -> list[str]:
     return [name for name, _, _ in fields.enumerate_sig_fields(reader)]
 
 
+def _free_name(existing: list[str], stem: str) -> str:
+    n = 1
+    while f"{stem}{n}" in existing:
+        n += 1
+    return f"{stem}{n}"
+
+
 def _tsa_leaf_certs(profile: SigningProfile) -> list[x509.Certificate]:
     ts = timestamper_for(profile)
     with _font_lock:
@@ -297,13 +304,22 @@ def sign_pdf(
         raise SigningFailure("sign_pdf needs at least one signer")
     declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
     data = pdf
-    for signer in signers:
-        data = _sign_once(data, signer, profile, visible_stamp, Path(stamp_font or DEFAULT_STAMP_FONT), declaration)
+    for i, signer in enumerate(signers):
+        archive = profile.level >= Level.B_LTA and i == len(signers) - 1
+        data = _sign_once(
+            data, signer, profile, visible_stamp, Path(stamp_font or DEFAULT_STAMP_FONT), declaration, archive
+        )
     return data
 
 
 def _sign_once(
-    pdf: bytes, signer: Signer, profile: SigningProfile, visible: bool, font: Path, declaration: Declaration | None
+    pdf: bytes,
+    signer: Signer,
+    profile: SigningProfile,
+    visible: bool,
+    font: Path,
+    declaration: Declaration | None,
+    archive: bool = False,
 ) -> bytes:
     try:
         writer = _PdfAKeepingWriter(BytesIO(pdf), strict=False)
@@ -326,7 +342,9 @@ def _sign_once(
         cades_signed_attr_spec=cades_attrs(signer.title, declaration),
         embed_validation_info=level >= Level.B_LT,
         validation_context=_validation_context(signer, profile) if level >= Level.B_LT else None,
-        use_pades_lta=False,
+        # B-LTA, after the last signer: DSS (signer and TSA paths, VRI), document timestamp, DSS for its TSA
+        use_pades_lta=archive,
+        timestamp_field_name=_free_name(existing, "ArchiveTimeStamp") if archive else None,
     )
     timestamper = timestamper_for(profile) if level >= Level.B_T else None
     stamp_style = None

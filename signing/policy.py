@@ -114,7 +114,7 @@ def _from_table(t: dict[str, Any], where: str) -> ValidationPolicy:
         except ConfigurationError:
             kw["min_level"] = None
         if kw["min_level"] is None:
-            raise ConfigurationError(f"policy file {where}: min_level must be one of B-B, B-T, B-LT")
+            raise ConfigurationError(f"policy file {where}: min_level must be one of B-B, B-T, B-LT, B-LTA")
     for key in ("use_declaration", "allow_unsigned_content", "allow_changes_after_last_signature"):
         if key in t:
             if not isinstance(t[key], bool):

@@ -7,7 +7,7 @@ environment variables.
 Configuration file (``msedocs.toml`` or the path in ``MSEDOCS_SIGN_CONFIG``)::
 
     [signing]
-    level = "B-LT"                       # B-B, B-T or B-LT
+    level = "B-LT"                       # B-B, B-T, B-LT or B-LTA
     tsa_url = "https://tsa.example/tsp"  # omit for the in-process test TSA
     revocation_sources = ["fetch"]       # "in-process" (test PKI) or "fetch" (URLs in certificates)
     trust_roots = ["/etc/msedocs/root.pem"]
@@ -62,10 +62,11 @@ class Level(enum.Enum):
     B_B = "B-B"
     B_T = "B-T"
     B_LT = "B-LT"
+    B_LTA = "B-LTA"
 
     @property
     def rank(self) -> int:
-        return ("B-B", "B-T", "B-LT").index(self.value)
+        return ("B-B", "B-T", "B-LT", "B-LTA").index(self.value)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Level):
@@ -82,7 +83,7 @@ class Level(enum.Enum):
         for level in cls:
             if level.value == norm:
                 return level
-        raise ConfigurationError(f"signature level {value!r} is not one of B-B, B-T, B-LT")
+        raise ConfigurationError(f"signature level {value!r} is not one of B-B, B-T, B-LT, B-LTA")
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,9 @@ class SigningProfile:
     """How documents are signed. Build with :func:`load_profile` or :func:`pki_profile`."""
 
     level: Level = Level.B_T
-    """Signature level to produce: B-B, B-T (adds a signature timestamp) or B-LT (adds validation data)."""
+    """Signature level to produce: B-B, B-T (adds a signature timestamp), B-LT (adds validation data) or
+    B-LTA (adds an archive timestamp over all that: a PDF document timestamp, a XAdES
+    ``ArchiveTimeStamp``, a CAdES archive-time-stamp-v3)."""
     signers: Mapping[str, SignerRef] = field(default_factory=dict)
     """Key and certificate per role."""
     tsa_url: str | None = None

@@ -1,0 +1,155 @@
+"""B-LTA: an archive timestamp over the signatures and their validation data, in all three formats.
+
+PAdES is checked with stock pyHanko: the ``pyhanko sign adesverify`` command (pyhanko-cli)
+and its ``ades_lta_validation`` (EN 319 102-1 5.6.3), offline, with only this module's
+test root trusted. The PKI names a service URL on a port nobody listens on, so nothing
+can be fetched: whatever makes a signature pass is inside the PDF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import socket
+from io import BytesIO
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+import pytest
+import time_machine
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, sign_pdf, verify_pdf
+
+from .helpers import run
+
+COMMISSION = ["chairman", "member1", "member2"]
+
+
+@pytest.fixture(scope="module")
+def offline_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    with socket.socket() as s:  # a port that was free a moment ago and that nobody serves
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return init_pki(tmp_path_factory.mktemp("lta") / "pki", service_url=f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="module")
+def lta_profiles(offline_pki: TestPki) -> dict[Level, SigningProfile]:
+    return {level: pki_profile(offline_pki.dir, level) for level in (Level.B_LT, Level.B_LTA)}
+
+
+@pytest.fixture(scope="module")
+def pdfs(lta_profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> dict[Level, bytes]:
+    return {level: sign_pdf(sample_pdf, p.signers_for(COMMISSION), p) for level, p in lta_profiles.items()}
+
+
+def _pyhanko_cli() -> str:
+    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "pyhanko"
+    found = str(exe) if exe.is_file() else shutil.which("pyhanko")
+    if found is None:
+        pytest.skip("pyhanko-cli is not installed: the stock adesverify check did NOT run")
+    return found
+
+
+def adesverify(pdf: bytes, pki: TestPki, tmp_path: Path) -> tuple[int, str, str]:
+    """Stock ``pyhanko sign adesverify``, trusting only ``pki``'s root (not the OS store)."""
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    res = run(_pyhanko_cli(), "sign", "adesverify", "--trust", pki.root_path, "--trust-replace", path)
+    return res.returncode, res.stdout, res.stderr
+
+
+def stock_ades(pdf: bytes, pki: TestPki) -> list[tuple[str, str, dt.datetime | None]]:
+    """(field, AdES status/sub-indication, oldest archive timestamp) per signature, from pyHanko's
+    own EN 319 102-1 LTA validation set up as ``adesverify`` sets it up (revocation information
+    required), with only our root trusted and no fetching."""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko.sign.validation.policy_decl import PdfSignatureValidationSpec, SignatureValidationSpec
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    rev = CertRevTrustPolicy(
+        REQUIRE_REVINFO, freshness=None, freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION
+    )
+    root = load_cert_from_pemder(str(pki.root_path))
+    cert_policy = CertValidationPolicySpec(trust_manager=SimpleTrustManager.build([root]), revinfo_policy=rev)
+    spec = PdfSignatureValidationSpec(SignatureValidationSpec(cert_policy), diff_policy=DEFAULT_DIFF_POLICY)
+    reader = PdfFileReader(BytesIO(pdf))
+    out = []
+    for emb in reader.embedded_regular_signatures:
+        res = asyncio.run(ades_lta_validation(emb, spec))
+        ind = f"{res.ades_subindic.status.name}/{res.ades_subindic.name}"
+        out.append((emb.field_name, ind, res.oldest_evidence_record_timestamp))
+    return out
+
+
+# ------------------------------------------------------------------ PAdES
+
+
+def test_stock_pyhanko_finds_no_proof_of_existence_at_b_lt(pdfs: dict[Level, bytes], offline_pki: TestPki) -> None:
+    """What B-LTA is for: at B-LT nothing after the signature proves when it existed."""
+    results = stock_ades(pdfs[Level.B_LT], offline_pki)
+    assert [r[1] for r in results] == ["INDETERMINATE/NO_POE"] * 3, results
+    assert all(r[2] is None for r in results)
+
+
+def test_stock_pyhanko_passes_b_lta_with_the_document_timestamp_as_proof(
+    pdfs: dict[Level, bytes], offline_pki: TestPki
+) -> None:
+    results = stock_ades(pdfs[Level.B_LTA], offline_pki)
+    assert [r[1] for r in results] == ["PASSED/OK"] * 3, results
+    ts_time = _doc_timestamp_time(pdfs[Level.B_LTA])
+    assert all(r[2] == ts_time for r in results), (results, ts_time)
+
+
+def test_stock_adesverify_cli(pdfs: dict[Level, bytes], offline_pki: TestPki, tmp_path: Path) -> None:
+    rc, out, err = adesverify(pdfs[Level.B_LT], offline_pki, tmp_path)
+    assert "No document timestamps after signature" in err, err  # B-LT: no proof of existence
+    rc, out, err = adesverify(pdfs[Level.B_LTA], offline_pki, tmp_path)
+    assert rc == 0, out + err
+    lines = [line for line in out.splitlines() if line.startswith("Signature")]
+    assert len(lines) == 3 and all(line.split(":")[2] == "INTACT" and ":TRUSTED," in line for line in lines), out
+    assert "No document timestamps after signature" not in err, err
+    assert "Validation error" not in err and "ERROR" not in err, err
+
+
+def _doc_timestamp_time(pdf: bytes) -> dt.datetime:
+    reader = PdfFileReader(BytesIO(pdf))
+    tss = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
+    assert len(tss) == 1
+    return tss[0].signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+
+
+def test_b_lta_pdf_layout(pdfs: dict[Level, bytes], offline_pki: TestPki) -> None:
+    """Signatures, then the DSS with the signature timestamps' TSA chain and revocation data and a VRI
+    per signature, then the document timestamp covering all of it, then the DSS for its own TSA."""
+    pdf = pdfs[Level.B_LTA]
+    reader = PdfFileReader(BytesIO(pdf))
+    sigs = reader.embedded_signatures
+    assert [s.sig_object.get("/Type") for s in sigs] == ["/Sig"] * 3 + ["/DocTimeStamp"]
+    ts = sigs[-1]
+    assert ts.sig_object["/SubFilter"] == "/ETSI.RFC3161"
+    assert ts.signed_revision > max(s.signed_revision for s in sigs[:3])
+    # the DSS the timestamp covers already holds the TSA's certificate and its OCSP response
+    covered = reader.get_historical_root(ts.signed_revision)
+    dss = covered["/DSS"]
+    certs = [c.get_object().data for c in dss["/Certs"]]
+    assert offline_pki.tsa.public_bytes(_DER) in certs
+    assert len(dss["/OCSPs"]) >= 2  # a signer's and the TSA's
+    vri = dss["/VRI"]
+    assert len(vri) >= 3
+    # nothing after the last signature but the DSS and the timestamp: the default policy is met
+    report = verify_pdf(pdf, pki_dir=offline_pki.dir)
+    assert report.passed, report.to_json()
+    assert report.policy is not None and report.policy.pdf_modification["changes"] == []
+
+
+_DER = Encoding.DER
