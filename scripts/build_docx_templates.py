@@ -174,6 +174,7 @@ def build(spec: FormSpec, out_root: Path = TEMPLATES) -> Path:
 
 
 def _save(doc: Any, path: Path, title: str) -> Path:
+    _page_footer(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
     props = doc.core_properties
     props.title, props.author, props.last_modified_by = title, "msedocs", "msedocs"
@@ -197,6 +198,45 @@ def _reproducible(docx: bytes) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, src.read(name))
     return out.getvalue()
+
+
+def _page_footer(doc: Any) -> None:
+    """«Страница N из M» centred in every section's footer, as the PDFs print it: Word fields
+    PAGE and NUMPAGES, computed by Word or LibreOffice when the document is laid out."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def run(p: Any, text: str = "") -> Any:
+        r = p.add_run(text)
+        r.font.size = Pt(9)
+        r.font.name = FONT
+        return r
+
+    def field(p: Any, instr: str) -> None:
+        for kind, text in (("begin", None), (None, f" {instr} \\* MERGEFORMAT "), ("separate", None), (None, "1"),
+                           ("end", None)):  # fmt: skip
+            r = run(p)
+            if kind is not None:
+                char = OxmlElement("w:fldChar")
+                char.set(qn("w:fldCharType"), kind)
+                r._r.append(char)
+            elif text == "1":
+                r.text = text  # the cached result, until the document is laid out
+            else:
+                instr_el = OxmlElement("w:instrText")
+                instr_el.set(qn("xml:space"), "preserve")
+                instr_el.text = text
+                r._r.append(instr_el)
+
+    for section in doc.sections:
+        footer = section.footer
+        footer.is_linked_to_previous = False
+        p = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run(p, "Страница ")
+        field(p, "PAGE")
+        run(p, " из ")
+        field(p, "NUMPAGES")
 
 
 def build_journal(spec: JournalSpec, out_root: Path = TEMPLATES) -> Path:
