@@ -133,8 +133,11 @@ class SignatureReport:
     """Claimed signing time (SigningTime / signingTime / /M); not proof."""
     timestamp_time: dt.datetime | None = None
     """Time in a valid signature timestamp: proof that the signature existed then."""
+    archive_time: dt.datetime | None = None
+    """B-LTA: time of the earliest valid archive timestamp over the signature and its validation data
+    (a PDF document timestamp, a XAdES ArchiveTimeStamp, a CAdES archive-time-stamp-v3)."""
     level: str | None = None
-    """Level reached: B-B, B-T or B-LT (None if not even B-B)."""
+    """Level reached: B-B, B-T, B-LT or B-LTA (None if not even B-B)."""
     qualified: QualifiedFlags = field(default_factory=QualifiedFlags)
     covers: str | None = None
     """What is signed: for XML the element(s), for PDF the revision and byte ranges."""
@@ -473,7 +476,7 @@ def _apply_policy(report: VerificationReport, policy: ValidationPolicy, ctx: _Ct
         try:
             candidates.append((Level.parse(declared.level), "as declared"))
         except ConfigurationError:
-            out.failures.append(f"the declared level {declared.level!r} is not one of B-B, B-T, B-LT")
+            out.failures.append(f"the declared level {declared.level!r} is not one of B-B, B-T, B-LT, B-LTA")
     required, source = max(candidates, key=lambda c: c[0].rank) if candidates else (None, "")
     if required is not None:
         out.required_level = required.value
@@ -1189,7 +1192,40 @@ def verify_pdf(
     total = reader.xrefs.total_revisions
     report = VerificationReport(path=path, format="PDF")
 
+    archives: list[dict[str, Any]] = []
+
+    async def check_archives() -> None:
+        """Document timestamps (PAdES B-LTA): each must cover its revision and match it."""
+        for ts in reader.embedded_timestamp_signatures:
+            entry: dict[str, Any] = {"field": ts.field_name, "revision": ts.signed_revision, "time": None}
+            archives.append(entry)
+            try:
+                ts.compute_integrity_info()
+                cov = ts.coverage
+                if cov is None or cov.name == "UNCLEAR":
+                    entry["problem"] = "FORMAT_FAILURE: the byte ranges do not cover the revision"
+                    continue
+                digest = ts.compute_digest()
+                token = cms.ContentInfo({"content_type": "signed_data", "content": ts.signed_data}).dump()
+                when, fail, note = await _check_timestamp(token, lambda alg, d=digest: d, trust, [], dss_info)
+            except Exception as exc:
+                entry["problem"] = f"FORMAT_FAILURE: cannot process the document timestamp: {exc}"
+                continue
+            if fail is not None:
+                entry["problem"] = f"{fail}: {note}"
+            elif when is None:
+                entry["note"] = note
+            else:
+                entry["time"] = when
+                # the validation data it protects: a DSS in the revision it covers
+                entry["covers_dss"] = "/DSS" in reader.get_historical_root(ts.signed_revision)
+
+    def archive_for(revision: int) -> dt.datetime | None:
+        times = [a["time"] for a in archives if a["time"] and a.get("covers_dss") and a["revision"] > revision]
+        return min(times) if times else None
+
     async def run() -> None:
+        await check_archives()
         for emb in sigs:
             rep = SignatureReport(format="PAdES", id=emb.field_name, indication=Indication.TOTAL_FAILED)
             report.signatures.append(rep)
@@ -1231,6 +1267,9 @@ def verify_pdf(
                     return d
 
                 await _verify_signer_info(emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, ctx)
+                archived = archive_for(emb.signed_revision)
+                if rep.level == Level.B_LT.value and archived is not None:
+                    rep.level, rep.archive_time = Level.B_LTA.value, archived
             except _Fail as f:
                 rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
             except Exception as exc:
@@ -1243,10 +1282,16 @@ def verify_pdf(
         last_rep = next(r for r in report.signatures if r.id == last.field_name)
         if changes:
             last_rep.modification_level = ModificationLevel.OTHER.name
+        for a in archives:  # a broken document timestamp is a change nobody can vouch for
+            if "problem" in a:
+                changes.append(f"document timestamp {a['field']}: {a['problem']}")
         ctx.pdf = {
             "level": last_rep.modification_level,
             "after_last_signature": last.signed_revision < reader.xrefs.total_revisions - 1,
             "changes": changes,
+            "archive_timestamps": [
+                {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in a.items()} for a in archives
+            ],
         }
     _apply_policy(report, pol, ctx)
     return report
@@ -1308,12 +1353,12 @@ def _pdf_changes_after(reader: Any, revision: int) -> list[str]:
                     changes.append("catalog " + " ".join(diff))
                 continue
             if isinstance(obj, generic.DictionaryObject):
-                kind = obj.get("/Type")
-                value = obj.get("/V") if obj.get("/FT") == "/Sig" else None
-                if kind == "/DocTimeStamp" or (
-                    isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp"
-                ):
+                if _is_doc_timestamp(obj):
                     continue
+                if obj.get("/Type") == "/Page" and rev > 0:
+                    before_page = reader.get_object(ref, revision=rev - 1)
+                    if _only_timestamp_widgets_added(before_page, obj):
+                        continue
             if isinstance(info_ref, generic.IndirectObject) and key == (info_ref.idnum, info_ref.generation):
                 label = "/Info"
             else:
@@ -1322,6 +1367,39 @@ def _pdf_changes_after(reader: Any, revision: int) -> list[str]:
             if label not in changes:
                 changes.append(label)
     return changes
+
+
+def _is_doc_timestamp(obj: Any) -> bool:
+    """A document timestamp's signature dictionary, or a signature field/widget holding one."""
+    from pyhanko.pdf_utils import generic
+
+    if obj.get("/Type") == "/DocTimeStamp":
+        return True
+    if obj.get("/FT") != "/Sig" or "/V" not in obj:
+        return False
+    value = obj.raw_get("/V")
+    value = value.get_object() if isinstance(value, generic.IndirectObject) else value
+    return isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp"
+
+
+def _only_timestamp_widgets_added(before: Any, after: Any) -> bool:
+    """A page changed only by gaining document-timestamp widgets in /Annots (what adding one does)."""
+    from pyhanko.pdf_utils import generic
+
+    if not isinstance(before, generic.DictionaryObject):
+        return False
+    keys = (set(before) | set(after)) - {"/Annots"}
+    if any(k not in before or k not in after or before.raw_get(k) != after.raw_get(k) for k in keys):
+        return False
+
+    def annots(page: Any) -> list[Any]:
+        arr = page.get("/Annots") if "/Annots" in page else []
+        return [arr.raw_get(i) for i in range(len(arr))] if isinstance(arr, generic.ArrayObject) else []
+
+    old, new = annots(before), annots(after)
+    if new[: len(old)] != old:
+        return False
+    return all(isinstance(a, generic.IndirectObject) and _is_doc_timestamp(a.get_object()) for a in new[len(old) :])
 
 
 # ---------------------------------------------------------------- files

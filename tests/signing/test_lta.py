@@ -15,10 +15,10 @@ import socket
 from io import BytesIO
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 import pytest
 import time_machine
+from asn1crypto import cms
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -153,3 +153,66 @@ def test_b_lta_pdf_layout(pdfs: dict[Level, bytes], offline_pki: TestPki) -> Non
 
 
 _DER = Encoding.DER
+
+
+def test_our_verifier_reports_b_lta_and_requires_it(pdfs: dict[Level, bytes], offline_pki: TestPki) -> None:
+    report = verify_pdf(pdfs[Level.B_LTA], pki_dir=offline_pki.dir, required_level=Level.B_LTA)
+    assert report.passed, report.to_json()
+    ts_time = _doc_timestamp_time(pdfs[Level.B_LTA])
+    assert [(s.level, s.archive_time) for s in report.signatures] == [("B-LTA", ts_time)] * 3
+    assert report.policy is not None and report.policy.declared_level == "B-LTA"
+    # a B-LT document is not B-LTA
+    report = verify_pdf(pdfs[Level.B_LT], pki_dir=offline_pki.dir, required_level="B-LTA")
+    assert not report.passed
+    assert [s.level for s in report.signatures] == ["B-LT"] * 3
+    assert [s.sub_indication for s in report.signatures] == ["SIG_CONSTRAINTS_FAILURE"] * 3
+
+
+def _append_update(pdf: bytes, change) -> bytes:
+    w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    change(w)
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_change_after_the_archive_timestamp_fails(
+    pdfs: dict[Level, bytes], offline_pki: TestPki, tmp_path: Path
+) -> None:
+    def retitle(w: IncrementalPdfFileWriter) -> None:
+        page_ref = w.root["/Pages"]["/Kids"].raw_get(0)
+        page = page_ref.get_object()
+        page["/Rotate"] = generic.NumberObject(90)
+        w.update_container(page)
+
+    bad = _append_update(pdfs[Level.B_LTA], retitle)
+    report = verify_pdf(bad, pki_dir=offline_pki.dir)
+    assert not report.passed
+    assert report.policy is not None and any("/Page" in c for c in report.policy.pdf_modification["changes"])
+    rc, out, err = adesverify(bad, offline_pki, tmp_path)  # stock pyHanko agrees
+    assert rc != 0 and out.count("ILLEGAL_MODIFICATIONS") == 3, out + err
+
+
+def test_broken_archive_timestamp_fails(pdfs: dict[Level, bytes], offline_pki: TestPki) -> None:
+    pdf = pdfs[Level.B_LTA]
+    reader = PdfFileReader(BytesIO(pdf))
+    ts = reader.embedded_signatures[-1]
+    br = list(ts.sig_object["/ByteRange"])
+    hole = pdf[br[1] : br[2]]  # "<hex…>" of the timestamp token
+    der_len = len(cms.ContentInfo({"content_type": "signed_data", "content": ts.signed_data}).dump())
+    pos = br[1] + 1 + 2 * (der_len - 40)  # a hex digit inside the TSA's signature value (the token's last bytes)
+    flipped = b"0" if pdf[pos : pos + 1] != b"0" else b"1"
+    bad = pdf[:pos] + flipped + pdf[pos + 1 :]
+    assert len(hole) >= 2 * der_len and bad != pdf
+    report = verify_pdf(bad, pki_dir=offline_pki.dir, policy="default")
+    assert not report.passed
+    assert [s.level for s in report.signatures] == ["B-LT"] * 3  # the archive timestamp no longer counts
+    problems = [a for a in report.policy.pdf_modification["archive_timestamps"] if "problem" in a]
+    assert problems, report.to_json()
+
+
+def test_b_lta_signature_outlives_its_certificates(pdfs: dict[Level, bytes], offline_pki: TestPki) -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=365 * 4)
+    with time_machine.travel(later, tick=False):
+        report = verify_pdf(pdfs[Level.B_LTA], pki_dir=offline_pki.dir)
+    assert report.passed, report.to_json()
