@@ -16,7 +16,29 @@ from .session import CATEGORIES, DATES, SessionSpec
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
-NSMAP: dict[str | None, str] = {"xs": XS, "c": COMMON_NAMESPACE}
+#: The W3C XML Signature namespace: the enveloped XAdES signatures of a signed document.
+DS = "http://www.w3.org/2000/09/xmldsig#"
+#: The W3C schema of that namespace, bundled in ``xsd/`` (hand-kept, only its DOCTYPE removed).
+DS_SCHEMA = "xmldsig-core-schema.xsd"
+NSMAP: dict[str | None, str] = {"xs": XS, "c": COMMON_NAMESPACE, "ds": DS}
+
+#: The most ds:Signature elements a document carries: one per signer, in parallel; the largest
+#: signature set is a chairman and ten members (the case model's limit), with room to countersign.
+MAX_XML_SIGNATURES = 20
+
+DS_IMPORT_DOC = (
+    "Схема XML-подписи W3C (http://www.w3.org/2000/09/xmldsig#), приложенная к схемам форм "
+    f"как {DS_SCHEMA}: читается из локального файла, никогда не из сети."
+)
+DS_SIGNATURE_DOC = (
+    "Электронные подписи документа (XAdES, ETSI EN 319 132-1): по одному элементу ds:Signature на "
+    "каждого подписывающего (параллельные подписи, enveloped), последними дочерними элементами корня, "
+    f"после signatures; не более {MAX_XML_SIGNATURES}. Неподписанный документ их не содержит. "
+    f"Выбор: импорт схемы XML-подписи W3C ({DS_SCHEMA}, приложена, без DTD), а не подстановочный "
+    "элемент (xs:any), чтобы строение подписи проверялось строго; свойства XAdES (xades:QualifyingProperties, "
+    "включая штампы времени, данные проверки и объявление набора подписей в xades:SigPolicyQualifier) "
+    "находятся в ds:Object, содержимое которого схема W3C проверяет в режиме lax."
+)
 
 
 def _xs(tag: str) -> str:
@@ -109,6 +131,7 @@ def _skeleton(
     )
     _doc(root, f"{schema_doc}. Форма msedocs «{form_id}», версия {FORMS_VERSION}.")
     etree.SubElement(root, _xs("import"), namespace=COMMON_NAMESPACE, schemaLocation="common.xsd")
+    _doc(etree.SubElement(root, _xs("import"), namespace=DS, schemaLocation=DS_SCHEMA), DS_IMPORT_DOC)
     top = etree.SubElement(root, _xs("element"), name=xml_root)
     _doc(top, root_doc)
     ct = etree.SubElement(top, _xs("complexType"))
@@ -117,6 +140,10 @@ def _skeleton(
 
 
 def _finish(root: etree._Element, ct: etree._Element, form_id: str) -> bytes:
+    signatures = etree.SubElement(
+        ct.find(_xs("sequence")), _xs("element"), ref="ds:Signature", minOccurs="0", maxOccurs=str(MAX_XML_SIGNATURES)
+    )  # where signing.xades puts them: the root's last children
+    _doc(signatures, DS_SIGNATURE_DOC)
     etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=form_id, use="required")
     etree.SubElement(ct, _xs("attribute"), name="version", type="xs:token", fixed=FORMS_VERSION, use="required")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

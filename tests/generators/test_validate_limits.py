@@ -176,6 +176,8 @@ def test_every_repeated_element_of_every_schema_is_bounded():
 
     xs = "{http://www.w3.org/2001/XMLSchema}"
     for path in sorted((ROOT / "xsd").glob("*.xsd")):
+        if path.name == "xmldsig-core-schema.xsd":  # the W3C's, as published; its ds:Signature is bounded
+            continue  # where the forms refer to it (test_signed_xml_schema.py), its inside by the size limit
         tree = etree.parse(str(path))
         unbounded = [el.get("name") for el in tree.iter(f"{xs}element") if el.get("maxOccurs") == "unbounded"]
         journal = path.stem.startswith("by-journal-")
