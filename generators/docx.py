@@ -50,9 +50,10 @@ def item_text(item: dict[str, Any]) -> RichText:
     _add(rt, item["label"])
     if item.get("footnote"):
         _add(rt, str(item["footnote"]), superscript=True)
+    _add(rt, item.get("label_end", ""))
     kind = item["kind"]
     if kind == "choice" or (kind == "records" and "options" in item):
-        _add(rt, ": " if item["label"] else "")
+        _add(rt, (": " if item.get("colon", True) else " ") if item["label"] else "")
         _options(rt, item)
     elif kind == "records" and not item.get("table", True):
         _add(rt, ": ")
@@ -69,11 +70,16 @@ def item_text(item: dict[str, Any]) -> RichText:
             else:
                 _add(rt, sep + (child["label"] + " " if child["label"] else ""))
                 _value(rt, child["display"])
+                _add(rt, " " + child["suffix"] if child.get("suffix") else "")
+            _add(rt, child.get("end", ""))
+        _add(rt, " " + item["suffix"] if item.get("suffix") else "")
     elif item.get("fixed"):
         _add(rt, ": " + item["display"])
     else:
         _add(rt, " ")
         _value(rt, item["display"])
+        _add(rt, " " + item["suffix"] if item.get("suffix") else "")
+    _add(rt, item.get("end", ""))
     return rt
 
 
@@ -93,13 +99,16 @@ def signature_rows(data: dict[str, Any], paper: bool) -> list[dict[str, Any]]:
             _value(rt, name)
             line = RichText()
             _add(line, "_______________" if paper else "")
-            rows.append({
+            row = {
                 "title": s["title"] if i == 0 else "",
                 "line": line,
                 "caption_line": "(подпись)" if paper and s["captions"] else "",
                 "name": rt,
                 "caption_name": "(инициалы, фамилия)" if s["captions"] else "",
-            })  # fmt: skip
+            }
+            if s.get("name_first"):  # «(инициалы, фамилия) (подпись)», as appendix 11 prints them
+                row.update(line=rt, caption_line=row["caption_name"], name=line, caption_name=row["caption_line"])
+            rows.append(row)
         if s["seal"] and paper:
             mark = RichText()
             _add(mark, "М.П.")

@@ -23,7 +23,7 @@ from ..model.enums import (
     SectionFulfilment,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Signer, Source, joined_limit, list_limit
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, joined_limit, list_limit
 
 
 class ActPurpose(Labelled):
@@ -75,10 +75,6 @@ def _dec(*attrs: str) -> Callable[[Case], Any]:
 
 def _wcl(*attrs: str) -> Callable[[Case], Any]:
     return _path("decision", "work_capacity_loss", *attrs)
-
-
-def _no_term(get: Callable[[Case], Any]) -> Callable[[Case], str | None]:
-    return lambda k: NO_TERM if get(k) else None
 
 
 def _act_purposes(case: Case) -> list[ActPurpose] | None:
@@ -139,7 +135,7 @@ def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
 
 
 def _section(key: str, label: str, attr: str) -> ItemDef:
-    return ItemDef("", key, label, "choice", get=_ex(attr), enum=SectionFulfilment, suffix=c.UNDERLINE)
+    return ItemDef("", key, label, "choice", get=_ex(attr), enum=SectionFulfilment, suffix=c.UNDERLINE, end=";")
 
 
 def _consultation(key: str, label: str, attr: str) -> ItemDef:
@@ -156,18 +152,21 @@ def _consultation(key: str, label: str, attr: str) -> ItemDef:
 
 
 def _validity(no: str, key: str, label: str, get: Callable[..., Callable[[Case], Any]]) -> ItemDef:
-    """Items 41 and 42: «с ___ по ___, без указания срока переосвидетельствования»."""
+    """Items 41 and 42: «с ___ по ___, без указания срока переосвидетельствования (нужное указать,
+    подчеркнуть).»: the last option underlined in place when there is no re-examination term."""
     return ItemDef(
         no,
         key,
         label,
         "group",
         inline=True,
-        suffix=UNDERLINE_INDICATE,
+        end=".",
         children=(
             ItemDef("", "from", "с", "date", get=get("valid_from")),
-            ItemDef("", "until", "по", "date", get=get("valid_until")),
-            ItemDef("", "noTerm", NO_TERM, get=_no_term(get("no_term"))),
+            ItemDef("", "until", "по", "date", get=get("valid_until"), end=","),
+            ItemDef(
+                "", "noTerm", "", "choice", get=c.no_term(get("no_term")), enum=c.NoTerm, suffix=UNDERLINE_INDICATE
+            ),
         ),
     )
 
@@ -181,8 +180,19 @@ ACT = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"),
     header=(
         c.commission_name("наименование МРЭК"),
-        ItemDef("", "actDate", "от", "date", get=_ex("act_date"), required=True),
-        ItemDef("", "actNumber", "№", get=_ex("act_number"), required=True),
+        ItemDef(
+            "",
+            "act",
+            "",
+            "group",
+            inline=True,
+            required=True,
+            doc="(дата и номер акта, под заголовком)",
+            children=(
+                ItemDef("", "date", "от", "date", get=_ex("act_date"), required=True),
+                ItemDef("", "number", "№", get=_ex("act_number"), required=True),
+            ),
+        ),
     ),
     items=(
         ItemDef(
@@ -217,9 +227,11 @@ ACT = FormSpec(
         ItemDef(
             "5",
             "examinationType",
-            "Освидетельствование",
+            "Освидетельствование:",
             "group",
             inline=True,
+            sep="; ",
+            end=".",
             children=(
                 ItemDef(
                     "",
@@ -297,14 +309,16 @@ ACT = FormSpec(
         ItemDef(
             "18",
             "incapacityDuration",
-            "Длительность временной нетрудоспособности за последние 12 месяцев",
+            "Длительность временной нетрудоспособности за последние 12 месяцев:",
             "group",
             inline=True,
+            sep=", ",
+            end=".",
             children=(
                 ItemDef(
                     "",
                     "continuousDays",
-                    "непрерывно",
+                    "непрерывно:",
                     "int",
                     get=_ex("incapacity_continuous_days"),
                     suffix="дней",
@@ -312,7 +326,7 @@ ACT = FormSpec(
                 ItemDef(
                     "",
                     "interruptedDays",
-                    "с перерывами",
+                    "с перерывами:",
                     "int",
                     get=_ex("incapacity_interrupted_days"),
                     suffix="дней",
@@ -329,6 +343,7 @@ ACT = FormSpec(
             _ex("activity_limits"),
             _ex("activity_other"),
             label=c.FC_WORDING + " (далее – ФК)",
+            no_fc=frozenset({"age_activity"}),
         ),
         ItemDef(
             "25",
@@ -363,6 +378,7 @@ ACT = FormSpec(
                     enum=ProgrammeFulfilment,
                     labels={"partial": "частично"},
                     suffix=c.UNDERLINE,
+                    end=".",
                 ),
             ),
         ),
@@ -374,6 +390,7 @@ ACT = FormSpec(
             get=_ex("additional_exam"),
             enum=AdditionalExamResult,
             suffix="(подчеркнуть)",
+            end=".",
         ),
         ItemDef(
             "27",
@@ -393,6 +410,24 @@ ACT = FormSpec(
             get=_ex("outcomes"),
             enum=ExaminationOutcome,
             multi=True,
+            groups=(
+                OptionGroup(
+                    "освидетельствование не завершено",
+                    (
+                        ExaminationOutcome.TO_CENTRAL,
+                        ExaminationOutcome.TO_RNPC,
+                        ExaminationOutcome.ADDITIONAL_PROGRAMME,
+                        ExaminationOutcome.NO_SHOW,
+                    ),
+                    brackets=True,
+                ),
+            ),
+            # the statute's wording as printed, its unbalanced bracket included
+            labels={
+                "to_central": "направлен(а) на консультацию (в центральную МРЭК",
+                "to_rnpc": "в ГУ РНПЦ медэкспертизы и реабилитации",
+            },
+            sep="; ",
             other=_ex("outcome_other"),
             suffix="(нужное подчеркнуть другое указать)",
         ),
@@ -404,6 +439,7 @@ ACT = FormSpec(
             get=_ex("prognosis"),
             enum=Prognosis,
             suffix="(подчеркнуть, если является критерием установления инвалидности)",
+            end=".",
         ),
         ItemDef(
             "30",
@@ -412,6 +448,7 @@ ACT = FormSpec(
             "group",
             inline=True,
             footnote=3,
+            label_end=":",
             children=(ItemDef("", "date", "от", "date", get=_dec("date")),),
         ),
         ItemDef(
@@ -426,8 +463,9 @@ ACT = FormSpec(
                     "до освидетельствования",
                     get=lambda k: _status_text(_dec("status_before")(k)),
                     footnote=3,
+                    label_end=":",
                 ),
-                ItemDef("31.2", "after", "после освидетельствования", get=_status_after),
+                ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
                 ItemDef(
                     "31.3",
                     "term",
@@ -511,6 +549,9 @@ ACT = FormSpec(
             get=_dec("programmes_formed"),
             enum=ProgrammeFormed,
             multi=True,
+            # «…абилитации инвалида; индивидуальная …, программа …»: the statute's separators
+            sep="; ",
+            groups=(OptionGroup("", (ProgrammeFormed.IPRA_CHILD, ProgrammeFormed.PRP)),),
             other=_dec("programme_other"),
             suffix=c.UNDERLINE_OTHER,
         ),
@@ -572,6 +613,7 @@ ACT = FormSpec(
                             "syndromes",
                             SYNDROMES_WORDING,
                             get=_dec("justification", "syndromes"),
+                            end=";",
                         ),
                     ),
                 ),
@@ -604,7 +646,7 @@ ACT = FormSpec(
             children=(
                 ItemDef("", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission")),
                 ItemDef("", "date", "от", "date", get=_dec("review", "date")),
-                ItemDef("", "number", "№", get=_dec("review", "number")),
+                ItemDef("", "number", "№", get=_dec("review", "number"), end=":"),
                 ItemDef(
                     "",
                     "result",
@@ -619,7 +661,7 @@ ACT = FormSpec(
     ),
     signers=(
         Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True),
-        Signer("member", "Члены МРЭК", lambda k: list(k.commission.members)),
+        Signer("member", "Члены МРЭК:", lambda k: list(k.commission.members)),
     ),
     footnotes=(
         "1 Заполняется при наличии законного представителя пациента.",

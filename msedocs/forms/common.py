@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model.case import ActivityLimit, Case, Diagnosis, Examination, Impairment, Referral, Sheet
-from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, Sex, Supplement
+from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, Sex, Supplement
 from .spec import Column, ItemDef, format_date, list_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
@@ -21,6 +21,17 @@ IMPAIRMENTS_WORDING = (
 )
 
 FC_WORDING = "Ограничения категорий жизнедеятельности с указанием функционального класса"
+
+
+class NoTerm(Labelled):
+    """«без указания срока переосвидетельствования»: the one phrase of a validity item to underline
+    (act items 41-42, conclusion items 19-20, slip item 14), printed in place whether chosen or not."""
+
+    NO_TERM = "no_term", "без указания срока переосвидетельствования"
+
+
+def no_term(get: Callable[[Case], Any]) -> Callable[[Case], NoTerm | None]:
+    return lambda k: NoTerm.NO_TERM if get(k) else None
 
 
 def path(*attrs: str) -> Callable[[Case], Any]:
@@ -48,6 +59,7 @@ def supplements(no: str) -> ItemDef:
         enum=Supplement,
         multi=True,
         suffix=UNDERLINE,
+        end=".",
     )
 
 
@@ -90,7 +102,9 @@ def birth_date(no: str) -> ItemDef:
 
 
 def sex(no: str) -> ItemDef:
-    return ItemDef(no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, required=True)
+    return ItemDef(
+        no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, end=".", required=True
+    )
 
 
 def registration_address(no: str, whose: str = "пациента") -> ItemDef:
@@ -138,6 +152,7 @@ def activity_limits(
     get: Callable[[Case], list[ActivityLimit] | None],
     other: Callable[[Case], Any],
     label: str = FC_WORDING,
+    no_fc: frozenset[str] = frozenset(),
 ) -> ItemDef:
     """The ФК item: every category printed, the limited ones underlined with their class."""
     return ItemDef(
@@ -150,6 +165,7 @@ def activity_limits(
         table=False,
         other=other,
         enum=LifeActivity,
+        no_fc=no_fc,
         suffix=UNDERLINE_OTHER,
         columns=(
             Column("category", "Категория жизнедеятельности", "enum", LifeActivity, lambda r: r.category),

@@ -163,6 +163,16 @@ class ItemDef:
     max_rows: int | None = None
     #: A text item longer than c:Text allows (a list of texts joined): its XSD maxLength.
     max_length: int | None = None
+    #: The punctuation the statute prints right after the item (its blank, its options, its
+    #: suffix): «.», «;» or «,», glued to a filled value, never after a space.
+    end: str = ""
+    #: What the statute prints right after the label and its footnote mark («Решение МРЭК³:»).
+    label_end: str = ""
+    #: A choice's label is followed by a colon («Пол: мужской, женский»); False where the
+    #: statute prints none («Сформирована индивидуальная программа …», appendix 11 item 14).
+    colon: bool = True
+    #: Options of a life-activity item the statute prints without «ФК __» (act item 24).
+    no_fc: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.kind == "records" and not self.max_rows:
@@ -244,7 +254,7 @@ class ItemDef:
                 if j:
                     add(part["sep"])
                 label = o["label"]
-                if fc:
+                if fc and (o["selected"] or o["value"] not in self.no_fc):
                     label += (f" ФК {o['detail']}" if o["detail"] else "") if o["selected"] else " ФК __"
                 add(label, o["selected"])
             if part["heading"] and part["brackets"]:
@@ -261,6 +271,9 @@ class ItemDef:
             "value": None,
             "display": "",
             "suffix": self.suffix,
+            "end": self.end,
+            "label_end": self.label_end,
+            "colon": self.colon,
             "footnote": self.footnote,
             "inline": self.inline,
             "printed": self.printed,
@@ -331,6 +344,34 @@ class ItemDef:
         return item
 
 
+#: Words the statute prints for either sex («признан(а)»): the form matching the patient's sex.
+GENDERED = ("признан(а)", "направлен(а)", "освидетельствован(а)", "зарегистрирован(а)")
+PRINTED_KEYS = ("label", "display", "text", "suffix", "other")
+
+
+def gendered(data: Any, case: Case) -> Any:
+    """``data`` with «признан(а)», «направлен(а)»... in the form matching the patient's sex
+    («признан» / «признана») wherever it is printed; unchanged when the sex is not known."""
+    sex = getattr(getattr(case, "patient", None), "sex", None)
+    value = getattr(sex, "value", None)
+    if value not in ("male", "female"):
+        return data
+
+    def fix(text: str) -> str:
+        for word in GENDERED:
+            text = text.replace(word, word[:-3] + ("" if value == "male" else "а"))
+        return text
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: fix(v) if k in PRINTED_KEYS and isinstance(v, str) else walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        return node
+
+    return walk(data)
+
+
 def list_limit(model: builtins.type[Any], field_name: str) -> int:
     """The max_length the case model sets on a list field (a records item's :attr:`ItemDef.max_rows`)."""
     for constraint in model.model_fields[field_name].metadata:
@@ -391,6 +432,9 @@ class Signer:
     seal_footnote: int | None = None
     #: «(подпись)» and «(инициалы, фамилия)» under the lines, where the form prints them.
     captions: bool = True
+    #: The name's line before the signature's, as some forms print them
+    #: («(инициалы, фамилия) (подпись)», appendix 11).
+    name_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -450,6 +494,9 @@ class FormSpec:
 
     def data(self, case: Case) -> dict[str, Any]:
         """The one dict that feeds XML, PDF and DOCX."""
+        return gendered(self._data(case), case)
+
+    def _data(self, case: Case) -> dict[str, Any]:
         return {
             "form_id": self.id,
             "title": self.title,
@@ -468,6 +515,7 @@ class FormSpec:
                     "seal": s.seal,
                     "seal_footnote": s.seal_footnote,
                     "captions": s.captions,
+                    "name_first": s.name_first,
                 }
                 for s in self.signers
             ],

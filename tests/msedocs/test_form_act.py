@@ -213,7 +213,8 @@ def test_structure(make: Any) -> None:
         "ГУ РНПЦ медэкспертизы и реабилитации",
     ]
     assert [c["kind"] for c in by_no(data, "5")["children"]] == ["choice", "choice"]
-    assert [h["key"] for h in data["header"]] == ["commissionName", "actDate", "actNumber"]
+    assert [h["key"] for h in data["header"]] == ["commissionName", "act"]
+    assert [c["key"] for c in data["header"][1]["children"]] == ["date", "number"]
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
@@ -256,8 +257,8 @@ def test_values_follow_the_case(make: Any) -> None:
     assert e is not None and d is not None
     header = {h["key"]: h for h in data["header"]}
     assert header["commissionName"]["value"] == case.commission.name
-    assert header["actDate"]["display"] == format_date(e.act_date)
-    assert header["actNumber"]["value"] == e.act_number
+    assert child(header["act"], "date")["display"] == format_date(e.act_date)
+    assert child(header["act"], "number")["value"] == e.act_number
 
     assert by_no(data, "12")["value"] == case.patient.sex.value
     assert selected(by_no(data, "12")) == [case.patient.sex.value]
@@ -272,15 +273,16 @@ def test_values_follow_the_case(make: Any) -> None:
     assert by_no(data, "2")["display"] == format_date(e.start_date)
 
     after = by_no(data, "31.2")["display"]
-    if not d.recognised:
-        assert after == "инвалидом не признан(а)"
+    if not d.recognised:  # printed in the form matching the patient's sex
+        assert after == ("инвалидом не признан" if case.patient.sex.value == "male" else "инвалидом не признана")
     elif d.group is not None:
         assert after == d.group.label
     else:
         assert d.degree is not None and d.degree.label in after
 
     validity = by_no(data, "41")
-    assert child(validity, "noTerm")["value"] == (NO_TERM if d.no_term else None)
+    assert child(validity, "noTerm")["value"] == ("no_term" if d.no_term else None)
+    assert [o["label"] for o in child(validity, "noTerm")["options"]] == [NO_TERM]
 
     rep = by_no(data, "13")["value"]
     assert rep == (case.representative.name.full if case.representative else None)
@@ -317,7 +319,7 @@ def test_json_serialisable(make: Any) -> None:
 def test_fixture_adult_first_group_ii() -> None:
     case, data = _load(lambda: load_case(BASE))
     assert by_no(data, "1")["value"] == "УЗ «23-я городская поликлиника г. Минска»"
-    assert [h["display"] for h in data["header"]][1:] == ["«05» ноября 2026 г.", "2026-0457"]
+    assert [c["display"] for c in data["header"][1]["children"]] == ["«05» ноября 2026 г.", "2026-0457"]
     protocol = by_no(data, "3")
     assert [c["display"] for c in protocol["children"]] == ["«05» ноября 2026 г.", "211"]
     assert selected(by_no(data, "6")) == ["examination"]
@@ -339,7 +341,7 @@ def test_fixture_adult_first_group_ii() -> None:
     assert selected(by_no(data, "39")) == ["ipra_adult"]
     validity = by_no(data, "41")
     assert [c["display"] for c in validity["children"]] == ["«03» ноября 2026 г.", "«30» ноября 2027 г.", ""]
-    assert validity["suffix"] == "(нужное указать, подчеркнуть)"
+    assert child(validity, "noTerm")["suffix"] == "(нужное указать, подчеркнуть)"
     assert by_no(data, "43.3")["value"] == "doubtful"
     assert [c["value"] for c in by_no(data, "44")["children"]] == ["МИ", "0457812"]
     assert all(c["value"] is None for c in by_no(data, "46")["children"])
@@ -393,9 +395,9 @@ def test_central_in_absentia_case() -> None:
         "«31» марта 2026 г.",
     ]
     validity = by_no(data, "41")
-    assert [c["value"] for c in validity["children"]] == ["2026-11-03", None, NO_TERM]
+    assert [c["value"] for c in validity["children"]] == ["2026-11-03", None, "no_term"]
     wcl_validity = by_no(data, "42")
-    assert [c["value"] for c in wcl_validity["children"]] == ["2026-11-03", None, NO_TERM]
+    assert [c["value"] for c in wcl_validity["children"]] == ["2026-11-03", None, "no_term"]
     assert by_no(data, "43.2")["value"] == "анофтальм"
     assert by_no(data, "43.3")["value"] is None and by_no(data, "43.3")["other"] == "неясный"
     assert [c["value"] for c in by_no(data, "45")["children"]] == ["МИ", "0111111"]
