@@ -82,6 +82,15 @@ def render_cmd(
     electronic: Annotated[
         bool, typer.Option("--electronic", help="Electronic rendering: no seal place or signature lines.")
     ] = False,
+    variant: Annotated[
+        str,
+        typer.Option(
+            "--variant",
+            help="auto (default): the extract follows the case's delivery channel (portal: electronic, paper: "
+            "«М.П.» and signature lines), other forms paper (electronic with --sign); paper or electronic: "
+            "every form so (--electronic is --variant electronic).",
+        ),
+    ] = "auto",
     sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
@@ -95,6 +104,7 @@ def render_cmd(
         raise InputError("--queue needs --sign: only signed documents leave msedocs")
     if (level or pki) and not sign:
         raise InputError("--level and --pki apply only with --sign")
+    variant = _variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
     selected = None if all_forms else form
     batch = cases.is_dir() or cases.suffix == ".jsonl"
@@ -104,13 +114,27 @@ def render_cmd(
 
         outbox = open_outbox(db)
     try:
-        _render(cases, out, batch, formats, selected, electronic, sign, level, pki, outbox)
+        _render(cases, out, batch, formats, selected, variant, sign, level, pki, outbox)
     finally:
         if outbox is not None:
             outbox.close()
 
 
-def _render(cases: Path, out: Path, batch: bool, formats, selected, electronic, sign, level, pki, outbox) -> None:
+def _variant(variant: str, electronic: bool, sign: bool) -> str:
+    """``render``'s variant: auto, paper or electronic, checked against --electronic and --sign."""
+    if variant not in ("auto", "paper", "electronic"):
+        raise InputError(f"--variant: must be auto, paper or electronic (got a value of {len(variant)} characters)")
+    if electronic:
+        if variant == "paper":
+            raise InputError("--electronic and --variant paper contradict each other; give one of them")
+        variant = "electronic"
+    if sign and variant == "paper":
+        raise InputError("--variant paper cannot be signed: a signed document is the electronic variant (the "
+                         "paper one is signed by hand and sealed); drop --sign or --variant paper")  # fmt: skip
+    return variant
+
+
+def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, sign, level, pki, outbox) -> None:
     """`render` after its options are checked: a first pass over the cases (each valid, each
     case_id once, each queueable and not yet queued), then every case rendered into a staging
     folder; with an outbox, every case queued in one transaction; only then are the files moved
@@ -130,14 +154,16 @@ def _render(cases: Path, out: Path, batch: bool, formats, selected, electronic, 
         profile = load(SigningOptions(level=level, pki_dir=pki))
         if profile.is_test:
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
-    paper = not (electronic or sign)
+    paper = variant == "paper" or (variant == "auto" and not sign)
+    by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
     with output_errors(out, "output folder"):
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         # case by case into the staging folder, moved into place only when every case rendered
         for case in _load_batch(cases) if batch else [single]:
-            docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile)
+            docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile,
+                                           variant_by_case=by_case)  # fmt: skip
             pipeline.write_package(staging / "out" / (case.case_id if batch else ""), docs, case)
             if outbox is not None:
                 extra = pipeline.render_package(case, ("pdf",), selected, paper=True)

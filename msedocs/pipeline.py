@@ -125,13 +125,24 @@ def render_package(
     *,
     paper: bool = True,
     profile: SigningProfile | None = None,
+    variant_by_case: bool = False,
 ) -> list[RenderedDocument]:
-    """Every requested format of every requested (or applicable) form of one case."""
+    """Every requested format of every requested (or applicable) form of one case; with
+    ``variant_by_case``, a form whose case asks for a variant (the extract: its delivery
+    channel) is rendered in that variant, the others as ``paper`` says."""
     formats = parse_formats(formats)
     docs: list[RenderedDocument] = []
     for spec in select_forms(case, forms):
-        docs.extend(render_form(case, spec, formats, paper=paper, profile=profile))
+        docs.extend(render_form(case, spec, formats, paper=paper_variant(spec, case, paper, variant_by_case),
+                                profile=profile))  # fmt: skip
     return docs
+
+
+def paper_variant(spec: FormSpec, case: Case, paper: bool, by_case: bool = True) -> bool:
+    """Paper (True) or electronic: the case's own choice for the form when ``by_case`` and the
+    form has one (``FormSpec.paper_for``), else ``paper``."""
+    chosen = spec.paper_for(case) if by_case and spec.paper_for is not None else None
+    return paper if chosen is None else chosen
 
 
 def manifest(case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None):

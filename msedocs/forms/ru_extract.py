@@ -7,6 +7,9 @@ Issued to a citizen NOT recognised as disabled after an MSE without access to pe
   qualified electronic signature of the head of the bureau or an official authorised by him;
 - paper (``paper=True``): certified with the bureau's seal (М.П.) and sent by registered mail.
 
+``render`` picks the variant of the case's ``delivery.channel`` by default (``paper_for``;
+``--variant paper|electronic`` overrides, and a signed document is always electronic).
+
 The bureau is ``case.commission`` (its chairman is the head of the bureau); the extract's
 number and date are ``case.extract``; the date of the MSE is the date of the decision.
 
@@ -187,6 +190,7 @@ RU_EXTRACT = FormSpec(
     ),
     signers=(Signer("bureau_head", BUREAU_HEAD, lambda k: [k.commission.chairman], seal=True),),
     applies=applies,
+    paper_for=lambda k: None if k.delivery is None else k.delivery.channel == "paper",
     jurisdiction=Jurisdiction.RU,
     extra=lambda k: {
         "esign_statement": ESIGN_STATEMENT,

@@ -465,6 +465,10 @@ class FormSpec:
     jurisdiction: Jurisdiction = Jurisdiction.BY
     #: The key of a header item the statute prints in the title line («… КОМИССИИ № ___»).
     title_item: str | None = None
+    #: The variant the case itself asks for, if any: True paper, False electronic, None no
+    #: preference (the extract follows the case's delivery channel). Used by ``render``'s
+    #: default ``--variant auto``; an explicit variant overrides it.
+    paper_for: Callable[[Case], bool | None] | None = None
 
     @property
     def namespace(self) -> str:
