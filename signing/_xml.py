@@ -110,3 +110,43 @@ def document_without_signatures(tree: etree._ElementTree) -> bytes:
 def xpath_of(el: etree._Element) -> str:
     """A readable absolute XPath of ``el``, with Clark-notation tags shortened to local names."""
     return el.getroottree().getpath(el)
+
+
+def xades141(tag: str) -> str:
+    return f"{{{XADES141}}}{tag}"
+
+
+def archive_timestamp_input(
+    sig: etree._Element, ats: etree._Element, reference_outputs: list[bytes], algorithm: str
+) -> bytes:
+    """What a ``xadesv141:ArchiveTimeStamp`` time-stamps (ETSI EN 319 132-1, 5.5.2.2).
+
+    In order: the output of each ``ds:Reference`` of SignedInfo after its transforms
+    (``reference_outputs``, SignedInfo's order), then the canonicalised ``ds:SignedInfo``,
+    ``ds:SignatureValue`` and ``ds:KeyInfo``, then each child of UnsignedSignatureProperties
+    before ``ats``, then every ``ds:Object`` but the one holding the QualifyingProperties;
+    canonicalised with ``algorithm`` (the timestamp's own ``ds:CanonicalizationMethod``).
+    """
+    exclusive = "xml-exc-c14n" in algorithm
+    comments = algorithm.endswith("#WithComments")
+
+    def canon(el: etree._Element) -> bytes:
+        return etree.tostring(el, method="c14n", exclusive=exclusive, with_comments=comments)
+
+    parts = list(reference_outputs)
+    for tag in ("SignedInfo", "SignatureValue", "KeyInfo"):
+        el = sig.find(ds(tag))
+        if el is not None:
+            parts.append(canon(el))
+    usp = ats.getparent()
+    if usp is None:
+        raise ValueError("the archive timestamp is not in UnsignedSignatureProperties")
+    for child in usp:
+        if child is ats:
+            break
+        if isinstance(child.tag, str):
+            parts.append(canon(child))
+    for obj in sig.findall(ds("Object")):
+        if obj.find(xades("QualifyingProperties")) is None:
+            parts.append(canon(obj))
+    return b"".join(parts)

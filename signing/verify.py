@@ -681,6 +681,7 @@ _UNSIGNED_ALLOWED = {
     xades("CertificateValues"),
     xades("RevocationValues"),
     f"{{{_xml.XADES141}}}TimeStampValidationData",
+    f"{{{_xml.XADES141}}}ArchiveTimeStamp",
 }
 
 
@@ -855,12 +856,14 @@ async def _verify_one_xml(
         sp_bytes = _c14n_by(sp, p_transforms[0] if p_transforms else _INCLUSIVE_C14N)
         if hashlib.new(p_alg, sp_bytes).digest() != _b64(props_ref.find(ds("DigestValue"))):
             raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", "digest of xades:SignedProperties does not match")
+        ref_outputs: dict[int, bytes] = {id(doc_ref): doc_bytes, id(props_ref): sp_bytes}
 
         for ref, target in key_info_refs:
             k_transforms = [t.get("Algorithm") for t in ref.findall(f"{ds('Transforms')}/{ds('Transform')}")]
             if len(k_transforms) > 1 or (k_transforms and k_transforms[0] not in C14N_ALGS):
                 raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"unsupported KeyInfo transforms {k_transforms}")
             k_bytes = _c14n_by(target, k_transforms[0] if k_transforms else _INCLUSIVE_C14N)
+            ref_outputs[id(ref)] = k_bytes
             if hashlib.new(_digest_alg(ref.find(ds("DigestMethod"))), k_bytes).digest() != _b64(
                 ref.find(ds("DigestValue"))
             ):
@@ -928,14 +931,18 @@ async def _verify_one_xml(
         poe = None
         ts_note = ""
         if usp is not None:
-            for el in usp.findall(f"{xades('CertificateValues')}/{xades('EncapsulatedX509Certificate')}"):
-                emb.certs.append(asn1_x509.Certificate.load(_b64(el)))
-            for el in usp.findall(f"{xades('RevocationValues')}/{xades('CRLValues')}/{xades('EncapsulatedCRLValue')}"):
-                emb.crls.append(_b64(el))
-            for el in usp.findall(
-                f"{xades('RevocationValues')}/{xades('OCSPValues')}/{xades('EncapsulatedOCSPValue')}"
-            ):
-                emb.ocsps.append(_b64(el))
+            tsvd = f"{{{_xml.XADES141}}}TimeStampValidationData/"
+            for where in ("", tsvd):  # the signer's validation data, then (B-LTA) the TSA's
+                for el in usp.findall(f"{where}{xades('CertificateValues')}/{xades('EncapsulatedX509Certificate')}"):
+                    emb.certs.append(asn1_x509.Certificate.load(_b64(el)))
+                for el in usp.findall(
+                    f"{where}{xades('RevocationValues')}/{xades('CRLValues')}/{xades('EncapsulatedCRLValue')}"
+                ):
+                    emb.crls.append(_b64(el))
+                for el in usp.findall(
+                    f"{where}{xades('RevocationValues')}/{xades('OCSPValues')}/{xades('EncapsulatedOCSPValue')}"
+                ):
+                    emb.ocsps.append(_b64(el))
             ts_el = usp.find(xades("SignatureTimeStamp"))
             if ts_el is not None:
                 ts_c14n = ts_el.find(ds("CanonicalizationMethod"))
@@ -956,9 +963,47 @@ async def _verify_one_xml(
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
             rep.level = Level.B_LT.value
+        if usp is not None:
+            outputs = [ref_outputs[id(r)] for r in refs]
+            for ats in usp.findall(f"{{{_xml.XADES141}}}ArchiveTimeStamp"):
+                when = await _check_archive_timestamp(sig, ats, outputs, trust, all_certs, emb)
+                if when is not None and rep.level == Level.B_LT.value:
+                    rep.level, rep.archive_time = Level.B_LTA.value, when
     except _Fail as f:
         rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
     return rep
+
+
+async def _check_archive_timestamp(
+    sig: etree._Element,
+    ats: etree._Element,
+    reference_outputs: list[bytes],
+    trust: _Trust,
+    certs: Sequence[asn1_x509.Certificate],
+    emb: _Revinfo,
+) -> dt.datetime | None:
+    """A ``xadesv141:ArchiveTimeStamp``: its time if it is valid and from a trusted TSA. One that
+    does not match what it covers (anything changed in the signature or its unsigned properties
+    before it) fails the signature."""
+    c14n_el = _xml_find1(ats, ds("CanonicalizationMethod"))
+    alg = c14n_el.get("Algorithm") if c14n_el is not None else _INCLUSIVE_C14N
+    if alg not in C14N_ALGS:
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"archive timestamp: unsupported canonicalisation {alg}")
+    if ats.find(ds("Include")) is not None or ats.find(xades("ReferenceInfo")) is not None:
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", "archive timestamp: Include/ReferenceInfo unsupported")
+    data = _xml.archive_timestamp_input(sig, ats, reference_outputs, alg or _INCLUSIVE_C14N)
+
+    def imprint(algo: str) -> bytes:
+        return hashlib.new(algo, data).digest()
+
+    when, fail, note = await _check_timestamp(
+        _b64(ats.find(xades("EncapsulatedTimeStamp"))), imprint, trust, certs, emb
+    )
+    if fail is not None:
+        if fail == "HASH_FAILURE":
+            note = "the archive timestamp does not match the signature and its validation data (changed after it)"
+        raise _Fail(Indication.TOTAL_FAILED, fail, note)
+    return when
 
 
 def _filtered(tree: etree._ElementTree) -> etree._ElementTree:

@@ -18,6 +18,10 @@ with SHA-256) and checked by ``xmlsec1 --verify`` in the tests.
 - B-T: ``SignatureTimeStamp`` over the exclusive-c14n of ``ds:SignatureValue``.
 - B-LT: ``CertificateValues`` (signer chain, TSA, OCSP responder) and ``RevocationValues``
   (OCSP responses, CRLs) for the signer and the TSA.
+- B-LTA: ``CertificateValues``/``RevocationValues`` for the signer only, the TSA's chain and
+  revocation data in ``xadesv141:TimeStampValidationData``, then ``xadesv141:ArchiveTimeStamp``
+  over the references' data, SignedInfo, SignatureValue, KeyInfo and every unsigned
+  property before it (EN 319 132-1, 5.5.2; :func:`signing._xml.archive_timestamp_input`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -40,11 +45,14 @@ from ._xml import (
     FILTER2,
     SIGNED_PROPS_TYPE,
     XADES,
+    XADES141,
+    archive_timestamp_input,
     c14n,
     document_without_signatures,
     ds,
     parse_xml,
     xades,
+    xades141,
 )
 from .declaration import Declaration
 from .errors import SigningFailure
@@ -182,14 +190,28 @@ def _add_timestamp(sig: etree._Element, sig_value: etree._Element, profile: Sign
 def _add_validation_data(
     sig: etree._Element, signer: Signer, token: cms.ContentInfo | None, profile: SigningProfile
 ) -> None:
+    """B-LT: the signer's and the TSA's validation data in CertificateValues/RevocationValues.
+    B-LTA: the signer's there, the TSA's in ``xadesv141:TimeStampValidationData``."""
     tsa_certs = tsa_certificates(token) if token is not None else []
-    leaves = [signer.certificate, *[c for c in tsa_certs if not is_ca(c)]]
-    data = validation_data_for(profile, leaves, extra=[*signer.chain, *tsa_certs])
+    tsa_leaves = [c for c in tsa_certs if not is_ca(c)]
     usp = _unsigned_props(sig)
-    cv = _sub(usp, xades("CertificateValues"))
+    if profile.level >= Level.B_LTA:
+        data = validation_data_for(profile, [signer.certificate], extra=list(signer.chain))
+        _validation_values(usp, data, xades)
+        if tsa_certs:
+            ts_data = validation_data_for(profile, tsa_leaves, extra=tsa_certs)
+            tsvd = etree.SubElement(usp, xades141("TimeStampValidationData"), nsmap={"xadesv141": XADES141})
+            _validation_values(tsvd, ts_data, xades)
+        return
+    data = validation_data_for(profile, [signer.certificate, *tsa_leaves], extra=[*signer.chain, *tsa_certs])
+    _validation_values(usp, data, xades)
+
+
+def _validation_values(parent: etree._Element, data: Any, q: Any) -> None:
+    cv = _sub(parent, q("CertificateValues"))
     for cert in data.certificates:
-        _sub(cv, xades("EncapsulatedX509Certificate"), _b64(_der(cert)))
-    rv = _sub(usp, xades("RevocationValues"))
+        _sub(cv, q("EncapsulatedX509Certificate"), _b64(_der(cert)))
+    rv = _sub(parent, q("RevocationValues"))
     if data.crls:
         crls = _sub(rv, xades("CRLValues"))
         for crl in data.crls:
@@ -198,6 +220,24 @@ def _add_validation_data(
         ocsps = _sub(rv, xades("OCSPValues"))
         for resp in data.ocsps:
             _sub(ocsps, xades("EncapsulatedOCSPValue"), _b64(resp))
+
+
+def _signed_props(sig: etree._Element) -> etree._Element:
+    sp = sig.find(f"{ds('Object')}/{xades('QualifyingProperties')}/{xades('SignedProperties')}")
+    assert sp is not None
+    return sp
+
+
+def _add_archive_timestamp(sig: etree._Element, reference_outputs: list[bytes], profile: SigningProfile) -> None:
+    """``xadesv141:ArchiveTimeStamp`` after every other unsigned property (EN 319 132-1, 5.5.2)."""
+    usp = _unsigned_props(sig)
+    ats = etree.SubElement(
+        usp, xades141("ArchiveTimeStamp"), {"Id": f"{sig.get('Id')}-archivetst"}, nsmap={"xadesv141": XADES141}
+    )
+    _sub(ats, ds("CanonicalizationMethod"), Algorithm=EXC_C14N)
+    imprint = _digest(archive_timestamp_input(sig, ats, reference_outputs, EXC_C14N), profile.digest)
+    token = timestamp_token(profile, imprint, profile.digest)
+    _sub(ats, xades("EncapsulatedTimeStamp"), _b64(token.dump()))
 
 
 def sign_xml(
@@ -217,7 +257,8 @@ def sign_xml(
     if not signers:
         raise SigningFailure("sign_xml needs at least one signer")
     tree = parse_xml(xml)
-    doc_digest = _digest(document_without_signatures(tree), profile.digest)
+    doc_bytes = document_without_signatures(tree)
+    doc_digest = _digest(doc_bytes, profile.digest)
     when = (signing_time or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     root = tree.getroot()
     declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
@@ -227,4 +268,6 @@ def sign_xml(
         if profile.level >= Level.B_LT:
             _add_validation_data(sig, signer, token, profile)
         root.append(sig)
+        if profile.level >= Level.B_LTA:
+            _add_archive_timestamp(sig, [doc_bytes, c14n(_signed_props(sig))], profile)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")

@@ -9,6 +9,7 @@ can be fetched: whatever makes a signature pass is inside the PDF.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import shutil
 import socket
@@ -19,13 +20,15 @@ import pytest
 import time_machine
 from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, sign_pdf, verify_pdf
+from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, sign_pdf, sign_xml, verify_pdf, verify_xml
 
-from .helpers import run
+from .helpers import need, run
+from .test_xades import xmlsec_verify
 
 COMMISSION = ["chairman", "member1", "member2"]
 
@@ -216,3 +219,96 @@ def test_b_lta_signature_outlives_its_certificates(pdfs: dict[Level, bytes], off
     with time_machine.travel(later, tick=False):
         report = verify_pdf(pdfs[Level.B_LTA], pki_dir=offline_pki.dir)
     assert report.passed, report.to_json()
+
+
+# ------------------------------------------------------------------ XAdES
+
+X141 = "http://uri.etsi.org/01903/v1.4.1#"
+XNS = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#", "x141": X141}
+
+
+@pytest.fixture(scope="module")
+def xmls(lta_profiles: dict[Level, SigningProfile], sample_xml: bytes) -> dict[Level, bytes]:
+    return {level: sign_xml(sample_xml, p.signers_for(COMMISSION[:2]), p) for level, p in lta_profiles.items()}
+
+
+def _usp(sig: etree._Element) -> etree._Element:
+    return sig.find(
+        "ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/xades:UnsignedSignatureProperties", XNS
+    )
+
+
+def test_xades_b_lta_layout(xmls: dict[Level, bytes], offline_pki: TestPki) -> None:
+    """Signature timestamp, the signer's validation data, the TSA's in TimeStampValidationData, then the
+    archive timestamp last."""
+    tsa_b64 = base64.b64encode(offline_pki.tsa.public_bytes(_DER)).decode()
+    for sig in etree.fromstring(xmls[Level.B_LTA]).findall("ds:Signature", XNS):
+        usp = _usp(sig)
+        assert [etree.QName(c).localname for c in usp] == [
+            "SignatureTimeStamp", "CertificateValues", "RevocationValues", "TimeStampValidationData", "ArchiveTimeStamp"
+        ]  # fmt: skip
+        own = [e.text for e in usp.findall("xades:CertificateValues/xades:EncapsulatedX509Certificate", XNS)]
+        tsvd = [e.text for e in usp.findall("x141:TimeStampValidationData//xades:EncapsulatedX509Certificate", XNS)]
+        assert tsa_b64 not in own and tsa_b64 in tsvd
+        assert usp.findall("x141:TimeStampValidationData/xades:RevocationValues//xades:EncapsulatedOCSPValue", XNS)
+    # at B-LT the TSA's data stays where it was
+    sig = etree.fromstring(xmls[Level.B_LT]).find("ds:Signature", XNS)
+    assert usp_names(sig) == ["SignatureTimeStamp", "CertificateValues", "RevocationValues"]
+
+
+def usp_names(sig: etree._Element) -> list[str]:
+    return [etree.QName(c).localname for c in _usp(sig)]
+
+
+def test_xades_b_lta_verifies(xmls: dict[Level, bytes], offline_pki: TestPki, tmp_path: Path) -> None:
+    report = verify_xml(xmls[Level.B_LTA], pki_dir=offline_pki.dir, required_level="B-LTA")
+    assert report.passed, report.to_json()
+    assert [s.level for s in report.signatures] == ["B-LTA"] * 2
+    assert all(s.archive_time is not None and s.archive_time >= s.timestamp_time for s in report.signatures)
+    assert not verify_xml(xmls[Level.B_LT], pki_dir=offline_pki.dir, required_level="B-LTA").passed
+    # xmlsec1 still verifies each signature (trusting only our root)
+    need("xmlsec1")
+    path = tmp_path / "signed.xml"
+    path.write_bytes(xmls[Level.B_LTA])
+    for sig in etree.fromstring(xmls[Level.B_LTA]).findall("ds:Signature", XNS):
+        xmlsec_verify(path, offline_pki, sig.get("Id"))
+
+
+def _tamper_xml(data: bytes, change) -> bytes:
+    root = etree.fromstring(data)
+    change(root)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["drop an OCSP response", "drop the TSA certificate", "change the archive token", "remove the archive timestamp"],
+)
+def test_xades_tampering_under_the_archive_timestamp_fails(
+    xmls: dict[Level, bytes], offline_pki: TestPki, what: str
+) -> None:
+    def change(root: etree._Element) -> None:
+        usp = _usp(root.find("ds:Signature", XNS))
+        if what == "drop an OCSP response":
+            el = usp.find("xades:RevocationValues//xades:EncapsulatedOCSPValue", XNS)
+            el.getparent().remove(el)
+        elif what == "drop the TSA certificate":
+            el = usp.find("x141:TimeStampValidationData//xades:EncapsulatedX509Certificate", XNS)
+            el.getparent().remove(el)
+        elif what == "change the archive token":
+            el = usp.find("x141:ArchiveTimeStamp/xades:EncapsulatedTimeStamp", XNS)
+            raw = bytearray(base64.b64decode(el.text))
+            raw[-10] ^= 1
+            el.text = base64.b64encode(bytes(raw)).decode()
+        else:
+            usp.remove(usp.find("x141:ArchiveTimeStamp", XNS))
+
+    report = verify_xml(_tamper_xml(xmls[Level.B_LTA], change), pki_dir=offline_pki.dir)
+    assert not report.passed
+    first = report.signatures[0]
+    assert first.indication.value != "TOTAL_PASSED", report.to_json()
+    if what == "remove the archive timestamp":
+        assert (first.level, first.sub_indication) == ("B-LT", "SIG_CONSTRAINTS_FAILURE")  # below the declared B-LTA
+    else:
+        assert first.indication.value == "TOTAL_FAILED", report.to_json()
+    assert report.signatures[1].passed

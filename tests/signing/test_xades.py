@@ -135,11 +135,12 @@ def test_signature_value_is_base64_rsa_2048(signed: dict[Level, bytes]) -> None:
 
 @pytest.mark.parametrize("level", list(Level))
 def test_signatures_validate_against_the_xades_schema(signed: dict[Level, bytes], level: Level, tmp_path: Path) -> None:
-    """xmllint against ETSI's XAdES 1.3.2 XSD (shipped with signxml), which imports XMLDSig's."""
+    """xmllint against ETSI's XAdES 1.4.1 XSD (shipped with signxml), which imports the 1.3.2 one and
+    XMLDSig's: B-LTA's TimeStampValidationData and ArchiveTimeStamp are 1.4.1 elements."""
     need("xmllint")
     import signxml
 
-    xsd = Path(signxml.__file__).parent / "xades" / "schemas" / "XAdES01903v132-201601.xsd"
+    xsd = Path(signxml.__file__).parent / "xades" / "schemas" / "XAdES01903v141-201601.xsd"
     for i, sig in enumerate(etree.fromstring(signed[level]).findall("ds:Signature", NS)):
         path = tmp_path / f"sig{i}.xml"
         path.write_bytes(etree.tostring(sig))
