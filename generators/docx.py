@@ -73,6 +73,9 @@ def item_text(item: dict[str, Any]) -> RichText:
                 _add(rt, " " + child["suffix"] if child.get("suffix") else "")
             _add(rt, child.get("end", ""))
         _add(rt, " " + item["suffix"] if item.get("suffix") else "")
+        for child in item["children"]:  # the statute's caption under a blank, on the line below
+            if child.get("caption"):
+                rt.add("\n" + child["caption"], font=FONT, size=16)
     elif item.get("fixed"):
         _add(rt, ": " + item["display"])
     else:

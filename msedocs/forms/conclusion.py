@@ -14,7 +14,7 @@ from ..model.enums import (
     ProgrammeFormed,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, Signer, Source, format_date
 
 SEED = "004_5509ffa87cccaffb.txt"
 ADULT_AGE = 18
@@ -23,12 +23,6 @@ INSURANCE_CASE_WORDING = (
     "страховой случай, его дата, документ, послуживший основанием для установления степени утраты "
     "профессиональной трудоспособности"
 )
-
-
-class NoTerm(Labelled):
-    """Items 19 and 20: the one phrase to underline, «(подчеркнуть)»."""
-
-    NO_TERM = "no_term", "без указания срока переосвидетельствования"
 
 
 class ExaminationMode(Labelled):
@@ -96,33 +90,18 @@ def _insurance_case(index: int) -> Callable[[Case], InsuranceCase | None]:
     return get
 
 
+def insurance_case_text(ic: InsuranceCase | None) -> str | None:
+    """One insurance case on the one blank the statute gives it: «40 %, несчастный случай …,
+    «01» февраля 2024 г., акт …» (the degree in per cent, the case, its date, the document)."""
+    if ic is None:
+        return None
+    return ", ".join(p for p in (f"{ic.percent} %", ic.case, format_date(ic.case_date), ic.document) if p)
+
+
 def insurance_case_item(no: str, key: str, index: int) -> ItemDef:
+    """Items 11.1-11.3: the statute's wording and one blank each, no sub-labels."""
     get = _insurance_case(index)
-
-    def part(attr: str) -> Callable[[Case], Any]:
-        return lambda k: getattr(ic, attr) if (ic := get(k)) is not None else None
-
-    return ItemDef(
-        no,
-        key,
-        INSURANCE_CASE_WORDING,
-        "group",
-        children=(
-            ItemDef("", "percent", "в процентах", "int", get=part("percent")),
-            ItemDef("", "insuranceCase", "страховой случай", get=part("case")),
-            ItemDef("", "caseDate", "его дата", "date", get=part("case_date")),
-            ItemDef(
-                "",
-                "document",
-                "документ, послуживший основанием для установления степени утраты профессиональной трудоспособности",
-                get=part("document"),
-            ),
-        ),
-    )
-
-
-def _no_term(get: Callable[[Case], Any]) -> Callable[[Case], NoTerm | None]:
-    return lambda k: NoTerm.NO_TERM if get(k) else None
+    return ItemDef(no, key, INSURANCE_CASE_WORDING, get=lambda k: insurance_case_text(get(k)))
 
 
 CONCLUSION = FormSpec(
@@ -153,7 +132,7 @@ CONCLUSION = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
-                ItemDef("", "addressee", "", get=_dispatch("sent_to"), doc="(наименование органа, организации)"),
+                ItemDef("", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)"),
             ),
         ),
     ),
@@ -172,6 +151,7 @@ CONCLUSION = FormSpec(
             enum=ExaminationMode,
             multi=True,
             suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "7",
@@ -219,6 +199,7 @@ CONCLUSION = FormSpec(
                     "totalPercent",
                     "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
                     "int",
+                    label_end=":",
                     get=_wcl("total_percent"),
                 ),
             ),
@@ -233,7 +214,9 @@ CONCLUSION = FormSpec(
             get=_dec("programmes_formed"),
             enum=ProgrammeFormed,
             multi=True,
+            colon=False,
             suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "15",
@@ -274,15 +257,16 @@ CONCLUSION = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until")),
+                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
                 ItemDef(
                     "",
                     "noTerm",
                     "",
                     "choice",
-                    get=_no_term(_dec("no_term")),
-                    enum=NoTerm,
+                    get=c.no_term(_dec("no_term")),
+                    enum=c.NoTerm,
                     suffix="(подчеркнуть)",
+                    end=";",
                 ),
                 ItemDef("", "other", "другое (указать)", get=_dec("validity_other")),
             ),
@@ -293,16 +277,17 @@ CONCLUSION = FormSpec(
             "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности в процентах",
             "group",
             inline=True,
+            end=".",
             children=(
                 ItemDef("", "from", "с", "date", get=_wcl("valid_from")),
-                ItemDef("", "until", "по", "date", get=_wcl("valid_until")),
+                ItemDef("", "until", "по", "date", get=_wcl("valid_until"), end=","),
                 ItemDef(
                     "",
                     "noTerm",
                     "",
                     "choice",
-                    get=_no_term(_wcl("no_term")),
-                    enum=NoTerm,
+                    get=c.no_term(_wcl("no_term")),
+                    enum=c.NoTerm,
                     suffix="(подчеркнуть)",
                 ),
             ),
@@ -313,10 +298,11 @@ CONCLUSION = FormSpec(
             "Заключение",
             "group",
             inline=True,
+            end=".",
             children=(
                 ItemDef("", "commission", "(указать наименование МРЭК)", get=_review("commission")),
                 ItemDef("", "date", "от", "date", get=_review("date")),
-                ItemDef("", "number", "№", get=_review("number")),
+                ItemDef("", "number", "№", get=_review("number"), end=":"),
                 ItemDef(
                     "",
                     "result",
@@ -329,7 +315,16 @@ CONCLUSION = FormSpec(
             ),
         ),
     ),
-    signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1),),
+    signers=(
+        Signer(
+            "chairman",
+            "Председатель МРЭК",
+            lambda k: [k.commission.chairman],
+            seal=True,
+            seal_footnote=1,
+            name_first=True,
+        ),
+    ),
     footnotes=("1 Печать проставляется при оформлении заключения МРЭК на бумажном носителе.",),
     applies=lambda k: k.decision is not None and k.decision.conclusion is not None,
 )

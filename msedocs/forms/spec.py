@@ -173,6 +173,9 @@ class ItemDef:
     colon: bool = True
     #: Options of a life-activity item the statute prints without «ФК __» (act item 24).
     no_fc: frozenset[str] = frozenset()
+    #: The caption the statute prints under this blank of an inline group, in brackets
+    #: («(наименование органа, организации)», appendix 11); also the XSD documentation.
+    caption: str = ""
 
     def __post_init__(self) -> None:
         if self.kind == "records" and not self.max_rows:
@@ -211,7 +214,7 @@ class ItemDef:
             options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
             text += (": " if self.label else "") + "".join(r["text"] for r in self._runs(self._parts(options)))
             text += f" {self.suffix}" if self.suffix else ""
-        return " ".join(part for part in (text, self.doc) if part)
+        return " ".join(part for part in (text, self.doc or self.caption) if part)
 
     def _parts(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The options as printed: each group under its heading, each other option alone."""
@@ -274,6 +277,7 @@ class ItemDef:
             "end": self.end,
             "label_end": self.label_end,
             "colon": self.colon,
+            "caption": self.caption,
             "footnote": self.footnote,
             "inline": self.inline,
             "printed": self.printed,
