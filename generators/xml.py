@@ -318,15 +318,19 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
         xf.write_declaration()
         attrs = {"formId": data["form_id"], "version": data["version"]}
         with xf.element(f"{q}{data['xml_root']}", attrs, nsmap={None: ns, "c": COMMON_NS}):
-            header = etree.Element(f"{q}header", nsmap={None: ns})
-            etree.SubElement(header, f"{q}commission").text = data["commission"]
-            etree.SubElement(header, f"{q}started").text = data["period"]["from"]
-            etree.SubElement(header, f"{q}finished").text = data["period"]["to"]
+            # The namespace is declared once, on the root. A namespaced element written on its own
+            # would declare it again (xmlfile serialises each one standalone), so the header and
+            # the rows are built unqualified: written inside the root they are in its default
+            # namespace, as the validation of the written stream below confirms.
+            header = etree.Element("header")
+            etree.SubElement(header, "commission").text = data["commission"]
+            etree.SubElement(header, "started").text = data["period"]["from"]
+            etree.SubElement(header, "finished").text = data["period"]["to"]
             xf.write("\n", header, "\n")
-            tags = [f"{q}{col['key']}" for col in data["columns"]]
+            tags = [col["key"] for col in data["columns"]]
             with xf.element(f"{q}entries"):
                 for row in data["rows"]:
-                    entry = etree.Element(f"{q}entry", nsmap={None: ns})
+                    entry = etree.Element("entry")
                     for tag, value in zip(tags, row, strict=True):
                         if value is not None:
                             etree.SubElement(entry, tag).text = value

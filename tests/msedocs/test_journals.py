@@ -122,6 +122,20 @@ def test_xml_rows_in_date_order_and_valid(jid, built, cases_jsonl, tmp_path):
 
 
 @pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_xml_declares_its_namespace_once_on_the_root(jid, built):
+    """The streamed rows inherit the root's namespace: no entry or header repeats an xmlns."""
+    xml, ns = built[jid]["xml"], JOURNALS[jid].namespace
+    events = [(event, item) for event, item in etree.iterparse(io.BytesIO(xml), events=("start-ns", "start"))]
+    kinds = [event for event, _ in events]
+    root = kinds.index("start")
+    assert events[:root] == [("start-ns", ("", ns)), ("start-ns", ("c", "urn:msedocs:common:1"))]
+    assert "start-ns" not in kinds[root:], "a namespace declared again below the root"
+    assert xml.count(b"xmlns") == 2
+    assert etree.fromstring(xml).findall(f"{{{ns}}}header/{{{ns}}}commission")
+    assert etree.fromstring(xml).findall(f"{{{ns}}}entries/{{{ns}}}entry/{{{ns}}}no")
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
 def test_pdf_headers_on_every_page_and_rows(jid, built, cases_jsonl, tmp_path):
     pdf = built[jid]["pdf"]
     pages = pdf_pages(pdf, tmp_path)
