@@ -167,18 +167,25 @@ def _prolog_problem(head: bytes) -> str | None:
     return None
 
 
-def form_id_of(source: bytes | BinaryIO) -> str | None:
-    """The formId attribute of a document's root, read from its first element only: "" when the
-    root has none, None when the document does not parse up to its root."""
+def root_of(source: bytes | BinaryIO) -> tuple[str, str] | None:
+    """The namespace and the formId attribute of a document's root, read from its first element
+    only ("" for either when the root has none); None when the document does not parse up to its root."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         for _event, root in etree.iterparse(
             stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
         ):
-            return root.get("formId", "")
+            return etree.QName(root).namespace or "", root.get("formId", "")
     except etree.XMLSyntaxError:
         return None
     return None
+
+
+def form_id_of(source: bytes | BinaryIO) -> str | None:
+    """The formId attribute of a document's root: "" when the root has none, None when the
+    document does not parse up to its root."""
+    root = root_of(source)
+    return None if root is None else root[1]
 
 
 def validate(content: bytes, form_id: str) -> Problems:

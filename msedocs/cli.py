@@ -256,7 +256,10 @@ def _read_package(folder: Path) -> list[RenderedDocument]:
 @app.command("validate")
 def validate_cmd(
     file: Annotated[Path, typer.Argument(help="An XML document produced by msedocs or an integrator.")],
-    form: Annotated[str | None, typer.Option("--form", help="Form id; default: the root's formId.")] = None,
+    form: Annotated[
+        str | None,
+        typer.Option("--form", help="Form id; default: the root's formId, else the form of the root's namespace."),
+    ] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
     import re
@@ -279,7 +282,11 @@ def validate_cmd(
         if info.st_size > xml_gen.MAX_JOURNAL_BYTES:
             raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(xml_gen.MAX_JOURNAL_BYTES)}"
                              " bytes any document may have")  # fmt: skip
-        form_id = form or xml_gen.form_id_of(stream)
+        form_id = form
+        if form_id is None:  # the root's formId, else the form whose namespace the root is in
+            root = xml_gen.root_of(stream)
+            by_namespace = {s.namespace: s.id for s in (*REGISTRY.values(), *JOURNALS.values(), PROTOCOL)}
+            form_id = None if root is None else root[1] or by_namespace.get(root[0])
         stream.seek(0)
         known = {*REGISTRY, PROTOCOL.id, *JOURNALS}
         if form_id and form_id not in known:
@@ -295,7 +302,8 @@ def validate_cmd(
             raise InputError(f"{file}: more than the {_bytes(limit)} bytes a {form_id} document may have") from None
     if not form_id:  # unreadable before its root, or no formId on it
         unreadable = [p for p in problems if not p[1].startswith("Element ")]
-        for path, msg, line in unreadable[:1] or [("/", "no formId attribute on the root; give --form", None)]:
+        missing = "no formId attribute on the root, and its namespace is not that of a published schema; give --form"
+        for path, msg, line in unreadable[:1] or [("/", missing, None)]:
             _err(f"{file}:{line or 0}: {path}: {msg}")
         raise typer.Exit(1)
     for path, msg, line in problems:
