@@ -11,6 +11,10 @@ Only what the channel needs leaves the case:
   outbox holds no name, no address and nothing printable.
 - ``delivery.channel`` ``paper``: the addressee's name, the postal address and the documents;
   not the portal account.
+
+Every item also keeps its sender, the bureau that decided (``case.commission``: its name and
+address, not personal data), printed on the cover letter, the envelope and the form-103 list if it
+goes by registered mail.
 """
 
 from __future__ import annotations
@@ -43,6 +47,14 @@ def recipient_of(case: Case):
     )
 
 
+def sender_of(case: Case):
+    """The bureau sending the case's documents by registered mail: the case's commission."""
+    from .delivery import Sender
+
+    bureau = case.commission
+    return Sender(name=bureau.name, address=bureau.address.line, postcode=bureau.address.postcode)
+
+
 def paper_fallback_configured(case: Case) -> bool:
     """A portal delivery with a postal address may fall back to registered mail."""
     return case.delivery is not None and case.delivery.channel == "portal" and case.delivery.postal_address is not None
@@ -62,7 +74,7 @@ def request_for(case: Case, signed: Sequence[RenderedDocument], paper: Sequence[
         documents += [OutboxDocument.from_rendered(d, role="paper") for d in paper if d.format == "pdf"]
     return EnqueueRequest(
         documents, case.case_id, "auto", recipient, case.decision.date, case.jurisdiction.value,
-        fallback_to_paper=fallback,
+        fallback_to_paper=fallback, sender=sender_of(case),
     )  # fmt: skip
 
 

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         OutboxDocument,
         Recipient,
         RetryPolicy,
+        Sender,
         State,
         StoredDocument,
     )
@@ -108,6 +109,7 @@ _WHERE = {
     "OutboxDocument": "models",
     "Recipient": "models",
     "RetryPolicy": "models",
+    "Sender": "models",
     "State": "models",
     "StoredDocument": "models",
     "PortalClient": "portal",
@@ -166,6 +168,7 @@ __all__ = [
     "PostalList",
     "Recipient",
     "RetryPolicy",
+    "Sender",
     "State",
     "StoredDocument",
     "StubBehaviour",

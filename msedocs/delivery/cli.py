@@ -297,7 +297,7 @@ def post_batch_cmd(
     if result.new_list is None:
         typer.echo(f"nothing queued for registered mail; {len(result.lists)} earlier list(s) of {day} rewritten")
     for wl in result.lists:
-        new = " (new)" if wl.number == result.new_list else ""
+        new = " (new)" if wl.number in result.new_lists else ""
         typer.echo(f"list {wl.number}{new}: {len(wl.packs)} item(s) -> {wl.list_pdf}, {wl.list_csv}")
 
 

@@ -127,6 +127,32 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """The sender of registered mail: the bureau that took the decision (the case's
+    ``commission``), as printed on the cover letter, the envelope and the form-103 list."""
+
+    name: str
+    address: str
+    """Postal address without the postcode."""
+    postcode: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("name", "address"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value.strip() or len(value) > 500:
+                raise InputError(f"sender.{key}: is required, 1-500 characters")
+        if self.postcode is not None and not (len(self.postcode) == 6 and self.postcode.isdigit()):
+            raise InputError("sender.postcode: a postcode is 6 digits")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Sender | None:
+        return cls(**json.loads(text)) if text else None
+
+
+@dataclass(frozen=True)
 class Item:
     """One row of the outbox."""
 
@@ -153,6 +179,9 @@ class Item:
     created_at: dt.datetime
     updated_at: dt.datetime
     prev_state: str | None = None
+    sender: Sender | None = field(default=None, repr=False)
+    """The bureau sending it by registered mail; None for items queued without one (the
+    configured sender, ``MSEDOCS_SENDER_*``, is printed instead)."""
 
     @property
     def completed_on(self) -> dt.date | None:

@@ -9,6 +9,11 @@ For each list (one per ``post batch`` run with something queued) it writes::
         2-extract.pdf                 the extract's paper variant, as stored with the item
         3-envelope.pdf                C5 envelope, or an A4 address sheet for a DL window envelope
 
+The sender on the cover letter, the envelope and the list is the bureau stored with the item when
+it was queued (the case's ``commission``); an item queued without one gets the configured sender
+(``PostalConfig``: ``MSEDOCS_SENDER_NAME``, ``MSEDOCS_SENDER_ADDRESS``, ``MSEDOCS_SENDER_POSTCODE``).
+A form-103 list has one sender, so the items of one day are put on one list per sender.
+
 The pack stays three files because the envelope goes through a different printer tray. Tracking
 numbers come from the ranges registered in the outbox; the list and the numbers are fixed in the
 database before anything is written, so running the command again for the same date writes the
@@ -26,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from msedocs.delivery.models import Item, StoredDocument
+from msedocs.delivery.models import Item, Sender, StoredDocument
 from msedocs.delivery.store import Outbox
 from msedocs.delivery.tracking import TrackingRange
 from msedocs.errors import DeliveryError, InputError
@@ -37,10 +42,10 @@ CSV_COLUMNS = ("number", "tracking_number", "addressee", "postcode", "address", 
 
 @dataclass(frozen=True)
 class PostalConfig:
-    """The sender (the bureau) and the paper."""
+    """The paper, and the sender of items queued without one (each item carries its bureau)."""
 
     sender_name: str = "ФКУ «ГБ МСЭ» (ТЕСТ)"
-    """Sender as printed on envelopes and the list."""
+    """Sender as printed on envelopes and the list when the item has none."""
     sender_address: str = "г. Москва, ул. Ивановская, д. 1"
     sender_postcode: str = "101000"
     envelope: str = "c5"
@@ -66,6 +71,15 @@ class PostalConfig:
             envelope=envelope or os.environ.get("MSEDOCS_ENVELOPE", base.envelope),
         )
 
+    def sender_of(self, item: Item) -> Sender:
+        """The item's own sender (its bureau), else the configured one."""
+        return item.sender or Sender(self.sender_name, self.sender_address, self.sender_postcode or None)
+
+
+def _from(sender: Sender) -> str:
+    """«443001, г. Самара, ...»: the sender's postcode and address on one line."""
+    return f"{sender.postcode}, {sender.address}" if sender.postcode else sender.address
+
 
 @dataclass(frozen=True)
 class WrittenList:
@@ -79,9 +93,14 @@ class WrittenList:
 
 @dataclass(frozen=True)
 class BatchResult:
-    new_list: int | None
-    """Number of the list made by this run (None if nothing was queued)."""
+    new_lists: list[int]
+    """Numbers of the lists made by this run, one per sender (none if nothing was queued)."""
     lists: list[WrittenList]
+
+    @property
+    def new_list(self) -> int | None:
+        """The first list made by this run (None if nothing was queued)."""
+        return self.new_lists[0] if self.new_lists else None
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -141,10 +160,11 @@ def _page(css_page: str, body: str) -> str:
 
 def cover_letter_html(item: Item, cfg: PostalConfig, pages: int) -> str:
     r = item.recipient
+    s = cfg.sender_of(item)
     sent = item.list_date.strftime("%d.%m.%Y") if item.list_date else ""
     body = f"""
-<div style="width: 80mm" class="block small">{_e(cfg.sender_name)}
-{_e(cfg.sender_postcode)}, {_e(cfg.sender_address)}</div>
+<div style="width: 80mm" class="block small">{_e(s.name)}
+{_e(_from(s))}</div>
 <div style="margin: 10mm 0 0 95mm" class="block">{_e(r.name)}
 {_e(r.address)}
 {_e(r.postcode)}</div>
@@ -165,9 +185,10 @@ def cover_letter_html(item: Item, cfg: PostalConfig, pages: int) -> str:
 def envelope_html(item: Item, cfg: PostalConfig) -> str:
     r = item.recipient
     tracking = item.tracking_number or ""
-    sender = f"""<div class="label">От кого</div><div class="block">{_e(cfg.sender_name)}</div>
-<div class="label">Откуда</div><div class="block">{_e(cfg.sender_address)}</div>
-<div class="index">{_e(cfg.sender_postcode)}</div>"""
+    s = cfg.sender_of(item)
+    sender = f"""<div class="label">От кого</div><div class="block">{_e(s.name)}</div>
+<div class="label">Откуда</div><div class="block">{_e(s.address)}</div>
+<div class="index">{_e(s.postcode)}</div>"""
     addressee = f"""<div class="label">Кому</div><div class="block">{_e(r.name)}</div>
 <div class="label">Куда</div><div class="block">{_e(r.address)}</div>
 <div class="index">{_e(r.postcode)}</div>"""
@@ -198,11 +219,12 @@ def form103_html(number: int, items: Sequence[Item], cfg: PostalConfig) -> str:
         for n, i in enumerate(items, 1)
     )
     date = items[0].list_date.strftime("%d.%m.%Y") if items and items[0].list_date else ""
+    s = cfg.sender_of(items[0]) if items else Sender(cfg.sender_name, cfg.sender_address, cfg.sender_postcode)
     body = f"""
 <p class="small" style="text-align: right">ф. 103</p>
 <h3 style="text-align: center">Список № {number}<br/>внутренних почтовых отправлений от {date}</h3>
-<p>Вид и категория: <b>письмо заказное</b>. Отправитель: {_e(cfg.sender_name)},
-{_e(cfg.sender_postcode)}, {_e(cfg.sender_address)}</p>
+<p>Вид и категория: <b>письмо заказное</b>. Отправитель: {_e(s.name)},
+{_e(_from(s))}</p>
 <table><thead><tr><th>№ п/п</th><th>Адресат</th><th>Адрес</th><th>ШПИ</th><th>Масса, г</th>
 <th>Примечание</th></tr></thead><tbody>{rows}</tbody></table>
 <p>Всего отправлений: <b>{len(items)}</b>; общая масса: <b>{len(items) * cfg.mass_g}</b> г.</p>
@@ -289,7 +311,8 @@ def make_batch(
     cfg: PostalConfig | None = None,
     tracking_range: TrackingRange | None = None,
 ) -> BatchResult:
-    """Put the queued postal items on a new list for ``list_date`` and write every list of that day."""
+    """Put the queued postal items on new lists for ``list_date`` (one per sender) and write every
+    list of that day."""
     import datetime as dt
 
     if not isinstance(list_date, dt.date):
@@ -297,6 +320,6 @@ def make_batch(
     cfg = cfg or PostalConfig()
     if tracking_range is not None:
         outbox.add_tracking_range(tracking_range)
-    made = outbox.prepare_postal_batch(list_date)
+    made = outbox.prepare_postal_lists(list_date)
     lists = [write_list(outbox, number, out_dir, cfg) for number in outbox.postal_lists(list_date)]
-    return BatchResult(made.number if made else None, lists)
+    return BatchResult([m.number for m in made], lists)

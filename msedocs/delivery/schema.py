@@ -64,6 +64,8 @@ items = Table(
     Column("completed_at", DateTime),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # the bureau sending it by registered mail (JSON, see models.Sender); revision 0003
+    Column("sender", Text),
     Index(None, "channel", "state", "next_attempt_at"),
     Index(None, "state", "lease_until"),
     Index(None, "due_date"),

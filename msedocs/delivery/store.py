@@ -51,6 +51,7 @@ from msedocs.delivery.models import (
     OutboxDocument,
     Recipient,
     RetryPolicy,
+    Sender,
     State,
     StoredDocument,
 )
@@ -259,7 +260,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 
 
 #: Newest Alembic revision in migrations/versions; checked first so that a worker starts fast.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def _version(engine: Engine) -> str | None:
@@ -315,6 +316,8 @@ class EnqueueRequest:
     country: str = "RU"
     due_date: dt.date | None = None
     fallback_to_paper: bool = True
+    sender: Sender | None = None
+    """The bureau sending it by registered mail (None: the configured sender is printed)."""
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,7 @@ class PostalList:
 def _item(row: Any) -> Item:
     m = dict(row._mapping)
     m["recipient"] = Recipient.from_json(m["recipient"])
+    m["sender"] = Sender.from_json(m.get("sender"))
     return Item(**m)
 
 
@@ -507,6 +511,7 @@ class Outbox:
         *,
         due_date: dt.date | None = None,
         fallback_to_paper: bool = True,
+        sender: Sender | None = None,
     ) -> int:
         """Queue documents for one recipient; return the item id.
 
@@ -515,7 +520,7 @@ class Outbox:
         ``country``'s production calendar unless given.
         """
         req = EnqueueRequest(
-            documents, case_ref, channel, recipient, decision_date, country, due_date, fallback_to_paper
+            documents, case_ref, channel, recipient, decision_date, country, due_date, fallback_to_paper, sender
         )
         return self.enqueue_many([req])[0]
 
@@ -628,6 +633,7 @@ class Outbox:
             "decision_date": r.decision_date,
             "due_date": due,
             "recipient": recipient.to_json(),
+            "sender": r.sender.to_json() if r.sender is not None else None,
             "fallback_to_paper": fallback,
             "attempts": 0,
         }
@@ -1032,35 +1038,55 @@ class Outbox:
         return make_tracking_number(prefix[:6], int(prefix[6:]), next_serial - 1)
 
     def prepare_postal_batch(self, list_date: dt.date, worker_id: str | None = None) -> PostalList | None:
-        """Put every queued postal item on a new list: give each a tracking number and mark it
-        ``printed``. One transaction; None if nothing was queued."""
+        """Put every queued postal item on a new list (see :meth:`prepare_postal_lists`); the first
+        list made, None if nothing was queued."""
+        lists = self.prepare_postal_lists(list_date, worker_id)
+        return lists[0] if lists else None
+
+    def prepare_postal_lists(self, list_date: dt.date, worker_id: str | None = None) -> list[PostalList]:
+        """Put every queued postal item on a new list, one list per sender (a form-103 list has
+        one sender): give each a tracking number and mark it ``printed``. One transaction; the
+        lists in order (items without a sender last), none if nothing was queued."""
         now = self.clock()
         c = t.items.c
         with self._tx() as conn:
-            q = sa.select(c.id).where(c.channel == Channel.POST, c.state == State.QUEUED).order_by(c.due_date, c.id)
+            q = (
+                sa.select(c.id, c.sender)
+                .where(c.channel == Channel.POST, c.state == State.QUEUED)
+                .order_by(c.due_date, c.id)
+            )
             if self.is_postgresql:
                 q = q.with_for_update(skip_locked=True)
-            ids = list(conn.execute(q).scalars())
-            if not ids:
-                return None
-            number = conn.execute(
-                sa.insert(t.postal_lists).values(list_date=list_date, created_at=now).returning(t.postal_lists.c.number)
-            ).scalar_one()
-            out = []
-            for item_id in ids:
-                tracking = self._next_tracking_number(conn)
-                item = self._transition(
-                    conn,
-                    item_id,
-                    State.PRINTED,
-                    f"put on list {number}",
-                    expect=[State.QUEUED],
-                    worker=worker_id,
-                    values={"tracking_number": tracking, "list_number": number, "list_date": list_date},
-                    now=now,
-                )
-                assert item is not None
-                out.append(item)
+            groups: dict[str | None, list[int]] = {}
+            for item_id, sender in conn.execute(q).all():
+                groups.setdefault(sender, []).append(item_id)
+            made = []
+            for sender in sorted(groups, key=lambda s: (s is None, s or "")):
+                made.append(self._postal_list(conn, list_date, groups[sender], worker_id, now))
+        return made
+
+    def _postal_list(
+        self, conn: Connection, list_date: dt.date, ids: list[int], worker_id: str | None, now: dt.datetime
+    ) -> PostalList:
+        """One new list holding ``ids`` (items of one sender), in that order."""
+        number = conn.execute(
+            sa.insert(t.postal_lists).values(list_date=list_date, created_at=now).returning(t.postal_lists.c.number)
+        ).scalar_one()
+        out = []
+        for item_id in ids:
+            tracking = self._next_tracking_number(conn)
+            item = self._transition(
+                conn,
+                item_id,
+                State.PRINTED,
+                f"put on list {number}",
+                expect=[State.QUEUED],
+                worker=worker_id,
+                values={"tracking_number": tracking, "list_number": number, "list_date": list_date},
+                now=now,
+            )
+            assert item is not None
+            out.append(item)
         return PostalList(number, list_date, out)
 
     def postal_lists(self, list_date: dt.date) -> list[int]:

@@ -112,6 +112,17 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
                 "is required when the extract goes on paper by registered mail (channel 'paper')",
             )
         )
+    may_go_by_mail = case.delivery is not None and (
+        case.delivery.channel == "paper" or case.delivery.postal_address is not None
+    )
+    if may_go_by_mail and case.commission.address.postcode is None:
+        problems.append(
+            (
+                "commission.address.postcode",
+                "is required when the extract may go by registered mail (channel 'paper', or a postal address "
+                "for the fall-back): the bureau's postcode is the sender's on the envelope",
+            )
+        )
     not_recognised = d is not None and not d.recognised
     if not_recognised:
         why = "a citizen not recognised as disabled receives an extract from the act (order 692n, appendix 2 point 6)"
