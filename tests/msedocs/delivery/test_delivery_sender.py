@@ -38,7 +38,10 @@ def _two_bureaus(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "samara.json").write_bytes((CASES_DIR / "ru_not_recognised_paper_mail.json").read_bytes())
     omsk = json.loads((CASES_DIR / "ru_not_recognised_portal.json").read_text(encoding="utf-8"))
-    omsk["delivery"] = {"channel": "paper", "postal_address": {"postcode": "644099", "line": "г. Омск, ул. Ленина, д. 1"}}
+    omsk["delivery"] = {
+        "channel": "paper",
+        "postal_address": {"postcode": "644099", "line": "г. Омск, ул. Ленина, д. 1"},
+    }
     (folder / "omsk.json").write_text(json.dumps(omsk, ensure_ascii=False), encoding="utf-8")
     return folder
 
@@ -55,7 +58,8 @@ def test_print_pack_sender_is_the_cases_bureau(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
     assert main(["queue", "init", "--db", url]) == 0
     assert main(["render", str(_two_bureaus(tmp_path)), "--form", "ru-extract", "--format", "xml,pdf", "--sign",
-                 "--queue", "--db", url, "--pki", str(tmp_path / "pki"), "--out", str(tmp_path / "out")]) == 0  # fmt: skip
+                 "--queue", "--db", url, "--pki", str(tmp_path / "pki"),
+                 "--out", str(tmp_path / "out")]) == 0  # fmt: skip
     with Outbox(url) as ob:  # an item queued without a sender (before revision 0003, or by the API without one)
         ob.enqueue(extract_documents(9), "OLD-9", "post", postal_recipient(9), dt.date(2026, 11, 20))
         senders = {i.case_ref: i.sender for i in ob.list_items()}
