@@ -19,6 +19,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
+from generators import xml as xml_gen
 from msedocs.cli import main
 from msedocs.forms import REGISTRY
 from msedocs.forms.journals import JOURNALS
@@ -108,6 +109,12 @@ def test_signed_xml_of_every_fixture_is_valid(form_id: str, signed, capsys) -> N
     assert_valid_everywhere(form_id, paths, capsys)
 
 
+def test_signed_xml_is_valid_as_a_stream(signed: dict[tuple[str, str], Path]) -> None:
+    """Past 1 MiB (a signed journal) ``msedocs validate`` reads a document as a stream: the same verdict."""
+    for (_case, form_id), path in signed.items():
+        assert xml_gen.validate_stream(path, form_id) == [], path.name
+
+
 @pytest.mark.parametrize("level", list(Level), ids=lambda lv: lv.value)
 def test_signed_xml_is_valid_at_every_level(level: Level, pki_dir: Path, tmp_path: Path, capsys) -> None:
     """From B-B to the archive level: whatever XAdES puts in ds:Object keeps the document valid."""
@@ -182,6 +189,7 @@ def _refused(path: Path, pattern: str) -> None:
     result = xmllint("by-act", path)
     assert result.returncode != 0 and re.search(pattern, result.stderr), result.stderr[-2000:]
     assert not xmlschema_of("by-act").is_valid(str(path))
+    assert xml_gen.validate_stream(path, "by-act")
     assert main(["validate", str(path)]) == 1
 
 
