@@ -285,7 +285,9 @@ def validate_cmd(
         form_id = form
         if form_id is None:  # the root's formId, else the form whose namespace the root is in
             root = xml_gen.root_of(stream)
-            by_namespace = {s.namespace: s.id for s in (*REGISTRY.values(), *JOURNALS.values(), PROTOCOL)}
+            by_namespace = {PROTOCOL.namespace: PROTOCOL.id}
+            by_namespace.update({journal.namespace: jid for jid, journal in JOURNALS.items()})
+            by_namespace.update({spec.namespace: fid for fid, spec in REGISTRY.items()})
             form_id = None if root is None else root[1] or by_namespace.get(root[0])
         stream.seek(0)
         known = {*REGISTRY, PROTOCOL.id, *JOURNALS}

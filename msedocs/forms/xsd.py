@@ -140,8 +140,10 @@ def _skeleton(
 
 
 def _finish(root: etree._Element, ct: etree._Element, form_id: str) -> bytes:
+    seq = ct.find(_xs("sequence"))
+    assert seq is not None
     signatures = etree.SubElement(
-        ct.find(_xs("sequence")), _xs("element"), ref="ds:Signature", minOccurs="0", maxOccurs=str(MAX_XML_SIGNATURES)
+        seq, _xs("element"), ref="ds:Signature", minOccurs="0", maxOccurs=str(MAX_XML_SIGNATURES)
     )  # where signing.xades puts them: the root's last children
     _doc(signatures, DS_SIGNATURE_DOC)
     etree.SubElement(ct, _xs("attribute"), name="formId", type="xs:token", fixed=form_id, use="required")
