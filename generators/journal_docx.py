@@ -56,7 +56,7 @@ def write(data: dict[str, Any], target: Path | BinaryIO) -> None:
             if info.filename != DOCUMENT or first is None:
                 dst.writestr(info, src.read(info))
                 continue
-            head, row_parts, tail = _split(src.read(info))
+            head, row_parts, tail = _split(src.read(info), [c["width"] for c in data["columns"]])
             with dst.open(DOCUMENT, "w") as part:
                 part.write(head)
                 for cells in _with_first(first, rows):
@@ -69,13 +69,15 @@ def _with_first(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[st
     yield from rest
 
 
-def _split(document: bytes) -> tuple[bytes, list[str], bytes]:
-    """The document before the entries, the entry row cut around its cell texts, the rest."""
+def _split(document: bytes, widths: list[float]) -> tuple[bytes, list[str], bytes]:
+    """The document before the entries, the entry row cut around its cell texts, the rest;
+    the table's columns sized as the journal declares (``widths``, in proportion)."""
     root = etree.fromstring(document)
     body = root.find(f"{W}body")
     tables = body.findall(f"{W}tbl") if body is not None else []
     if not tables:
         raise GeneratorError("journal DOCX template: no table")
+    _size_columns(body, tables[-1], widths)
     model = tables[-1].findall(f"{W}tr")[-1]
     texts = [cell.find(f".//{W}t") for cell in model.findall(f"{W}tc")]
     if any(t is None for t in texts):
@@ -91,6 +93,37 @@ def _split(document: bytes) -> tuple[bytes, list[str], bytes]:
     whole = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
     head, tail = whole.split(f"<!--{ROWS_MARK}-->".encode(), 1)
     return head, pieces, tail
+
+
+def _size_columns(body: etree._Element, table: etree._Element, widths: list[float]) -> None:
+    """Columns in proportion to ``widths`` across the section's text width, fixed so that
+    Word and LibreOffice keep them (the same declaration sizes the PDF's columns)."""
+    size, margins = body.find(f"{W}sectPr/{W}pgSz"), body.find(f"{W}sectPr/{W}pgMar")
+    if size is None or margins is None:
+        raise GeneratorError("journal DOCX template: no page size or margins")
+    text = int(size.get(f"{W}w", "0")) - int(margins.get(f"{W}left", "0")) - int(margins.get(f"{W}right", "0"))
+    twips = [round(text * w / sum(widths)) for w in widths]
+    twips[-1] += text - sum(twips)
+    props = table.find(f"{W}tblPr")
+    grid = table.find(f"{W}tblGrid")
+    if props is None or grid is None or len(grid) != len(widths):
+        raise GeneratorError(f"journal DOCX template: the table needs a grid of {len(widths)} columns")
+    for name, attrs in (("tblW", {"w": str(text), "type": "dxa"}), ("tblLayout", {"type": "fixed"})):
+        el = props.find(f"{W}{name}")
+        if el is None:  # in the schema's order: before the cell margins and the look, if any
+            el = etree.Element(f"{W}{name}")
+            after = [c for c in props if etree.QName(c).localname in ("tblCellMar", "tblLook", "tblCaption")]
+            after[0].addprevious(el) if after else props.append(el)
+        for k, v in attrs.items():
+            el.set(f"{W}{k}", v)
+    for col, tw in zip(grid, twips, strict=True):
+        col.set(f"{W}w", str(tw))
+    for row in table.findall(f"{W}tr"):
+        for cell, tw in zip(row.findall(f"{W}tc"), twips, strict=False):
+            width = cell.find(f"{W}tcPr/{W}tcW")
+            if width is not None:
+                width.set(f"{W}w", str(tw))
+                width.set(f"{W}type", "dxa")
 
 
 def _row(pieces: list[str], cells: list[str]) -> bytes:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..model.case import Case
-from ..model.enums import Jurisdiction
+from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
+from ..model.mpr import MprPurpose
 from . import common as c
 from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, display_text, format_date
 
@@ -188,11 +189,40 @@ def _group(case: Case, _: Any) -> str | None:
 # --- appendix 4: protocols of the commission's sessions ------------------------------------
 
 
+def _age_under_18(case: Case, on: dt.date) -> bool:
+    b = case.patient.birth_date
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day)) < 18
+
+
+#: Referral item 31 lists the programmes as options of their own after «формирование (коррекция)»;
+#: the enum's one option holds all three, and a register row names only those of this patient.
+PROGRAMME_WORDING: dict[ProgrammeFormed, str] = {
+    ProgrammeFormed.IPRA_ADULT: "индивидуальной программы реабилитации, абилитации инвалида",
+    ProgrammeFormed.IPRA_CHILD: "индивидуальной программы реабилитации, абилитации ребенка-инвалида",
+    ProgrammeFormed.PRP: (
+        "программы реабилитации потерпевшего в результате несчастного случая на производстве "
+        "или профессионального заболевания"
+    ),
+}
+
+
+def _programme_purpose(case: Case, on: dt.date) -> str:
+    """«формирование (коррекция)» of the programme(s) the decision formed, in the statute's order;
+    without them, the patient's by age (a disabled child's or an adult's)."""
+    formed = set(case.decision.programmes_formed) if case.decision else set()
+    if not formed:
+        formed = {ProgrammeFormed.IPRA_CHILD if _age_under_18(case, on) else ProgrammeFormed.IPRA_ADULT}
+    return "формирование (коррекция) " + ", ".join(PROGRAMME_WORDING[p] for p in ProgrammeFormed if p in formed)
+
+
 def _purpose(case: Case, _: Any) -> str:
-    """The purposes of the referral, then its «другое» (free text) when given."""
+    """The purposes of the referral, each chosen one once, then its «другое» (free text) when given."""
     e = case.examination
     source = e if e else case.referral
-    parts = [p.label for p in source.purposes] + ([source.purpose_other] if source.purpose_other else [])
+    on = e.act_date if e else case.referral.date
+    parts = [
+        _programme_purpose(case, on) if p == ReferralPurpose.REHAB_PROGRAMME else p.label for p in source.purposes
+    ] + ([source.purpose_other] if source.purpose_other else [])
     return "; ".join(parts)
 
 
@@ -389,9 +419,17 @@ CERTIFICATES = JournalSpec(
 # --- appendix 7: consultative conclusions of the MPR office --------------------------------
 
 
+#: Item 8.4 names the programme of a disabled adult or child in one breath; a row names the patient's.
+MPR_PROGRAMME = (
+    "коррекция индивидуальной программы реабилитации, абилитации {} в части профессиональной и трудовой реабилитации"
+)
+
+
 def _mpr_purpose(case: Case, mpr: Any) -> str | None:
-    parts = [p.label for p in mpr.purposes] + ([mpr.purpose_other] if mpr.purpose_other else [])
-    return "; ".join(parts) or None
+    child = mpr.disability.value.startswith("child_") or _age_under_18(case, mpr.date)
+    programme = MPR_PROGRAMME.format("ребенка-инвалида" if child else "инвалида")
+    parts = [programme if p == MprPurpose.IPRA_CORRECTION else p.label for p in mpr.purposes]
+    return "; ".join(parts + ([mpr.purpose_other] if mpr.purpose_other else [])) or None
 
 
 def _mpr_conclusion(case: Case, mpr: Any) -> str:

@@ -444,3 +444,114 @@ def test_protocols_journal_notes_a_central_review(case_name, result):
     (entry,) = spec.entries(case)
     note = dict(zip([c.key for c in spec.columns], entry.values, strict=True))["note"]
     assert note == f"заключение {review.commission} от {format_date(review.date)} № {review.number}: {result}"
+
+
+def pdf_page_count(pdf: bytes, tmp_path: Path) -> int:
+    path = tmp_path / "count.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run([require_tool("pdfinfo"), str(path)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"(?m)^Pages:\s+(\d+)$", info).group(1))
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_a_page_holds_at_least_ten_rows_of_generated_cases(jid, built, tmp_path):
+    """Columns sized by content and rows as high as their content: on generated cases every
+    journal prints at least 10 rows a landscape page (rows counted in the XML, pages by pdfinfo;
+    the journal has no header pages of its own)."""
+    rows = len(etree.fromstring(built[jid]["xml"]).findall("{*}entries/{*}entry"))
+    pages = pdf_page_count(built[jid]["pdf"], tmp_path)
+    assert rows >= 10
+    assert rows / pages >= 10, f"{rows} rows on {pages} pages"
+
+
+def test_protocols_journal_prints_the_chosen_programme_once():
+    """Column 7 holds the purposes chosen, each once: of the programmes the statute lists in one
+    breath (referral item 31) only the one formed for this patient, never all three."""
+    from msedocs.model import load_case
+
+    keys = [c.key for c in JOURNALS["by-journal-protocols"].columns]
+    prefix = "формирование (коррекция) "
+    adult = "индивидуальной программы реабилитации, абилитации инвалида"
+    child = "индивидуальной программы реабилитации, абилитации ребенка-инвалида"
+    victim = "программы реабилитации потерпевшего в результате несчастного случая на производстве или профессионального заболевания"  # noqa: E501
+    expected = {
+        "in_absentia": ["освидетельствование пациента", prefix + adult],
+        "child_with_representative": [
+            "переосвидетельствование пациента (по окончанию срока инвалидности, ранее установленного срока)",
+            prefix + child,
+        ],
+        "occupational_disease_percentages": [
+            "переосвидетельствование пациента (по окончанию срока инвалидности, ранее установленного срока)",
+            "определение степени утраты профессиональной (общей) трудоспособности в процентах",
+            f"{prefix}{adult}, {victim}",
+        ],
+    }
+    for name, purposes in expected.items():
+        case = load_case(ROOT / "fixtures" / "cases" / f"{name}.json")
+        (entry,) = JOURNALS["by-journal-protocols"].entries(case)
+        assert dict(zip(keys, entry.values, strict=True))["purpose"] == "; ".join(purposes), name
+    # without the programmes named in the decision, the patient's age chooses
+    raw = json.loads((ROOT / "fixtures" / "cases" / "child_with_representative.json").read_text(encoding="utf-8"))
+    raw["decision"]["programmes_formed"] = []
+    (entry,) = JOURNALS["by-journal-protocols"].entries(load_case(raw))
+    purpose = dict(zip(keys, entry.values, strict=True))["purpose"]
+    assert purpose.endswith(prefix + child) and purpose.count("программ") == 1
+
+
+def test_mpr_journal_prints_the_programme_of_the_patient_once(built, cases_jsonl):
+    """Item 8.4 «…инвалида, ребенка-инвалида…»: the register names the one that applies."""
+    root = etree.fromstring(built["by-journal-mpr"]["xml"])
+    purposes = [e.findtext("{*}purpose") or "" for e in root.findall("{*}entries/{*}entry")]
+    corrections = [p for p in purposes if "коррекция индивидуальной программы" in p]
+    assert corrections
+    for p in corrections:
+        assert ("абилитации инвалида в части" in p) != ("абилитации ребенка-инвалида в части" in p), p
+
+
+def _short_row(no: int, surname: str) -> tuple:
+    spec = JOURNALS["by-journal-protocols"]
+    return (str(no), f"{surname} А.Б.", *([None] * (len(spec.columns) - 1)))
+
+
+def test_a_short_last_row_never_leaves_the_footnotes_alone_on_a_page(tmp_path):
+    """Rows of one line are added until the journal needs a second page. Each row is shorter
+    than the footnotes, so some count of rows ends just above the foot of the page with no room
+    left for the footnotes: the last row then goes to the new page with them, and that page
+    holds a row (pdftotext), never only the footnotes."""
+    spec = JOURNALS["by-journal-protocols"]
+
+    def render(count: int) -> list[str]:
+        rows = [_short_row(i, "Строков") for i in range(1, count)] + [_short_row(count, "Последний")]
+        data = spec.data(rows, "Первая Минская городская МРЭК общего профиля", START, END)
+        return pdf_pages(journal_pdf.render(data), tmp_path)
+
+    low, high = 1, 80
+    assert len(render(low)) == 1 and len(render(high)) > 1
+    while high - low > 1:  # the fewest rows that need two pages
+        mid = (low + high) // 2
+        low, high = (mid, high) if len(render(mid)) == 1 else (low, mid)
+    for count in (high, high + 1):
+        pages = render(count)
+        last = re.sub(r"\s+", " ", pages[-1])
+        assert "Последний А.Б." in last, (count, last)
+        assert "№п/п" in re.sub(r"[\s\u00ad]", "", last) and spec.footnotes[0] in last  # the headings too
+        assert "Последний А.Б." not in " ".join(pages[:-1])
+
+
+@pytest.mark.parametrize("jid", sorted(JOURNALS))
+def test_docx_columns_take_the_declared_widths(jid, built):
+    """The DOCX table's columns have the widths the journal's declaration gives the PDF, in
+    proportion, across the page's text width."""
+    document = docx.Document(io.BytesIO(built[jid]["docx"]))
+    section = document.sections[-1]
+    text_width = section.page_width - section.left_margin - section.right_margin
+    table = document.tables[-1]
+    grid = [int(col.width) for col in table.columns]
+    declared = [c["width"] for c in JOURNALS[jid].data([], "", START, END)["columns"]]
+    assert section.page_width > section.page_height  # landscape
+    assert abs(sum(grid) - text_width) <= len(grid) * 635  # EMU of one twip per column
+    for got, width in zip(grid, declared, strict=True):
+        assert got == pytest.approx(text_width * width / sum(declared), abs=len(grid) * 635)
+    for row in table.rows[:3]:
+        for cell, got in zip(row.cells, grid, strict=True):
+            assert int(cell.width) == pytest.approx(got, abs=635)
