@@ -13,7 +13,8 @@ Modules, in the order an item passes through them::
     worker     claims due portal items, sends them, records the outcome
     stub       a portal stub for tests and integrators
     tracking   Russian Post tracking numbers and their ranges
-    postal     the day's registered-mail batch: print packs, form-103 list (PDF + CSV)
+    postal     the day's registered-mail batch: print packs, form-103 list (PDF + CSV), one list
+               per sender (the bureau stored with each item; MSEDOCS_SENDER_* for items without)
     cli        typer apps and commands mounted by msedocs.cli
 
 Portal states: queued → sending → delivered; failures → retry_wait (exponential backoff with
