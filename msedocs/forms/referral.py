@@ -83,10 +83,16 @@ def _purpose_other(case: Case) -> list[str]:
 
 
 def identity_document(
-    no: str, key: str, label: str, get: Callable[[Case], IdentityDocument | None], footnote: int | None = None
+    no: str,
+    key: str,
+    label: str,
+    get: Callable[[Case], IdentityDocument | None],
+    footnote: int | None = None,
+    label_end: str = "",
 ) -> ItemDef:
-    """«Документ, удостоверяющий личность ... серия ___ № ___ наименование (код) органа,
-    выдавшего документ ___, дата выдачи ___»."""
+    """«Документ, удостоверяющий личность ... ___ серия ___ № ___ наименование (код) органа,
+    выдавшего документ ___, дата выдачи ___»: the kind of document (паспорт, вид на жительство)
+    on the blank after the label, then its series and number."""
 
     def part(attr: str) -> Callable[[Case], Any]:
         return lambda case: getattr(d, attr) if (d := get(case)) is not None else None
@@ -98,10 +104,12 @@ def identity_document(
         "group",
         inline=True,
         footnote=footnote,
+        label_end=label_end,
         children=(
+            ItemDef("", "kind", "", get=part("kind"), doc="(наименование документа)"),
             ItemDef("", "series", "серия", get=part("series")),
             ItemDef("", "number", "№", get=part("number")),
-            ItemDef("", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer")),
+            ItemDef("", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer"), end=","),
             ItemDef("", "issueDate", "дата выдачи", "date", get=part("issue_date")),
         ),
     )
@@ -146,6 +154,7 @@ REFERRAL = FormSpec(
             "Решение врачебно-консультационной комиссии (далее – ВКК) о направлении на медико-социальную "
             "экспертизу (далее – МСЭ)",
             "date",
+            label_end=":",
             get=lambda k: k.referral.vkk_decision_date,
             required=True,
         ),
@@ -226,6 +235,7 @@ REFERRAL = FormSpec(
             "Документ, удостоверяющий личность законного представителя пациента",
             _rep(lambda r: r.identity_document),
             footnote=1,
+            label_end=",",
         ),
         ItemDef(
             "14",
@@ -234,7 +244,36 @@ REFERRAL = FormSpec(
             "choice",
             get=status_before,
             enum=DisabilityStatusBefore,
+            # «Инвалидом не является; инвалид: I, II, III группы; ребенок-инвалид: первая, ...,
+            # четвертая степень утраты здоровья (нужное подчеркнуть).»
+            labels={
+                "not_disabled": "Инвалидом не является",
+                "group_I": "I",
+                "group_II": "II",
+                "group_III": "III группы",
+                "degree_1": "первая",
+                "degree_2": "вторая",
+                "degree_3": "третья",
+                "degree_4": "четвертая степень утраты здоровья",
+            },
+            groups=(
+                OptionGroup(
+                    "инвалид",
+                    (DisabilityStatusBefore.GROUP_I, DisabilityStatusBefore.GROUP_II, DisabilityStatusBefore.GROUP_III),
+                ),
+                OptionGroup(
+                    "ребенок-инвалид",
+                    (
+                        DisabilityStatusBefore.DEGREE_1,
+                        DisabilityStatusBefore.DEGREE_2,
+                        DisabilityStatusBefore.DEGREE_3,
+                        DisabilityStatusBefore.DEGREE_4,
+                    ),
+                ),
+            ),
+            sep="; ",
             suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "15",
@@ -245,6 +284,7 @@ REFERRAL = FormSpec(
             enum=ReferralKind,
             multi=True,
             suffix=c.UNDERLINE,
+            end=".",
             required=True,
         ),
         ItemDef("16", "education", "Образование", get=lambda k: k.patient.education),
@@ -275,6 +315,7 @@ REFERRAL = FormSpec(
             get=lambda k: k.referral.information_sources,
             enum=InformationSource,
             multi=True,
+            colon=False,
             other=lambda k: k.referral.information_documents,
             suffix="(указать)",
         ),
@@ -299,15 +340,17 @@ REFERRAL = FormSpec(
                 Column("number", "№ п/п", "int", get=lambda r: r[0]),
                 Column(
                     "start",
-                    "Дата (число, месяц, год) начала временной нетрудоспособности",
+                    "начала временной нетрудоспособности",
                     "date",
                     get=lambda r: r[1].start,
+                    group="Дата (число, месяц, год)",
                 ),
                 Column(
                     "end",
-                    "Дата (число, месяц, год) окончания временной нетрудоспособности",
+                    "окончания временной нетрудоспособности",
                     "date",
                     get=lambda r: r[1].end,
+                    group="Дата (число, месяц, год)",
                 ),
                 Column("days", "Число дней временной нетрудоспособности", "int", get=lambda r: r[1].days),
                 Column("diagnosis", "Диагноз", get=lambda r: r[1].diagnosis),
@@ -323,8 +366,8 @@ REFERRAL = FormSpec(
             get=lambda k: k.referral.hospitalisations,
             max_rows=list_limit(Referral, "hospitalisations"),
             columns=(
-                Column("start", "Период госпитализации с", "date", get=lambda r: r.start),
-                Column("end", "Период госпитализации по", "date", get=lambda r: r.end),
+                Column("start", "с", "date", get=lambda r: r.start, group="Период госпитализации"),
+                Column("end", "по", "date", get=lambda r: r.end, group="Период госпитализации"),
                 Column("place", "Место госпитализации", get=lambda r: r.place),
                 Column("diagnosis", "Основной диагноз", get=lambda r: r.diagnosis),
             ),
@@ -347,7 +390,8 @@ REFERRAL = FormSpec(
             # «выполнена (полностью, частично), не выполнена»: the extents under their heading
             labels={"full": "полностью", "partial": "частично"},
             groups=(OptionGroup("выполнена", (ProgrammeFulfilment.FULL, ProgrammeFulfilment.PARTIAL), brackets=True),),
-            suffix=c.UNDERLINE + ".",
+            suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "25",
@@ -398,6 +442,7 @@ REFERRAL = FormSpec(
             get=lambda k: k.referral.prognosis,
             enum=Prognosis,
             suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "31",
@@ -414,7 +459,7 @@ REFERRAL = FormSpec(
     ),
     signers=(
         Signer("vkk_chairman", "Председатель ВКК", lambda k: [k.referral.vkk.chairman], seal=True),
-        Signer("vkk_member", "Члены ВКК", lambda k: list(k.referral.vkk.members)),
+        Signer("vkk_member", "Члены ВКК:", lambda k: list(k.referral.vkk.members)),
     ),
     footnotes=(
         "1 Заполняется при наличии законного представителя пациента.",

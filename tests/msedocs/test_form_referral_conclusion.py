@@ -230,7 +230,11 @@ def test_referral(load: Callable[[], Case]) -> None:
     items = _by_no(data["items"])
     assert [items[n]["no"] for n in ("27.1", "27.2", "27.3")] == ["27.1", "27.2", "27.3"]
     for no in ("9", "13"):
-        assert [ch["key"] for ch in items[no]["children"]] == ["series", "number", "issuer", "issueDate"]
+        assert [ch["key"] for ch in items[no]["children"]] == ["kind", "series", "number", "issuer", "issueDate"]
+    doc = case.patient.identity_document
+    if doc is not None:  # item 9 prints the kind of document as well as its series and number
+        assert [ch["display"] for ch in items["9"]["children"]][:3] == [doc.kind, doc.series or "", doc.number]
+    assert items["13"]["label_end"] == ","  # «…законного представителя пациента¹, серия»
 
     # choices
     assert items["4"]["value"] == case.patient.sex.value

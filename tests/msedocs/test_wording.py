@@ -38,6 +38,18 @@ FORMS: dict[str, tuple[int, int, str]] = {
     "by-mpr-conclusion": (4743, 4940, "occupational_disease_percentages"),
 }
 
+#: Tables: (the line before the table head, the line after the table) in the seed. A table head's
+#: cells come out of pdftotext in no fixed order: its words are compared, not their order.
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "by-referral": [("22. Частота", "Всего дней"), ("23. Сведения о госпитализации", "24. Результаты")],
+}
+
+#: Where the statute prints no blank yet the form fills a value (seed wording, with a blank added).
+ADDED_BLANKS: dict[str, list[tuple[str, str]]] = {
+    # the issue asks item 9 to print the kind of identity document before its series and number
+    "by-referral": [("медико-социальную экспертизу серия", "медико-социальную экспертизу ___ серия")],
+}
+
 #: Forms whose wording still departs from the statute: the departures, for xfail(strict=True).
 DEPARTURES: dict[str, str] = {}
 
@@ -52,9 +64,10 @@ SIGNATURE_CAPTION = re.compile(r"\((?:подпись|инициалы, фами�
 
 
 def norm(text: str) -> str:
-    """Whitespace to single spaces; a word broken after its hyphen at a line end joined again."""
+    """Whitespace to single spaces; hyphens inside a word dropped (pdftotext drops the hyphen of
+    a word broken at a line end, «медико-⏎социальную» → «медикосоциальную»)."""
     text = re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
-    return re.sub(r"(?<=\w)- (?=\w)", "-", text)
+    return re.sub(r"(?<=\w)- ?(?=\w)", "", text)
 
 
 def fragments(text: str) -> list[str]:
@@ -66,12 +79,33 @@ def fragments(text: str) -> list[str]:
 
 
 @cache
+def seed_tables(form_id: str) -> list[str]:
+    """The words of each table head of the form, as the seed prints them."""
+    return [w for head in seed_form_parts(form_id)[3] for w in head.split()]
+
+
+@cache
 def seed_form(form_id: str) -> tuple[list[str], list[str], list[str]]:
     """The form's body fragments, its signature-block fragments and its footnotes (marks removed)."""
+    return seed_form_parts(form_id)[:3]
+
+
+@cache
+def seed_form_parts(form_id: str) -> tuple[list[str], list[str], list[str], list[str]]:
     first, last, _ = FORMS[form_id]
-    lines = SEED.read_text(encoding="utf-8").splitlines()[first - 1 : last]
-    start = next(i for i, ln in enumerate(lines) if ln.strip() == "Форма") + 1
-    lines = lines[start:]
+    text = "\n".join(SEED.read_text(encoding="utf-8").splitlines()[first - 1 : last])
+    for before, after in ADDED_BLANKS.get(form_id, []):
+        text = re.sub(r"\s+".join(map(re.escape, before.split())), after, text)
+    lines = text.splitlines()
+    heads: list[str] = []
+    for start, end in TABLES.get(form_id, []):
+        i = next(n for n, ln in enumerate(lines) if ln.strip().startswith(start))
+        j = next(n for n, ln in enumerate(lines) if n > i and ln.strip().startswith(end))
+        heads.append(norm(MARK.sub("", "\n".join(lines[i + 1 : j]))))
+        lines[i + 1 : j] = ["_"]  # the table: a blank between the item's label and what follows
+    start = next((i + 1 for i, ln in enumerate(lines) if ln.strip() == "Форма"), 0)
+    # lines of footnote marks alone («23» beside a table) are no wording
+    lines = [ln for ln in lines[start:] if not re.fullmatch(r"\s*\d+\s*", ln)]
     if form_id == "by-referral-slip":  # the slip alone: from its own title
         lines = lines[next(i for i, ln in enumerate(lines) if "ОТРЫВНОЙ ТАЛОН" in ln.upper()) :]
     captions = [i for i, ln in enumerate(lines) if SIGNATURE_CAPTION.search(ln)]
@@ -87,7 +121,7 @@ def seed_form(form_id: str) -> tuple[list[str], list[str], list[str]]:
     body_end = captions[0] - 1 if captions else rule
     body = fragments("\n".join(lines[:body_end]))
     tail = fragments("\n".join(lines[body_end : captions[-1] + 1])) if captions else []
-    return body, tail, [norm(n) for n in notes]
+    return body, tail, [norm(n) for n in notes], heads
 
 
 def gendered(frags: list[str], patient_case: object) -> list[str]:
@@ -139,6 +173,8 @@ def test_pdf_prints_the_statute_wording(form_id: str, case_name: str) -> None:
         key=len,
     )
     assert not missing, f"{form_id}: statutory wording missing or out of order: {missing}"
+    words = set(text.split())
+    assert not [w for w in seed_tables(form_id) if w not in words], f"{form_id}: table head wording"
     assert not missing_in_order(tail, layout), f"{form_id}: signature block {missing_in_order(tail, layout)}"
     absent = [n for n in notes if n not in layout]
     assert not absent, f"{form_id}: footnotes not as the statute words them: {absent}"
@@ -196,3 +232,18 @@ def test_fragments_catch_a_departure() -> None:
     ]
     assert not missing_in_order(["а", "б"], "x а y б")
     assert missing_in_order(["б", "а"], "x а y б") == ["а"]
+
+
+@pytest.mark.parametrize("form_id", [f for f in FORMS if f != "by-ipmra"])  # the IPMRA's tables start at the margin
+def test_no_label_broken_after_a_lone_word(form_id: str) -> None:
+    """A statutory label flows in full lines: never one word alone on a line with the label going on
+    below (WeasyPrint's kerning bug broke referral item 25 as «органов⏎и систем организма …»)."""
+    case_name = FORMS[form_id][2]
+    tool = require_tool("pdftotext")
+    pdf = rendered(case_name, form_id)["pdf"]
+    lines = subprocess.run([tool, "-enc", "UTF-8", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    text = lines.stdout.decode("utf-8").splitlines()
+    lone = [
+        (a, b) for a, b in zip(text, text[1:], strict=False) if re.fullmatch(r"[а-яё]+,?", a) and re.match("[а-яё]", b)
+    ]
+    assert not lone, f"{form_id}: a line broken after a lone word: {lone}"
