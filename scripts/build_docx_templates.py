@@ -97,7 +97,10 @@ def _body(
     if not title_first:
         captions()
     in_title = [i for i, h in enumerate(spec.header) if h.key == spec.title_item]
-    title = spec.title.upper() + "".join(" {{r " + f"rt['{rt}h{i}']" + " }}" for i in in_title)
+    # the statute prints titles in capitals, the slip's «Отрывной талон» (after the cut line) not
+    title = (spec.title if title_first else spec.title.upper()) + "".join(
+        " {{r " + f"rt['{rt}h{i}']" + " }}" for i in in_title
+    )
     _para(doc, title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
     if title_first:
         captions()

@@ -112,17 +112,12 @@ SLIP = FormSpec(
             "Срок действия заключения МРЭК",
             "group",
             inline=True,
+            end=".",
             children=(
                 ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until")),
-                ItemDef(
-                    "",
-                    "noTerm",
-                    "без указания срока переосвидетельствования (указать)",
-                    get=lambda k: (
-                        "без указания срока переосвидетельствования" if k.decision and k.decision.no_term else None
-                    ),
-                ),
+                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
+                # underlined in place when there is no re-examination term, never repeated as a value
+                ItemDef("", "noTerm", "", "choice", get=c.no_term(_dec("no_term")), enum=c.NoTerm, suffix="(указать)"),
             ),
         ),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),

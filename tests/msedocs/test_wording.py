@@ -111,11 +111,13 @@ def seed_form_parts(form_id: str) -> tuple[list[str], list[str], list[str], list
     captions = [i for i, ln in enumerate(lines) if SIGNATURE_CAPTION.search(ln)]
     rule = max((i for i, ln in enumerate(lines) if re.fullmatch(r"\s*_{20,}\s*", ln)), default=len(lines))
     notes = [re.sub(r"^\d+\s+", "", ln.strip()) for ln in lines[rule + 1 :] if re.match(r"\s*\d+\s+\S", ln)]
+    if form_id == "by-referral-slip":  # the sheet's footnotes 1-2 are the referral's; the slip's seal has 3
+        notes = notes[2:]
     if form_id == "by-referral":  # the referral's sheet ends with the slip: compare up to the cut line
         cut = next(i for i, ln in enumerate(lines) if "Линия отреза" in ln)
         captions = [i for i in captions if i < cut]
         lines = lines[:cut]
-        notes = []
+        rule = len(lines)
     if not notes:
         rule = len(lines)
     body_end = captions[0] - 1 if captions else rule
@@ -247,3 +249,21 @@ def test_no_label_broken_after_a_lone_word(form_id: str) -> None:
         (a, b) for a, b in zip(text, text[1:], strict=False) if re.fullmatch(r"[а-яё]+,?", a) and re.match("[а-яё]", b)
     ]
     assert not lone, f"{form_id}: a line broken after a lone word: {lone}"
+
+
+@pytest.mark.parametrize(("form_id", "no", "next_no"), [("by-act", "41.", "42."), ("by-referral-slip", "14.", "15.")])
+def test_no_term_underlined_in_place(form_id: str, no: str, next_no: str) -> None:
+    """«без указания срока переосвидетельствования» when there is no re-examination term: the statute's
+    option underlined where it stands, not printed a second time as a filled value (act item 41,
+    slip item 14)."""
+    case_name = "in_absentia"
+    assert case(case_name).decision.no_term  # type: ignore[union-attr]
+    phrase = "без указания срока переосвидетельствования"
+    docs = rendered(case_name, form_id)
+    text = pdf_text(docs["pdf"], layout=True)
+    item = text[text.index(f" {no} ") : text.index(f" {next_no} ")]
+    assert item.count(phrase) == 1, item
+    document = Document(io.BytesIO(docs["docx"]))
+    (paragraph,) = [p for p in document.paragraphs if p.text.startswith(no)]
+    assert paragraph.text.count(phrase) == 1, paragraph.text
+    assert [r.text for r in paragraph.runs if r.underline and r.text == phrase] == [phrase]
