@@ -26,9 +26,11 @@ from msedocs.forms.journals import JOURNALS
 from msedocs.forms.session import PROTOCOL
 from msedocs.pipeline import render_form
 from signing import Level, init_pki, pki_profile
+from signing.declaration import SIGNATURE_SET_NS
 from tests.conftest import CASES_DIR, ROOT, case, case_form_pairs, require_tool
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
+XADES = "http://uri.etsi.org/01903/v1.3.2#"
 XS = "http://www.w3.org/2001/XMLSchema"
 XSD = ROOT / "xsd"
 #: The level every form and fixture is signed at here: timestamps and validation data inside
@@ -100,6 +102,11 @@ def test_signing_appends_signatures_as_the_roots_last_children(signed: dict[tupl
         assert list(root)[-len(sigs) :] == sigs, f"{path.name}: signatures are not the last children"
         assert etree.QName(root[-len(sigs) - 1]).localname == "signatures"
         assert root.get("formId") == form_id
+        # what the schema has to let through inside ds:Object: the signature-set declaration in the
+        # signed policy qualifier, the timestamp and the validation data of B-LT
+        assert root.find(f".//{{{SIGNATURE_SET_NS}}}SignatureSet") is not None
+        assert root.find(f".//{{{XADES}}}SignatureTimeStamp") is not None
+        assert root.find(f".//{{{XADES}}}CertificateValues") is not None
 
 
 @pytest.mark.parametrize("form_id", FORMS)
