@@ -31,6 +31,7 @@ from tests.conftest import CASES_DIR, ROOT, case, case_form_pairs, require_tool
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
+XADES141 = "http://uri.etsi.org/01903/v1.4.1#"
 XS = "http://www.w3.org/2001/XMLSchema"
 XSD = ROOT / "xsd"
 #: The level every form and fixture is signed at here: timestamps and validation data inside
@@ -130,6 +131,9 @@ def test_signed_xml_is_valid_at_every_level(level: Level, pki_dir: Path, tmp_pat
     path = tmp_path / "by-act.xml"
     path.write_bytes(doc.content)
     assert len(signatures(path)) == 3  # chairman and two members, in parallel
+    if level == Level.B_LTA:  # the archive timestamp and the TSA's data (XAdES 1.4.1) inside ds:Object
+        root = etree.fromstring(doc.content)
+        assert len(root.findall(f"{{{DS}}}Signature//{{{XADES141}}}ArchiveTimeStamp")) == 3
     assert_valid_everywhere("by-act", [path], capsys)
 
 
