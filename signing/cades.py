@@ -1,4 +1,4 @@
-"""Detached CAdES (ETSI EN 319 122-1) at B-B, B-T and B-LT, one SignerInfo per signer.
+"""Detached CAdES (ETSI EN 319 122-1) at B-B, B-T, B-LT and B-LTA, one SignerInfo per signer.
 
 The result is the DER of a CMS ``ContentInfo``/``SignedData`` without encapsulated content,
 written next to the file as ``<file>.p7s``. Each SignerInfo is produced by pyHanko
@@ -10,25 +10,31 @@ signatures over the same content).
 For B-LT the SignedData's ``certificates`` hold every certificate of the signers' and the
 TSA's chains (and the OCSP responder), and ``crls`` hold the CRLs and the OCSP responses
 (``RevocationInfoChoice`` other, id-ri-ocsp-response), as EN 319 122-1 § 5.5 describes.
+
+For B-LTA each new SignerInfo then gets an archive-time-stamp-v3 with its ats-hash-index-v3
+(EN 319 122-1 § 5.5.3, :mod:`signing._ats`) over the content, the SignerInfo and all of the
+above; the TSA's validation data is already among it (same TSA).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 
 from asn1crypto import cms, crl, ocsp
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from ._async import run_sync
+from ._ats import with_archive_timestamp
 from ._cms import cades_attrs, pyhanko_signer
 from .declaration import Declaration
 from .errors import SigningFailure
 from .keys import Signer
 from .profile import Level, SigningProfile
-from .services import is_ca, timestamper_for, validation_data_for
+from .services import is_ca, timestamp_token, timestamper_for, validation_data_for
 
 __all__ = ["sign_detached"]
 
@@ -106,6 +112,7 @@ def sign_detached(
             raise SigningFailure(f"the existing .p7s cannot be read: {exc}") from exc
 
     leaves = []
+    first_new = len(signer_infos)
     declaration = Declaration.for_signers(signers, profile.level.value) if declare else None
     for signer in signers:
         sd = _sign_one(data, signer, profile, when, declaration)["content"]
@@ -125,7 +132,7 @@ def sign_detached(
 
         signer_certs = [s.certificate for s in signers]
         tsa_certs = [x509.load_der_x509_certificate(c.dump()) for c in leaves]
-        tsa_leaves = [c for c in tsa_certs if not is_ca(c)]
+        tsa_leaves = list({c.fingerprint(hashes.SHA256()): c for c in tsa_certs if not is_ca(c)}.values())
         extra = [c for s in signers for c in s.chain] + tsa_certs
         vd = validation_data_for(profile, [*signer_certs, *tsa_leaves], extra=extra)
         for cert in vd.certificates:
@@ -156,4 +163,16 @@ def sign_detached(
     if revinfo:
         fields["crls"] = revinfo
     signed_data = cms.SignedData(fields)
+    if profile.level >= Level.B_LTA:  # an archive-time-stamp-v3 on each new SignerInfo, over everything above
+        infos = list(signed_data["signer_infos"])
+        for i in range(first_new, len(infos)):
+            infos[i] = with_archive_timestamp(
+                signed_data,
+                infos[i],
+                lambda alg: hashlib.new(alg, data).digest(),
+                lambda digest, alg: timestamp_token(profile, digest, alg),
+                profile.digest,
+            )
+        fields["signer_infos"] = infos
+        signed_data = cms.SignedData(fields)
     return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()

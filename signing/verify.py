@@ -54,7 +54,7 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
-from . import _xml
+from . import _ats, _xml
 from ._async import run_sync
 from ._cms import claimed_roles
 from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, XADES, ds, xades
@@ -1147,8 +1147,39 @@ async def _verify_signer_info(
         _apply_trust(rep, outcome)
         if outcome.lt_ok and rep.level == Level.B_T.value:
             rep.level = Level.B_LT.value
+        for token_der in _ats.archive_timestamps(si):
+            when = await _check_cms_archive_timestamp(token_der, sd, si, actual_digest, trust, emb)
+            if when is not None and rep.level == Level.B_LT.value:
+                rep.level, rep.archive_time = Level.B_LTA.value, when
     except _Fail as f:
         rep.indication, rep.sub_indication, rep.message = f.indication, f.sub, f.message
+
+
+async def _check_cms_archive_timestamp(
+    token_der: bytes,
+    sd: cms.SignedData,
+    si: cms.SignerInfo,
+    content_hash: Callable[[str], bytes],
+    trust: _Trust,
+    emb: _Revinfo,
+) -> dt.datetime | None:
+    """A CAdES archive-time-stamp-v3: its time if valid and trusted; a mismatch fails the signature."""
+    try:
+        token = cms.ContentInfo.load(token_der)
+        checked = _ats.check_index(token, sd, si, content_hash)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise _Fail(Indication.TOTAL_FAILED, "FORMAT_FAILURE", f"archive timestamp unreadable: {exc}") from exc
+    if isinstance(checked, str):
+        raise _Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", checked)
+    data = checked[1]
+    when, fail, note = await _check_timestamp(
+        token_der, lambda algo: hashlib.new(algo, data).digest(), trust, emb.certs, emb
+    )
+    if fail is not None:
+        if fail == "HASH_FAILURE":
+            note = "the archive timestamp does not match the signature and its validation data"
+        raise _Fail(Indication.TOTAL_FAILED, fail, note)
+    return when
 
 
 def verify_detached(

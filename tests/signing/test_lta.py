@@ -25,7 +25,19 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, sign_pdf, sign_xml, verify_pdf, verify_xml
+from signing import (
+    Level,
+    SigningProfile,
+    TestPki,
+    init_pki,
+    pki_profile,
+    sign_detached,
+    sign_pdf,
+    sign_xml,
+    verify_detached,
+    verify_pdf,
+    verify_xml,
+)
 
 from .helpers import need, run
 from .test_xades import xmlsec_verify
@@ -312,3 +324,108 @@ def test_xades_tampering_under_the_archive_timestamp_fails(
     else:
         assert first.indication.value == "TOTAL_FAILED", report.to_json()
     assert report.signatures[1].passed
+
+
+# ------------------------------------------------------------------ CAdES
+
+DOCX = b"PK\x03\x04 pretend this is a DOCX " * 50
+
+
+@pytest.fixture(scope="module")
+def p7s(lta_profiles: dict[Level, SigningProfile]) -> dict[Level, bytes]:
+    return {level: sign_detached(DOCX, p.signers_for(COMMISSION), p) for level, p in lta_profiles.items()}
+
+
+def _unsigned_types(si: cms.SignerInfo) -> list[str]:
+    return [a["type"].dotted for a in si["unsigned_attrs"]]
+
+
+def test_cades_b_lta_layout_and_openssl(p7s: dict[Level, bytes], offline_pki: TestPki, tmp_path: Path) -> None:
+    """Each SignerInfo: signature timestamp, then an archive-time-stamp-v3 whose token carries an
+    ats-hash-index-v3 listing every certificate, revocation value and earlier unsigned attribute value."""
+    sd = cms.ContentInfo.load(p7s[Level.B_LTA])["content"]
+    n_certs, n_crls = len(sd["certificates"]), len(sd["crls"])
+    for si in sd["signer_infos"]:
+        assert _unsigned_types(si) == ["1.2.840.113549.1.9.16.2.14", "0.4.0.1733.2.4"]
+        token = si["unsigned_attrs"][1]["values"][0]
+        tst_si = cms.ContentInfo.load(token.dump())["content"]["signer_infos"][0]
+        index_attr = [a for a in tst_si["unsigned_attrs"] if a["type"].dotted == "0.4.0.19122.1.5"]
+        assert len(index_attr) == 1
+        fields = list(cms.ContentInfo.load(token.dump())["content"]["signer_infos"][0]["unsigned_attrs"])
+        assert fields
+        raw = index_attr[0]["values"][0]
+        from asn1crypto import core
+
+        lists = core.SequenceOf(spec=core.Any).load(raw.dump())  # default SHA-256 omitted: three lists
+        assert [len(core.SequenceOf(spec=core.OctetString).load(x.dump())) for x in lists] == [n_certs, n_crls, 1]
+        # openssl checks the archive token itself: signed by our TSA, chain to our root
+        tok = tmp_path / "ats.tst"
+        tok.write_bytes(token.dump())
+        res = run("openssl", "ts", "-verify", "-in", tok, "-token_in", "-digest",
+                  cms.ContentInfo.load(token.dump())["content"]["encap_content_info"]["content"].parsed[
+                      "message_imprint"]["hashed_message"].native.hex(),
+                  "-CAfile", offline_pki.root_path, "-untrusted", offline_pki.dir / "ca.pem")  # fmt: skip
+        assert "Verification: OK" in res.stdout, res.stdout + res.stderr
+    # openssl cms still verifies every signature of the .p7s
+    (tmp_path / "f.docx").write_bytes(DOCX)
+    (tmp_path / "f.docx.p7s").write_bytes(p7s[Level.B_LTA])
+    r = run(
+        "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "f.docx.p7s",
+        "-content", tmp_path / "f.docx", "-CAfile", offline_pki.root_path, "-purpose", "any", "-out", "/dev/null",
+    )  # fmt: skip
+    assert r.returncode == 0 and "Verification successful" in r.stderr, r.stderr
+
+
+def test_cades_b_lta_verifies(p7s: dict[Level, bytes], offline_pki: TestPki) -> None:
+    report = verify_detached(DOCX, p7s[Level.B_LTA], pki_dir=offline_pki.dir, required_level="B-LTA")
+    assert report.passed, report.to_json()
+    assert [s.level for s in report.signatures] == ["B-LTA"] * 3
+    assert all(s.archive_time and s.timestamp_time and s.archive_time >= s.timestamp_time for s in report.signatures)
+    assert not verify_detached(DOCX, p7s[Level.B_LT], pki_dir=offline_pki.dir, required_level="B-LTA").passed
+
+
+def _resign(p7s: bytes, change) -> bytes:
+    ci = cms.ContentInfo.load(p7s)
+    sd = ci["content"]
+    fields = {name: sd[name] for name, *_ in cms.SignedData._fields if not isinstance(sd[name], core_void())}
+    change(fields)
+    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(fields)}).dump()
+
+
+def core_void():
+    from asn1crypto import core
+
+    return core.Void
+
+
+@pytest.mark.parametrize("what", ["drop an OCSP response", "drop a certificate", "remove the archive timestamp"])
+def test_cades_tampering_under_the_archive_timestamp_fails(
+    p7s: dict[Level, bytes], offline_pki: TestPki, what: str
+) -> None:
+    def change(fields: dict) -> None:
+        if what == "drop an OCSP response":
+            crls = list(fields["crls"])
+            crls.remove(next(r for r in crls if r.name == "other"))
+            fields["crls"] = crls
+        elif what == "drop a certificate":
+            certs = list(fields["certificates"])
+            tsa = offline_pki.tsa.public_bytes(_DER)
+            fields["certificates"] = [c for c in certs if c.chosen.dump() != tsa]
+        else:
+            infos = list(fields["signer_infos"])
+            si = infos[0]
+            kept = [a for a in si["unsigned_attrs"] if a["type"].dotted != "0.4.0.1733.2.4"]
+            values = {n: si[n] for n, *_ in cms.SignerInfo._fields if not isinstance(si[n], core_void())}
+            values["unsigned_attrs"] = kept
+            infos[0] = cms.SignerInfo(values)
+            fields["signer_infos"] = infos
+
+    report = verify_detached(DOCX, _resign(p7s[Level.B_LTA], change), pki_dir=offline_pki.dir)
+    assert not report.passed
+    first = report.signatures[0]
+    if what == "remove the archive timestamp":
+        assert (first.level, first.sub_indication) == ("B-LT", "SIG_CONSTRAINTS_FAILURE"), report.to_json()
+        assert report.signatures[1].passed
+    else:
+        assert all(s.indication.value == "TOTAL_FAILED" for s in report.signatures), report.to_json()
+        assert {s.sub_indication for s in report.signatures} == {"HASH_FAILURE"}
