@@ -92,7 +92,7 @@ def render_cmd(
         ),
     ] = "auto",
     sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
-    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
@@ -395,7 +395,7 @@ def journal_cmd(
     commission: Annotated[str | None, typer.Option("--commission", help="Only this commission's cases.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="PDF processes.")] = None,
     sign: Annotated[bool, typer.Option("--sign", help="Sign the journal (the chairman of the commission).")] = False,
-    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
 ) -> None:
     """Write the register of a period over many cases: `OUT/<id>.<ext>` plus `OUT/manifest.json`."""
@@ -459,7 +459,7 @@ def protocol_cmd(
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
     electronic: Annotated[bool, typer.Option("--electronic", help="No signature lines.")] = False,
     sign: Annotated[bool, typer.Option("--sign", help="Sign: chairman and members (implies --electronic).")] = False,
-    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T or B-LT (with --sign).")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
 ) -> None:
     """The protocol of a commission session: one block per act examined in it (appendix 13)."""
