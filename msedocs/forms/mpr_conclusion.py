@@ -100,13 +100,14 @@ def _m(*attrs: str) -> Callable[[Case], Any]:
 
 
 def _purpose(no: str, key: str, enum: type[Labelled]) -> ItemDef:
+    """Items 8.1-8.4: one option each, underlined when it is a purpose, «;» after it."""
     (member,) = list(enum)
 
     def getter(case: Case) -> Labelled | None:
         purposes = case.mpr.purposes if case.mpr else []
         return member if member.value in {p.value for p in purposes} else None
 
-    return ItemDef(no, key, "", "choice", get=getter, enum=enum)
+    return ItemDef(no, key, "", "choice", get=getter, enum=enum, end=";")
 
 
 def _age(case: Case) -> int | None:
@@ -156,6 +157,7 @@ def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> It
                 get=_m("adult", attr, "sources"),
                 enum=WorkConditionsSource,
                 multi=True,
+                colon=False,
                 suffix=c.UNDERLINE + ":",
             ),
             ItemDef(
@@ -275,6 +277,7 @@ MPR_CONCLUSION = FormSpec(
                     multi=True,
                     other=_m("training_specialities"),
                     suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций",
+                    end=";",
                 ),
                 ItemDef(
                     "8.6",
@@ -286,7 +289,9 @@ MPR_CONCLUSION = FormSpec(
                     multi=True,
                     other=_m("special_conditions_details"),
                 ),
-                ItemDef("", "other", "другое", get=_m("purpose_other"), doc="(пункт 8: другое указать)"),
+                # «(нужное подчеркнуть, другое указать)» of item 8: the other purpose on the blank
+                # lines after 8.6, under no caption of our own
+                ItemDef("", "other", "", get=_m("purpose_other"), doc="(пункт 8: другое указать)"),
             ),
         ),
         ItemDef(
@@ -300,6 +305,7 @@ MPR_CONCLUSION = FormSpec(
             groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)),
             sep="; ",
             suffix=c.UNDERLINE,
+            end=".",
         ),
         ItemDef(
             "10",
@@ -325,6 +331,7 @@ MPR_CONCLUSION = FormSpec(
                     other=_m("education_level_other"),
                     groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
                     sep="; ",
+                    end=";",
                 ),
                 ItemDef(
                     "11.2",
@@ -340,6 +347,7 @@ MPR_CONCLUSION = FormSpec(
                         OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
                     ),
                     sep="; ",
+                    end=";",
                 ),
                 ItemDef(
                     "11.3",

@@ -214,6 +214,7 @@ class ItemDef:
             options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
             text += (": " if self.label else "") + "".join(r["text"] for r in self._runs(self._parts(options)))
             text += f" {self.suffix}" if self.suffix else ""
+            text += self.end
         return " ".join(part for part in (text, self.doc or self.caption) if part)
 
     def _parts(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -96,8 +96,13 @@ def test_card_review_noted_and_not_recognised_worded():
     rows = _item(CARD.data(_case("central_mrek_cancelled")), "8")["rows"]
     assert rows[0]["conclusion"]["display"] == "инвалидом не признан"
     assert rows[-1]["note"]["display"].endswith("№ 771: отменяется")
-    rows = _item(CARD.data(_case("not_recognised")), "8")["rows"]
-    assert rows[-1]["conclusion"]["display"] == "инвалидом не признан(а)"
+    case = _case("not_recognised")
+    rows = _item(CARD.data(case), "8")["rows"]
+    # «признан(а)» printed in the form matching the patient's sex
+    assert (
+        rows[-1]["conclusion"]["display"]
+        == {"male": "инвалидом не признан", "female": "инвалидом не признана"}[case.patient.sex.value]
+    )
 
 
 def test_card_applies_with_a_decision_or_a_history():
@@ -225,7 +230,7 @@ def test_mpr_pension_options_exclusive():
 
 STATUTE_9 = (
     "9. Инвалидом не является; инвалид I, II, III группы; ребенок-инвалид: первая, вторая, третья, "
-    "четвертая степень утраты здоровья (нужное подчеркнуть)"
+    "четвертая степень утраты здоровья (нужное подчеркнуть)."
 )
 
 
