@@ -43,6 +43,11 @@ FORMS: dict[str, tuple[int, int, str]] = {
 TABLES: dict[str, list[tuple[str, str]]] = {
     "by-referral": [("22. Частота", "Всего дней"), ("23. Сведения о госпитализации", "24. Результаты")],
     "by-card": [("8. Результаты медико-социальной экспертизы", "______________________________")],
+    "by-ipmra": [
+        ("5. Нарушения функций", "6. Ограничения"),
+        ("6. Ограничения", "7. Реабилитационный"),
+        ("9. Мероприятия", "10. Полнота"),
+    ],
 }
 
 #: Where the statute prints no blank yet the form fills a value (seed wording, with a blank added).
@@ -177,6 +182,7 @@ def test_pdf_prints_the_statute_wording(form_id: str, case_name: str) -> None:
     )
     assert not missing, f"{form_id}: statutory wording missing or out of order: {missing}"
     words = set(text.replace("/ ", "/").split())  # «№ п/⏎п» in a narrow column
+    words |= {w.removesuffix(":") for w in words}  # a row's method followed by what was done: «Массаж: …»
     assert not [w for w in seed_tables(form_id) if w not in words], f"{form_id}: table head wording"
     assert not missing_in_order(tail, layout), f"{form_id}: signature block {missing_in_order(tail, layout)}"
     absent = [n for n in notes if n not in layout]
