@@ -11,6 +11,9 @@
   from JSON Lines, entries spooled, XML + PDF + DOCX written to files) for a journal of at
   least that many rows. Target: completes with memory still bounded.
 - The same journal as DOCX. Target: at most 2 s for 5,000 rows.
+- Rows per page of each of the four journals over `msedocs fixtures generate` cases
+  (--pages-cases N, seed --pages-seed): rows in the XML, pages of the PDF, their ratio.
+  Target: at least 10 (see the report of issue 12 for what the content allows).
 
 Rows come from the sample cases' real entries, repeated with new numbers, so the cells
 hold what a real journal holds.
@@ -50,7 +53,12 @@ else:
 elapsed = time.perf_counter() - started
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-print(json.dumps({{"seconds": elapsed, "rss_mb": me, "children_rss_mb": kids, "bytes": len(out)}}))
+pages = 0
+if what != "docx":
+    import io, pikepdf
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        pages = len(pdf.pages)
+print(json.dumps({{"seconds": elapsed, "rss_mb": me, "children_rss_mb": kids, "bytes": len(out), "pages": pages}}))
 """
 
 
@@ -69,8 +77,11 @@ elapsed = time.perf_counter() - started
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
 sizes = {{f["format"]: f["size"] for f in written.files}}
+import pikepdf
+with pikepdf.open({out!r} + "/by-journal-protocols.pdf") as pdf:
+    pages = len(pdf.pages)
 print(json.dumps({{"seconds": elapsed, "reading": marks["cases"] - started, "rows": written.rows, "rss_mb": me,
-                  "children_rss_mb": kids, "sizes": sizes}}))
+                  "children_rss_mb": kids, "sizes": sizes, "pages": pages}}))
 """
 #: Journal-of-protocols rows per generated case (measured: 1373 rows from 2000 cases).
 ROWS_PER_CASE = 0.69
@@ -90,6 +101,35 @@ def run_big(rows: int) -> dict:
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["cases"] = count
         return result
+
+
+PAGES = r"""
+import datetime as dt, json, sys
+sys.path.insert(0, {root!r})
+import pikepdf
+from msedocs import journal
+from msedocs.forms.journals import JOURNALS
+out = {{}}
+for jid in JOURNALS:
+    written = journal.write(jid, {cases!r}, dt.date(2000, 1, 1), dt.date(2030, 12, 31), {out!r} + "/" + jid,
+                            ("xml", "pdf"), workers=2)
+    with pikepdf.open({out!r} + "/" + jid + "/" + jid + ".pdf") as pdf:
+        out[jid] = {{"rows": written.rows, "pages": len(pdf.pages)}}
+print(json.dumps(out))
+"""
+
+
+def run_pages(count: int, seed: int) -> dict:
+    """Rows and pages of each journal over ``count`` generated cases (seed ``seed``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="msedocs-bench-") as tmp:
+        cases = f"{tmp}/cases.jsonl"
+        subprocess.run([sys.executable, "-m", "msedocs", "fixtures", "generate", "--count", str(count),
+                        "--seed", str(seed), "--out", cases], check=True, cwd=ROOT, capture_output=True)  # fmt: skip
+        code = PAGES.format(root=str(ROOT), cases=cases, out=f"{tmp}/out")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def journal_data(rows: int) -> dict:
@@ -135,7 +175,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--big", type=int, default=50000, help="rows of the bounded-memory run (0: skip)")
     parser.add_argument("--stock-rows", type=int, default=None, help="rows for stock WeasyPrint (default --rows)")
+    parser.add_argument("--pages-cases", type=int, default=300, help="generated cases for rows per page (0: skip)")
+    parser.add_argument("--pages-seed", type=int, default=21)
     args = parser.parse_args()
+    if args.pages_cases:
+        print(f"rows per landscape page over {args.pages_cases} generated cases (seed {args.pages_seed})")
+        for jid, got in run_pages(args.pages_cases, args.pages_seed).items():
+            ratio = got["rows"] / got["pages"] if got["pages"] else 0.0
+            print(f"  {jid:24} {got['rows']:6} rows {got['pages']:5} pages {ratio:6.2f} rows/page   target >= 10")
     stock_rows = args.stock_rows or args.rows
 
     ours = run(args.rows, "pdf")
@@ -148,16 +195,21 @@ def main() -> None:
         f"  msedocs (Typst)    {ours['seconds']:8.2f} s, peak {max(ours['rss_mb'], ours['children_rss_mb'])} MB"
         f" (main {ours['rss_mb']} MB, largest worker {ours['children_rss_mb']} MB)"
     )
+    print(f"  {ours['pages']} pages, {args.rows / ours['pages']:.2f} rows/page (sample cases' rows)")
     print(f"  ratio stock/msedocs {stock_seconds / ours['seconds']:7.1f}x   target >= 15x, peak <= 400 MB")
     docx = run(args.rows, "docx")
     print(f"  DOCX               {docx['seconds']:8.2f} s, peak {docx['rss_mb']} MB   target <= 2 s")
     if args.big:
         big = run_big(args.big)
         mb = {k: round(v / 2**20, 1) for k, v in big["sizes"].items()}
-        print(f"msedocs journal over {big['cases']} generated cases: {big['rows']} rows, XML + PDF + DOCX "
-              f"in {big['seconds']:.1f} s (reading and validating the cases {big['reading']:.1f} s), sizes MB {mb}")
+        print(
+            f"msedocs journal over {big['cases']} generated cases: {big['rows']} rows, XML + PDF + DOCX "
+            f"in {big['seconds']:.1f} s (reading and validating the cases {big['reading']:.1f} s), sizes MB {mb}"
+        )
+        print(f"  PDF {big['pages']} pages, {big['rows'] / big['pages']:.2f} rows/page")
         print(f"  peak {max(big['rss_mb'], big['children_rss_mb'])} MB (main {big['rss_mb']} MB,"
               f" largest worker {big['children_rss_mb']} MB)")  # fmt: skip
+
 
 if __name__ == "__main__":
     main()

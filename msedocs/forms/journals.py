@@ -38,7 +38,8 @@ class JournalColumn:
     label: str
     get: Callable[[Case, Any], Any]
     type: Literal["text", "date"] = "text"
-    width: float = 1.0
+    #: Millimetres of the landscape page's 272 mm text width (PDF and DOCX alike, in proportion).
+    width: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class JournalSpec:
     tie_of: Callable[[Case, Any], str] | None = None
     footnotes: tuple[str, ...] = ()
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
+    #: The width of column 1, «№ п/п», in millimetres like the columns' own.
+    number_width: float = 9.0
 
     @property
     def namespace(self) -> str:
@@ -120,7 +123,7 @@ class JournalSpec:
             "started": format_date(start),
             "finished": format_date(end),
             "columns": [
-                {"no": 1, "key": "no", "label": "№ п/п", "type": "int", "width": 0.45},
+                {"no": 1, "key": "no", "label": "№ п/п", "type": "int", "width": self.number_width},
                 *(
                     {"no": i, "key": col.key, "label": col.label, "type": col.type, "width": col.width}
                     for i, col in enumerate(self.columns, start=2)
@@ -274,37 +277,40 @@ PROTOCOLS = JournalSpec(
     title="протоколов заседаний медико-реабилитационной экспертной комиссии",
     xml_root="protocolsJournal",
     source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
+    number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.65),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=15),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=21),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
+        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
         JournalColumn(
             "referredBy",
             "Наименование организации, направившей пациента на медико-социальную экспертизу",
             _referring,
-            width=1.5,
+            width=16,
         ),
-        JournalColumn("purpose", "Цель направления", _purpose, width=1.3),
+        JournalColumn("purpose", "Цель направления", _purpose, width=24),
         JournalColumn(
             "diagnosis",
             "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
             _diagnosis,
-            width=1.8,
+            width=33,
         ),  # fmt: skip
         JournalColumn(
             "before",
             "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
             "до настоящего освидетельствования",
             _before,
-            width=1.4,
+            width=17,
         ),
-        JournalColumn("decision", "Решение МРЭК²", lambda k, _: c.decision_text(k), width=1.4),
-        JournalColumn("validity", "Срок действия заключения МРЭК", _validity, width=1.1),
-        JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=1.4),
-        JournalColumn("technicalMeans", "ТССР³", lambda k, _: k.decision.technical_means if k.decision else None),
-        JournalColumn("missedPeriod", "Данные об инвалидности за пропущенное время", _missed, width=1.0),
-        JournalColumn("note", "Примечание", lambda k, _: c.review_note(k), width=0.9),
+        JournalColumn("decision", "Решение МРЭК²", lambda k, _: c.decision_text(k), width=14),
+        JournalColumn("validity", "Срок действия заключения МРЭК", _validity, width=13),
+        JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=37),
+        JournalColumn(
+            "technicalMeans", "ТССР³", lambda k, _: k.decision.technical_means if k.decision else None, width=16
+        ),
+        JournalColumn("missedPeriod", "Данные об инвалидности за пропущенное время", _missed, width=13),
+        JournalColumn("note", "Примечание", lambda k, _: c.review_note(k), width=14),
     ),
     records=lambda k: [k.examination] if k.examination is not None else [],
     date_of=lambda k, e: e.protocol.date,
@@ -330,34 +336,35 @@ CARDS = JournalSpec(
     title="учета движения медицинских карт пациентов медико-реабилитационной экспертной комиссии",
     xml_root="cardsJournal",
     source=Source(SEED, "appendix 5 to the Instruction", "4528-4599"),
+    number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.4),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.3),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=35),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=33),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=28),
         JournalColumn(
-            "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=1.4
+            "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=35
         ),
         JournalColumn(
             "requestedBy",
             "Наименование организации, запросившей медицинскую карту пациента МРЭК¹",
             lambda k, m: m.requested_by,
-            width=1.8,
+            width=45,
         ),
         JournalColumn(
             "handedOver",
             "Число, месяц, год передачи медицинской карты пациента МРЭК",
             lambda k, m: m.handed_over,
             "date",
-            width=1.2,
+            width=30,
         ),  # fmt: skip
         JournalColumn(
             "returned",
             "Число, месяц, год возврата медицинской карты пациента МРЭК",
             lambda k, m: m.returned,
             "date",
-            width=1.2,
+            width=30,
         ),  # fmt: skip
-        JournalColumn("note", "Примечание", lambda k, m: m.note),
+        JournalColumn("note", "Примечание", lambda k, m: m.note, width=25),
     ),
     records=lambda k: k.card_movements,
     date_of=lambda k, m: m.handed_over,
@@ -385,31 +392,32 @@ CERTIFICATES = JournalSpec(
     title="учета выдачи удостоверений инвалидов",
     xml_root="certificatesJournal",
     source=Source(SEED, "appendix 6 to the Instruction", "4600-4683"),
+    number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.4),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=1.3),
-        JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=1.1),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=33),
+        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=30),
+        JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=26),
         JournalColumn(
             "act",
             "Акт освидетельствования в медико-реабилитационной экспертной комиссии (номер, дата)",
             _act,
-            width=1.4,
+            width=33,
         ),  # fmt: skip
-        JournalColumn("group", "Группа инвалидности (степень утраты здоровья)", _group, width=1.2),
+        JournalColumn("group", "Группа инвалидности (степень утраты здоровья)", _group, width=28),
         JournalColumn(
             "certificate",
             "Серия, номер удостоверения инвалида",
             lambda k, s: " ".join(x for x in (s.series, s.number) if x),
-            width=1.0,
+            width=23,
         ),  # fmt: skip
-        JournalColumn("validUntil", "Срок действия удостоверения инвалида", _cert_validity, width=1.0),
-        JournalColumn("signature", "Подпись получателя", lambda k, s: None, width=1.0),
+        JournalColumn("validUntil", "Срок действия удостоверения инвалида", _cert_validity, width=23),
+        JournalColumn("signature", "Подпись получателя", lambda k, s: None, width=23),
         JournalColumn(
             "note",
             "Примечание (фамилия, инициалы получателя удостоверения инвалида, номер и дата доверенности; "
             "выдан дубликат удостоверения инвалида)",
             lambda k, s: s.recipient_note,
-            width=1.8,
+            width=42,
         ),
     ),
     records=lambda k: [k.decision.certificate_issued] if k.decision and k.decision.certificate_issued else [],
@@ -446,18 +454,19 @@ MPR = JournalSpec(
     title="учета консультативных заключений кабинета медико-профессиональной реабилитации",
     xml_root="mprJournal",
     source=Source(SEED, "appendix 7 to the Instruction", "4684-4742"),
+    number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=1.3),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=1.1),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=1.6),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=15),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
+        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
         JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
-            "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=1.5
+            "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=18
         ),
-        JournalColumn("purpose", "Цель направления", _mpr_purpose, width=1.5),
-        JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=1.4),
-        JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=1.8),
-        JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=1.8),
-        JournalColumn("note", "Примечание", lambda k, m: None, width=0.9),
+        JournalColumn("purpose", "Цель направления", _mpr_purpose, width=53),
+        JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=16),
+        JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=77),
+        JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=42),
+        JournalColumn("note", "Примечание", lambda k, m: None, width=12),
     ),
     records=lambda k: [k.mpr] if k.mpr is not None else [],
     date_of=lambda k, m: m.date,
