@@ -94,6 +94,13 @@ def render_cmd(
     sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
+    cades_per_signer: Annotated[
+        bool,
+        typer.Option(
+            "--cades-per-signer",
+            help="Besides each DOCX's combined .p7s, one per signer: <file>.<role>.p7s (with --sign).",
+        ),
+    ] = False,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
 ) -> None:
@@ -102,8 +109,8 @@ def render_cmd(
         raise InputError("give either --form ID (repeatable) or --all")
     if queue and not sign:
         raise InputError("--queue needs --sign: only signed documents leave msedocs")
-    if (level or pki) and not sign:
-        raise InputError("--level and --pki apply only with --sign")
+    if (level or pki or cades_per_signer) and not sign:
+        raise InputError("--level, --pki and --cades-per-signer apply only with --sign")
     variant = _variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
     selected = None if all_forms else form
@@ -114,7 +121,7 @@ def render_cmd(
 
         outbox = open_outbox(db)
     try:
-        _render(cases, out, batch, formats, selected, variant, sign, level, pki, outbox)
+        _render(cases, out, batch, formats, selected, variant, sign, level, pki, outbox, cades_per_signer)
     finally:
         if outbox is not None:
             outbox.close()
@@ -134,7 +141,9 @@ def _variant(variant: str, electronic: bool, sign: bool) -> str:
     return variant
 
 
-def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, sign, level, pki, outbox) -> None:
+def _render(
+    cases: Path, out: Path, batch: bool, formats, selected, variant, sign, level, pki, outbox, cades_per_signer=False
+) -> None:
     """`render` after its options are checked: a first pass over the cases (each valid, each
     case_id once, each queueable and not yet queued), then every case rendered into a staging
     folder; with an outbox, every case queued in one transaction; only then are the files moved
@@ -151,7 +160,7 @@ def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, sig
     if sign:
         from .sign import SigningOptions, load
 
-        profile = load(SigningOptions(level=level, pki_dir=pki))
+        profile = load(SigningOptions(level=level, pki_dir=pki, cades_per_signer=cades_per_signer))
         if profile.is_test:
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
     paper = variant == "paper" or (variant == "auto" and not sign)

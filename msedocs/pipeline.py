@@ -82,8 +82,7 @@ def render_form(
                 docx = docx_gen.render(data, paper=paper)
                 out.append(RenderedDocument.of(spec.id, "docx", docx))
                 if signer is not None:
-                    p7s = signer.detached(docx)
-                    out.append(RenderedDocument.of(spec.id, "p7s", p7s, _sig(signer, "CAdES"), f"{spec.id}.docx.p7s"))
+                    out.extend(signer.detached_documents(spec.id, docx))
     except GeneratorError as exc:
         raise _wrap(spec.id, exc) from exc
     return out

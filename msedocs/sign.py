@@ -37,6 +37,8 @@ class SigningOptions:
     """A test PKI folder; default: the configured profile, else the test PKI under .msedocs/pki."""
     config: Path | None = None
     """A TOML signing configuration."""
+    cades_per_signer: bool = False
+    """Besides a DOCX's combined ``.p7s``, one ``<file>.<role>.p7s`` per signer."""
 
 
 def load(options: SigningOptions) -> SigningProfile:
@@ -49,6 +51,10 @@ def load(options: SigningOptions) -> SigningProfile:
             profile = signing.load_profile(options.config)
         if options.level:
             profile = profile.with_level(options.level)
+        if options.cades_per_signer:
+            from dataclasses import replace
+
+            profile = replace(profile, cades_per_signer=True)
     except signing.ConfigurationError as exc:
         raise InputError(f"signing configuration: {exc}") from None
     except signing.PkiError as exc:  # the --pki folder given cannot hold a test PKI: the user's to fix
@@ -108,6 +114,23 @@ class FormSigner:
     def detached(self, content: bytes) -> bytes:
         return self._call("sign_detached", content)
 
+    def detached_documents(self, form_id: str, content: bytes) -> list[RenderedDocument]:
+        """The DOCX's ``<form>.docx.p7s`` and, if the profile asks, one ``<form>.docx.<role>.p7s`` per signer."""
+        import signing
+
+        p7s = self.detached(content)
+        entry = self.manifest_entry("CAdES")
+        out = [RenderedDocument.of(form_id, "p7s", p7s, entry, f"{form_id}.docx.p7s")]
+        if getattr(self.profile, "cades_per_signer", False):
+            try:
+                parts = signing.split_detached(p7s)
+            except signing.SigningFailure as exc:
+                raise SigningError(f"split_detached: {exc}") from None
+            for role, part in zip(self.roles, parts, strict=True):
+                single = {**entry, "roles": [role]}
+                out.append(RenderedDocument.of(form_id, "p7s", part, single, f"{form_id}.docx.{role}.p7s"))
+        return out
+
     def _call(self, name: str, content: bytes, **kwargs: Any) -> bytes:
         import signing
 
@@ -134,8 +157,4 @@ def sign_rendered(signer: FormSigner | None, form_id: str, fmt: str, content: by
         return [RenderedDocument.of(form_id, "pdf", signer.pdf(content), signer.manifest_entry("PAdES"))]
     if fmt == "xml":
         return [RenderedDocument.of(form_id, "xml", content, signer.manifest_entry("XAdES"))]
-    p7s = signer.detached(content)
-    return [
-        RenderedDocument.of(form_id, "docx", content),
-        RenderedDocument.of(form_id, "p7s", p7s, signer.manifest_entry("CAdES"), f"{form_id}.docx.p7s"),
-    ]
+    return [RenderedDocument.of(form_id, "docx", content), *signer.detached_documents(form_id, content)]

@@ -29,6 +29,7 @@ from .errors import (
 # import, and ``msedocs --help`` should not pay for that.
 _LAZY = {
     "sign_detached": ".cades",
+    "split_detached": ".cades",
     "Signer": ".keys",
     "clear_key_cache": ".keys",
     "load_pkcs11": ".keys",
@@ -72,7 +73,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .cades import sign_detached
+    from .cades import sign_detached, split_detached
     from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
     from .pades import DEFAULT_STAMP_FONT, sign_pdf
     from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
@@ -128,6 +129,7 @@ __all__ = [
     "sign_detached",
     "sign_pdf",
     "sign_xml",
+    "split_detached",
     "verify_detached",
     "verify_file",
     "verify_pdf",

@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from asn1crypto import cms, crl, ocsp
+from asn1crypto import cms, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -36,7 +36,7 @@ from .keys import Signer
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamp_token, timestamper_for, validation_data_for
 
-__all__ = ["sign_detached"]
+__all__ = ["sign_detached", "split_detached"]
 
 
 def _sign_one(
@@ -176,3 +176,22 @@ def sign_detached(
         fields["signer_infos"] = infos
         signed_data = cms.SignedData(fields)
     return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+
+
+def split_detached(p7s: bytes) -> list[bytes]:
+    """One detached ``.p7s`` per SignerInfo of ``p7s``, in its order, for tools that expect a
+    single signer. Each keeps every certificate and revocation value of the original, so its
+    validation data and any archive timestamp (whose hash index lists them) stay valid."""
+    try:
+        sd = cms.ContentInfo.load(p7s)["content"]
+        infos = list(sd["signer_infos"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SigningFailure(f"the .p7s cannot be read: {exc}") from exc
+    out = []
+    for si in infos:
+        fields = {name: sd[name] for name, *_ in cms.SignedData._fields if not isinstance(sd[name], core.Void)}
+        algo = si["digest_algorithm"]["algorithm"].native
+        fields["digest_algorithms"] = [a for a in sd["digest_algorithms"] if a["algorithm"].native == algo]
+        fields["signer_infos"] = [si]
+        out.append(cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(fields)}).dump())
+    return out

@@ -183,6 +183,9 @@ class SigningProfile:
     """Digest algorithm for every hash in a signature; SHA-1 is refused."""
     is_test: bool = False
     """True when keys come from a generated TEST PKI: signatures are not valid for real use."""
+    cades_per_signer: bool = False
+    """Besides the combined detached ``.p7s``, one per signer (:func:`signing.cades.split_detached`),
+    for tools that expect a single SignerInfo."""
 
     def __post_init__(self) -> None:
         if self.digest.lower().replace("-", "") not in ("sha256", "sha384", "sha512"):

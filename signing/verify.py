@@ -1547,6 +1547,8 @@ def verify_file(
             pki_dir = Path.cwd() / ".msedocs" / "pki"
     if p.suffix.lower() == ".p7s":
         content_path, sig_path = p.with_suffix(""), p
+        if not content_path.exists() and content_path.with_suffix("").is_file():  # <file>.<role>.p7s
+            content_path = content_path.with_suffix("")
     else:
         content_path, sig_path = p, Path(str(p) + ".p7s")
     data = read_input(content_path)

@@ -429,3 +429,66 @@ def test_cades_tampering_under_the_archive_timestamp_fails(
     else:
         assert all(s.indication.value == "TOTAL_FAILED" for s in report.signatures), report.to_json()
         assert {s.sub_indication for s in report.signatures} == {"HASH_FAILURE"}
+
+
+# ------------------------------------------------------------------ msedocs render / verify
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE = ROOT / "fixtures" / "cases" / "adult_first_group_ii.json"
+
+
+def _msedocs(*args: str | Path) -> tuple[int, str]:
+    exe = ROOT / ".venv" / "bin" / "msedocs"
+    res = run(str(exe) if exe.is_file() else "msedocs", *args)
+    return res.returncode, res.stdout + res.stderr
+
+
+@pytest.fixture(scope="module")
+def rendered(offline_pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "out"
+    rc, text = _msedocs(
+        "render", CASE, "--form", "by-act", "--out", out, "--sign", "--level", "B-LTA",
+        "--pki", offline_pki.dir, "--cades-per-signer",
+    )  # fmt: skip
+    assert rc == 0, text
+    return out
+
+
+def test_render_sign_b_lta_and_verify_require_level(rendered: Path, offline_pki: TestPki) -> None:
+    import json
+
+    manifest = json.loads((rendered / "manifest.json").read_text(encoding="utf-8"))
+    files = manifest["files"] if isinstance(manifest, dict) and "files" in manifest else manifest
+    assert "B-LTA" in json.dumps(files)
+    for name in ("by-act.pdf", "by-act.xml", "by-act.docx"):
+        rc, text = _msedocs("verify", rendered / name, "--pki", offline_pki.dir, "--require-level", "B-LTA")
+        assert rc == 0, text
+    pdf = (rendered / "by-act.pdf").read_bytes()
+    assert {r[1] for r in stock_ades(pdf, offline_pki)} == {"PASSED/OK"}
+
+
+def test_cades_per_signer_files(rendered: Path, offline_pki: TestPki) -> None:
+    """--cades-per-signer: besides the combined .p7s, one per signer (``<file>.<role>.p7s``) that
+    tools expecting a single SignerInfo accept; openssl cms verifies each."""
+    docx = rendered / "by-act.docx"
+    combined = cms.ContentInfo.load((rendered / "by-act.docx.p7s").read_bytes())["content"]
+    singles = sorted(rendered.glob("by-act.docx.*.p7s"))
+    assert len(singles) == len(combined["signer_infos"]) >= 2, singles
+    serials = set()
+    for p in singles:
+        sd = cms.ContentInfo.load(p.read_bytes())["content"]
+        assert len(sd["signer_infos"]) == 1
+        serials.add(sd["signer_infos"][0]["sid"].chosen["serial_number"].native)
+        r = run(
+            "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", p, "-content", docx,
+            "-CAfile", offline_pki.root_path, "-purpose", "any", "-out", "/dev/null",
+        )  # fmt: skip
+        assert r.returncode == 0 and "Verification successful" in r.stderr, r.stderr
+        role = p.name.removeprefix("by-act.docx.").removesuffix(".p7s")
+        assert role in {"chairman", "member1", "member2", "bureau_head"}, role
+    assert serials == {si["sid"].chosen["serial_number"].native for si in combined["signer_infos"]}
+    # msedocs verify finds the DOCX next to <file>.<role>.p7s; alone, a signer's file lacks the others
+    rc, text = _msedocs("verify", singles[0], "--pki", offline_pki.dir, "--policy", "basic", "--require-level", "B-LTA")
+    assert rc == 0, text
+    rc, text = _msedocs("verify", singles[0], "--pki", offline_pki.dir)
+    assert rc == 1 and "missing signer" in text, text
