@@ -274,3 +274,54 @@ def test_no_term_underlined_in_place(form_id: str, no: str, next_no: str) -> Non
     (paragraph,) = [p for p in document.paragraphs if p.text.startswith(no)]
     assert paragraph.text.count(phrase) == 1, paragraph.text
     assert [r.text for r in paragraph.runs if r.underline and r.text == phrase] == [phrase]
+
+
+def printed_values(node: object, out: set[str] | None = None) -> set[str]:
+    """Every filled value of a form's data dict (displays, «другое» texts, totals, names)."""
+    out = set() if out is None else out
+    if isinstance(node, dict):
+        for key in ("display", "other", "total"):
+            if isinstance(node.get(key), str) and node[key]:
+                out.add(norm(MARK.sub("", node[key])))
+        for v in node.values():
+            printed_values(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            if isinstance(v, str) and v:
+                out.add(norm(MARK.sub("", v)))
+            printed_values(v, out)
+    return out
+
+
+#: What the DOCX prints between the statute's fragments besides filled values: the «Форма» mark
+#: above the form, «ФК __» left open, and the slip's note above its title.
+OWN_ALLOWED = {"Форма", "__"}
+SLIP_NOTE = (
+    "Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь в амбулаторных условиях"
+)
+
+
+@pytest.mark.parametrize(("form_id", "case_name"), _cases())
+def test_docx_adds_no_wording_of_its_own(form_id: str, case_name: str) -> None:
+    """Between the statute's fragments the DOCX holds filled values only: no caption, label or word
+    of our own («(от)» above the act's date, «другое» under MPR item 8.6 were such)."""
+    body = gendered(seed_form(form_id)[0], case(case_name))
+    text = re.sub(r" (?=[,;:])", "", docx_text(rendered(case_name, form_id)["docx"]))
+    values = sorted(printed_values(REGISTRY[form_id].data(case(case_name))), key=len, reverse=True)
+    heads = seed_form_parts(form_id)[3]
+    head_words = set(seed_tables(form_id))
+    own, at = [], 0
+    for fragment in body:
+        found = text.find(fragment, at)
+        if found < 0:
+            continue
+        gap = text[at:found].replace(SLIP_NOTE, " ")
+        for v in [*heads, *values]:
+            gap = gap.replace(v, " ")
+        gap = gap.strip(" ,;:.—")
+        if set(gap.split()) <= head_words:  # a table's head, its cells in the table's order
+            gap = ""
+        if gap and gap not in OWN_ALLOWED:
+            own.append(gap)
+        at = found + len(fragment)
+    assert not own, f"{form_id}: wording of our own between the statute's: {own}"
