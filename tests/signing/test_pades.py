@@ -84,14 +84,26 @@ def test_pdfsig_finds_every_signature_valid_and_trusted(
     signed: dict[Level, bytes], nssdbs: dict[str, str], level: Level, tmp_path: Path
 ) -> None:
     report = _pdfsig(signed[level], nssdbs["ours"], tmp_path)
-    assert [s.signer for s in report.signatures] == COMMISSION_NAMES, report.out
-    for sig in report.signatures:
+    sigs = _regular(report, level)
+    assert [s.signer for s in sigs] == COMMISSION_NAMES, report.out
+    for sig in sigs:
         assert sig.signature == SIGNATURE_VALID, report.out
         assert sig.certificate == CERT_TRUSTED, report.out
         assert sig.fields["Signature Type"] == "ETSI.CAdES.detached", report.out
     # the last signature covers the whole file, earlier ones their revision (B-LT appends the DSS after it)
-    assert all("Not total document signed" in s.notes for s in report.signatures[:-1]), report.out
-    assert "Total document signed" in report.signatures[-1].notes or level is Level.B_LT, report.out
+    assert all("Not total document signed" in s.notes for s in sigs[:-1]), report.out
+    assert "Total document signed" in sigs[-1].notes or level >= Level.B_LT, report.out
+
+
+def _regular(report: PdfsigReport, level: Level) -> list:
+    """The signatures pdfsig lists, less B-LTA's document timestamp, which it lists last but cannot
+    validate (poppler: "Unable to validate this type of signature"); stock pyHanko checks it (test_lta)."""
+    if level < Level.B_LTA:
+        return report.signatures
+    ts = report.signatures[-1]
+    assert ts.fields["Signature Field Name"] == "ArchiveTimeStamp1", report.out
+    assert ts.signer == "TEST msedocs Timestamp Authority", report.out
+    return report.signatures[:-1]
 
 
 @pytest.mark.parametrize("db", ["empty", "other root"])
@@ -100,8 +112,9 @@ def test_pdfsig_trust_comes_from_our_root(
     signed: dict[Level, bytes], nssdbs: dict[str, str], level: Level, db: str, tmp_path: Path
 ) -> None:
     report = _pdfsig(signed[level], nssdbs[db], tmp_path)
-    assert len(report.signatures) == 3, report.out
-    for sig in report.signatures:
+    sigs = _regular(report, level)
+    assert len(sigs) == 3, report.out
+    for sig in sigs:
         assert sig.signature == SIGNATURE_VALID, report.out  # the signature itself does not depend on trust
         assert sig.certificate != CERT_TRUSTED, report.out
         assert sig.certificate == CERT_UNTRUSTED_ISSUER, report.out  # chain built from the CMS, root not trusted
