@@ -71,7 +71,7 @@ password_file = "pw.txt"
 @pytest.mark.parametrize(
     ("toml", "match"),
     [
-        ('[signing]\nlevel = "B-LTA"\n', "not one of"),
+        ('[signing]\nlevel = "B-LTX"\n', "not one of"),
         ('[signing]\ndigest = "sha1"\n', "sha1"),
         ('[signing]\nrevocation_sources = ["ldap"]\n', "revocation source"),
         ("[signing\n", "cannot read"),
@@ -113,3 +113,11 @@ def test_wrong_password(pki: TestPki) -> None:
 def test_sha1_refused() -> None:
     with pytest.raises(KeyLoadError, match="not allowed"):
         hash_for("sha1")
+
+
+def test_b_lta_is_a_level_above_b_lt(tmp_path: Path) -> None:
+    cfg = tmp_path / "msedocs.toml"
+    cfg.write_text('[signing]\nlevel = "B-LTA"\n', encoding="utf-8")
+    prof = load_profile(cfg, env={}, cwd=tmp_path)
+    assert prof.level is Level.B_LTA and Level.B_LTA > Level.B_LT
+    assert Level.parse("lta") is Level.B_LTA
