@@ -560,3 +560,20 @@ def test_docx_columns_take_the_declared_widths(jid, built):
     for row in table.rows[:3]:
         for cell, got in zip(row.cells, grid, strict=True):
             assert int(cell.width) == pytest.approx(got, abs=635)
+
+
+def test_a_row_taller_than_a_page_is_printed_whole(tmp_path):
+    """Rows are kept whole on a page, except one that no page can hold (a free text may have
+    8,000 characters): that row runs over pages and loses nothing."""
+    spec = JOURNALS["by-journal-protocols"]
+    keys = [c.key for c in spec.columns]
+    words = [f"слово{i:04d}" for i in range(800)]  # 8,000 characters
+    long = dict.fromkeys(keys)
+    long |= {"patient": "Длинный А.Б.", "diagnosis": " ".join(words), "labour": " ".join(reversed(words))}
+    rows = [_short_row(1, "Первый"), ("2", *(long[k] for k in keys)), _short_row(3, "Последний")]
+    data = spec.data(rows, "Первая Минская городская МРЭК общего профиля", START, END)
+    pages = pdf_pages(journal_pdf.render(data), tmp_path)
+    text = re.sub(r"[\s\u00ad]+", " ", " ".join(pages))
+    found = re.findall(r"слово(\d{4})", text.replace("- ", ""))
+    assert sorted(found) == sorted([f"{i:04d}" for i in range(800)] * 2)  # each word in both columns
+    assert len(pages) > 2 and "Последний А.Б." in text
