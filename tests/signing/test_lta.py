@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 import shutil
 import socket
 from io import BytesIO
@@ -160,7 +161,11 @@ def test_b_lta_pdf_layout(pdfs: dict[Level, bytes], offline_pki: TestPki) -> Non
     assert offline_pki.tsa.public_bytes(_DER) in certs
     assert len(dss["/OCSPs"]) >= 2  # a signer's and the TSA's
     vri = dss["/VRI"]
-    assert len(vri) >= 3
+    tsa = offline_pki.tsa.public_bytes(_DER)
+    for sig in sigs[:3]:  # each signature's VRI: its own chain and the TSA's, an OCSP response for each
+        entry = vri["/" + hashlib.sha1(sig.pkcs7_content).hexdigest().upper()]
+        assert tsa in [c.get_object().data for c in entry["/Cert"]]
+        assert len(entry["/OCSP"]) >= 2
     # nothing after the last signature but the DSS and the timestamp: the default policy is met
     report = verify_pdf(pdf, pki_dir=offline_pki.dir)
     assert report.passed, report.to_json()
