@@ -148,7 +148,7 @@ def with_archive_timestamp(
 
 def archive_timestamps(si: cms.SignerInfo) -> list[bytes]:
     """The DER of each archive-time-stamp-v3 token of ``si``, in order."""
-    out = []
+    out: list[bytes] = []
     for attr in si["unsigned_attrs"] or ():
         if attr["type"].dotted == ID_AA_ATS_V3:
             out.extend(v.dump() for v in attr["values"])

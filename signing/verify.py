@@ -1283,7 +1283,11 @@ def verify_pdf(
                     continue
                 digest = ts.compute_digest()
                 token = cms.ContentInfo({"content_type": "signed_data", "content": ts.signed_data}).dump()
-                when, fail, note = await _check_timestamp(token, lambda alg, d=digest: d, trust, [], dss_info)
+
+                def whole(alg: str, d: bytes = digest) -> bytes:
+                    return d
+
+                when, fail, note = await _check_timestamp(token, whole, trust, [], dss_info)
             except Exception as exc:
                 entry["problem"] = f"FORMAT_FAILURE: cannot process the document timestamp: {exc}"
                 continue
