@@ -75,7 +75,7 @@ def _split(document: bytes, widths: list[float]) -> tuple[bytes, list[str], byte
     root = etree.fromstring(document)
     body = root.find(f"{W}body")
     tables = body.findall(f"{W}tbl") if body is not None else []
-    if not tables:
+    if body is None or not tables:
         raise GeneratorError("journal DOCX template: no table")
     _size_columns(body, tables[-1], widths)
     model = tables[-1].findall(f"{W}tr")[-1]

@@ -577,3 +577,26 @@ def test_a_row_taller_than_a_page_is_printed_whole(tmp_path):
     found = re.findall(r"слово(\d{4})", text.replace("- ", ""))
     assert sorted(found) == sorted([f"{i:04d}" for i in range(800)] * 2)  # each word in both columns
     assert len(pages) > 2 and "Последний А.Б." in text
+
+
+def test_libreoffice_keeps_the_declared_column_widths(built, tmp_path):
+    """LibreOffice opens the protocols journal's DOCX and, saving it anew, keeps the columns the
+    declaration gives (fixed layout), not widths of its own."""
+    import shutil
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    jid = "by-journal-protocols"
+    src = tmp_path / "in" / f"{jid}.docx"
+    src.parent.mkdir()
+    src.write_bytes(built[jid]["docx"])
+    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless",
+                    "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(tmp_path / "out"), str(src)],
+                   check=True, capture_output=True, timeout=180)  # fmt: skip
+    document = docx.Document(str(tmp_path / "out" / f"{jid}.docx"))
+    grid = [int(col.width) for col in document.tables[-1].columns]
+    declared = [c["width"] for c in JOURNALS[jid].data([], "", START, END)["columns"]]
+    assert len(grid) == len(declared)
+    for got, width in zip(grid, declared, strict=True):
+        assert got / sum(grid) == pytest.approx(width / sum(declared), abs=0.002)
