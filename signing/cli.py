@@ -91,6 +91,8 @@ def _print(report: VerificationReport) -> None:
         times = f"signing time {s.signing_time.isoformat() if s.signing_time else '-'}"
         if s.timestamp_time:
             times += f", timestamp {s.timestamp_time.isoformat()}"
+        if s.archive_time:
+            times += f", archive timestamp {s.archive_time.isoformat()}"
         typer.echo(f"         level: {s.level or '-'}; {times}")
         q = s.qualified
         flags = [

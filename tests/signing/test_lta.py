@@ -468,6 +468,7 @@ def test_render_sign_b_lta_and_verify_require_level(rendered: Path, offline_pki:
     for name in ("by-act.pdf", "by-act.xml", "by-act.docx"):
         rc, text = _msedocs("verify", rendered / name, "--pki", offline_pki.dir, "--require-level", "B-LTA")
         assert rc == 0, text
+        assert "archive timestamp 20" in text and "B-LTA" in text, text
     pdf = (rendered / "by-act.pdf").read_bytes()
     assert {r[1] for r in stock_ades(pdf, offline_pki)} == {"PASSED/OK"}
 
