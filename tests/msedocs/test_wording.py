@@ -325,3 +325,22 @@ def test_docx_adds_no_wording_of_its_own(form_id: str, case_name: str) -> None:
             own.append(gap)
         at = found + len(fragment)
     assert not own, f"{form_id}: wording of our own between the statute's: {own}"
+
+
+@pytest.mark.parametrize(
+    ("case_name", "form_id", "printed"),
+    [
+        ("in_absentia", "by-act", "направлена на консультацию (в центральную МРЭК"),
+        ("adult_first_group_ii", "by-act", "направлен на консультацию (в центральную МРЭК"),
+        ("in_absentia", "by-referral-slip", "признана инвалидом"),
+        ("adult_first_group_ii", "by-referral-slip", "признан инвалидом"),
+    ],
+)
+def test_gendered_words_match_the_patient(case_name: str, form_id: str, printed: str) -> None:
+    """«направлен(а)», «признан(а)»: the form matching the patient's sex, in PDF and DOCX alike."""
+    expected = {"направлена": "female", "направлен ": "male", "признана": "female", "признан ": "male"}
+    assert next(v for k, v in expected.items() if k in printed) == case(case_name).patient.sex.value
+    docs = rendered(case_name, form_id)
+    for text in (pdf_text(docs["pdf"], layout=True), docx_text(docs["docx"])):
+        assert printed in text
+        assert "(а)" not in text
