@@ -498,3 +498,28 @@ def test_cades_per_signer_files(rendered: Path, offline_pki: TestPki) -> None:
     assert rc == 0, text
     rc, text = _msedocs("verify", singles[0], "--pki", offline_pki.dir)
     assert rc == 1 and "missing signer" in text, text
+
+
+def test_stripped_document_timestamp_falls_below_the_declared_level(
+    pdfs: dict[Level, bytes], offline_pki: TestPki
+) -> None:
+    """Cutting the PDF back to before the archive timestamp leaves good signatures below the
+    declared B-LTA: the default policy fails it, ``basic`` (only every signature present) passes it."""
+    pdf = pdfs[Level.B_LTA]
+    ts = PdfFileReader(BytesIO(pdf)).embedded_signatures[-1]
+    start = list(ts.sig_object["/ByteRange"])[1]
+    cut = pdf.rfind(b"%%EOF", 0, start) + len(b"%%EOF")
+    cut += len(pdf[cut : cut + 2]) - len(pdf[cut : cut + 2].lstrip(b"\r\n"))
+    stripped = pdf[:cut]
+    assert PdfFileReader(BytesIO(stripped)).embedded_timestamp_signatures == []
+    report = verify_pdf(stripped, pki_dir=offline_pki.dir)
+    assert not report.passed
+    assert report.policy is not None and report.policy.level_shortfalls, report.to_json()
+    assert all(s.level in ("B-T", "B-LT") for s in report.signatures)
+    assert verify_pdf(stripped, pki_dir=offline_pki.dir, policy="basic").passed
+
+
+def test_cades_per_signer_needs_sign(tmp_path: Path) -> None:
+    rc, text = _msedocs("render", CASE, "--form", "by-act", "--out", tmp_path / "o", "--cades-per-signer")
+    assert rc == 2 and "--cades-per-signer" in text, text
+    assert not (tmp_path / "o").exists()
