@@ -38,7 +38,8 @@ class JournalColumn:
     label: str
     get: Callable[[Case, Any], Any]
     type: Literal["text", "date"] = "text"
-    #: Millimetres of the landscape page's 272 mm text width (PDF and DOCX alike, in proportion).
+    #: Millimetres of the landscape page's 272 mm text width (PDF and DOCX alike, in proportion),
+    #: sized by content: bench/fit_journal_widths.py fits them to generated cases.
     width: float = 20.0
 
 
