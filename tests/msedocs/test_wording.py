@@ -344,3 +344,23 @@ def test_gendered_words_match_the_patient(case_name: str, form_id: str, printed:
     for text in (pdf_text(docs["pdf"], layout=True), docx_text(docs["docx"])):
         assert printed in text
         assert "(а)" not in text
+
+
+@pytest.mark.parametrize(
+    ("case_name", "form_id"),
+    [
+        (name, form_id)
+        for name in ("occupational_disease_percentages", "central_mrek_cancelled", "in_absentia")
+        for form_id in ("by-act", "by-referral", "by-referral-slip", "by-conclusion", "by-mpr-conclusion")
+        if REGISTRY[form_id].applies_to(case(name))
+    ],
+)
+def test_no_space_before_comma_or_semicolon_after_a_value(case_name: str, form_id: str) -> None:
+    """A filled value is followed by the statute's «,» or «;» directly (a value's padding read as
+    «умеренные ;» in the impairment lists and in «…15.04.2019 ; 20 — …»)."""
+    tool = require_tool("pdftotext")
+    pdf = rendered(case_name, form_id)["pdf"]
+    out = subprocess.run([tool, "-enc", "UTF-8", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    text = out.stdout.decode("utf-8")
+    spaced = [text[max(0, m.start() - 30) : m.end()] for m in re.finditer(r"\S {1,2}[,;]", text)]
+    assert not spaced, f"{form_id}: a space before «,» or «;»: {spaced}"
