@@ -56,11 +56,11 @@ def item_text(item: dict[str, Any]) -> RichText:
         _add(rt, (": " if item.get("colon", True) else " ") if item["label"] else "")
         _options(rt, item)
     elif kind == "records" and not item.get("table", True):
-        _add(rt, ": ")
+        _add(rt, " ")  # the statute's «(указать) ___»: the blank straight after the label
         rows = [" — ".join(c["display"] for c in row.values() if c["display"]) for row in item["rows"]]
         _value(rt, "; ".join(rows))
     elif kind in ("records", "group") and not item.get("inline"):
-        _add(rt, ":")
+        _add(rt, ":" if item.get("colon", True) else "")
     elif kind == "group":
         for i, child in enumerate(item["children"]):
             sep = (" " if item["label"] or item["no"] else "") if i == 0 else item["sep"]

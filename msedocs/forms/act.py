@@ -479,6 +479,7 @@ ACT = FormSpec(
             "disabilityCause",
             "Причина инвалидности (указать)",
             "group",
+            colon=False,
             children=(
                 ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
                 ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),

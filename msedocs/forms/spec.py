@@ -168,8 +168,8 @@ class ItemDef:
     end: str = ""
     #: What the statute prints right after the label and its footnote mark («Решение МРЭК³:»).
     label_end: str = ""
-    #: A choice's label is followed by a colon («Пол: мужской, женский»); False where the
-    #: statute prints none («Сформирована индивидуальная программа …», appendix 11 item 14).
+    #: A choice's or a group's label is followed by a colon («Пол: мужской, женский»); False where
+    #: the statute prints none («Сформирована индивидуальная …», appendix 11 item 14; act item 32).
     colon: bool = True
     #: Options of a life-activity item the statute prints without «ФК __» (act item 24).
     no_fc: frozenset[str] = frozenset()

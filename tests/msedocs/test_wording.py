@@ -318,7 +318,7 @@ def test_docx_adds_no_wording_of_its_own(form_id: str, case_name: str) -> None:
         gap = text[at:found].replace(SLIP_NOTE, " ")
         for v in [*heads, *values]:
             gap = gap.replace(v, " ")
-        gap = gap.strip(" ,;:.—")
+        gap = gap.strip(" ,;.—")
         if set(gap.split()) <= head_words:  # a table's head, its cells in the table's order
             gap = ""
         if gap and gap not in OWN_ALLOWED:
