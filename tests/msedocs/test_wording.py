@@ -301,12 +301,11 @@ SLIP_NOTE = (
 )
 
 
-@pytest.mark.parametrize(("form_id", "case_name"), _cases())
-def test_docx_adds_no_wording_of_its_own(form_id: str, case_name: str) -> None:
-    """Between the statute's fragments the DOCX holds filled values only: no caption, label or word
-    of our own («(от)» above the act's date, «другое» under MPR item 8.6 were such)."""
+def own_wording(form_id: str, case_name: str, text: str) -> list[str]:
+    """What ``text`` prints between the statute's fragments that is neither a filled value nor a
+    table's head: wording of our own."""
     body = gendered(seed_form(form_id)[0], case(case_name))
-    text = re.sub(r" (?=[,;:])", "", docx_text(rendered(case_name, form_id)["docx"]))
+    text = re.sub(r" (?=[,;:])", "", text)
     values = sorted(printed_values(REGISTRY[form_id].data(case(case_name))), key=len, reverse=True)
     heads = seed_form_parts(form_id)[3]
     head_words = set(seed_tables(form_id))
@@ -324,7 +323,19 @@ def test_docx_adds_no_wording_of_its_own(form_id: str, case_name: str) -> None:
         if gap and gap not in OWN_ALLOWED:
             own.append(gap)
         at = found + len(fragment)
-    assert not own, f"{form_id}: wording of our own between the statute's: {own}"
+    return own
+
+
+@pytest.mark.parametrize(("form_id", "case_name"), _cases())
+def test_no_wording_of_our_own(form_id: str, case_name: str) -> None:
+    """Between the statute's fragments the DOCX and the PDF hold filled values only: no caption,
+    label or word of our own («(от)» above the act's date, «другое» under MPR item 8.6 were such).
+    The PDF is read in pdftotext's reading order or, where a wide blank moves a word, -layout."""
+    docs = rendered(case_name, form_id)
+    own = own_wording(form_id, case_name, docx_text(docs["docx"]))
+    assert not own, f"{form_id}: wording of our own between the statute's in the DOCX: {own}"
+    own = min((own_wording(form_id, case_name, pdf_text(docs["pdf"], layout=lay)) for lay in (False, True)), key=len)
+    assert not own, f"{form_id}: wording of our own between the statute's in the PDF: {own}"
 
 
 @pytest.mark.parametrize(
