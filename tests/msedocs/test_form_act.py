@@ -435,3 +435,22 @@ def test_registered() -> None:
 
     assert REGISTRY["by-act"] is ACT
     assert ACT.data(load_case(BASE)) == ACT.data(load_case(BASE))  # deterministic
+
+
+def test_item_28_whole_wording_with_the_chosen_part_underlined() -> None:
+    """Item 28 prints the statute's whole wording (line 4303), the chosen outcomes underlined, with
+    «освидетельствование не завершено» when one of the outcomes under it is chosen."""
+    case, data = _load(lambda: load_case(_central_in_absentia(), name="central"))
+    item = by_no(data, "28")
+    sex = {"male": "направлен", "female": "направлена"}[case.patient.sex.value]
+    assert "".join(r["text"] for r in item["runs"]) == (
+        "освидетельствование завершено; освидетельствование не завершено "
+        f"({sex} на консультацию (в центральную МРЭК, в ГУ РНПЦ медэкспертизы и реабилитации, "
+        "составлена программа дополнительного обследования пациента МРЭК, "
+        "отказ от явки на освидетельствование для завершения МСЭ)"
+    )
+    assert [r["text"] for r in item["runs"] if r["chosen"]] == [
+        "освидетельствование завершено",
+        "освидетельствование не завершено",
+        "в ГУ РНПЦ медэкспертизы и реабилитации",
+    ]
