@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -402,3 +403,31 @@ def test_no_space_before_comma_or_semicolon_after_a_value(case_name: str, form_i
     text = out.stdout.decode("utf-8")
     spaced = [text[max(0, m.start() - 30) : m.end()] for m in re.finditer(r"\S {1,2}[,;]", text)]
     assert not spaced, f"{form_id}: a space before «,» or «;»: {spaced}"
+
+
+def test_docx_as_libreoffice_prints_it(tmp_path: Path) -> None:
+    """The DOCX of the act, conclusion, referral and slip laid out by LibreOffice (an independent
+    word processor) and read back with pdftotext: the statute's wording in order, as in our PDF."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed (the DOCX's own text is compared above)")
+    forms = ("by-act", "by-conclusion", "by-referral", "by-referral-slip")
+    sources = []
+    for form_id in forms:
+        src = tmp_path / f"{form_id}.docx"
+        src.write_bytes(rendered(FORMS[form_id][2], form_id)["docx"])
+        sources.append(str(src))
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}"
+    subprocess.run(
+        [soffice, profile, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), *sources],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    for form_id in forms:
+        pdf = (tmp_path / f"{form_id}.pdf").read_bytes()
+        body = gendered(seed_form(form_id)[0], case(FORMS[form_id][2]))
+        # LibreOffice sets a superscript footnote mark apart: «пациента ¹,»
+        texts = [re.sub(r"(?<=[^\W\d_]) \d(?=[,:;])", "", pdf_text(pdf, layout=lay)) for lay in (False, True)]
+        missing = min((missing_in_order(body, re.sub(r" (?=[,;:])", "", t)) for t in texts), key=len)
+        assert not missing, f"{form_id}: LibreOffice's rendering of the DOCX misses {missing}"
