@@ -431,3 +431,15 @@ def test_docx_as_libreoffice_prints_it(tmp_path: Path) -> None:
         texts = [re.sub(r"(?<=[^\W\d_]) \d(?=[,:;])", "", pdf_text(pdf, layout=lay)) for lay in (False, True)]
         missing = min((missing_in_order(body, re.sub(r" (?=[,;:])", "", t)) for t in texts), key=len)
         assert not missing, f"{form_id}: LibreOffice's rendering of the DOCX misses {missing}"
+
+
+@pytest.mark.parametrize("form_id", ["by-act", "by-conclusion"])
+def test_date_and_number_one_line_under_the_title(form_id: str) -> None:
+    """«от ___ № ___» stands under the title as one line, with no caption of our own («(от)»)."""
+    tool = require_tool("pdftotext")
+    pdf = rendered(FORMS[form_id][2], form_id)["pdf"]
+    out = subprocess.run([tool, "-enc", "UTF-8", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    lines = [ln.strip() for ln in out.stdout.decode("utf-8").splitlines() if ln.strip()]
+    title_end = next(i for i, ln in enumerate(lines) if ln.endswith("ЭКСПЕРТНОЙ КОМИССИИ"))
+    assert re.fullmatch(r"от «\d\d» \w+ \d{4} г\. № \S+", lines[title_end + 1]), lines[title_end + 1]
+    assert "(от)" not in lines
