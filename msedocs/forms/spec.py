@@ -351,12 +351,13 @@ class ItemDef:
 
 #: Words the statute prints for either sex («признан(а)»): the form matching the patient's sex.
 GENDERED = ("признан(а)", "направлен(а)", "освидетельствован(а)", "зарегистрирован(а)")
-PRINTED_KEYS = ("label", "display", "text", "suffix", "other")
+PRINTED_KEYS = ("label", "display", "text", "suffix", "other", "value")  # the XML's value as printed
 
 
 def gendered(data: Any, case: Case) -> Any:
     """``data`` with «признан(а)», «направлен(а)»... in the form matching the patient's sex
-    («признан» / «признана») wherever it is printed; unchanged when the sex is not known."""
+    («признан» / «признана») wherever it is printed and in the XML's values alike; unchanged when
+    the sex is not known."""
     sex = getattr(getattr(case, "patient", None), "sex", None)
     value = getattr(sex, "value", None)
     if value not in ("male", "female"):
