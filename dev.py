@@ -40,6 +40,7 @@ DEBIAN_PACKAGES = {
     "/usr/lib/x86_64-linux-gnu/libpango-1.0.so.0": "libpango-1.0-0",
     "/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0": "libpangoft2-1.0-0",
     "openssl": "openssl",
+    "soffice": "libreoffice-writer-nogui",  # the DOCX as LibreOffice lays it out (page fields, wording, widths)
     "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf": "fonts-dejavu-core",  # signing's default stamp font
 }
 
