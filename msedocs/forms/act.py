@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..model.case import Case, DisabilityStatus, Examination, WorkCapacityLoss
+from ..model.case import Case, DisabilityStatus, Examination, Organisation, Protocol, Review, WorkCapacityLoss
 from ..model.enums import (
     AdditionalExamResult,
     CentralPurpose,
@@ -23,7 +23,18 @@ from ..model.enums import (
     SectionFulfilment,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, joined_limit, list_limit
+from .spec import (
+    Column,
+    FormSpec,
+    ItemDef,
+    OptionGroup,
+    Signer,
+    Source,
+    joined_limit,
+    list_limit,
+    name_limit,
+    text_limit,
+)
 
 
 class ActPurpose(Labelled):
@@ -190,7 +201,10 @@ ACT = FormSpec(
             doc="(дата и номер акта, под заголовком)",
             children=(
                 ItemDef("", "date", "от", "date", get=_ex("act_date"), required=True),
-                ItemDef("", "number", "№", get=_ex("act_number"), required=True),
+                ItemDef(
+                    "", "number", "№", get=_ex("act_number"), required=True,
+                    max_length=text_limit(Examination, "act_number"),
+                ),  # fmt: skip
             ),
         ),
     ),
@@ -201,6 +215,7 @@ ACT = FormSpec(
             "Наименование организации здравоохранения, направившей пациента на МСЭ",
             get=_path("referring_organisation", "name"),
             required=True,
+            max_length=text_limit(Organisation, "name"),
         ),
         ItemDef("2", "startDate", "Дата начала МСЭ", "date", get=_ex("start_date"), required=True),
         ItemDef(
@@ -211,7 +226,7 @@ ACT = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
-                ItemDef("", "number", "№", get=_ex("protocol", "number")),
+                ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
             ),
         ),
         ItemDef(
@@ -293,6 +308,7 @@ ACT = FormSpec(
             "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента",
             get=_path("representative", "name"),
             footnote=1,
+            max_length=name_limit(),
         ),
         c.registration_address("14"),
         c.actual_address("15"),
@@ -645,9 +661,15 @@ ACT = FormSpec(
             "group",
             inline=True,
             children=(
-                ItemDef("", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission")),
+                ItemDef(
+                    "", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission"),
+                    max_length=text_limit(Review, "commission"),
+                ),
                 ItemDef("", "date", "от", "date", get=_dec("review", "date")),
-                ItemDef("", "number", "№", get=_dec("review", "number"), end=":"),
+                ItemDef(
+                    "", "number", "№", get=_dec("review", "number"), end=":",
+                    max_length=text_limit(Review, "number"),
+                ),  # fmt: skip
                 ItemDef(
                     "",
                     "result",

@@ -13,7 +13,7 @@ from datetime import date
 from ..model.case import Case, Decision
 from ..model.mpr import Certificate, PastDecision
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Source, format_date, list_limit
+from .spec import Column, FormSpec, ItemDef, Source, format_date, list_limit, name_limit
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ CARD = FormSpec(
             "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента",
             get=lambda k: k.representative.name if k.representative else None,
             footnote=1,
+            max_length=name_limit(),
         ),
         replace(c.registration_address("5"), label="Адрес регистрации пациента по месту жительства"),
         c.actual_address("6"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import ActivityLimit, Case, Diagnosis, Examination, Impairment, Referral, Sheet
+from ..model.case import ActivityLimit, Case, Commission, Diagnosis, Examination, Impairment, Referral, Sheet
 from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, Sex, Supplement
-from .spec import Column, ItemDef, format_date, list_limit
+from .spec import Column, ItemDef, address_limit, format_date, list_limit, name_limit, text_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
@@ -80,11 +80,14 @@ def missed_period(no: str) -> ItemDef:
 
 def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:
     """The commission's name on the line above the title, with its caption in brackets below."""
-    return ItemDef("", "commissionName", caption, get=lambda c: c.commission.name, required=True)
+    return ItemDef(
+        "", "commissionName", caption, get=lambda c: c.commission.name, required=True,
+        max_length=text_limit(Commission, "name"),
+    )  # fmt: skip
 
 
 def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
-    return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True)
+    return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True, max_length=name_limit())
 
 
 def id_number(no: str) -> ItemDef:
@@ -114,6 +117,7 @@ def registration_address(no: str, whose: str = "пациента") -> ItemDef:
         f"Адрес регистрации по месту жительства {whose}",
         get=lambda c: c.patient.addresses.registration,
         required=True,
+        max_length=address_limit(),
     )
 
 
@@ -123,6 +127,7 @@ def actual_address(no: str) -> ItemDef:
         "actualAddress",
         "Адрес фактического места жительства или пребывания пациента",
         get=lambda c: c.patient.addresses.actual or c.patient.addresses.registration,
+        max_length=address_limit(),
     )
 
 
@@ -200,8 +205,14 @@ def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) ->
         "group",
         inline=True,
         children=(
-            ItemDef("", "series", "серия", get=lambda c: s.series if (s := get(c)) else None),
-            ItemDef("", "number", "№", get=lambda c: s.number if (s := get(c)) else None),
+            ItemDef(
+                "", "series", "серия", get=lambda c: s.series if (s := get(c)) else None,
+                max_length=text_limit(Sheet, "series"),
+            ),
+            ItemDef(
+                "", "number", "№", get=lambda c: s.number if (s := get(c)) else None,
+                max_length=text_limit(Sheet, "number"),
+            ),  # fmt: skip
         ),
     )
 

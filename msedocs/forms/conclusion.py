@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case, InsuranceCase
+from ..model.case import Case, ConclusionDispatch, InsuranceCase, Review
 from ..model.enums import (
     ConclusionReview,
     ExaminationKind,
@@ -14,7 +14,7 @@ from ..model.enums import (
     ProgrammeFormed,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, format_date
+from .spec import FormSpec, ItemDef, Signer, Source, format_date, text_limit
 
 SEED = "004_5509ffa87cccaffb.txt"
 ADULT_AGE = 18
@@ -121,7 +121,10 @@ CONCLUSION = FormSpec(
             doc="(номер и дата заключения, под заголовком)",
             children=(
                 ItemDef("", "date", "от", "date", get=_dispatch("date"), required=True),
-                ItemDef("", "number", "№", get=_dispatch("number"), required=True),
+                ItemDef(
+                    "", "number", "№", get=_dispatch("number"), required=True,
+                    max_length=text_limit(ConclusionDispatch, "number"),
+                ),  # fmt: skip
             ),
         ),
         ItemDef(
@@ -132,7 +135,10 @@ CONCLUSION = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
-                ItemDef("", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)"),
+                ItemDef(
+                    "", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)",
+                    max_length=text_limit(ConclusionDispatch, "sent_to"),
+                ),  # fmt: skip
             ),
         ),
     ),
@@ -300,9 +306,12 @@ CONCLUSION = FormSpec(
             inline=True,
             end=".",
             children=(
-                ItemDef("", "commission", "(указать наименование МРЭК)", get=_review("commission")),
+                ItemDef(
+                    "", "commission", "(указать наименование МРЭК)", get=_review("commission"),
+                    max_length=text_limit(Review, "commission"),
+                ),  # fmt: skip
                 ItemDef("", "date", "от", "date", get=_review("date")),
-                ItemDef("", "number", "№", get=_review("number"), end=":"),
+                ItemDef("", "number", "№", get=_review("number"), end=":", max_length=text_limit(Review, "number")),
                 ItemDef(
                     "",
                     "result",

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case
+from ..model.case import Case, Organisation
+from ..model.rehab import ExamProgramme
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
 
 
 def _get(attr: str) -> Callable[[Case], Any]:
@@ -32,6 +33,7 @@ EXAM_PROGRAMME = FormSpec(
             "№",
             get=_get("number"),
             required=True,
+            max_length=text_limit(ExamProgramme, "number"),
             doc="(номер программы: печатается в заголовке «Программа дополнительного обследования пациента "
             "медико-реабилитационной экспертной комиссии № ...»)",
         ),
@@ -43,6 +45,7 @@ EXAM_PROGRAMME = FormSpec(
             "Наименование организации здравоохранения (иной организации), в которую направляется настоящая программа",
             get=_addressee("name"),
             required=True,
+            max_length=text_limit(Organisation, "name"),
         ),
         ItemDef(
             "",
@@ -50,6 +53,7 @@ EXAM_PROGRAMME = FormSpec(
             "Адрес организации здравоохранения (иной организации)",
             get=_addressee("address"),
             required=True,
+            max_length=address_limit(),
             doc="(к пункту 1, без номера пункта)",
         ),
         c.patient_name("2"),

@@ -23,7 +23,7 @@ from ..model.mpr import (
     WorkConditionsSource,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, OptionGroup, Signer, Source
+from .spec import FormSpec, ItemDef, OptionGroup, Signer, Source, address_limit, name_limit, text_limit
 
 CHILD_14_18 = (
     "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет, направленного "
@@ -200,7 +200,9 @@ MPR_CONCLUSION = FormSpec(
             doc="(дата и номер заключения, под заголовком)",
             children=(
                 ItemDef("", "date", "от", "date", get=_m("date"), required=True),
-                ItemDef("", "number", "№", get=_m("number"), required=True),
+                ItemDef(
+                    "", "number", "№", get=_m("number"), required=True, max_length=text_limit(MprConclusion, "number")
+                ),  # fmt: skip
             ),
         ),
         ItemDef(
@@ -211,6 +213,7 @@ MPR_CONCLUSION = FormSpec(
             "организации здравоохранения, направившей пациента на консультацию)",
             get=_m("sent_to"),
             required=True,
+            max_length=text_limit(MprConclusion, "sent_to"),
         ),
     ),
     items=(
@@ -220,6 +223,7 @@ MPR_CONCLUSION = FormSpec(
             "representativeName",
             "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента",
             get=lambda k: k.representative.name if k.representative else None,
+            max_length=name_limit(),
         ),
         ItemDef(
             "3",
@@ -247,12 +251,14 @@ MPR_CONCLUSION = FormSpec(
             "representativeRegistrationAddress",
             f"Адрес регистрации по месту жительства законного представителя {CHILD_14_18}",
             get=lambda k: r.addresses.registration if (r := _child_representative(k)) else None,
+            max_length=address_limit(),
         ),
         ItemDef(
             "7",
             "representativeActualAddress",
             f"Адрес фактического места жительства или пребывания законного {CHILD_14_18}",
             get=lambda k: (r.addresses.actual or r.addresses.registration) if (r := _child_representative(k)) else None,
+            max_length=address_limit(),
         ),
         replace(c.phones(_phones), doc="(пункт 7)"),
         ItemDef(

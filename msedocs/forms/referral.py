@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Addresses, Case, IdentityDocument, Referral
+from ..model.case import Addresses, Case, IdentityDocument, Patient, Referral
 from ..model.enums import (
     ExaminationPlace,
     InformationSource,
@@ -21,7 +21,18 @@ from ..model.enums import (
 )
 from . import common as c
 from .slip import SLIP
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, list_limit
+from .spec import (
+    Column,
+    FormSpec,
+    ItemDef,
+    OptionGroup,
+    Signer,
+    Source,
+    address_limit,
+    list_limit,
+    name_limit,
+    text_limit,
+)
 
 SEED = "004_5509ffa87cccaffb.txt"
 
@@ -106,10 +117,16 @@ def identity_document(
         footnote=footnote,
         label_end=label_end,
         children=(
-            ItemDef("", "kind", "", get=part("kind"), doc="(наименование документа)"),
-            ItemDef("", "series", "серия", get=part("series")),
-            ItemDef("", "number", "№", get=part("number")),
-            ItemDef("", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer"), end=","),
+            ItemDef(
+                "", "kind", "", get=part("kind"), doc="(наименование документа)",
+                max_length=text_limit(IdentityDocument, "kind"),
+            ),
+            ItemDef("", "series", "серия", get=part("series"), max_length=text_limit(IdentityDocument, "series")),
+            ItemDef("", "number", "№", get=part("number"), max_length=text_limit(IdentityDocument, "number")),
+            ItemDef(
+                "", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer"), end=",",
+                max_length=text_limit(IdentityDocument, "issuer"),
+            ),  # fmt: skip
             ItemDef("", "issueDate", "дата выдачи", "date", get=part("issue_date")),
         ),
     )
@@ -185,7 +202,10 @@ REFERRAL = FormSpec(
         c.id_number("2"),
         c.birth_date("3"),
         c.sex("4"),
-        ItemDef("5", "maritalStatus", "Семейное положение", get=lambda k: k.patient.marital_status),
+        ItemDef(
+            "5", "maritalStatus", "Семейное положение", get=lambda k: k.patient.marital_status,
+            max_length=text_limit(Patient, "marital_status"),
+        ),  # fmt: skip
         ItemDef(
             "6",
             "familyComposition",
@@ -208,6 +228,7 @@ REFERRAL = FormSpec(
             "направляемого на МСЭ",
             get=_rep(lambda r: r.name),
             footnote=1,
+            max_length=name_limit(),
         ),
         ItemDef(
             "11",
@@ -215,6 +236,7 @@ REFERRAL = FormSpec(
             "Адрес регистрации по месту жительства законного представителя пациента",
             get=_rep(lambda r: r.addresses.registration),
             footnote=1,
+            max_length=address_limit(),
         ),
         ItemDef(
             "12",
@@ -222,6 +244,7 @@ REFERRAL = FormSpec(
             "Адрес фактического места жительства или пребывания законного представителя пациента",
             get=_rep(lambda r: _actual(r.addresses)),
             footnote=1,
+            max_length=address_limit(),
         ),
         ItemDef(
             "",
@@ -287,7 +310,10 @@ REFERRAL = FormSpec(
             end=".",
             required=True,
         ),
-        ItemDef("16", "education", "Образование", get=lambda k: k.patient.education),
+        ItemDef(
+            "16", "education", "Образование", get=lambda k: k.patient.education,
+            max_length=text_limit(Patient, "education"),
+        ),  # fmt: skip
         ItemDef(
             "17",
             "workplace",
@@ -306,6 +332,7 @@ REFERRAL = FormSpec(
             "trainingProfession",
             "Должность служащего (профессия рабочего), для получения которой проводится обучение",
             get=lambda k: k.patient.training_profession,
+            max_length=text_limit(Patient, "training_profession"),
         ),
         ItemDef(
             "20",

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case
+from ..model.case import Case, Commission
 from ..model.enums import Jurisdiction, ReferralPurpose, Sex
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
 
 #: The purposes of the MSE in the Russian wording of the extract (the enum holds the Belarusian one).
 PURPOSE_WORDING: dict[ReferralPurpose, str] = {
@@ -111,8 +111,12 @@ RU_EXTRACT = FormSpec(
             "наименование бюро медико-социальной экспертизы",
             get=lambda k: k.commission.name,
             required=True,
+            max_length=text_limit(Commission, "name"),
         ),
-        ItemDef("", "bureauAddress", "адрес бюро", get=lambda k: str(k.commission.address), required=True),
+        ItemDef(
+            "", "bureauAddress", "адрес бюро", get=lambda k: str(k.commission.address), required=True,
+            max_length=address_limit(),
+        ),  # fmt: skip
         ItemDef(
             "",
             "extract",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from ..model.case import Examination, Organisation
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+
+#: Between the referring organisation's name and its address (header item «направлен»).
+SENT_TO_SEP = ", "
 
 
 def _dec(attr: str):
@@ -21,15 +25,19 @@ SLIP = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
     header=(
         c.commission_name("наименование МРЭК"),
-        ItemDef("", "commissionAddress", "адрес МРЭК", get=lambda k: k.commission.address, required=True),
+        ItemDef(
+            "", "commissionAddress", "адрес МРЭК", get=lambda k: k.commission.address, required=True,
+            max_length=address_limit(),
+        ),  # fmt: skip
         ItemDef("", "sentDate", "Дата отправки отрывного талона", "date", get=_dec("slip_sent_date")),
         ItemDef(
             "",
             "sentTo",
             "Отрывной талон к направлению на МСЭ направлен (указывается наименование и адрес "
             "организации здравоохранения)",
-            get=lambda k: f"{k.referring_organisation.name}, {k.referring_organisation.address}",
+            get=lambda k: f"{k.referring_organisation.name}{SENT_TO_SEP}{k.referring_organisation.address}",
             required=True,
+            max_length=text_limit(Organisation, "name") + len(SENT_TO_SEP) + address_limit(),
         ),
     ),
     items=(
@@ -46,7 +54,10 @@ SLIP = FormSpec(
             inline=True,
             children=(
                 ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
-                ItemDef("", "number", "№", get=lambda k: k.examination.act_number if k.examination else None),
+                ItemDef(
+                    "", "number", "№", get=lambda k: k.examination.act_number if k.examination else None,
+                    max_length=text_limit(Examination, "act_number"),
+                ),  # fmt: skip
             ),
         ),
         ItemDef(

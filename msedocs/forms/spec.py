@@ -30,6 +30,7 @@ row, or two where a :attr:`Column.group` heading spans sub-columns.
 from __future__ import annotations
 
 import builtins
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from typing import Any, Literal
 from generators.common import format_date
 from signing import stamp
 
-from ..model.case import Case, PersonName
+from ..model.case import ADDRESS_SEP, NAME_SEP, Address, Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
 
 Kind = Literal["text", "date", "int", "choice", "records", "group"]
@@ -161,7 +162,9 @@ class ItemDef:
     #: The most rows a records item holds: its XSD maxOccurs, from the case model's list limit
     #: (:func:`list_limit`) or the rows the statute prints.
     max_rows: int | None = None
-    #: A text item longer than c:Text allows (a list of texts joined): its XSD maxLength.
+    #: The longest text the case model gives this item: its XSD maxLength. Derived from the model,
+    #: never typed by hand: :func:`text_limit` (one string field), :func:`name_limit`,
+    #: :func:`address_limit`, :func:`joined_limit` (a list of texts joined, maybe above c:Text's 8000).
     max_length: int | None = None
     #: The punctuation the statute prints right after the item (its blank, its options, its
     #: suffix): «.», «;» or «,», glued to a filled value, never after a space.
@@ -387,10 +390,50 @@ def list_limit(model: builtins.type[Any], field_name: str) -> int:
     raise ValueError(f"{model.__name__}.{field_name} has no max_length")
 
 
+def _string_limit(annotation: Any) -> int | None:
+    """The max_length of a string type: ``Annotated[str, StringConstraints(max_length=...)]``,
+    maybe optional (``... | None``)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *metadata = typing.get_args(annotation)
+        limits = [m.max_length for m in metadata if isinstance(getattr(m, "max_length", None), int)]
+        return limits[0] if limits and base is str else None
+    if annotation is str or typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None  # a plain str, a list, a model
+    found = {limit for arg in typing.get_args(annotation) if arg is not type(None) if (limit := _string_limit(arg))}
+    return found.pop() if len(found) == 1 else None
+
+
+def text_limit(model: builtins.type[Any], field_name: str) -> int:
+    """The max_length the case model sets on a string field: the XSD maxLength of an item whose
+    value is that field (:attr:`ItemDef.max_length`)."""
+    info = model.model_fields[field_name]
+    limit = _string_limit(info.annotation)
+    if limit is None and info.annotation is str:  # ``Annotated[str, ...]`` unwrapped by pydantic
+        limits = [m.max_length for m in info.metadata if isinstance(getattr(m, "max_length", None), int)]
+        limit = limits[0] if limits else None
+    if limit is None:
+        raise ValueError(f"{model.__name__}.{field_name} is no string with a max_length")
+    return limit
+
+
+def name_limit() -> int:
+    """The longest full name (:attr:`PersonName.full`): last, first and middle name, joined."""
+    parts = [text_limit(PersonName, f) for f in ("last", "first", "middle")]
+    return sum(parts) + len(NAME_SEP) * (len(parts) - 1)
+
+
+def address_limit() -> int:
+    """The longest address as printed (``str(Address)``): postcode, separator, line."""
+    return text_limit(Address, "postcode") + len(ADDRESS_SEP) + text_limit(Address, "line")
+
+
 def joined_limit(model: builtins.type[Any], field_name: str) -> int:
-    """The longest text a list of strings of the case model makes once joined by single spaces."""
+    """The longest text a list of strings of the case model makes once joined by single spaces
+    (as the XML writes a list's items): rows × the item's limit + the spaces between."""
     (item,) = typing.get_args(model.model_fields[field_name].annotation)
-    longest = next(m.max_length for m in typing.get_args(item)[1:] if getattr(m, "max_length", None))
+    longest = _string_limit(item)
+    if longest is None:
+        raise ValueError(f"{model.__name__}.{field_name} is no list of strings with a max_length")
     count = list_limit(model, field_name)
     return count * longest + count - 1
 

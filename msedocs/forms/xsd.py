@@ -62,6 +62,9 @@ def _enum_type(parent: etree._Element, enum: Iterable, item: ItemDef | None = No
 #: The most acts one commission session examines: far above a day's work.
 SESSION_ACTS = 1000
 
+#: c:Text's maxLength (xsd/common.xsd, hand-kept).
+TEXT_MAX_LENGTH = 8000
+
 SIMPLE = {"text": "c:Text", "date": "xs:date", "int": "xs:nonNegativeInteger"}
 
 
@@ -82,9 +85,14 @@ def _item(seq: etree._Element, item: ItemDef) -> None:
     if not item.required:
         el.set("minOccurs", "0")
     _doc(el, item.documentation)
-    if item.kind in SIMPLE and item.max_length:
-        restriction = etree.SubElement(etree.SubElement(el, _xs("simpleType")), _xs("restriction"), base="xs:string")
-        etree.SubElement(restriction, _xs("minLength"), value="1")
+    if item.kind == "text" and item.max_length and not item.xsd_type:
+        # the case model's limit: a restriction of c:Text, or (a list of texts joined, longer than
+        # c:Text's 8000, which a restriction cannot raise) of xs:string with c:Text's minLength
+        wide = item.max_length > TEXT_MAX_LENGTH
+        base = "xs:string" if wide else "c:Text"
+        restriction = etree.SubElement(etree.SubElement(el, _xs("simpleType")), _xs("restriction"), base=base)
+        if wide:
+            etree.SubElement(restriction, _xs("minLength"), value="1")
         etree.SubElement(restriction, _xs("maxLength"), value=str(item.max_length))
         return
     if item.kind in SIMPLE:

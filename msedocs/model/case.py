@@ -67,6 +67,10 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000), FREE_TEXT]
 Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s()\-]{5,20}$")]
+#: Digits of a postcode; what joins a name's parts and an address's (the forms' XSD limits count them).
+POSTCODE_DIGITS = 6
+NAME_SEP = " "
+ADDRESS_SEP = ", "
 
 
 def _pd(category: int) -> dict[str, Any]:
@@ -88,7 +92,7 @@ class PersonName(Part):
 
     @property
     def full(self) -> str:
-        return " ".join(p for p in (self.last, self.first, self.middle) if p)
+        return NAME_SEP.join(p for p in (self.last, self.first, self.middle) if p)
 
     @property
     def initials(self) -> str:
@@ -98,11 +102,13 @@ class PersonName(Part):
 
 
 class Address(Part):
-    postcode: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    postcode: Annotated[
+        str, StringConstraints(pattern=rf"^\d{{{POSTCODE_DIGITS}}}$", max_length=POSTCODE_DIGITS)
+    ] | None = None
     line: Line
 
     def __str__(self) -> str:
-        return f"{self.postcode}, {self.line}" if self.postcode else self.line
+        return f"{self.postcode}{ADDRESS_SEP}{self.line}" if self.postcode else self.line
 
 
 class Addresses(Part):
