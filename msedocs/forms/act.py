@@ -6,7 +6,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..model.case import Case, DisabilityStatus, Examination, Organisation, Protocol, Review, WorkCapacityLoss
+from ..model.case import (
+    Case,
+    Decision,
+    DisabilityStatus,
+    Examination,
+    Organisation,
+    Protocol,
+    Review,
+    WorkCapacityLoss,
+)
 from ..model.enums import (
     AdditionalExamResult,
     CentralPurpose,
@@ -487,6 +496,7 @@ ACT = FormSpec(
                     "term",
                     "на срок или без указания срока переосвидетельствования (указать)",
                     get=_dec("term_text"),
+                    max_length=text_limit(Decision, "term_text"),
                 ),
             ),
         ),
@@ -543,6 +553,7 @@ ACT = FormSpec(
                     "term",
                     "на срок или без указания срока переосвидетельствования (указать)",
                     get=_wcl("term_text"),
+                    max_length=text_limit(WorkCapacityLoss, "term_text"),
                 ),
             ),
         ),

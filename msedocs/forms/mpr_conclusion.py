@@ -419,7 +419,10 @@ MPR_CONCLUSION = FormSpec(
                     "(указать)",
                     get=_m("career"),
                 ),
-                ItemDef("13.2", "totalService", "общий трудовой стаж (указать)", get=_m("total_service")),
+                ItemDef(
+                    "13.2", "totalService", "общий трудовой стаж (указать)", get=_m("total_service"),
+                    max_length=text_limit(MprConclusion, "total_service"),
+                ),  # fmt: skip
             ),
         ),
         ItemDef(

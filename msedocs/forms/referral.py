@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Addresses, Case, IdentityDocument, Patient, Referral
+from ..model.case import Addresses, Case, IdentityDocument, Organisation, Patient, Referral
 from ..model.enums import (
     ExaminationPlace,
     InformationSource,
@@ -157,6 +157,7 @@ REFERRAL = FormSpec(
             "наименование организации здравоохранения",
             get=lambda k: k.referring_organisation.name,
             required=True,
+            max_length=text_limit(Organisation, "name"),
         ),
         ItemDef(
             "",
@@ -164,6 +165,7 @@ REFERRAL = FormSpec(
             "адрес организации здравоохранения",
             get=lambda k: k.referring_organisation.address,
             required=True,
+            max_length=address_limit(),
         ),
         ItemDef(
             "",

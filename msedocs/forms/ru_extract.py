@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case, Commission
+from ..model.case import Case, Commission, Examination
 from ..model.enums import Jurisdiction, ReferralPurpose, Sex
-from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+from ..model.ru import Extract
+from .spec import FormSpec, ItemDef, Signer, Source, address_limit, name_limit, text_limit
 
 #: The purposes of the MSE in the Russian wording of the extract (the enum holds the Belarusian one).
 PURPOSE_WORDING: dict[ReferralPurpose, str] = {
@@ -91,10 +92,12 @@ def applies(case: Case) -> bool:
     )
 
 
-def _number_and_date(number: Callable[[Case], Any], date: Callable[[Case], Any]) -> tuple[ItemDef, ItemDef]:
-    """«№ ... от ...» of a document, both required."""
+def _number_and_date(
+    number: Callable[[Case], Any], date: Callable[[Case], Any], number_limit: int
+) -> tuple[ItemDef, ItemDef]:
+    """«№ ... от ...» of a document, both required; ``number_limit`` the number's model limit."""
     return (
-        ItemDef("", "number", "№", get=number, required=True),
+        ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
         ItemDef("", "date", "от", "date", get=date, required=True),
     )
 
@@ -126,7 +129,9 @@ RU_EXTRACT = FormSpec(
             required=True,
             doc="Номер и дата выписки",
             children=_number_and_date(
-                lambda k: k.extract.number if k.extract else None, lambda k: k.extract.date if k.extract else None
+                lambda k: k.extract.number if k.extract else None,
+                lambda k: k.extract.date if k.extract else None,
+                text_limit(Extract, "number"),
             ),
         ),
     ),
@@ -141,6 +146,7 @@ RU_EXTRACT = FormSpec(
             children=_number_and_date(
                 lambda k: k.examination.act_number if k.examination else None,
                 lambda k: k.examination.act_date if k.examination else None,
+                text_limit(Examination, "act_number"),
             ),
         ),
         ItemDef(
@@ -149,6 +155,7 @@ RU_EXTRACT = FormSpec(
             "Фамилия, имя, отчество (последнее при наличии) гражданина",
             get=lambda k: k.patient.name,
             required=True,
+            max_length=name_limit(),
         ),
         ItemDef("3", "birthDate", "Дата рождения", "date", get=lambda k: k.patient.birth_date, required=True),
         ItemDef(
@@ -157,12 +164,14 @@ RU_EXTRACT = FormSpec(
             "Адрес регистрации по месту жительства (месту пребывания)",
             get=lambda k: k.patient.addresses.registration,
             required=True,
+            max_length=address_limit(),
         ),
         ItemDef(
             "5",
             "actualAddress",
             "Адрес фактического проживания",
             get=lambda k: k.patient.addresses.actual or k.patient.addresses.registration,
+            max_length=address_limit(),
         ),
         ItemDef(
             "6",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model.case import Examination, Organisation
+from ..model.case import Decision, Examination, Organisation
 from . import common as c
 from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
 
@@ -110,12 +110,14 @@ SLIP = FormSpec(
             "заключение о нуждаемости в формировании индивидуальной программы медицинской реабилитации, "
             "абилитации пациента (указать)",
             get=_dec("ipmra_need"),
+            max_length=text_limit(Decision, "ipmra_need"),
         ),
         ItemDef(
             "13",
             "technicalMeans",
             "заключение о нуждаемости в технических средствах социальной реабилитации (указать)",
             get=_dec("technical_means"),
+            max_length=text_limit(Decision, "technical_means"),
         ),
         ItemDef(
             "14",

@@ -21,7 +21,15 @@ from msedocs.forms import REGISTRY
 from msedocs.forms.spec import ItemDef, address_limit, name_limit, text_limit
 from msedocs.forms.xsd import TEXT_MAX_LENGTH
 from msedocs.model import load_case
-from msedocs.model.case import POSTCODE_DIGITS, Case, Commission, Examination, IdentityDocument, Organisation
+from msedocs.model.case import (
+    POSTCODE_DIGITS,
+    Case,
+    Commission,
+    Examination,
+    IdentityDocument,
+    Organisation,
+    Patient,
+)
 from msedocs.pipeline import render_form
 from tests.conftest import CASE_FILES, ROOT, case
 
@@ -62,7 +70,7 @@ def _limits(form_id: str) -> dict[str, int]:
         ("by-act", "patientName", name_limit()),
         ("by-act", "registrationAddress", address_limit()),
         ("by-act", "referringOrganisation", text_limit(Organisation, "name")),
-        ("by-referral", "maritalStatus", 500),
+        ("by-referral", "maritalStatus", text_limit(Patient, "marital_status")),
         ("by-referral-slip", "commissionAddress", address_limit()),
         ("ru-extract", "bureauName", text_limit(Commission, "name")),
     ],
@@ -95,6 +103,9 @@ def _xmllint(schema: Path, path: Path) -> int:
         ("adult_first_group_ii", "by-act", "referringOrganisation", text_limit(Organisation, "name")),
         ("adult_first_group_ii", "by-referral-slip", "commissionAddress", address_limit()),
         ("ru_not_recognised_portal", "ru-extract", "bureauName", text_limit(Commission, "name")),
+        ("ru_not_recognised_portal", "ru-extract", "patientName", name_limit()),
+        ("referral_only", "by-referral", "organisationName", text_limit(Organisation, "name")),
+        ("referral_only", "by-referral", "maritalStatus", text_limit(Patient, "marital_status")),
     ],
 )
 def test_one_character_over_the_model_s_limit_is_invalid(fixture, form_id, key, limit, tmp_path: Path, capsys):
