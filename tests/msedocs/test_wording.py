@@ -12,6 +12,7 @@ pdftotext's reading order; the signature block and footnotes, laid out in column
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,11 @@ from msedocs.forms import REGISTRY
 from tests.conftest import case, rendered, require_tool
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_5509ffa87cccaffb.txt"
+if not SEED.is_file():  # the statute's text lives beside the checkout (../shared/seeds), as CI lays it out
+    _WHY = f"the statute's text is not at {SEED}: the wording checks compare every form with it"
+    if os.environ.get("CI"):
+        raise RuntimeError(_WHY)  # in CI the seeds are always there: their absence is an error, not a skip
+    pytest.skip(_WHY, allow_module_level=True)
 
 #: form id -> (first line, last line) of the seed (1-based, inclusive), and a case it applies to.
 FORMS: dict[str, tuple[int, int, str]] = {
