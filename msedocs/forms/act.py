@@ -200,22 +200,10 @@ ACT = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"),
     header=(
         c.commission_name("наименование МРЭК"),
-        ItemDef(
-            "",
-            "act",
-            "",
-            "group",
-            inline=True,
-            required=True,
-            doc="(дата и номер акта, под заголовком)",
-            children=(
-                ItemDef("", "date", "от", "date", get=_ex("act_date"), required=True),
-                ItemDef(
-                    "", "number", "№", get=_ex("act_number"), required=True,
-                    max_length=text_limit(Examination, "act_number"),
-                ),  # fmt: skip
-            ),
-        ),
+        c.dated_number(
+            "act", "(дата и номер акта, под заголовком)", _ex("act_date"), _ex("act_number"),
+            text_limit(Examination, "act_number"),
+        ),  # fmt: skip
     ),
     items=(
         ItemDef(

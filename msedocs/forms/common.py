@@ -86,6 +86,20 @@ def commission_name(caption: str = "наименование медико-реа
     )  # fmt: skip
 
 
+def dated_number(
+    key: str, doc: str, date: Callable[[Case], Any], number: Callable[[Case], Any], number_limit: int
+) -> ItemDef:
+    """«от ___ № ___»: a document's date and number on one line under its title, both required
+    (the act, the conclusion, the MPR conclusion); ``number_limit`` the number's model limit."""
+    return ItemDef(
+        "", key, "", "group", inline=True, required=True, doc=doc,
+        children=(
+            ItemDef("", "date", "от", "date", get=date, required=True),
+            ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
+        ),
+    )  # fmt: skip
+
+
 def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
     return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True, max_length=name_limit())
 

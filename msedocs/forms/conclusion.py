@@ -111,22 +111,10 @@ CONCLUSION = FormSpec(
     source=Source(SEED, "appendix 11", "2153-2242"),
     header=(
         c.commission_name(),
-        ItemDef(
-            "",
-            "issue",
-            "",
-            "group",
-            inline=True,
-            required=True,
-            doc="(номер и дата заключения, под заголовком)",
-            children=(
-                ItemDef("", "date", "от", "date", get=_dispatch("date"), required=True),
-                ItemDef(
-                    "", "number", "№", get=_dispatch("number"), required=True,
-                    max_length=text_limit(ConclusionDispatch, "number"),
-                ),  # fmt: skip
-            ),
-        ),
+        c.dated_number(
+            "issue", "(номер и дата заключения, под заголовком)", _dispatch("date"), _dispatch("number"),
+            text_limit(ConclusionDispatch, "number"),
+        ),  # fmt: skip
         ItemDef(
             "",
             "sent",

@@ -190,20 +190,9 @@ MPR_CONCLUSION = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the Instruction", "4743-end"),
     header=(
         c.commission_name(),
-        ItemDef(
-            "",
-            "issue",
-            "",
-            "group",
-            inline=True,
-            required=True,
-            doc="(дата и номер заключения, под заголовком)",
-            children=(
-                ItemDef("", "date", "от", "date", get=_m("date"), required=True),
-                ItemDef(
-                    "", "number", "№", get=_m("number"), required=True, max_length=text_limit(MprConclusion, "number")
-                ),  # fmt: skip
-            ),
+        c.dated_number(
+            "issue", "(дата и номер заключения, под заголовком)", _m("date"), _m("number"),
+            text_limit(MprConclusion, "number"),
         ),
         ItemDef(
             "",
