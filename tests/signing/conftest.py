@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from signing import Level, SigningProfile, TestPki, init_pki, pki_profile
+from signing import Level, SigningProfile, TestPki, init_pki, pki_profile, sign_xml
 
 SAMPLE_XML = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -50,3 +50,10 @@ def sample_pdf() -> bytes:
         gc.collect()
     assert pdf is not None
     return pdf
+
+
+@pytest.fixture(scope="session")
+def xml_bt(profiles: dict[Level, SigningProfile], sample_xml: bytes) -> bytes:
+    """The sample XML signed at B-T by the chairman and a member (two parallel signatures)."""
+    p = profiles[Level.B_T]
+    return sign_xml(sample_xml, p.signers_for(["chairman", "member1"]), p)

@@ -34,7 +34,7 @@ from signing import (
 )
 from signing._xml import DS, XADES
 
-from .helpers import need, run
+from .helpers import dump, need, run
 from .nss import SIGNATURE_VALID, nss_db, pdfsig
 
 NS = {"ds": DS, "xades": XADES}
@@ -55,16 +55,6 @@ def cli_verify(path: Path, pki: TestPki, *extra: str) -> subprocess.CompletedPro
     )
 
 
-def dump(root: etree._Element) -> bytes:
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
-
-
-@pytest.fixture(scope="module")
-def xml_two(profiles: dict[Level, SigningProfile], sample_xml: bytes) -> bytes:
-    p = profiles[Level.B_T]
-    return sign_xml(sample_xml, p.signers_for(["chairman", "member1"]), p)
-
-
 @pytest.fixture(scope="module")
 def p7s_two(profiles: dict[Level, SigningProfile]) -> bytes:
     p = profiles[Level.B_T]
@@ -81,10 +71,10 @@ def pdf_two(profiles: dict[Level, SigningProfile], sample_pdf: bytes) -> bytes:
 
 
 def test_untouched_documents_pass_and_report_the_declaration(
-    xml_two: bytes, p7s_two: bytes, pdf_two: bytes, pki: TestPki
+    xml_bt: bytes, p7s_two: bytes, pdf_two: bytes, pki: TestPki
 ) -> None:
     for report in (
-        verify_xml(xml_two, pki_dir=pki.dir),
+        verify_xml(xml_bt, pki_dir=pki.dir),
         verify_detached(DATA, p7s_two, pki_dir=pki.dir),
         verify_pdf(pdf_two, pki_dir=pki.dir),
     ):
@@ -100,8 +90,8 @@ def test_untouched_documents_pass_and_report_the_declaration(
 # ------------------------------------------------------------------ 1. a removed signature
 
 
-def test_xml_one_signature_removed_fails(xml_two: bytes, pki: TestPki, tmp_path: Path) -> None:
-    root = etree.fromstring(xml_two)
+def test_xml_one_signature_removed_fails(xml_bt: bytes, pki: TestPki, tmp_path: Path) -> None:
+    root = etree.fromstring(xml_bt)
     member = root.findall("ds:Signature", NS)[1]
     root.remove(member)
     path = tmp_path / "one-left.xml"
@@ -216,8 +206,8 @@ def test_third_party_document_without_declaration(
 # ------------------------------------------------------------------ 2. a removed timestamp
 
 
-def test_xml_removed_timestamp_fails_under_the_default_policy(xml_two: bytes, pki: TestPki) -> None:
-    root = etree.fromstring(xml_two)
+def test_xml_removed_timestamp_fails_under_the_default_policy(xml_bt: bytes, pki: TestPki) -> None:
+    root = etree.fromstring(xml_bt)
     for ts in root.findall(".//xades:SignatureTimeStamp", NS):
         ts.getparent().remove(ts)
     report = verify_xml(dump(root), pki_dir=pki.dir)
@@ -288,8 +278,8 @@ def test_pdf_removed_timestamp_fails_under_the_default_policy(pdf_two: bytes, pk
 # ------------------------------------------------------------------ 3. unsigned content in a signature
 
 
-def test_xml_content_added_in_ds_object_fails(xml_two: bytes, pki: TestPki, tmp_path: Path) -> None:
-    root = etree.fromstring(xml_two)
+def test_xml_content_added_in_ds_object_fails(xml_bt: bytes, pki: TestPki, tmp_path: Path) -> None:
+    root = etree.fromstring(xml_bt)
     sig = root.find("ds:Signature", NS)
     obj = etree.SubElement(sig, f"{{{DS}}}Object")
     etree.SubElement(obj, "{urn:msedocs:test:1}Decision").text = "отказать"
@@ -303,8 +293,8 @@ def test_xml_content_added_in_ds_object_fails(xml_two: bytes, pki: TestPki, tmp_
     assert data["signatures"][1]["indication"] == "TOTAL_PASSED"
 
 
-def test_xml_content_added_in_unsigned_properties_fails(xml_two: bytes, pki: TestPki) -> None:
-    root = etree.fromstring(xml_two)
+def test_xml_content_added_in_unsigned_properties_fails(xml_bt: bytes, pki: TestPki) -> None:
+    root = etree.fromstring(xml_bt)
     usp = root.find(".//xades:UnsignedSignatureProperties", NS)
     etree.SubElement(usp, "{urn:msedocs:test:1}Note").text = "добавлено"
     qp = root.find(".//xades:QualifyingProperties", NS)
@@ -363,7 +353,7 @@ def test_pdf_untouched_modification_level(pdf_two: bytes, pki: TestPki) -> None:
 # ------------------------------------------------------------------ 5. special and oversized files
 
 
-def test_special_files_are_refused(pki: TestPki, tmp_path: Path, xml_two: bytes, p7s_two: bytes) -> None:
+def test_special_files_are_refused(pki: TestPki, tmp_path: Path, xml_bt: bytes, p7s_two: bytes) -> None:
     res = cli_verify(Path("/dev/zero"), pki)
     assert res.returncode == 2 and "/dev/zero" in res.stderr and "not a regular file" in res.stderr, res.stderr
     fifo = tmp_path / "pipe.xml"

@@ -28,6 +28,8 @@ from signing import (
 from signing import verify_xml as _verify_xml
 from signing._xml import DS, XADES
 
+from .helpers import dump
+
 NS = {"ds": DS, "xades": XADES}
 
 
@@ -42,16 +44,6 @@ def outcome(report, i: int = 0) -> tuple[str, str | None]:
 
 def xml(data: bytes) -> etree._Element:
     return etree.fromstring(data)
-
-
-def dump(root: etree._Element) -> bytes:
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
-
-
-@pytest.fixture(scope="module")
-def xml_bt(profiles: dict[Level, SigningProfile], sample_xml: bytes) -> bytes:
-    p = profiles[Level.B_T]
-    return sign_xml(sample_xml, p.signers_for(["chairman", "member1"]), p)
 
 
 @pytest.fixture(scope="module")
