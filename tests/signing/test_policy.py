@@ -132,18 +132,22 @@ def test_pdf_cut_back_to_an_earlier_revision_fails(pdf_two: bytes, pki: TestPki,
     assert data["policy"]["missing_signers"] == ["member1"] and data["passed"] is False
 
 
-def _without_signer_info(p7s: bytes, drop: int) -> bytes:
-    ci = cms.ContentInfo.load(p7s)
-    sd = ci["content"]
-    infos = [si for i, si in enumerate(sd["signer_infos"]) if i != drop]
-    new = {
-        "version": sd["version"],
-        "digest_algorithms": sd["digest_algorithms"],
-        "encap_content_info": sd["encap_content_info"],
-        "certificates": sd["certificates"],
-        "signer_infos": cms.SignerInfos(infos),
-    }
+def _with_signer_infos(sd: cms.SignedData, infos: list[cms.SignerInfo]) -> bytes:
+    """The same SignedData (content, certificates) with other SignerInfos, as DER."""
+    new = {k: sd[k] for k in ("version", "digest_algorithms", "encap_content_info", "certificates")}
+    new["signer_infos"] = cms.SignerInfos(infos)
     return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(new)}).dump()
+
+
+def _without_unsigned_attrs(si: cms.SignerInfo) -> cms.SignerInfo:
+    """A SignerInfo without its unsigned attributes (its timestamp): the signature still verifies."""
+    keep = ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature")
+    return cms.SignerInfo({k: si[k] for k in keep})
+
+
+def _without_signer_info(p7s: bytes, drop: int) -> bytes:
+    sd = cms.ContentInfo.load(p7s)["content"]
+    return _with_signer_infos(sd, [si for i, si in enumerate(sd["signer_infos"]) if i != drop])
 
 
 def test_cades_signer_info_dropped_fails(p7s_two: bytes, pki: TestPki, tmp_path: Path) -> None:
@@ -220,22 +224,8 @@ def test_xml_removed_timestamp_fails_under_the_default_policy(xml_bt: bytes, pki
 
 
 def test_cades_removed_timestamp_fails_under_the_default_policy(p7s_two: bytes, pki: TestPki) -> None:
-    ci = cms.ContentInfo.load(p7s_two)
-    sd = ci["content"]
-    infos = []
-    for si in sd["signer_infos"]:
-        d = {
-            k: si[k] for k in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature")
-        }
-        infos.append(cms.SignerInfo(d))
-    new = {
-        "version": sd["version"],
-        "digest_algorithms": sd["digest_algorithms"],
-        "encap_content_info": sd["encap_content_info"],
-        "certificates": sd["certificates"],
-        "signer_infos": cms.SignerInfos(infos),
-    }
-    stripped = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(new)}).dump()
+    sd = cms.ContentInfo.load(p7s_two)["content"]
+    stripped = _with_signer_infos(sd, [_without_unsigned_attrs(si) for si in sd["signer_infos"]])
     report = verify_detached(DATA, stripped, pki_dir=pki.dir)
     assert not report.passed
     assert {(s.sub_indication, s.level) for s in report.signatures} == {("SIG_CONSTRAINTS_FAILURE", "B-B")}
@@ -251,16 +241,9 @@ def test_pdf_removed_timestamp_fails_under_the_default_policy(pdf_two: bytes, pk
     br = list(last.sig_object["/ByteRange"])
     gap = pdf_two[br[1] : br[2]]
     assert gap.startswith(b"<") and gap.endswith(b">")
-    ci = cms.ContentInfo.load(bytes.fromhex(gap[1:-1].decode()), strict=False)
-    sd = ci["content"]
-    infos = []
-    for si in sd["signer_infos"]:
-        assert si["unsigned_attrs"].native  # there is a timestamp to take away
-        keep = ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature")
-        infos.append(cms.SignerInfo({k: si[k] for k in keep}))
-    new = {k: sd[k] for k in ("version", "digest_algorithms", "encap_content_info", "certificates")}
-    new["signer_infos"] = cms.SignerInfos(infos)
-    stripped = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(new)}).dump().hex().encode()
+    sd = cms.ContentInfo.load(bytes.fromhex(gap[1:-1].decode()), strict=False)["content"]
+    assert all(si["unsigned_attrs"].native for si in sd["signer_infos"])  # there is a timestamp to take away
+    stripped = _with_signer_infos(sd, [_without_unsigned_attrs(si) for si in sd["signer_infos"]]).hex().encode()
     assert len(stripped) < len(gap) - 2
     tampered = pdf_two[: br[1]] + b"<" + stripped.ljust(len(gap) - 2, b"0") + b">" + pdf_two[br[2] :]
     assert len(tampered) == len(pdf_two)
