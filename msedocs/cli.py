@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ import typer
 from generators.common import RenderedDocument
 
 from . import pipeline
-from .errors import FormNotApplicableError, InputError, MsedocsError, Problem, output_errors
+from .errors import FormNotApplicableError, InputError, MsedocsError, Problem
 from .forms import REGISTRY
 from .model import Case, CaseWarning, load_case
 
@@ -165,19 +164,19 @@ def _render(
             _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
     paper = variant == "paper" or (variant == "auto" and not sign)
     by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
-    with output_errors(out, "output folder"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        # case by case into the staging folder, moved into place only when every case rendered
+    written: list[Path] = []  # relative to out, printed once everything is in place
+    items: list[tuple[str, int]] = []
+    # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
+    with pipeline.staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
         for case in _load_batch(cases) if batch else [single]:
             docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile,
                                            variant_by_case=by_case)  # fmt: skip
-            pipeline.write_package(staging / "out" / (case.case_id if batch else ""), docs, case)
+            folder = Path(case.case_id if batch else "")
+            pipeline.write_package(staging / folder, docs, case)
+            written += [folder / d.filename for d in docs]
             if outbox is not None:
                 extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
-                pipeline.write_package(staging / "paper" / case.case_id, extra, case)
-        items: list[tuple[str, int]] = []
+                pipeline.write_package(Path(printed) / case.case_id, extra, case)
         if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
             from .queueing import queue_cases
 
@@ -186,20 +185,14 @@ def _render(
             def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
                 for case in _load_batch(cases) if batch else [single]:
                     case_ids.append(case.case_id)
-                    signed = _read_package(staging / "out" / (case.case_id if batch else ""))
-                    yield case, signed, _read_package(staging / "paper" / case.case_id)
+                    signed = _read_package(staging / (case.case_id if batch else ""))
+                    yield case, signed, _read_package(Path(printed) / case.case_id)
 
-            ids = queue_cases(outbox, packages())
-            items = list(zip(case_ids, ids, strict=True))
-        with output_errors(out, "output folder"):
-            moved = _move_in(staging / "out", out)
-        for path in moved:
-            if path.is_file() and path.name != "manifest.json":
-                typer.echo(f"{path}")
-        for case_id, item in items:
-            typer.echo(f"queued: case {case_id} as outbox item {item}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
+    for path in written:
+        typer.echo(f"{out / path}")
+    for case_id, item in items:
+        typer.echo(f"queued: case {case_id} as outbox item {item}")
 
 
 def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:
@@ -232,23 +225,6 @@ def _queue_problems(case: Case, outbox, formats: Sequence[str], selected: Sequen
     if case.delivery is None:
         problems.append(Problem("delivery", "is required to queue the documents (channel portal or paper)"))
     return problems
-
-
-def _move_in(staging: Path, out: Path) -> list[Path]:
-    """Move the staged files into ``out`` (each folder's manifest.json last); the paths written,
-    folders created included, in order."""
-    moved: list[Path] = []
-    if not out.exists():
-        out.mkdir(parents=True)
-        moved.append(out)
-    for path in sorted(staging.iterdir(), key=lambda p: (p.name == "manifest.json", p.name)):
-        target = out / path.name
-        if path.is_dir():
-            moved += _move_in(path, target)
-        else:
-            os.replace(path, target)
-            moved.append(target)
-    return moved
 
 
 def _read_package(folder: Path) -> list[RenderedDocument]:

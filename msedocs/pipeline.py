@@ -177,18 +177,28 @@ def write_files(out_dir: str | Path, files: dict[str, bytes], manifest_body: dic
 @contextmanager
 def staged(out_dir: str | Path) -> Iterator[Path]:
     """A staging folder beside ``out_dir``: what is written there is moved into ``out_dir``
-    (manifest.json last) when the block ends, and nothing at all if it raises."""
+    when the block ends (into its existing subfolders too, each folder's manifest.json last),
+    and nothing at all if it raises."""
     out = Path(out_dir)
     with output_errors(out, "output folder"):
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             yield staging
-            out.mkdir(parents=True, exist_ok=True)
-            for path in sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json"):
-                os.replace(path, out / path.name)
+            _move_into(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """Move what ``source`` holds into ``target``, merging folders that exist already (a batch
+    rendered again over its output), manifest.json last in each folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir(), key=lambda p: (p.name == "manifest.json", p.name)):
+        if path.is_dir() and (target / path.name).is_dir():
+            _move_into(path, target / path.name)
+        else:
+            os.replace(path, target / path.name)
 
 
 def write_manifest(folder: Path, body: dict[str, Any]) -> None:
