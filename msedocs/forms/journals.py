@@ -198,15 +198,17 @@ def _age_under_18(case: Case, on: dt.date) -> bool:
     return on.year - b.year - ((on.month, on.day) < (b.month, b.day)) < 18
 
 
-#: Referral item 31 lists the programmes as options of their own after «формирование (коррекция)»;
-#: the enum's one option holds all three, and a register row names only those of this patient.
+#: A register row names the programmes by the Instruction's own abbreviations (seed lines
+#: 2645-2649: «ИПРА инвалида» for a disabled adult's or child's, «ПРП» for an injured worker's),
+#: where the referral (item 31) and the act spell them out.
 PROGRAMME_WORDING: dict[ProgrammeFormed, str] = {
-    ProgrammeFormed.IPRA_ADULT: "индивидуальной программы реабилитации, абилитации инвалида",
-    ProgrammeFormed.IPRA_CHILD: "индивидуальной программы реабилитации, абилитации ребенка-инвалида",
-    ProgrammeFormed.PRP: (
-        "программы реабилитации потерпевшего в результате несчастного случая на производстве "
-        "или профессионального заболевания"
-    ),
+    ProgrammeFormed.IPRA_ADULT: "ИПРА инвалида",
+    ProgrammeFormed.IPRA_CHILD: "ИПРА инвалида",
+    ProgrammeFormed.PRP: "ПРП",
+}
+#: A purpose whose statutory wording carries an explanation in brackets is named in a row without it.
+REGISTER_PURPOSE: dict[ReferralPurpose, str] = {
+    ReferralPurpose.REEXAMINATION: "переосвидетельствование пациента",
 }
 
 
@@ -216,7 +218,8 @@ def _programme_purpose(case: Case, on: dt.date) -> str:
     formed = set(case.decision.programmes_formed) if case.decision else set()
     if not formed:
         formed = {ProgrammeFormed.IPRA_CHILD if _age_under_18(case, on) else ProgrammeFormed.IPRA_ADULT}
-    return "формирование (коррекция) " + ", ".join(PROGRAMME_WORDING[p] for p in ProgrammeFormed if p in formed)
+    named = dict.fromkeys(PROGRAMME_WORDING[p] for p in ProgrammeFormed if p in formed)
+    return "формирование (коррекция) " + ", ".join(named)
 
 
 def _purpose(case: Case, _: Any) -> str:
@@ -225,7 +228,8 @@ def _purpose(case: Case, _: Any) -> str:
     source = e if e else case.referral
     on = e.act_date if e else case.referral.date
     parts = [
-        _programme_purpose(case, on) if p == ReferralPurpose.REHAB_PROGRAMME else p.label for p in source.purposes
+        _programme_purpose(case, on) if p == ReferralPurpose.REHAB_PROGRAMME else REGISTER_PURPOSE.get(p, p.label)
+        for p in source.purposes
     ] + ([source.purpose_other] if source.purpose_other else [])
     return "; ".join(parts)
 
@@ -280,7 +284,7 @@ PROTOCOLS = JournalSpec(
     source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=15),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=14),
         JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=21),
         JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
         JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
@@ -290,28 +294,28 @@ PROTOCOLS = JournalSpec(
             _referring,
             width=16,
         ),
-        JournalColumn("purpose", "Цель направления", _purpose, width=24),
+        JournalColumn("purpose", "Цель направления", _purpose, width=15),
         JournalColumn(
             "diagnosis",
             "Клинико-функциональный диагноз, код по МКБ-10¹ основного(ых) заболевания(й)",
             _diagnosis,
-            width=33,
+            width=34,
         ),  # fmt: skip
         JournalColumn(
             "before",
             "Группа инвалидности (степень утраты здоровья), длительность временной нетрудоспособности "
             "до настоящего освидетельствования",
             _before,
-            width=17,
+            width=18,
         ),
-        JournalColumn("decision", "Решение МРЭК²", lambda k, _: c.decision_text(k), width=14),
+        JournalColumn("decision", "Решение МРЭК²", lambda k, _: c.decision_text(k), width=17),
         JournalColumn("validity", "Срок действия заключения МРЭК", _validity, width=13),
-        JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=37),
+        JournalColumn("labour", "Требования к характеру и условиям труда", _labour, width=40),
         JournalColumn(
             "technicalMeans", "ТССР³", lambda k, _: k.decision.technical_means if k.decision else None, width=16
         ),
         JournalColumn("missedPeriod", "Данные об инвалидности за пропущенное время", _missed, width=13),
-        JournalColumn("note", "Примечание", lambda k, _: c.review_note(k), width=14),
+        JournalColumn("note", "Примечание", lambda k, _: c.review_note(k), width=16),
     ),
     records=lambda k: [k.examination] if k.examination is not None else [],
     date_of=lambda k, e: e.protocol.date,
@@ -428,16 +432,12 @@ CERTIFICATES = JournalSpec(
 # --- appendix 7: consultative conclusions of the MPR office --------------------------------
 
 
-#: Item 8.4 names the programme of a disabled adult or child in one breath; a row names the patient's.
-MPR_PROGRAMME = (
-    "коррекция индивидуальной программы реабилитации, абилитации {} в части профессиональной и трудовой реабилитации"
-)
+#: Item 8.4's programme, by the Instruction's abbreviation (a disabled adult's or child's alike).
+MPR_PROGRAMME = "коррекция ИПРА инвалида в части профессиональной и трудовой реабилитации"
 
 
 def _mpr_purpose(case: Case, mpr: Any) -> str | None:
-    child = mpr.disability.value.startswith("child_") or _age_under_18(case, mpr.date)
-    programme = MPR_PROGRAMME.format("ребенка-инвалида" if child else "инвалида")
-    parts = [programme if p == MprPurpose.IPRA_CORRECTION else p.label for p in mpr.purposes]
+    parts = [MPR_PROGRAMME if p == MprPurpose.IPRA_CORRECTION else p.label for p in mpr.purposes]
     return "; ".join(parts + ([mpr.purpose_other] if mpr.purpose_other else [])) or None
 
 
@@ -457,16 +457,16 @@ MPR = JournalSpec(
     source=Source(SEED, "appendix 7 to the Instruction", "4684-4742"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=15),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
+        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=13),
+        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=16),
+        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=17),
         JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
-            "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=18
+            "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=23
         ),
-        JournalColumn("purpose", "Цель направления", _mpr_purpose, width=53),
-        JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=16),
-        JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=77),
-        JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=42),
+        JournalColumn("purpose", "Цель направления", _mpr_purpose, width=47),
+        JournalColumn("additional", "Дополнительная информация", lambda k, m: m.special_conditions_details, width=15),
+        JournalColumn("diagnosis", "Клинико-функциональный диагноз", _diagnosis, width=80),
+        JournalColumn("conclusion", "Консультативное заключение", _mpr_conclusion, width=41),
         JournalColumn("note", "Примечание", lambda k, m: None, width=12),
     ),
     records=lambda k: [k.mpr] if k.mpr is not None else [],
