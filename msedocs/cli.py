@@ -71,6 +71,15 @@ def schema_cmd() -> None:
     typer.echo(json.dumps(Case.model_json_schema(), ensure_ascii=False, indent=2))
 
 
+#: Besides a DOCX's combined .p7s, one per signer, for tools that expect one SignerInfo.
+CadesPerSigner = Annotated[
+    bool,
+    typer.Option(
+        "--cades-per-signer", help="Besides each DOCX's combined .p7s, one per signer: <file>.<role>.p7s (with --sign)."
+    ),
+]
+
+
 @app.command("render")
 def render_cmd(
     cases: Annotated[Path, typer.Argument(help="A case JSON file, a folder of them, or a .jsonl file.")],
@@ -93,13 +102,7 @@ def render_cmd(
     sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
-    cades_per_signer: Annotated[
-        bool,
-        typer.Option(
-            "--cades-per-signer",
-            help="Besides each DOCX's combined .p7s, one per signer: <file>.<role>.p7s (with --sign).",
-        ),
-    ] = False,
+    cades_per_signer: CadesPerSigner = False,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
 ) -> None:
@@ -382,6 +385,7 @@ def journal_cmd(
     sign: Annotated[bool, typer.Option("--sign", help="Sign the journal (the chairman of the commission).")] = False,
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
+    cades_per_signer: CadesPerSigner = False,
 ) -> None:
     """Write the register of a period over many cases: `OUT/<id>.<ext>` plus `OUT/manifest.json`."""
     from . import journal
@@ -390,7 +394,7 @@ def journal_cmd(
     written = journal.write(
         journal_id, cases, first, last, out, pipeline.parse_formats(fmt),
         commission=commission, workers=workers, progress=_progress_bars() if sys.stderr.isatty() else None,
-        signer=_signer(sign, level, pki, ["chairman"]),
+        signer=_signer(sign, level, pki, ["chairman"], cades_per_signer),
     )  # fmt: skip
     typer.echo(f"{journal_id}: {written.rows} row(s) from {first} to {last}")
     for entry in written.files:
@@ -446,13 +450,14 @@ def protocol_cmd(
     sign: Annotated[bool, typer.Option("--sign", help="Sign: chairman and members (implies --electronic).")] = False,
     level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
+    cades_per_signer: CadesPerSigner = False,
 ) -> None:
     """The protocol of a commission session: one block per act examined in it (appendix 13)."""
     from . import protocol
     from .sign import MEMBER_ROLES
 
     day = _date("--date", date) if date else None
-    signer = _signer(sign, level, pki, ["chairman", *MEMBER_ROLES])
+    signer = _signer(sign, level, pki, ["chairman", *MEMBER_ROLES], cades_per_signer)
     docs = protocol.build(
         cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
     )
@@ -479,15 +484,15 @@ def fixtures_generate_cmd(
     typer.echo(f"{count} case(s) -> {path}")
 
 
-def _signer(sign: bool, level: str | None, pki: Path | None, roles: list[str]):
+def _signer(sign: bool, level: str | None, pki: Path | None, roles: list[str], cades_per_signer: bool = False):
     """The signer of a register (journal, protocol) when --sign is given."""
     if not sign:
-        if level or pki:
-            raise InputError("--level and --pki apply only with --sign")
+        if level or pki or cades_per_signer:
+            raise InputError("--level, --pki and --cades-per-signer apply only with --sign")
         return None
     from .sign import FormSigner, SigningOptions, load
 
-    profile = load(SigningOptions(level=level, pki_dir=pki))
+    profile = load(SigningOptions(level=level, pki_dir=pki, cades_per_signer=cades_per_signer))
     if profile.is_test:
         _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
     return FormSigner(profile, roles)

@@ -523,3 +523,35 @@ def test_cades_per_signer_needs_sign(tmp_path: Path) -> None:
     rc, text = _msedocs("render", CASE, "--form", "by-act", "--out", tmp_path / "o", "--cades-per-signer")
     assert rc == 2 and "--cades-per-signer" in text, text
     assert not (tmp_path / "o").exists()
+
+
+def test_protocol_cades_per_signer(offline_pki: TestPki, tmp_path: Path) -> None:
+    """The session protocol, signed by the chairman and the members, writes one .p7s per signer
+    beside the combined one with --cades-per-signer; openssl cms verifies each against the DOCX."""
+    out = tmp_path / "protocol"
+    rc, text = _msedocs(
+        "protocol", "--cases", CASE, "--out", out, "--format", "docx", "--sign", "--level", "B-T",
+        "--pki", offline_pki.dir, "--cades-per-signer",
+    )  # fmt: skip
+    assert rc == 0, text
+    docx = out / "by-protocol.docx"
+    combined = cms.ContentInfo.load((out / "by-protocol.docx.p7s").read_bytes())["content"]
+    singles = sorted(out.glob("by-protocol.docx.*.p7s"))
+    assert len(singles) == len(combined["signer_infos"]) >= 3, singles
+    for p in singles:
+        assert len(cms.ContentInfo.load(p.read_bytes())["content"]["signer_infos"]) == 1
+        r = run(
+            "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", p, "-content", docx,
+            "-CAfile", offline_pki.root_path, "-purpose", "any", "-out", "/dev/null",
+        )  # fmt: skip
+        assert r.returncode == 0 and "Verification successful" in r.stderr, r.stderr
+    manifest = (out / "manifest.json").read_text(encoding="utf-8")
+    assert all(p.name in manifest for p in singles)
+
+
+@pytest.mark.parametrize("command", ["journal", "protocol"])
+def test_register_cades_per_signer_needs_sign(command: str, tmp_path: Path) -> None:
+    period = ["by-journal-protocols", "--from", "2026-01-01", "--to", "2026-12-31"] if command == "journal" else []
+    rc, text = _msedocs(command, *period, "--cases", CASE, "--out", tmp_path / "o", "--cades-per-signer")
+    assert rc == 2 and "--cades-per-signer" in text, text
+    assert not (tmp_path / "o").exists()
