@@ -89,7 +89,8 @@ def jobs(tmp: Path) -> list[tuple[str, list[str], Path]]:
             sessions.add((case.examination.protocol.number, case.examination.protocol.date.isoformat()))
         for variant in ("auto", "electronic"):
             name = f"render/{variant}/{path.stem}"
-            out.append((name, ["render", str(path), "--all", "--variant", variant, "--out", str(tmp / name)], tmp / name))
+            args = ["render", str(path), "--all", "--variant", variant, "--out", str(tmp / name)]
+            out.append((name, args, tmp / name))
     for i, commission in enumerate(sorted(commissions)):
         for jid in JOURNALS:
             name = f"journal/{jid}/{i}"
