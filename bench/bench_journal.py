@@ -108,7 +108,7 @@ import datetime as dt, json, sys
 sys.path.insert(0, {root!r})
 import pikepdf
 from msedocs import journal
-from msedocs.forms.journals import JOURNALS
+from msedocs.forms import JOURNALS
 out = {{}}
 for jid in JOURNALS:
     written = journal.write(jid, {cases!r}, dt.date(2000, 1, 1), dt.date(2030, 12, 31), {out!r} + "/" + jid,

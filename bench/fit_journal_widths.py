@@ -53,7 +53,8 @@ def measure(jid: str, cases: list) -> dict:
     import typst
 
     from generators.common import FONTS_DIR, display_rows
-    from msedocs.forms.journals import JOURNALS, numbered
+    from msedocs.forms import JOURNALS
+    from msedocs.forms.journals import numbered
 
     spec = JOURNALS[jid]
     start, end = dt.date(1900, 1, 1), dt.date(2100, 1, 1)
@@ -137,7 +138,7 @@ def fit(m: dict, iterations: int = 30000) -> tuple[list[int], float]:
 
 
 def main() -> None:
-    from msedocs.forms.journals import JOURNALS
+    from msedocs.forms import JOURNALS
     from msedocs.model import iter_cases
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

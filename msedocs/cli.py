@@ -24,7 +24,7 @@ from generators.common import RenderedDocument
 
 from . import pipeline
 from .errors import FormNotApplicableError, InputError, MsedocsError, Problem
-from .forms import REGISTRY
+from .forms import DOCUMENTS
 from .model import Case, CaseWarning, load_case
 
 app = typer.Typer(
@@ -54,15 +54,21 @@ def _load(path: Path) -> Case:
 
 @app.command("forms")
 def forms_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the forms: id, title, source, formats."""
-    rows = [
-        {"id": s.id, "title": s.title, "source": str(s.source), "formats": list(s.formats)} for s in REGISTRY.values()
+    """List the documents: the forms, the journals and the session protocol (id, kind, title, source, formats)."""
+    rows: list[dict[str, Any]] = [
+        {"id": s.id, "kind": s.kind, "title": s.title, "source": str(s.source), "formats": list(s.formats)}
+        for s in DOCUMENTS.values()
     ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
-        typer.echo(f"{r['id']:<20} {r['title']}\n{'':<20} {r['source']}; {','.join(r['formats'])}")
+        title = TITLE_PREFIX.get(r["kind"], "") + r["title"]
+        typer.echo(f"{r['id']:<24} {r['kind']:<9} {title}\n{'':<34} {r['source']}; {','.join(r['formats'])}")
+
+
+#: ``msedocs forms`` prints a register's title after the word the statute heads it with.
+TITLE_PREFIX = {"journal": "Журнал ", "protocol": "Протокол "}
 
 
 @app.command("schema")
@@ -255,9 +261,6 @@ def validate_cmd(
 
     from generators import xml as xml_gen
 
-    from .forms.journals import JOURNALS
-    from .forms.session import PROTOCOL
-
     try:  # O_NONBLOCK: opening a FIFO does not wait for a writer
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
@@ -273,16 +276,14 @@ def validate_cmd(
         form_id = form
         if form_id is None:  # the root's formId, else the form whose namespace the root is in
             root = xml_gen.root_of(stream)
-            by_namespace = {PROTOCOL.namespace: PROTOCOL.id}
-            by_namespace.update({journal.namespace: jid for jid, journal in JOURNALS.items()})
-            by_namespace.update({spec.namespace: fid for fid, spec in REGISTRY.items()})
+            by_namespace = {spec.namespace: spec.id for spec in DOCUMENTS.values()}
             form_id = None if root is None else root[1] or by_namespace.get(root[0])
         stream.seek(0)
-        known = {*REGISTRY, PROTOCOL.id, *JOURNALS}
-        if form_id and form_id not in known:
+        if form_id and form_id not in DOCUMENTS:
             shown = re.sub(r"[^A-Za-z0-9._-]", "?", form_id[:40])
-            raise InputError(f"{file}: unknown form id {shown!r}; known forms: {', '.join(sorted(known))}")
-        limit = xml_gen.MAX_JOURNAL_BYTES if form_id in JOURNALS else xml_gen.MAX_FORM_BYTES
+            raise InputError(f"{file}: unknown form id {shown!r}; known forms: {', '.join(sorted(DOCUMENTS))}")
+        spec = DOCUMENTS.get(form_id or "")
+        limit = xml_gen.MAX_JOURNAL_BYTES if spec is not None and spec.kind == "journal" else xml_gen.MAX_FORM_BYTES
         if info.st_size > limit:
             raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(limit)} bytes"
                              f" a {form_id} document may have")  # fmt: skip

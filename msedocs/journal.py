@@ -25,7 +25,8 @@ from generators import xml as xml_gen
 from generators.common import GeneratorError, RenderedDocument
 
 from .errors import InputError, Problem, SchemaError, TemplateError
-from .forms.journals import JOURNALS, Entry, JournalSpec, Row
+from .forms import JOURNALS
+from .forms.journals import Entry, JournalSpec, Row
 from .model import BatchReader, count_cases
 from .pipeline import file_entry, parse_formats, staged, write_manifest
 from .sign import FormSigner, sign_rendered

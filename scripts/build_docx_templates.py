@@ -21,8 +21,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
 from generators.common import footnote_parts
-from msedocs.forms import REGISTRY, FormSpec, ItemDef
-from msedocs.forms.journals import JOURNALS, JournalSpec
+from msedocs.forms import JOURNALS, REGISTRY, FormSpec, ItemDef
+from msedocs.forms.journals import JournalSpec
 from msedocs.forms.session import PROTOCOL, SessionSpec
 from msedocs.forms.spec import table_head
 

@@ -1,25 +1,13 @@
-"""Write xsd/<form id>.xsd for every registered form from its declarations."""
+"""Write xsd/<id>.xsd for every registered document (forms, journals, the protocol) from its declaration."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from msedocs.forms import REGISTRY
-from msedocs.forms.journals import JOURNALS
-from msedocs.forms.session import PROTOCOL
-from msedocs.forms.xsd import build_journal_xsd, build_session_xsd, build_xsd
+from msedocs.forms.xsd import write_schemas
 
 XSD_DIR = Path(__file__).resolve().parent.parent / "xsd"
 
 if __name__ == "__main__":
-    for form_id, spec in REGISTRY.items():
-        path = XSD_DIR / f"{form_id}.xsd"
-        path.write_bytes(build_xsd(spec))
-        print(f"wrote {path.relative_to(XSD_DIR.parent)}")
-    path = XSD_DIR / f"{PROTOCOL.id}.xsd"
-    path.write_bytes(build_session_xsd(PROTOCOL))
-    print(f"wrote {path.relative_to(XSD_DIR.parent)}")
-    for form_id, journal in JOURNALS.items():
-        path = XSD_DIR / f"{form_id}.xsd"
-        path.write_bytes(build_journal_xsd(journal))
+    for path in write_schemas(XSD_DIR):
         print(f"wrote {path.relative_to(XSD_DIR.parent)}")

@@ -22,12 +22,16 @@ from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, display_text, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, format_date
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
     "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра."
 )
+
+
+#: The signer of a register: the commission's chairman.
+CHAIRMAN = Signer("chairman", "Председатель МРЭК", lambda case: [case.commission.chairman])
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,21 @@ class JournalSpec:
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
     #: The width of column 1, «№ п/п», in millimetres like the columns' own.
     number_width: float = 9.0
+    #: Who signs the journal when it is signed (``--sign``): the commission's chairman.
+    signers: tuple[Signer, ...] = (CHAIRMAN,)
+
+    @property
+    def kind(self) -> Literal["journal"]:
+        return "journal"
 
     @property
     def namespace(self) -> str:
         return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def xsd(self) -> bytes:
+        from .xsd import build_journal_xsd
+
+        return build_journal_xsd(self)
 
     def entries(self, case: Case) -> list[Entry]:
         """The entries one case contributes (Belarusian registers: Belarusian cases only)."""
@@ -472,5 +487,3 @@ MPR = JournalSpec(
     records=lambda k: [k.mpr] if k.mpr is not None else [],
     date_of=lambda k, m: m.date,
 )
-
-JOURNALS: dict[str, JournalSpec] = {j.id: j for j in (PROTOCOLS, CARDS, CERTIFICATES, MPR)}

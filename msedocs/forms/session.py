@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Source, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, format_date
 
 Reader = Callable[[Case, Any], Any]
 
@@ -80,10 +80,25 @@ class SessionSpec:
     xml_root: str
     source: Source
     footnotes: tuple[str, ...]
+    #: The signature lines: the chairman and the members of the commission, as the statute prints them.
+    signers: tuple[Signer, ...] = (
+        j.CHAIRMAN,
+        Signer("member", "Члены МРЭК", lambda case: list(case.commission.members)),
+    )
+    formats: tuple[str, ...] = ("xml", "pdf", "docx")
+
+    @property
+    def kind(self) -> Literal["protocol"]:
+        return "protocol"
 
     @property
     def namespace(self) -> str:
         return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def xsd(self) -> bytes:
+        from .xsd import build_session_xsd
+
+        return build_session_xsd(self)
 
     def block(self, case: Case) -> dict[str, Any]:
         e = case.examination
@@ -127,11 +142,8 @@ class SessionSpec:
             "date_display": format_date(session.date),
             "acts": blocks,
             "signatures": [
-                {"role": role, "title": title, "names": names, "seal": False, "captions": True}
-                for role, title, names in (
-                    ("chairman", "Председатель МРЭК", [chairman]),
-                    ("member", "Члены МРЭК", members or [""]),
-                )
+                {"role": s.role, "title": s.title, "names": names, "seal": False, "captions": True}
+                for s, names in zip(self.signers, ([chairman], members or [""]), strict=True)
             ],
             "footnotes": list(self.footnotes),
             "extra": {},

@@ -520,8 +520,17 @@ class FormSpec:
     paper_for: Callable[[Case], bool | None] | None = None
 
     @property
+    def kind(self) -> Literal["form"]:
+        return "form"
+
+    @property
     def namespace(self) -> str:
         return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def xsd(self) -> bytes:
+        from .xsd import build_xsd
+
+        return build_xsd(self)
 
     @property
     def visible_stamp(self) -> bool:

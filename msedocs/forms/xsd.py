@@ -8,6 +8,7 @@ generates, so the declarations and the published schema never drift apart.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from lxml import etree
 
@@ -232,3 +233,15 @@ def build_session_xsd(spec: SessionSpec) -> bytes:
     _doc(number, "Акт освидетельствования в МРЭК (номер)")
     _doc(etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures"), "Подписи")
     return _finish(root, ct, spec.id)
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """``folder/<id>.xsd`` for every registered document (``scripts/build_xsd.py``)."""
+    from . import DOCUMENTS
+
+    written = []
+    for spec in DOCUMENTS.values():
+        path = folder / f"{spec.id}.xsd"
+        path.write_bytes(spec.xsd())
+        written.append(path)
+    return written

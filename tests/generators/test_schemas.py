@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from msedocs.forms import REGISTRY
-from msedocs.forms.journals import JOURNALS
+from msedocs.forms import JOURNALS, REGISTRY
 from msedocs.forms.session import PROTOCOL
 from msedocs.forms.xsd import build_journal_xsd, build_session_xsd, build_xsd
 from tests.conftest import ROOT

@@ -21,8 +21,7 @@ from lxml import etree
 
 from generators import xml as xml_gen
 from msedocs.cli import main
-from msedocs.forms import REGISTRY
-from msedocs.forms.journals import JOURNALS
+from msedocs.forms import JOURNALS, REGISTRY
 from msedocs.forms.session import PROTOCOL
 from msedocs.pipeline import render_form
 from signing import Level, init_pki, pki_profile

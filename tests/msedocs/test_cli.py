@@ -40,6 +40,11 @@ def test_forms_lists_every_form(capsys):
     assert {"by-act", "by-conclusion", "by-referral", "by-referral-slip"} <= set(forms)
     assert forms["by-act"]["formats"] == ["xml", "pdf", "docx"]
     assert "004_5509ffa87cccaffb.txt" in forms["by-act"]["source"]
+    # one registry: the journals and the session protocol are listed with the forms, each with its kind
+    assert forms["by-act"]["kind"] == "form" and forms["by-protocol"]["kind"] == "protocol"
+    assert {f["id"] for f in forms.values() if f["kind"] == "journal"} == {
+        "by-journal-protocols", "by-journal-cards", "by-journal-certificates", "by-journal-mpr"
+    }  # fmt: skip
 
 
 def test_schema_is_json_schema_of_the_case(capsys):

@@ -19,7 +19,8 @@ from generators import journal_pdf
 from generators.common import format_date
 from msedocs import journal, synth
 from msedocs.cli import main
-from msedocs.forms.journals import JOURNALS, numbered
+from msedocs.forms import JOURNALS
+from msedocs.forms.journals import numbered
 from msedocs.model import iter_cases
 from tests.conftest import ROOT, require_tool
 
