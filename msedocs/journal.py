@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators import journal_docx, journal_pdf
-from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
-
-from .errors import InputError, Problem, SchemaError, TemplateError
+from .errors import InputError
 from .forms import JOURNALS
 from .forms.journals import Entry, JournalSpec, Row
 from .model import BatchReader, count_cases
-from .pipeline import file_entry, parse_formats, staged, write_manifest
-from .sign import FormSigner, sign_rendered
+from .pipeline import Files, file_entry, parse_formats, render_document, staged, write_manifest
+from .sign import FormSigner
 
 #: progress(stage, done, total): stage is "cases" (reading the batch) or "pdf".
 Progress = Callable[[str, int, int], None]
@@ -156,48 +152,14 @@ def write(
             rows = spool.rows(start, end)
             data = spec.data(rows, name, start, end)
             count = len(rows)
+            pdf_progress = (lambda done, total: progress("pdf", done, total)) if progress else None
             with staged(out_dir) as staging:
-                files = _render(spec, data, formats, staging, Path(tmp), workers, progress, signer)
+                target = Files(staging, Path(tmp), workers, pdf_progress)
+                docs = render_document(spec, data, formats, signer=signer, files=target)
+                files = [file_entry(doc, staging / doc.filename) for doc in docs]
                 body = {"journal": spec.id, "from": start.isoformat(), "to": end.isoformat(), "rows": count,
                         "files": files}  # fmt: skip
                 write_manifest(staging, body)
         finally:
             spool.close()
     return Written(count, files, Path(out_dir) / "manifest.json")
-
-
-def _render(
-    spec: JournalSpec,
-    data: dict[str, Any],
-    formats: Sequence[str],
-    staging: Path,
-    tmp: Path,
-    workers: int | None,
-    progress: Progress | None,
-    signer: FormSigner | None,
-) -> list[dict[str, Any]]:
-    """Each format written into ``staging`` (signed if asked); the manifest's file entries."""
-    pdf_progress = (lambda done, total: progress("pdf", done, total)) if progress else None
-    files: list[dict[str, Any]] = []
-    try:
-        xml_path = (staging if "xml" in formats else tmp) / f"{spec.id}.xml"
-        xml_gen.write_journal(data, xml_path)
-        if signer is not None:  # signed before it is embedded in the PDF
-            xml_path.write_bytes(signer.xml(xml_path.read_bytes()))
-        for fmt in formats:
-            path = staging / f"{spec.id}.{fmt}"
-            if fmt == "pdf":
-                journal_pdf.write(data, path, xml_path=xml_path, workers=workers, progress=pdf_progress)
-            elif fmt == "docx":
-                journal_docx.write(data, path)
-            if signer is None:
-                files.append(file_entry(RenderedDocument.of(spec.id, fmt, b""), path))
-                continue
-            for doc in sign_rendered(signer, spec.id, fmt, path.read_bytes()):
-                (staging / doc.filename).write_bytes(doc.content)
-                files.append(file_entry(doc))
-    except GeneratorError as exc:
-        if exc.problems:
-            raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc
-        raise TemplateError(str(exc)) from exc
-    return files

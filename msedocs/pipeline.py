@@ -15,21 +15,23 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generators import docx as docx_gen
+from generators import journal_docx, journal_pdf
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import GeneratorError, RenderedDocument
 
 from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError, output_errors
-from .forms import REGISTRY, FormSpec, get_form
+from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case
-from .sign import FormSigner
+from .sign import FormSigner, sign_rendered
 
 if TYPE_CHECKING:
     from signing import SigningProfile
@@ -45,11 +47,117 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _wrap(form_id: str, exc: GeneratorError) -> Exception:
-    problems = [Problem(path, msg, line) for path, msg, line in exc.problems]
-    if problems:
-        return SchemaError(str(exc), problems)
-    return TemplateError(str(exc))
+@contextmanager
+def generator_errors() -> Iterator[None]:
+    """The one place where a generator's failure becomes an msedocs error: a schema violation
+    (with its problems) or a template failure."""
+    try:
+        yield
+    except GeneratorError as exc:
+        problems = [Problem(path, msg, line) for path, msg, line in exc.problems]
+        if problems:
+            raise SchemaError(str(exc), problems) from exc
+        raise TemplateError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """Renderers that return each format's bytes (a form, the session protocol)."""
+
+    xml: Callable[[Any], bytes]
+    #: (data, *, xml, paper): the PDF with the XML attached.
+    pdf: Callable[..., bytes]
+    #: (data, *, paper)
+    docx: Callable[..., bytes]
+
+
+@dataclass(frozen=True)
+class ToFiles:
+    """Renderers that write each format to its file while the rows stream (a journal), so the
+    document never sits in memory."""
+
+    xml: Callable[[Any, Path], None]
+    #: (data, path, *, xml_path, workers, progress): the PDF with the XML file attached.
+    pdf: Callable[..., None]
+    docx: Callable[[Any, Path], None]
+
+
+#: Each kind of document's renderers.
+RENDERERS: dict[str, InMemory | ToFiles] = {
+    "form": InMemory(xml_gen.render, pdf_gen.render, docx_gen.render),
+    "protocol": InMemory(xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol),
+    "journal": ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write),
+}
+
+
+@dataclass(frozen=True)
+class Files:
+    """Where a document rendered to files goes: ``folder/<id>.<ext>`` (and its signatures);
+    ``scratch`` holds the XML when it is not asked for (the PDF attaches it)."""
+
+    folder: Path
+    scratch: Path
+    workers: int | None = None
+    #: progress(done, total) of the PDF's chunks.
+    progress: Callable[[int, int], None] | None = None
+
+
+def render_document(
+    spec: DocumentSpec,
+    data: Any,
+    formats: Sequence[str] = FORMATS,
+    *,
+    paper: bool = True,
+    signer: FormSigner | None = None,
+    files: Files | None = None,
+) -> list[RenderedDocument]:
+    """The one render loop of every document, form, journal or protocol: the XML first (signed
+    before it is embedded in the PDF), then each asked format in order, signed when a signer is
+    given (a DOCX gets its detached .p7s). A journal's renderers write to ``files`` row by row:
+    its documents are then the files in ``files.folder`` (their ``content`` is not held)."""
+    renderers = RENDERERS[spec.kind]
+    with generator_errors():
+        if isinstance(renderers, ToFiles):
+            if files is None:
+                raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
+            return _render_files(spec, data, formats, renderers, files, signer)
+        xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
+        if signer is not None and xml is not None:
+            xml = signer.xml(xml)
+        out: list[RenderedDocument] = []
+        for fmt in formats:
+            if fmt == "xml":
+                assert xml is not None
+                content = xml
+            elif fmt == "pdf":
+                content = renderers.pdf(data, xml=xml, paper=paper)
+            else:
+                content = renderers.docx(data, paper=paper)
+            out.extend(sign_rendered(signer, spec.id, fmt, content))
+    return out
+
+
+def _render_files(
+    spec: DocumentSpec, data: Any, formats: Sequence[str], renderers: ToFiles, files: Files, signer: FormSigner | None
+) -> list[RenderedDocument]:
+    xml_path = (files.folder if "xml" in formats else files.scratch) / f"{spec.id}.xml"
+    renderers.xml(data, xml_path)
+    if signer is not None:  # signed before it is embedded in the PDF
+        xml_path.write_bytes(signer.xml(xml_path.read_bytes()))
+    out: list[RenderedDocument] = []
+    for fmt in formats:
+        path = files.folder / f"{spec.id}.{fmt}"
+        if fmt == "pdf":
+            renderers.pdf(data, path, xml_path=xml_path, workers=files.workers, progress=files.progress)
+        elif fmt == "docx":
+            renderers.docx(data, path)
+        if signer is None:
+            out.append(RenderedDocument.of(spec.id, fmt, b""))
+            continue
+        for doc in sign_rendered(signer, spec.id, fmt, path.read_bytes()):  # a signed journal is signed in memory
+            (files.folder / doc.filename).write_bytes(doc.content)
+            out.append(replace(doc, content=b""))
+    return out
 
 
 def render_form(
@@ -64,32 +172,7 @@ def render_form(
     (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
-    out: list[RenderedDocument] = []
-    try:
-        xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None
-        if signer is not None and xml is not None:
-            xml = signer.xml(xml)
-        for fmt in formats:
-            if fmt == "xml":
-                assert xml is not None
-                out.append(RenderedDocument.of(spec.id, "xml", xml, _sig(signer, "XAdES")))
-            elif fmt == "pdf":
-                pdf = pdf_gen.render(data, xml=xml, paper=paper)
-                if signer is not None:
-                    pdf = signer.pdf(pdf)
-                out.append(RenderedDocument.of(spec.id, "pdf", pdf, _sig(signer, "PAdES")))
-            elif fmt == "docx":
-                docx = docx_gen.render(data, paper=paper)
-                out.append(RenderedDocument.of(spec.id, "docx", docx))
-                if signer is not None:
-                    out.extend(signer.detached_documents(spec.id, docx))
-    except GeneratorError as exc:
-        raise _wrap(spec.id, exc) from exc
-    return out
-
-
-def _sig(signer: FormSigner | None, form: str) -> dict[str, Any] | None:
-    return signer.manifest_entry(form) if signer is not None else None
+    return render_document(spec, data, formats, paper=paper, signer=signer)
 
 
 def render(

@@ -6,17 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from generators import docx as docx_gen
-from generators import pdf as pdf_gen
-from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
+from generators.common import RenderedDocument
 
-from .errors import InputError, Problem, SchemaError, TemplateError
+from .errors import InputError
 from .forms.session import PROTOCOL, Session, session_of
 from .forms.xsd import SESSION_ACTS
 from .model import BatchReader, Case
-from .pipeline import parse_formats
-from .sign import FormSigner, sign_rendered
+from .pipeline import parse_formats, render_document
+from .sign import FormSigner
 
 
 def build(
@@ -49,22 +46,4 @@ def build(
             f"session {session}: {len(cases)} acts, more than the {SESSION_ACTS} one protocol holds "
             "(xsd/by-protocol.xsd); no protocol written"
         )
-    data = PROTOCOL.data(cases, session)
-    try:
-        xml = xml_gen.render_protocol(data)
-        if signer is not None:  # signed before it is embedded in the PDF
-            xml = signer.xml(xml)
-        docs = []
-        for fmt in formats:
-            if fmt == "xml":
-                content = xml
-            elif fmt == "pdf":
-                content = pdf_gen.render(data, xml=xml, paper=paper)
-            else:
-                content = docx_gen.render_protocol(data, paper=paper)
-            docs.extend(sign_rendered(signer, PROTOCOL.id, fmt, content))
-    except GeneratorError as exc:
-        if exc.problems:
-            raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc
-        raise TemplateError(str(exc)) from exc
-    return docs
+    return render_document(PROTOCOL, PROTOCOL.data(cases, session), formats, paper=paper, signer=signer)
