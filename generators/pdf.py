@@ -46,7 +46,8 @@ def _style() -> tuple[FontConfiguration, CSS]:
 def render_html(data: dict[str, Any], *, paper: bool = True) -> str:
     form_id = data["form_id"]
     try:
-        template = environment().get_template(f"{form_id}/form.html.j2")
+        # a form whose layout is special has its own template; every other one is the base's
+        template = environment().select_template([f"{form_id}/form.html.j2", "base.html.j2"])
         return template.render(data=data, paper=paper)
     except jinja2.TemplateError as exc:
         raise GeneratorError(f"{form_id}: HTML template failed: {exc}") from exc

@@ -496,5 +496,5 @@ REFERRAL = FormSpec(
         "3 Печать проставляется при оформлении направления на медико-социальную экспертизу на бумажном носителе.",
     ),
     applies=lambda k: True,
-    extra=lambda k: {"slip": SLIP.data(k)},
+    tear_off=SLIP,
 )

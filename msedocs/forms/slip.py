@@ -23,6 +23,9 @@ SLIP = FormSpec(
     title="Отрывной талон",
     xml_root="referralSlip",
     source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
+    note="Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь в амбулаторных "
+    "условиях",
+    title_as_printed=True,
     header=(
         c.commission_name("наименование МРЭК"),
         ItemDef(

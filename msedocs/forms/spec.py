@@ -201,6 +201,11 @@ class ItemDef:
             grouped |= set(values)
 
     @property
+    def head(self) -> list[list[dict[str, Any]]]:
+        """A records item's table head as the statute prints it (:func:`table_head`)."""
+        return table_head(self.columns)
+
+    @property
     def separator(self) -> str:
         return self.sep or (" " if self.kind == "group" else ", ")
 
@@ -518,6 +523,14 @@ class FormSpec:
     #: preference (the extract follows the case's delivery channel). Used by ``render``'s
     #: default ``--variant auto``; an explicit variant overrides it.
     paper_for: Callable[[Case], bool | None] | None = None
+    #: A line the statute prints above the title (the slip's «Подлежит возврату …»).
+    note: str = ""
+    #: The title printed as declared, before the header's captions, not in capitals after them
+    #: (the slip's «Отрывной талон»).
+    title_as_printed: bool = False
+    #: A form printed on the same sheet after «Линия отреза» (the referral's slip): its data
+    #: travels in this form's ``extra["slip"]``, its footnotes are this form's.
+    tear_off: FormSpec | None = None
 
     @property
     def kind(self) -> Literal["form"]:
@@ -582,7 +595,10 @@ class FormSpec:
                 for s in self.signers
             ],
             "footnotes": list(self.footnotes),
-            "extra": self.extra(case) if self.extra else {},
+            "extra": {**(self.extra(case) if self.extra else {}),
+                      **({"slip": self.tear_off.data(case)} if self.tear_off else {})},  # fmt: skip
+            "note": self.note,
+            "title_as_printed": self.title_as_printed,
             "stamp_room": self.stamp_room(),
         }
 
