@@ -147,10 +147,17 @@ def rich_texts(data: dict[str, Any], paper: bool, prefix: str = "") -> dict[str,
     return out
 
 
-def render(data: dict[str, Any], *, paper: bool = True) -> bytes:
+def has_template(form_id: str) -> bool:
+    """Whether ``templates/<form id>/form.docx`` is there."""
+    return (TEMPLATES_DIR / form_id / "form.docx").is_file()
+
+
+def render(data: dict[str, Any], *, paper: bool = True, template: bytes | None = None) -> bytes:
+    """The form's DOCX from ``templates/<form id>/form.docx`` (or from ``template``, one built
+    by :mod:`.docx_template` for a form whose template is not in ``templates/``)."""
     form_id = data["form_id"]
     path = TEMPLATES_DIR / form_id / "form.docx"
-    if not path.is_file():
+    if template is None and not path.is_file():
         raise GeneratorError(f"{form_id}: no DOCX template at {path}")
     rt = rich_texts(data, paper)
     sig = {"": signature_rows(data, paper)}
@@ -158,7 +165,7 @@ def render(data: dict[str, Any], *, paper: bool = True) -> bytes:
     if slip:
         rt.update(rich_texts(slip, paper, prefix="slip_"))
         sig["slip_"] = signature_rows(slip, paper)
-    doc = DocxTemplate(str(path))
+    doc = DocxTemplate(io.BytesIO(template) if template is not None else str(path))
     try:
         doc.render({"data": data, "rt": rt, "sig": sig, "paper": paper}, autoescape=True)
     except Exception as exc:  # docxtpl raises jinja2 and lxml errors alike

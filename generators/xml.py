@@ -89,13 +89,26 @@ def build(data: dict[str, Any]) -> etree._Element:
     return root
 
 
-def render(data: dict[str, Any]) -> bytes:
-    """The form's XML, validated against ``xsd/<form id>.xsd``."""
+def render(data: dict[str, Any], *, xsd: bytes | None = None) -> bytes:
+    """The form's XML, validated against ``xsd/<form id>.xsd`` (or the schema ``xsd``, for a
+    form whose schema is not published in ``xsd/``)."""
     content = etree.tostring(build(data), xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    problems = validate(content, data["form_id"])
+    problems = validate(content, data["form_id"], xsd=xsd)
     if problems:
         raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
     return content
+
+
+def has_schema(form_id: str) -> bool:
+    """Whether ``xsd/<form id>.xsd`` is published."""
+    return (XSD_DIR / f"{form_id}.xsd").is_file()
+
+
+@cache
+def schema_of(content: bytes) -> etree.XMLSchema:
+    """A schema given as bytes (generated, not published), read as if it were in ``xsd/``
+    beside ``common.xsd`` and the XML Signature schema it imports."""
+    return etree.XMLSchema(etree.fromstring(content, parser=_safe_parser(), base_url=str(XSD_DIR) + "/"))
 
 
 @cache
@@ -188,8 +201,10 @@ def form_id_of(source: bytes | BinaryIO) -> str | None:
     return None if root is None else root[1]
 
 
-def validate(content: bytes, form_id: str) -> Problems:
+def validate(content: bytes, form_id: str, *, xsd: bytes | None = None) -> Problems:
     """Every violation as (XPath, reason, line); empty when the document is valid."""
+    if xsd is not None:
+        return _validate_tree(content, form_id, schema_of(xsd))
     return validate_source(io.BytesIO(content), form_id, limit=len(content))
 
 
@@ -221,14 +236,14 @@ def _syntax_problem(exc: etree.XMLSyntaxError) -> Problems:
     return [("/", f"not well-formed XML: {redact(msg)}", exc.lineno or None)]
 
 
-def _validate_tree(content: bytes, form_id: str) -> Problems:
+def _validate_tree(content: bytes, form_id: str, xsd: etree.XMLSchema | None = None) -> Problems:
     try:
         doc = etree.fromstring(content, parser=_safe_parser()).getroottree()
     except etree.XMLSyntaxError as exc:
         return _syntax_problem(exc)
     if doc.docinfo.doctype or doc.docinfo.internalDTD is not None:
         return [("/", DOCTYPE_REFUSED, 1)]
-    xsd = schema(form_id)
+    xsd = xsd or schema(form_id)
     if xsd.validate(doc):
         return []
     return [(e.path or "/", redact(e.message), e.line) for e in list(xsd.error_log)[:MAX_VIOLATIONS]]

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generators import docx as docx_gen
-from generators import journal_docx, journal_pdf
+from generators import docx_template, journal_docx, journal_pdf
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import GeneratorError, RenderedDocument
@@ -121,6 +122,8 @@ def render_document(
             if files is None:
                 raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
             return _render_files(spec, data, formats, renderers, files, signer)
+        if spec.kind == "form":
+            renderers = _unpublished(spec, renderers)
         xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
         if signer is not None and xml is not None:
             xml = signer.xml(xml)
@@ -135,6 +138,19 @@ def render_document(
                 content = renderers.docx(data, paper=paper)
             out.extend(sign_rendered(signer, spec.id, fmt, content))
     return out
+
+
+def _unpublished(spec: DocumentSpec, renderers: InMemory) -> InMemory:
+    """A form registered without its generated files in ``xsd/`` and ``templates/`` (one kept
+    outside the package, see ``msedocs.forms.load_folder``) is rendered with its XSD and DOCX
+    template built from its declaration; a published form with the committed ones."""
+    if xml_gen.has_schema(spec.id) and docx_gen.has_template(spec.id):
+        return renderers
+    return replace(
+        renderers,
+        xml=partial(xml_gen.render, xsd=spec.xsd()),
+        docx=partial(docx_gen.render, template=docx_template.build(spec)),  # type: ignore[arg-type]
+    )
 
 
 def _render_files(
