@@ -30,8 +30,10 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from ._async import run_sync
 from ._ats import with_archive_timestamp
 from ._cms import cades_attrs, pyhanko_signer
+from .cades_verify import verify_cades
 from .declaration import Declaration
 from .errors import SigningFailure
+from .formats import Format, register
 from .keys import Signer
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamp_token, timestamper_for, validation_data_for
@@ -195,3 +197,16 @@ def split_detached(p7s: bytes) -> list[bytes]:
         fields["signer_infos"] = [si]
         out.append(cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(fields)}).dump())
     return out
+
+
+FORMAT = register(
+    Format(
+        name="CAdES",
+        media_types=("application/pkcs7-signature",),
+        signer=sign_detached,
+        verifier=verify_cades,
+        magic=(b"0", b"-----BEGIN"),  # DER (a SEQUENCE) or PEM
+        detached=True,
+    )
+)
+"""Detached CAdES (a ``.p7s`` over content of any type) in the format registry (:mod:`signing.formats`)."""
