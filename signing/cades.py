@@ -99,16 +99,19 @@ def sign_detached(
     def add_cert(c: asn1_x509.Certificate) -> None:
         certs.setdefault(c.dump(), c)
 
+    def take(sd: cms.SignedData) -> None:
+        """The SignerInfos, digest algorithms and certificates of ``sd`` into the new SignedData."""
+        signer_infos.extend(sd["signer_infos"])
+        for alg in sd["digest_algorithms"]:
+            digest_algs[alg["algorithm"].native] = alg
+        for c in sd["certificates"] or ():
+            if c.name == "certificate":
+                add_cert(c.chosen)
+
     if existing is not None:
         try:
             old = cms.ContentInfo.load(existing)["content"]
-            for si in old["signer_infos"]:
-                signer_infos.append(si)
-            for alg in old["digest_algorithms"]:
-                digest_algs[alg["algorithm"].native] = alg
-            for c in old["certificates"] or ():
-                if c.name == "certificate":
-                    add_cert(c.chosen)
+            take(old)
             revinfo.extend(old["crls"] or ())
         except (ValueError, KeyError, TypeError) as exc:
             raise SigningFailure(f"the existing .p7s cannot be read: {exc}") from exc
@@ -119,15 +122,10 @@ def sign_detached(
     for signer in signers:
         sd = _sign_one(data, signer, profile, when, declaration)["content"]
         for si in sd["signer_infos"]:
-            signer_infos.append(si)
-            for c in _tst_certs(si):
+            for c in _tst_certs(si):  # its timestamp's certificates before the rest (the order they always had)
                 add_cert(c)
                 leaves.append(c)
-        for alg in sd["digest_algorithms"]:
-            digest_algs[alg["algorithm"].native] = alg
-        for c in sd["certificates"] or ():
-            if c.name == "certificate":
-                add_cert(c.chosen)
+        take(sd)
 
     if profile.level >= Level.B_LT:
         from cryptography import x509

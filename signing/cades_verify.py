@@ -29,10 +29,10 @@ from .report import Indication, SignatureReport, VerificationReport
 from .validation import (
     Fail,
     Revinfo,
-    Trust,
+    ValidationData,
     VerifyOptions,
     archive_timestamp,
-    judge_signer,
+    assess_signer,
     qualified_flags,
     reach_lta,
     read_declaration,
@@ -81,13 +81,13 @@ async def verify_signer_info(
     sd: cms.SignedData,
     si: cms.SignerInfo,
     actual_digest: Callable[[str], bytes],
-    trust: Trust,
-    extra: Revinfo,
+    outside: ValidationData,
     rep: SignatureReport,
     findings: Findings,
 ) -> None:
     """Check one SignerInfo of ``sd`` over the content whose digest ``actual_digest`` gives
-    (by algorithm name), with ``extra`` validation data (a PDF's DSS); the outcome goes into ``rep``."""
+    (by algorithm name), with the trust and the validation data from outside the CMS in
+    ``outside`` (a PDF's DSS); the outcome goes into ``rep``."""
     try:
         md_alg = si["digest_algorithm"]["algorithm"].native
         if md_alg in ("sha1", "md5"):
@@ -120,9 +120,10 @@ async def verify_signer_info(
         rep.level = Level.B_B.value
         read_declaration(findings, lambda: Declaration.from_signer_info(si))
         emb = _signed_data_revinfo(sd)
-        emb.certs += extra.certs
-        emb.crls += extra.crls
-        emb.ocsps += extra.ocsps
+        emb.certs += outside.embedded.certs
+        emb.crls += outside.embedded.crls
+        emb.ocsps += outside.embedded.ocsps
+        vdata = ValidationData(outside.trust, emb.certs, emb)
         poe = None
         token = _cms_ts(si)
         if token is not None:
@@ -131,10 +132,10 @@ async def verify_signer_info(
             def imprint(algo: str) -> bytes:
                 return hashlib.new(algo, sig_bytes).digest()
 
-            poe = await signature_timestamp(rep, token, imprint, trust, emb.certs, emb)
-        await judge_signer(rep, cert, emb.certs, emb, trust, poe)
+            poe = await signature_timestamp(rep, token, imprint, vdata)
+        (await assess_signer(cert, vdata, poe)).apply(rep)
         for token_der in _ats.archive_timestamps(si):
-            reach_lta(rep, await _check_archive_timestamp(token_der, sd, si, actual_digest, trust, emb))
+            reach_lta(rep, await _check_archive_timestamp(token_der, sd, si, actual_digest, vdata))
     except Fail as f:
         f.apply(rep)
 
@@ -144,8 +145,7 @@ async def _check_archive_timestamp(
     sd: cms.SignedData,
     si: cms.SignerInfo,
     content_hash: Callable[[str], bytes],
-    trust: Trust,
-    emb: Revinfo,
+    vdata: ValidationData,
 ) -> dt.datetime | None:
     """A CAdES archive-time-stamp-v3: its time if valid and trusted; a mismatch fails the signature."""
     try:
@@ -157,9 +157,7 @@ async def _check_archive_timestamp(
         raise Fail(Indication.TOTAL_FAILED, "HASH_FAILURE", checked)
     data = checked[1]
     mismatch = "the archive timestamp does not match the signature and its validation data"
-    return await archive_timestamp(
-        token_der, lambda algo: hashlib.new(algo, data).digest(), trust, emb.certs, emb, mismatch
-    )
+    return await archive_timestamp(token_der, lambda algo: hashlib.new(algo, data).digest(), vdata, mismatch)
 
 
 def verify_cades(p7s: bytes, options: VerifyOptions) -> VerificationReport:
@@ -183,7 +181,7 @@ def verify_cades(p7s: bytes, options: VerifyOptions) -> VerificationReport:
         signer_infos = list(sd["signer_infos"])
     except (ValueError, TypeError, KeyError) as exc:
         raise UnsupportedDocumentError(f"not a CMS SignedData signature: {exc}") from exc
-    trust = options.trust()
+    outside = ValidationData(options.trust(), [], Revinfo())
     findings = Findings()
     digests: dict[str, bytes] = {}
 
@@ -204,7 +202,7 @@ def verify_cades(p7s: bytes, options: VerifyOptions) -> VerificationReport:
                     "content is encapsulated, expected detached",
                 )
             else:
-                await verify_signer_info(sd, si, actual, trust, Revinfo(), rep, findings)
+                await verify_signer_info(sd, si, actual, outside, rep, findings)
             report.signatures.append(rep)
 
     run_sync(run())

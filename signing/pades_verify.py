@@ -25,7 +25,7 @@ from .cades_verify import verify_signer_info
 from .errors import UnsupportedDocumentError
 from .policy import Findings, apply_policy
 from .report import Indication, SignatureReport, VerificationReport
-from .validation import Fail, Revinfo, VerifyOptions, check_timestamp, reach_lta
+from .validation import Fail, Revinfo, ValidationData, VerifyOptions, check_timestamp, reach_lta
 
 __all__ = ["verify_pades"]
 
@@ -39,7 +39,6 @@ def verify_pades(pdf: bytes, options: VerifyOptions) -> VerificationReport:
         sigs = list(reader.embedded_regular_signatures)
     except Exception as exc:
         raise UnsupportedDocumentError(f"not a readable PDF: {exc}") from exc
-    trust = options.trust()
     findings = Findings()
     dss_info = Revinfo()
     try:
@@ -49,6 +48,7 @@ def verify_pades(pdf: bytes, options: VerifyOptions) -> VerificationReport:
         dss_info.crls = [bytes(b) for b in getattr(dss, "_crls_seen", {})]
     except Exception:  # no DSS
         pass
+    outside = ValidationData(options.trust(), [], dss_info)  # the DSS: validation data outside the signatures
     total = reader.xrefs.total_revisions
     report = VerificationReport(path=options.path, format="PDF")
 
@@ -71,7 +71,7 @@ def verify_pades(pdf: bytes, options: VerifyOptions) -> VerificationReport:
                 def whole(alg: str, d: bytes = digest) -> bytes:
                     return d
 
-                when, fail, note = await check_timestamp(token, whole, trust, [], dss_info)
+                when, fail, note = await check_timestamp(token, whole, outside)
             except Exception as exc:
                 entry["problem"] = f"FORMAT_FAILURE: cannot process the document timestamp: {exc}"
                 continue
@@ -130,7 +130,7 @@ def verify_pades(pdf: bytes, options: VerifyOptions) -> VerificationReport:
                 def actual(alg: str, d: bytes = digest) -> bytes:
                     return d
 
-                await verify_signer_info(emb.signed_data, emb.signer_info, actual, trust, dss_info, rep, findings)
+                await verify_signer_info(emb.signed_data, emb.signer_info, actual, outside, rep, findings)
                 reach_lta(rep, archive_for(emb.signed_revision))
             except Fail as f:
                 f.apply(rep)

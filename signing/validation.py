@@ -12,7 +12,7 @@ How trust is decided (a simplified EN 319 102-1 process), for XAdES, PAdES and C
    revoked before T → TOTAL_FAILED/REVOKED.
 
 A format's verification raises :class:`Fail` where a signature stops being checked; the
-steps below (:func:`read_declaration`, :func:`signature_timestamp`, :func:`judge_signer`,
+steps below (:func:`read_declaration`, :func:`signature_timestamp`, :func:`assess_signer`,
 :func:`archive_timestamp`, :func:`reach_lta`) are the ones every format takes the same way.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -50,10 +50,12 @@ __all__ = [
     "Revinfo",
     "Trust",
     "VerifyOptions",
+    "TrustOutcome",
+    "ValidationData",
     "archive_timestamp",
+    "assess_signer",
     "asn1_cert",
     "check_timestamp",
-    "judge_signer",
     "load_trust",
     "qualified_flags",
     "reach_lta",
@@ -163,89 +165,98 @@ class Revinfo:
         return bool(self.crls or self.ocsps)
 
 
-def _vc(
-    trust: Trust,
-    certs: Iterable[asn1_x509.Certificate],
-    revinfo: Revinfo,
-    *,
-    live: bool,
-    moment: dt.datetime | None = None,
-) -> ValidationContext:
-    crls = list(revinfo.crls)
-    ocsps = list(revinfo.ocsps)
-    if live and trust.authority is not None:
-        crls += [trust.authority.crl("ca"), trust.authority.crl("root")]
-    return ValidationContext(
-        trust_roots=trust.roots,
-        other_certs=[*certs, *revinfo.certs],
-        crls=crls,
-        ocsps=ocsps,
-        moment=moment,
-        allow_fetching=False,
-        revocation_mode="hard-fail" if (crls or ocsps) else "soft-fail",
-        retroactive_revinfo=moment is not None,
-        weak_hash_algos={"sha1", "md5"},
-    )
+@dataclass
+class ValidationData:
+    """What a signature's certificate and timestamps are validated with: the trust roots (and
+    the test PKI's authority, for fresh CRLs), the certificates the signature carries and the
+    validation data embedded in it (B-LT)."""
+
+    trust: Trust
+    certs: Sequence[asn1_x509.Certificate]
+    embedded: Revinfo
+
+    def context(self, *, live: bool, moment: dt.datetime | None = None) -> ValidationContext:
+        """A certvalidator context: ``live`` adds the authority's fresh CRLs; ``moment`` validates
+        at that time (past signature validation) with the revocation data as of then."""
+        crls = list(self.embedded.crls)
+        ocsps = list(self.embedded.ocsps)
+        if live and self.trust.authority is not None:
+            crls += [self.trust.authority.crl("ca"), self.trust.authority.crl("root")]
+        return ValidationContext(
+            trust_roots=self.trust.roots,
+            other_certs=[*self.certs, *self.embedded.certs],
+            crls=crls,
+            ocsps=ocsps,
+            moment=moment,
+            allow_fetching=False,
+            revocation_mode="hard-fail" if (crls or ocsps) else "soft-fail",
+            retroactive_revinfo=moment is not None,
+            weak_hash_algos={"sha1", "md5"},
+        )
+
+    async def check_cert(
+        self, cert: asn1_x509.Certificate, *, live: bool, moment: dt.datetime | None = None
+    ) -> generic_cms.CertvalidatorOperationResult[Any]:
+        """``cert`` validated for signing (nonRepudiation) in :meth:`context`."""
+        vc = self.context(live=live, moment=moment)
+        return await generic_cms.validate_cert_usage(
+            cert, vc, _NON_REPUDIATION, paths=vc.path_builder.async_build_paths_lazy(cert)
+        )
 
 
 _NON_REPUDIATION = KeyUsageConstraints(key_usage={"non_repudiation"})
 
 
-async def _check_cert(
-    cert: asn1_x509.Certificate, vc: ValidationContext
-) -> generic_cms.CertvalidatorOperationResult[Any]:
-    return await generic_cms.validate_cert_usage(
-        cert, vc, _NON_REPUDIATION, paths=vc.path_builder.async_build_paths_lazy(cert)
-    )
-
-
 @dataclass
-class _TrustOutcome:
+class TrustOutcome:
+    """What the signer's certificate says of the signature."""
+
     indication: Indication
     sub: str | None
     message: str
     lt_ok: bool
+    """The embedded validation data alone suffices: a B-T signature is B-LT."""
+
+    def apply(self, rep: SignatureReport) -> None:
+        rep.indication, rep.sub_indication, rep.message = self.indication, self.sub, self.message
+        if self.lt_ok and rep.level == Level.B_T.value:
+            rep.level = Level.B_LT.value
 
 
-async def _assess_signer(
-    cert: asn1_x509.Certificate,
-    certs: Sequence[asn1_x509.Certificate],
-    embedded: Revinfo,
-    trust: Trust,
-    poe: dt.datetime | None,
-) -> _TrustOutcome:
+async def assess_signer(cert: asn1_x509.Certificate, vdata: ValidationData, poe: dt.datetime | None) -> TrustOutcome:
     """Validate the signer certificate now; fall back to the POE time of a valid timestamp."""
-    if not trust.roots:
-        return _TrustOutcome(Indication.INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "no trust roots given", False)
+    embedded = vdata.embedded
+    if not vdata.trust.roots:
+        return TrustOutcome(Indication.INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "no trust roots given", False)
     lt_ok = False
     if embedded.has_revinfo:
-        res = await _check_cert(cert, _vc(trust, certs, embedded, live=False))
+        res = await vdata.check_cert(cert, live=False)
         if res.error_subindic is None:
-            return _TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid (embedded validation data)", True)
-    res = await _check_cert(cert, _vc(trust, certs, embedded, live=True))
+            return TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid (embedded validation data)", True)
+    res = await vdata.check_cert(cert, live=True)
     if res.error_subindic is None:
-        note = "" if (embedded.has_revinfo or trust.authority) else " (revocation not checked: no data)"
-        return _TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid" + note, lt_ok)
+        note = "" if (embedded.has_revinfo or vdata.trust.authority) else " (revocation not checked: no data)"
+        return TrustOutcome(Indication.TOTAL_PASSED, None, "certificate valid" + note, lt_ok)
     sub = res.error_subindic
     if sub is AdESIndeterminate.REVOKED_NO_POE and res.revo_details is not None:
         revoked_at = res.revo_details.revocation_date
         if poe is not None and poe >= revoked_at:
-            return _TrustOutcome(
+            return TrustOutcome(
                 Indication.TOTAL_FAILED,
                 "REVOKED",
                 f"certificate revoked {revoked_at:%Y-%m-%d %H:%M} before the timestamp",
                 False,
             )
         if poe is not None and poe < revoked_at:
-            again = await _check_cert(cert, _vc(trust, certs, embedded, live=True, moment=poe))
+            again = await vdata.check_cert(cert, live=True, moment=poe)
             if again.error_subindic is None:
-                return _TrustOutcome(
+                return TrustOutcome(
                     Indication.TOTAL_PASSED,
                     None,
                     f"timestamp proves signing before revocation ({revoked_at:%Y-%m-%d})",
                     False,
                 )
-        return _TrustOutcome(
+        return TrustOutcome(
             Indication.INDETERMINATE,
             "REVOKED_NO_POE",
             f"certificate revoked {revoked_at:%Y-%m-%d %H:%M} UTC",
@@ -261,12 +272,12 @@ async def _assess_signer(
         )
         and poe is not None
     ):
-        again = await _check_cert(cert, _vc(trust, certs, embedded, live=True, moment=poe))
+        again = await vdata.check_cert(cert, live=True, moment=poe)
         if again.error_subindic is None:
             if embedded.has_revinfo:  # B-LT: the embedded validation data suffices at the POE time
-                at_poe = await _check_cert(cert, _vc(trust, certs, embedded, live=False, moment=poe))
+                at_poe = await vdata.check_cert(cert, live=False, moment=poe)
                 lt_ok = at_poe.error_subindic is None
-            return _TrustOutcome(
+            return TrustOutcome(
                 Indication.TOTAL_PASSED,
                 None,
                 f"certificate valid at the timestamp time {poe:%Y-%m-%d}",
@@ -280,7 +291,7 @@ async def _assess_signer(
         AdESIndeterminate.TRY_LATER: "revocation data missing or stale",
         AdESIndeterminate.REVOKED_CA_NO_POE: "an issuing CA is revoked",
     }
-    return _TrustOutcome(
+    return TrustOutcome(
         Indication.INDETERMINATE, sub.name, messages.get(sub, sub.name.lower().replace("_", " ")), False
     )
 
@@ -332,11 +343,7 @@ def subject_str(cert: x509.Certificate) -> str:
 
 
 async def check_timestamp(
-    token_der: bytes,
-    imprint: Callable[[str], bytes],
-    trust: Trust,
-    certs: Sequence[asn1_x509.Certificate],
-    emb: Revinfo,
+    token_der: bytes, imprint: Callable[[str], bytes], vdata: ValidationData
 ) -> tuple[dt.datetime | None, str | None, str]:
     """Check a timestamp token: (time if usable, failure sub-indication, why).
 
@@ -353,7 +360,7 @@ async def check_timestamp(
         return None, "FORMAT_FAILURE", f"timestamp token unreadable: {exc}"
     if algo in ("sha1", "md5"):
         return None, None, f"timestamp imprint uses {algo}: ignored"
-    vc = _vc(trust, certs, emb, live=True)
+    vc = vdata.context(live=True)
     try:
         status = await generic_cms.validate_tst_signed_data(sd, vc, imprint)
     except (SignatureValidationError, ValueError) as exc:
@@ -382,16 +389,11 @@ def read_declaration(findings: Findings, read: Callable[[], Declaration | None])
 
 
 async def signature_timestamp(
-    rep: SignatureReport,
-    token_der: bytes,
-    imprint: Callable[[str], bytes],
-    trust: Trust,
-    certs: Sequence[asn1_x509.Certificate],
-    emb: Revinfo,
+    rep: SignatureReport, token_der: bytes, imprint: Callable[[str], bytes], vdata: ValidationData
 ) -> dt.datetime | None:
     """A signature timestamp: its time (proof of existence, level B-T) if valid and trusted;
     a broken or mismatching one fails the signature."""
-    poe, fail, note = await check_timestamp(token_der, imprint, trust, certs, emb)
+    poe, fail, note = await check_timestamp(token_der, imprint, vdata)
     if fail is not None:
         raise Fail(Indication.TOTAL_FAILED, fail, note)
     if poe is not None:
@@ -400,33 +402,12 @@ async def signature_timestamp(
     return poe
 
 
-async def judge_signer(
-    rep: SignatureReport,
-    cert: asn1_x509.Certificate,
-    certs: Sequence[asn1_x509.Certificate],
-    emb: Revinfo,
-    trust: Trust,
-    poe: dt.datetime | None,
-) -> None:
-    """The signer's certificate decides the indication; B-T becomes B-LT when the embedded
-    validation data alone suffices."""
-    outcome = await _assess_signer(cert, certs, emb, trust, poe)
-    rep.indication, rep.sub_indication, rep.message = outcome.indication, outcome.sub, outcome.message
-    if outcome.lt_ok and rep.level == Level.B_T.value:
-        rep.level = Level.B_LT.value
-
-
 async def archive_timestamp(
-    token_der: bytes,
-    imprint: Callable[[str], bytes],
-    trust: Trust,
-    certs: Sequence[asn1_x509.Certificate],
-    emb: Revinfo,
-    mismatch: str,
+    token_der: bytes, imprint: Callable[[str], bytes], vdata: ValidationData, mismatch: str
 ) -> dt.datetime | None:
     """An archive timestamp's time if it is valid and from a trusted TSA; one that does not
     match what it covers fails the signature with ``mismatch`` as the reason."""
-    when, fail, note = await check_timestamp(token_der, imprint, trust, certs, emb)
+    when, fail, note = await check_timestamp(token_der, imprint, vdata)
     if fail is not None:
         raise Fail(Indication.TOTAL_FAILED, fail, mismatch if fail == "HASH_FAILURE" else note)
     return when

@@ -14,7 +14,6 @@ import base64
 import copy
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -35,10 +34,11 @@ from .validation import (
     Fail,
     Revinfo,
     Trust,
+    ValidationData,
     VerifyOptions,
     archive_timestamp,
     asn1_cert,
-    judge_signer,
+    assess_signer,
     qualified_flags,
     reach_lta,
     read_declaration,
@@ -396,8 +396,8 @@ async def _verify_one_xml(
         usp = (
             qp.find(f"{xades('UnsignedProperties')}/{xades('UnsignedSignatureProperties')}") if qp is not None else None
         )
-        emb = Revinfo()
-        all_certs = [asn1_cert(c) for c in key_certs]
+        emb = Revinfo()  # filled below from the unsigned properties
+        vdata = ValidationData(trust, [asn1_cert(c) for c in key_certs], emb)
         poe = None
         if usp is not None:
             tsvd = f"{{{_xml.XADES141}}}TimeStampValidationData/"
@@ -421,12 +421,12 @@ async def _verify_one_xml(
                     return hashlib.new(algo, data).digest()
 
                 token = _b64(ts_el.find(xades("EncapsulatedTimeStamp")))
-                poe = await signature_timestamp(rep, token, imprint, trust, all_certs, emb)
-        await judge_signer(rep, cert_asn1, all_certs, emb, trust, poe)
+                poe = await signature_timestamp(rep, token, imprint, vdata)
+        (await assess_signer(cert_asn1, vdata, poe)).apply(rep)
         if usp is not None:
             outputs = [ref_outputs[id(r)] for r in refs]
             for ats in usp.findall(f"{{{_xml.XADES141}}}ArchiveTimeStamp"):
-                reach_lta(rep, await _check_archive_timestamp(sig, ats, outputs, trust, all_certs, emb))
+                reach_lta(rep, await _check_archive_timestamp(sig, ats, outputs, vdata))
     except Fail as f:
         f.apply(rep)
     return rep
@@ -436,9 +436,7 @@ async def _check_archive_timestamp(
     sig: etree._Element,
     ats: etree._Element,
     reference_outputs: list[bytes],
-    trust: Trust,
-    certs: Sequence[asn1_x509.Certificate],
-    emb: Revinfo,
+    vdata: ValidationData,
 ) -> dt.datetime | None:
     """A ``xadesv141:ArchiveTimeStamp``: its time if it is valid and from a trusted TSA. One that
     does not match what it covers (anything changed in the signature or its unsigned properties
@@ -456,7 +454,7 @@ async def _check_archive_timestamp(
 
     token = _b64(ats.find(xades("EncapsulatedTimeStamp")))
     mismatch = "the archive timestamp does not match the signature and its validation data (changed after it)"
-    return await archive_timestamp(token, imprint, trust, certs, emb, mismatch)
+    return await archive_timestamp(token, imprint, vdata, mismatch)
 
 
 def _filtered(tree: etree._ElementTree) -> etree._ElementTree:
