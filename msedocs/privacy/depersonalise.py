@@ -187,6 +187,6 @@ def _scan(node: Any, fix: Callable[[str], str], skip: set[tuple[str, ...]], path
         return {k: _scan(v, fix, skip, (*path, k)) for k, v in node.items()}
     if isinstance(node, list):
         return [_scan(v, fix, skip, path) for v in node]
-    if isinstance(node, str) and path and path[-1] not in ("source", "external_id"):
+    if isinstance(node, str) and path and path[-1] not in ("source", "external_id", "postcode"):
         return fix(node)
     return node
