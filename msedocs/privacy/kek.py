@@ -101,7 +101,10 @@ class Pkcs11Kek:
         try:
             lib = pkcs11.lib(module)
             token = lib.get_token(token_label=token_label)
-            self._session = token.open(user_pin=pin, rw=True)
+            try:
+                self._session = token.open(user_pin=pin, rw=True)
+            except pkcs11.exceptions.UserAlreadyLoggedIn:  # another session of this process logged in
+                self._session = token.open(rw=True)
             self._key = self._session.get_key(label=key_label, key_type=pkcs11.KeyType.AES)
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
             raise KekError(f"pkcs11 KEK {token_label}/{key_label}: {type(exc).__name__} {exc}") from None
@@ -114,7 +117,12 @@ class Pkcs11Kek:
         from pkcs11 import Attribute
 
         lib = pkcs11.lib(module)
-        with lib.get_token(token_label=token_label).open(user_pin=pin, rw=True) as session:
+        token = lib.get_token(token_label=token_label)
+        try:
+            session = token.open(user_pin=pin, rw=True)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            session = token.open(rw=True)
+        with session:
             session.generate_key(pkcs11.KeyType.AES, 256, label=key_label, store=True, template={
                 Attribute.WRAP: True, Attribute.UNWRAP: True, Attribute.EXTRACTABLE: False,
                 Attribute.SENSITIVE: True})  # fmt: skip

@@ -57,7 +57,8 @@ def generated(i: int) -> synth.SyntheticReferral:
 def incoming(semd_pkg: semd.Package, i: int):
     tree, problems = semd.validate(synth.to_cda(generated(i)), f"gen{i}", semd_pkg)
     assert not problems, problems
-    return cda.to_referral(tree)
+    # the order's own case (point 4) unless a test says otherwise: without personal presence, Mintrud's route
+    return cda.to_referral(tree).model_copy(update={"in_absentia": True, "special_route": False})
 
 
 @pytest.fixture
