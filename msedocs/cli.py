@@ -479,7 +479,7 @@ def fixtures_generate_cmd(
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many cases.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="A folder, or a file ending in .jsonl.")],
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same cases.")] = 1,
-    fmt: Annotated[str, typer.Option("--format", help="case (JSON cases) or semd (СЭМД 088/у XML referrals).")] = "case",
+    fmt: Annotated[str, typer.Option("--format", help="case (JSON cases) or semd (СЭМД 088/у XML referrals).")] = "case",  # noqa: E501
 ) -> None:
     """Write N valid synthetic cases (Belarusian and Russian, every decision kind), or N СЭМД referrals."""
     if fmt == "semd":

@@ -144,7 +144,7 @@ class Pkcs11Kek:
         try:
             key = self._key.unwrap_key(p.ObjectClass.SECRET_KEY, p.KeyType.AES, wrapped,
                                        mechanism=p.Mechanism.AES_KEY_WRAP, store=False,
-                                       template={p.Attribute.EXTRACTABLE: True, p.Attribute.SENSITIVE: False})  # fmt: skip
+                                       template={p.Attribute.EXTRACTABLE: True, p.Attribute.SENSITIVE: False})  # fmt: skip  # noqa: E501
         except p.PKCS11Error:
             raise KekError(f"{self.kek_id}: this KEK did not wrap the data key") from None
         value = bytes(key[p.Attribute.VALUE])
@@ -158,7 +158,7 @@ class Pkcs11Kek:
 def from_spec(spec: str | None = None) -> Kek:
     spec = spec or os.environ.get("MSEDOCS_KEK_SPEC")
     if not spec:
-        raise KekError("no key-encryption key: give --kek file:PATH | env:NAME | pkcs11:MODULE?token=T&label=L&pin-env=V "
+        raise KekError("no key-encryption key: give --kek file:PATH | env:NAME | pkcs11:MODULE?token=T&label=L&pin-env=V "  # noqa: E501
                        "(or set MSEDOCS_KEK_SPEC)")  # fmt: skip
     kind, _, rest = spec.partition(":")
     if kind == "file":

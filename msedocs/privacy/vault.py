@@ -82,7 +82,7 @@ def open_values(conn: Connection, kek: Kek, referral_id: str, categories: Iterab
     gcm = AESGCM(_data_key(conn, kek, referral_id))
     c = t.vault_values.c
     rows = conn.execute(sa.select(t.vault_values).where(c.referral_id == referral_id,
-                                                        c.category.in_(list(categories))).order_by(c.token)).all()  # fmt: skip
+                                                        c.category.in_(list(categories))).order_by(c.token)).all()  # fmt: skip  # noqa: E501
     out = []
     for row in rows:
         plain = json.loads(gcm.decrypt(row.nonce, row.ciphertext, _aad(referral_id, row.token, row.category)))

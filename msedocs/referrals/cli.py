@@ -24,11 +24,11 @@ from msedocs.errors import InputError
 
 DbOption = Annotated[str | None, typer.Option("--db", envvar="MSEDOCS_DB", help="Database URL (SQLite or PostgreSQL).")]
 KekOption = Annotated[
-    str | None, typer.Option("--kek", envvar="MSEDOCS_KEK_SPEC", help="file:PATH | env:NAME | pkcs11:MODULE?token=T&label=L")
+    str | None, typer.Option("--kek", envvar="MSEDOCS_KEK_SPEC", help="file:PATH | env:NAME | pkcs11:MODULE?token=T&label=L")  # noqa: E501
 ]
 
 referrals_app = typer.Typer(help="Referrals to MSE (order 692n): intake, identifiers, routing.", no_args_is_help=True)
-bureaus_app = typer.Typer(help="Bureaus that receive referrals: capacity, specialisations, active.", no_args_is_help=True)
+bureaus_app = typer.Typer(help="Bureaus that receive referrals: capacity, specialisations, active.", no_args_is_help=True)  # noqa: E501
 routing_app = typer.Typer(help="Distribution of referrals by load.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of identifiers, reveals, rewraps and erasures.", no_args_is_help=True)
 
@@ -212,7 +212,7 @@ def simulate_cmd(
 @audit_app.command("verify")
 def audit_verify_cmd(
     db: DbOption = None,
-    key: Annotated[Path | None, typer.Option("--key", envvar="MSEDOCS_AUDIT_KEY", help="The signing key (PEM).")] = None,
+    key: Annotated[Path | None, typer.Option("--key", envvar="MSEDOCS_AUDIT_KEY", help="The signing key (PEM).")] = None,  # noqa: E501
     witness: Annotated[Path | None, typer.Option("--witness", envvar="MSEDOCS_AUDIT_WITNESS")] = None,
 ) -> None:
     """Recompute the chain and check the signed checkpoints; exit 1 if anything was changed."""

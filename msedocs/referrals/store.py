@@ -209,7 +209,7 @@ class ReferralStore:
         with self.tx() as conn:
             rows = conn.execute(sa.select(t.bureaus).order_by(t.bureaus.c.id)).all()
         return [Bureau(r.id, r.name, r.kind, r.capacity, r.specialisations.split(","),
-                       [a for a in r.postal_areas.split(",") if a], r.active, r.load, r.open_count) for r in rows]  # fmt: skip
+                       [a for a in r.postal_areas.split(",") if a], r.active, r.load, r.open_count) for r in rows]  # fmt: skip  # noqa: E501
 
     # -- intake ----------------------------------------------------------------------------
 
@@ -391,13 +391,13 @@ class ReferralStore:
                     reason = "the bureau has not decided yet"
             if reason is not None:
                 self.audit.append(conn, "reveal-refused", referral_id, requester,
-                                  {"purpose": purpose, "categories": sorted(wanted), "reason": reason}, now)  # fmt: skip
+                                  {"purpose": purpose, "categories": sorted(wanted), "reason": reason}, now)  # fmt: skip  # noqa: E501
                 self.audit.checkpoint(conn, now)
                 conn.commit()
                 raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}")
             values = vault.open_values(conn, self._kek(), referral_id, sorted(wanted))
             self.audit.append(conn, "reveal", referral_id, requester, {
-                "purpose": purpose, "categories": sorted(wanted), "identifiers": [v.token for v in values]}, now)  # fmt: skip
+                "purpose": purpose, "categories": sorted(wanted), "identifiers": [v.token for v in values]}, now)  # fmt: skip  # noqa: E501
             self.audit.checkpoint(conn, now)
         out: dict[int, list[dict[str, str]]] = {}
         for v in values:

@@ -40,7 +40,7 @@ def test_xsd_failure_is_reported_with_its_line(semd_pkg: semd.Package) -> None:
 
 
 def test_hostile_xml_is_refused(semd_pkg: semd.Package) -> None:
-    bomb = b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx">]><ClinicalDocument xmlns="urn:hl7-org:v3">&x;</ClinicalDocument>'
+    bomb = b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx">]><ClinicalDocument xmlns="urn:hl7-org:v3">&x;</ClinicalDocument>'  # noqa: E501
     with pytest.raises(InputError, match="DOCTYPE|entit"):
         semd.validate(bomb, "bomb.xml", semd_pkg)
     external = b'<?xml version="1.0"?><!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>'
