@@ -145,8 +145,8 @@ def to_referral(tree: etree._ElementTree, name: str = "document") -> IncomingRef
     """Map a СЭМД document that passed validation; raises :class:`InputError` (with the JSON
     paths of the case model) if what it holds does not make a valid referral."""
     root = tree.getroot()
-    role = root.find("h:recordTarget/h:patientRole", NS)
-    patient = role.find("h:patient", NS)
+    role: Any = root.find("h:recordTarget/h:patientRole", NS)
+    patient: Any = role.find("h:patient", NS)
     sex = {"1": "male", "2": "female"}.get(_attr(patient, "h:administrativeGenderCode", "code") or "", "male")
     insurance: dict[str, str] = {}
     if snils := _attr(role, f"h:id[@root='{C.SNILS}']", "extension"):

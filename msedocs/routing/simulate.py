@@ -44,6 +44,6 @@ def simulate(referrals: int, bureaus: int, capacities: list[int] | None = None, 
             store.close()
     table = [{"bureau": b.id, "capacity": b.capacity, "referrals": b.open_count, "load": b.load,
               "ratio": b.load / b.capacity} for b in rows]  # fmt: skip
-    counts = [r["referrals"] for r in table]
-    ratios = [r["ratio"] for r in table]
+    counts = [int(r["referrals"]) for r in table]  # type: ignore[call-overload]
+    ratios = [float(r["ratio"]) for r in table]  # type: ignore[arg-type]
     return {"bureaus": table, "spread_referrals": max(counts) - min(counts), "spread_ratio": max(ratios) - min(ratios)}
