@@ -135,14 +135,15 @@ class Pkcs11Kek:
             p.Attribute.VALUE: data_key, p.Attribute.TOKEN: False, p.Attribute.EXTRACTABLE: True,
             p.Attribute.SENSITIVE: False})  # fmt: skip
         try:
-            return bytes(self._key.wrap_key(tmp, mechanism=p.Mechanism.AES_KEY_WRAP))
+            return bytes(self._key.wrap_key(tmp, mechanism=p.Mechanism.AES_KEY_WRAP))  # type: ignore[attr-defined]
         finally:
             tmp.destroy()
 
     def unwrap(self, wrapped: bytes) -> bytes:
         p = self._pkcs11
         try:
-            key = self._key.unwrap_key(p.ObjectClass.SECRET_KEY, p.KeyType.AES, wrapped,
+            key = self._key.unwrap_key(  # type: ignore[attr-defined]  # python-pkcs11 stubs lack it
+                p.ObjectClass.SECRET_KEY, p.KeyType.AES, wrapped,
                                        mechanism=p.Mechanism.AES_KEY_WRAP, store=False,
                                        template={p.Attribute.EXTRACTABLE: True, p.Attribute.SENSITIVE: False})  # fmt: skip  # noqa: E501
         except p.PKCS11Error:

@@ -218,7 +218,7 @@ def strip_default_namespace(tree: etree._ElementTree) -> etree._ElementTree:
     line numbers are kept, so a location in the copy is a line of the file."""
     copy = etree.ElementTree(etree.fromstring(etree.tostring(tree)))  # sourcelines are lost here
     for orig, el in zip(tree.iter(), copy.iter(), strict=True):
-        el.sourceline = orig.sourceline
+        el.sourceline = orig.sourceline  # type: ignore[misc]  # lxml allows it; the stubs say read-only
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{HL7}}}"):
             el.tag = el.tag[len(HL7) + 2 :]
     etree.cleanup_namespaces(copy)
