@@ -29,7 +29,9 @@ from ..model.enums import (
     Prognosis,
     ProgrammeFormed,
     ProgrammeFulfilment,
+    ReferralPurpose,
     SectionFulfilment,
+    reworded,
 )
 from . import common as c
 from .spec import (
@@ -45,36 +47,27 @@ from .spec import (
     text_limit,
 )
 
-
-class ActPurpose(Labelled):
-    """Act item 6: the purposes as the act words them.
-
-    The act's list differs from referral item 31 (:class:`ReferralPurpose`): it words the
-    programme option as «коррекция ...», adds the pension-age wording to the onset option and
-    has no work-capacity option. Values are those of :class:`ReferralPurpose`, so the case's
-    ``examination.purposes`` maps onto it; a purpose the act does not list goes to «другое».
-    """
-
-    EXTEND_TREATMENT = "extend_treatment", "продление лечения в периоде временной нетрудоспособности"
-    EXAMINATION = "examination", "освидетельствование пациента"
-    REEXAMINATION = (
-        "reexamination",
-        "переосвидетельствование пациента (по окончанию срока инвалидности, ранее установленного срока)",
-    )
-    CHANGE_CAUSE = "change_cause", "изменение причины инвалидности"
-    REHAB_PROGRAMME = (
-        "rehab_programme",
-        "коррекция индивидуальной программы реабилитации инвалида (программы реабилитации потерпевшего "
-        "в результате несчастного случая на производстве или профессионального заболевания)",
-    )
-    ONSET_TIME = (
-        "onset_time",
-        "определение времени наступления инвалидности (установления категории «ребенок-инвалид») "
-        "по запросам управлений (отделов) по труду, занятости и социальной защите городских, районных "
+#: Act item 6: the purposes as the act words them. The act's list differs from referral item 31
+#: (:class:`ReferralPurpose`): it words the programme option as «коррекция ...», adds the
+#: pension-age wording to the onset option and has no work-capacity option. Values are those of
+#: :class:`ReferralPurpose`, so the case's ``examination.purposes`` maps onto it; a purpose the
+#: act does not list goes to «другое».
+ActPurpose = reworded(
+    "ActPurpose",
+    ReferralPurpose,
+    {
+        ReferralPurpose.REHAB_PROGRAMME: (
+            "коррекция индивидуальной программы реабилитации инвалида (программы реабилитации потерпевшего "
+            "в результате несчастного случая на производстве или профессионального заболевания)"
+        ),
+        ReferralPurpose.ONSET_TIME: ReferralPurpose.ONSET_TIME.label
+        + " по запросам управлений (отделов) по труду, занятости и социальной защите городских, районных "
         "исполнительных комитетов, управлений (отделов) социальной защиты местных администраций районов "
         "в городах для назначения пенсии по возрасту со снижением общеустановленного пенсионного возраста "
         "родителям детей-инвалидов (инвалидов с детства)",
-    )
+    },
+    members=[p for p in ReferralPurpose if p != ReferralPurpose.WORK_CAPACITY_LOSS],
+)
 
 
 UNDERLINE_INDICATE = "(нужное указать, подчеркнуть)"
@@ -97,7 +90,7 @@ def _wcl(*attrs: str) -> Callable[[Case], Any]:
     return _path("decision", "work_capacity_loss", *attrs)
 
 
-def _act_purposes(case: Case) -> list[ActPurpose] | None:
+def _act_purposes(case: Case) -> list[Labelled] | None:
     purposes = _ex("purposes")(case)
     if purposes is None:
         return None

@@ -25,19 +25,14 @@ INSURANCE_CASE_WORDING = (
 )
 
 
-class ExaminationMode(Labelled):
-    """Item 6: «первичное, повторное, очное, заочное» — one of the first two and one of the
-    last two are underlined (the values of :class:`ExaminationKind` and :class:`ExaminationPresence`)."""
-
-    FIRST = ExaminationKind.FIRST.value, ExaminationKind.FIRST.label
-    REPEATED = ExaminationKind.REPEATED.value, ExaminationKind.REPEATED.label
-    IN_PERSON = ExaminationPresence.IN_PERSON.value, ExaminationPresence.IN_PERSON.label
-    IN_ABSENTIA = ExaminationPresence.IN_ABSENTIA.value, ExaminationPresence.IN_ABSENTIA.label
+#: Item 6: «первичное, повторное, очное, заочное» — one of the first two and one of the last two
+#: are underlined: the members of :class:`ExaminationKind` and :class:`ExaminationPresence`.
+EXAMINATION_MODE: tuple[Labelled, ...] = (*ExaminationKind, *ExaminationPresence)
 
 
-def _examination_mode(k: Case) -> list[ExaminationMode]:
+def _examination_mode(k: Case) -> list[Labelled]:
     e = k.examination
-    return [] if e is None else [ExaminationMode(e.kind.value), ExaminationMode(e.presence.value)]
+    return [] if e is None else [e.kind, e.presence]
 
 
 def _dec(attr: str) -> Callable[[Case], Any]:
@@ -142,7 +137,7 @@ CONCLUSION = FormSpec(
             "Освидетельствование",
             "choice",
             get=_examination_mode,
-            enum=ExaminationMode,
+            enum=EXAMINATION_MODE,
             multi=True,
             suffix=c.UNDERLINE,
             end=".",

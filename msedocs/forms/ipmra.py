@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..model.case import Case
-from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, ProgrammeFulfilment
+from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, ProgrammeFulfilment, reworded
 from ..model.rehab import (
     BASIC_ACTIVITIES,
     ContinuationNeed,
@@ -21,31 +21,20 @@ from ..model.rehab import (
 from . import common as c
 from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
 
-
-class IpmraFunction(Labelled):
-    """Table 5: the 13 function groups as the IPMRA words them (values of :class:`ImpairmentKind`)."""
-
-    MENTAL = "1.1", "нарушения психических функций"
-    VOICE_SPEECH = "1.2", "нарушения функций голоса и речи"
-    SENSORY = (
-        "1.3",
-        "нарушения сенсорных функций (зрения, слуха, обоняния, осязания, тактильной, болевой, "
-        "температурной, вибрационной и других видов чувствительности)",
-    )
-    STATODYNAMIC = (
-        "1.4",
-        "нарушения статодинамической функции (движения головы, туловища, конечностей, опоры и ходьбы, "
-        "статики, координации движений, вестибулярной функции)",
-    )
-    HAND = "1.5", "нарушение функции хвата и удержания кисти, манипуляционной функции кисти"
-    CIRCULATION = "1.6", "нарушения функций кровообращения"
-    BREATHING = "1.7", "нарушения функций дыхания"
-    DIGESTION = "1.8", "нарушения функций пищеварения"
-    EXCRETION = "1.9", "нарушения функций выделения"
-    HAEMATOPOIESIS = "1.10", "нарушения функций кроветворения"
-    METABOLISM = "1.11", "нарушения функций обмена веществ и метаболизма"
-    ENDOCRINE = "1.12", "нарушения функций внутренней секреции"
-    IMMUNITY = "1.13", "нарушения функций иммунитета"
+#: Table 5: the 13 function groups as the IPMRA words them: :class:`ImpairmentKind`'s, two of
+#: them with the functions they cover in brackets.
+IpmraFunction = reworded(
+    "IpmraFunction",
+    ImpairmentKind,
+    {
+        ImpairmentKind.SENSORY: ImpairmentKind.SENSORY.label
+        + " (зрения, слуха, обоняния, осязания, тактильной, болевой, температурной, вибрационной и других "
+        "видов чувствительности)",
+        ImpairmentKind.STATODYNAMIC: ImpairmentKind.STATODYNAMIC.label
+        + " (движения головы, туловища, конечностей, опоры и ходьбы, статики, координации движений, "
+        "вестибулярной функции)",
+    },
+)
 
 
 class BasicActivity(Labelled):

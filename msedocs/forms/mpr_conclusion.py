@@ -70,44 +70,19 @@ DISABILITY_LABELS = {
 }
 
 
-class Learning(Labelled):
-    """Item 8.1 (one phrase to underline)."""
-
-    LEARNING = MprPurpose.LEARNING.value, MprPurpose.LEARNING.label
-
-
-class Work(Labelled):
-    """Item 8.2."""
-
-    WORK = MprPurpose.WORK.value, MprPurpose.WORK.label
-
-
-class LossPercent(Labelled):
-    """Item 8.3."""
-
-    LOSS_PERCENT = MprPurpose.LOSS_PERCENT.value, MprPurpose.LOSS_PERCENT.label
-
-
-class IpraCorrection(Labelled):
-    """Item 8.4."""
-
-    IPRA_CORRECTION = MprPurpose.IPRA_CORRECTION.value, MprPurpose.IPRA_CORRECTION.label
-
-
 def _m(*attrs: str) -> Callable[[Case], Any]:
     """A getter along ``case.mpr.a.b`` that gives None where an optional part is missing."""
     return c.path("mpr", *attrs)
 
 
-def _purpose(no: str, key: str, enum: type[Labelled]) -> ItemDef:
-    """Items 8.1-8.4: one option each, underlined when it is a purpose, «;» after it."""
-    (member,) = list(enum)
+def _purpose(no: str, key: str, member: MprPurpose) -> ItemDef:
+    """Items 8.1-8.4: one phrase of :class:`MprPurpose` each, underlined when it is a purpose, «;» after it."""
 
     def getter(case: Case) -> Labelled | None:
         purposes = case.mpr.purposes if case.mpr else []
         return member if member.value in {p.value for p in purposes} else None
 
-    return ItemDef(no, key, "", "choice", get=getter, enum=enum, end=";")
+    return ItemDef(no, key, "", "choice", get=getter, enum=(member,), end=";")
 
 
 def _age(case: Case) -> int | None:
@@ -258,10 +233,10 @@ MPR_CONCLUSION = FormSpec(
             "(нужное подчеркнуть, другое указать)",
             "group",
             children=(
-                _purpose("8.1", "learningAbility", Learning),
-                _purpose("8.2", "workAbility", Work),
-                _purpose("8.3", "lossPercent", LossPercent),
-                _purpose("8.4", "ipraCorrection", IpraCorrection),
+                _purpose("8.1", "learningAbility", MprPurpose.LEARNING),
+                _purpose("8.2", "workAbility", MprPurpose.WORK),
+                _purpose("8.3", "lossPercent", MprPurpose.LOSS_PERCENT),
+                _purpose("8.4", "ipraCorrection", MprPurpose.IPRA_CORRECTION),
                 ItemDef(
                     "8.5",
                     "trainingFitness",

@@ -18,7 +18,9 @@ from ..model.enums import (
     ProgrammeFulfilment,
     ReferralKind,
     ReferralPurpose,
+    reworded,
 )
+from ..model.mpr import MprDisability
 from . import common as c
 from .slip import SLIP
 from .spec import (
@@ -37,32 +39,27 @@ from .spec import (
 SEED = "004_5509ffa87cccaffb.txt"
 
 
-class DisabilityStatusBefore(Labelled):
-    """Item 14: the patient's disability status when referred."""
-
-    NOT_DISABLED = "not_disabled", "инвалидом не является"
-    GROUP_I = "group_I", "инвалид I группы"
-    GROUP_II = "group_II", "инвалид II группы"
-    GROUP_III = "group_III", "инвалид III группы"
-    DEGREE_1 = "degree_1", "ребенок-инвалид: первая степень утраты здоровья"
-    DEGREE_2 = "degree_2", "ребенок-инвалид: вторая степень утраты здоровья"
-    DEGREE_3 = "degree_3", "ребенок-инвалид: третья степень утраты здоровья"
-    DEGREE_4 = "degree_4", "ребенок-инвалид: четвертая степень утраты здоровья"
+#: Item 14: the patient's disability status when referred: the list of MPR item 9
+#: (:class:`MprDisability`), in lower case, a child's degree named ``degree_N`` in the XML.
+DisabilityStatusBefore = reworded(
+    "DisabilityStatusBefore",
+    MprDisability,
+    {MprDisability.NOT_DISABLED: "инвалидом не является"},
+    values={f"child_{n}": f"degree_{n}" for n in range(1, 5)},
+)
 
 
-class ReferralPurposeOption(Labelled):
-    """Item 31: the purposes printed on the referral (a subset of :class:`ReferralPurpose`,
-    same values; a purpose not printed here goes to «другое указать»)."""
-
-    EXTEND_TREATMENT = ReferralPurpose.EXTEND_TREATMENT.value, ReferralPurpose.EXTEND_TREATMENT.label
-    EXAMINATION = ReferralPurpose.EXAMINATION.value, ReferralPurpose.EXAMINATION.label
-    REEXAMINATION = ReferralPurpose.REEXAMINATION.value, ReferralPurpose.REEXAMINATION.label
-    CHANGE_CAUSE = ReferralPurpose.CHANGE_CAUSE.value, ReferralPurpose.CHANGE_CAUSE.label
-    REHAB_PROGRAMME = ReferralPurpose.REHAB_PROGRAMME.value, ReferralPurpose.REHAB_PROGRAMME.label
-    WORK_CAPACITY_LOSS = ReferralPurpose.WORK_CAPACITY_LOSS.value, ReferralPurpose.WORK_CAPACITY_LOSS.label
-
-
-_PRINTED_PURPOSES = {m.value for m in ReferralPurposeOption}
+#: Item 31: the purposes printed on the referral, members of :class:`ReferralPurpose` in print
+#: order (a purpose not printed here goes to «другое указать»).
+PRINTED_PURPOSES: tuple[ReferralPurpose, ...] = (
+    ReferralPurpose.EXTEND_TREATMENT,
+    ReferralPurpose.EXAMINATION,
+    ReferralPurpose.REEXAMINATION,
+    ReferralPurpose.CHANGE_CAUSE,
+    ReferralPurpose.REHAB_PROGRAMME,
+    ReferralPurpose.WORK_CAPACITY_LOSS,
+)
+_PRINTED_PURPOSES = {m.value for m in PRINTED_PURPOSES}
 
 # «на выездном заседании (по месту регистрации ..., в организации здравоохранения ..., в учреждении
 # уголовно-исполнительной системы ...)»: the three places of a visiting session under their heading
@@ -73,17 +70,17 @@ _VISITING = (
 )
 
 
-def status_before(case: Case) -> DisabilityStatusBefore:
+def status_before(case: Case) -> Labelled:
     s = case.referral.status_before
     if s.group is not None:
         return DisabilityStatusBefore(f"group_{s.group.value}")
     if s.degree is not None:
         return DisabilityStatusBefore(f"degree_{s.degree.value}")
-    return DisabilityStatusBefore.NOT_DISABLED
+    return DisabilityStatusBefore("not_disabled")
 
 
-def _purposes(case: Case) -> list[ReferralPurposeOption]:
-    return [ReferralPurposeOption(p.value) for p in case.referral.purposes if p.value in _PRINTED_PURPOSES]
+def _purposes(case: Case) -> list[ReferralPurpose]:
+    return [p for p in case.referral.purposes if p.value in _PRINTED_PURPOSES]
 
 
 def _purpose_other(case: Case) -> list[str]:
@@ -284,16 +281,11 @@ REFERRAL = FormSpec(
             groups=(
                 OptionGroup(
                     "инвалид",
-                    (DisabilityStatusBefore.GROUP_I, DisabilityStatusBefore.GROUP_II, DisabilityStatusBefore.GROUP_III),
+                    tuple(DisabilityStatusBefore(f"group_{g}") for g in ("I", "II", "III")),
                 ),
                 OptionGroup(
                     "ребенок-инвалид",
-                    (
-                        DisabilityStatusBefore.DEGREE_1,
-                        DisabilityStatusBefore.DEGREE_2,
-                        DisabilityStatusBefore.DEGREE_3,
-                        DisabilityStatusBefore.DEGREE_4,
-                    ),
+                    tuple(DisabilityStatusBefore(f"degree_{n}") for n in range(1, 5)),
                 ),
             ),
             sep="; ",
@@ -479,7 +471,7 @@ REFERRAL = FormSpec(
             "Цель направления на МСЭ",
             "choice",
             get=_purposes,
-            enum=ReferralPurposeOption,
+            enum=PRINTED_PURPOSES,
             multi=True,
             other=_purpose_other,
             suffix=c.UNDERLINE_OTHER,

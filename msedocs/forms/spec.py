@@ -52,6 +52,9 @@ FORMS_VERSION = "1"
 
 
 Getter = Callable[[Case], Any]
+#: A choice's options: a whole enum of the model, or the members of one the statute prints
+#: (in print order), so no option's wording is copied into a form module.
+Options = type[Labelled] | tuple[Labelled, ...]
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class ItemDef:
     kind: Kind = "text"
     get: Getter | None = None
     required: bool = False
-    enum: type[Labelled] | None = None
+    enum: Options | None = None
     multi: bool = False
     other: Getter | None = None
     suffix: str = ""

@@ -6,7 +6,10 @@ statute's wording printed on the form. The order of members is the order on the 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class Labelled(StrEnum):
@@ -24,6 +27,29 @@ class Labelled(StrEnum):
     def options(cls) -> list[tuple[str, str]]:
         """(value, wording) in the order of the paper form."""
         return [(m.value, m.label) for m in cls]
+
+
+def reworded(
+    name: str,
+    base: type[Labelled],
+    wording: Mapping[str, str] | None = None,
+    *,
+    members: Iterable[Labelled] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> type[Labelled]:
+    """A form's own list of a statutory option list: ``base``'s members (or those of ``members``,
+    in that order), each worded as ``base`` words it unless ``wording`` (by value) words it
+    otherwise, and named in the XML by its value unless ``values`` renames it. Only what
+    differs is declared, so no wording is copied from the model into a form."""
+    wording, values = wording or {}, values or {}
+    chosen = list(members) if members is not None else list(base)
+    functional: Any = Labelled  # Enum's functional API, which the type stubs do not describe for a subclass
+    made: type[Labelled] = functional(
+        name,
+        [(m.name, (values.get(m.value, m.value), wording.get(m.value, m.label))) for m in chosen],
+        module=sys._getframe(1).f_globals["__name__"],  # the declaring form's module, as class syntax gives
+    )
+    return made
 
 
 class Sex(Labelled):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from msedocs.forms.conclusion import CONCLUSION
-from msedocs.forms.referral import REFERRAL, DisabilityStatusBefore, ReferralPurposeOption
+from msedocs.forms.referral import PRINTED_PURPOSES, REFERRAL, DisabilityStatusBefore
 from msedocs.forms.slip import SLIP
 from msedocs.model.case import Case
 from msedocs.model.load import load_case
@@ -254,7 +254,7 @@ def test_referral(load: Callable[[], Case]) -> None:
         else DisabilityStatusBefore.NOT_DISABLED.value
     )
     assert items["14"]["value"] == expected and _selected(items["14"]) == [expected]
-    printed = {m.value for m in ReferralPurposeOption}
+    printed = {m.value for m in PRINTED_PURPOSES}
     assert set(items["31"]["value"]) == {p.value for p in r.purposes} & printed
     not_printed = [p.label for p in r.purposes if p.value not in printed]
     for text in not_printed + ([r.purpose_other] if r.purpose_other else []):
