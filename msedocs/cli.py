@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from . import pipeline
 from .errors import FormNotApplicableError, InputError, MsedocsError, Problem
 from .forms import DOCUMENTS
 from .model import Case, CaseWarning, load_case
+from .sign import SigningOptions, options_for
 
 app = typer.Typer(
     name="msedocs",
@@ -35,9 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
-
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
@@ -117,9 +114,8 @@ def render_cmd(
         raise InputError("give either --form ID (repeatable) or --all")
     if queue and not sign:
         raise InputError("--queue needs --sign: only signed documents leave msedocs")
-    if (level or pki or cades_per_signer) and not sign:
-        raise InputError("--level, --pki and --cades-per-signer apply only with --sign")
-    variant = _variant(variant, electronic, sign)
+    signing = options_for(sign, level, pki, cades_per_signer)
+    variant = pipeline.choose_variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
     selected = None if all_forms else form
     batch = cases.is_dir() or cases.suffix == ".jsonl"
@@ -129,29 +125,13 @@ def render_cmd(
 
         outbox = open_outbox(db)
     try:
-        _render(cases, out, batch, formats, selected, variant, sign, level, pki, outbox, cades_per_signer)
+        _render(cases, out, batch, formats, selected, variant, signing, outbox)
     finally:
         if outbox is not None:
             outbox.close()
 
 
-def _variant(variant: str, electronic: bool, sign: bool) -> str:
-    """``render``'s variant: auto, paper or electronic, checked against --electronic and --sign."""
-    if variant not in ("auto", "paper", "electronic"):
-        raise InputError(f"--variant: must be auto, paper or electronic (got a value of {len(variant)} characters)")
-    if electronic:
-        if variant == "paper":
-            raise InputError("--electronic and --variant paper contradict each other; give one of them")
-        variant = "electronic"
-    if sign and variant == "paper":
-        raise InputError("--variant paper cannot be signed: a signed document is the electronic variant (the "
-                         "paper one is signed by hand and sealed); drop --sign or --variant paper")  # fmt: skip
-    return variant
-
-
-def _render(
-    cases: Path, out: Path, batch: bool, formats, selected, variant, sign, level, pki, outbox, cades_per_signer=False
-) -> None:
+def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox) -> None:
     """`render` after its options are checked: a first pass over the cases (each valid, each
     case_id once, each queueable and not yet queued), then every case rendered into a staging
     folder; with an outbox, every case queued in one transaction; only then are the files moved
@@ -164,13 +144,8 @@ def _render(
         single = _load(cases)
         if check is not None and (problems := check(single)):
             raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
-    profile = None
-    if sign:
-        from .sign import SigningOptions, load
-
-        profile = load(SigningOptions(level=level, pki_dir=pki, cades_per_signer=cades_per_signer))
-        if profile.is_test:
-            _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
+    profile = _profile(signing)
+    sign = profile is not None
     paper = variant == "paper" or (variant == "auto" and not sign)
     by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
     written: list[Path] = []  # relative to out, printed once everything is in place
@@ -318,59 +293,9 @@ def demo_cmd(
     """The main job on the sample cases: render every form in XML, PDF/A-3b and DOCX, sign each
     document (test PKI, B-T), queue the extracts, deliver them to a portal stub it starts, and
     make the registered-mail batch for the paper ones. Everything goes under ./msedocs-demo/."""
-    import datetime as dt
+    from . import demo
 
-    from .delivery import Outbox, PortalConfig, PortalStub, run_worker
-    from .delivery.postal import make_batch
-    from .delivery.tracking import TrackingRange
-    from .queueing import queue_case
-    from .sign import SigningOptions, load
-
-    paths = sorted(FIXTURES.glob("*.json"))
-    started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    profile = load(SigningOptions(level="B-T", pki_dir=out / "pki"))
-    cases = [_load(path) for path in paths]
-    db_path = (out / "outbox.sqlite3").resolve()
-    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
-        stale.unlink(missing_ok=True)  # the demo's own outbox is made anew: its extracts are issued once per run
-    db_url = f"sqlite:///{db_path}"
-    total, queued = 0, 0
-    typer.echo(f"rendering and signing {len(cases)} sample cases (TEST PKI: not valid for real use)")
-    for path, (case, docs) in zip(
-        paths, pipeline.render_batch(cases, workers=workers, paper=False, profile=profile), strict=True
-    ):
-        pipeline.write_package(out / path.stem, docs, case)
-        total += len(docs)
-        note = ""
-        if case.delivery is not None and any(d.form_id == "ru-extract" for d in docs):
-            extract = [d for d in docs if d.form_id == "ru-extract"]
-            paper = pipeline.render_package(case, ("pdf",), ["ru-extract"], paper=True)
-            item = queue_case(case, extract, paper, db_url)
-            queued += 1
-            note = f"  -> outbox item {item} ({case.delivery.channel})"
-        forms = sorted({d.form_id for d in docs})
-        listed = ", ".join(forms) or "(no form of this set applies)"
-        typer.echo(f"  {path.stem:<38} {len(docs):>3} files  {listed}{note}")
-    with PortalStub() as stub:
-        stats = run_worker(db_url, PortalConfig(url=stub.url), once=True)
-        portal = stub.stats()
-    today = dt.date.today()
-    with Outbox(db_url) as outbox:
-        tracking = TrackingRange.parse(f"644099:{today.month}:1-999")  # a demo range of the bureau's post office
-        batch = make_batch(outbox, today, out / "post", tracking_range=tracking)
-        counts = {state: n for state, n in outbox.counts().items() if n}
-        report = outbox.deadline_report(today)
-    elapsed = time.perf_counter() - started
-    typer.echo(f"\n{total} documents for {len(cases)} cases, signed at {profile.level.value}, in {elapsed:.1f} s")
-    typer.echo(f"outbox: {queued} queued; portal stub received {portal['unique']} (duplicates {portal['duplicates']});"
-               f" worker delivered {stats.delivered}")  # fmt: skip
-    typer.echo(f"states: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
-    for open_item in report.due + report.overdue:
-        typer.echo(f"  item {open_item.id} ({open_item.channel}) due {open_item.due_date}: {open_item.state}")
-    if batch.new_list is not None:
-        typer.echo(f"registered mail: list {batch.new_list} in {out / 'post'}")
-    typer.echo(f"-> {out.resolve()}  (verify a file: msedocs verify FILE --pki {out / 'pki'})")
+    demo.run(out, workers, echo=typer.echo, read=_load)
 
 
 @app.command("journal")
@@ -395,7 +320,7 @@ def journal_cmd(
     written = journal.write(
         journal_id, cases, first, last, out, pipeline.parse_formats(fmt),
         commission=commission, workers=workers, progress=_progress_bars() if sys.stderr.isatty() else None,
-        signer=_signer(sign, level, pki, ["chairman"], cades_per_signer),
+        signer=_register_signer(journal_id, options_for(sign, level, pki, cades_per_signer)),
     )  # fmt: skip
     typer.echo(f"{journal_id}: {written.rows} row(s) from {first} to {last}")
     for entry in written.files:
@@ -458,15 +383,12 @@ def protocol_cmd(
 ) -> None:
     """The protocol of a commission session: one block per act examined in it (appendix 13)."""
     from . import protocol
-    from .sign import MEMBER_ROLES
 
     day = _date("--date", date) if date else None
-    signer = _signer(sign, level, pki, ["chairman", *MEMBER_ROLES], cades_per_signer)
-    docs = protocol.build(
-        cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
+    signer = _register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer))
+    docs = protocol.write(
+        cases, out, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
     )
-    body = {"form": "by-protocol", "number": number, "date": date, "files": [pipeline.file_entry(d) for d in docs]}
-    pipeline.write_files(out, {d.filename: d.content for d in docs}, body)
     for d in docs:
         typer.echo(f"{out / d.filename}")
 
@@ -497,18 +419,26 @@ def fixtures_generate_cmd(
     typer.echo(f"{count} case(s) -> {path}")
 
 
-def _signer(sign: bool, level: str | None, pki: Path | None, roles: list[str], cades_per_signer: bool = False):
-    """The signer of a register (journal, protocol) when --sign is given."""
-    if not sign:
-        if level or pki or cades_per_signer:
-            raise InputError("--level, --pki and --cades-per-signer apply only with --sign")
+def _profile(options: SigningOptions | None):
+    """The signing profile the options ask for (None: unsigned), warning of a TEST PKI."""
+    if options is None:
         return None
-    from .sign import FormSigner, SigningOptions, load
+    from .sign import load
 
-    profile = load(SigningOptions(level=level, pki_dir=pki, cades_per_signer=cades_per_signer))
+    profile = load(options)
     if profile.is_test:
         _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
-    return FormSigner(profile, roles)
+    return profile
+
+
+def _register_signer(spec_id: str, options: SigningOptions | None):
+    """The signer of a register (journal, protocol) when --sign is given: its declared signers."""
+    from .forms import DOCUMENTS
+    from .sign import register_signer
+
+    profile = _profile(options)
+    spec = DOCUMENTS.get(spec_id)
+    return register_signer(spec, profile) if profile is not None and spec is not None else None
 
 
 def _date(option: str, value: str):

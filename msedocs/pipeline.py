@@ -191,6 +191,20 @@ def render_form(
     return render_document(spec, data, formats, paper=paper, signer=signer)
 
 
+def choose_variant(variant: str, electronic: bool, sign: bool) -> str:
+    """``render``'s variant: auto, paper or electronic, checked against --electronic and --sign."""
+    if variant not in ("auto", "paper", "electronic"):
+        raise InputError(f"--variant: must be auto, paper or electronic (got a value of {len(variant)} characters)")
+    if electronic:
+        if variant == "paper":
+            raise InputError("--electronic and --variant paper contradict each other; give one of them")
+        variant = "electronic"
+    if sign and variant == "paper":
+        raise InputError("--variant paper cannot be signed: a signed document is the electronic variant (the "
+                         "paper one is signed by hand and sealed); drop --sign or --variant paper")  # fmt: skip
+    return variant
+
+
 def render(
     case: Case, form_id: str, fmt: str, *, paper: bool = True, profile: SigningProfile | None = None
 ) -> RenderedDocument:

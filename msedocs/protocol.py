@@ -12,8 +12,30 @@ from .errors import InputError
 from .forms.session import PROTOCOL, Session, session_of
 from .forms.xsd import SESSION_ACTS
 from .model import BatchReader, Case
-from .pipeline import parse_formats, render_document
+from .pipeline import file_entry, parse_formats, render_document, write_files
 from .sign import FormSigner
+
+
+def write(
+    cases_path: str | Path,
+    out: str | Path,
+    number: str | None = None,
+    date: dt.date | None = None,
+    formats: Sequence[str] = ("xml", "pdf", "docx"),
+    *,
+    paper: bool = True,
+    signer: FormSigner | None = None,
+) -> list[RenderedDocument]:
+    """The protocol (see :func:`build`) written to ``out`` with its manifest, all or nothing."""
+    docs = build(cases_path, number, date, formats, paper=paper, signer=signer)
+    body = {
+        "form": PROTOCOL.id,
+        "number": number,
+        "date": date.isoformat() if date else None,
+        "files": [file_entry(d) for d in docs],
+    }
+    write_files(out, {d.filename: d.content for d in docs}, body)
+    return docs
 
 
 def build(

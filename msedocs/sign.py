@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from generators.common import FONTS_DIR, RenderedDocument
 
 from .errors import InputError, SigningError
-from .forms import FormSpec
+from .forms import DocumentSpec, FormSpec
 from .model import Case
 from .model.enums import Jurisdiction
 
@@ -41,6 +41,22 @@ class SigningOptions:
     """Besides a DOCX's combined ``.p7s``, one ``<file>.<role>.p7s`` per signer."""
 
 
+#: What an unsigned run refuses: signing options without ``--sign``.
+SIGN_ONLY = "--level, --pki and --cades-per-signer apply only with --sign"
+
+
+def options_for(
+    sign: bool, level: str | None = None, pki_dir: Path | None = None, cades_per_signer: bool = False
+) -> SigningOptions | None:
+    """The signing options a command's flags ask for, or None when it does not sign (and then
+    gives none of them: :data:`SIGN_ONLY`)."""
+    if not sign:
+        if level or pki_dir or cades_per_signer:
+            raise InputError(SIGN_ONLY)
+        return None
+    return SigningOptions(level=level, pki_dir=pki_dir, cades_per_signer=cades_per_signer)
+
+
 def load(options: SigningOptions) -> SigningProfile:
     import signing
 
@@ -62,6 +78,20 @@ def load(options: SigningOptions) -> SigningProfile:
     except signing.SigningFailure as exc:
         raise SigningError(f"signing: {exc}") from None
     return profile
+
+
+def register_roles(spec: DocumentSpec) -> list[str]:
+    """The signing roles of a register (a journal, the session protocol): each signature line's
+    role, every member role for the members' line."""
+    roles: list[str] = []
+    for signer in spec.signers:
+        roles.extend(MEMBER_ROLES if signer.role == "member" else (signer.role,))
+    return roles
+
+
+def register_signer(spec: DocumentSpec, profile: SigningProfile) -> FormSigner:
+    """The signer of a register (journal, protocol) with its declared signers."""
+    return FormSigner(profile, register_roles(spec))
 
 
 def roles_for(spec: FormSpec, case: Case, profile: SigningProfile) -> list[str]:
