@@ -26,6 +26,7 @@ from . import pipeline
 from .errors import FormNotApplicableError, InputError, MsedocsError, Problem
 from .forms import REGISTRY
 from .model import Case, CaseWarning, load_case
+from .synth import SAMPLES
 
 app = typer.Typer(
     name="msedocs",
@@ -36,7 +37,25 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+
+def _version(show: bool) -> None:
+    if show:
+        from . import __version__
+
+        typer.echo(f"msedocs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Options before the command: --version."""
+
+
+FIXTURES = SAMPLES  # the sample cases the demo renders, shipped in the package
 
 
 def _err(message: str) -> None:
