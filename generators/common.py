@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-XSD_DIR = ROOT / "xsd"
-FONTS_DIR = TEMPLATES_DIR / "fonts"
+from .resources import FONTS_DIR as FONTS_DIR
+from .resources import TEMPLATES_DIR as TEMPLATES_DIR
+from .resources import XSD_DIR as XSD_DIR
 
 MEDIA_TYPES = {
     "xml": "application/xml",

@@ -117,7 +117,7 @@ def _start() -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
         encoding="utf-8",
-        cwd=str(TEMPLATES_DIR.parent),
+        cwd=str(Path(__file__).resolve().parent.parent),  # the folder holding this package: the worker imports it
     )
 
 

@@ -3,6 +3,9 @@
 The stable public surface is listed in ``__all__``; everything else may change.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from generators.common import RenderedDocument
 
 from .errors import InputError, MsedocsError, OutputError
@@ -25,4 +28,7 @@ __all__ = [
     "render_package",
     "write_package",
 ]
-__version__ = "0.1.0"
+try:
+    __version__ = _version("msedocs")  # the one source is pyproject.toml, through the installed metadata
+except PackageNotFoundError:  # pragma: no cover - imported from a checkout that was never installed
+    __version__ = "0+unknown"

@@ -36,6 +36,24 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+
+def _version(show: bool) -> None:
+    if show:
+        from . import __version__
+
+        typer.echo(f"msedocs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Options before the command: --version."""
+
+
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 

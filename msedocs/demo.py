@@ -14,8 +14,7 @@ from pathlib import Path
 
 from . import pipeline
 from .model import Case
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+from .synth import SAMPLES as FIXTURES  # the sample cases, shipped in the package
 
 
 def run(out: Path, workers: int, *, echo: Callable[[str], None], read: Callable[[Path], Case]) -> None:

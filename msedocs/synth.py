@@ -18,14 +18,18 @@ import random
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+from generators.resources import as_path
 
 from .errors import InputError, output_errors
 from .model import load_case
 from .model.identifiers import by_id_check_digit, oms_check_digit, snils_check_number
 
-SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+#: The sample cases (fixtures/cases/*.json), shipped in the package.
+SAMPLES = as_path(files("msedocs") / "resources" / "cases")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A run of digits in a document number that is not a year.
 SERIAL = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+")

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from generators.resources import as_path
 from msedocs.delivery import schema as t
 from msedocs.delivery.calendar import check_country, extract_due_date
 from msedocs.delivery.models import (
@@ -60,7 +62,7 @@ from msedocs.errors import DeliveryError, InputError
 
 log = logging.getLogger("msedocs.delivery")
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = as_path(files("msedocs.delivery") / "migrations")  # a real folder, as Alembic wants
 DEFAULT_SQLITE_PATH = Path(".msedocs") / "outbox.sqlite3"
 
 

@@ -16,12 +16,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from generators.resources import as_path
 from msedocs.delivery.store import check_sqlite_file, connect_error, default_db_url, make_engine, normalise_url
 from msedocs.errors import InputError
 from msedocs.model.case import Commission, PersonName
@@ -36,7 +38,7 @@ from . import schema as t
 from .model import IncomingReferral, RoutingAttributes
 
 log = logging.getLogger("msedocs.referrals")
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = as_path(files("msedocs.referrals") / "migrations")  # a real folder, as Alembic wants
 HEAD = "r0001"
 
 
