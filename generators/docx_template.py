@@ -61,8 +61,9 @@ class ItemDecl(Protocol):
         """The table head: rows of cells ``{"text", "col", "colspan", "rowspan"}``."""
 
 
-class FormDecl(Protocol):
-    """What the builder reads of a form (``msedocs.forms.spec.FormSpec``)."""
+class SessionDecl(Protocol):
+    """What the builder reads of any document; all it reads of the session protocol
+    (``msedocs.forms.session.SessionSpec``)."""
 
     @property
     def id(self) -> str: ...
@@ -71,11 +72,16 @@ class FormDecl(Protocol):
     @property
     def title(self) -> str: ...
     @property
+    def footnotes(self) -> Sequence[str]: ...
+
+
+class FormDecl(SessionDecl, Protocol):
+    """What the builder reads of a form (``msedocs.forms.spec.FormSpec``)."""
+
+    @property
     def header(self) -> Sequence[ItemDecl]: ...
     @property
     def items(self) -> Sequence[ItemDecl]: ...
-    @property
-    def footnotes(self) -> Sequence[str]: ...
     @property
     def title_item(self) -> str | None: ...
     @property
@@ -94,32 +100,11 @@ class ColumnDecl(Protocol):
     def label(self) -> str: ...
 
 
-class JournalDecl(Protocol):
+class JournalDecl(SessionDecl, Protocol):
     """What the builder reads of a journal (``msedocs.forms.journals.JournalSpec``)."""
 
     @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
     def columns(self) -> Sequence[ColumnDecl]: ...
-    @property
-    def footnotes(self) -> Sequence[str]: ...
-
-
-class SessionDecl(Protocol):
-    """What the builder reads of the session protocol (``msedocs.forms.session.SessionSpec``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def footnotes(self) -> Sequence[str]: ...
 
 
 def build(spec: FormDecl | JournalDecl | SessionDecl) -> bytes:

@@ -404,9 +404,10 @@ def protocol_cmd(
 
     day = _date("--date", date) if date else None
     signer = _register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer))
-    docs = protocol.write(
-        cases, out, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
+    docs = protocol.build(
+        cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
     )
+    protocol.write(out, docs, number, day)
     for d in docs:
         typer.echo(f"{out / d.filename}")
 

@@ -16,18 +16,8 @@ from .pipeline import file_entry, parse_formats, render_document, write_files
 from .sign import FormSigner
 
 
-def write(
-    cases_path: str | Path,
-    out: str | Path,
-    number: str | None = None,
-    date: dt.date | None = None,
-    formats: Sequence[str] = ("xml", "pdf", "docx"),
-    *,
-    paper: bool = True,
-    signer: FormSigner | None = None,
-) -> list[RenderedDocument]:
-    """The protocol (see :func:`build`) written to ``out`` with its manifest, all or nothing."""
-    docs = build(cases_path, number, date, formats, paper=paper, signer=signer)
+def write(out: str | Path, docs: Sequence[RenderedDocument], number: str | None, date: dt.date | None) -> None:
+    """The protocol's documents (:func:`build`) written to ``out`` with its manifest, all or nothing."""
     body = {
         "form": PROTOCOL.id,
         "number": number,
@@ -35,7 +25,6 @@ def write(
         "files": [file_entry(d) for d in docs],
     }
     write_files(out, {d.filename: d.content for d in docs}, body)
-    return docs
 
 
 def build(
