@@ -246,18 +246,26 @@ def _footnotes(doc: Any, footnotes: Sequence[str]) -> None:
                 run.font.superscript = sup
 
 
-def build_form(spec: FormDecl) -> bytes:
-    """A form's template: its items in order, a tear-off form after the cut line if it has one."""
+def _document(size: float, sides: tuple[int, int], ends: tuple[int, int] | None, landscape: bool = False) -> Any:
+    """A new document, A4 (landscape or portrait), margins in mm (left and right, top and bottom;
+    python-docx's default where None), Liberation Serif at ``size`` pt, «Форма» top right."""
     doc = Document()
     section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin, section.right_margin = Mm(25), Mm(15)
-    section.top_margin, section.bottom_margin = Mm(18), Mm(20)
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
+    section.left_margin, section.right_margin = Mm(sides[0]), Mm(sides[1])
+    if ends is not None:
+        section.top_margin, section.bottom_margin = Mm(ends[0]), Mm(ends[1])
     style = doc.styles["Normal"]
     style.font.name = FONT
-    style.font.size = Pt(11)
+    style.font.size = Pt(size)
     _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    return doc
+
+
+def build_form(spec: FormDecl) -> bytes:
+    """A form's template: its items in order, a tear-off form after the cut line if it has one."""
+    doc = _document(11, (25, 15), (18, 20))
     if spec.note:
         _para(doc, spec.note, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
     slip = spec.tear_off
@@ -338,16 +346,7 @@ def _page_footer(doc: Any) -> None:
 
 def build_journal(spec: JournalDecl) -> bytes:
     """A landscape table: the statute's headings, the column numbers, one templated row."""
-    doc = Document()
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = Mm(297), Mm(210)
-    section.left_margin, section.right_margin = Mm(15), Mm(10)
-    section.top_margin, section.bottom_margin = Mm(12), Mm(14)
-    style = doc.styles["Normal"]
-    style.font.name = FONT
-    style.font.size = Pt(8)
-    _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    doc = _document(8, (15, 10), (12, 14), landscape=True)
     _para(doc, "{{ data.commission }}", align=WD_ALIGN_PARAGRAPH.CENTER, size=10)
     _para(doc, "(наименование медико-реабилитационной экспертной комиссии)", align=WD_ALIGN_PARAGRAPH.CENTER, size=7)
     _para(doc, "ЖУРНАЛ", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=11)
@@ -372,14 +371,7 @@ def build_journal(spec: JournalDecl) -> bytes:
 
 def build_session(spec: SessionDecl) -> bytes:
     """The session protocol: one table, a block of category rows per act (nested row loops)."""
-    doc = Document()
-    section = doc.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin, section.right_margin = Mm(25), Mm(15)
-    style = doc.styles["Normal"]
-    style.font.name = FONT
-    style.font.size = Pt(10)
-    _para(doc, "Форма", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    doc = _document(10, (25, 15), None)
     _para(doc, "{{ data.commission }}", align=WD_ALIGN_PARAGRAPH.CENTER)
     _para(doc, "(наименование медико-реабилитационной экспертной комиссии)", align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
     _para(doc, "ПРОТОКОЛ", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
