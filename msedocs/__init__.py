@@ -1,28 +1,99 @@
 """msedocs: statutory documents of medical-social expertise from case data.
 
 The stable public surface is listed in ``__all__``; everything else may change.
+
+The errors load with the package; everything else on first use (PEP 562), so that
+``import msedocs.errors``, which ``generators`` and ``signing`` do, loads nothing else
+of msedocs (nor the generators, nor signing).
 """
 
-from generators.common import RenderedDocument
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, MsedocsError, OutputError
-from .forms import REGISTRY, FormSpec, get_form
-from .model import Case, CaseWarning, load_case
-from .pipeline import render, render_package, write_package
+from .errors import (
+    DeliveryError,
+    FormNotApplicableError,
+    InputError,
+    MsedocsError,
+    OutputError,
+    Problem,
+    SchemaError,
+    SigningError,
+    TemplateError,
+    UnknownFormError,
+)
+
+__version__ = "0.1.0"
+
+#: A public name that loads on first use → the module it comes from.
+_LAZY = {
+    "RenderedDocument": "generators.common",
+    "AlreadyQueuedError": "msedocs.delivery.store",
+    "BadOutboxError": "msedocs.delivery.store",
+    "InvalidTransitionError": "msedocs.delivery.store",
+    "OutboxUnavailableError": "msedocs.delivery.store",
+    "REGISTRY": "msedocs.forms",
+    "FormSpec": "msedocs.forms",
+    "get_form": "msedocs.forms",
+    "Case": "msedocs.model",
+    "CaseWarning": "msedocs.model",
+    "load_case": "msedocs.model",
+    "render": "msedocs.pipeline",
+    "render_package": "msedocs.pipeline",
+    "write_package": "msedocs.pipeline",
+}
+
+#: Subpackages and modules that ``import msedocs`` used to load, still reachable as attributes.
+_SUBMODULES = frozenset({"forms", "model", "pipeline", "sign"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from generators.common import RenderedDocument
+
+    from .delivery.store import AlreadyQueuedError, BadOutboxError, InvalidTransitionError, OutboxUnavailableError
+    from .forms import REGISTRY, FormSpec, get_form
+    from .model import Case, CaseWarning, load_case
+    from .pipeline import render, render_package, write_package
 
 __all__ = [
     "REGISTRY",
+    "AlreadyQueuedError",
+    "BadOutboxError",
     "Case",
     "CaseWarning",
+    "DeliveryError",
+    "FormNotApplicableError",
     "FormSpec",
     "InputError",
+    "InvalidTransitionError",
     "MsedocsError",
+    "OutboxUnavailableError",
     "OutputError",
+    "Problem",
     "RenderedDocument",
+    "SchemaError",
+    "SigningError",
+    "TemplateError",
+    "UnknownFormError",
+    "__version__",
     "get_form",
     "load_case",
     "render",
     "render_package",
     "write_package",
 ]
-__version__ = "0.1.0"

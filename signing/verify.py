@@ -60,7 +60,7 @@ from ._cms import claimed_roles
 from ._xml import DS, EXC_C14N, FILTER2, SIGNED_PROPS_TYPE, XADES, ds, xades
 from .declaration import Declaration
 from .declaration import merge as merge_declarations
-from .errors import ConfigurationError, UnsupportedDocumentError
+from .errors import ConfigurationError, SigningFailure, UnsupportedDocumentError
 from .keys import hash_for
 from .policy import ValidationPolicy, load_policy
 from .profile import Level
@@ -605,7 +605,7 @@ def _c14n_by(node: etree._Element | etree._ElementTree, algorithm: str | None) -
     return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=comments)
 
 
-class _Fail(Exception):
+class _Fail(SigningFailure):
     def __init__(self, indication: Indication, sub: str, message: str) -> None:
         super().__init__(message)
         self.indication, self.sub, self.message = indication, sub, message
