@@ -7,8 +7,8 @@ The errors load with the package; everything else on first use (PEP 562), so tha
 of msedocs (nor the generators, nor signing).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from .errors import (
     DeliveryError,
@@ -47,13 +47,13 @@ _LAZY = {
 _SUBMODULES = frozenset({"forms", "model", "pipeline", "sign"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        return _importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
@@ -62,7 +62,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from generators.common import RenderedDocument
 
     from .delivery.store import AlreadyQueuedError, BadOutboxError, InvalidTransitionError, OutboxUnavailableError
