@@ -1,14 +1,4 @@
-"""What every generator shares: where templates and schemas live, the rendered document, the errors.
-
-The generators import :mod:`msedocs.errors`, the error root, and nothing else of msedocs::
-
-    msedocs.errors.TemplateError (MsedocsError, RuntimeError)
-    └── GeneratorError                   a generator failed (template, worker, schema file): exit code 1
-        └── XmlSchemaError (SchemaError) the generated XML does not validate against its XSD;
-                                         ``problems`` holds each violation (XPath, reason, line)
-    msedocs.errors.InputError
-    └── generators.xml.TooLarge          a document to validate is over its size limit: exit code 2
-"""
+"""What every generator shares: where templates and schemas live, the rendered document."""
 
 from __future__ import annotations
 
@@ -91,7 +81,17 @@ class RenderedDocument:
 
 
 class GeneratorError(TemplateError):
-    """A generator failed: a defect in msedocs, not in the input (a :class:`~msedocs.errors.TemplateError`)."""
+    """A generator failed (template, worker, schema file): a defect in msedocs, not in the input.
+
+    The generators import :mod:`msedocs.errors`, the error root, and nothing else of msedocs;
+    their errors are msedocs errors, so callers need no translation::
+
+        msedocs.errors.TemplateError (MsedocsError, RuntimeError)
+        └── GeneratorError                    exit code 1
+            └── XmlSchemaError (SchemaError)  the generated XML does not validate against its XSD
+        msedocs.errors.InputError
+        └── generators.xml.TooLarge           a document to validate is over its size limit: exit code 2
+    """
 
 
 class XmlSchemaError(GeneratorError, SchemaError):

@@ -2,7 +2,7 @@
 
 Every error derives from :class:`MsedocsError`, so callers can catch "any msedocs
 error" with one clause; ``generators`` and ``signing`` raise subclasses, never
-errors of their own roots, so nothing is translated between layers. Each subclass
+errors of their own roots, so no layer translates another's errors. Each subclass
 also derives from the matching builtin::
 
     MsedocsError (Exception)
