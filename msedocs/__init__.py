@@ -32,6 +32,11 @@ _LAZY = {
     "BadOutboxError": "msedocs.delivery.store",
     "InvalidTransitionError": "msedocs.delivery.store",
     "OutboxUnavailableError": "msedocs.delivery.store",
+    "KekError": "msedocs.privacy.kek",
+    "ErasedError": "msedocs.privacy.vault",
+    "RevealRefused": "msedocs.referrals.store",
+    "SemdPackageError": "msedocs.referrals.semd",
+    "NoBureauError": "msedocs.routing.router",
     "REGISTRY": "msedocs.forms",
     "FormSpec": "msedocs.forms",
     "get_form": "msedocs.forms",
@@ -69,6 +74,11 @@ if _typing.TYPE_CHECKING:
     from .forms import REGISTRY, FormSpec, get_form
     from .model import Case, CaseWarning, load_case
     from .pipeline import render, render_package, write_package
+    from .privacy.kek import KekError
+    from .privacy.vault import ErasedError
+    from .referrals.semd import SemdPackageError
+    from .referrals.store import RevealRefused
+    from .routing.router import NoBureauError
 
 __all__ = [
     "REGISTRY",
@@ -77,16 +87,21 @@ __all__ = [
     "Case",
     "CaseWarning",
     "DeliveryError",
+    "ErasedError",
     "FormNotApplicableError",
     "FormSpec",
     "InputError",
     "InvalidTransitionError",
+    "KekError",
     "MsedocsError",
+    "NoBureauError",
     "OutboxUnavailableError",
     "OutputError",
     "Problem",
     "RenderedDocument",
+    "RevealRefused",
     "SchemaError",
+    "SemdPackageError",
     "SigningError",
     "TemplateError",
     "UnknownFormError",

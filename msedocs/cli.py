@@ -434,6 +434,9 @@ def _mount() -> None:
     app.command("deadlines")(deadlines_cmd)
     app.command("worker")(worker_cmd)
     app.command("portal-stub")(portal_stub_cmd)
+    from .referrals.cli import mount as mount_referrals  # order 692n: referrals, bureaus, routing, audit
+
+    mount_referrals(app)
 
 
 _mount()
@@ -476,8 +479,17 @@ def fixtures_generate_cmd(
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many cases.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="A folder, or a file ending in .jsonl.")],
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same cases.")] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="case (JSON cases) or semd (СЭМД 088/у XML referrals).")] = "case",  # noqa: E501
 ) -> None:
-    """Write N valid synthetic cases (Belarusian and Russian, every decision kind)."""
+    """Write N valid synthetic cases (Belarusian and Russian, every decision kind), or N СЭМД referrals."""
+    if fmt == "semd":
+        from .referrals import synth as semd_synth
+
+        semd_synth.write(count, seed, out)
+        typer.echo(f"{count} СЭМД referral(s) -> {out}")
+        return
+    if fmt != "case":
+        raise InputError(f"--format: case or semd (got {len(fmt)} characters)")
     from . import synth
 
     path = synth.write(count, seed, out)

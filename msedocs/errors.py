@@ -11,6 +11,8 @@ also derives from the matching builtin::
     │   ├── FormNotApplicableError       a form asked for by id that does not apply to the case
     │   ├── delivery.BadOutboxError      --db names no usable outbox
     │   ├── delivery.AlreadyQueuedError  a document of the case is already in the outbox
+    │   ├── privacy.KekError, privacy.ErasedError, referrals.SemdPackageError,
+    │   │   referrals.RevealRefused, routing.NoBureauError   (order 692n referrals)
     │   ├── generators.xml.TooLarge      a document to validate is over its size limit
     │   ├── signing.ConfigurationError   (also a SigningFailure) bad signing profile or configuration
     │   └── signing.UnsupportedDocumentError  (also a SigningFailure) verify cannot read the file
@@ -29,7 +31,8 @@ also derives from the matching builtin::
                                          (not a folder, no permission, read-only), 1 when
                                          the machine failed (disk full, I/O error)
 
-(``delivery`` is :mod:`msedocs.delivery.store`, ``generators`` :mod:`generators.common`.)
+(``delivery`` is :mod:`msedocs.delivery.store`, ``generators`` :mod:`generators.common`;
+``privacy``, ``referrals`` and ``routing`` are subpackages of msedocs.)
 The CLI prints the message and exits with :attr:`MsedocsError.exit_code`,
 never with a traceback unless ``--debug`` is given.
 

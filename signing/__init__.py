@@ -11,6 +11,11 @@ else of ``msedocs``, nor ``generators``. Typical use::
     signed_pdf = sign_pdf(pdf_bytes, signers, profile, visible_stamp=True)
     p7s = sign_detached(docx_bytes, signers, profile)   # write as <file>.p7s
     report = verify_file("out/form.xml", pki_dir=".msedocs/pki")
+
+Each format is also a plug-in found by media type (:mod:`signing.formats`)::
+
+    fmt = format_for("application/pdf")
+    report = fmt.verify(fmt.sign(pdf_bytes, signers, profile), VerifyOptions(pki_dir=".msedocs/pki"))
 """
 
 import importlib
@@ -29,6 +34,8 @@ from .errors import (
 # Everything else loads on first use (PEP 562): pyHanko and friends take most of a second to
 # import, and ``msedocs --help`` should not pay for that.
 _LAZY = {
+    "SignatureFormat": ".formats",
+    "format_for": ".formats",
     "sign_detached": ".cades",
     "split_detached": ".cades",
     "Signer": ".keys",
@@ -51,11 +58,12 @@ _LAZY = {
     "ValidationPolicy": ".policy",
     "load_policy": ".policy",
     "MAX_INPUT_BYTES": ".verify",
-    "PolicyOutcome": ".verify",
-    "Indication": ".verify",
-    "QualifiedFlags": ".verify",
-    "SignatureReport": ".verify",
-    "VerificationReport": ".verify",
+    "PolicyOutcome": ".report",
+    "Indication": ".report",
+    "QualifiedFlags": ".report",
+    "SignatureReport": ".report",
+    "VerificationReport": ".report",
+    "VerifyOptions": ".validation",
     "verify_detached": ".verify",
     "verify_file": ".verify",
     "verify_pdf": ".verify",
@@ -75,24 +83,16 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from .cades import sign_detached, split_detached
+    from .formats import SignatureFormat, format_for
     from .keys import Signer, clear_key_cache, load_pkcs11, load_pkcs12
     from .pades import DEFAULT_STAMP_FONT, sign_pdf
     from .pki import ROLE_TITLES, TestPki, init_pki, load_pki
     from .policy import ValidationPolicy, load_policy
     from .profile import Level, SignerRef, SigningProfile, load_profile, pki_profile
+    from .report import Indication, PolicyOutcome, QualifiedFlags, SignatureReport, VerificationReport
     from .services import local_authority, serve
-    from .verify import (
-        MAX_INPUT_BYTES,
-        Indication,
-        PolicyOutcome,
-        QualifiedFlags,
-        SignatureReport,
-        VerificationReport,
-        verify_detached,
-        verify_file,
-        verify_pdf,
-        verify_xml,
-    )
+    from .validation import VerifyOptions
+    from .verify import MAX_INPUT_BYTES, verify_detached, verify_file, verify_pdf, verify_xml
     from .xades import sign_xml
 
 __all__ = [
@@ -107,6 +107,7 @@ __all__ = [
     "PolicyOutcome",
     "QualifiedFlags",
     "RevocationError",
+    "SignatureFormat",
     "SignatureReport",
     "Signer",
     "SignerRef",
@@ -117,7 +118,9 @@ __all__ = [
     "UnsupportedDocumentError",
     "ValidationPolicy",
     "VerificationReport",
+    "VerifyOptions",
     "clear_key_cache",
+    "format_for",
     "init_pki",
     "load_pkcs11",
     "load_pkcs12",

@@ -30,8 +30,10 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from ._async import run_sync
 from ._ats import with_archive_timestamp
 from ._cms import cades_attrs, pyhanko_signer
+from .cades_verify import verify_cades
 from .declaration import Declaration
 from .errors import SigningFailure
+from .formats import Format, register
 from .keys import Signer
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamp_token, timestamper_for, validation_data_for
@@ -97,16 +99,19 @@ def sign_detached(
     def add_cert(c: asn1_x509.Certificate) -> None:
         certs.setdefault(c.dump(), c)
 
+    def take(sd: cms.SignedData) -> None:
+        """The SignerInfos, digest algorithms and certificates of ``sd`` into the new SignedData."""
+        signer_infos.extend(sd["signer_infos"])
+        for alg in sd["digest_algorithms"]:
+            digest_algs[alg["algorithm"].native] = alg
+        for c in sd["certificates"] or ():
+            if c.name == "certificate":
+                add_cert(c.chosen)
+
     if existing is not None:
         try:
             old = cms.ContentInfo.load(existing)["content"]
-            for si in old["signer_infos"]:
-                signer_infos.append(si)
-            for alg in old["digest_algorithms"]:
-                digest_algs[alg["algorithm"].native] = alg
-            for c in old["certificates"] or ():
-                if c.name == "certificate":
-                    add_cert(c.chosen)
+            take(old)
             revinfo.extend(old["crls"] or ())
         except (ValueError, KeyError, TypeError) as exc:
             raise SigningFailure(f"the existing .p7s cannot be read: {exc}") from exc
@@ -117,15 +122,10 @@ def sign_detached(
     for signer in signers:
         sd = _sign_one(data, signer, profile, when, declaration)["content"]
         for si in sd["signer_infos"]:
-            signer_infos.append(si)
-            for c in _tst_certs(si):
+            for c in _tst_certs(si):  # its timestamp's certificates before the rest (the order they always had)
                 add_cert(c)
                 leaves.append(c)
-        for alg in sd["digest_algorithms"]:
-            digest_algs[alg["algorithm"].native] = alg
-        for c in sd["certificates"] or ():
-            if c.name == "certificate":
-                add_cert(c.chosen)
+        take(sd)
 
     if profile.level >= Level.B_LT:
         from cryptography import x509
@@ -195,3 +195,16 @@ def split_detached(p7s: bytes) -> list[bytes]:
         fields["signer_infos"] = [si]
         out.append(cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(fields)}).dump())
     return out
+
+
+FORMAT = register(
+    Format(
+        name="CAdES",
+        media_types=("application/pkcs7-signature",),
+        signer=sign_detached,
+        verifier=verify_cades,
+        magic=(b"0", b"-----BEGIN"),  # DER (a SEQUENCE) or PEM
+        detached=True,
+    )
+)
+"""Detached CAdES (a ``.p7s`` over content of any type) in the format registry (:mod:`signing.formats`)."""

@@ -21,7 +21,7 @@ import typer
 from .errors import SigningFailure, UnsupportedDocumentError
 
 if TYPE_CHECKING:
-    from .verify import VerificationReport
+    from .report import VerificationReport
 
 # pyHanko-based modules are imported inside the commands, so mounting this app is cheap.
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8790"
@@ -78,7 +78,7 @@ def pki_serve_cmd(
 
 
 def _print(report: VerificationReport) -> None:
-    from .verify import Indication
+    from .report import Indication
 
     typer.echo(f"{report.path}: {report.format}, {len(report.signatures)} signature(s)")
     if not report.signatures:

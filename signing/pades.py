@@ -50,7 +50,9 @@ from ._async import run_sync
 from ._cms import cades_attrs, pyhanko_signer
 from .declaration import Declaration
 from .errors import SigningFailure
+from .formats import Format, register
 from .keys import Signer
+from .pades_verify import verify_pades
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamper_for, tsa_certificates, validation_data_for
 
@@ -380,3 +382,9 @@ def _sign_once(
     except Exception as exc:
         raise SigningFailure(f"PAdES signing as {signer.role} failed: {type(exc).__name__}: {exc}") from exc
     return out.getvalue()
+
+
+FORMAT = register(
+    Format(name="PAdES", media_types=("application/pdf",), signer=sign_pdf, verifier=verify_pades, magic=(b"%PDF-",))
+)
+"""PAdES in the format registry (:mod:`signing.formats`)."""

@@ -223,20 +223,18 @@ def _builder(
     )
 
 
+def _crl_distribution(service_url: str, crl: str) -> x509.CRLDistributionPoints:
+    """Where the issuer's CRL is: ``<service_url>/crl/<crl>``."""
+    url = x509.UniformResourceIdentifier(f"{service_url}/crl/{crl}")
+    return x509.CRLDistributionPoints(
+        [x509.DistributionPoint(full_name=[url], relative_name=None, reasons=None, crl_issuer=None)]
+    )
+
+
 def _leaf_extensions(b: x509.CertificateBuilder, service_url: str, *, ca_crl: str) -> x509.CertificateBuilder:
-    return b.add_extension(
-        x509.CRLDistributionPoints(
-            [
-                x509.DistributionPoint(
-                    full_name=[x509.UniformResourceIdentifier(f"{service_url}/crl/{ca_crl}")],
-                    relative_name=None,
-                    reasons=None,
-                    crl_issuer=None,
-                )
-            ]
-        ),
-        critical=False,
-    ).add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    return b.add_extension(_crl_distribution(service_url, ca_crl), critical=False).add_extension(
+        x509.BasicConstraints(ca=False, path_length=None), critical=True
+    )
 
 
 def _ocsp_aia(service_url: str) -> x509.AuthorityInformationAccess:
@@ -254,17 +252,12 @@ def _ocsp_aia(service_url: str) -> x509.AuthorityInformationAccess:
 
 
 def _key_usage(*, signing: bool = False, ca: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=signing,
-        content_commitment=signing,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
+    """Signers (the TSA and OCSP responder too): digitalSignature and nonRepudiation; CAs:
+    keyCertSign and cRLSign. No key or data encipherment, no key agreement, for anyone."""
+    never = dict.fromkeys(
+        ("key_encipherment", "data_encipherment", "key_agreement", "encipher_only", "decipher_only"), False
     )
+    return x509.KeyUsage(digital_signature=signing, content_commitment=signing, key_cert_sign=ca, crl_sign=ca, **never)
 
 
 def _write_p12(
@@ -352,19 +345,7 @@ def init_pki(directory: str | os.PathLike[str], *, service_url: str = DEFAULT_SE
             x509.CertificatePolicies([x509.PolicyInformation(x509.CertificatePoliciesOID.ANY_POLICY, None)]),
             critical=False,
         )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(f"{service_url}/crl/root.crl")],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(_crl_distribution(service_url, "root.crl"), critical=False)
         .sign(root_key, hashes.SHA256())
     )
 

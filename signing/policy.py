@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .declaration import Declaration
+from .declaration import merge as merge_declarations
 from .errors import ConfigurationError
 from .profile import Level
+from .report import Indication, PolicyOutcome, SignatureReport, VerificationReport
 
-__all__ = ["BASIC", "DEFAULT", "NAMED_POLICIES", "ValidationPolicy", "load_policy"]
+__all__ = ["BASIC", "DEFAULT", "NAMED_POLICIES", "Findings", "ValidationPolicy", "apply_policy", "load_policy"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,98 @@ def _from_table(t: dict[str, Any], where: str) -> ValidationPolicy:
                 raise ConfigurationError(f"policy file {where}: {key} must be true or false")
             kw[key] = t[key]
     return ValidationPolicy(**kw)
+
+
+# ---------------------------------------------------------------- applying it
+
+
+@dataclass
+class Findings:
+    """What the verification of one document collects for the policy."""
+
+    declarations: list[Declaration] = field(default_factory=list)
+    unsigned: dict[str, list[str]] = field(default_factory=dict)
+    """Signature id → paths of content inside it that no reference covers."""
+    pdf: dict[str, Any] | None = None
+
+
+def _constraint_failure(rep: SignatureReport, message: str) -> None:
+    if rep.indication is Indication.TOTAL_PASSED:
+        rep.indication, rep.sub_indication, rep.message = Indication.INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", message
+
+
+def apply_policy(report: VerificationReport, policy: ValidationPolicy, findings: Findings) -> None:
+    """Check the policy over the signature reports; mark what falls short; set ``report.policy``."""
+    out = PolicyOutcome(name=policy.name)
+    declared = merge_declarations(findings.declarations)
+    by_cert = {d.cert_sha256: d for d in declared.signers} if declared else {}
+    for s in report.signatures:
+        d = by_cert.get(s.certificate_sha256 or "")
+        if d is not None:
+            s.signer_role = d.role
+    if declared is not None:
+        out.declared_level = declared.level
+        out.declared_signers = [d.role for d in declared.signers]
+        if not policy.use_declaration:
+            out.notes.append(f"the signature-set declaration is reported, not enforced (policy {policy.name})")
+    else:
+        out.notes.append("no signer requirement declared: every signature present must pass")
+
+    # level
+    candidates: list[tuple[Level, str]] = []
+    if policy.min_level is not None:
+        candidates.append((policy.min_level, f"by policy {policy.name}"))
+    if policy.use_declaration and declared is not None:
+        try:
+            candidates.append((Level.parse(declared.level), "as declared"))
+        except ConfigurationError:
+            out.failures.append(f"the declared level {declared.level!r} is not one of B-B, B-T, B-LT, B-LTA")
+    required, source = max(candidates, key=lambda c: c[0].rank) if candidates else (None, "")
+    if required is not None:
+        out.required_level = required.value
+        for s in report.signatures:
+            if s.indication is not Indication.TOTAL_PASSED:
+                continue
+            reached = Level.parse(s.level) if s.level else None
+            if reached is None or reached < required:
+                _constraint_failure(
+                    s, f"level {required.value} required ({source}), signature reaches {s.level or 'none'}"
+                )
+                out.level_shortfalls.append(f"{s.id}: {s.level or 'none'} < {required.value}")
+        if out.level_shortfalls:
+            out.failures.append(f"{len(out.level_shortfalls)} signature(s) below level {required.value} ({source})")
+
+    # signers
+    if policy.required_signers is not None:
+        out.required_signers = list(policy.required_signers)
+        for r in policy.required_signers:
+            if not any(s.signer_role == r or s.role == r for s in report.signatures):
+                out.missing_signers.append(r)
+                out.failures.append(f"missing signer: {r}")
+    elif policy.use_declaration and declared is not None:
+        out.required_signers = [d.role for d in declared.signers]
+        present = {s.certificate_sha256 for s in report.signatures}
+        for d in declared.signers:
+            if d.cert_sha256 not in present:
+                out.missing_signers.append(d.role)
+                out.failures.append(f"missing signer: {d.role} ({d.title})")
+
+    # unsigned content inside signatures
+    for s in report.signatures:
+        paths = findings.unsigned.get(s.id, [])
+        out.unsigned_content.extend(paths)
+        if paths and not policy.allow_unsigned_content:
+            _constraint_failure(s, f"unsigned content inside the signature: {', '.join(paths)}")
+    if out.unsigned_content and not policy.allow_unsigned_content:
+        out.failures.append("unsigned content inside a signature: " + ", ".join(out.unsigned_content))
+
+    # PDF changes after the last signature
+    if findings.pdf is not None:
+        out.pdf_modification = findings.pdf
+        if findings.pdf["changes"]:
+            msg = "changed after the last signature: " + ", ".join(findings.pdf["changes"])
+            if policy.allow_changes_after_last_signature:
+                out.notes.append(msg)
+            else:
+                out.failures.append(msg)
+    report.policy = out

@@ -56,9 +56,11 @@ from ._xml import (
 )
 from .declaration import Declaration
 from .errors import SigningFailure
+from .formats import Format, register
 from .keys import Signer
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamp_token, tsa_certificates, validation_data_for
+from .xades_verify import verify_xades
 
 __all__ = ["sign_xml"]
 
@@ -271,3 +273,15 @@ def sign_xml(
         if profile.level >= Level.B_LTA:
             _add_archive_timestamp(sig, [doc_bytes, c14n(_signed_props(sig))], profile)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+FORMAT = register(
+    Format(
+        name="XAdES",
+        media_types=("application/xml", "text/xml"),
+        signer=sign_xml,
+        verifier=verify_xades,
+        magic=(b"<",),
+    )
+)
+"""Enveloped XAdES in the format registry (:mod:`signing.formats`)."""

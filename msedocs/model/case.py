@@ -67,7 +67,9 @@ from .parts import Name as Name
 from .rehab import ExamProgramme, Ipmra
 from .ru import Delivery, Extract
 
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s()\-]{5,20}$")]
+#: A phone number, or (in a depersonalised case only) an identifier of order 692n.
+_TOKEN = ids.PD_TOKEN_PATTERN.pattern[1:-1]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=rf"^(\+?[\d\s()\-]{{5,20}}|{_TOKEN})$")]
 
 
 def _pd(category: int) -> dict[str, Any]:
@@ -83,7 +85,9 @@ class Addresses(Part):
 
 class Contacts(Part):
     phones: list[Phone] = Field(default_factory=list, max_length=5)
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[
+        str, StringConstraints(pattern=rf"^([^@\s]+@[^@\s]+\.[^@\s]+|{_TOKEN})$")
+    ] | None = None
 
 
 class IdentityDocument(Part):
@@ -91,7 +95,7 @@ class IdentityDocument(Part):
     series: Annotated[str, StringConstraints(max_length=10)] | None = None
     number: Number
     issuer: Line = Field(description="Наименование (код) органа, выдавшего документ")
-    issue_date: dt.date
+    issue_date: dt.date | None = Field(None, description="Дата выдачи; required unless the case is depersonalised")
 
 
 class Insurance(Part):
@@ -103,14 +107,14 @@ class Insurance(Part):
     @field_validator("snils")
     @classmethod
     def _snils(cls, v: str | None) -> str | None:
-        if v is not None and (err := ids.snils_error(v)):
+        if v is not None and not ids.is_pd_token(v, 4) and (err := ids.snils_error(v)):
             raise PydanticCustomError("snils", "СНИЛС " + err)
         return v
 
     @field_validator("oms_policy")
     @classmethod
     def _oms(cls, v: str | None) -> str | None:
-        if v is not None and (err := ids.oms_error(v)):
+        if v is not None and not ids.is_pd_token(v, 5) and (err := ids.oms_error(v)):
             raise PydanticCustomError("oms", "ОМС policy number " + err)
         return v
 
@@ -439,6 +443,11 @@ class Case(Part):
     model_config = ConfigDict(extra="forbid", frozen=True, title="MSE case")
 
     schema_version: Literal["1"] = "1"
+    depersonalised: bool = Field(
+        False,
+        description="Order 692n: the eight categories of personal data hold identifiers (PD<category>-…), "
+        "not values; set by msedocs.privacy for the bureau's copy of a referral",
+    )
     case_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = Field(
         description="The case system's reference; carries no personal data"
     )
@@ -554,6 +563,36 @@ def date_problems(case: Case, today: dt.date | None = None) -> list[tuple[str, s
     return problems
 
 
+def _identifier_problems(case: Case) -> list[tuple[str, str]]:
+    """A depersonalised case (order 692n) may hold identifiers where the eight categories are, and
+    may leave an identity document's date out; any other case holds neither."""
+    problems: list[tuple[str, str]] = []
+    docs = [("patient.identity_document", case.patient.identity_document)]
+    if case.representative is not None:
+        docs.append(("representative.identity_document", case.representative.identity_document))
+    if not case.depersonalised:
+        for path, doc in docs:
+            if doc is not None and doc.issue_date is None:
+                problems.append((f"{path}.issue_date", "is required"))
+        for path, value in _strings(case, ""):
+            if ids.PD_TOKEN_SEARCH.search(value):
+                problems.append((path, "holds an identifier of order 692n, but the case is not depersonalised"))
+    return problems
+
+
+def _strings(node: Any, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            found += _strings(getattr(node, name), f"{path}.{name}" if path else name)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found += _strings(item, f"{path}[{i}]")
+    elif isinstance(node, str):
+        found.append((path, node))
+    return found
+
+
 def rule_problems(case: Case) -> list[tuple[str, str]]:
     """Rules across parts of the case, each as (JSON path, message)."""
     problems: list[tuple[str, str]] = []
@@ -583,6 +622,7 @@ def rule_problems(case: Case) -> list[tuple[str, str]]:
             problems.append(("decision.group", f"a disability group I-III is set only at 18 and over (age {age})"))
         if d.degree is not None and age >= 18:
             problems.append(("decision.degree", f"a degree of health loss 1-4 is set only under 18 (age {age})"))
+    problems.extend(_identifier_problems(case))
     if case.jurisdiction == Jurisdiction.BY and p.id_number is None:
         problems.append(("patient.id_number", "is required for a Belarusian case"))
     problems.extend(ru.rule_problems(case))

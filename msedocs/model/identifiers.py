@@ -102,3 +102,34 @@ def inn_error(value: str) -> str | None:
             return "check digits do not match"
         return None
     return "must be 10 digits (organisation) or 12 digits (person)"
+
+
+# -- identifiers of order 692n (depersonalised cases) ------------------------------------------
+
+#: The letters of an identifier's random part: consonants only (no word can be spelt, no digit
+#: can be read into it), so that no identifier, nor the digits anyone strips out of it, can pass
+#: the СНИЛС or ЕНП checks: its only digit is its category.
+PD_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+PD_RANDOM_LENGTH = 12
+#: ``PD<category>-<12 letters><check letter>``, e.g. ``PD4-KXQWPTRMZHBD-F``.
+PD_TOKEN_PATTERN = re.compile(rf"^PD([1-8])-([{PD_ALPHABET}]{{{PD_RANDOM_LENGTH}}})([{PD_ALPHABET}])$")
+PD_TOKEN_SEARCH = re.compile(rf"PD[1-8]-[{PD_ALPHABET}]{{{PD_RANDOM_LENGTH + 1}}}")
+
+
+def pd_check_letter(category: int, body: str) -> str:
+    """The check letter of an identifier: weighted sum of its category and letters, mod 20."""
+    total = category * 7 + sum((i + 1) * PD_ALPHABET.index(ch) for i, ch in enumerate(body))
+    return PD_ALPHABET[total % len(PD_ALPHABET)]
+
+
+def pd_token_category(value: str) -> int | None:
+    """The category (1-8) of an identifier of order 692n with a good check letter, else None."""
+    m = PD_TOKEN_PATTERN.match(value)
+    if m is None or pd_check_letter(int(m.group(1)), m.group(2)) != m.group(3):
+        return None
+    return int(m.group(1))
+
+
+def is_pd_token(value: str, category: int | None = None) -> bool:
+    found = pd_token_category(value)
+    return found is not None and (category is None or found == category)

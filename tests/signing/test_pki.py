@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signing import ROLE_TITLES, PkiError, TestPki, init_pki, load_pki
-from signing.verify import _qualified
+from signing.validation import qualified_flags
 
 from .helpers import need, run
 
@@ -34,7 +34,7 @@ def test_signer_certificate_is_qualified_style(pki: TestPki, role: str) -> None:
     cert = pki.signers[role]
     ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
     assert ku.critical and ku.value.digital_signature and ku.value.content_commitment
-    flags = _qualified(asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)))
+    flags = qualified_flags(asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)))
     assert flags.qc_compliance and flags.qc_sscd and flags.qc_type_esign
     assert flags.policy_qcp_n_qscd and flags.non_repudiation and flags.test
 

@@ -1,0 +1,430 @@
+"""The referrals store and its service: intake, depersonalisation, routing, decisions, reveal, erase.
+
+One :class:`ReferralStore` per process, on the same database as the outbox (``--db`` or
+``MSEDOCS_DB``; SQLite by default, PostgreSQL by URL), with its own Alembic chain
+(``referrals_alembic_version``). Every operation is one transaction: a referral is stored,
+depersonalised, sealed in the vault, routed and audited together, or not at all. This is the
+Python API the HTTP service calls; the CLI (``msedocs referrals|bureaus|routing|audit``) too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from msedocs.delivery.store import check_sqlite_file, connect_error, default_db_url, make_engine, normalise_url
+from msedocs.errors import InputError
+from msedocs.model.case import Commission, PersonName
+from msedocs.privacy import audit as audit_mod
+from msedocs.privacy import vault
+from msedocs.privacy.depersonalise import depersonalise
+from msedocs.privacy.kek import Kek
+from msedocs.routing.effort import EffortRule, configured
+from msedocs.routing.router import Assignment, Router
+
+from . import schema as t
+from .model import IncomingReferral, RoutingAttributes
+
+log = logging.getLogger("msedocs.referrals")
+MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = "r0001"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def migrate(engine: sa.Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046694)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _version(engine: sa.Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            v = conn.execute(sa.text("SELECT version_num FROM referrals_alembic_version")).scalar()
+            conn.rollback()
+            return str(v) if v else None
+    except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+        return None
+
+
+def specialisation(icd10: list[str], age: int) -> str:
+    """The specialisation a referral needs, from its main ICD-10 code and the citizen's age."""
+    code = (icd10 or [""])[0]
+    if age < 18:
+        return "paediatrics"
+    if code.startswith("F"):
+        return "psychiatry"
+    if code.startswith("C") or (code.startswith("D") and code[1:3].isdigit() and int(code[1:3]) < 49):
+        return "oncology"
+    if code.startswith("H") and code[1:3].isdigit() and int(code[1:3]) < 60:
+        return "ophthalmology"
+    return "general"
+
+
+def routing_attributes(ref: IncomingReferral) -> RoutingAttributes:
+    """Derived from the referral as received, before depersonalisation; no personal data."""
+    born, on = ref.patient.birth_date, ref.referral.date
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    postcode = ref.patient.addresses.registration.postcode
+    return RoutingAttributes(
+        structured=True, in_absentia=ref.in_absentia, special_route=ref.special_route, palliative=ref.palliative,
+        specialisation=specialisation(ref.referral.diagnosis.icd10, age), age_group="child" if age < 18 else "adult",
+        icd10_chapter=ref.referral.diagnosis.icd10[0][0], postal_area=postcode[:3] if postcode else None,
+        received_on=on,
+    )  # fmt: skip
+
+
+#: Point 12: the categories each purpose of a reveal may see.
+REVEAL_PURPOSES: dict[str, frozenset[int]] = {
+    "in_person": frozenset({1, 2, 3, 4, 5, 6, 7}),  # to invite, identify and examine the citizen
+    "exam_programme": frozenset({1, 2, 3, 7}),  # to send the programme and reach the citizen
+    "extract_delivery": frozenset({1, 2, 4}),  # internal: the extract's name and addresses, the portal account
+}
+DECISION_KINDS = ("in_person", "exam_programme")
+
+
+class RevealRefused(InputError):
+    """A reveal that point 12 does not allow; refused and written to the audit log (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Ingested:
+    referral_id: str
+    depersonalised: bool
+    assignment: Assignment
+    identifiers: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class Bureau:
+    id: str
+    name: str
+    kind: str
+    capacity: int
+    specialisations: list[str]
+    postal_areas: list[str]
+    active: bool
+    load: int
+    open_count: int
+
+
+def decision_message(referral_id: str, bureau_id: str, kind: str, date: dt.date) -> bytes:
+    """What a bureau signs (Ed25519) when it decides on in-person examination or a programme."""
+    return f"msedocs-692n-decision-v1|{referral_id}|{bureau_id}|{kind}|{date.isoformat()}".encode()
+
+
+class ReferralStore:
+    def __init__(self, url: str | None = None, *, kek: Kek | None = None, audit_key: Any = None,
+                 audit_witness: str | Path | None = None, create: bool = False,
+                 clock: Callable[[], dt.datetime] = utcnow, effort: EffortRule | None = None) -> None:  # fmt: skip
+        self.url = normalise_url(url or default_db_url())
+        self.engine = make_engine(self.url, sqlite_synchronous="NORMAL")
+        self.kek = kek
+        self.clock = clock
+        self.router = Router(effort or configured())
+        self._audit_key = audit_key
+        self._witness = audit_witness
+        self._audit: audit_mod.AuditLog | None = None
+        try:
+            check_sqlite_file(self.url, create=True)
+            if _version(self.engine) != HEAD:
+                migrate(self.engine)
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise connect_error(self.url, exc) from exc
+
+    @property
+    def audit(self) -> audit_mod.AuditLog:
+        if self._audit is None:
+            self._audit = audit_mod.AuditLog(self._audit_key or audit_mod.load_or_create_key(), self._witness)
+        return self._audit
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ReferralStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _kek(self) -> Kek:
+        if self.kek is None:
+            raise InputError("no key-encryption key: give --kek (file:, env: or pkcs11:) or MSEDOCS_KEK_SPEC")
+        return self.kek
+
+    # -- bureaus ---------------------------------------------------------------------------
+
+    def add_bureau(self, bureau_id: str, name: str, kind: str, capacity: int, specialisations: list[str],
+                   postal_areas: list[str] = (), public_key_pem: str | None = None,  # type: ignore[assignment]
+                   commission: Commission | None = None) -> None:  # fmt: skip
+        if kind not in ("mintrud", "federal", "address"):
+            raise InputError(f"bureau kind: mintrud, federal or address (got {kind!r})")
+        if capacity < 1:
+            raise InputError("bureau capacity: at least 1")
+        specs = sorted({"general", *specialisations})
+        with self.tx() as conn:
+            conn.execute(sa.insert(t.bureaus).values(
+                id=bureau_id, name=name, kind=kind, capacity=capacity, specialisations=",".join(specs),
+                postal_areas=",".join(postal_areas), active=True, public_key=public_key_pem, load=0, open_count=0,
+                address=commission.model_dump_json() if commission else None))  # fmt: skip
+
+    def set_bureau(self, bureau_id: str, **values: Any) -> None:
+        allowed = {"capacity", "active", "specialisations", "postal_areas", "public_key", "name"}
+        if bad := set(values) - allowed:
+            raise InputError(f"bureau: cannot set {', '.join(sorted(bad))}")
+        for k in ("specialisations", "postal_areas"):
+            if k in values and isinstance(values[k], list):
+                values[k] = ",".join(sorted({"general", *values[k]}) if k == "specialisations" else values[k])
+        with self.tx() as conn:
+            if conn.execute(sa.update(t.bureaus).where(t.bureaus.c.id == bureau_id).values(**values)).rowcount != 1:
+                raise InputError(f"bureau {bureau_id}: no such bureau")
+
+    def bureaus(self) -> list[Bureau]:
+        with self.tx() as conn:
+            rows = conn.execute(sa.select(t.bureaus).order_by(t.bureaus.c.id)).all()
+        return [Bureau(r.id, r.name, r.kind, r.capacity, r.specialisations.split(","),
+                       [a for a in r.postal_areas.split(",") if a], r.active, r.load, r.open_count) for r in rows]  # fmt: skip  # noqa: E501
+
+    # -- intake ----------------------------------------------------------------------------
+
+    def ingest(self, ref: IncomingReferral, actor: str = "platform:intake") -> Ingested:
+        """Store a structured referral: depersonalised when it asks for an examination without
+        personal presence (point 4), routed, audited; one transaction."""
+        attrs = routing_attributes(ref)
+        rid = uuid.uuid4().hex
+        now = self.clock()
+        deperson = ref.in_absentia
+        if deperson:
+            view, values = depersonalise(ref)
+        else:
+            view, values = ref, []
+        with self.tx() as conn:
+            conn.execute(sa.insert(t.referrals).values(
+                id=rid, external_id=ref.external_id, source=ref.source, structured=True, depersonalised=deperson,
+                state="assigned", routing=attrs.model_dump_json(), effort=0, received_at=now,
+                bureau_view=view.model_dump_json(exclude_none=True) if deperson else None))  # fmt: skip
+            if deperson:
+                vault.seal(conn, self._kek(), rid, values, ref.model_dump_json().encode(), now)
+                for v in values:
+                    self.audit.append(conn, "identifier-issued", rid, actor, {"category": v.category,
+                                                                              "identifier": v.token}, now)  # fmt: skip
+            else:  # an examination with personal presence: not the order's, kept sealed all the same
+                vault.seal(conn, self._kek(), rid, [], ref.model_dump_json().encode(), now)
+            assignment = self.router.assign(conn, rid, attrs, now)
+            self.audit.append(conn, "routed", rid, actor, {"bureau": assignment.bureau_id,
+                                                           "stage": assignment.stage}, now)  # fmt: skip
+            self.audit.checkpoint(conn, now)
+        ids: dict[int, list[str]] = {}
+        for v in values:
+            ids.setdefault(v.category, []).append(v.token)
+        log.info("referral %s: %s, routed to %s (%s)", rid, "depersonalised" if deperson else "in clear",
+                 assignment.bureau_id, assignment.stage)  # fmt: skip
+        return Ingested(rid, deperson, assignment, ids)
+
+    def ingest_unstructured(self, content: bytes, media_type: str, external_id: str,
+                            actor: str = "platform:intake") -> Ingested:  # fmt: skip
+        """Point 5: a scan or free text, stored and routed in clear (point 11: Mintrud's main bureaus)."""
+        attrs = RoutingAttributes(structured=False, in_absentia=True, specialisation="general", age_group="adult")
+        rid = uuid.uuid4().hex
+        now = self.clock()
+        with self.tx() as conn:
+            conn.execute(sa.insert(t.referrals).values(
+                id=rid, external_id=external_id[:200], source="unstructured", structured=False, depersonalised=False,
+                state="assigned", routing=attrs.model_dump_json(), effort=0, received_at=now, clear_content=content,
+                media_type=media_type))  # fmt: skip
+            assignment = self.router.assign(conn, rid, attrs, now)
+            self.audit.append(conn, "routed", rid, actor, {"bureau": assignment.bureau_id,
+                                                           "stage": assignment.stage}, now)  # fmt: skip
+            self.audit.checkpoint(conn, now)
+        return Ingested(rid, False, assignment, {})
+
+    # -- what a bureau sees ------------------------------------------------------------------
+
+    def _row(self, conn: Connection, referral_id: str) -> Any:
+        row = conn.execute(sa.select(t.referrals).where(t.referrals.c.id == referral_id)).first()
+        if row is None:
+            raise InputError(f"referral {referral_id}: no such referral")
+        return row
+
+    def bureau_view(self, referral_id: str, bureau_id: str) -> dict[str, Any]:
+        """What the assigned bureau receives: identifiers only (a depersonalised referral), the
+        referral in clear (an unstructured one, point 5), never the routing's postal area."""
+        with self.tx() as conn:
+            row = self._row(conn, referral_id)
+        if row.bureau_id != bureau_id:
+            raise InputError(f"referral {referral_id}: not assigned to bureau {bureau_id}")
+        attrs = json.loads(row.routing)
+        attrs.pop("postal_area", None)
+        out: dict[str, Any] = {"referral_id": row.id, "state": row.state, "structured": row.structured,
+                               "depersonalised": row.depersonalised, "routing": attrs}  # fmt: skip
+        if row.structured and row.depersonalised:
+            out["referral"] = json.loads(row.bureau_view)
+        elif not row.structured:
+            out["media_type"] = row.media_type
+        return out
+
+    def bureau_case(self, referral_id: str, bureau_id: str, case_id: str | None = None) -> Any:
+        """The :class:`~msedocs.model.case.Case` the bureau works on: depersonalised, its
+        commission the bureau itself."""
+        view = self.bureau_view(referral_id, bureau_id)
+        if "referral" not in view:
+            raise InputError(f"referral {referral_id}: not a depersonalised structured referral")
+        with self.tx() as conn:
+            b = conn.execute(sa.select(t.bureaus).where(t.bureaus.c.id == bureau_id)).first()
+        commission = (Commission.model_validate_json(b.address) if b is not None and b.address else
+                      Commission(name=b.name if b else bureau_id, address={"line": "—"},  # type: ignore[arg-type]
+                                 chairman=PersonName(last="не назначен", first="—")))  # fmt: skip
+        ref = IncomingReferral.model_validate(view["referral"])
+        return ref.to_case(case_id or f"R-{referral_id[:16]}", commission, depersonalised=True)
+
+    # -- point 12 ----------------------------------------------------------------------------
+
+    def decide(self, referral_id: str, bureau_id: str, kind: str, date: dt.date, signature: bytes,
+               actor: str | None = None) -> Assignment:  # fmt: skip
+        """A signed decision for in-person examination or an additional-examination programme:
+        the restriction is lifted and the referral goes to the bureau of the citizen's address."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        if kind not in DECISION_KINDS:
+            raise InputError(f"decision: {kind!r} is not in_person or exam_programme")
+        now = self.clock()
+        with self.tx() as conn:
+            row = self._row(conn, referral_id)
+            b = conn.execute(sa.select(t.bureaus).where(t.bureaus.c.id == bureau_id)).first()
+            if row.bureau_id != bureau_id or b is None or row.state != "assigned":
+                raise InputError(f"referral {referral_id}: bureau {bureau_id} holds no open assignment of it")
+            try:
+                key = load_pem_public_key(b.public_key.encode()) if b.public_key else None
+                if key is None:
+                    raise InvalidSignature
+                key.verify(signature, decision_message(referral_id, bureau_id, kind, date))  # type: ignore[union-attr,call-arg]
+            except (InvalidSignature, ValueError, TypeError):
+                self.audit.append(conn, "decision-refused", referral_id, actor or f"bureau:{bureau_id}",
+                                  {"kind": kind, "reason": "signature does not verify"}, now)  # fmt: skip
+                self.audit.checkpoint(conn, now)
+                conn.commit()
+                raise InputError(f"referral {referral_id}: the decision's signature does not verify with bureau "
+                                 f"{bureau_id}'s key") from None  # fmt: skip
+            attrs = RoutingAttributes.model_validate_json(row.routing)
+            self.router.release(conn, referral_id)
+            decision = {"kind": kind, "date": date.isoformat(), "by": bureau_id, "signature": signature.hex()}
+            conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(
+                state=kind, decided_at=now, decision=json.dumps(decision)))  # fmt: skip
+            assignment = self.router.assign(conn, referral_id, attrs, now, kind="address", stage=f"point12-{kind}")
+            self.audit.append(conn, "restriction-lifted", referral_id, actor or f"bureau:{bureau_id}",
+                              {"kind": kind, "to": assignment.bureau_id}, now)  # fmt: skip
+            self.audit.checkpoint(conn, now)
+        return assignment
+
+    def record_decision(self, referral_id: str, bureau_id: str, actor: str | None = None) -> None:
+        """The bureau decided the case itself (no lifting): the referral leaves its load."""
+        now = self.clock()
+        with self.tx() as conn:
+            row = self._row(conn, referral_id)
+            if row.bureau_id != bureau_id or row.state != "assigned":
+                raise InputError(f"referral {referral_id}: bureau {bureau_id} holds no open assignment of it")
+            self.router.release(conn, referral_id)
+            conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(
+                state="decided", decided_at=now))  # fmt: skip
+            self.audit.append(conn, "decided", referral_id, actor or f"bureau:{bureau_id}", {}, now)
+            self.audit.checkpoint(conn, now)
+
+    def reveal(self, referral_id: str, requester: str, purpose: str, categories: list[int] | None = None
+               ) -> dict[int, list[dict[str, str]]]:  # fmt: skip
+        """The values behind the identifiers, only as point 12 allows:
+
+        - ``in_person`` / ``exam_programme``: a signed decision of that kind exists, and the
+          requester is ``bureau:<id>`` of the address-based bureau the referral now belongs to;
+        - ``extract_delivery``: ``platform:delivery`` (internal), once the bureau has decided.
+
+        Only the categories of :data:`REVEAL_PURPOSES` for the purpose (``categories`` narrows
+        them further). Anything else raises :class:`RevealRefused`; granted or refused, it is
+        written to the audit log (categories and identifiers, never values)."""
+        now = self.clock()
+        allowed = REVEAL_PURPOSES.get(purpose)
+        wanted = set(categories or (allowed or ()))
+        with self.tx() as conn:
+            row = self._row(conn, referral_id)
+            reason = None
+            if allowed is None:
+                reason = f"unknown purpose {purpose!r}"
+            elif not row.depersonalised:
+                reason = "the referral is not depersonalised"
+            elif not wanted <= allowed:
+                reason = f"categories {sorted(wanted - allowed)} are not needed for {purpose}"
+            elif purpose in DECISION_KINDS:
+                if row.state != purpose or not row.decision:
+                    reason = f"no signed decision of {purpose} for this referral"
+                elif requester != f"bureau:{row.bureau_id}":
+                    reason = "only the bureau of the citizen's address that now holds the referral may reveal"
+            elif purpose == "extract_delivery":
+                if requester != "platform:delivery":
+                    reason = "extract delivery reveals only to the platform's delivery"
+                elif row.state != "decided":
+                    reason = "the bureau has not decided yet"
+            if reason is not None:
+                self.audit.append(conn, "reveal-refused", referral_id, requester,
+                                  {"purpose": purpose, "categories": sorted(wanted), "reason": reason}, now)  # fmt: skip  # noqa: E501
+                self.audit.checkpoint(conn, now)
+                conn.commit()
+                raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}")
+            values = vault.open_values(conn, self._kek(), referral_id, sorted(wanted))
+            self.audit.append(conn, "reveal", referral_id, requester, {
+                "purpose": purpose, "categories": sorted(wanted), "identifiers": [v.token for v in values]}, now)  # fmt: skip  # noqa: E501
+            self.audit.checkpoint(conn, now)
+        out: dict[int, list[dict[str, str]]] = {}
+        for v in values:
+            out.setdefault(v.category, []).append({"identifier": v.token, "path": v.path, "value": v.value})
+        return out
+
+    def erase(self, referral_id: str, actor: str = "platform:retention") -> bool:
+        now = self.clock()
+        with self.tx() as conn:
+            self._row(conn, referral_id)
+            done = vault.erase(conn, referral_id, now)
+            conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(
+                bureau_view=None, clear_content=None))  # fmt: skip
+            self.audit.append(conn, "erased", referral_id, actor, {"data_key_destroyed": done}, now)
+            self.audit.checkpoint(conn, now)
+        return done
+
+    def rotate_kek(self, new: Kek, actor: str = "platform:keys") -> int:
+        old = self._kek()
+        now = self.clock()
+        with self.tx() as conn:
+            n = vault.rewrap(conn, old, new)
+            self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": n}, now)
+            self.audit.checkpoint(conn, now)
+        self.kek = new
+        return n
+
+    def verify_audit(self, public: Any, witness: str | Path | None = None) -> audit_mod.VerifyReport:
+        with self.tx() as conn:
+            return audit_mod.verify(conn, public, witness if witness is not None else self._witness)
