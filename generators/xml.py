@@ -14,7 +14,9 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from .common import XSD_DIR, GeneratorError
+from msedocs.errors import InputError
+
+from .common import XSD_DIR, GeneratorError, XmlSchemaError
 
 COMMON_NS = "urn:msedocs:common:1"
 
@@ -94,7 +96,7 @@ def render(data: dict[str, Any]) -> bytes:
     content = etree.tostring(build(data), xml_declaration=True, encoding="UTF-8", pretty_print=True)
     problems = validate(content, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
     return content
 
 
@@ -128,8 +130,8 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
-class TooLarge(GeneratorError):
-    """The input holds more bytes than its limit."""
+class TooLarge(InputError):
+    """The input holds more bytes than its limit (the user's to fix: exit code 2)."""
 
 
 class _Limited:
@@ -347,7 +349,7 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
         target.seek(0)
     problems = validate_stream(target, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
 
 
 def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Problems:
@@ -384,5 +386,5 @@ def render_protocol(data: dict[str, Any]) -> bytes:
     content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     problems = validate(content, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
     return content

@@ -22,9 +22,9 @@ from typing import Any
 
 from generators import journal_docx, journal_pdf
 from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
+from generators.common import RenderedDocument
 
-from .errors import InputError, Problem, SchemaError, TemplateError
+from .errors import InputError
 from .forms.journals import JOURNALS, Entry, JournalSpec, Row
 from .model import BatchReader, count_cases
 from .pipeline import file_entry, parse_formats, staged, write_manifest
@@ -178,25 +178,20 @@ def _render(
     """Each format written into ``staging`` (signed if asked); the manifest's file entries."""
     pdf_progress = (lambda done, total: progress("pdf", done, total)) if progress else None
     files: list[dict[str, Any]] = []
-    try:
-        xml_path = (staging if "xml" in formats else tmp) / f"{spec.id}.xml"
-        xml_gen.write_journal(data, xml_path)
-        if signer is not None:  # signed before it is embedded in the PDF
-            xml_path.write_bytes(signer.xml(xml_path.read_bytes()))
-        for fmt in formats:
-            path = staging / f"{spec.id}.{fmt}"
-            if fmt == "pdf":
-                journal_pdf.write(data, path, xml_path=xml_path, workers=workers, progress=pdf_progress)
-            elif fmt == "docx":
-                journal_docx.write(data, path)
-            if signer is None:
-                files.append(file_entry(RenderedDocument.of(spec.id, fmt, b""), path))
-                continue
-            for doc in sign_rendered(signer, spec.id, fmt, path.read_bytes()):
-                (staging / doc.filename).write_bytes(doc.content)
-                files.append(file_entry(doc))
-    except GeneratorError as exc:
-        if exc.problems:
-            raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc
-        raise TemplateError(str(exc)) from exc
+    xml_path = (staging if "xml" in formats else tmp) / f"{spec.id}.xml"
+    xml_gen.write_journal(data, xml_path)
+    if signer is not None:  # signed before it is embedded in the PDF
+        xml_path.write_bytes(signer.xml(xml_path.read_bytes()))
+    for fmt in formats:
+        path = staging / f"{spec.id}.{fmt}"
+        if fmt == "pdf":
+            journal_pdf.write(data, path, xml_path=xml_path, workers=workers, progress=pdf_progress)
+        elif fmt == "docx":
+            journal_docx.write(data, path)
+        if signer is None:
+            files.append(file_entry(RenderedDocument.of(spec.id, fmt, b""), path))
+            continue
+        for doc in sign_rendered(signer, spec.id, fmt, path.read_bytes()):
+            (staging / doc.filename).write_bytes(doc.content)
+            files.append(file_entry(doc))
     return files

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from generators import docx as docx_gen
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
+from generators.common import RenderedDocument
 
-from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError, output_errors
+from .errors import FormNotApplicableError, InputError, output_errors
 from .forms import REGISTRY, FormSpec, get_form
 from .model import Case
 from .sign import FormSigner
@@ -45,13 +45,6 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _wrap(form_id: str, exc: GeneratorError) -> Exception:
-    problems = [Problem(path, msg, line) for path, msg, line in exc.problems]
-    if problems:
-        return SchemaError(str(exc), problems)
-    return TemplateError(str(exc))
-
-
 def render_form(
     case: Case,
     spec: FormSpec,
@@ -65,26 +58,23 @@ def render_form(
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
     out: list[RenderedDocument] = []
-    try:
-        xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None
-        if signer is not None and xml is not None:
-            xml = signer.xml(xml)
-        for fmt in formats:
-            if fmt == "xml":
-                assert xml is not None
-                out.append(RenderedDocument.of(spec.id, "xml", xml, _sig(signer, "XAdES")))
-            elif fmt == "pdf":
-                pdf = pdf_gen.render(data, xml=xml, paper=paper)
-                if signer is not None:
-                    pdf = signer.pdf(pdf)
-                out.append(RenderedDocument.of(spec.id, "pdf", pdf, _sig(signer, "PAdES")))
-            elif fmt == "docx":
-                docx = docx_gen.render(data, paper=paper)
-                out.append(RenderedDocument.of(spec.id, "docx", docx))
-                if signer is not None:
-                    out.extend(signer.detached_documents(spec.id, docx))
-    except GeneratorError as exc:
-        raise _wrap(spec.id, exc) from exc
+    xml = xml_gen.render(data) if ("xml" in formats or "pdf" in formats) else None
+    if signer is not None and xml is not None:
+        xml = signer.xml(xml)
+    for fmt in formats:
+        if fmt == "xml":
+            assert xml is not None
+            out.append(RenderedDocument.of(spec.id, "xml", xml, _sig(signer, "XAdES")))
+        elif fmt == "pdf":
+            pdf = pdf_gen.render(data, xml=xml, paper=paper)
+            if signer is not None:
+                pdf = signer.pdf(pdf)
+            out.append(RenderedDocument.of(spec.id, "pdf", pdf, _sig(signer, "PAdES")))
+        elif fmt == "docx":
+            docx = docx_gen.render(data, paper=paper)
+            out.append(RenderedDocument.of(spec.id, "docx", docx))
+            if signer is not None:
+                out.extend(signer.detached_documents(spec.id, docx))
     return out
 
 

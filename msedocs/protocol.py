@@ -9,9 +9,9 @@ from pathlib import Path
 from generators import docx as docx_gen
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
+from generators.common import RenderedDocument
 
-from .errors import InputError, Problem, SchemaError, TemplateError
+from .errors import InputError
 from .forms.session import PROTOCOL, Session, session_of
 from .forms.xsd import SESSION_ACTS
 from .model import BatchReader, Case
@@ -50,21 +50,16 @@ def build(
             "(xsd/by-protocol.xsd); no protocol written"
         )
     data = PROTOCOL.data(cases, session)
-    try:
-        xml = xml_gen.render_protocol(data)
-        if signer is not None:  # signed before it is embedded in the PDF
-            xml = signer.xml(xml)
-        docs = []
-        for fmt in formats:
-            if fmt == "xml":
-                content = xml
-            elif fmt == "pdf":
-                content = pdf_gen.render(data, xml=xml, paper=paper)
-            else:
-                content = docx_gen.render_protocol(data, paper=paper)
-            docs.extend(sign_rendered(signer, PROTOCOL.id, fmt, content))
-    except GeneratorError as exc:
-        if exc.problems:
-            raise SchemaError(str(exc), [Problem(p, m, line) for p, m, line in exc.problems]) from exc
-        raise TemplateError(str(exc)) from exc
+    xml = xml_gen.render_protocol(data)
+    if signer is not None:  # signed before it is embedded in the PDF
+        xml = signer.xml(xml)
+    docs = []
+    for fmt in formats:
+        if fmt == "xml":
+            content = xml
+        elif fmt == "pdf":
+            content = pdf_gen.render(data, xml=xml, paper=paper)
+        else:
+            content = docx_gen.render_protocol(data, paper=paper)
+        docs.extend(sign_rendered(signer, PROTOCOL.id, fmt, content))
     return docs
