@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from msedocs.errors import Problem, SchemaError, TemplateError
 
 from .resources import FONTS_DIR as FONTS_DIR
 from .resources import TEMPLATES_DIR as TEMPLATES_DIR
@@ -76,9 +78,25 @@ class RenderedDocument:
         return cls(form_id, fmt, content, MEDIA_TYPES[fmt], filename or f"{form_id}.{fmt}", signature)
 
 
-class GeneratorError(RuntimeError):
-    """A generator failed; ``problems`` lists (path, message, line) where known."""
+class GeneratorError(TemplateError):
+    """A generator failed (template, worker, schema file): a defect in msedocs, not in the input.
 
-    def __init__(self, message: str, problems: list[tuple[str, str, int | None]] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
+    The generators import :mod:`msedocs.errors`, the error root, and nothing else of msedocs;
+    their errors are msedocs errors, so callers need no translation::
+
+        msedocs.errors.TemplateError (MsedocsError, RuntimeError)
+        └── GeneratorError                    exit code 1
+            └── XmlSchemaError (SchemaError)  the generated XML does not validate against its XSD
+        msedocs.errors.InputError
+        └── generators.xml.TooLarge           a document to validate is over its size limit: exit code 2
+    """
+
+
+class XmlSchemaError(GeneratorError, SchemaError):
+    """Generated XML that does not validate against its XSD: a :class:`GeneratorError` and a
+    :class:`~msedocs.errors.SchemaError`, each violation in ``problems``."""
+
+    @classmethod
+    def of(cls, form_id: str, problems: Iterable[tuple[str, str, int | None]]) -> XmlSchemaError:
+        """The error for ``form_id`` from the validator's (XPath, reason, line) triples."""
+        return cls(f"{form_id}: generated XML does not match its schema", [Problem(*p) for p in problems])

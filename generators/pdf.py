@@ -43,11 +43,18 @@ def _style() -> tuple[FontConfiguration, CSS]:
     return font_config, css
 
 
+def _template(form_id: str) -> jinja2.Template:
+    """A form whose layout is special has its own template; every other one is the base's."""
+    try:
+        return environment().get_template(f"{form_id}/form.html.j2")
+    except jinja2.TemplateNotFound:
+        return environment().get_template("base.html.j2")
+
+
 def render_html(data: dict[str, Any], *, paper: bool = True) -> str:
     form_id = data["form_id"]
     try:
-        # a form whose layout is special has its own template; every other one is the base's
-        template = environment().select_template([f"{form_id}/form.html.j2", "base.html.j2"])
+        template = _template(form_id)
         return template.render(data=data, paper=paper)
     except jinja2.TemplateError as exc:
         raise GeneratorError(f"{form_id}: HTML template failed: {exc}") from exc

@@ -14,7 +14,9 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from .common import XSD_DIR, GeneratorError
+from msedocs.errors import InputError
+
+from .common import XSD_DIR, GeneratorError, XmlSchemaError
 
 COMMON_NS = "urn:msedocs:common:1"
 
@@ -93,9 +95,9 @@ def render(data: dict[str, Any], *, xsd: bytes | None = None) -> bytes:
     """The form's XML, validated against ``xsd/<form id>.xsd`` (or the schema ``xsd``, for a
     form whose schema is not published in ``xsd/``)."""
     content = etree.tostring(build(data), xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    problems = validate(content, data["form_id"], xsd=xsd)
+    problems = validate(content, data["form_id"]) if xsd is None else validate(content, data["form_id"], xsd=xsd)
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
     return content
 
 
@@ -141,8 +143,8 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
-class TooLarge(GeneratorError):
-    """The input holds more bytes than its limit."""
+class TooLarge(InputError):
+    """The input holds more bytes than its limit (the user's to fix: exit code 2)."""
 
 
 class _Limited:
@@ -362,7 +364,7 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
         target.seek(0)
     problems = validate_stream(target, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
 
 
 def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Problems:
@@ -399,5 +401,5 @@ def render_protocol(data: dict[str, Any]) -> bytes:
     content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     problems = validate(content, data["form_id"])
     if problems:
-        raise GeneratorError(f"{data['form_id']}: generated XML does not match its schema", problems)
+        raise XmlSchemaError.of(data["form_id"], problems)
     return content

@@ -1,23 +1,43 @@
-"""Errors raised by msedocs.
+"""Errors raised by msedocs, its generators and its signing package.
 
 Every error derives from :class:`MsedocsError`, so callers can catch "any msedocs
-error" with one clause. Each subclass also derives from the matching builtin::
+error" with one clause; ``generators`` and ``signing`` raise subclasses, never
+errors of their own roots, so no layer translates another's errors. Each subclass
+also derives from the matching builtin::
 
     MsedocsError (Exception)
     ├── InputError (ValueError)          bad case data, bad file, bad option: exit code 2
-    │   └── UnknownFormError (KeyError)  a form id that is not in the registry
-    ├── FormNotApplicableError           a form asked for by id that does not apply to the case
+    │   ├── UnknownFormError (KeyError)  a form id that is not in the registry
+    │   ├── FormNotApplicableError       a form asked for by id that does not apply to the case
+    │   ├── delivery.BadOutboxError      --db names no usable outbox
+    │   ├── delivery.AlreadyQueuedError  a document of the case is already in the outbox
+    │   ├── privacy.KekError, privacy.ErasedError, referrals.SemdPackageError,
+    │   │   referrals.RevealRefused, routing.NoBureauError   (order 692n referrals)
+    │   ├── generators.xml.TooLarge      a document to validate is over its size limit
+    │   ├── signing.ConfigurationError   (also a SigningFailure) bad signing profile or configuration
+    │   └── signing.UnsupportedDocumentError  (also a SigningFailure) verify cannot read the file
     ├── TemplateError (RuntimeError)     a template failed to render
+    │   └── generators.GeneratorError    a generator failed (template, worker, schema file)
+    │       └── generators.XmlSchemaError  (also a SchemaError) generated XML off its XSD
     ├── SchemaError (ValueError)         an XML document does not validate against its XSD
     ├── SigningError (RuntimeError)      a document could not be signed
+    │   └── signing.SigningFailure       every error of ``signing``: KeyLoadError, PkiError,
+    │                                    TimestampError, RevocationError, and the two above
     ├── DeliveryError (RuntimeError)     the outbox or a delivery channel failed
+    │   ├── delivery.OutboxUnavailableError  the outbox database cannot be reached or is busy
+    │   └── delivery.InvalidTransitionError  an item is not in a state that allows the transition
     └── OutputError (OSError)            an output folder or file could not be written:
                                          exit 2 when the path given cannot hold output
                                          (not a folder, no permission, read-only), 1 when
                                          the machine failed (disk full, I/O error)
 
+(``delivery`` is :mod:`msedocs.delivery.store`, ``generators`` :mod:`generators.common`;
+``privacy``, ``referrals`` and ``routing`` are subpackages of msedocs.)
 The CLI prints the message and exits with :attr:`MsedocsError.exit_code`,
 never with a traceback unless ``--debug`` is given.
+
+This module imports nothing else of msedocs, so ``generators`` and ``signing`` import it
+(and only it) without loading the rest of the package.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from generators import docx as docx_gen
 from generators import docx_template, journal_docx, journal_pdf
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
-from generators.common import GeneratorError, RenderedDocument
+from generators.common import RenderedDocument
 
-from .errors import FormNotApplicableError, InputError, Problem, SchemaError, TemplateError, output_errors
+from .errors import FormNotApplicableError, InputError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case
 from .sign import FormSigner, sign_rendered
@@ -46,19 +46,6 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     if unknown or not items:
         raise InputError(f"--format: unknown format(s) {', '.join(unknown) or '(none)'}; choose from xml,pdf,docx")
     return tuple(dict.fromkeys(items))
-
-
-@contextmanager
-def generator_errors() -> Iterator[None]:
-    """The one place where a generator's failure becomes an msedocs error: a schema violation
-    (with its problems) or a template failure."""
-    try:
-        yield
-    except GeneratorError as exc:
-        problems = [Problem(path, msg, line) for path, msg, line in exc.problems]
-        if problems:
-            raise SchemaError(str(exc), problems) from exc
-        raise TemplateError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -115,28 +102,29 @@ def render_document(
     """The one render loop of every document, form, journal or protocol: the XML first (signed
     before it is embedded in the PDF), then each asked format in order, signed when a signer is
     given (a DOCX gets its detached .p7s). A journal's renderers write to ``files`` row by row:
-    its documents are then the files in ``files.folder`` (their ``content`` is not held)."""
+    its documents are then the files in ``files.folder`` (their ``content`` is not held).
+    A generator's failure needs no translation: generators raise msedocs errors (a schema
+    violation a ``SchemaError``, any other failure a ``TemplateError``)."""
     renderers = RENDERERS[spec.kind]
-    with generator_errors():
-        if isinstance(renderers, ToFiles):
-            if files is None:
-                raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
-            return _render_files(spec, data, formats, renderers, files, signer)
-        if spec.kind == "form":
-            renderers = _unpublished(spec, renderers)
-        xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
-        if signer is not None and xml is not None:
-            xml = signer.xml(xml)
-        out: list[RenderedDocument] = []
-        for fmt in formats:
-            if fmt == "xml":
-                assert xml is not None
-                content = xml
-            elif fmt == "pdf":
-                content = renderers.pdf(data, xml=xml, paper=paper)
-            else:
-                content = renderers.docx(data, paper=paper)
-            out.extend(sign_rendered(signer, spec.id, fmt, content))
+    if isinstance(renderers, ToFiles):
+        if files is None:
+            raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
+        return _render_files(spec, data, formats, renderers, files, signer)
+    if spec.kind == "form":
+        renderers = _unpublished(spec, renderers)
+    xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
+    if signer is not None and xml is not None:
+        xml = signer.xml(xml)
+    out: list[RenderedDocument] = []
+    for fmt in formats:
+        if fmt == "xml":
+            assert xml is not None
+            content = xml
+        elif fmt == "pdf":
+            content = renderers.pdf(data, xml=xml, paper=paper)
+        else:
+            content = renderers.docx(data, paper=paper)
+        out.extend(sign_rendered(signer, spec.id, fmt, content))
     return out
 
 

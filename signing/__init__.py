@@ -1,6 +1,7 @@
 """Signing for msedocs: XAdES, PAdES and detached CAdES at B-B, B-T and B-LT; a test PKI; verification.
 
-Imports nothing from ``msedocs`` or ``generators``. Typical use::
+Imports :mod:`msedocs.errors` (its errors derive from :class:`msedocs.MsedocsError`) and nothing
+else of ``msedocs``, nor ``generators``. Typical use::
 
     from signing import load_profile, sign_xml, sign_pdf, sign_detached, verify_file
 

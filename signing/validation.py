@@ -38,7 +38,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
 from .declaration import Declaration
-from .errors import UnsupportedDocumentError
+from .errors import SigningFailure, UnsupportedDocumentError
 from .policy import Findings, ValidationPolicy, load_policy
 from .profile import Level
 from .report import Indication, QualifiedFlags, SignatureReport
@@ -108,7 +108,7 @@ class VerifyArgs(TypedDict, total=False):
     policy: ValidationPolicy | str | os.PathLike[str] | None
 
 
-class Fail(Exception):
+class Fail(SigningFailure):
     """A signature fails here: its indication, sub-indication and why (caught per signature)."""
 
     def __init__(self, indication: Indication, sub: str, message: str) -> None:

@@ -59,58 +59,21 @@ from .enums import (
     Supplement,
 )
 from .mpr import MprConclusion, PastDecision
+from .parts import ADDRESS_SEP as ADDRESS_SEP
+from .parts import NAME_SEP as NAME_SEP
+from .parts import POSTCODE_DIGITS as POSTCODE_DIGITS
+from .parts import Address, DisabilityStatus, Line, Number, Organisation, Part, PersonName, Text
+from .parts import Name as Name
+from .rehab import ExamProgramme, Ipmra
 from .ru import Delivery, Extract
-from .text import FREE_TEXT, CheckedModel
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000), FREE_TEXT]
-Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 #: A phone number, or (in a depersonalised case only) an identifier of order 692n.
 _TOKEN = ids.PD_TOKEN_PATTERN.pattern[1:-1]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=rf"^(\+?[\d\s()\-]{{5,20}}|{_TOKEN})$")]
-#: Digits of a postcode; what joins a name's parts and an address's (the forms' XSD limits count them).
-POSTCODE_DIGITS = 6
-NAME_SEP = " "
-ADDRESS_SEP = ", "
 
 
 def _pd(category: int) -> dict[str, Any]:
     return {"pd_category": category}
-
-
-class Part(CheckedModel):
-    """Base of every part: unknown fields are errors, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-
-class PersonName(Part):
-    """Фамилия, собственное имя, отчество (если таковое имеется)."""
-
-    last: Name
-    first: Name
-    middle: Name | None = None
-
-    @property
-    def full(self) -> str:
-        return NAME_SEP.join(p for p in (self.last, self.first, self.middle) if p)
-
-    @property
-    def initials(self) -> str:
-        """«И.О. Фамилия», as under a signature."""
-        ini = "".join(f"{p[0]}." for p in (self.first, self.middle) if p)
-        return f"{ini} {self.last}"
-
-
-class Address(Part):
-    postcode: Annotated[
-        str, StringConstraints(pattern=rf"^\d{{{POSTCODE_DIGITS}}}$", max_length=POSTCODE_DIGITS)
-    ] | None = None
-    line: Line
-
-    def __str__(self) -> str:
-        return f"{self.postcode}{ADDRESS_SEP}{self.line}" if self.postcode else self.line
 
 
 class Addresses(Part):
@@ -196,11 +159,6 @@ class Representative(Part):
     basis: Line | None = Field(None, description="Основание полномочий (мать, опекун...)")
 
 
-class Organisation(Part):
-    name: Line
-    address: Address
-
-
 class Commission(Part):
     """The MREK (or, for Russian cases, the bureau) that examines the patient."""
 
@@ -216,19 +174,6 @@ class Vkk(Part):
 
     chairman: PersonName
     members: list[PersonName] = Field(default_factory=list, max_length=10)
-
-
-class DisabilityStatus(Part):
-    """A group (adults) or a degree of health loss (children); neither = not disabled."""
-
-    group: DisabilityGroup | None = None
-    degree: HealthLossDegree | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> DisabilityStatus:
-        if self.group and self.degree:
-            raise PydanticCustomError("status", "give either a group or a degree, not both")
-        return self
 
 
 class Diagnosis(Part):
@@ -483,9 +428,6 @@ class Decision(Part):
         if self.no_term and self.valid_until:
             raise PydanticCustomError("decision", "valid_until and no_term=true exclude each other")
         return self
-
-
-from .rehab import ExamProgramme, Ipmra  # noqa: E402 - rehab subclasses Part, defined above
 
 
 class PreviousExpert(Part):

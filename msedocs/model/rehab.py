@@ -5,9 +5,8 @@ Each model holds exactly what its paper form records beyond the patient's partic
 (name, birth date, identification number, addresses), which the forms read from
 ``case.patient``. The closed lists of these two forms live here, worded as on the form.
 
-This module subclasses :class:`~msedocs.model.case.Part`; ``case.py`` imports it after
-``Part`` is defined, so import the model through :mod:`msedocs.model` (which loads
-``case`` first), never this module before ``case``.
+The parts shared with the case (:class:`~msedocs.model.parts.Part`, a person's name, an
+organisation, a disability status) come from :mod:`.parts`; :mod:`.case` imports this module.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import datetime as dt
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from .case import DisabilityStatus, Line, Number, Organisation, Part, PersonName, Text
 from .enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, ProgrammeFulfilment
+from .parts import DisabilityStatus, Line, Number, Organisation, Part, PersonName, Text
 
 #: The five basic categories of life activity of IPMRA item 6, in the form's order.
 BASIC_ACTIVITIES = (
