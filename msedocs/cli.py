@@ -434,6 +434,10 @@ def _mount() -> None:
     app.command("deadlines")(deadlines_cmd)
     app.command("worker")(worker_cmd)
     app.command("portal-stub")(portal_stub_cmd)
+    from .api.cli import keys_app, serve_cmd  # typer only: the service itself loads in `serve`
+
+    app.command("serve")(serve_cmd)
+    app.add_typer(keys_app, name="keys")
 
 
 _mount()
