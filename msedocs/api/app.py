@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -361,8 +362,9 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         """The store answers at its schema, the fonts and XSDs are installed, a renderer answers."""
         svc = _service(request)
         checks = {"store": svc.store.ping(), **request.app.state.ready_parts, "pool": svc.pool.ready}
+        loaded = [m for m in ("weasyprint", "typst") if m in sys.modules]  # none in `msedocs serve`'s process
         if all(checks.values()):
-            return JSONResponse(Readiness(ready=True, checks=checks).model_dump())
+            return JSONResponse(Readiness(ready=True, checks=checks, renderers_loaded_here=loaded).model_dump())
         failing = ", ".join(k for k, v in checks.items() if not v)
         raise ApiProblem("unavailable", f"not ready: {failing}", headers={"Retry-After": "5"},
                          extra={"ready": False, "checks": checks})  # fmt: skip
@@ -607,6 +609,11 @@ def _render_request(body: bytes) -> RenderRequest:
     if not isinstance(data, dict):
         raise ApiProblem("invalid-request", "the body is a JSON object", errors=[{"path": "(body)",
                          "message": "a render request is a JSON object"}])  # fmt: skip
+    if "case" in data and not isinstance(data["case"], dict):
+        try:
+            engine.load(data["case"])
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-case", "case") from None
     try:
         return RenderRequest.model_validate(data, strict=True)
     except ValidationError as exc:

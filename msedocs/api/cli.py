@@ -173,7 +173,9 @@ def keys_create_cmd(
 # -- worker --jobs -----------------------------------------------------------------------------
 
 
-def run_jobs_worker(db: str | None, workers: int, pki: Path | None, once: bool, signing_config: Path | None) -> None:
+def run_jobs_worker(
+    db: str | None, workers: int, pki: Path | None, once: bool, signing_config: Path | None, *, lease: float = 60.0
+) -> None:
     """``msedocs worker --jobs``: render the store's queued jobs in ``workers`` processes until
     SIGTERM (or, with ``once``, until the queue is empty)."""
     from . import engine
@@ -183,7 +185,7 @@ def run_jobs_worker(db: str | None, workers: int, pki: Path | None, once: bool, 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     pki_dir = str((pki or DEFAULT_DATA / "pki").resolve())
-    config = RunnerConfig(pki_dir=pki_dir, signing_config=str(signing_config) if signing_config else None)
+    config = RunnerConfig(lease=lease, pki_dir=pki_dir, signing_config=str(signing_config) if signing_config else None)
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
         pool = RenderPool(workers, queue=0)
         try:

@@ -114,6 +114,10 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
+    renderers_loaded_here: list[str] = Field(
+        default_factory=list, description="Rendering libraries loaded in the server process (none: they run in "
+        "the worker processes only).",
+    )
 
 
 class ProblemKind(BaseModel):

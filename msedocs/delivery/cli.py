@@ -222,7 +222,7 @@ def worker_cmd(
     if jobs:
         from msedocs.api.cli import run_jobs_worker
 
-        return run_jobs_worker(db, workers, pki, once, None)
+        return run_jobs_worker(db, workers, pki, once, None, lease=lease or 60.0)
     from msedocs.delivery.models import RetryPolicy
     from msedocs.delivery.portal import PortalConfig
     from msedocs.delivery.worker import WorkerConfig, run_worker
