@@ -91,7 +91,7 @@ def serve_main(argv: list[str]) -> int:
         max_tasks_per_child=opts.max_tasks_per_child,
     )  # fmt: skip
     if opts.print_openapi:
-        print(openapi_json())
+        sys.stdout.write(openapi_json())
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
