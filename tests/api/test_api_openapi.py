@@ -27,7 +27,8 @@ def test_openapi_describes_every_route_and_the_render_body(client):
     assert served["paths"].keys() == committed["paths"].keys()
     assert served["openapi"].startswith("3.1")
     render = committed["paths"]["/v1/renders"]["post"]
-    assert render["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RenderRequest"}
+    schema = render["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/RenderRequest"}
     assert {"Idempotency-Key", "Prefer"} <= {p["name"] for p in render["parameters"]}
     assert "RenderRequest" in committed["components"]["schemas"] and "SignOptions" in committed["components"]["schemas"]
     for path, methods in committed["paths"].items():

@@ -30,7 +30,8 @@ class Clock:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("fresh_pg")
+    sqlite = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    url = sqlite if request.param == "sqlite" else request.getfixturevalue("fresh_pg")
     clock = Clock()
     with JobStore(url, clock=clock) as opened:
         opened.test_clock = clock  # type: ignore[attr-defined]
