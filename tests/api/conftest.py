@@ -160,6 +160,42 @@ class Serve:
         self.log.close()
 
 
+class Worker:
+    """A ``msedocs worker --jobs`` subprocess (its own process group: its rendering processes go
+    with it when it is killed)."""
+
+    def __init__(self, cwd: Path, db: str, *extra: str) -> None:
+        self.log = (cwd / f"worker-{os.urandom(3).hex()}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [MSEDOCS, "worker", "--jobs", "--db", db, "--workers", "1", "--pki", str(cwd / "data" / "pki"), *extra],
+            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.pid = self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its rendering processes at once: nothing is cleaned up."""
+        os.killpg(self.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        try:  # the rendering processes of a worker that was stopped
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+
 def msedocs(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MSEDOCS, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})})  # fmt: skip
