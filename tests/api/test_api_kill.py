@@ -3,6 +3,7 @@ a job. Every job still completes, exactly once, and no signed document is issued
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -28,8 +29,8 @@ def test_sigkill_of_a_worker_mid_job_loses_nothing_and_issues_nothing_twice(tmp_
         jobs = []
         for name in CASES:
             body = {"case": case(name), "formats": ["xml", "pdf"], "sign": {"level": "B-B"}}
-            answer = httpx.post(server.url + "/v1/renders", json=body, timeout=60,
-                                headers={**auth, "Idempotency-Key": uuid.uuid4().hex, "Prefer": "respond-async"})  # fmt: skip
+            sent = {**auth, "Idempotency-Key": uuid.uuid4().hex, "Prefer": "respond-async"}
+            answer = httpx.post(server.url + "/v1/renders", json=body, timeout=60, headers=sent)
             assert answer.status_code == 202, answer.text
             jobs.append(answer.headers["location"].rsplit("/", 1)[1])
         workers = [Worker(tmp_path, fresh_pg, "--lease", "5") for _ in range(3)]
@@ -46,8 +47,6 @@ def test_sigkill_of_a_worker_mid_job_loses_nothing_and_issues_nothing_twice(tmp_
         assert attempts[victim_job] >= 2  # claimed again after the killed worker's lease ran out
         assert f"-{victim.pid}-" not in finished_by[victim_job]
         # each job's files stored once: the names of its manifest, no more, no fewer
-        import json
-
         for job in jobs:
             stored = sorted(name for job_id, name in outputs if job_id == job)
             listed = sorted(entry["file"] for entry in json.loads(manifests[job])["files"])
