@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.datastructures import MutableHeaders
@@ -34,6 +34,7 @@ from ..errors import FormNotApplicableError, InputError, UnknownFormError
 from ..model.load import json_path
 from . import engine
 from .jobs import JobRunner, RunnerConfig, execute, problem_of, worker_id
+from .metrics import Metrics
 from .models import (
     FormInfo,
     Health,
@@ -110,9 +111,10 @@ class Front:
     else made) and ``traceparent`` echoed; the body read whole up to the endpoint's limit before
     the application sees it (413 past it); one log line per request."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[str], int]) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics) -> None:
         self.app = app
         self.limit = limit
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,6 +148,7 @@ class Front:
             await self.app(scope, receive, send_echoing)
         finally:
             state = scope.get("state", {})
+            self.metrics.observe(scope["method"], _route(scope), status["code"], time.perf_counter() - started)
             log.info(
                 "%s %s %s %.1fms request_id=%s key=%s",
                 scope["method"], _route(scope), status["code"], (time.perf_counter() - started) * 1000,
@@ -337,7 +340,8 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
     def limit(path: str) -> int:
         return config.max_upload if path == "/v1/signatures/validate" else config.max_body
 
-    app.add_middleware(Front, limit=limit)
+    app.state.metrics = Metrics()
+    app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
     _install_error_handlers(app)
     _routes(app)
     return app
@@ -368,6 +372,16 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         failing = ", ".join(k for k, v in checks.items() if not v)
         raise ApiProblem("unavailable", f"not ready: {failing}", headers={"Retry-After": "5"},
                          extra={"ready": False, "checks": checks})  # fmt: skip
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {}}}, **_problem_responses(401, 403)})  # fmt: skip
+    def metrics(request: Request, _key: Annotated[ApiKey, Depends(require("admin"))]) -> PlainTextResponse:
+        """Prometheus metrics (scope admin): requests by route and status, their time, jobs by
+        state, the rendering pool. No personal data: labels are route templates."""
+        svc = _service(request)
+        text = request.app.state.metrics.render(svc.store.counts(), svc.pool.inflight, svc.pool.capacity,
+                                                svc.pool.workers)  # fmt: skip
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/problems/{kind}", response_model=ProblemKind, tags=["service"],
              responses=_problem_responses(404))  # fmt: skip

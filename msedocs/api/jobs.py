@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+from ..delivery.store import OutboxUnavailableError
 from ..errors import MsedocsError
 from . import engine
 from .pool import PoolBroken, RenderPool, result
@@ -66,14 +67,22 @@ def wait_renewing(store: JobStore, claim: Claim, future: Future[Any], lease: flo
         try:
             return result(future, timeout=lease / 3)
         except FutureTimeout:
-            store.renew(claim.job.id, claim.token, lease, progress=50)
+            try:
+                store.renew(claim.job.id, claim.token, lease, progress=50)
+            except OutboxUnavailableError:  # the store is away for a moment: the next renewal may reach it
+                log.warning("job %s: cannot renew the lease (store unavailable)", claim.job.id)
 
 
 def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfig, *, reserved: bool = False) -> str:
     """Render a claimed job and finish it: ``succeeded``, ``failed``, ``released`` (the pool
     broke: the job goes back to the queue) or ``lost`` (another runner holds it now)."""
-    params = engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config)
-    store.renew(claim.job.id, claim.token, config.lease, progress=10)
+    try:
+        params = engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config)
+        store.renew(claim.job.id, claim.token, config.lease, progress=10)
+    except BaseException:
+        if reserved:
+            pool.unreserve()
+        raise
     if not reserved:
         pool.reserve(block=True)
     try:

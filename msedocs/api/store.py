@@ -345,6 +345,13 @@ class JobStore:
         job = _job(row)
         return Submitted(job, created=True, claim=Claim(job, token, request) if token else None)
 
+    def counts(self) -> dict[str, int]:
+        """Jobs by state."""
+        c = t.jobs.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
+        return {state: int(n) for state, n in rows}
+
     def queued(self) -> int:
         with self._tx() as conn:
             return int(conn.execute(

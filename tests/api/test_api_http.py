@@ -557,3 +557,15 @@ def test_every_fixture_case_is_accepted(client, keys):
             is_problem(answer, 422, "form-not-applicable")
         else:
             assert answer.status_code == 202, (path.name, answer.text)
+
+
+def test_metrics_for_admin_only(client, keys):
+    post_render(client, keys["render"], {"case": unique(), "forms": ["by-act"], "formats": ["xml"]})
+    answer = client.get("/metrics", headers=auth(keys["admin"]))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = answer.text
+    assert 'msedocs_http_requests_total{method="POST",route="/v1/renders",status="200"}' in text
+    assert 'msedocs_jobs{state="succeeded"}' in text and "msedocs_render_pool_capacity 3" in text
+    assert "/v1/jobs/" + "0" * 4 not in text  # routes are templates, never ids
+    is_problem(client.get("/metrics", headers=auth(keys["render"])), 403, "forbidden")
+    is_problem(client.get("/metrics"), 401, "unauthorized")
