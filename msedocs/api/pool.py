@@ -1,8 +1,11 @@
 """The rendering processes: a pool of spawned worker processes with a bounded queue.
 
 Rendering (WeasyPrint, Typst, pyHanko) runs only in the worker processes, started with
-``spawn`` so they share nothing with the server, and each is recycled after
-``max_tasks_per_child`` tasks (memory that a long-lived renderer would keep). At most
+``spawn`` so they share nothing with the server. The processes are recycled after about
+``max_tasks_per_child`` tasks each (memory that a long-lived renderer would keep): after
+``workers × max_tasks_per_child`` tasks a fresh executor takes the new tasks and the old one
+finishes its own and exits. (``ProcessPoolExecutor``'s own ``max_tasks_per_child`` hangs on
+Python 3.11 when a busy pool replaces a process: tasks stay queued with no process to run them.) At most
 ``workers + queue`` tasks are in flight; a request past that is refused at once
 (:class:`PoolFull`, the API's 429) instead of waiting. A worker that dies breaks the
 executor: the pool replaces it and the task raises :class:`PoolBroken`.
@@ -39,15 +42,16 @@ class RenderPool:
         self._inflight = 0
         self._ready = threading.Event()
         self._closed = False
+        self._submitted = 0
         self._executor = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self, *, rotation: bool = False) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=engine.warm_up,
-            max_tasks_per_child=self.max_tasks_per_child,
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=engine.warm_up
         )
+        self._submitted = 0
+        if rotation:  # the old processes still serve: ready all along
+            return executor
         self._ready.clear()
         ping = executor.submit(engine.ping)
         ping.add_done_callback(lambda f: self._ready.set() if f.exception() is None else None)
@@ -91,6 +95,7 @@ class RenderPool:
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn(*args)`` in a worker; the caller holds a place (:meth:`reserve`), given back
         when the task ends."""
+        self._rotate_if_due()
         executor = self._executor
         try:
             future = executor.submit(fn, *args)
@@ -111,6 +116,14 @@ class RenderPool:
         self.reserve(block=block)
         future = self.submit(fn, *args)
         return result(future)
+
+    def _rotate_if_due(self) -> None:
+        with self._lock:
+            self._submitted += 1
+            if self._submitted <= self.workers * self.max_tasks_per_child or self._closed:
+                return
+            old, self._executor = self._executor, self._start(rotation=True)
+        old.shutdown(wait=False)  # its tasks finish, then its processes exit
 
     def _broke(self, executor: ProcessPoolExecutor, future: Future[Any]) -> None:
         if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):

@@ -17,7 +17,7 @@ def pool():
 
 
 def test_processes_are_recycled_after_n_tasks(pool):
-    pids = [pool.run(engine.ping, block=True) for _ in range(4)]  # the readiness ping was the first task
+    pids = [pool.run(engine.ping, block=True) for _ in range(6)]  # recycled after 2 tasks per process
     assert len(set(pids)) >= 2
 
 
@@ -40,3 +40,25 @@ def test_a_full_queue_refuses_at_once(pool):
         for _ in range(pool.capacity):
             pool.unreserve()
     assert pool.inflight == 0
+
+
+def test_recycling_under_concurrent_load_never_hangs():
+    """ProcessPoolExecutor's own max_tasks_per_child hangs here on Python 3.11 (tasks queued, no process)."""
+    import threading
+
+    busy = RenderPool(2, queue=2, max_tasks_per_child=3)
+    done: list[int] = []
+
+    def feed() -> None:
+        for _ in range(12):
+            done.append(busy.run(engine.ping, block=True))
+
+    threads = [threading.Thread(target=feed, daemon=True) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert len(done) == 48 and len(set(done)) >= 4
+    finally:
+        busy.shutdown()
