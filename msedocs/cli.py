@@ -355,6 +355,9 @@ def _mount() -> None:
 
     app.command("serve")(serve_cmd)
     app.add_typer(keys_app, name="keys")
+    from .web.cli import users_app  # typer only: the clerk's pages' users
+
+    app.add_typer(users_app, name="users")
 
 
 _mount()

@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import web
 from ..delivery.store import OutboxUnavailableError
 from ..errors import FormNotApplicableError, InputError, UnknownFormError
 from ..model.load import json_path
@@ -321,6 +322,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
         try:
             yield
         finally:
+            web.close(app)
             if svc.runner is not None:
                 svc.runner.stop()
             if service is None:
@@ -344,6 +346,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
     app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
     _install_error_handlers(app)
     _routes(app)
+    web.mount(app, config.db_url, config.pki_dir)  # the clerk's pages, /clerk (not in the OpenAPI)
     return app
 
 

@@ -280,9 +280,33 @@ def _paper_documents(outbox: Outbox, item: Item) -> list[StoredDocument]:
     return paper or [d for d in docs if d.media_type == "application/pdf"]
 
 
-def write_list(outbox: Outbox, number: int, out_dir: Path, cfg: PostalConfig) -> WrittenList:
+@dataclass(frozen=True)
+class PackFiles:
+    """One item's print pack, in memory: what ``write_list`` writes to its folder."""
+
+    position: int
+    """The item's place on its list (1, 2, …), as in the pack's folder name."""
+    item: Item
+    cover_letter: bytes
+    documents: list[StoredDocument]
+    """The PDFs to print: the extract's paper variant (else every PDF of the item)."""
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class ListFiles:
+    """One list's files, in memory: the print packs and the form-103 list (PDF and CSV)."""
+
+    number: int
+    packs: list[PackFiles]
+    list_pdf: bytes
+    list_csv: bytes
+
+
+def list_files(outbox: Outbox, number: int, cfg: PostalConfig) -> ListFiles:
+    """Render list ``number``: a pack per item still on it (cover letter, documents, envelope)
+    and the form-103 list. Needs WeasyPrint: call it in a rendering process, not a server's."""
     items = outbox.list_items(list_number=number)
-    folder = out_dir / f"list-{number}"
     packs = []
     for n, item in enumerate(items, 1):
         if item.tracking_number is None:  # taken off the list again (queued for a reprint)
@@ -290,18 +314,31 @@ def write_list(outbox: Outbox, number: int, out_dir: Path, cfg: PostalConfig) ->
         paper = _paper_documents(outbox, item)
         if not paper:
             raise DeliveryError(f"item {item.id}: no PDF to print (the extract's paper variant is missing)")
-        pack = folder / f"{n:03d}-{item.tracking_number}"
+        cover = _pdf(cover_letter_html(item, cfg, pages=len(paper)))
+        packs.append(PackFiles(n, item, cover, paper, _pdf(envelope_html(item, cfg))))
+    listed = [i for i in items if i.tracking_number is not None]
+    return ListFiles(number, packs, _pdf(form103_html(number, listed, cfg)), form103_csv(listed, cfg))
+
+
+def write_list(outbox: Outbox, number: int, out_dir: Path, cfg: PostalConfig) -> WrittenList:
+    rendered = list_files(outbox, number, cfg)
+    folder = out_dir / f"list-{number}"
+    packs = []
+    for pack_files in rendered.packs:
+        pack = folder / f"{pack_files.position:03d}-{pack_files.item.tracking_number}"
+        paper = pack_files.documents
         _write(pack / "2-extract.pdf", paper[0].content)
         for extra, doc in enumerate(paper[1:], 1):
             _write(pack / f"2-extract-{extra + 1}.pdf", doc.content)
-        _write(pack / "1-cover-letter.pdf", _pdf(cover_letter_html(item, cfg, pages=len(paper))))
-        _write(pack / "3-envelope.pdf", _pdf(envelope_html(item, cfg)))
+        _write(pack / "1-cover-letter.pdf", pack_files.cover_letter)
+        _write(pack / "3-envelope.pdf", pack_files.envelope)
         packs.append(pack)
-    listed = [i for i in items if i.tracking_number is not None]
     list_pdf, list_csv = folder / "f103.pdf", folder / "f103.csv"
-    _write(list_pdf, _pdf(form103_html(number, listed, cfg)))
-    _write(list_csv, form103_csv(listed, cfg))
-    return WrittenList(number, folder, list_pdf, list_csv, packs, [i.tracking_number or "" for i in listed])
+    _write(list_pdf, rendered.list_pdf)
+    _write(list_csv, rendered.list_csv)
+    return WrittenList(
+        number, folder, list_pdf, list_csv, packs, [p.item.tracking_number or "" for p in rendered.packs]
+    )
 
 
 def make_batch(

@@ -861,8 +861,9 @@ class Outbox:
             )
         return item is not None
 
-    def retry(self, item_id: int, reason: str = "retry requested") -> Item:
-        """Queue a dead, waiting or returned item again now (attempts start over)."""
+    def retry(self, item_id: int, reason: str = "retry requested", *, worker: str | None = None) -> Item:
+        """Queue a dead, waiting or returned item again now (attempts start over); ``worker``
+        names who asked (a clerk's ``web:NAME``) in the history."""
         now = self.clock()
         with self._tx() as conn:
             found = conn.execute(
@@ -884,7 +885,9 @@ class Outbox:
                 values.update(tracking_number=None, list_number=None, list_date=None, handed_over_on=None)
             else:
                 expect = [State.DEAD, State.RETRY_WAIT, State.UNRESOLVED]
-            item = self._transition(conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now)
+            item = self._transition(
+                conn, item_id, State.QUEUED, reason, expect=expect, values=values, now=now, worker=worker
+            )
             if item is None:
                 raise InvalidTransitionError(f"item {item_id}: only {', '.join(expect)} items can be retried")
         return item
@@ -977,6 +980,58 @@ class Outbox:
         with self._tx() as conn:
             return [_item(r) for r in conn.execute(q)]
 
+    def find_items(
+        self,
+        *,
+        channel: str | None = None,
+        states: Sequence[str] | None = None,
+        due_from: dt.date | None = None,
+        due_to: dt.date | None = None,
+        search: str | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int = 1000,
+    ) -> list[Item]:
+        """Items by channel, states, due date (inclusive) and a search text (a case reference it
+        contains, a tracking number it starts with, or the item's id), by due date then id."""
+        c = t.items.c
+        q = sa.select(t.items).order_by(c.due_date, c.id).limit(limit)
+        if channel is not None:
+            q = q.where(c.channel == channel)
+        if states is not None:
+            q = q.where(c.state.in_(list(states)))
+        if due_from is not None:
+            q = q.where(c.due_date >= due_from)
+        if due_to is not None:
+            q = q.where(c.due_date <= due_to)
+        if ids is not None:
+            q = q.where(c.id.in_(list(ids)))
+        if search:
+            pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            found: list[Any] = [
+                c.case_ref.ilike(f"%{pattern}%", escape="\\"),
+                c.tracking_number.like(f"{pattern}%", escape="\\"),
+            ]
+            if search.isdigit() and len(search) <= 18:
+                found.append(c.id == int(search))
+            q = q.where(sa.or_(*found))
+        with self._tx() as conn:
+            return [_item(r) for r in conn.execute(q)]
+
+    def find_tracking(self, tracking_number: str) -> Item | None:
+        """The item carrying ``tracking_number``, None if none does."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.items).where(t.items.c.tracking_number == tracking_number)).first()
+        return _item(row) if row is not None else None
+
+    def tracking_ranges(self) -> list[tuple[str, int, int, int]]:
+        """Registered ranges: (prefix, first serial, last serial, next serial), oldest first."""
+        r = t.tracking_ranges.c
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(r.prefix, r.first_serial, r.last_serial, r.next_serial).order_by(r.created_at, r.prefix)
+            ).all()
+        return [(row.prefix, row.first_serial, row.last_serial, row.next_serial) for row in rows]
+
     def dead(self) -> list[Item]:
         return self.list_items(State.DEAD)
 
@@ -1045,10 +1100,13 @@ class Outbox:
         lists = self.prepare_postal_lists(list_date, worker_id)
         return lists[0] if lists else None
 
-    def prepare_postal_lists(self, list_date: dt.date, worker_id: str | None = None) -> list[PostalList]:
-        """Put every queued postal item on a new list, one list per sender (a form-103 list has
-        one sender): give each a tracking number and mark it ``printed``. One transaction; the
-        lists in order (items without a sender last), none if nothing was queued."""
+    def prepare_postal_lists(
+        self, list_date: dt.date, worker_id: str | None = None, *, item_ids: Sequence[int] | None = None
+    ) -> list[PostalList]:
+        """Put every queued postal item (or only those of ``item_ids`` still queued) on a new list,
+        one list per sender (a form-103 list has one sender): give each a tracking number and mark
+        it ``printed``. One transaction; the lists in order (items without a sender last), none if
+        nothing was queued."""
         now = self.clock()
         c = t.items.c
         with self._tx() as conn:
@@ -1057,6 +1115,8 @@ class Outbox:
                 .where(c.channel == Channel.POST, c.state == State.QUEUED)
                 .order_by(c.due_date, c.id)
             )
+            if item_ids is not None:
+                q = q.where(c.id.in_(list(item_ids)))
             if self.is_postgresql:
                 q = q.with_for_update(skip_locked=True)
             groups: dict[str | None, list[int]] = {}
@@ -1102,7 +1162,9 @@ class Outbox:
             raise InputError(f"tracking number {tracking_number}: no such item")
         return int(item_id)
 
-    def mark_handed_over(self, tracking_number: str, on: dt.date, reason: str = "handed over to the post") -> Item:
+    def mark_handed_over(
+        self, tracking_number: str, on: dt.date, reason: str = "handed over to the post", *, worker: str | None = None
+    ) -> Item:
         with self._tx() as conn:
             item_id = self._post_item_id(conn, tracking_number)
             item = self._transition(
@@ -1112,13 +1174,17 @@ class Outbox:
                 f"{reason} on {on.isoformat()}",
                 expect=[State.PRINTED],
                 values={"handed_over_on": on},
+                worker=worker,
             )
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item is not printed")
         return item
 
-    def mark_post_outcome(self, tracking_number: str, outcome: str, on: dt.date, reason: str = "") -> Item:
-        """Record ``delivered`` or ``returned`` for a handed-over postal item."""
+    def mark_post_outcome(
+        self, tracking_number: str, outcome: str, on: dt.date, reason: str = "", *, worker: str | None = None
+    ) -> Item:
+        """Record ``delivered`` or ``returned`` for a handed-over postal item (``worker``: who, in
+        the history)."""
         if outcome not in (State.DELIVERED, State.RETURNED):
             raise InputError(f"postal outcome must be delivered or returned, not {outcome!r}")
         with self._tx() as conn:
@@ -1130,6 +1196,7 @@ class Outbox:
                 f"{reason or outcome} on {on.isoformat()}",
                 expect=[State.HANDED_OVER],
                 values={"completed_at": dt.datetime.combine(on, dt.time())},
+                worker=worker,
             )
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item was not handed over")

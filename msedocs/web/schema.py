@@ -1,0 +1,121 @@
+"""Tables of the clerk's pages (SQLAlchemy Core), in the outbox's database under their own
+Alembic chain (``web_alembic_version``, ``migrations/``): users, sessions, failed sign-ins, the
+access log, clerks' actions on items, print batches and their files, the document numbers of
+items (for the search)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "web_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("full_name", String(200)),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime),
+)
+
+sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
+login_failures = Table(
+    "web_login_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index(None, "name", "at"),
+)
+
+access_log = Table(
+    "web_access_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("item_id", Id, nullable=False),
+    Column("action", String(32), nullable=False),
+    Index(None, "item_id"),
+    Index(None, "at"),
+)
+
+events = Table(
+    "web_item_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("item_id", Id, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index(None, "item_id"),
+)
+
+batches = Table(
+    "web_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("list_date", String(10), nullable=False),
+    Column("lists", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("pages", Integer),
+)
+
+batch_files = Table(
+    "web_batch_files",
+    metadata,
+    Column("batch_id", Id, ForeignKey("web_batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+item_numbers = Table(
+    "web_item_numbers",
+    metadata,
+    Column("item_id", Id, primary_key=True),
+    Column("numbers", Text, nullable=False),
+)
