@@ -150,6 +150,15 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+#: SQLite files whose header this process has read. A file is never opened with ``open()`` again
+#: once it is known: closing any descriptor of a file drops every POSIX lock the process holds on
+#: it, SQLite's own included, so a second look while the process has connections to the file (a
+#: store opened after another on the same database, as ``msedocs serve`` does) breaks their
+#: locking: another process may then checkpoint and delete the WAL index under them ("disk I/O
+#: error").
+_SQLITE_HEADERS_READ: set[Path] = set()
+
+
 def check_sqlite_file(url: str, *, create: bool) -> None:
     """Refuse, before SQLite touches anything, a SQLite ``url`` that is no usable outbox; with
     ``create``, make the folder of a new one. Raises :class:`BadOutboxError`."""
@@ -178,11 +187,17 @@ def check_sqlite_file(url: str, *, create: bool) -> None:
         raise BadOutboxError(
             f"{where}: the folder {path.parent} is read-only; the outbox needs to write its journal files there"
         )
+    known = path.resolve() in _SQLITE_HEADERS_READ
     try:
-        with path.open("rb") as f:
-            head = f.read(len(SQLITE_HEADER))
+        if known:
+            head = SQLITE_HEADER
+        else:
+            with path.open("rb") as f:
+                head = f.read(len(SQLITE_HEADER))
     except OSError as exc:
         raise BadOutboxError(f"{where}: cannot read {path}: {exc.strerror}") from exc
+    if head == SQLITE_HEADER:
+        _SQLITE_HEADERS_READ.add(path.resolve())
     if not head:
         if not create:
             raise BadOutboxError(f"{where}: {path} holds no msedocs outbox (an empty file); {INIT_HINT}")

@@ -1,0 +1,303 @@
+"""The clerk's whole day in Debian's Chromium against a real ``msedocs serve``: sign in (by
+keyboard), see the due items (overdue in red, due today highlighted), search and sort, print a
+batch (the downloaded PDF's pages and text checked with pdfinfo and pdftotext, the CSV read),
+hand over with tracking numbers (a wrong check digit and a repeated number refused in the page),
+record a return (a missing reason refused with what was typed kept), the item's page (previews,
+signatures, history), sign out; and the same actions with JavaScript off. A screenshot of each
+page is saved in the artifacts folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from msedocs.delivery.tracking import check_digit
+
+from .conftest import FULL_NAMES, PASSWORDS, Site
+
+pytestmark = pytest.mark.usefixtures("artifacts")
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    (folder / f"{name}.html").write_text(page.content(), encoding="utf-8")
+
+
+def sign_in_by_keyboard(page: Page, site: Site, name: str) -> None:
+    page.goto(site.url + "/clerk/today")
+    expect(page).to_have_url(re.compile(r"/clerk/login\?next="))
+    expect(page.get_by_label("Имя пользователя")).to_be_focused()  # autofocus: typing starts at once
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Пароль")).to_be_focused()
+    page.keyboard.type(PASSWORDS[name])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/clerk/today$"))
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Выйти").click()
+    expect(page.get_by_text("Вы вышли из системы.")).to_be_visible()
+
+
+def pdf_text(path: Path, first: int | None = None, last: int | None = None) -> str:
+    pages = ["-f", str(first), "-l", str(last or first)] if first else []
+    return subprocess.run(["pdftotext", "-layout", *pages, str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+def pdf_pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"^Pages:\s+(\d+)", info, re.M)
+    assert found
+    return int(found.group(1))
+
+
+def row(page: Page, case_id: str):
+    return page.locator("tbody tr", has_text=case_id)
+
+
+def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
+    overdue, due_today, later = site.cases
+
+    # -- the administrator registers the post office's range of tracking numbers ---------------
+    page.goto(site.url + "/clerk/login")
+    shot(page, artifacts, "01-login")
+    sign_in_by_keyboard(page, site, "root")
+    page.get_by_role("link", name="Диапазоны ШПИ").click()
+    expect(page.get_by_text("Диапазонов нет")).to_be_visible()
+    page.get_by_label("Индекс отделения").fill("443001")
+    page.get_by_label("Номер месяца").fill("12")
+    page.get_by_label("Первый номер").fill("1")
+    page.get_by_label("Последний номер").fill("ab")
+    page.get_by_role("button", name="Добавить").click()
+    expect(page.locator("#last-error")).to_have_text("Число от 0 до 99999")  # next to its field
+    expect(page.get_by_label("Индекс отделения")).to_have_value("443001")  # nothing typed is lost
+    page.get_by_label("Последний номер").fill("500")
+    page.get_by_role("button", name="Добавить").click()
+    expect(page.get_by_text("Диапазон добавлен.")).to_be_visible()
+    shot(page, artifacts, "02-ranges")
+    page.get_by_role("link", name="Пользователи").click()
+    expect(page.get_by_role("cell", name="anna", exact=True)).to_be_visible()
+    shot(page, artifacts, "03-users")
+    sign_out(page)
+    shot(page, artifacts, "04-signed-out")
+
+    # -- the clerk: today's items ---------------------------------------------------------------
+    sign_in_by_keyboard(page, site, "anna")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Сегодня")
+    expect(page.get_by_text(FULL_NAMES["anna"])).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(3)
+    expect(row(page, overdue.case_id)).to_have_class(re.compile(r"\boverdue\b"))
+    expect(row(page, overdue.case_id)).to_contain_text("просрочено на")
+    expect(row(page, due_today.case_id)).to_have_class(re.compile(r"\btoday\b"))
+    expect(row(page, due_today.case_id)).to_contain_text("срок сегодня")
+    expect(row(page, later.case_id)).to_contain_text("осталось 3 раб. дн.")
+    red = row(page, overdue.case_id).locator(".deadline").evaluate("e => getComputedStyle(e).color")
+    assert red == "rgb(164, 0, 29)", red  # overdue in red (#a4001d, 7.7:1 on its background)
+    expect(row(page, later.case_id)).to_contain_text(later.name)
+    expect(row(page, later.case_id)).to_contain_text("460014, Оренбургская обл.")
+    assert "156-234-789" not in page.content()  # no portal account (СНИЛС), no diagnosis
+    assert "Ишемическая" not in page.content()
+    shot(page, artifacts, "05-today")
+
+    # search by case number and by the extract's number (htmx: the table reloads as you type)
+    page.get_by_label("Поиск").fill("000701")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"q=000701"))
+    page.get_by_label("Поиск").fill("567.3.702")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(row(page, later.case_id)).to_be_visible()
+    shot(page, artifacts, "06-today-search")
+    page.get_by_label("Поиск").fill("")
+    expect(page.locator("tbody tr")).to_have_count(3)
+    # sorted by the addressee (a column header is a link), then descending by due date
+    page.get_by_role("link", name="Адресат и адрес").click()
+    names = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    assert [n.split()[0] for n in names] == ["Андреев", "Борисов", "Григорьев"], names
+    page.get_by_label("Сортировать по").select_option("due")
+    page.get_by_label("Порядок").select_option("desc")
+    expect(page.locator("tbody tr").first).to_contain_text(later.case_id)
+    page.get_by_label("Состояние").select_option("printed")
+    expect(page.get_by_text("Нет отправлений по этим условиям.")).to_be_visible()
+    page.get_by_role("link", name="Сбросить").click()
+
+    # -- print the overdue one and today's (keyboard: Space on the boxes, Enter on the button) ----
+    page.get_by_role("button", name="Напечатать отмеченные").click()  # nothing chosen: refused
+    expect(page.get_by_role("alert")).to_contain_text("Отметьте отправления")
+    for case in (overdue, due_today):
+        row(page, case.case_id).get_by_role("checkbox").focus()
+        page.keyboard.press("Space")
+    page.get_by_role("button", name="Напечатать отмеченные").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=120_000)
+    expect(page.get_by_text("Пакет готов")).to_be_visible()
+    shot(page, artifacts, "07-batch")
+    tracking = page.locator("tbody td.mono").all_inner_texts()
+    numbers = [t.replace(" ", "") for t in tracking]
+    assert len(numbers) == 2 and all(len(n) == 14 for n in numbers), numbers
+    with page.expect_download() as got:
+        page.get_by_role("link", name=re.compile("Весь пакет одним файлом")).click()
+    pack = artifacts / "pack.pdf"
+    got.value.save_as(pack)
+    with page.expect_download() as got:
+        page.get_by_role("link", name=re.compile(r"CSV для загрузки")).click()
+    table = list(csv.reader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert table[0][:3] == ["number", "tracking_number", "addressee"]
+    assert sorted(r[1] for r in table[1:]) == sorted(numbers)
+    assert {r[2] for r in table[1:]} == {overdue.name, due_today.name}
+
+    # the one PDF in page order: each item's cover letter and extract, then the envelopes, then the list
+    pages = pdf_pages(pack)
+    texts = [pdf_text(pack, n) for n in range(1, pages + 1)]
+    kinds = []
+    for text in texts:
+        if "О направлении выписки" in text:
+            kinds.append("cover")
+        elif "ЗАКАЗНОЕ" in text:
+            kinds.append("envelope")
+        elif "внутренних почтовых отправлений" in text:
+            kinds.append("list")
+        else:
+            kinds.append("document")
+    assert kinds[-1] == "list" and kinds.count("envelope") == 2 and kinds.count("cover") == 2, kinds
+    first_envelope = kinds.index("envelope")
+    assert set(kinds[:first_envelope]) == {"cover", "document"} and kinds[0] == "cover", kinds
+    assert kinds[first_envelope:-1] == ["envelope", "envelope"], kinds
+    assert "ВЫПИСКА" in texts[1].upper()
+    envelopes = re.sub(r"\s", "", "".join(texts[first_envelope:-1]))  # printed letter-spaced under the barcode
+    assert all(n in envelopes for n in numbers)
+    listed = texts[-1]
+    assert overdue.name in listed and due_today.name in listed and later.name not in listed
+    assert all(n in re.sub(r"\s", "", listed) for n in numbers)
+
+    # «Все на сегодня»: the one still queued, on a list of its own
+    page.get_by_role("link", name="Сегодня").click()
+    expect(row(page, later.case_id).get_by_role("checkbox")).to_have_count(1)
+    page.get_by_role("button", name=re.compile(r"Все на сегодня \(1\)")).click()
+    expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="Пакеты печати").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    shot(page, artifacts, "08-batches")
+
+    # -- hand-over: the check digit and repeats refused in the page, then the two handed over ---
+    page.get_by_role("link", name="Передача на почту").click()
+    field = page.get_by_label("ШПИ переданных отправлений")
+    wrong = numbers[0][:13] + str((int(numbers[0][13]) + 1) % 10)
+    field.fill(wrong)
+    expect(page.locator("#numbers-live")).to_contain_text("контрольная цифра не сходится")  # at once, in the page
+    expect(page.locator("#numbers-server")).to_contain_text("контрольная цифра не сходится")  # and the server's check
+    assert field.evaluate("e => !e.checkValidity()")
+    page.get_by_role("button", name="Отметить переданными").click()  # the browser refuses to send it
+    expect(page.get_by_text("Отмечено переданными")).to_have_count(0)
+    shot(page, artifacts, "09-handover-wrong-digit")
+    field.fill(f"{numbers[0]}\n{numbers[0]}")
+    expect(page.locator("#numbers-live")).to_contain_text("уже введён в строке 1")
+    spaced = f"{numbers[0][:6]} {numbers[0][6:8]} {numbers[0][8:13]} {numbers[0][13]}"
+    field.fill(f"{spaced}\n{numbers[1]}")  # as printed under the barcode, or scanned
+    expect(page.locator("#numbers-server .check-ok")).to_have_count(2)
+    page.get_by_role("button", name="Отметить переданными").click()
+    expect(page.get_by_text("Отмечено переданными на почту: 2.")).to_be_visible()
+    expect(page.locator("#printed-title")).to_contain_text("1")
+    shot(page, artifacts, "10-handover-done")
+
+    # -- a return: the missing reason refused next to its field, nothing typed lost --------------
+    page.get_by_role("link", name="Возвраты и вручения").click()
+    page.get_by_label("ШПИ").fill(numbers[0])
+    expect(page.locator("#tracking-server .check-ok")).to_have_count(1)
+    page.get_by_label("Возвращено отправителю").check()
+    page.get_by_role("button", name="Записать").click()
+    expect(page.locator("#reason-error")).to_have_text("Выберите причину возврата")
+    expect(page.get_by_label("ШПИ")).to_have_value(numbers[0])
+    expect(page.get_by_label("Возвращено отправителю")).to_be_checked()
+    shot(page, artifacts, "11-returns-error")
+    page.get_by_label("Причина возврата").select_option(label="истёк срок хранения")
+    page.get_by_role("button", name="Записать").click()
+    expect(page.get_by_role("status")).to_contain_text("возвращено")
+    expect(page.locator("#returned-title")).to_contain_text("1")
+    shot(page, artifacts, "12-returns")
+
+    # -- the item's page: documents with previews, signatures, history, deadline ----------------
+    page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(overdue.case_id)
+    expect(page.get_by_text("Подписи действительны")).to_have_count(2, timeout=60_000)  # PDF and XML
+    history = page.locator("#history-title + table")
+    for what in ("поставлено в очередь", "включено в список и напечатано", "передано на почту",
+                 "возвращено отправителю", "истёк срок хранения", "anna"):  # fmt: skip
+        expect(history).to_contain_text(what)
+    images = page.locator(".pages img")
+    expect(images.first).to_be_visible()
+    for image in images.all():  # loaded lazily: each as it comes into view
+        image.scroll_into_view_if_needed()
+        page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=image.element_handle())
+    widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) >= 2 and all(w > 500 for w in widths), widths  # A4 at 100 dpi: 827 px
+    assert "Ишемическая" not in page.content()
+    shot(page, artifacts, "13-item")
+    page.get_by_role("button", name="Отправить повторно").click()
+    expect(page.locator("dl.facts")).to_contain_text("ожидает печати")
+
+    # a clerk on an administrator's page
+    page.goto(site.url + "/clerk/admin/users")
+    expect(page.get_by_role("alert")).to_contain_text("только ролям: администратор")
+    shot(page, artifacts, "14-forbidden")
+    sign_out(page)
+    page.goto(site.url + "/clerk/today")
+    expect(page).to_have_url(re.compile(r"/clerk/login"))
+
+    # the head sees the access log: who opened which item, nothing else
+    sign_in_by_keyboard(page, site, "head")
+    page.get_by_role("link", name="Журнал доступа").click()
+    expect(page.locator("tbody")).to_contain_text("просмотр")
+    expect(page.locator("tbody")).to_contain_text("anna")
+    shot(page, artifacts, "15-access-log")
+    sign_out(page)
+
+
+def test_without_javascript(browser: Browser, site: Site, artifacts: Path) -> None:
+    """Plain form posts: sign in, filter, a wrong tracking number refused by the server with the
+    typed text kept, a return refused, and the print button works."""
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1366, "height": 768}, locale="ru-RU")
+    page = context.new_page()
+    try:
+        page.goto(site.url + "/clerk/login")
+        page.get_by_label("Имя пользователя").fill("anna")
+        page.get_by_label("Пароль").fill(PASSWORDS["anna"])
+        page.get_by_role("button", name="Войти").click()
+        expect(page).to_have_url(re.compile(r"/clerk/today$"))
+        page.get_by_label("Состояние").select_option("all")
+        page.get_by_role("button", name="Показать").click()
+        expect(page).to_have_url(re.compile(r"status=all"))
+        expect(page.locator("tbody tr")).to_have_count(3)
+        shot(page, artifacts, "20-nojs-today")
+        page.get_by_role("link", name="Передача на почту").click()
+        wrong = "44300112000019"
+        assert check_digit(wrong[:13]) != 9
+        page.get_by_label("ШПИ переданных отправлений").fill(f"{wrong}\n12345")
+        page.get_by_role("button", name="Отметить переданными").click()
+        expect(page.locator("#numbers-error")).to_contain_text("Ошибки в 2 из 2 строк; ничего не отмечено")
+        expect(page.locator("#numbers-server")).to_contain_text("контрольная цифра не сходится")
+        expect(page.locator("#numbers-server")).to_contain_text("в ШПИ 14 цифр, введено 5")
+        expect(page.get_by_label("ШПИ переданных отправлений")).to_have_value(f"{wrong}\n12345")
+        shot(page, artifacts, "21-nojs-handover-refused")
+        page.get_by_role("link", name="Возвраты и вручения").click()
+        page.get_by_label("ШПИ").fill(wrong)
+        page.get_by_role("button", name="Записать").click()
+        expect(page.locator("#tracking-error")).to_contain_text("Контрольная цифра не сходится")
+        expect(page.get_by_label("ШПИ")).to_have_value(wrong)
+        shot(page, artifacts, "22-nojs-returns-refused")
+        page.get_by_role("link", name="Сегодня").click()
+        if page.get_by_role("button", name=re.compile(r"Все на сегодня \(1\)")).count():
+            page.get_by_role("button", name=re.compile(r"Все на сегодня")).click()
+            expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)
+        page.get_by_role("button", name="Выйти").click()
+        expect(page.get_by_text("Вы вышли из системы.")).to_be_visible()
+    finally:
+        context.close()
