@@ -267,15 +267,35 @@ class HistoryRow:
     who: str
 
 
-def _who(worker: str | None) -> str:
-    if worker and worker.startswith("web:"):
-        return worker[4:]
-    return "система" if not worker else "система (обработчик)"
+def _note(entry: HistoryEntry) -> str:
+    """The outbox's note of a state change, in Russian where it is one of the usual ones."""
+    reason = entry.reason
+    on = re.search(r" on (\d{4}-\d{2}-\d{2})$", reason)
+    day = f"{dt.date.fromisoformat(on.group(1)):%d.%m.%Y}" if on else ""
+    base = reason[: on.start()] if on else reason
+    if base == "enqueued":
+        return ""
+    if m := re.fullmatch(r"put on list (\d+)", base):
+        return f"список ф. 103 № {m.group(1)}"
+    if base == "handed over to the post":
+        return f"дата передачи {day}"
+    if base == "delivered by the post":
+        return f"вручено {day}"
+    if m := re.fullmatch(r"sent again by registered mail after a return(?: \(was tracking number (\d+)\))?", base):
+        return "повторная отправка после возврата" + (f" (прежний ШПИ {m.group(1)})" if m.group(1) else "")
+    return f"{base}, {day}" if day else base
 
 
-def history(entries: Sequence[HistoryEntry], events: Sequence[Event]) -> list[HistoryRow]:
-    """The item's state changes and the clerks' actions on it, oldest first."""
-    out = [HistoryRow(h.at, HISTORY_TITLES.get(h.to_state, h.to_state), h.reason, _who(h.worker)) for h in entries]
+def history(entries: Sequence[HistoryEntry], events: Sequence[Event], names: dict[str, str]) -> list[HistoryRow]:
+    """The item's state changes (who: the clerk by name, else the system) and the clerks'
+    other actions on it (the print batch), oldest first."""
+
+    def who(worker: str | None) -> str:
+        if worker and worker.startswith("web:"):
+            return names.get(worker[4:], worker[4:])
+        return "система"
+
+    out = [HistoryRow(h.at, HISTORY_TITLES.get(h.to_state, h.to_state), _note(h), who(h.worker)) for h in entries]
     out += [HistoryRow(e.at, e.action, e.detail, e.user) for e in events]
     out.sort(key=lambda r: r.at)
     return out

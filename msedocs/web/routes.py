@@ -376,8 +376,8 @@ async def print_batch(request: Request, ctx: Ctx, session: Clerk) -> Response:
     numbers = [lst.number for lst in lists]
     batch_id = ctx.store.create_batch(session.user.id, today(), numbers)
     for lst in lists:
-        ctx.store.add_event([i.id for i in lst.items], session.user.id, "печать",
-                            f"пакет № {batch_id}, список ф. 103 № {lst.number}")  # fmt: skip
+        ctx.store.add_event([i.id for i in lst.items], session.user.id, "пакет печати сформирован",
+                            f"пакет № {batch_id}, ШПИ присвоен по списку ф. 103 № {lst.number}")  # fmt: skip
     await _render(ctx, batch_id)
     return redirect(f"/clerk/batches/{batch_id}")
 
@@ -490,8 +490,6 @@ async def handover(request: Request, ctx: Ctx, session: Clerk) -> Response:
         except (InputError, DeliveryError):
             continue  # changed meanwhile by someone else: shown as not done below
         done.append(item)
-        ctx.store.add_event([item.id], session.user.id, "передача на почту",
-                            f"ШПИ {line.number}, дата {day:%d.%m.%Y}")  # fmt: skip
     missed = [line for line in lines if line.number not in {i.tracking_number for i in done}]
     errors = {"numbers": f"Не отмечено {len(missed)}: их состояние изменилось, проверьте."} if missed else {}
     return _handover_page(ctx, request, session, done=done, errors=errors,
@@ -566,9 +564,6 @@ async def record_outcome(request: Request, ctx: Ctx, session: Clerk) -> Response
     except (InputError, DeliveryError):
         errors["tracking"] = "Состояние отправления изменилось: обновите страницу"
         return _returns_page(ctx, request, session, values=values, errors=errors, status=409)
-    action = "возврат" if outcome == State.RETURNED else "вручение"
-    ctx.store.add_event([item.id], session.user.id, action, f"ШПИ {line.number}, {day:%d.%m.%Y}"
-                        + (f", причина: {reason}" if reason else ""))  # fmt: skip
     return _returns_page(ctx, request, session, done=item)
 
 
@@ -591,7 +586,8 @@ def item_page(item_id: int, request: Request, ctx: Ctx, session: Clerk) -> Respo
     _access(ctx, session, item.id, "view")
     docs = ctx.outbox.documents(item.id)
     pages = {n: _page_count(d.content) for n, d in enumerate(docs) if d.media_type == "application/pdf"}
-    history = clerk.history(ctx.outbox.history(item.id), ctx.store.events(item.id))
+    names = {u.name: u.shown for u in ctx.store.users()}
+    history = clerk.history(ctx.outbox.history(item.id), ctx.store.events(item.id), names)
     numbers = clerk.index_numbers(ctx.outbox, ctx.store, [item]).get(item.id, "")
     batch = ctx.store.batch_of_list(item.list_number) if item.list_number else None
     return page(ctx, request, "item.html.j2", session, item=item, row=clerk.Row(item, clerk.deadline(item, today()),
@@ -692,7 +688,6 @@ async def item_retry(item_id: int, request: Request, ctx: Ctx, session: Clerk) -
         ctx.outbox.retry(item.id, "sent again by registered mail after a return", worker=_who(session))
     except (InputError, DeliveryError):
         raise Denied("Повторно отправить можно только возвращённое отправление.", 409) from None
-    ctx.store.add_event([item.id], session.user.id, "повторная отправка", "поставлено в очередь на печать")
     return redirect(f"/clerk/items/{item.id}")
 
 

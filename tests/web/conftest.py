@@ -138,7 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def browser_type_launch_args() -> dict:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"!!! {CHROMIUM} missing (Debian package chromium: python3 dev.py setup as root) !!!")
-    return {"executable_path": CHROMIUM, "args": ["--no-sandbox"]}
+    return {"executable_path": CHROMIUM, "args": ["--no-sandbox", "--lang=ru-RU"]}
 
 
 @pytest.fixture(scope="session")
