@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -87,8 +87,17 @@ class Site:
     cases: list[Case]
     serve: Serve
 
+    clients: list[httpx.Client] = field(default_factory=list)
+
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=120)
+        """A new HTTP client (closed after the test)."""
+        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=120)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        while self.clients:
+            self.clients.pop().close()
 
     def sign_in(self, name: str) -> tuple[httpx.Client, str]:
         """A client signed in as ``name`` and its session's CSRF token."""
@@ -145,3 +154,10 @@ def browser_type_launch_args() -> dict:
 def browser_context_args() -> dict:
     return {"viewport": {"width": 1366, "height": 768}, "locale": "ru-RU", "accept_downloads": True,
             "timezone_id": "Europe/Moscow"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _close_clients(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "site" in request.fixturenames:
+        request.getfixturevalue("site").close_clients()
