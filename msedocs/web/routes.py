@@ -47,14 +47,19 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 CLERKS = ("clerk", "head", "admin")
 
 
-class NeedSignIn(Exception):
+class NeedSignIn(MsedocsError):
+    """No live session: answered by a redirect to the sign-in page."""
+
     def __init__(self, next_url: str) -> None:
+        super().__init__("sign in first")
         self.next_url = next_url
 
 
-class Denied(Exception):
+class Denied(MsedocsError):
+    """Refused (a role, a CSRF token, something missing): answered by an error page in Russian."""
+
     def __init__(self, message: str, status: int = 403) -> None:
-        self.message = message
+        super().__init__(message)
         self.status = status
 
 
