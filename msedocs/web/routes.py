@@ -112,6 +112,8 @@ def _environment() -> Environment:
     env.filters["dt"] = lambda v: v.strftime("%d.%m.%Y %H:%M") if v else ""
     env.filters["spaced"] = lambda n: f"{n[:6]} {n[6:8]} {n[8:13]} {n[13:]}" if n and len(n) == 14 else (n or "")
     env.filters["size"] = lambda n: f"{n / 1024:.0f} КБ" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} МБ"
+    # a date field shows only a real date (a browser never sends another; a typed URL may)
+    env.filters["isodate"] = lambda v: v if isinstance(v, str) and _date(v) else ""
     env.globals.update(state_titles=clerk.STATE_TITLES, role_titles=ROLE_TITLES)
     return env
 
