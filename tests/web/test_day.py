@@ -106,6 +106,12 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     assert "156-234-789" not in page.content()  # no portal account (СНИЛС), no diagnosis
     assert "Ишемическая" not in page.content()
     shot(page, artifacts, "05-today")
+    page.emulate_media(media="print")  # printable: the list without navigation, filters or buttons
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.get_by_role("button", name="Напечатать отмеченные")).to_be_hidden()
+    expect(page.locator("tbody tr")).to_have_count(3)
+    shot(page, artifacts, "05-today-print")
+    page.emulate_media(media="screen")
 
     # search by case number and by the extract's number (htmx: the table reloads as you type)
     page.get_by_label("Поиск").fill("000701")

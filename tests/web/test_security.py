@@ -140,5 +140,7 @@ def test_the_api_beside_the_pages(site: Site) -> None:
     missing = client.get("/clerk/nothing")
     assert missing.status_code == 404 and "Такой страницы нет." in missing.text
     assert "/clerk" not in client.get("/openapi.json").text
+    # the server process still holds no renderer: print packs are rendered in its rendering processes
+    assert client.get("/readyz").json()["renderers_loaded_here"] == []
     static = client.get("/clerk/static/htmx.min.js")
     assert static.status_code == 200 and static.content.startswith(b"var htmx=")
