@@ -181,3 +181,37 @@ def test_vendored_htmx() -> None:
     readme = (STATIC_DIR / "README.md").read_text(encoding="utf-8")
     assert hashlib.sha256(htmx).hexdigest() == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
     assert "htmx 2.0.11" in readme and (STATIC_DIR / "LICENSE-htmx.txt").read_text().startswith("Zero-Clause BSD")
+
+
+def test_on_postgresql() -> None:
+    """The same tables and queries on PostgreSQL (database ``msedocs_web_test``, tables dropped first)."""
+    import os
+
+    import psycopg
+
+    admin_url = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.skip(f"!!! PostgreSQL at {admin_url} unreachable ({exc}); PostgreSQL web test SKIPPED !!!")
+    with admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = 'msedocs_web_test'").fetchone() is None:
+            admin.execute('CREATE DATABASE "msedocs_web_test"')
+    url = sa.make_url(admin_url).set(database="msedocs_web_test").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("web_item_numbers", "web_batch_files", "web_batches", "web_item_events", "web_access_log",
+                      "web_login_failures", "web_sessions", "web_users", "web_alembic_version"):  # fmt: skip
+            conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    with WebStore(url) as store:
+        user = store.create_user("anna", "clerk", "correct horse battery")
+        assert store.sign_in("anna", "correct horse battery").user == store.user("anna")
+        token, _ = store.new_session(user)
+        assert store.session(token) is not None
+        batch = store.create_batch(user.id, dt.date(2026, 12, 7), [3, 4])
+        store.finish_batch(batch, [("pack.pdf", "application/pdf", b"%PDF-1.7 x" * 1000)], 3)
+        assert store.batch_file(batch, "pack.pdf") == ("application/pdf", b"%PDF-1.7 x" * 1000)
+        assert store.batch_of_list(4) == batch
+        store.set_numbers({7: "567.3.63/2026-В\n567.3.63/2026"})
+        assert store.items_with_number("63/2026-в") == [7]
+        store.log_access(user.id, 7, "view")
+        assert [(a.user, a.item_id, a.action) for a in store.access_log()] == [("anna", 7, "view")]
