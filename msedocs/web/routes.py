@@ -204,7 +204,7 @@ def _same_origin(request: Request) -> bool:
 
 async def form_of(request: Request, session: Session) -> FormData:
     """The posted form, if it carries the session's CSRF token and comes from this site."""
-    form = await request.form(max_files=0, max_fields=600)
+    form = await request.form(max_files=0, max_fields=5000)
     given = form.get("csrf_token")
     if not _same_origin(request) or not isinstance(given, str) or not hmac.compare_digest(given, session.csrf):
         raise Denied("Форма устарела или отправлена не с этой страницы. Обновите страницу и повторите.", 403)

@@ -144,3 +144,22 @@ def test_the_api_beside_the_pages(site: Site) -> None:
     assert client.get("/readyz").json()["renderers_loaded_here"] == []
     static = client.get("/clerk/static/htmx.min.js")
     assert static.status_code == 200 and static.content.startswith(b"var htmx=")
+
+
+def test_documents_download_and_access_is_logged(site: Site) -> None:
+    client, _ = site.sign_in("anna")
+    answer = client.get("/clerk/items/1/documents/1")
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+    assert answer.headers["content-disposition"].startswith("attachment;")
+    page = client.get("/clerk/items/1/documents/1/pages/1")
+    assert page.headers["content-type"] == "image/png" and page.content.startswith(b"\x89PNG")
+    assert client.get("/clerk/items/1/documents/1/pages/99").status_code == 404
+    assert client.get("/clerk/items/1/documents/9").status_code == 404
+    with sqlite3.connect(site.folder / "data" / "outbox.sqlite3") as db:
+        logged = {r[0] for r in db.execute("SELECT action FROM web_access_log WHERE item_id = 1")}
+    assert {"download", "preview"} <= logged
+    log = site.serve.output()
+    assert re.search(r"clerk access user=\d+ item=1 action=download", log)
+    for case in site.cases:  # the log names ids, never a case, an addressee or an address
+        assert case.case_id not in log and case.name not in log
+    assert "Оренбург" not in log
