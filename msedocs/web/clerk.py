@@ -32,7 +32,7 @@ STATE_TITLES = {
 
 #: The status filter of «Сегодня»: value -> (title, states).
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
-    "active": ("требуют действий (печать, передача)", (State.QUEUED, State.PRINTED)),
+    "active": ("требуют действий", (State.QUEUED, State.PRINTED)),
     State.QUEUED: ("ожидают печати", (State.QUEUED,)),
     State.PRINTED: ("напечатаны, не переданы", (State.PRINTED,)),
     State.HANDED_OVER: ("переданы на почту", (State.HANDED_OVER,)),

@@ -127,7 +127,7 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     page.get_by_role("link", name="Адресат и адрес").click()
     names = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
     assert [n.split()[0] for n in names] == ["Андреев", "Борисов", "Григорьев"], names
-    page.get_by_label("Сортировать по").select_option("due")
+    page.get_by_label("Сортировка").select_option("due")
     page.get_by_label("Порядок").select_option("desc")
     expect(page.locator("tbody tr").first).to_contain_text(later.case_id)
     page.get_by_label("Состояние").select_option("printed")
