@@ -41,72 +41,69 @@ def _store(db: str | None, kek: str | None = None):
     return ReferralStore(db, kek=from_spec(kek) if kek else None)
 
 
-def _read(file: Path, limit: int = 16 * 1024 * 1024) -> bytes:
-    if not file.is_file():
-        raise InputError(f"{file}: not a regular file")
-    if file.stat().st_size > limit:
-        raise InputError(f"{file}: more than {limit} bytes")
-    return file.read_bytes()
+def load_referral(file: Path, semd_dir: str | None = None):  # type: ignore[no-untyped-def]
+    """See :func:`msedocs.referrals.intake.load_referral` (kept here for callers of the CLI module)."""
+    from .intake import load_referral as load
+
+    return load(file, semd_dir)
 
 
-def load_referral(file: Path, semd_dir: str | None = None):
-    """A СЭМД document (validated against the official XSD and schematron) or a case JSON, as an
-    :class:`IncomingReferral`; raises InputError with ``file:line: rule: message`` lines."""
-    from . import cda, semd
-    from .model import IncomingReferral
-
-    data = _read(file)
-    head = data.lstrip()[:1]
-    if head == b"<":
-        tree, problems = semd.validate(data, str(file), semd.package(semd_dir))
-        if problems:
-            raise SemdInvalid(file, problems)
-        return cda.to_referral(tree, str(file))
-    if head == b"{":
-        from msedocs.model import load_case
-
-        case = load_case(file)
-        return IncomingReferral.model_validate({
-            "external_id": case.case_id, "source": "case-json",
-            "in_absentia": case.examination is None or case.examination.presence.value == "in_absentia",
-            "patient": case.patient, "representative": case.representative,
-            "previous_experts": case.previous_experts, "referring_organisation": case.referring_organisation,
-            "referral": case.referral})  # fmt: skip
-    raise InputError(f"{file}: neither a СЭМД XML document nor a case JSON; an unstructured referral is "
-                     "ingested with --unstructured")  # fmt: skip
-
-
-class SemdInvalid(InputError):
-    def __init__(self, file: Path, problems) -> None:  # type: ignore[no-untyped-def]
-        lines = "\n".join(p.format(file) for p in problems)
-        super().__init__(f"{lines}\n{file}: {len(problems)} violation(s) of the СЭМД XSD or schematron; nothing stored")
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@referrals_app.command("ingest")
-def ingest_cmd(
-    file: Annotated[Path, typer.Argument(help="A СЭМД 088/у XML, a case JSON, or (--unstructured) a scan or text.")],
-    db: DbOption = None,
-    kek: KekOption = None,
-    semd_dir: Annotated[str | None, typer.Option("--semd-dir", envvar="MSEDOCS_SEMD_DIR")] = None,
-    unstructured: Annotated[bool, typer.Option("--unstructured", help="Point 5: stored and routed in clear.")] = False,
-    media_type: Annotated[str, typer.Option("--media-type")] = "application/pdf",
-) -> None:
-    """Validate, map, depersonalise (point 4), route and audit one referral; exit 2 if invalid."""
-    if unstructured:
-        with _store(db, kek) as store:
-            res = store.ingest_unstructured(_read(file), media_type, file.name)
-    else:
-        ref = load_referral(file, semd_dir)
-        with _store(db, kek) as store:
-            res = store.ingest(ref)
+def _echo_ingested(file: str, res) -> None:  # type: ignore[no-untyped-def]
     kind = "depersonalised" if res.depersonalised else "in clear"
     typer.echo(f"{file}: referral {res.referral_id} ({kind}) -> bureau {res.assignment.bureau_id} "
                f"({res.assignment.stage}, effort {res.assignment.effort})")  # fmt: skip
     for category, tokens in sorted(res.identifiers.items()):
         typer.echo(f"  category {category}: {', '.join(tokens)}")
+
+
+@referrals_app.command("ingest")
+def ingest_cmd(
+    files: Annotated[list[Path], typer.Argument(help="СЭМД 088/у XMLs, case JSONs, or folders of them; with "
+                                                "--unstructured, scans or texts.")],  # fmt: skip
+    db: DbOption = None,
+    kek: KekOption = None,
+    semd_dir: Annotated[str | None, typer.Option("--semd-dir", envvar="MSEDOCS_SEMD_DIR")] = None,
+    unstructured: Annotated[bool, typer.Option("--unstructured", help="Point 5: stored and routed in clear.")] = False,
+    media_type: Annotated[str, typer.Option("--media-type")] = "application/pdf",
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes validating in parallel (0: one per "
+                                         "CPU, at most 8); 1: in this process.")] = 1,  # fmt: skip
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Referrals stored per transaction.")] = 200,
+) -> None:
+    """Validate, map, depersonalise (point 4), route and audit referrals; exit 2 if any is invalid.
+
+    One file: stored, or refused with its `file:line: rule: message` lines. Several files or a
+    folder: each file is reported; an invalid one is not stored and does not stop the others;
+    valid ones are stored in batches of --batch-size, one transaction each."""
+    from .intake import SUFFIXES, FileResult, default_workers, expand, ingest_files, read
+
+    paths = expand(files, None if unstructured else SUFFIXES)
+    if not paths:
+        raise InputError("referrals ingest: no file to ingest (a folder is read for *.xml and *.json)")
+    if unstructured:
+        with _store(db, kek) as store:
+            for path in paths:
+                res = store.ingest_unstructured(read(path), media_type, path.name)
+                _echo_ingested(str(path), res)
+        return
+    if len(files) == 1 and not files[0].is_dir():  # one file: stored or refused, as always
+        ref = load_referral(paths[0], semd_dir)
+        with _store(db, kek) as store:
+            _echo_ingested(str(paths[0]), store.ingest(ref))
+        return
+
+    def show(r: FileResult) -> None:
+        if r.ingested is not None:
+            _echo_ingested(r.file, r.ingested)
+        else:
+            typer.echo(f"error: {r.error}", err=True)
+
+    with _store(db, kek) as store:
+        summary = ingest_files(store, paths, semd_dir=semd_dir, workers=workers or default_workers(),
+                               batch_size=batch_size, on_result=show)  # fmt: skip
+    typer.echo(f"ingest: {len(paths)} file(s): {summary.stored} stored, {summary.invalid} invalid (not stored), "
+               f"{summary.failed} failed (not stored)", err=not summary.ok)  # fmt: skip
+    if not summary.ok:
+        raise typer.Exit(2)
 
 
 @referrals_app.command("show")

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -31,6 +31,7 @@ from msedocs.privacy import audit as audit_mod
 from msedocs.privacy import vault
 from msedocs.privacy.depersonalise import depersonalise
 from msedocs.privacy.kek import Kek
+from msedocs.privacy.vault import VaultValue
 from msedocs.routing.effort import EffortRule, configured
 from msedocs.routing.router import Assignment, Router
 
@@ -115,6 +116,32 @@ class Ingested:
     depersonalised: bool
     assignment: Assignment
     identifiers: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A structured referral made ready for storage, outside any transaction and database (CPU
+    only, so a worker process can do it): its routing attributes, the bureau's depersonalised
+    copy and the values it took out (point 4), and the referral as received, to be sealed."""
+
+    external_id: str
+    source: str
+    depersonalised: bool
+    attrs: RoutingAttributes
+    view_json: str | None
+    values: list[VaultValue]
+    original: bytes
+
+
+def prepare(ref: IncomingReferral) -> Prepared:
+    attrs = routing_attributes(ref)
+    if ref.in_absentia:
+        view, values = depersonalise(ref)
+        view_json: str | None = view.model_dump_json(exclude_none=True)
+    else:
+        view_json, values = None, []
+    return Prepared(ref.external_id, ref.source, ref.in_absentia, attrs, view_json, values,
+                    ref.model_dump_json().encode())  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -215,39 +242,68 @@ class ReferralStore:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def ingest(self, ref: IncomingReferral, actor: str = "platform:intake") -> Ingested:
+    def ingest(self, ref: IncomingReferral | Prepared, actor: str = "platform:intake") -> Ingested:
         """Store a structured referral: depersonalised when it asks for an examination without
         personal presence (point 4), routed, audited; one transaction."""
-        attrs = routing_attributes(ref)
-        rid = uuid.uuid4().hex
+        result = self.ingest_many([ref], actor)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(self, refs: Sequence[IncomingReferral | Prepared], actor: str = "platform:intake"
+                    ) -> list[Ingested | InputError]:  # fmt: skip
+        """Store structured referrals as :meth:`ingest` does, in one transaction: the bureau rows
+        are locked once, the referrals routed one after another, every row written in one
+        statement per table, the audit entries chained in order and one checkpoint signed.
+
+        Per referral, an :class:`Ingested` or the error that kept it out (no bureau can take it):
+        such a referral is not stored and the others are. A database failure stores none of them
+        (the transaction is rolled back) and is raised."""
+        prepared = [r if isinstance(r, Prepared) else prepare(r) for r in refs]
+        if not prepared:
+            return []
+        kek = self._kek()
         now = self.clock()
-        deperson = ref.in_absentia
-        if deperson:
-            view, values = depersonalise(ref)
-        else:
-            view, values = ref, []
+        rids = [uuid.uuid4().hex for _ in prepared]
+        results: list[Ingested | InputError] = []
         with self.tx() as conn:
-            conn.execute(sa.insert(t.referrals).values(
-                id=rid, external_id=ref.external_id, source=ref.source, structured=True, depersonalised=deperson,
-                state="assigned", routing=attrs.model_dump_json(), effort=0, received_at=now,
-                bureau_view=view.model_dump_json(exclude_none=True) if deperson else None))  # fmt: skip
-            if deperson:
-                vault.seal(conn, self._kek(), rid, values, ref.model_dump_json().encode(), now)
-                for v in values:
-                    self.audit.append(conn, "identifier-issued", rid, actor, {"category": v.category,
-                                                                              "identifier": v.token}, now)  # fmt: skip
-            else:  # an examination with personal presence: not the order's, kept sealed all the same
-                vault.seal(conn, self._kek(), rid, [], ref.model_dump_json().encode(), now)
-            assignment = self.router.assign(conn, rid, attrs, now)
-            self.audit.append(conn, "routed", rid, actor, {"bureau": assignment.bureau_id,
-                                                           "stage": assignment.stage}, now)  # fmt: skip
-            self.audit.checkpoint(conn, now)
-        ids: dict[int, list[str]] = {}
-        for v in values:
-            ids.setdefault(v.category, []).append(v.token)
-        log.info("referral %s: %s, routed to %s (%s)", rid, "depersonalised" if deperson else "in clear",
-                 assignment.bureau_id, assignment.stage)  # fmt: skip
-        return Ingested(rid, deperson, assignment, ids)
+            plan = self.router.plan(conn, [(rid, p.attrs) for rid, p in zip(rids, prepared, strict=True)], now)
+            referral_rows, key_rows, value_rows = [], [], []
+            entries: list[tuple[str, str | None, str, dict[str, Any]]] = []
+            for rid, p, chosen in zip(rids, prepared, plan.assignments, strict=True):
+                if not isinstance(chosen, Assignment):
+                    results.append(chosen)
+                    continue
+                # an examination with personal presence is not the order's: sealed all the same, no identifiers
+                key_row, rows, sealed = vault.seal_rows(kek, rid, p.values, p.original, now)
+                referral_rows.append({
+                    "id": rid, "external_id": p.external_id, "source": p.source, "structured": True,
+                    "depersonalised": p.depersonalised, "state": "assigned", "routing": p.attrs.model_dump_json(),
+                    "bureau_view": p.view_json, "sealed": sealed, "bureau_id": chosen.bureau_id,
+                    "effort": chosen.effort, "received_at": now, "assigned_at": now})  # fmt: skip
+                key_rows.append(key_row)
+                value_rows += rows
+                entries += [("identifier-issued", rid, actor, {"category": v.category, "identifier": v.token})
+                            for v in p.values]  # fmt: skip
+                entries.append(("routed", rid, actor, {"bureau": chosen.bureau_id, "stage": chosen.stage}))
+                ids: dict[int, list[str]] = {}
+                for v in p.values:
+                    ids.setdefault(v.category, []).append(v.token)
+                results.append(Ingested(rid, p.depersonalised, chosen, ids))
+            if referral_rows:
+                conn.execute(sa.insert(t.referrals), referral_rows)
+                conn.execute(sa.insert(t.vault_keys), key_rows)
+                if value_rows:
+                    conn.execute(sa.insert(t.vault_values), value_rows)
+                self.router.apply(conn, plan, update_referrals=False)
+                self.audit.append_many(conn, entries, now)
+                self.audit.checkpoint(conn, now)
+        for res in results:
+            if isinstance(res, Ingested):
+                log.info("referral %s: %s, routed to %s (%s)", res.referral_id,
+                         "depersonalised" if res.depersonalised else "in clear", res.assignment.bureau_id,
+                         res.assignment.stage)  # fmt: skip
+        return results
 
     def ingest_unstructured(self, content: bytes, media_type: str, external_id: str,
                             actor: str = "platform:intake") -> Ingested:  # fmt: skip
