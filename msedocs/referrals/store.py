@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -104,6 +105,12 @@ REVEAL_PURPOSES: dict[str, frozenset[int]] = {
     "extract_delivery": frozenset({1, 2, 4}),  # internal: the extract's name and addresses, the portal account
 }
 DECISION_KINDS = ("in_person", "exam_programme")
+ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    """An actor or purpose as typed, cut to size and to printable characters, for the audit log."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
 
 
 class RevealRefused(InputError):
@@ -330,6 +337,25 @@ class ReferralStore:
             raise InputError(f"referral {referral_id}: no such referral")
         return row
 
+    def _refuse(self, conn: Connection, event: str, referral_id: str | None, actor: str, details: dict[str, Any],
+                now: dt.datetime) -> None:  # fmt: skip
+        """Write a refusal to the audit log and commit it, before the caller raises."""
+        self.audit.append(conn, event, referral_id, actor, details, now)
+        self.audit.checkpoint(conn, now)
+        conn.commit()
+
+    def _known_row(self, conn: Connection, referral_id: str, event: str, actor: str, details: dict[str, Any],
+                   now: dt.datetime) -> Any:  # fmt: skip
+        """The referral's row; an unknown referral is refused, and the refusal audited (the id as
+        asked only if it is shaped like one of ours: an operator's typing is not logged)."""
+        row = conn.execute(sa.select(t.referrals).where(t.referrals.c.id == referral_id)).first()
+        if row is None:
+            shaped = bool(ID_SHAPE.fullmatch(referral_id))
+            self._refuse(conn, event, referral_id if shaped else None, actor,
+                         {**details, "reason": "no such referral" if shaped else "not a referral id"}, now)  # fmt: skip
+            raise InputError(f"referral {referral_id[:40]}: no such referral")
+        return row
+
     def bureau_view(self, referral_id: str, bureau_id: str) -> dict[str, Any]:
         """What the assigned bureau receives: identifiers only (a depersonalised referral), the
         referral in clear (an unstructured one, point 5), never the routing's postal area."""
@@ -373,10 +399,13 @@ class ReferralStore:
         if kind not in DECISION_KINDS:
             raise InputError(f"decision: {kind!r} is not in_person or exam_programme")
         now = self.clock()
+        who = actor or f"bureau:{_bounded(bureau_id)}"
         with self.tx() as conn:
-            row = self._row(conn, referral_id)
+            row = self._known_row(conn, referral_id, "decision-refused", who, {"kind": kind}, now)
             b = conn.execute(sa.select(t.bureaus).where(t.bureaus.c.id == bureau_id)).first()
             if row.bureau_id != bureau_id or b is None or row.state != "assigned":
+                self._refuse(conn, "decision-refused", referral_id, who,
+                             {"kind": kind, "reason": "the bureau holds no open assignment of it"}, now)  # fmt: skip
                 raise InputError(f"referral {referral_id}: bureau {bureau_id} holds no open assignment of it")
             try:
                 key = load_pem_public_key(b.public_key.encode()) if b.public_key else None
@@ -384,20 +413,19 @@ class ReferralStore:
                     raise InvalidSignature
                 key.verify(signature, decision_message(referral_id, bureau_id, kind, date))  # type: ignore[union-attr,call-arg]
             except (InvalidSignature, ValueError, TypeError):
-                self.audit.append(conn, "decision-refused", referral_id, actor or f"bureau:{bureau_id}",
-                                  {"kind": kind, "reason": "signature does not verify"}, now)  # fmt: skip
-                self.audit.checkpoint(conn, now)
-                conn.commit()
+                reason = "signature does not verify" if b.public_key else "the bureau has no public key registered"
+                self._refuse(conn, "decision-refused", referral_id, who, {"kind": kind, "reason": reason}, now)
                 raise InputError(f"referral {referral_id}: the decision's signature does not verify with bureau "
-                                 f"{bureau_id}'s key") from None  # fmt: skip
+                                 f"{bureau_id}'s key" + ("" if b.public_key else " (none registered: "
+                                 "msedocs bureaus set --public-key or bureaus keygen)")) from None  # fmt: skip
             attrs = RoutingAttributes.model_validate_json(row.routing)
             self.router.release(conn, referral_id)
             decision = {"kind": kind, "date": date.isoformat(), "by": bureau_id, "signature": signature.hex()}
             conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(
                 state=kind, decided_at=now, decision=json.dumps(decision)))  # fmt: skip
             assignment = self.router.assign(conn, referral_id, attrs, now, kind="address", stage=f"point12-{kind}")
-            self.audit.append(conn, "restriction-lifted", referral_id, actor or f"bureau:{bureau_id}",
-                              {"kind": kind, "to": assignment.bureau_id}, now)  # fmt: skip
+            self.audit.append(conn, "restriction-lifted", referral_id, who, {"kind": kind, "to": assignment.bureau_id},
+                              now)  # fmt: skip
             self.audit.checkpoint(conn, now)
         return assignment
 
@@ -428,8 +456,10 @@ class ReferralStore:
         now = self.clock()
         allowed = REVEAL_PURPOSES.get(purpose)
         wanted = set(categories or (allowed or ()))
+        requester = _bounded(requester)
+        asked = {"purpose": _bounded(purpose, 40), "categories": sorted(wanted)}
         with self.tx() as conn:
-            row = self._row(conn, referral_id)
+            row = self._known_row(conn, referral_id, "reveal-refused", requester, asked, now)
             reason = None
             if allowed is None:
                 reason = f"unknown purpose {purpose!r}"
@@ -447,11 +477,11 @@ class ReferralStore:
                     reason = "extract delivery reveals only to the platform's delivery"
                 elif row.state != "decided":
                     reason = "the bureau has not decided yet"
+            if reason is None and (erased := conn.execute(sa.select(t.vault_keys.c.destroyed_at).where(
+                    t.vault_keys.c.referral_id == referral_id)).scalar()) is not None:  # fmt: skip
+                reason = f"its personal data was erased on {erased:%Y-%m-%d}"
             if reason is not None:
-                self.audit.append(conn, "reveal-refused", referral_id, requester,
-                                  {"purpose": purpose, "categories": sorted(wanted), "reason": reason}, now)  # fmt: skip  # noqa: E501
-                self.audit.checkpoint(conn, now)
-                conn.commit()
+                self._refuse(conn, "reveal-refused", referral_id, requester, {**asked, "reason": reason}, now)
                 raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}")
             values = vault.open_values(conn, self._kek(), referral_id, sorted(wanted))
             self.audit.append(conn, "reveal", referral_id, requester, {
