@@ -7,6 +7,7 @@
     msedocs referrals close ID --bureau B       the bureau decided the case itself
     msedocs referrals reveal ID --purpose … --bureau B | --delivery [--category N …]
     msedocs referrals erase ID
+    msedocs referrals nsi-codes                 the reading of НСИ codes in force (MSEDOCS_NSI_CODES)
     msedocs referrals rotate-kek --new-kek SPEC
     msedocs bureaus add|list|set|keygen
     msedocs routing simulate --referrals N --bureaus M
@@ -230,6 +231,15 @@ def reveal_cmd(
     typer.echo(json.dumps({"referral_id": referral_id, "requester": requester, "purpose": name,
                            "categories": {str(k): v for k, v in sorted(got.items())}},
                           ensure_ascii=False, indent=2))  # fmt: skip
+
+
+@referrals_app.command("nsi-codes")
+def nsi_codes_cmd() -> None:
+    """The reading of НСИ codes in force (MSEDOCS_NSI_CODES or msedocs' default), as JSON: what an
+    operator confirms against НСИ (the form of the examination, purposes, observation fields)."""
+    from . import codes
+
+    typer.echo(json.dumps(codes.reading().as_json(), ensure_ascii=False, indent=2))
 
 
 @referrals_app.command("erase")
