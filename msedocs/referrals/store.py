@@ -344,6 +344,16 @@ class ReferralStore:
         self.audit.checkpoint(conn, now)
         conn.commit()
 
+    def _actor(self, conn: Connection, actor: str) -> str:
+        """An actor as the audit log names it: ``platform:…`` or ``bureau:<id>`` of a known bureau as
+        given, anything else as ``(unknown: N characters)``: what an operator typed is not logged."""
+        if actor.startswith("platform:") and actor[9:].isidentifier() and len(actor) <= 64:
+            return actor
+        if actor.startswith("bureau:") and conn.execute(sa.select(t.bureaus.c.id).where(
+                t.bureaus.c.id == actor[7:])).first() is not None:  # fmt: skip
+            return actor
+        return f"(unknown: {len(actor)} characters)"
+
     def _known_row(self, conn: Connection, referral_id: str, event: str, actor: str, details: dict[str, Any],
                    now: dt.datetime) -> Any:  # fmt: skip
         """The referral's row; an unknown referral is refused, and the refusal audited (the id as
@@ -399,8 +409,8 @@ class ReferralStore:
         if kind not in DECISION_KINDS:
             raise InputError(f"decision: {kind!r} is not in_person or exam_programme")
         now = self.clock()
-        who = actor or f"bureau:{_bounded(bureau_id)}"
         with self.tx() as conn:
+            who = actor or self._actor(conn, f"bureau:{bureau_id}")
             row = self._known_row(conn, referral_id, "decision-refused", who, {"kind": kind}, now)
             b = conn.execute(sa.select(t.bureaus).where(t.bureaus.c.id == bureau_id)).first()
             if row.bureau_id != bureau_id or b is None or row.state != "assigned":
@@ -456,13 +466,14 @@ class ReferralStore:
         now = self.clock()
         allowed = REVEAL_PURPOSES.get(purpose)
         wanted = set(categories or (allowed or ()))
-        requester = _bounded(requester)
-        asked = {"purpose": _bounded(purpose, 40), "categories": sorted(wanted)}
+        # what was typed is logged only when it names something known: a purpose, a bureau, the delivery
+        asked = {"purpose": purpose if allowed is not None else "(unknown)", "categories": sorted(wanted)}
         with self.tx() as conn:
-            row = self._known_row(conn, referral_id, "reveal-refused", requester, asked, now)
+            who = self._actor(conn, requester)
+            row = self._known_row(conn, referral_id, "reveal-refused", who, asked, now)
             reason = None
             if allowed is None:
-                reason = f"unknown purpose {purpose!r}"
+                reason = "unknown purpose"
             elif not row.depersonalised:
                 reason = "the referral is not depersonalised"
             elif not wanted <= allowed:
@@ -481,10 +492,11 @@ class ReferralStore:
                     t.vault_keys.c.referral_id == referral_id)).scalar()) is not None:  # fmt: skip
                 reason = f"its personal data was erased on {erased:%Y-%m-%d}"
             if reason is not None:
-                self._refuse(conn, "reveal-refused", referral_id, requester, {**asked, "reason": reason}, now)
-                raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}")
+                self._refuse(conn, "reveal-refused", referral_id, who, {**asked, "reason": reason}, now)
+                said = f" {_bounded(purpose, 40)!r}" if allowed is None else ""
+                raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}{said}")
             values = vault.open_values(conn, self._kek(), referral_id, sorted(wanted))
-            self.audit.append(conn, "reveal", referral_id, requester, {
+            self.audit.append(conn, "reveal", referral_id, who, {
                 "purpose": purpose, "categories": sorted(wanted), "identifiers": [v.token for v in values]}, now)  # fmt: skip  # noqa: E501
             self.audit.checkpoint(conn, now)
         out: dict[int, list[dict[str, str]]] = {}

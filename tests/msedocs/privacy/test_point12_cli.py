@@ -158,15 +158,20 @@ def test_decide_with_the_key_and_extract_delivery(cli) -> None:
     assert code == 2 and out == "" and "no such referral" in err
     code, out, err = cli("referrals", "reveal", "Иванов", "--bureau", "addr", "--purpose", "in-person")
     assert code == 2 and out == ""
+    code, out, err = cli("referrals", "reveal", cli.ids[2], "--bureau", "Петров П.П.", "--purpose", "Сидоров")
+    assert code == 2 and out == "" and "unknown purpose 'Сидоров'" in err
     assert cli("referrals", "erase", cli.ids[1])[0] == 0
     code, out, err = cli("referrals", "reveal", cli.ids[1], "--bureau", "addr", "--purpose", "additional-programme")
     assert code == 2 and out == "" and "erased" in err
     log = _audit(tmp)
-    tail = [(e[0], e[1], e[3].get("reason")) for e in log[-4:]]
+    tail = [(e[0], e[1], e[3].get("reason")) for e in log[-5:]]
     assert tail[0] == ("reveal-refused", "f" * 32, "no such referral")
     assert tail[1] == ("reveal-refused", None, "not a referral id")  # what was typed is not logged
-    assert "Иванов" not in json.dumps(log, ensure_ascii=False)
-    assert tail[2][0] == "erased" and tail[3][0] == "reveal-refused" and "erased" in (tail[3][2] or "")
+    assert tail[2] == ("reveal-refused", cli.ids[2], "unknown purpose")
+    assert log[-3][2] == "(unknown: 18 characters)" and log[-3][3]["purpose"] == "(unknown)"
+    text = json.dumps(log, ensure_ascii=False)
+    assert "Иванов" not in text and "Петров" not in text and "Сидоров" not in text
+    assert tail[3][0] == "erased" and tail[4][0] == "reveal-refused" and "erased" in (tail[4][2] or "")
     assert [e[0] for e in log if e[1] == cli.ids[2]].count("decision-refused") == 1
     assert cli("audit", "verify")[0] == 0
 
