@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -53,13 +54,11 @@ def read(file: Path, limit: int = MAX_BYTES) -> bytes:
     return file.read_bytes()
 
 
-class SemdInvalid(InputError):
-    def __init__(self, file: Path, problems) -> None:  # type: ignore[no-untyped-def]
-        lines = "\n".join(p.format(file) for p in problems)
-        super().__init__(f"{lines}\n{file}: {len(problems)} violation(s) of the СЭМД XSD or schematron; nothing stored")
-
-    def __str__(self) -> str:
-        return self.message
+def semd_invalid(file: Path, problems: list[Any]) -> InputError:
+    """The error of a document that fails the XSD or the schematron: one ``file:line: rule: message``
+    line per problem, then the count."""
+    lines = "\n".join(p.format(file) for p in problems)
+    return InputError(f"{lines}\n{file}: {len(problems)} violation(s) of the СЭМД XSD or schematron; nothing stored")
 
 
 def load_referral(file: Path, semd_dir: str | None = None) -> IncomingReferral:
@@ -72,7 +71,7 @@ def load_referral(file: Path, semd_dir: str | None = None) -> IncomingReferral:
     if head == b"<":
         tree, problems = semd.validate(data, str(file), semd.package(semd_dir))
         if problems:
-            raise SemdInvalid(file, problems)
+            raise semd_invalid(file, problems)
         return cda.to_referral(tree, str(file))
     if head == b"{":
         from msedocs.model import load_case
