@@ -102,16 +102,25 @@ def sign(key: Ed25519PrivateKey, referral_id: str, bureau_id: str, kind: str, da
 def load(path: Path) -> dict[str, Any]:
     """A signed decision written by :func:`sign`: its fields, the signature as bytes, the date as a date."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"--signature {path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        text = ""
+    return parse(text, f"--signature {path}")
+
+
+def parse(text: str | bytes, where: str = "the signed decision") -> dict[str, Any]:
+    """:func:`load` of a document already read (the HTTP service's body); ``where`` names it in errors."""
+    try:
+        doc = json.loads(text)
     except (ValueError, UnicodeDecodeError):
-        raise InputError(f"--signature {path}: not a signed decision (JSON written by `referrals sign-decision`)") from None  # noqa: E501
+        raise InputError(f"{where}: not a signed decision (JSON written by `referrals sign-decision`)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(f"--signature {path}: not a signed decision of format {FORMAT}")
+        raise InputError(f"{where}: not a signed decision of format {FORMAT}")
     try:
         return {"referral_id": str(doc["referral_id"]), "bureau": str(doc["bureau"]),
                 "decision": decision_kind(str(doc["decision"])), "date": dt.date.fromisoformat(str(doc["date"])),
                 "signature": base64.b64decode(str(doc["signature"]), validate=True)}  # fmt: skip
     except (KeyError, ValueError, binascii.Error) as exc:
-        raise InputError(f"--signature {path}: a field is missing or malformed ({exc})") from None
+        raise InputError(f"{where}: a field is missing or malformed ({exc})") from None
