@@ -88,9 +88,12 @@ def _store(request: Request) -> ReferralStore:
     return store
 
 
-def _acting_bureau(key: ApiKey, given: str | None) -> str:
-    """The bureau a request acts for: a ``bureau:<id>`` key's own; else the one named."""
+def _acting_bureau(key: ApiKey, given: str | None, *, bound_only: bool = False) -> str:
+    """The bureau a request acts for: a ``bureau:<id>`` key's own; else the one named, unless
+    ``bound_only`` (a reveal: only a key issued to the bureau itself may ask for values)."""
     bound = key.name[7:] if key.name.startswith("bureau:") else None
+    if bound is None and bound_only:
+        raise ApiProblem("forbidden", "values are revealed only to a key issued to the bureau (named bureau:<id>)")
     if bound is not None:
         if given is not None and given != bound:
             raise ApiProblem("forbidden", "this API key acts for another bureau")
@@ -454,7 +457,7 @@ def reveal(referral_id: str, request: Request, body: Annotated[bytes, Depends(ra
             raise ApiProblem("forbidden", "a reveal for the extract's delivery needs the scope deliver")
         requester = "platform:delivery"
     else:
-        requester = f"bureau:{_acting_bureau(key, asked.bureau)}"
+        requester = f"bureau:{_acting_bureau(key, asked.bureau, bound_only=True)}"
     name = purpose_name(asked.purpose)
     store = _store(request)
     try:

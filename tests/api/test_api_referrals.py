@@ -229,6 +229,9 @@ def test_decision_wrong_signature_refused_and_audited_then_reveal_as_point_12_al
     # delivery needs its scope
     is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "extract-delivery", "delivery": True},
                            headers=auth(env["keys"]["intake"])), 403, "forbidden")  # fmt: skip
+    # a key not issued to the bureau may not ask for values, whichever bureau it names
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person", "bureau": address},
+                           headers=auth(env["keys"]["admin"])), 403, "forbidden")  # fmt: skip
     granted = client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"},
                           headers=auth(bureau_key(env, address)))  # fmt: skip
     assert granted.status_code == 200, granted.text
