@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from msedocs.contract import format_date as format_date
 from msedocs.errors import Problem, SchemaError, TemplateError
 
 from .resources import FONTS_DIR as FONTS_DIR
@@ -19,19 +20,6 @@ MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "p7s": "application/pkcs7-signature",
 }
-
-
-MONTHS_GENITIVE = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-
-
-def format_date(value: date | None) -> str:
-    """A date the way the paper forms print it: «23» ноября 2026 г."""
-    if value is None:
-        return ""
-    return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
 
 
 def esign_statement(data: dict[str, Any]) -> str:

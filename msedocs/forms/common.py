@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..contract import format_date
 from ..model.case import ActivityLimit, Case, Commission, Diagnosis, Examination, Impairment, Referral, Sheet
 from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, Sex, Supplement
-from .spec import Column, ItemDef, address_limit, format_date, list_limit, name_limit, text_limit
+from .spec import Column, ItemDef, address_limit, list_limit, name_limit, text_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ..contract import format_date
 from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..contract import format_date
 from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source
 
 Reader = Callable[[Case, Any], Any]
 

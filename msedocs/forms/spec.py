@@ -38,9 +38,8 @@ from datetime import date
 from enum import Enum
 from typing import Any, Literal
 
-from generators.common import format_date
-from signing import stamp
-
+from .. import contract
+from ..contract import format_date
 from ..model.case import ADDRESS_SEP, NAME_SEP, Address, Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
 
@@ -555,15 +554,15 @@ class FormSpec:
 
     def stamp_room(self) -> dict[str, Any] | None:
         """The room the electronic PDF reserves for its signers' visible stamps (see
-        ``signing.stamp``), so that no stamp covers the text."""
+        ``msedocs.contract``), so that no stamp covers the text."""
         if not self.visible_stamp or not self.signers:
             return None
         count = len(self.signers)
         columns, rows = min(count, 2), (count + 1) // 2
         return {
-            "anchor": stamp.ANCHOR,
-            "width": columns * stamp.WIDTH + (columns - 1) * stamp.GAP_X,
-            "height": rows * stamp.HEIGHT + (rows - 1) * stamp.GAP_Y,
+            "anchor": contract.STAMP_ANCHOR,
+            "width": columns * contract.STAMP_WIDTH + (columns - 1) * contract.STAMP_GAP_X,
+            "height": rows * contract.STAMP_HEIGHT + (rows - 1) * contract.STAMP_GAP_Y,
         }
 
     def applies_to(self, case: Case) -> bool:
