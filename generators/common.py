@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from msedocs.contract import Document, SessionProtocol
 from msedocs.contract import format_date as format_date
 from msedocs.errors import Problem, SchemaError, TemplateError
 
@@ -22,10 +23,10 @@ MEDIA_TYPES = {
 }
 
 
-def esign_statement(data: dict[str, Any]) -> str:
+def esign_statement(data: Document | SessionProtocol) -> str:
     """What an electronic rendering prints instead of handwritten signatures and the seal; a form
-    may word the first sentence itself (``extra.esign_statement``: ru-extract, a qualified one)."""
-    first = (data.get("extra") or {}).get("esign_statement") or "Документ подписан электронной подписью"
+    may word the first sentence itself (``extra["esign_statement"]``: ru-extract, a qualified one)."""
+    first = data.extra.get("esign_statement") or "Документ подписан электронной подписью"
     return f"{first}. Сведения о сертификатах подписей — в файле подписи."
 
 

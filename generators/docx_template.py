@@ -92,7 +92,7 @@ class FormDecl(SessionDecl, Protocol):
         """The title as declared, before the header's captions (not in capitals after them)."""
     @property
     def tear_off(self) -> FormDecl | None:
-        """A form printed on the same sheet after «Линия отреза», its data in ``extra["slip"]``."""
+        """A form printed on the same sheet after «Линия отреза», its data in ``Document.slip``."""
 
 
 class ColumnDecl(Protocol):
@@ -152,7 +152,7 @@ def _items(doc: Any, items: Sequence[ItemDecl], data_expr: str, rt: str, key: st
             n = len(head) + item.column_numbers  # rows of the table head
             table = doc.add_table(rows=n + 3, cols=len(item.columns))
             table.style = "Table Grid"
-            rows_expr = f"{data_expr}{_path(k)}['rows']"
+            rows_expr = f"{data_expr}{_path(k)}.rows"
             for r, cells in enumerate(head):  # merged cells where a heading spans sub-columns or both rows
                 for h in cells:
                     cell = table.cell(r, h["col"])
@@ -167,17 +167,17 @@ def _items(doc: Any, items: Sequence[ItemDecl], data_expr: str, rt: str, key: st
             table.rows[n].cells[0].text = "{%tr for row in " + rows_expr + " %}"
             table.rows[n + 2].cells[0].text = "{%tr endfor %}"
             if item.total is not None:
-                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}['total'] or ''" + " }}")
+                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}.total or ''" + " }}")
         if item.kind == "group" and not item.inline:
             _items(doc, item.children, data_expr, rt, k)
 
 
 def _path(key: str) -> str:
-    """'i3_1' -> "['items'][3]['children'][1]"."""
+    """'i3_1' -> ".items[3].children[1]": the item's attribute path in the filled-in form."""
     parts = key[1:].split("_")
-    out = f"['items'][{parts[0]}]"
+    out = f".items[{parts[0]}]"
     for p in parts[1:]:
-        out += f"['children'][{p}]"
+        out += f".children[{p}]"
     return out
 
 
@@ -275,7 +275,7 @@ def build_form(spec: FormDecl) -> bytes:
         _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
         if slip.note:
             _para(doc, slip.note, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
-        _body(doc, slip, "data['extra']['slip']", "slip_", title_first=slip.title_as_printed, footnotes=False)
+        _body(doc, slip, "data.slip", "slip_", title_first=slip.title_as_printed, footnotes=False)
         _footnotes(doc, spec.footnotes)
     return _save(doc, spec.title)
 

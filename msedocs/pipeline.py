@@ -1,8 +1,9 @@
 """The pipeline: a case through the registry and the generators, into a package.
 
     case ──► FormSpec.data(case) ──► generators.xml / pdf / docx ──► RenderedDocument
+             (a msedocs.contract.Document)
 
-Each form's data dict is computed once and feeds every format; the XML is built once
+Each form's document is filled in once and feeds every format; the XML is built once
 and embedded into the PDF. A package is written only when every document rendered:
 files go to a temporary folder beside the target and are moved in at the end, so a
 failure never leaves half a package.
@@ -172,8 +173,8 @@ def render_form(
     paper: bool = True,
     profile: SigningProfile | None = None,
 ) -> list[RenderedDocument]:
-    """Every requested format of one form, from one data dict; signed when a profile is given
-    (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
+    """Every requested format of one form, from one filled-in document; signed when a profile is
+    given (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
     return render_document(spec, data, formats, paper=paper, signer=signer)

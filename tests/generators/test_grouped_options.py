@@ -24,6 +24,7 @@ from lxml import etree
 
 from generators import docx as docx_gen
 from generators.pdf import render_html
+from msedocs.contract import Document, Item
 from msedocs.forms import REGISTRY
 from msedocs.forms.ipmra import AFTER, BEFORE, DEGREE_HEAD, DYNAMICS_HEAD, EFFECT_HEAD, FC_HEAD
 from msedocs.forms.spec import Column, ItemDef, OptionGroup, table_head
@@ -313,15 +314,15 @@ UNDERLINED_MORE = {
 MORE_CASES = sorted({(c, f) for c, f, _ in UNDERLINED_MORE})
 
 
-def _item(data: dict[str, Any], key: str) -> dict[str, Any]:
-    (item,) = [i for i in [*data["header"], *data["items"]] if i["key"] == key]
+def _item(data: Document, key: str) -> Item:
+    (item,) = [i for i in [*data.header, *data.items] if i.key == key]
     return item
 
 
-def _other(data: dict[str, Any], key: str) -> list[str]:
+def _other(data: Document, key: str) -> list[str]:
     """The «другое указать» text of an item (or of its choices), which the DOCX writes underlined."""
     item = _item(data, key)
-    return [o for i in [item, *item["children"]] if (o := i.get("other"))]
+    return [o for i in [item, *item.children] if (o := i.other)]
 
 
 @pytest.mark.parametrize(("case_name", "form_id"), MORE_CASES, ids=[f"{c}:{f}" for c, f in MORE_CASES])
