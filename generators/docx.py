@@ -59,9 +59,9 @@ def item_text(item: Item) -> RichText:
     if kind == "choice" or (kind == "records" and item.options):
         _add(rt, (": " if item.colon else " ") if item.label else "")
         _options(rt, item)
-    elif kind == "records" and not item.table:
+    elif item.table is not None and item.table.inline:
         _add(rt, " ")  # the statute's «(указать) ___»: the blank straight after the label
-        rows = [" — ".join(c["display"] for c in row.values() if c["display"]) for row in item.rows]
+        rows = [" — ".join(c.display for c in row.cells if c.display) for row in item.table.rows]
         _value(rt, "; ".join(rows))
     elif kind in ("records", "group") and not item.inline:
         _add(rt, ":" if item.colon else "")

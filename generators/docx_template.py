@@ -24,6 +24,8 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
+from msedocs.contract import HeaderCell
+
 from .common import footnote_parts
 
 FONT = "Liberation Serif"
@@ -57,8 +59,8 @@ class ItemDecl(Protocol):
     @property
     def children(self) -> Sequence[ItemDecl]: ...
     @property
-    def head(self) -> list[list[dict[str, Any]]]:
-        """The table head: rows of cells ``{"text", "col", "colspan", "rowspan"}``."""
+    def head(self) -> tuple[tuple[HeaderCell, ...], ...]:
+        """The table head as printed: one row of headings, or two under a spanning heading."""
 
 
 class SessionDecl(Protocol):
@@ -152,22 +154,22 @@ def _items(doc: Any, items: Sequence[ItemDecl], data_expr: str, rt: str, key: st
             n = len(head) + item.column_numbers  # rows of the table head
             table = doc.add_table(rows=n + 3, cols=len(item.columns))
             table.style = "Table Grid"
-            rows_expr = f"{data_expr}{_path(k)}.rows"
+            rows_expr = f"{data_expr}{_path(k)}.table.rows"
             for r, cells in enumerate(head):  # merged cells where a heading spans sub-columns or both rows
                 for h in cells:
-                    cell = table.cell(r, h["col"])
-                    last = table.cell(r + h["rowspan"] - 1, h["col"] + h["colspan"] - 1)
+                    cell = table.cell(r, h.col)
+                    last = table.cell(r + h.rowspan - 1, h.col + h.colspan - 1)
                     if last._tc is not cell._tc:
                         cell = cell.merge(last)
-                    cell.text = h["text"]
-            for j, col in enumerate(item.columns):
+                    cell.text = h.text
+            for j in range(len(item.columns)):
                 if item.column_numbers:
                     table.cell(n - 1, j).text = str(j + 1)
-                table.rows[n + 1].cells[j].text = "{{ " + f"row['{col.key}']['display']" + " }}"
+                table.rows[n + 1].cells[j].text = "{{ " + f"row.cells[{j}].display" + " }}"
             table.rows[n].cells[0].text = "{%tr for row in " + rows_expr + " %}"
             table.rows[n + 2].cells[0].text = "{%tr endfor %}"
             if item.total is not None:
-                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}.total or ''" + " }}")
+                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}.table.total or ''" + " }}")
         if item.kind == "group" and not item.inline:
             _items(doc, item.children, data_expr, rt, k)
 

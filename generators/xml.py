@@ -38,8 +38,8 @@ def _has_content(item: Item) -> bool:
         return any(_has_content(c) for c in item.children)
     if item.kind == "choice":
         return bool(item.value) or bool(item.other)
-    if item.kind == "records":
-        return bool(item.rows) or bool(item.total) or bool(item.other)
+    if item.table is not None:
+        return bool(item.table.rows) or bool(item.table.total) or bool(item.other)
     return item.value not in (None, "", ())
 
 
@@ -58,14 +58,14 @@ def _add_item(parent: etree._Element, ns: str, item: Item) -> None:
             etree.SubElement(el, f"{{{ns}}}option").text = str(v)
         if item.other:
             etree.SubElement(el, f"{{{ns}}}other").text = item.other
-    elif item.kind == "records":
-        for row in item.rows:
+    elif item.table is not None:
+        for row in item.table.rows:
             row_el = etree.SubElement(el, f"{{{ns}}}row")
-            for key, cell in row.items():
-                if cell["value"] not in (None, ""):
-                    etree.SubElement(row_el, f"{{{ns}}}{key}").text = _text(cell["value"])
-        if item.total:
-            etree.SubElement(el, f"{{{ns}}}total").text = _text(item.total)
+            for cell in row.cells:
+                if cell.value not in (None, ""):
+                    etree.SubElement(row_el, f"{{{ns}}}{cell.key}").text = _text(cell.value)
+        if item.table.total:
+            etree.SubElement(el, f"{{{ns}}}total").text = _text(item.table.total)
         if item.other:
             etree.SubElement(el, f"{{{ns}}}other").text = item.other
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 MONTHS_GENITIVE = (
     "января", "февраля", "марта", "апреля", "мая", "июня",
@@ -109,6 +109,79 @@ class Part:
     sep: str = ""
 
 
+#: What a table's column holds: its cells' values in the XML are texts, ISO dates, numbers or
+#: an option's value.
+ColumnType = Literal["text", "date", "int", "enum"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a table (or of repeated entries printed in the text)."""
+
+    #: The XML element of its cells.
+    key: str
+    #: Its full heading: «group: sub» under a spanning heading, else its own.
+    label: str
+    type: ColumnType = "text"
+    #: The heading printed over this column and its neighbours of the same group, if any.
+    group: str = ""
+    #: The column's own heading under a spanning one (else its label).
+    sub: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCell:
+    """A cell of a table's head: its heading, its first column (0-based) and how many columns and
+    head rows it spans (a heading over sub-columns, or one beside them spanning both rows)."""
+
+    text: str
+    col: int
+    colspan: int = 1
+    rowspan: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A table's cell: its column's key, its value as the XML writes it, its text as printed."""
+
+    key: str
+    #: A text, an ISO date, a number or an option's value; None when the cell is empty.
+    value: str | int | None
+    display: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A row of a table: one cell per column, in the columns' order."""
+
+    cells: tuple[Cell, ...]
+
+    def cell(self, key: str) -> Cell:
+        """The cell of the column ``key``."""
+        for c in self.cells:
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A records item's rows under the statute's column headings (incapacity periods,
+    hospitalisations, the card's past decisions...)."""
+
+    columns: tuple[Column, ...]
+    #: The head as printed: one row of headings, or two where a heading spans sub-columns.
+    head: tuple[tuple[HeaderCell, ...], ...]
+    rows: tuple[Row, ...] = ()
+    #: The head ends with a row numbering the columns 1, 2, ...
+    column_numbers: bool = False
+    #: The rows printed in the text after the label, on its blank («(указать) ___»), not as a ruled table.
+    inline: bool = False
+    #: The total printed under the table after ``total_label`` («Всего дней …»).
+    total: str | None = None
+    total_label: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One numbered item of a paper form, filled in: its number and wording, its value as the
@@ -157,13 +230,8 @@ class Item:
     runs: tuple[Run, ...] = ()
     #: «другое (указать)»: the text given for an option not in the list.
     other: str | None = None
-    columns: tuple[Mapping[str, Any], ...] = ()
-    head: tuple[tuple[Mapping[str, Any], ...], ...] = ()
-    column_numbers: bool = False
-    table: bool = True
-    rows: tuple[Mapping[str, Mapping[str, Any]], ...] = ()
-    total: str | None = None
-    total_label: str = ""
+    #: A records item's table (None for every other kind).
+    table: Table | None = None
 
 
 @dataclass(frozen=True, slots=True)

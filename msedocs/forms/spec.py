@@ -25,7 +25,22 @@ from datetime import date
 from enum import Enum
 from typing import Any, Literal
 
-from ..contract import Document, Extra, Item, Option, Part, Run, Signature, StampRoom, format_date
+from .. import contract
+from ..contract import (
+    Cell,
+    Document,
+    Extra,
+    HeaderCell,
+    Item,
+    Option,
+    Part,
+    Row,
+    Run,
+    Signature,
+    StampRoom,
+    Table,
+    format_date,
+)
 from ..model.case import ADDRESS_SEP, NAME_SEP, Address, Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
 
@@ -63,29 +78,26 @@ class Column:
         return f"{self.group}: {self.label}" if self.group else self.label
 
 
-def table_head(columns: Sequence[Column]) -> list[list[dict[str, Any]]]:
+def table_head(columns: Sequence[Column]) -> tuple[tuple[HeaderCell, ...], ...]:
     """The head of a table as the statute prints it: one row of headings or, where a heading
-    spans sub-columns (:attr:`Column.group`), two rows; the other headings then span both rows.
-
-    Each cell: ``{"text", "col" (first column, 0-based), "colspan", "rowspan"}``.
-    """
+    spans sub-columns (:attr:`Column.group`), two rows; the other headings then span both rows."""
     two = any(c.group for c in columns)
-    top: list[dict[str, Any]] = []
-    sub: list[dict[str, Any]] = []
+    top: list[HeaderCell] = []
+    sub: list[HeaderCell] = []
     i = 0
     while i < len(columns):
         col = columns[i]
         if not col.group:
-            top.append({"text": col.label, "col": i, "colspan": 1, "rowspan": 2 if two else 1})
+            top.append(HeaderCell(col.label, i, rowspan=2 if two else 1))
             i += 1
             continue
         n = 1
         while i + n < len(columns) and columns[i + n].group == col.group:
             n += 1
-        top.append({"text": col.group, "col": i, "colspan": n, "rowspan": 1})
-        sub += [{"text": columns[j].label, "col": j, "colspan": 1, "rowspan": 1} for j in range(i, i + n)]
+        top.append(HeaderCell(col.group, i, colspan=n))
+        sub += [HeaderCell(columns[j].label, j) for j in range(i, i + n)]
         i += n
-    return [top, sub] if two else [top]
+    return (tuple(top), tuple(sub)) if two else (tuple(top),)
 
 
 @dataclass(frozen=True)
@@ -189,7 +201,7 @@ class ItemDef:
             grouped |= set(values)
 
     @property
-    def head(self) -> list[list[dict[str, Any]]]:
+    def head(self) -> tuple[tuple[HeaderCell, ...], ...]:
         """A records item's table head as the statute prints it (:func:`table_head`)."""
         return table_head(self.columns)
 
@@ -309,32 +321,31 @@ class ItemDef:
 
     def _records(self, item: Item, case: Case, raw: Any) -> Item:
         rows = tuple(_row(self.columns, r) for r in (raw or []))
-        item = replace(
-            item,
-            columns=tuple(
-                {"key": c.key, "label": c.title, "type": c.type, "group": c.group, "sub": c.label} for c in self.columns
-            ),
-            head=tuple(tuple(cells) for cells in table_head(self.columns)),
-            column_numbers=self.column_numbers,
-            table=self.table,
+        table = Table(
+            columns=tuple(contract.Column(c.key, c.title, c.type, c.group, c.label) for c in self.columns),
+            head=table_head(self.columns),
             rows=rows,
+            column_numbers=self.column_numbers,
+            inline=not self.table,
             total=self.total(case) if self.total else None,
             total_label=self.total_label,
+        )
+        item = replace(
+            item,
+            table=table,
             other=(display_text(self.other(case)) or None) if self.other else None,
-            display="; ".join(
-                " ".join(cell["display"] for cell in row.values() if cell["display"]) for row in rows
-            ),
+            display="; ".join(" ".join(c.display for c in row.cells if c.display) for row in rows),
         )
         if self.enum is None:
             return item
         # every option printed, the recorded ones underlined
-        by_value = {row[self.columns[0].key]["value"]: row for row in rows}
+        by_value = {row.cell(self.columns[0].key).value: row for row in rows}
         options = tuple(
             Option(
                 m.value,
                 self.option_label(m),
                 m.value in by_value,
-                by_value[m.value][self.columns[1].key]["display"] if m.value in by_value else "",
+                by_value[m.value].cell(self.columns[1].key).display if m.value in by_value else "",
             )
             for m in self.enum
         )
@@ -440,21 +451,18 @@ def joined_limit(model: builtins.type[Any], field_name: str) -> int:
     return count * longest + count - 1
 
 
-def _row(columns: Sequence[Column], record: Any) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _row(columns: Sequence[Column], record: Any) -> Row:
+    cells: list[Cell] = []
     for col in columns:
         raw = col.get(record)
         if col.type == "date":
-            out[col.key] = {"value": raw.isoformat() if raw else None, "display": format_date(raw)}
+            cells.append(Cell(col.key, raw.isoformat() if raw else None, format_date(raw)))
         elif col.type == "enum":
-            out[col.key] = {
-                "value": raw.value if raw is not None else None,
-                "display": raw.label if raw is not None else "",
-            }
+            cells.append(Cell(col.key, raw.value if raw is not None else None, raw.label if raw is not None else ""))
         else:
             text = display_text(raw)
-            out[col.key] = {"value": raw if col.type == "int" else (text or None), "display": text}
-    return out
+            cells.append(Cell(col.key, raw if col.type == "int" else (text or None), text))
+    return Row(tuple(cells))
 
 
 def display_text(raw: Any) -> str:

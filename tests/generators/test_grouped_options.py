@@ -24,7 +24,7 @@ from lxml import etree
 
 from generators import docx as docx_gen
 from generators.pdf import render_html
-from msedocs.contract import Document, Item
+from msedocs.contract import Document, HeaderCell, Item
 from msedocs.forms import REGISTRY
 from msedocs.forms.ipmra import AFTER, BEFORE, DEGREE_HEAD, DYNAMICS_HEAD, EFFECT_HEAD, FC_HEAD
 from msedocs.forms.spec import Column, ItemDef, OptionGroup, table_head
@@ -218,9 +218,9 @@ def test_option_groups_must_follow_the_enum_order():
 def test_table_head_spans_sub_columns():
     cols = (Column("a", "A"), Column("b", "B1", group="B"), Column("c", "B2", group="B"), Column("d", "D"))
     top, sub = table_head(cols)
-    assert [(h["text"], h["colspan"], h["rowspan"]) for h in top] == [("A", 1, 2), ("B", 2, 1), ("D", 1, 2)]
-    assert [(h["text"], h["col"]) for h in sub] == [("B1", 1), ("B2", 2)]
-    assert table_head(cols[:1]) == [[{"text": "A", "col": 0, "colspan": 1, "rowspan": 1}]]
+    assert [(h.text, h.colspan, h.rowspan) for h in top] == [("A", 1, 2), ("B", 2, 1), ("D", 1, 2)]
+    assert [(h.text, h.col) for h in sub] == [("B1", 1), ("B2", 2)]
+    assert table_head(cols[:1]) == ((HeaderCell("A", col=0, colspan=1, rowspan=1),),)
 
 
 # --- IPMRA tables: two-level heads in the DOCX as in the PDF and the statute ----------------

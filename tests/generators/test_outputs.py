@@ -53,8 +53,8 @@ def expected_values(data: Document) -> list[str]:
             out.append(norm(item.display))
         for opt in item.options:
             out.append(norm(opt.label))
-        for row in item.rows:
-            out.extend(norm(cell["display"]) for cell in row.values() if cell["display"])
+        for row in item.table.rows if item.table else ():
+            out.extend(norm(cell.display) for cell in row.cells if cell.display)
     return out
 
 

@@ -230,8 +230,8 @@ def test_keys_are_xml_names_unique_among_siblings(make: Any) -> None:
         for it in items:
             assert XML_NAME.match(it.key), it.key
             check(it.children)
-            for col in it.columns:
-                assert XML_NAME.match(col["key"]), col["key"]
+            for col in it.table.columns if it.table else ():
+                assert XML_NAME.match(col.key), col.key
 
     check(data.header)
     check(data.items)
@@ -306,10 +306,12 @@ def test_dates_display_in_the_form_style(make: Any) -> None:
         else:
             assert DATE_DISPLAY.match(it.display), (it.key, it.display)
     for it in walk(data.items):
-        for row in it.rows:
-            for col in it.columns:
-                if col["type"] == "date" and row[col["key"]]["value"]:
-                    assert DATE_DISPLAY.match(row[col["key"]]["display"])
+        if it.table is None:
+            continue
+        for row in it.table.rows:
+            for col in it.table.columns:
+                if col.type == "date" and row.cell(col.key).value:
+                    assert DATE_DISPLAY.match(row.cell(col.key).display)
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
@@ -346,7 +348,7 @@ def test_fixture_adult_first_group_ii() -> None:
     assert by_no(data, "31.1").value is None
     assert by_no(data, "31.3").value == "на срок до 30.11.2027"
     assert by_no(data, "32.2").value == "общее заболевание"
-    assert by_no(data, "33.2").rows == ()
+    assert by_no(data, "33.2").table.rows == ()
     assert selected(by_no(data, "34")) == ["locomotor"]
     assert selected(by_no(data, "39")) == ["ipra_adult"]
     validity = by_no(data, "41")
@@ -394,9 +396,9 @@ def test_central_in_absentia_case() -> None:
     assert by_no(data, "31.1").value == "III группа"
     assert by_no(data, "32.1").value == "общее заболевание"
     assert by_no(data, "33.1").value.startswith("30 %")
-    rows = by_no(data, "33.2").rows
-    assert [r["percent"]["value"] for r in rows] == [40, 20]
-    assert rows[0]["caseDate"]["display"] == "«01» февраля 2024 г."
+    rows = by_no(data, "33.2").table.rows
+    assert [r.cell("percent").value for r in rows] == [40, 20]
+    assert rows[0].cell("caseDate").display == "«01» февраля 2024 г."
     assert by_no(data, "33.3").value == 60
     assert by_no(data, "33.4").value == NO_TERM
     assert selected(by_no(data, "34")) == ["vision", "hearing"]

@@ -65,23 +65,23 @@ def test_card_items_in_order():
 
 def test_card_results_one_row_per_past_decision_then_the_current_one():
     case = _case("occupational_disease_percentages")
-    rows = _item(CARD.data(case), "8").rows
+    rows = _item(CARD.data(case), "8").table.rows
     assert len(rows) == len(case.history) + 1
-    assert [r["no"]["value"] for r in rows] == list(range(1, len(rows) + 1))
-    dates = [r["date"]["value"] for r in rows]
+    assert [r.cell("no").value for r in rows] == list(range(1, len(rows) + 1))
+    dates = [r.cell("date").value for r in rows]
     assert dates == sorted(dates)
     assert dates[-1] == case.decision.date.isoformat()
-    assert rows[-1]["commission"]["display"] == case.commission.name
-    assert rows[-1]["certificate"]["display"] == "серия МИ № 1187307"
-    assert "III группа" in rows[-1]["conclusion"]["display"]
-    assert rows[3]["certificate"]["display"] == "серия МИ № 0874215 (дубликат)"
-    assert rows[0]["date"]["display"] == format_date(dt.date(2019, 5, 21))
+    assert rows[-1].cell("commission").display == case.commission.name
+    assert rows[-1].cell("certificate").display == "серия МИ № 1187307"
+    assert "III группа" in rows[-1].cell("conclusion").display
+    assert rows[3].cell("certificate").display == "серия МИ № 0874215 (дубликат)"
+    assert rows[0].cell("date").display == format_date(dt.date(2019, 5, 21))
 
 
 def test_card_rows_sorted_by_date_whatever_the_input_order():
     case = _case("occupational_disease_percentages")
     shuffled = case.model_copy(update={"history": list(reversed(case.history))})
-    dates = [r["date"]["value"] for r in _item(CARD.data(shuffled), "8").rows]
+    dates = [r.cell("date").value for r in _item(CARD.data(shuffled), "8").table.rows]
     assert dates == sorted(dates)
 
 
@@ -90,18 +90,18 @@ def test_card_current_decision_not_repeated_when_already_in_history():
     assert case.decision is not None
     same = PastDecision(date=case.decision.date, commission=case.commission.name, conclusion="то же решение")
     dup = case.model_copy(update={"history": [*case.history, same]})
-    assert len(_item(CARD.data(dup), "8").rows) == len(case.history) + 1
+    assert len(_item(CARD.data(dup), "8").table.rows) == len(case.history) + 1
 
 
 def test_card_review_noted_and_not_recognised_worded():
-    rows = _item(CARD.data(_case("central_mrek_cancelled")), "8").rows
-    assert rows[0]["conclusion"]["display"] == "инвалидом не признан"
-    assert rows[-1]["note"]["display"].endswith("№ 771: отменяется")
+    rows = _item(CARD.data(_case("central_mrek_cancelled")), "8").table.rows
+    assert rows[0].cell("conclusion").display == "инвалидом не признан"
+    assert rows[-1].cell("note").display.endswith("№ 771: отменяется")
     case = _case("not_recognised")
-    rows = _item(CARD.data(case), "8").rows
+    rows = _item(CARD.data(case), "8").table.rows
     # «признан(а)» printed in the form matching the patient's sex
     assert (
-        rows[-1]["conclusion"]["display"]
+        rows[-1].cell("conclusion").display
         == {"male": "инвалидом не признан", "female": "инвалидом не признана"}[case.patient.sex.value]
     )
 

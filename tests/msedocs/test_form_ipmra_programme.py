@@ -125,17 +125,17 @@ def test_ipmra_function_table_has_all_13_rows_with_before_and_after(name):
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "impairments")
     assert item.table
-    assert [c["key"] for c in item.columns] == ["function", "before", "after", "dynamics"]
-    assert "до медицинской реабилитации" in item.columns[1]["label"]
-    assert "после медицинской реабилитации" in item.columns[2]["label"]
-    assert [r["function"]["value"] for r in item.rows] == [k.value for k in ImpairmentKind]
-    assert item.rows[2]["function"]["display"].startswith("нарушения сенсорных функций (зрения, слуха")
+    assert [c.key for c in item.table.columns] == ["function", "before", "after", "dynamics"]
+    assert "до медицинской реабилитации" in item.table.columns[1].label
+    assert "после медицинской реабилитации" in item.table.columns[2].label
+    assert [r.cell("function").value for r in item.table.rows] == [k.value for k in ImpairmentKind]
+    assert item.table.rows[2].cell("function").display.startswith("нарушения сенсорных функций (зрения, слуха")
     recorded = {a.kind.value: a for a in case.ipmra.impairments}
-    for row in item.rows:
-        a = recorded.get(row["function"]["value"])
-        assert row["before"]["value"] == (a.before.value if a and a.before else None)
-        assert row["after"]["display"] == (a.after.label if a and a.after else "")
-        assert row["dynamics"]["display"] == ((a.dynamics or "") if a else "")
+    for row in item.table.rows:
+        a = recorded.get(row.cell("function").value)
+        assert row.cell("before").value == (a.before.value if a and a.before else None)
+        assert row.cell("after").display == (a.after.label if a and a.after else "")
+        assert row.cell("dynamics").display == ((a.dynamics or "") if a else "")
 
 
 @pytest.mark.parametrize("name", IPMRA_CASES)
@@ -143,42 +143,42 @@ def test_ipmra_activity_table_has_the_5_basic_categories(name):
     case = _case(name)
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "activityLimits")
-    assert [c["key"] for c in item.columns] == ["category", "fcBefore", "fcAfter", "effectiveness"]
-    assert [r["category"]["display"] for r in item.rows] == [b.label for b in BasicActivity]
+    assert [c.key for c in item.table.columns] == ["category", "fcBefore", "fcAfter", "effectiveness"]
+    assert [r.cell("category").display for r in item.table.rows] == [b.label for b in BasicActivity]
     recorded = {a.category.value: a for a in case.ipmra.activities}
-    for row in item.rows:
-        a = recorded.get(row["category"]["value"])
-        assert row["fcBefore"]["value"] == (a.fc_before if a else None)
-        assert row["fcAfter"]["value"] == (a.fc_after if a else None)
+    for row in item.table.rows:
+        a = recorded.get(row.cell("category").value)
+        assert row.cell("fcBefore").value == (a.fc_before if a else None)
+        assert row.cell("fcAfter").value == (a.fc_after if a else None)
 
 
 def test_ipmra_measures_table_rows_1_to_11_6():
     case = _case("adult_first_group_ii")
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "measures")
-    numbers = [r["number"]["display"] for r in item.rows]
+    numbers = [r.cell("number").display for r in item.table.rows]
     assert numbers == [str(i) for i in range(1, 12)] + [f"11.{i}" for i in range(1, 7)]
-    assert [c["label"] for c in item.columns] == [
+    assert [c.label for c in item.table.columns] == [
         "№ п/п",
         "Методы медицинской реабилитации, медицинской абилитации",
         "Дата назначения",
         "Дата выполнения",
     ]
-    rows = {r["number"]["display"]: r for r in item.rows}
-    assert rows["1"]["method"]["display"] == "Психотерапия, психокоррекция"
-    assert rows["1"]["prescribed"]["value"] is None
-    assert rows["11"]["method"]["display"] == DEVICES_WORDING
+    rows = {r.cell("number").display: r for r in item.table.rows}
+    assert rows["1"].cell("method").display == "Психотерапия, психокоррекция"
+    assert rows["1"].cell("prescribed").value is None
+    assert rows["11"].cell("method").display == DEVICES_WORDING
     for m in case.ipmra.measures:
         row = rows[m.method.value]
-        assert row["method"]["display"].startswith(m.method.label)
+        assert row.cell("method").display.startswith(m.method.label)
         if m.detail:
-            assert row["method"]["display"].endswith(m.detail)
-        assert row["prescribed"]["display"] == format_date(m.prescribed)
-        assert row["done"]["value"] == (m.done.isoformat() if m.done else None)
+            assert row.cell("method").display.endswith(m.detail)
+        assert row.cell("prescribed").display == format_date(m.prescribed)
+        assert row.cell("done").value == (m.done.isoformat() if m.done else None)
     for i, d in enumerate(case.ipmra.devices, start=1):
-        assert rows[f"11.{i}"]["method"]["display"] == d.name
-        assert rows[f"11.{i}"]["done"]["display"] == format_date(d.done)
-    assert rows["11.6"]["method"]["display"] == ""
+        assert rows[f"11.{i}"].cell("method").display == d.name
+        assert rows[f"11.{i}"].cell("done").display == format_date(d.done)
+    assert rows["11.6"].cell("method").display == ""
     assert [m.value for m in RehabMethod] == [str(i) for i in range(1, 11)]
 
 
@@ -356,7 +356,9 @@ def test_ipmra_pdf_prints_each_measure_date_on_one_line(name):
 
     data = IPMRA.data(_case(name))
     lines = _layout_lines(html_to_pdf(render_html(data)))
-    dates = {row[key]["display"] for row in by_key(data, "measures").rows for key in ("prescribed", "done")} - {""}
+    table = by_key(data, "measures").table
+    assert table is not None
+    dates = {row.cell(key).display for row in table.rows for key in ("prescribed", "done")} - {""}
     assert dates
     broken = [d for d in sorted(dates) if not any(d in line for line in lines)]
     assert not broken, f"dates broken across lines in the measures table: {broken}"

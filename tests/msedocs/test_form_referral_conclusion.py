@@ -192,8 +192,8 @@ def _check_keys(items: Sequence[Item]) -> None:
     assert len(keys) == len(set(keys)), keys
     for it in items:
         assert XML_NAME.match(it.key), it.key
-        for col in it.columns:
-            assert XML_NAME.match(col["key"]), col["key"]
+        for col in it.table.columns if it.table else ():
+            assert XML_NAME.match(col.key), col.key
         _check_keys(it.children)
 
 
@@ -263,21 +263,21 @@ def test_referral(load: Callable[[], Case]) -> None:
 
     # table 22 and its total
     t22 = items["22"]
-    assert t22.footnote == 2 and t22.total_label == "Всего дней временной нетрудоспособности:"
-    assert [c["key"] for c in t22.columns] == ["number", "start", "end", "days", "diagnosis"]
-    assert len(t22.rows) == len(r.incapacity)
-    assert [row["number"]["value"] for row in t22.rows] == list(range(1, len(r.incapacity) + 1))
-    assert sum(row["days"]["value"] for row in t22.rows) == sum(p.days for p in r.incapacity)
+    assert t22.footnote == 2 and t22.table.total_label == "Всего дней временной нетрудоспособности:"
+    assert [c.key for c in t22.table.columns] == ["number", "start", "end", "days", "diagnosis"]
+    assert len(t22.table.rows) == len(r.incapacity)
+    assert [row.cell("number").value for row in t22.table.rows] == list(range(1, len(r.incapacity) + 1))
+    assert sum(row.cell("days").value for row in t22.table.rows) == sum(p.days for p in r.incapacity)
     if r.incapacity:
-        assert int(t22.total) == sum(p.days for p in r.incapacity)
+        assert int(t22.table.total) == sum(p.days for p in r.incapacity)
     else:
-        assert not t22.total
-    assert len(items["23"].rows) == len(r.hospitalisations)
-    assert [c["key"] for c in items["23"].columns] == ["start", "end", "place", "diagnosis"]
+        assert not t22.table.total
+    assert len(items["23"].table.rows) == len(r.hospitalisations)
+    assert [c.key for c in items["23"].table.columns] == ["start", "end", "place", "diagnosis"]
 
     # 27-29
     assert items["27.1"].display == ", ".join(r.diagnosis.icd10)
-    assert len(items["28"].rows) == len(r.impairments)
+    assert len(items["28"].table.rows) == len(r.impairments)
     fc = {o.value: o for o in items["29"].options if o.selected}
     assert fc.keys() == {a.category.value for a in r.activity_limits}
     assert items["29"].label.startswith("Предварительная оценка ограничений категорий жизнедеятельности")
