@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from msedocs.contract import Document, SessionProtocol
+from msedocs.contract import Document, Journal, SessionProtocol
 from msedocs.contract import format_date as format_date
 from msedocs.errors import Problem, SchemaError, TemplateError
 
@@ -37,10 +37,10 @@ def footnote_parts(text: str) -> tuple[str, str]:
     return (mark, rest) if mark.isdigit() and rest else ("", text)
 
 
-def display_rows(data: dict[str, Any]) -> Iterator[list[str]]:
+def display_rows(data: Journal) -> Iterator[list[str]]:
     """A journal's cells as printed, row by row: None as empty, dates as «23» ноября 2026 г."""
-    dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]
-    for row in data["rows"]:
+    dates = [i for i, col in enumerate(data.columns) if col.type == "date"]
+    for row in data.rows:
         cells = ["" if v is None else v for v in row]
         for i in dates:
             if cells[i]:

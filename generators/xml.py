@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from msedocs.contract import Document, Item, SessionProtocol, Signature, Value
+from msedocs.contract import Document, Item, Journal, SessionProtocol, Signature, Value
 from msedocs.errors import InputError
 
 from .common import XSD_DIR, GeneratorError, XmlSchemaError
@@ -339,34 +339,34 @@ def redact(message: str) -> str:
     return re.sub(r"[^\x00-\x7f]+", lambda m: f"<{len(m.group(0))} non-Latin characters>", message)
 
 
-def render_journal(data: dict[str, Any]) -> bytes:
+def render_journal(data: Journal) -> bytes:
     """A journal's XML in memory (see :func:`write_journal`)."""
     out = io.BytesIO()
     write_journal(data, out)
     return out.getvalue()
 
 
-def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
+def write_journal(data: Journal, target: str | Path | BinaryIO) -> None:
     """A journal's XML (header, then one entry per row) written to ``target`` and validated,
     both as streams, so a journal of any length never sits in memory as a tree."""
-    ns = data["namespace"]
+    ns = data.namespace
     q = f"{{{ns}}}"
     with etree.xmlfile(target if not isinstance(target, Path) else str(target), encoding="UTF-8") as xf:
         xf.write_declaration()
-        attrs = {"formId": data["form_id"], "version": data["version"]}
-        with xf.element(f"{q}{data['xml_root']}", attrs, nsmap={None: ns, "c": COMMON_NS}):
+        attrs = {"formId": data.form_id, "version": data.version}
+        with xf.element(f"{q}{data.xml_root}", attrs, nsmap={None: ns, "c": COMMON_NS}):
             # The namespace is declared once, on the root. A namespaced element written on its own
             # would declare it again (xmlfile serialises each one standalone), so the header and
             # the rows are built unqualified: written inside the root they are in its default
             # namespace, as the validation of the written stream below confirms.
             header = etree.Element("header")
-            etree.SubElement(header, "commission").text = data["commission"]
-            etree.SubElement(header, "started").text = data["period"]["from"]
-            etree.SubElement(header, "finished").text = data["period"]["to"]
+            etree.SubElement(header, "commission").text = data.commission
+            etree.SubElement(header, "started").text = data.start
+            etree.SubElement(header, "finished").text = data.end
             xf.write("\n", header, "\n")
-            tags = [col["key"] for col in data["columns"]]
+            tags = [col.key for col in data.columns]
             with xf.element(f"{q}entries"):
-                for row in data["rows"]:
+                for row in data.rows:
                     entry = etree.Element("entry")
                     for tag, value in zip(tags, row, strict=True):
                         if value is not None:
@@ -375,9 +375,9 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
                 xf.write("\n")
     if not isinstance(target, (str, Path)):
         target.seek(0)
-    problems = validate_stream(target, data["form_id"])
+    problems = validate_stream(target, data.form_id)
     if problems:
-        raise XmlSchemaError.of(data["form_id"], problems)
+        raise XmlSchemaError.of(data.form_id, problems)
 
 
 def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Problems:

@@ -12,10 +12,10 @@ and the geometry of the visible signature stamps, whose room a form reserves on 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 MONTHS_GENITIVE = (
     "января", "февраля", "марта", "апреля", "мая", "июня",
@@ -289,6 +289,58 @@ class Document:
     #: A form printed on the same sheet after «Линия отреза» (the referral's slip).
     slip: Document | None = None
     extra: Extra = field(default_factory=dict)
+
+
+# --- a journal ---------------------------------------------------------------------------------
+
+#: A journal's row: each column's text (a date in ISO form), None where the cell is empty;
+#: column 1 is the row's number.
+JournalRow = tuple[str | None, ...]
+
+
+class Rows(Protocol):
+    """A journal's numbered rows in order; iterated once per output format (a list for a short
+    journal, a spool on disk for a long one, so rows never need to sit in memory)."""
+
+    def __iter__(self) -> Iterator[JournalRow]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JournalColumn:
+    """A numbered column of a journal: the statute's number and heading, its XML element."""
+
+    #: The column's number as the statute prints it under the headings (1: «№ п/п»).
+    no: int
+    key: str
+    label: str
+    #: Its cells are texts, ISO dates (printed as «23» ноября 2026 г.) or, column 1, numbers.
+    type: Literal["int", "text", "date"]
+    #: Millimetres of the landscape page's text width (the PDF and DOCX share it, in proportion).
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    """A register of one commission over a period: its numbered columns and rows
+    (Журнал протоколов заседаний МРЭК and the other registers of appendices 4-7)."""
+
+    form_id: str
+    title: str
+    version: str
+    namespace: str
+    xml_root: str
+    #: The commission that keeps it, printed above the title.
+    commission: str
+    #: The period in ISO form (the XML's) and as printed after «Начат» and «Окончен».
+    start: str
+    end: str
+    started: str
+    finished: str
+    columns: tuple[JournalColumn, ...]
+    rows: Rows
+    footnotes: tuple[str, ...]
 
 
 # --- the session protocol ----------------------------------------------------------------------
