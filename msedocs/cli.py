@@ -381,6 +381,10 @@ def _mount() -> None:
     from .referrals.cli import mount as mount_referrals  # order 692n: referrals, bureaus, routing, audit
 
     mount_referrals(app)
+    from .api.cli import keys_app, serve_cmd  # typer only: the service itself loads in `serve`
+
+    app.command("serve")(serve_cmd)
+    app.add_typer(keys_app, name="keys")
 
 
 _mount()

@@ -213,8 +213,16 @@ def worker_cmd(
     no_fallback: Annotated[bool, typer.Option("--no-fallback", help="Never fall back to registered mail.")] = False,
     fallback_after: Annotated[int, typer.Option("--fallback-after", help="Failed attempts before paper.")] = 4,
     create: Annotated[bool, typer.Option("--create", help="Create the outbox if there is none yet.")] = False,
+    jobs: Annotated[bool, typer.Option("--jobs", help="Render the HTTP service's queued jobs instead.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Rendering processes (with --jobs).")] = 2,
+    pki: Annotated[Path | None, typer.Option("--pki", help="The TEST PKI folder (with --jobs).")] = None,
 ) -> None:
-    """Deliver due portal items (SIGTERM stops after the current item)."""
+    """Deliver due portal items (SIGTERM stops after the current item); with --jobs, render the
+    HTTP service's queued jobs (`msedocs serve`), on any number of machines sharing one store."""
+    if jobs:
+        from msedocs.api.cli import run_jobs_worker
+
+        return run_jobs_worker(db, workers, pki, once, None, lease=lease or 60.0)
     from msedocs.delivery.models import RetryPolicy
     from msedocs.delivery.portal import PortalConfig
     from msedocs.delivery.worker import WorkerConfig, run_worker

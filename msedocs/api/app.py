@@ -1,0 +1,758 @@
+"""The HTTP application (FastAPI): ``/v1``, ``/healthz``, ``/readyz``.
+
+The server process reads requests, checks cases and XML, keeps the store and answers; every
+document is rendered (and every signature verified) in the worker processes of a
+:class:`~msedocs.api.pool.RenderPool`. Errors are problem documents (:mod:`.problems`).
+Nothing of a request's body reaches the log: a line per request names the method, the route,
+the status, the time, the request id and the key id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..delivery.store import OutboxUnavailableError
+from ..errors import FormNotApplicableError, InputError, UnknownFormError
+from ..model.load import json_path
+from . import engine
+from .jobs import JobRunner, RunnerConfig, execute, problem_of, worker_id
+from .metrics import Metrics
+from .models import (
+    FormInfo,
+    Health,
+    JobOutput,
+    JobStatus,
+    ProblemDocument,
+    ProblemKind,
+    Readiness,
+    RenderRequest,
+    XmlValidation,
+)
+from .pool import PoolBroken, PoolFull, RenderPool
+from .problems import KINDS, MEDIA_TYPE, ApiProblem, type_uri
+from .store import AlreadyIssued, ApiKey, IdempotencyConflict, Job, JobBusy, JobGone, JobState, JobStore
+
+log = logging.getLogger("msedocs.api")
+API_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How ``msedocs serve`` runs; every field has the embedded default."""
+
+    db_url: str
+    """The store (SQLite file or PostgreSQL URL), shared with the outbox."""
+    pki_dir: str | None = None
+    """The TEST PKI that signs with profile ``test`` (created on first use)."""
+    signing_config: str | None = None
+    """A signing TOML: profile ``configured``."""
+    workers: int = 2
+    """Rendering processes."""
+    queue: int = 8
+    """Synchronous requests waiting for a renderer before 429."""
+    max_queued_jobs: int = 1000
+    """Queued asynchronous jobs before 429."""
+    max_tasks_per_child: int = 200
+    """Tasks a rendering process runs before it is replaced."""
+    max_body: int = 17 * 1024 * 1024
+    """Largest request body, bytes (a case may have 16 MiB); 413 above."""
+    max_upload: int = 64 * 1024 * 1024
+    """Largest body of POST /v1/signatures/validate, bytes."""
+    run_jobs: bool = True
+    """Run queued jobs in this process's pool too (off: only ``msedocs worker --jobs`` does)."""
+    lease: float = 60.0
+    retry_after: int = 2
+    """Seconds a 429 or 503 asks the client to wait."""
+
+
+@dataclass
+class Service:
+    config: ServiceConfig
+    store: JobStore
+    pool: RenderPool
+    runner: JobRunner | None = None
+    id: str = field(default_factory=lambda: worker_id("serve"))
+
+    def runner_config(self) -> RunnerConfig:
+        return RunnerConfig(lease=self.config.lease, pki_dir=self.config.pki_dir,
+                            signing_config=self.config.signing_config)  # fmt: skip
+
+
+# -- the front: request id, traceparent, body limit, access log ---------------------------------
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def _problem_bytes(kind: str, detail: str, request_id: str, instance: str) -> bytes:
+    return json.dumps(ApiProblem(kind, detail).body(instance, request_id)).encode()
+
+
+class Front:
+    """Pure ASGI middleware in front of everything: a request id (``X-Request-ID`` kept if sane,
+    else made) and ``traceparent`` echoed; the body read whole up to the endpoint's limit before
+    the application sees it (413 past it); one log line per request."""
+
+    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics) -> None:
+        self.app = app
+        self.limit = limit
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        traceparent = headers.get("traceparent", "")
+        traceparent = traceparent if _TRACEPARENT.fullmatch(traceparent) else ""
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = {"code": 0}
+
+        async def send_echoing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out["x-request-id"] = request_id
+                if traceparent:
+                    out["traceparent"] = traceparent
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                body = await self._read(scope, receive, headers)
+                if body is None:
+                    await self._too_large(scope, send_echoing, request_id)
+                    return
+                receive = _replaying(body, receive)
+            await self.app(scope, receive, send_echoing)
+        finally:
+            state = scope.get("state", {})
+            self.metrics.observe(scope["method"], _route(scope), status["code"], time.perf_counter() - started)
+            log.info(
+                "%s %s %s %.1fms request_id=%s key=%s",
+                scope["method"], _route(scope), status["code"], (time.perf_counter() - started) * 1000,
+                request_id, state.get("key_id", "-"),
+            )  # fmt: skip
+
+    async def _read(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> bytes | None:
+        limit = self.limit(scope["path"])
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
+        limit = self.limit(scope["path"])
+        body = _problem_bytes("payload-too-large", f"the body is over the {limit} bytes this endpoint accepts",
+                              request_id, scope["path"])  # fmt: skip
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "(no route)"
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def _problem_response(request: Request, problem: ApiProblem) -> JSONResponse:
+    body = problem.body(request.url.path, getattr(request.state, "request_id", None))
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=MEDIA_TYPE)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def on_problem(request: Request, exc: ApiProblem) -> Response:
+        return _problem_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable", 415: "unsupported-media-type",
+                413: "payload-too-large"}.get(exc.status_code, "bad-request")  # fmt: skip
+        return _problem_response(request, ApiProblem(kind, str(exc.detail), status=exc.status_code,
+                                                      headers=dict(exc.headers or {})))  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"path": json_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        return _problem_response(request, ApiProblem("invalid-request", "the request's parameters are wrong",
+                                                     errors=errors))  # fmt: skip
+
+    @app.exception_handler(OutboxUnavailableError)
+    async def on_unavailable(request: Request, exc: OutboxUnavailableError) -> Response:
+        log.warning("store unavailable (request_id=%s)", getattr(request.state, "request_id", "-"))
+        return _problem_response(request, ApiProblem("unavailable", "the store is unavailable; retry later",
+                                                     headers={"Retry-After": "5"}))  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def on_internal(request: Request, exc: Exception) -> Response:
+        log.error("internal error %s (request_id=%s)", type(exc).__name__, getattr(request.state, "request_id", "-"))
+        return _problem_response(request, ApiProblem("internal", "an unexpected failure; the request id is logged"))
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer msk_…`.")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key, as a header.")
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def require(*scopes: str) -> Callable[..., ApiKey]:
+    """A dependency: the request's API key, which must hold every scope (``admin`` holds all)."""
+
+    def dependency(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_api_key_header)],
+    ) -> ApiKey:
+        token = bearer.credentials if bearer is not None else header
+        challenge = {"WWW-Authenticate": 'Bearer realm="msedocs"'}
+        if not token:
+            raise ApiProblem("unauthorized", "give an API key: Authorization: Bearer <key>", headers=challenge)
+        key = _service(request).store.authenticate(token)
+        if key is None:
+            raise ApiProblem("unauthorized", "the API key is unknown or revoked", headers=challenge)
+        request.state.key_id = key.id
+        missing = [s for s in scopes if s not in key.scopes and "admin" not in key.scopes]
+        if missing:
+            raise ApiProblem("forbidden", f"this operation needs the scope(s) {', '.join(missing)}")
+        return key
+
+    return dependency
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _content_type(request: Request, *accepted: str) -> str:
+    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if given not in accepted:
+        raise ApiProblem("unsupported-media-type", f"send the body as {' or '.join(accepted)}"
+                         f" (got {given[:60] or 'no Content-Type'})")  # fmt: skip
+    return given
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        raise ApiProblem("idempotency-key-required",
+                         "give an Idempotency-Key header (a new random value for each new request)")  # fmt: skip
+    key = key.strip().strip('"')
+    if not (1 <= len(key) <= 255) or not key.isprintable():
+        raise ApiProblem("bad-request", "Idempotency-Key: 1-255 printable characters")
+    return key
+
+
+# -- the application ---------------------------------------------------------------------------
+
+
+def create_app(config: ServiceConfig, *, service: Service | None = None) -> FastAPI:
+    """The application; the store, the pool and the job runner start with it (lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service
+        if svc is None:
+            store = JobStore(config.db_url, create=True)
+            pool = RenderPool(config.workers, queue=config.queue, max_tasks_per_child=config.max_tasks_per_child)
+            svc = Service(config, store, pool)
+        app.state.service = svc
+        app.state.ready_parts = engine.readiness()
+        if config.run_jobs and svc.runner is None:
+            svc.runner = JobRunner(svc.store, svc.pool, svc.runner_config(), name="serve")
+            svc.runner.start()
+        try:
+            yield
+        finally:
+            if svc.runner is not None:
+                svc.runner.stop()
+            if service is None:
+                svc.pool.shutdown()
+                svc.store.close()
+
+    app = FastAPI(
+        title="msedocs",
+        version=API_VERSION,
+        summary="Statutory documents of medical-social expertise: render, sign, validate.",
+        description="Errors are RFC 9457 problem documents (application/problem+json); each `type` is "
+        "`/v1/problems/<kind>`. POSTs that create something need an `Idempotency-Key`.",
+        lifespan=lifespan,
+        responses={"default": {"model": ProblemDocument, "description": "A problem document"}},
+    )
+
+    def limit(path: str) -> int:
+        return config.max_upload if path == "/v1/signatures/validate" else config.max_body
+
+    app.state.metrics = Metrics()
+    app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
+    _install_error_handlers(app)
+    _routes(app)
+    return app
+
+
+def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": ProblemDocument, "description": "A problem document",
+                "content": {MEDIA_TYPE: {}}} for s in statuses}  # fmt: skip
+
+
+Key = Annotated[ApiKey, Depends(require())]
+
+
+def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the other
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    def healthz() -> Health:
+        """The process answers (no authentication)."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Readiness, tags=["service"], responses=_problem_responses(503))
+    def readyz(request: Request) -> Response:
+        """The store answers at its schema, the fonts and XSDs are installed, a renderer answers."""
+        svc = _service(request)
+        checks = {"store": svc.store.ping(), **request.app.state.ready_parts, "pool": svc.pool.ready}
+        loaded = [m for m in ("weasyprint", "typst") if m in sys.modules]  # none in `msedocs serve`'s process
+        if all(checks.values()):
+            return JSONResponse(Readiness(ready=True, checks=checks, renderers_loaded_here=loaded).model_dump())
+        failing = ", ".join(k for k, v in checks.items() if not v)
+        raise ApiProblem("unavailable", f"not ready: {failing}", headers={"Retry-After": "5"},
+                         extra={"ready": False, "checks": checks})  # fmt: skip
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {}}}, **_problem_responses(401, 403)})  # fmt: skip
+    def metrics(request: Request, _key: Annotated[ApiKey, Depends(require("admin"))]) -> PlainTextResponse:
+        """Prometheus metrics (scope admin): requests by route and status, their time, jobs by
+        state, the rendering pool. No personal data: labels are route templates."""
+        svc = _service(request)
+        text = request.app.state.metrics.render(svc.store.counts(), svc.pool.inflight, svc.pool.capacity,
+                                                svc.pool.workers)  # fmt: skip
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/problems/{kind}", response_model=ProblemKind, tags=["service"],
+             responses=_problem_responses(404))  # fmt: skip
+    def problem_kind(kind: str) -> ProblemKind:
+        """What a problem type means (no authentication)."""
+        if kind not in KINDS:
+            raise ApiProblem("not-found", "no such problem type")
+        status, title, description = KINDS[kind]
+        return ProblemKind(type=type_uri(kind), title=title, status=status, description=description)
+
+    @app.get("/v1/forms", response_model=list[FormInfo], tags=["forms"], responses=_problem_responses(401))
+    def forms(_key: Key) -> list[FormInfo]:
+        """Every form of the registry."""
+        return [FormInfo(**f) for f in engine.form_summaries()]
+
+    @app.get("/v1/forms/{form_id}", response_model=FormInfo, tags=["forms"], responses=_problem_responses(401, 404))
+    def form(form_id: str, _key: Key) -> FormInfo:
+        """One form."""
+        return FormInfo(**_form(form_id))
+
+    @app.get("/v1/forms/{form_id}/xsd", tags=["forms"], response_class=FileResponse,
+             responses={200: {"content": {"application/xml": {}}}, **_problem_responses(401, 404)})  # fmt: skip
+    def form_xsd(form_id: str, _key: Key) -> FileResponse:
+        """The form's XSD 1.0 (it imports common.xsd and the W3C XML Signature schema)."""
+        _form(form_id)
+        return FileResponse(engine.xsd_path(form_id), media_type="application/xml",
+                            filename=f"{form_id}.xsd", content_disposition_type="inline")  # fmt: skip
+
+    @app.get("/v1/schema/case.json", tags=["forms"], responses={200: {"content": {"application/schema+json": {}}},
+                                                                 **_problem_responses(401)})  # fmt: skip
+    def case_schema(_key: Key) -> Response:
+        """The JSON Schema of the case input (as `msedocs schema`)."""
+        return JSONResponse(engine.case_schema(), media_type="application/schema+json")
+
+    @app.post(
+        "/v1/xml/validate", response_model=XmlValidation, tags=["validate"],
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/xml": {"schema": {"type": "string", "format": "binary"}}}}},
+        responses=_problem_responses(401, 403, 413, 415, 422),
+    )  # fmt: skip
+    def validate_xml(
+        request: Request, body: Annotated[bytes, Depends(raw_body)],
+        _key: Annotated[ApiKey, Depends(require("validate"))], form: str | None = None,
+    ) -> XmlValidation:  # fmt: skip
+        """`msedocs validate` on the body: a form, the protocol or a journal against its XSD
+        (`form`, else the root's formId, else its namespace). DTDs, entities and XInclude are
+        refused; values are described by kind and length, never quoted."""
+        _content_type(request, "application/xml", "text/xml")
+        try:
+            report = engine.validate_xml(body, form)
+        except engine.TooLarge as exc:
+            raise ApiProblem("payload-too-large", exc.message) from None
+        except InputError as exc:
+            raise ApiProblem("unknown-form", exc.message) from None
+        return XmlValidation.model_validate(report.__dict__)
+
+    @app.post(
+        "/v1/signatures/validate", tags=["validate"],
+        openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary", "description": "XML, PDF or a signed file"},
+                "signature": {"type": "string", "format": "binary", "description": "its detached .p7s"},
+            }}}}}},
+        responses={200: {"description": "The report of `msedocs verify --json`",
+                         "content": {"application/json": {"schema": {"type": "object"}}}},
+                   **_problem_responses(401, 403, 413, 415, 422, 429)},
+    )  # fmt: skip
+    async def validate_signatures(
+        request: Request, _key: Annotated[ApiKey, Depends(require("validate"))],
+        policy: str = "default", require_level: str | None = None,
+    ) -> Response:  # fmt: skip
+        """The report of `msedocs verify --json` for an uploaded file (and its `.p7s`), trusting
+        the service's PKI. `policy`: default or basic; `require_level`: B-B … B-LTA."""
+        _content_type(request, "multipart/form-data")
+        if policy not in ("default", "basic"):
+            raise ApiProblem("invalid-request", "policy: default or basic", errors=[
+                {"path": "policy", "message": "is not one of: default, basic"}])  # fmt: skip
+        if require_level is not None and require_level not in engine.LEVELS:
+            raise ApiProblem("invalid-request", "require_level: one of " + ", ".join(engine.LEVELS))
+        try:
+            form = await request.form(max_files=2, max_fields=2, max_part_size=1024)
+        except Exception:
+            raise ApiProblem("bad-request", "the multipart body cannot be read") from None
+        try:
+            upload, signature = form.get("file"), form.get("signature")
+            if upload is None or isinstance(upload, str):
+                raise ApiProblem("invalid-request", "give the document as the part `file`",
+                                 errors=[{"path": "file", "message": "required part is missing"}])  # fmt: skip
+            content = await upload.read()
+            p7s = await signature.read() if signature is not None and not isinstance(signature, str) else None
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", (upload.filename or "document")[-100:])
+        finally:
+            await form.close()
+        svc = _service(request)
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            report = await run_in_threadpool(
+                svc.pool.run, engine.verify_task, content, p7s, svc.config.pki_dir, policy, require_level
+            )
+        except PoolFull:
+            raise _queue_full(svc) from None
+        except PoolBroken:
+            raise ApiProblem("unavailable", "a verifying process stopped; retry",
+                             headers={"Retry-After": "1"}) from None  # fmt: skip
+        except InputError as exc:
+            raise ApiProblem("unsupported-document", exc.message) from None
+        report["path"] = name
+        return JSONResponse(report)
+
+    @app.post(
+        "/v1/renders", tags=["render"], status_code=200,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/RenderRequest"}}}},
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                {"name": "Prefer", "in": "header", "required": False,
+                 "schema": {"type": "string", "enum": ["respond-async"]}},
+            ],
+        },
+        responses={
+            200: {"description": "One document: the file itself; several: application/zip with manifest.json",
+                  "content": {"application/zip": {}, "application/pdf": {}, "application/xml": {},
+                              "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}},
+            202: {"description": "Accepted (Prefer: respond-async): see Location", "model": JobStatus},
+            **_problem_responses(400, 401, 403, 409, 410, 413, 415, 422, 429),
+        },
+    )  # fmt: skip
+    def render(
+        request: Request, body: Annotated[bytes, Depends(raw_body)],
+        key: Annotated[ApiKey, Depends(require("render"))],
+    ) -> Response:  # fmt: skip
+        """Render a case's forms; signed when `sign` is given (scope `sign` too). Answered when
+        rendered, or at once with 202 and a job (`Prefer: respond-async`). The case is checked
+        first: invalid data is a 422 listing every problem with its JSON path, and nothing is
+        stored. A signed statutory document of a case is issued once (409 after)."""
+        svc = _service(request)
+        _content_type(request, "application/json")
+        idem = _idempotency_key(request)
+        respond_async = "respond-async" in request.headers.get("prefer", "").lower()
+        req = _render_request(body)
+        if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
+            raise ApiProblem("forbidden", "signing needs the scope sign")
+        if req.sign is not None and req.variant == "paper":
+            raise ApiProblem("invalid-request", "a signed document is the electronic variant (the paper one is "
+                             "signed by hand and sealed)", errors=[{"path": "variant", "message": "paper "
+                             "cannot be signed; give electronic or auto, or drop sign"}])  # fmt: skip
+        if req.sign is not None and req.sign.profile == "configured" and not svc.config.signing_config:
+            raise ApiProblem("invalid-request", "this service has no signing configuration",
+                             errors=[{"path": "sign.profile", "message": "only test is available here"}])  # fmt: skip
+        try:
+            loaded = engine.load(req.case)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-case", "case") from None
+        try:
+            form_ids = engine.select_forms(loaded.case, None if req.forms == "all" else req.forms)
+        except UnknownFormError as exc:
+            raise ApiProblem("unknown-form", exc.message, errors=[{"path": "forms", "message": exc.message}]) from None
+        except FormNotApplicableError as exc:
+            raise ApiProblem("form-not-applicable", exc.message,
+                             errors=[{"path": "forms", "message": exc.message}]) from None  # fmt: skip
+        if not form_ids:
+            raise ApiProblem("form-not-applicable", "no form applies to this case",
+                             errors=[{"path": "case", "message": "no form applies to this case"}])  # fmt: skip
+        params = engine.RenderParams(
+            loaded.json, tuple(req.forms) if req.forms != "all" else None, tuple(dict.fromkeys(req.formats)),
+            req.variant, req.sign.level if req.sign else None, req.sign.profile if req.sign else "test",
+            svc.config.pki_dir, svc.config.signing_config,
+        )  # fmt: skip
+        documents = engine.issued_documents(form_ids, params.formats) if req.sign else []
+        if respond_async:
+            return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents)
+        return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents)
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
+    def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:
+        """A job's state and progress; its outputs once it succeeded, its problem if it failed."""
+        svc = _service(request)
+        return _status(svc, _own_job(svc, key, job_id))
+
+    @app.get("/v1/jobs/{job_id}/outputs/{name}", tags=["jobs"],
+             responses={200: {"description": "The file", "content": {"application/octet-stream": {}}},
+                        **_problem_responses(401, 404)})  # fmt: skip
+    def job_output(job_id: str, name: str, request: Request,
+                   key: Annotated[ApiKey, Depends(require("render"))]) -> Response:  # fmt: skip
+        """One output file of a succeeded job (`manifest.json` too)."""
+        svc = _service(request)
+        found = _own_job(svc, key, job_id)
+        if name == "manifest.json" and found.manifest is not None:
+            return JSONResponse(found.manifest)
+        for output in svc.store.outputs(job_id):
+            if output.name == name:
+                return Response(svc.store.content(output.sha256), media_type=output.media_type,
+                                headers=_file_headers(output.name, output.sha256))  # fmt: skip
+        raise ApiProblem("not-found", "no such output of this job")
+
+    @app.delete("/v1/jobs/{job_id}", status_code=204, tags=["jobs"], responses=_problem_responses(401, 404, 409))
+    def delete_job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> Response:
+        """Cancel a queued job, or remove a finished one and its files (what it issued stays
+        issued). A running job: 409."""
+        svc = _service(request)
+        _own_job(svc, key, job_id)
+        try:
+            svc.store.delete(job_id)
+        except JobBusy as exc:
+            raise ApiProblem("job-running", exc.message) from None
+        return Response(status_code=204)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                             description=app.description, routes=app.routes)  # fmt: skip
+        defs = RenderRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(defs.pop("$defs", {}))
+        components["RenderRequest"] = defs
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _form(form_id: str) -> dict[str, Any]:
+    try:
+        return engine.form_detail(form_id)
+    except UnknownFormError:
+        raise ApiProblem("not-found", "no such form; see GET /v1/forms") from None
+
+
+def _render_request(body: bytes) -> RenderRequest:
+    try:
+        data = engine.parse_body(body)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-json") from None
+    if not isinstance(data, dict):
+        raise ApiProblem("invalid-request", "the body is a JSON object", errors=[{"path": "(body)",
+                         "message": "a render request is a JSON object"}])  # fmt: skip
+    if "case" in data and not isinstance(data["case"], dict):
+        try:
+            engine.load(data["case"])
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-case", "case") from None
+    try:
+        return RenderRequest.model_validate(data, strict=True)
+    except ValidationError as exc:
+        errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
+        raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+
+
+def _queue_full(svc: Service) -> ApiProblem:
+    return ApiProblem("queue-full", "every renderer is busy and the queue is full; retry after a while",
+                      headers={"Retry-After": str(svc.config.retry_after)})  # fmt: skip
+
+
+def _submit(svc: Service, key: ApiKey, idem: str, params: engine.RenderParams, case_id: str,
+            documents: list[str], respond_async: bool, claim: bool) -> Any:  # fmt: skip
+    try:
+        return svc.store.submit(key.id, idem, params.to_json(), case_id=case_id, documents=documents,
+                                respond_async=respond_async, claim_for=svc.id if claim else None,
+                                lease=svc.config.lease)  # fmt: skip
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    except AlreadyIssued as exc:
+        raise ApiProblem("already-issued", exc.message, extra={"issued_by": [
+            {"document": d, "job": f"/v1/jobs/{j}"} for d, j in exc.clashes]}) from None  # fmt: skip
+    except JobGone as exc:
+        raise ApiProblem("job-deleted", exc.message) from None
+
+
+def _submit_async(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
+                  case_id: str, documents: list[str]) -> Response:  # fmt: skip
+    if svc.store.queued() >= svc.config.max_queued_jobs:
+        raise _queue_full(svc)
+    submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=True, claim=False)
+    return _replay(svc, submitted.job, replayed=not submitted.created)
+
+
+def _render_now(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
+                case_id: str, documents: list[str]) -> Response:  # fmt: skip
+    try:
+        svc.pool.reserve()
+    except PoolFull:
+        raise _queue_full(svc) from None
+    try:
+        submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=False, claim=True)
+    except BaseException:
+        svc.pool.unreserve()
+        raise
+    if submitted.claim is None:  # the same key and body again: the first response
+        svc.pool.unreserve()
+        return _replay(svc, submitted.job, replayed=True)
+    outcome = execute(svc.store, svc.pool, submitted.claim, svc.runner_config(), reserved=True)
+    if outcome == "released":  # a renderer died: the job is queued again; the same key replays it later
+        raise ApiProblem("unavailable", "a rendering process stopped; the job is queued again: retry with the "
+                         "same Idempotency-Key", headers={"Retry-After": str(svc.config.retry_after),
+                         "Location": f"/v1/jobs/{submitted.job.id}"})  # fmt: skip
+    done = svc.store.get(submitted.job.id)
+    assert done is not None
+    return _replay(svc, done, replayed=False)
+
+
+def _replay(svc: Service, job: Job, *, replayed: bool) -> Response:
+    """The response of a render request, from its job: 202 for an asynchronous one, the file or
+    a ZIP for a succeeded one, its problem for a failed one."""
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    location = f"/v1/jobs/{job.id}"
+    if job.respond_async:
+        status = _status(svc, job).model_dump(mode="json")
+        return JSONResponse(status, status_code=202, headers={
+            **headers, "Location": location, "Preference-Applied": "respond-async"})  # fmt: skip
+    if job.state in (JobState.QUEUED, JobState.RUNNING):
+        raise ApiProblem("request-in-progress", "the first request with this Idempotency-Key is still being "
+                         "rendered; retry later or poll the job", headers={"Location": location,
+                         "Retry-After": "1"}, extra={"job": location})  # fmt: skip
+    if job.state != JobState.SUCCEEDED:
+        problem = dict(job.error or problem_of(RuntimeError("cancelled")))
+        problem["job"] = location
+        return JSONResponse(problem, status_code=int(problem.get("status", 500)), media_type=MEDIA_TYPE,
+                            headers={**headers, "Location": location})  # fmt: skip
+    outputs = svc.store.outputs(job.id)
+    headers.update({"X-Job-ID": job.id, "Content-Location": location})
+    if len(outputs) == 1:
+        (only,) = outputs
+        return Response(svc.store.content(only.sha256), media_type=only.media_type,
+                        headers={**headers, **_file_headers(only.name, only.sha256)})  # fmt: skip
+    return _zip(svc, job, outputs, headers)
+
+
+def _zip(svc: Service, job: Job, outputs: list[Any], headers: dict[str, str]) -> Response:
+    from zipstream import ZIP_STORED, ZipStream
+
+    stream = ZipStream(compress_type=ZIP_STORED, sized=True)
+    for output in outputs:
+        stream.add(svc.store.content(output.sha256), output.name)
+    manifest = json.dumps(job.manifest or {}, ensure_ascii=False, indent=2).encode() + b"\n"
+    stream.add(manifest, "manifest.json")
+    size = len(stream)
+
+    def chunks() -> Iterator[bytes]:
+        yield from stream
+
+    return StreamingResponse(chunks(), media_type="application/zip", headers={
+        **headers, "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{job.id}.zip"'})  # fmt: skip
+
+
+def _file_headers(name: str, sha256: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "ETag": f'"{sha256}"'}
+
+
+def _own_job(svc: Service, key: ApiKey, job_id: str) -> Job:
+    found = svc.store.get(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
+    if found is None or (found.key_id != key.id and "admin" not in key.scopes):
+        raise ApiProblem("not-found", "no such job")
+    return found
+
+
+def _status(svc: Service, job: Job) -> JobStatus:
+    outputs = svc.store.outputs(job.id) if job.state == JobState.SUCCEEDED else []
+    return JobStatus(
+        id=job.id, kind=job.kind, state=job.state, progress=job.progress,  # type: ignore[arg-type]
+        case_id=job.case_id, attempts=job.attempts, created_at=job.created_at, started_at=job.started_at,
+        finished_at=job.finished_at, issued=svc.store.issued(job.id), manifest=job.manifest, error=job.error,
+        outputs=[JobOutput(name=o.name, media_type=o.media_type, size=o.size, sha256=o.sha256,
+                           href=f"/v1/jobs/{job.id}/outputs/{o.name}") for o in outputs],
+    )  # fmt: skip
+
+
+__all__ = ["ServiceConfig", "create_app"]

@@ -1,0 +1,328 @@
+"""The service's one seam to the flow: every call the HTTP service makes into msedocs, the
+generators and signing goes through this module (a face calls the flow, never copies it).
+
+Two halves:
+
+- what the server process itself calls (case loading and its problems, the registry, the
+  XSDs, XML validation): none of it imports WeasyPrint, Typst or pyHanko;
+- the tasks run in the worker processes (:func:`render_task`, :func:`verify_task`), which
+  import the pipeline and signing on first use, in the worker only.
+
+When the flow's public functions move or change, this is the file to adapt.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from generators import xml as xml_gen
+from generators.common import FONTS_DIR, XSD_DIR
+
+from ..errors import FormNotApplicableError, InputError, MsedocsError, Problem
+from ..forms import REGISTRY, get_form
+from ..model import Case, CaseWarning, load_case
+from ..model.load import parse_json
+
+#: The formats of ``msedocs.pipeline.FORMATS`` (not imported from there: the pipeline module
+#: imports WeasyPrint, which the server process never loads).
+FORMATS = ("xml", "pdf", "docx")
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+MAX_FORM_BYTES = xml_gen.MAX_FORM_BYTES
+
+# -- the server process's side ---------------------------------------------------------------
+
+
+def form_summaries() -> list[dict[str, Any]]:
+    return [form_detail(fid) for fid in REGISTRY]
+
+
+def form_detail(form_id: str) -> dict[str, Any]:
+    """A form of the registry as the API describes it; UnknownFormError if there is none."""
+    spec = get_form(form_id)
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "source": str(spec.source),
+        "jurisdiction": str(spec.jurisdiction.value),
+        "formats": list(spec.formats),
+        "namespace": spec.namespace,
+        "signers": list(dict.fromkeys(s.role for s in spec.signers)),
+        "variants": ["paper", "electronic"],
+    }
+
+
+def xsd_path(form_id: str) -> Path:
+    get_form(form_id)
+    return XSD_DIR / f"{form_id}.xsd"
+
+
+def case_schema() -> dict[str, Any]:
+    return Case.model_json_schema()
+
+
+def parse_body(raw: bytes) -> Any:
+    """A JSON request body, read as the CLI reads a case file: UTF-8, no key twice in an object,
+    nesting bounded; InputError with every problem's JSON path."""
+    return parse_json(raw, "request body")
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    case: Case
+    warnings: list[str]
+    json: bytes
+    """The case as canonical JSON: what the job stores and the worker renders."""
+
+
+def load(case: Any) -> LoadedCase:
+    """The case of a request checked by the model: every problem with its JSON path (InputError)."""
+    if not isinstance(case, dict):
+        raise InputError("case: not a case", [Problem("(case)", "a case is a JSON object")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaseWarning)
+        loaded = load_case(case, name="case")
+    text = json.dumps(case, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    notes = [str(w.message).removeprefix("case: ") for w in caught if issubclass(w.category, CaseWarning)]
+    return LoadedCase(loaded, notes, text.encode())
+
+
+def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[str]:
+    """The forms asked for (each must apply), or every form that applies: the rule of
+    ``msedocs.pipeline.select_forms``, applied here without importing the pipeline."""
+    if not form_ids:
+        return [fid for fid, spec in REGISTRY.items() if spec.applies_to(case)]
+    specs = [get_form(fid) for fid in dict.fromkeys(form_ids)]
+    not_applicable = [s.id for s in specs if not s.applies_to(case)]
+    if not_applicable:
+        raise FormNotApplicableError(
+            f"case {case.case_id}: form(s) {', '.join(not_applicable)} do not apply "
+            "(the case lacks the examination or decision they need)"
+        )
+    return [s.id for s in specs]
+
+
+def issued_documents(form_ids: Sequence[str], formats: Sequence[str]) -> list[str]:
+    """The statutory documents a signed render issues, named as the outbox names them."""
+    return [f"{fid}.{fmt}" for fid in form_ids for fmt in formats]
+
+
+@dataclass(frozen=True)
+class XmlReport:
+    valid: bool
+    form: str | None
+    errors: list[dict[str, Any]]
+
+
+def _known_forms() -> dict[str, str]:
+    """Every XSD-backed document id by namespace: forms, the protocol, the journals."""
+    from ..forms.journals import JOURNALS
+    from ..forms.session import PROTOCOL
+
+    by_namespace = {PROTOCOL.namespace: PROTOCOL.id}
+    by_namespace.update({journal.namespace: jid for jid, journal in JOURNALS.items()})
+    by_namespace.update({spec.namespace: fid for fid, spec in REGISTRY.items()})
+    return by_namespace
+
+
+def validate_xml(content: bytes, form: str | None = None) -> XmlReport:
+    """``msedocs validate`` on bytes: the form from ``form``, else the root's formId, else its
+    namespace; DTDs, entities and oversize refused as there. An unknown form id: InputError."""
+    by_namespace = _known_forms()
+    known = set(by_namespace.values())
+    form_id = form
+    if form_id is None:
+        root = xml_gen.root_of(content)
+        form_id = None if root is None else root[1] or by_namespace.get(root[0])
+    if form_id and form_id not in known:
+        shown = re.sub(r"[^A-Za-z0-9._-]", "?", form_id[:40])
+        raise InputError(f"unknown form id {shown!r}; known forms: {', '.join(sorted(known))}")
+    if len(content) > MAX_FORM_BYTES:
+        raise TooLarge(f"{len(content)} bytes, more than the {MAX_FORM_BYTES} bytes a document may have here")
+    try:
+        problems = xml_gen.validate_source(io.BytesIO(content), form_id or "by-act", MAX_FORM_BYTES)
+    except xml_gen.TooLarge:
+        raise TooLarge(f"more than the {MAX_FORM_BYTES} bytes a document may have here") from None
+    errors = [{"line": line, "xpath": path, "reason": msg} for path, msg, line in problems]
+    if not form_id:
+        unreadable = [e for e in errors if not str(e["reason"]).startswith("Element ")]
+        missing = "no formId attribute on the root, and its namespace is not that of a published schema; give form"
+        return XmlReport(False, None, unreadable[:1] or [{"line": None, "xpath": "/", "reason": missing}])
+    return XmlReport(not errors, form_id, errors)
+
+
+class TooLarge(InputError):
+    """A document over the size this door accepts."""
+
+
+def readiness() -> dict[str, bool]:
+    """What the server needs from the installation: the bundled fonts and every form's XSD
+    (parsed: a broken schema file is not ready)."""
+    fonts = any(FONTS_DIR.glob("*.ttf"))
+    try:
+        for fid in REGISTRY:
+            xml_gen.schema(fid)
+        xsds = True
+    except Exception:  # an unreadable or broken schema: not ready, whatever the reason
+        xsds = False
+    return {"fonts": fonts, "xsds": xsds}
+
+
+# -- the worker processes' side --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """What a render job runs: picklable, stored as the job's request."""
+
+    case_json: bytes
+    forms: tuple[str, ...] | None
+    formats: tuple[str, ...]
+    variant: str
+    """paper, electronic or auto (the case's own choice per form, as ``render --variant auto``)."""
+    level: str | None = None
+    """Signed at this level when set."""
+    profile: str = "test"
+    pki_dir: str | None = None
+    signing_config: str | None = None
+
+    def to_json(self) -> bytes:
+        body = {
+            "case": json.loads(self.case_json), "forms": list(self.forms) if self.forms else None,
+            "formats": list(self.formats), "variant": self.variant, "level": self.level, "profile": self.profile,
+        }  # fmt: skip
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, pki_dir: str | None, signing_config: str | None) -> RenderParams:
+        body = json.loads(raw)
+        case_json = json.dumps(body["case"], ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        forms = tuple(body["forms"]) if body["forms"] else None
+        return cls(case_json, forms, tuple(body["formats"]), body["variant"], body["level"], body["profile"],
+                   pki_dir, signing_config)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rendered:
+    files: list[tuple[str, str, bytes]]
+    """(name, media type, content) of every document, in the pipeline's order."""
+    manifest: dict[str, Any]
+
+
+@cache
+def _profile(pki_dir: str | None, config: str | None, level: str) -> Any:
+    """The signing profile, loaded once per worker process (keys are parsed once)."""
+    from ..sign import SigningOptions, load
+
+    if config is not None:
+        return load(SigningOptions(level=level, config=Path(config)))
+    return load(SigningOptions(level=level, pki_dir=Path(pki_dir) if pki_dir else None))
+
+
+def render_task(params: RenderParams) -> Rendered:
+    """Run in a worker process: the case through the pipeline (signed when a level is set)."""
+    from .. import pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaseWarning)
+        case = load_case(params.case_json, name="case")
+    signed = params.level is not None
+    profile = _profile(params.pki_dir, params.signing_config, params.level) if signed else None
+    paper = params.variant == "paper" or (params.variant == "auto" and not signed)
+    by_case = params.variant == "auto" and not signed
+    docs = pipeline.render_package(case, params.formats, list(params.forms) if params.forms else None, paper=paper,
+                                   profile=profile, variant_by_case=by_case)  # fmt: skip
+    body = pipeline.manifest(case, docs)
+    body["variant"] = params.variant
+    if profile is not None and getattr(profile, "is_test", False):
+        body["test_pki"] = True
+    return Rendered([(d.filename, d.media_type, d.content) for d in docs], body)
+
+
+def verify_task(
+    content: bytes, p7s: bytes | None, pki_dir: str | None, policy: str = "default", require_level: str | None = None
+) -> dict[str, Any]:
+    """Run in a worker process: ``msedocs verify --json`` on uploaded bytes (a file and,
+    optionally, its detached ``.p7s``), trusting the service's PKI. Raises InputError for a
+    document that is neither XML nor PDF without a ``.p7s``, or a bad policy."""
+    import logging
+
+    import signing
+    from signing.verify import verify_file
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryDirectory(prefix="msedocs-verify-") as tmp:
+        path = Path(tmp) / "document"
+        path.write_bytes(content)
+        if p7s is not None:
+            path = Path(tmp) / "document.p7s"
+            path.write_bytes(p7s)
+        try:
+            chosen = signing.load_policy(policy)
+            report = verify_file(path, pki_dir, required_level=require_level, policy=chosen)
+        except signing.ConfigurationError as exc:
+            raise InputError(f"policy: {exc}") from None
+        except signing.SigningFailure as exc:
+            raise InputError(str(exc).replace(str(Path(tmp)) + os.sep, "")) from None
+    return report.to_dict()
+
+
+def warm_up() -> None:
+    """A worker process's initializer: the rendering stack imported and its fonts and styles
+    built before the first job."""
+    from generators import pdf as pdf_gen
+
+    pdf_gen.environment()
+    pdf_gen._style()
+
+
+def ping() -> int:
+    """A task that proves a worker process answers."""
+    return os.getpid()
+
+
+def crash_task() -> None:  # pragma: no cover - used by the tests to break a worker on purpose
+    os._exit(1)
+
+
+def problem_kind(exc: MsedocsError) -> str:
+    """The problem type of a flow error raised in a worker."""
+    from ..errors import SchemaError, SigningError, TemplateError, UnknownFormError
+
+    if isinstance(exc, UnknownFormError):
+        return "unknown-form"
+    if isinstance(exc, FormNotApplicableError):
+        return "form-not-applicable"
+    if isinstance(exc, SigningError):
+        return "signing-failed"
+    if isinstance(exc, SchemaError | TemplateError):
+        return "render-failed"
+    if isinstance(exc, InputError):
+        return "invalid-input"
+    return "render-failed"
+
+
+def ensure_pki(pki_dir: str) -> str:
+    """Create the TEST PKI in ``pki_dir`` unless it is there (under a file lock, so that the
+    server and workers starting at once make one). Run in a worker process: it loads pyHanko."""
+    import fcntl
+
+    import signing
+
+    folder = Path(pki_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "pki.json").exists():
+            signing.init_pki(folder)
+    return str(folder)

@@ -1,0 +1,127 @@
+"""The API's request and response bodies (pydantic): the source of the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Format = Literal["xml", "pdf", "docx"]
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+_ALL_FORMATS: tuple[Format, ...] = ("xml", "pdf", "docx")
+
+
+class SignOptions(BaseModel):
+    """Sign every document with its form's signers (XAdES, PAdES, a detached CAdES .p7s per DOCX)."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: Level = "B-T"
+    profile: Literal["test", "configured"] = Field(
+        "test",
+        description="test: the service's TEST PKI (never valid for real use); configured: the signing "
+        "configuration the service was started with (--signing-config).",
+    )
+
+
+class RenderRequest(BaseModel):
+    """``POST /v1/renders``: one case into the documents of its forms."""
+
+    model_config = ConfigDict(extra="forbid")
+    case: dict[str, Any] = Field(description="The case, as GET /v1/schema/case.json describes it.")
+    forms: list[str] | Literal["all"] = Field(
+        "all", description='Form ids (each must apply to the case), or "all": every form that applies.'
+    )
+    formats: list[Format] = Field(default_factory=lambda: list(_ALL_FORMATS), min_length=1)
+    variant: Literal["paper", "electronic", "auto"] = Field(
+        "auto",
+        description="paper: «М.П.» and signature lines; electronic: the qualified e-signature statement; "
+        "auto: as `msedocs render --variant auto` (the extract follows the case's delivery channel, other "
+        "forms paper; electronic when signed). A signed document is electronic: paper with sign is refused.",
+    )
+    sign: SignOptions | None = None
+
+
+class ProblemError(BaseModel):
+    path: str = Field(description="JSON path in the request body (or XPath), or (case) for the whole case.")
+    message: str
+    line: int | None = None
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document (application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+class FormInfo(BaseModel):
+    id: str
+    title: str
+    source: str = Field(description="The statute: seed file, appendix, lines.")
+    jurisdiction: str
+    formats: list[str]
+    namespace: str = Field(description="The XML namespace of the form's documents.")
+    signers: list[str] = Field(description="Signing roles of the form's signature lines.")
+    variants: list[str]
+
+
+class XmlError(BaseModel):
+    line: int | None
+    xpath: str
+    reason: str
+
+
+class XmlValidation(BaseModel):
+    valid: bool
+    form: str | None
+    errors: list[XmlError]
+
+
+class JobOutput(BaseModel):
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    href: str
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: str
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: int = Field(description="0-100: 0 queued, 10 started, 50 rendering, 100 done.")
+    case_id: str | None
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    issued: list[str] = Field(description="Signed statutory documents this job issues (each issued once).")
+    outputs: list[JobOutput]
+    manifest: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(None, description="The problem document of a failed job.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+    renderers_loaded_here: list[str] = Field(
+        default_factory=list, description="Rendering libraries loaded in the server process (none: they run in "
+        "the worker processes only).",
+    )
+
+
+class ProblemKind(BaseModel):
+    type: str
+    title: str
+    status: int
+    description: str

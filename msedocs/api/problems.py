@@ -1,0 +1,120 @@
+"""Errors as RFC 9457 problem documents (``application/problem+json``), one ``type`` per kind.
+
+Every kind is listed in :data:`KINDS`; its type URI is ``/v1/problems/<kind>`` (relative to
+the service; ``GET /v1/problems/<kind>`` describes it). A problem may carry ``errors``: each
+``{path, message, line}``, the JSON path (of the request body) or XPath and the rule broken,
+never the value given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import MsedocsError, Problem
+
+MEDIA_TYPE = "application/problem+json"
+
+#: kind -> (status, title, what it means)
+KINDS: dict[str, tuple[int, str, str]] = {
+    "bad-request": (400, "Bad request", "The request is malformed (a header or a parameter)."),
+    "idempotency-key-required": (
+        400, "Idempotency-Key required", "A POST that creates something needs an Idempotency-Key header.",
+    ),
+    "unauthorized": (401, "Authentication required", "No API key, or a key that is unknown or revoked."),
+    "forbidden": (403, "Scope missing", "The API key lacks the scope this operation needs."),
+    "not-found": (404, "Not found", "No such resource (or not one of this key's)."),
+    "method-not-allowed": (405, "Method not allowed", "The resource does not support this method."),
+    "not-acceptable": (406, "Not acceptable", "The response cannot be given in a media type the client accepts."),
+    "idempotency-key-reused": (
+        409, "Idempotency-Key reused", "The key was used before with another request body; use a new key.",
+    ),
+    "request-in-progress": (
+        409, "Request in progress", "The first request with this Idempotency-Key is still being processed.",
+    ),
+    "already-issued": (
+        409, "Document already issued",
+        "A signed statutory document of the case was issued (or is being issued) by another job; it is issued once.",
+    ),
+    "job-running": (409, "Job running", "A running job cannot be deleted; wait for it to finish."),
+    "job-deleted": (410, "Job deleted", "The job of this Idempotency-Key was deleted; its response is gone."),
+    "payload-too-large": (413, "Request body too large", "The body is over the limit of this endpoint."),
+    "unsupported-media-type": (415, "Unsupported media type", "The Content-Type is not one this endpoint reads."),
+    "invalid-json": (400, "Invalid JSON", "The body is not UTF-8 JSON, or holds a key twice, or nests too deep."),
+    "invalid-request": (422, "Invalid request", "The request's parameters are wrong; see errors."),
+    "invalid-case": (422, "Invalid case data", "The case breaks the model's rules; every problem is in errors."),
+    "unknown-form": (422, "Unknown form", "A form id that the registry does not know."),
+    "form-not-applicable": (422, "Form does not apply", "A form asked for does not apply to the case."),
+    "unsupported-document": (
+        422, "Unsupported document", "Not XML or PDF, and no detached signature given; or unreadable.",
+    ),
+    "invalid-input": (422, "Invalid input", "The input cannot be processed as given."),
+    "queue-full": (429, "Too many requests", "Every renderer is busy and the queue is full; retry after a while."),
+    "render-failed": (500, "Rendering failed", "A document could not be rendered (a defect in msedocs)."),
+    "signing-failed": (500, "Signing failed", "A document could not be signed (keys, timestamp authority)."),
+    "worker-lost": (500, "Worker lost", "The job's workers stopped while rendering it; nothing was issued."),
+    "internal": (500, "Internal error", "An unexpected failure; the request id is in the log."),
+    "unavailable": (503, "Service unavailable", "The store or the renderers are unavailable; retry later."),
+}
+
+
+def type_uri(kind: str) -> str:
+    return f"/v1/problems/{kind}"
+
+
+class ApiProblem(Exception):
+    """An error answered as a problem document."""
+
+    def __init__(
+        self,
+        kind: str,
+        detail: str | None = None,
+        *,
+        errors: Sequence[Problem | dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+        self.status = status or KINDS[kind][0]
+        self.detail = detail
+        self.errors = [_error(e) for e in errors]
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def body(self, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": type_uri(self.kind), "title": KINDS[self.kind][1], "status": self.status}
+        if self.detail:
+            out["detail"] = self.detail
+        if instance:
+            out["instance"] = instance
+        if request_id:
+            out["request_id"] = request_id
+        if self.errors:
+            out["errors"] = self.errors
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_error(cls, exc: MsedocsError, kind: str, prefix: str = "") -> ApiProblem:
+        """A flow error with its problems; ``prefix`` puts the paths into the request body (``case``)."""
+        return cls(kind, exc.message, errors=[_prefixed(p, prefix) for p in exc.problems])
+
+
+def _prefixed(p: Problem, prefix: str) -> Problem:
+    if not prefix:
+        return p
+    if p.path in ("(case)", "(file)", ""):
+        return Problem(prefix, p.message, p.line)
+    sep = "" if p.path.startswith("[") else "."
+    return Problem(f"{prefix}{sep}{p.path}", p.message, p.line)
+
+
+def _error(e: Problem | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(e, dict):
+        return e
+    out: dict[str, Any] = {"path": e.path, "message": e.message}
+    if e.line is not None:
+        out["line"] = e.line
+    return out

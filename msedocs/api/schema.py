@@ -1,0 +1,113 @@
+"""Tables of the HTTP service (SQLAlchemy Core), beside the outbox's in the same database.
+Changed only through Alembic revisions in ``migrations/`` (version table ``api_alembic_version``).
+
+    api_keys          an API key: its id (the public prefix), name, sha256 of the whole token, scopes
+    api_jobs          a render job: state, lease, progress, the request it runs, its outcome
+    api_outputs       the files of a succeeded job, by name (content in api_blobs)
+    api_blobs         file contents, content-addressed by sha256
+    api_idempotency   an Idempotency-Key of a key: the request's digest and the job it created
+    api_issued        each signed statutory document of a case, once: the job that issued it
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("scopes", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
+jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("respond_async", Boolean, nullable=False),
+    Column("request", LargeBinary, nullable=False),
+    Column("case_id", String(200)),
+    Column("progress", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claim_token", String(32)),
+    Column("lease_until", DateTime),
+    Column("error", Text),
+    Column("manifest", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Index("ix_api_jobs_state_created_at", "state", "created_at"),
+)
+
+outputs = Table(
+    "api_outputs",
+    metadata,
+    Column("job_id", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    PrimaryKeyConstraint("job_id", "name"),
+)
+
+blobs = Table(
+    "api_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("key_id", String(16), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("job_id", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("key_id", "idempotency_key"),
+)
+
+issued = Table(
+    "api_issued",
+    metadata,
+    Column("case_id", String(200), nullable=False),
+    Column("document", String(200), nullable=False),
+    Column("job_id", String(32), nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("case_id", "document"),
+    Index("ix_api_issued_job_id", "job_id"),
+)

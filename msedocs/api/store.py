@@ -1,0 +1,541 @@
+"""The service's store: API keys, render jobs and their outputs, idempotency keys, issued documents.
+
+The same database as the outbox (SQLite by default, PostgreSQL by URL) and the same engine
+setup (:func:`msedocs.delivery.store.make_engine`: WAL and ``BEGIN IMMEDIATE`` on SQLite), with
+tables of its own under their own Alembic chain (``api_alembic_version``).
+
+A job moves ``queued → running → succeeded | failed``; a queued job can be ``cancelled``.
+A worker claims a job with ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``
+on PostgreSQL (on SQLite, ``BEGIN IMMEDIATE`` serialises the same statement). A claim is a
+lease with a random claim token: a running job whose lease ran out (its worker was killed) is
+claimed again, and a worker finishes a job only while it still holds the token, so the outputs
+of a job are committed once, by one worker, in the transaction that marks it succeeded.
+
+A signed statutory document of a case (``case_id`` + ``<form>.<format>``) is reserved in
+``api_issued`` when its job is accepted, in the transaction that creates the job: a second
+request for it is refused (409) whatever its idempotency key. A job that fails or is cancelled
+issued nothing and gives its reservations back.
+
+Timestamps are naive UTC from the store's clock, as in the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from generators.resources import as_path
+from msedocs.api import schema as t
+from msedocs.delivery.store import (
+    BadOutboxError,
+    OutboxUnavailableError,
+    check_sqlite_file,
+    connect_error,
+    make_engine,
+    normalise_url,
+    utcnow,
+)
+from msedocs.errors import InputError
+
+MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
+HEAD_REVISION = "0001"
+SCOPES = ("render", "sign", "validate", "deliver", "clerk", "admin")
+#: Claims of one job before it is given up as failed (each a worker that died holding it).
+MAX_ATTEMPTS = 3
+TOKEN_PREFIX = "msk"
+
+
+class JobState:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+
+
+class IdempotencyConflict(InputError):
+    """The idempotency key was used before with another request body."""
+
+
+class AlreadyIssued(InputError):
+    """A signed document of the case was issued (or is being issued) by another job."""
+
+    def __init__(self, case_id: str, clashes: Sequence[tuple[str, str]]) -> None:
+        listed = ", ".join(f"{doc} (job {job})" for doc, job in clashes)
+        super().__init__(f"case {case_id}: already issued: {listed}; a statutory document is issued once")
+        self.clashes = list(clashes)
+
+
+class JobBusy(InputError):
+    """The job is running: it cannot be deleted now."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    key_id: str
+    kind: str
+    state: str
+    respond_async: bool
+    case_id: str | None
+    progress: int
+    attempts: int
+    error: dict[str, Any] | None
+    manifest: dict[str, Any] | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    claimed_by: str | None = None
+    lease_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job held by a worker: finish it with :meth:`JobStore.complete` or :meth:`JobStore.fail`
+    while ``token`` still holds."""
+
+    job: Job
+    token: str
+    request: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    created: bool
+    """False: the idempotency key was seen with the same body; ``job`` is the first request's."""
+    claim: Claim | None = None
+    """The claim of a job created running for the caller (a synchronous render)."""
+
+
+def _job(row: Any) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"], key_id=m["key_id"], kind=m["kind"], state=m["state"], respond_async=bool(m["respond_async"]),
+        case_id=m["case_id"], progress=m["progress"], attempts=m["attempts"],
+        error=json.loads(m["error"]) if m["error"] else None,
+        manifest=json.loads(m["manifest"]) if m["manifest"] else None,
+        created_at=m["created_at"], updated_at=m["updated_at"], started_at=m["started_at"],
+        finished_at=m["finished_at"], claimed_by=m["claimed_by"], lease_until=m["lease_until"],
+    )  # fmt: skip
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the service's tables to the newest revision (serialised between processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046693)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _version(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM api_alembic_version")).scalar()
+            conn.rollback()
+    except sa.exc.ProgrammingError:
+        return None
+    except sa.exc.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return str(version) if version is not None else None
+
+
+class JobStore:
+    """The service's tables. One per process; safe to share between threads."""
+
+    def __init__(
+        self, url: str, *, create: bool = True, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        self.clock = clock
+        self.is_postgresql = self.engine.dialect.name == "postgresql"
+        try:
+            if create:
+                check_sqlite_file(self.url, create=True)
+            try:
+                if _version(self.engine) != HEAD_REVISION:
+                    if not create:
+                        raise BadOutboxError(f"--db: {self.url.split('@')[-1]} holds no msedocs service tables")
+                    migrate(self.engine)
+            except sa.exc.DBAPIError as exc:
+                raise connect_error(self.url, exc) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise OutboxUnavailableError(connect_error(self.url, exc).message) from exc
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (pg_dialect.insert if self.is_postgresql else sqlite_dialect.insert)(table)
+
+    def ping(self) -> bool:
+        """The store answers and its tables are at the newest revision."""
+        try:
+            return _version(self.engine) == HEAD_REVISION
+        except sa.exc.DBAPIError:
+            return False
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def create_key(self, name: str, scopes: Sequence[str]) -> tuple[ApiKey, str]:
+        """A new key; returns it and its token, which is shown once and stored only as a digest."""
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise InputError(f"--scope: unknown scope(s) {', '.join(unknown) or '(none)'}; choose from "
+                             f"{', '.join(SCOPES)}")  # fmt: skip
+        if not name.strip() or len(name) > 100:
+            raise InputError("keys create: NAME must be 1-100 characters")
+        key_id = secrets.token_hex(6)
+        token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        chosen = sorted(set(scopes))
+        with self._tx() as conn:
+            conn.execute(sa.insert(t.keys).values(
+                id=key_id, name=name.strip(), token_sha256=token_sha256(token), scopes=" ".join(chosen),
+                created_at=self.clock(),
+            ))  # fmt: skip
+        return ApiKey(key_id, name.strip(), frozenset(chosen)), token
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The key a token belongs to, None if it is unknown, malformed or revoked (compared in
+        constant time on the digest)."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 12 or len(token) > 200:
+            return None
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.keys).where(t.keys.c.id == parts[1])).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.token_sha256, token_sha256(token)):
+            return None
+        return ApiKey(row.id, row.name, frozenset(row.scopes.split()))
+
+    # -- submission -------------------------------------------------------------------------
+
+    def submit(
+        self,
+        key_id: str,
+        idempotency_key: str,
+        request: bytes,
+        *,
+        case_id: str | None,
+        documents: Sequence[str] = (),
+        respond_async: bool,
+        claim_for: str | None = None,
+        lease: float = 60.0,
+        kind: str = "render",
+    ) -> Submitted:
+        """Accept a job under an idempotency key, in one transaction: the key (same body: the
+        first job is returned; another body: :class:`IdempotencyConflict`), the documents it
+        issues (each once: :class:`AlreadyIssued`) and the job, queued or, with ``claim_for``,
+        running and claimed by the caller."""
+        digest = hashlib.sha256(request).hexdigest()
+        for attempt in (1, 2):
+            try:
+                return self._submit(key_id, idempotency_key, request, digest, case_id, documents, respond_async,
+                                    claim_for, lease, kind)  # fmt: skip
+            except sa.exc.IntegrityError:  # a concurrent request took the key or a document first
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _submit(
+        self, key_id: str, idem: str, request: bytes, digest: str, case_id: str | None, documents: Sequence[str],
+        respond_async: bool, claim_for: str | None, lease: float, kind: str,
+    ) -> Submitted:  # fmt: skip
+        now = self.clock()
+        i = t.idempotency.c
+        with self._tx() as conn:
+            seen = conn.execute(
+                sa.select(i.request_sha256, i.job_id).where(i.key_id == key_id, i.idempotency_key == idem)
+            ).first()
+            if seen is not None:
+                if not hmac.compare_digest(seen.request_sha256, digest):
+                    raise IdempotencyConflict(
+                        "Idempotency-Key: this key was used before with another request body; "
+                        "use a new key for a new request"
+                    )
+                row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == seen.job_id)).first()
+                if row is None:
+                    raise JobGone(seen.job_id)
+                return Submitted(_job(row), created=False)
+            if documents and case_id is not None:
+                clashes = conn.execute(
+                    sa.select(t.issued.c.document, t.issued.c.job_id).where(
+                        t.issued.c.case_id == case_id, t.issued.c.document.in_(list(documents))
+                    )
+                ).all()
+                if clashes:
+                    raise AlreadyIssued(case_id, sorted((c.document, c.job_id) for c in clashes))
+            job_id = uuid.uuid4().hex
+            token = uuid.uuid4().hex if claim_for else None
+            values: dict[str, Any] = {
+                "id": job_id, "key_id": key_id, "kind": kind, "respond_async": respond_async, "request": request,
+                "case_id": case_id, "progress": 0, "attempts": 0, "created_at": now, "updated_at": now,
+                "state": JobState.QUEUED,
+            }  # fmt: skip
+            if claim_for:
+                values.update(state=JobState.RUNNING, attempts=1, claimed_by=claim_for, claim_token=token,
+                              lease_until=now + dt.timedelta(seconds=lease), started_at=now)  # fmt: skip
+            row = conn.execute(sa.insert(t.jobs).values(**values).returning(*t.jobs.c)).one()
+            conn.execute(sa.insert(t.idempotency).values(
+                key_id=key_id, idempotency_key=idem, request_sha256=digest, job_id=job_id, created_at=now,
+            ))  # fmt: skip
+            if documents and case_id is not None:
+                conn.execute(sa.insert(t.issued), [
+                    {"case_id": case_id, "document": d, "job_id": job_id, "issued_at": now} for d in documents
+                ])  # fmt: skip
+        job = _job(row)
+        return Submitted(job, created=True, claim=Claim(job, token, request) if token else None)
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by state."""
+        c = t.jobs.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
+        return {state: int(n) for state, n in rows}
+
+    def queued(self) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(
+                sa.select(sa.func.count()).select_from(t.jobs).where(t.jobs.c.state == JobState.QUEUED)
+            ).scalar_one())  # fmt: skip
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, lease: float = 60.0) -> Claim | None:
+        """The oldest queued job, or a running one whose lease ran out, claimed for ``lease``
+        seconds; None if there is none. A job claimed :data:`MAX_ATTEMPTS` times already (its
+        workers died each time) fails instead of being claimed again."""
+        now = self.clock()
+        c = t.jobs.c
+        stale = sa.and_(c.state == JobState.RUNNING, c.lease_until < now)
+        with self._tx() as conn:
+            given_up = conn.execute(
+                sa.update(t.jobs).where(stale, c.attempts >= MAX_ATTEMPTS)
+                .values(state=JobState.FAILED, finished_at=now, updated_at=now, claim_token=None, lease_until=None,
+                        error=json.dumps(_worker_lost()))
+                .returning(c.id)
+            ).scalars().all()  # fmt: skip
+            if given_up:
+                conn.execute(sa.delete(t.issued).where(t.issued.c.job_id.in_(given_up)))
+            sub = (
+                sa.select(c.id)
+                .where(sa.or_(c.state == JobState.QUEUED, stale))
+                .order_by(c.created_at, c.id)
+                .limit(1)
+            )
+            if self.is_postgresql:
+                sub = sub.with_for_update(skip_locked=True)
+            token = uuid.uuid4().hex
+            row = conn.execute(
+                sa.update(t.jobs).where(c.id == sub.scalar_subquery())
+                .values(state=JobState.RUNNING, claimed_by=worker_id, claim_token=token, attempts=c.attempts + 1,
+                        lease_until=now + dt.timedelta(seconds=lease), updated_at=now,
+                        started_at=sa.func.coalesce(c.started_at, now))
+                .returning(*t.jobs.c)
+            ).first()  # fmt: skip
+        if row is None:
+            return None
+        return Claim(_job(row), token, bytes(row.request))
+
+    def _held(self, job_id: str, token: str) -> Any:
+        c = t.jobs.c
+        return sa.and_(c.id == job_id, c.claim_token == token, c.state == JobState.RUNNING)
+
+    def renew(self, job_id: str, token: str, lease: float = 60.0, progress: int | None = None) -> bool:
+        """Extend a claim (and note progress, 0-100); False if the claim was lost."""
+        now = self.clock()
+        values: dict[str, Any] = {"lease_until": now + dt.timedelta(seconds=lease), "updated_at": now}
+        if progress is not None:
+            values["progress"] = max(0, min(100, progress))
+        with self._tx() as conn:
+            return conn.execute(sa.update(t.jobs).where(self._held(job_id, token)).values(**values)).rowcount == 1
+
+    def complete(
+        self, job_id: str, token: str, files: Sequence[tuple[str, str, bytes]], manifest: dict[str, Any]
+    ) -> bool:
+        """Store a job's files (name, media type, content) and mark it succeeded, in one
+        transaction, if ``token`` still holds its claim; False (nothing stored) if not."""
+        now = self.clock()
+        with self._tx() as conn:
+            done = conn.execute(
+                sa.update(t.jobs).where(self._held(job_id, token))
+                .values(state=JobState.SUCCEEDED, progress=100, finished_at=now, updated_at=now, lease_until=None,
+                        claim_token=None, manifest=json.dumps(manifest, ensure_ascii=False))
+            ).rowcount  # fmt: skip
+            if done != 1:
+                conn.rollback()
+                return False
+            digests = [hashlib.sha256(content).hexdigest() for _, _, content in files]
+            blobs = {d: {"sha256": d, "size": len(f[2]), "content": f[2]} for d, f in zip(digests, files, strict=True)}
+            if blobs:
+                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), list(blobs.values()))
+                conn.execute(sa.insert(t.outputs), [
+                    {"job_id": job_id, "position": n, "name": name, "media_type": media, "sha256": d,
+                     "size": len(content)}
+                    for n, ((name, media, content), d) in enumerate(zip(files, digests, strict=True))
+                ])  # fmt: skip
+        return True
+
+    def fail(self, job_id: str, token: str, problem: dict[str, Any]) -> bool:
+        """Mark a job failed with its problem document; its documents were not issued."""
+        now = self.clock()
+        with self._tx() as conn:
+            done = conn.execute(
+                sa.update(t.jobs).where(self._held(job_id, token))
+                .values(state=JobState.FAILED, finished_at=now, updated_at=now, lease_until=None, claim_token=None,
+                        error=json.dumps(problem, ensure_ascii=False))
+            ).rowcount  # fmt: skip
+            if done == 1:
+                conn.execute(sa.delete(t.issued).where(t.issued.c.job_id == job_id))
+        return done == 1
+
+    def release(self, job_id: str, token: str) -> bool:
+        """Give a claimed job back to the queue (its worker stops, or its process pool broke)."""
+        now = self.clock()
+        with self._tx() as conn:
+            return conn.execute(
+                sa.update(t.jobs).where(self._held(job_id, token))
+                .values(state=JobState.QUEUED, claimed_by=None, claim_token=None, lease_until=None, updated_at=now)
+            ).rowcount == 1  # fmt: skip
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        return _job(row) if row is not None else None
+
+    def request_of(self, job_id: str) -> bytes | None:
+        with self._tx() as conn:
+            raw = conn.execute(sa.select(t.jobs.c.request).where(t.jobs.c.id == job_id)).scalar()
+        return bytes(raw) if raw is not None else None
+
+    def outputs(self, job_id: str) -> list[Output]:
+        o = t.outputs.c
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(o.name, o.media_type, o.sha256, o.size).where(o.job_id == job_id).order_by(o.position)
+            ).all()
+        return [Output(r.name, r.media_type, r.sha256, r.size) for r in rows]
+
+    def content(self, sha256: str) -> bytes:
+        """A stored file by its digest, checked again on the way out."""
+        with self._tx() as conn:
+            raw = conn.execute(sa.select(t.blobs.c.content).where(t.blobs.c.sha256 == sha256)).scalar()
+        content = bytes(raw) if raw is not None else b""
+        if hashlib.sha256(content).hexdigest() != sha256:
+            raise OutboxUnavailableError(f"stored file {sha256[:12]}… is missing or does not match its sha256")
+        return content
+
+    def issued(self, job_id: str) -> list[str]:
+        with self._tx() as conn:
+            return sorted(conn.execute(
+                sa.select(t.issued.c.document).where(t.issued.c.job_id == job_id)
+            ).scalars())  # fmt: skip
+
+    def delete(self, job_id: str) -> Job | None:
+        """Cancel a queued job (its reservations given back) or remove a finished one with its
+        files (what it issued stays recorded: it is never issued again). None if there is no
+        such job; :class:`JobBusy` if it is running."""
+        now = self.clock()
+        c = t.jobs.c
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.jobs).where(c.id == job_id)).first()
+            if row is None:
+                return None
+            job = _job(row)
+            if job.state == JobState.RUNNING:
+                raise JobBusy(f"job {job_id} is running; delete it when it has finished")
+            if job.state == JobState.QUEUED:
+                done = conn.execute(
+                    sa.update(t.jobs).where(c.id == job_id, c.state == JobState.QUEUED)
+                    .values(state=JobState.CANCELLED, finished_at=now, updated_at=now)
+                ).rowcount  # fmt: skip
+                if done != 1:
+                    raise JobBusy(f"job {job_id} started meanwhile; delete it when it has finished")
+                conn.execute(sa.delete(t.issued).where(t.issued.c.job_id == job_id))
+                return job
+            names = conn.execute(sa.select(t.outputs.c.sha256).where(t.outputs.c.job_id == job_id)).scalars().all()
+            conn.execute(sa.delete(t.outputs).where(t.outputs.c.job_id == job_id))
+            conn.execute(sa.delete(t.jobs).where(c.id == job_id))
+            still = sa.select(t.outputs.c.sha256).where(t.outputs.c.sha256.in_(list(names)))
+            conn.execute(sa.delete(t.blobs).where(t.blobs.c.sha256.in_(list(names)), t.blobs.c.sha256.not_in(still)))
+        return job
+
+
+class JobGone(InputError):
+    """The idempotency key names a job that was deleted since."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"the job {job_id} of this Idempotency-Key was deleted; its response cannot be replayed")
+        self.job_id = job_id
+
+
+def _worker_lost() -> dict[str, Any]:
+    return {
+        "type": "/v1/problems/worker-lost",
+        "title": "The job's workers stopped while rendering it",
+        "status": 500,
+        "detail": f"the job was claimed {MAX_ATTEMPTS} times and each worker stopped before finishing it; "
+        "nothing was issued",
+    }
