@@ -9,7 +9,12 @@ from types import ModuleType
 PACKAGES = ("msedocs", "generators", "signing")
 
 #: Not imported by the walk: ``__main__`` runs the CLI; the Alembic scripts run only under Alembic.
-SKIPPED = ("msedocs.__main__", "msedocs.delivery.migrations", "msedocs.referrals.migrations")
+SKIPPED = (
+    "msedocs.__main__",
+    "msedocs.delivery.migrations",
+    "msedocs.referrals.migrations",
+    "msedocs.api.migrations",
+)
 
 
 def module_names(package: str) -> list[str]:

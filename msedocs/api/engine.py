@@ -125,7 +125,7 @@ class XmlReport:
 
 def _known_forms() -> dict[str, str]:
     """Every XSD-backed document id by namespace: forms, the protocol, the journals."""
-    from ..forms.journals import JOURNALS
+    from ..forms import JOURNALS
     from ..forms.session import PROTOCOL
 
     by_namespace = {PROTOCOL.namespace: PROTOCOL.id}
