@@ -76,7 +76,7 @@ def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", titl
             )
         )
     document = HTML(string=html, base_url=str(TEMPLATES_DIR) + "/")
-    return document.write_pdf(
+    pdf: bytes = document.write_pdf(
         stylesheets=[css],
         font_config=font_config,
         pdf_variant=PDF_VARIANT,
@@ -84,6 +84,7 @@ def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", titl
         uncompressed_pdf=False,
         finisher=_unique_associated_files,
     )
+    return pdf
 
 
 def _unique_associated_files(_document: Any, pdf: Any) -> None:

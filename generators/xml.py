@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from msedocs.contract import Document, Item, Journal, SessionProtocol, Signature, Value
+from msedocs.contract import Document, Heading, Item, Journal, SessionProtocol, Signature, Value
 from msedocs.errors import InputError
 
 from .common import XSD_DIR, GeneratorError, XmlSchemaError
@@ -83,11 +83,18 @@ def _add_signatures(parent: etree._Element, ns: str, signatures: tuple[Signature
                 etree.SubElement(sig, f"{{{COMMON_NS}}}name").text = name
 
 
+def _root(heading: Heading) -> etree._Element:
+    """The document's root element in its namespace, with its formId and version."""
+    ns = heading.namespace
+    root = etree.Element(f"{{{ns}}}{heading.xml_root}", nsmap={None: ns, "c": COMMON_NS})
+    root.set("formId", heading.form_id)
+    root.set("version", heading.version)
+    return root
+
+
 def build(data: Document) -> etree._Element:
-    ns = data.namespace
-    root = etree.Element(f"{{{ns}}}{data.xml_root}", nsmap={None: ns, "c": COMMON_NS})
-    root.set("formId", data.form_id)
-    root.set("version", data.version)
+    ns = data.heading.namespace
+    root = _root(data.heading)
     root.set("caseId", data.case_id)
     if data.header:
         header = etree.SubElement(root, f"{{{ns}}}header")
@@ -349,12 +356,12 @@ def render_journal(data: Journal) -> bytes:
 def write_journal(data: Journal, target: str | Path | BinaryIO) -> None:
     """A journal's XML (header, then one entry per row) written to ``target`` and validated,
     both as streams, so a journal of any length never sits in memory as a tree."""
-    ns = data.namespace
+    ns = data.heading.namespace
     q = f"{{{ns}}}"
     with etree.xmlfile(target if not isinstance(target, Path) else str(target), encoding="UTF-8") as xf:
         xf.write_declaration()
-        attrs = {"formId": data.form_id, "version": data.version}
-        with xf.element(f"{q}{data.xml_root}", attrs, nsmap={None: ns, "c": COMMON_NS}):
+        attrs = {"formId": data.form_id, "version": data.heading.version}
+        with xf.element(f"{q}{data.heading.xml_root}", attrs, nsmap={None: ns, "c": COMMON_NS}):
             # The namespace is declared once, on the root. A namespaced element written on its own
             # would declare it again (xmlfile serialises each one standalone), so the header and
             # the rows are built unqualified: written inside the root they are in its default
@@ -392,11 +399,9 @@ def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Prob
 
 def render_protocol(data: SessionProtocol) -> bytes:
     """The session protocol's XML (one act block per examined patient), validated against its XSD."""
-    ns = data.namespace
+    ns = data.heading.namespace
     q = f"{{{ns}}}"
-    root = etree.Element(f"{q}{data.xml_root}", nsmap={None: ns, "c": COMMON_NS})
-    root.set("formId", data.form_id)
-    root.set("version", data.version)
+    root = _root(data.heading)
     etree.SubElement(root, f"{q}commission").text = data.commission
     etree.SubElement(root, f"{q}number").text = data.number
     etree.SubElement(root, f"{q}date").text = data.date

@@ -5,9 +5,26 @@ protocol, from many); ``generators`` read them, every format from the same objec
 the PDF and the DOCX cannot disagree. This module depends on nothing but the standard library,
 so the generators and ``signing`` import it without the rest of msedocs (``tests/test_error_tree.py``).
 
-It also holds what both sides need: the date as the paper forms print it (:func:`format_date`)
-and the geometry of the visible signature stamps, whose room a form reserves on its page and
-``signing`` fills (:class:`StampRoom`).
+Each type is named for what it is on the paper form::
+
+    Document (a form; Heading: form id, title, XML root and namespace)
+    ├── header, items: Item       number, wording, value (XML) and display (print), kind
+    │   ├── options: Option       a choice's options in the list's order, the chosen ones selected
+    │   ├── parts: Part           the options as printed, grouped under the statute's headings
+    │   ├── runs: Run             the printed text cut into runs, the chosen ones underlined
+    │   ├── table: Table          columns (Column), head (HeaderCell rows), rows (Row of Cell)
+    │   └── children: Item        a group's sub-items or the blanks of one line
+    ├── signatures: Signature     signature lines and the signing role behind them
+    ├── stamp_room: StampRoom     where an electronic PDF's visible stamps go
+    ├── slip: Document            a form printed after «Линия отреза» on the same sheet
+    └── extra                     a form's own free-form texts (a typed Mapping)
+    Journal (a register)          JournalColumn, rows (Rows: streamed, never all in memory)
+    SessionProtocol               an ActBlock of CategoryRow per act, signatures
+
+Templates read attributes (``item.label``, ``row.cells``); the journal's Typst template reads
+them as JSON (``dataclasses.asdict``). It also holds what both sides need: the date as the paper
+forms print it (:func:`format_date`) and the geometry of the visible signature stamps, whose
+room a form reserves on its page and ``signing`` fills (:class:`StampRoom`).
 """
 
 from __future__ import annotations
@@ -30,7 +47,7 @@ def format_date(value: date | None) -> str:
     return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
 
 
-# --- the visible signature stamps ------------------------------------------------------------
+# --- the visible signature stamps -----------------------------------------------------------------
 
 #: The named destination (an element's id in the PDF) that reserves the stamps' room.
 STAMP_ANCHOR = "esign-stamp"
@@ -59,7 +76,39 @@ class StampRoom:
         )
 
 
-# --- a form ------------------------------------------------------------------------------------
+# --- what every document says of itself -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """What a document says of itself, whatever its kind: its form id and statutory title, and
+    its XML root element in its versioned namespace."""
+
+    form_id: str
+    title: str
+    #: The version of the XML namespace.
+    version: str
+    namespace: str
+    xml_root: str
+
+
+@dataclass(frozen=True, slots=True)
+class Headed:
+    """A document with its :class:`Heading`; its form id and title are read by name too
+    (``data.title``), the rest of the heading is the XML builder's (``data.heading.namespace``)."""
+
+    heading: Heading
+
+    @property
+    def form_id(self) -> str:
+        return self.heading.form_id
+
+    @property
+    def title(self) -> str:
+        return self.heading.title
+
+
+# --- a form ---------------------------------------------------------------------------------------
 
 #: What an item is on the paper form: a blank for a text, a date or a number; «нужное
 #: подчеркнуть» options (``choice``); a table or repeated entries (``records``); numbered
@@ -261,16 +310,10 @@ Extra = Mapping[str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
-class Document:
+class Document(Headed):
     """A form filled in for one case: what the XML builder, the HTML template and the DOCX
     template all read."""
 
-    form_id: str
-    title: str
-    #: The version of the form's XML namespace.
-    version: str
-    namespace: str
-    xml_root: str
     case_id: str
     #: Above and under the title: the commission's name, the number and date.
     header: tuple[Item, ...]
@@ -291,7 +334,7 @@ class Document:
     extra: Extra = field(default_factory=dict)
 
 
-# --- a journal ---------------------------------------------------------------------------------
+# --- a journal ------------------------------------------------------------------------------------
 
 #: A journal's row: each column's text (a date in ISO form), None where the cell is empty;
 #: column 1 is the row's number.
@@ -322,15 +365,10 @@ class JournalColumn:
 
 
 @dataclass(frozen=True, slots=True)
-class Journal:
+class Journal(Headed):
     """A register of one commission over a period: its numbered columns and rows
     (Журнал протоколов заседаний МРЭК and the other registers of appendices 4-7)."""
 
-    form_id: str
-    title: str
-    version: str
-    namespace: str
-    xml_root: str
     #: The commission that keeps it, printed above the title.
     commission: str
     #: The period in ISO form (the XML's) and as printed after «Начат» and «Окончен».
@@ -343,7 +381,7 @@ class Journal:
     footnotes: tuple[str, ...]
 
 
-# --- the session protocol ----------------------------------------------------------------------
+# --- the session protocol -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,14 +407,9 @@ class ActBlock:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionProtocol:
+class SessionProtocol(Headed):
     """Протокол заседания МРЭК: one session of a commission, one block per act examined."""
 
-    form_id: str
-    title: str
-    version: str
-    namespace: str
-    xml_root: str
     commission: str
     number: str
     #: The session's date in ISO form (the XML's) and as printed.
@@ -389,3 +422,8 @@ class SessionProtocol:
     #: block it shares with the forms reads these as empty.
     stamp_room: StampRoom | None = None
     extra: Extra = field(default_factory=dict)
+
+
+#: What a registered document's ``data(...)`` builds: a form's document, a journal or the
+#: session protocol.
+DocumentData = Document | Journal | SessionProtocol

@@ -101,7 +101,9 @@ def dated_number(
     )  # fmt: skip
 
 
-def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
+def patient_name(
+    no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"
+) -> ItemDef:
     return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True, max_length=name_limit())
 
 
@@ -150,7 +152,9 @@ def phones(get: Callable[[Case], Any], label: str = "Контактные ном
     return ItemDef("", "phones", label, get=get)
 
 
-def impairments(no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING):
+def impairments(
+    no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING
+) -> ItemDef:
     return ItemDef(
         no,
         "impairments",

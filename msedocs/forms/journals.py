@@ -25,7 +25,7 @@ from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, heading
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
@@ -124,11 +124,7 @@ class JournalSpec:
     def data(self, rows: Rows, commission: str, start: dt.date, end: dt.date) -> Journal:
         """The journal over numbered rows (see :func:`numbered`) of [start, end]."""
         return Journal(
-            form_id=self.id,
-            title=self.title,
-            version=FORMS_VERSION,
-            namespace=self.namespace,
-            xml_root=self.xml_root,
+            heading(self),
             commission=commission,
             start=start.isoformat(),
             end=end.isoformat(),

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, heading
 
 Reader = Callable[[Case, Any], Any]
 
@@ -132,11 +132,7 @@ class SessionSpec:
         if not blocks:
             raise InputError(f"no examined case belongs to the session {session}")
         return SessionProtocol(
-            form_id=self.id,
-            title=self.title,
-            version=FORMS_VERSION,
-            namespace=self.namespace,
-            xml_root=self.xml_root,
+            heading(self),
             commission=session.commission,
             number=session.number,
             date=session.date.isoformat(),

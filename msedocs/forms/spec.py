@@ -31,6 +31,7 @@ from ..contract import (
     Document,
     Extra,
     HeaderCell,
+    Heading,
     Item,
     Option,
     Part,
@@ -43,12 +44,19 @@ from ..contract import (
 )
 from ..model.case import ADDRESS_SEP, NAME_SEP, Address, Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
+from .document import DocumentSpec
 
 Kind = Literal["text", "date", "int", "choice", "records", "group"]
 
 NAMESPACE_BASE = "urn:msedocs:form"
 COMMON_NAMESPACE = "urn:msedocs:common:1"
 FORMS_VERSION = "1"
+
+
+def heading(spec: DocumentSpec) -> Heading:
+    """What a filled-in document says of itself (:class:`~msedocs.contract.Heading`): its id
+    and title, its XML root in its namespace of :data:`FORMS_VERSION`."""
+    return Heading(spec.id, spec.title, FORMS_VERSION, spec.namespace, spec.xml_root)
 
 
 Getter = Callable[[Case], Any]
@@ -586,12 +594,8 @@ class FormSpec:
 
     def _data(self, case: Case) -> Document:
         return Document(
-            form_id=self.id,
-            title=self.title,
+            heading(self),
             title_item=self.title_item,
-            version=FORMS_VERSION,
-            namespace=self.namespace,
-            xml_root=self.xml_root,
             case_id=case.case_id,
             header=tuple(h.evaluate(case) for h in self.header),
             items=tuple(i.evaluate(case) for i in self.items),
