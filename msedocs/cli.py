@@ -249,10 +249,9 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
-    import re
     import stat
 
-    from generators import xml as xml_gen
+    from . import validation
 
     try:  # O_NONBLOCK: opening a FIFO does not wait for a writer
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -263,44 +262,15 @@ def validate_cmd(
         os.close(fd)
         raise InputError(f"{file}: not a regular file; give an XML document")
     with os.fdopen(fd, "rb") as stream:
-        if info.st_size > xml_gen.MAX_JOURNAL_BYTES:
-            raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(xml_gen.MAX_JOURNAL_BYTES)}"
-                             " bytes any document may have")  # fmt: skip
-        form_id = form
-        if form_id is None:  # the root's formId, else the form whose namespace the root is in
-            root = xml_gen.root_of(stream)
-            by_namespace = {spec.namespace: spec.id for spec in DOCUMENTS.values()}
-            form_id = None if root is None else root[1] or by_namespace.get(root[0])
-        stream.seek(0)
-        if form_id and form_id not in DOCUMENTS:
-            shown = re.sub(r"[^A-Za-z0-9._-]", "?", form_id[:40])
-            raise InputError(f"{file}: unknown form id {shown!r}; known forms: {', '.join(sorted(DOCUMENTS))}")
-        spec = DOCUMENTS.get(form_id or "")
-        limit = xml_gen.MAX_JOURNAL_BYTES if spec is not None and spec.kind == "journal" else xml_gen.MAX_FORM_BYTES
-        if info.st_size > limit:
-            raise InputError(f"{file}: {_bytes(info.st_size)} bytes, more than the {_bytes(limit)} bytes"
-                             f" a {form_id} document may have")  # fmt: skip
-        try:
-            problems = xml_gen.validate_source(stream, form_id or "by-act", limit)
-        except xml_gen.TooLarge:  # grew while read
-            raise InputError(f"{file}: more than the {_bytes(limit)} bytes a {form_id} document may have") from None
-    if not form_id:  # unreadable before its root, or no formId on it
-        unreadable = [p for p in problems if not p[1].startswith("Element ")]
-        missing = "no formId attribute on the root, and its namespace is not that of a published schema; give --form"
-        for path, msg, line in unreadable[:1] or [("/", missing, None)]:
-            _err(f"{file}:{line or 0}: {path}: {msg}")
-        raise typer.Exit(1)
-    for path, msg, line in problems:
+        result = validation.validate(stream, info.st_size, form, where=f"{file}: ")
+    for path, msg, line in result.problems:
         _err(f"{file}:{line or 0}: {path}: {msg}")
-    if problems:
-        _err(f"{file}: {len(problems)} violation(s) of xsd/{form_id}.xsd")
+    if result.form is None:
         raise typer.Exit(1)
-    typer.echo(f"{file}: valid ({form_id})")
-
-
-def _bytes(n: int) -> str:
-    """A byte count with thin grouping: 16 777 216."""
-    return f"{n:,}".replace(",", " ")
+    if result.problems:
+        _err(f"{file}: {len(result.problems)} violation(s) of xsd/{result.form}.xsd")
+        raise typer.Exit(1)
+    typer.echo(f"{file}: valid ({result.form})")
 
 
 @app.command("demo")

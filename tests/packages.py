@@ -8,13 +8,9 @@ from types import ModuleType
 
 PACKAGES = ("msedocs", "generators", "signing")
 
-#: Not imported by the walk: ``__main__`` runs the CLI; the Alembic scripts run only under Alembic.
-SKIPPED = (
-    "msedocs.__main__",
-    "msedocs.delivery.migrations",
-    "msedocs.referrals.migrations",
-    "msedocs.api.migrations",
-)
+#: Not imported by the walk: a ``__main__`` runs a program (the CLI, the server); an Alembic
+#: chain's scripts (``…migrations``) run only under Alembic.
+SKIPPED_LAST = {"__main__", "migrations"}
 
 
 def module_names(package: str) -> list[str]:
@@ -22,7 +18,7 @@ def module_names(package: str) -> list[str]:
     root = importlib.import_module(package)
     names = [package]
     for info in pkgutil.walk_packages(root.__path__, f"{package}."):
-        if not any(info.name == s or info.name.startswith(f"{s}.") for s in SKIPPED):
+        if not SKIPPED_LAST & set(info.name.split(".")):
             names.append(info.name)
     return names
 

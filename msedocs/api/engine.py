@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import Any
 from generators import xml as xml_gen
 from generators.common import FONTS_DIR, XSD_DIR
 
+from .. import validation
 from ..errors import FormNotApplicableError, InputError, MsedocsError, Problem
 from ..forms import REGISTRY, get_form
 from ..model import Case, CaseWarning, load_case
@@ -123,45 +123,16 @@ class XmlReport:
     errors: list[dict[str, Any]]
 
 
-def _known_forms() -> dict[str, str]:
-    """Every XSD-backed document id by namespace: forms, the protocol, the journals."""
-    from ..forms import JOURNALS
-    from ..forms.session import PROTOCOL
-
-    by_namespace = {PROTOCOL.namespace: PROTOCOL.id}
-    by_namespace.update({journal.namespace: jid for jid, journal in JOURNALS.items()})
-    by_namespace.update({spec.namespace: fid for fid, spec in REGISTRY.items()})
-    return by_namespace
-
-
 def validate_xml(content: bytes, form: str | None = None) -> XmlReport:
-    """``msedocs validate`` on bytes: the form from ``form``, else the root's formId, else its
-    namespace; DTDs, entities and oversize refused as there. An unknown form id: InputError."""
-    by_namespace = _known_forms()
-    known = set(by_namespace.values())
-    form_id = form
-    if form_id is None:
-        root = xml_gen.root_of(content)
-        form_id = None if root is None else root[1] or by_namespace.get(root[0])
-    if form_id and form_id not in known:
-        shown = re.sub(r"[^A-Za-z0-9._-]", "?", form_id[:40])
-        raise InputError(f"unknown form id {shown!r}; known forms: {', '.join(sorted(known))}")
-    if len(content) > MAX_FORM_BYTES:
-        raise TooLarge(f"{len(content)} bytes, more than the {MAX_FORM_BYTES} bytes a document may have here")
-    try:
-        problems = xml_gen.validate_source(io.BytesIO(content), form_id or "by-act", MAX_FORM_BYTES)
-    except xml_gen.TooLarge:
-        raise TooLarge(f"more than the {MAX_FORM_BYTES} bytes a document may have here") from None
-    errors = [{"line": line, "xpath": path, "reason": msg} for path, msg, line in problems]
-    if not form_id:
-        unreadable = [e for e in errors if not str(e["reason"]).startswith("Element ")]
-        missing = "no formId attribute on the root, and its namespace is not that of a published schema; give form"
-        return XmlReport(False, None, unreadable[:1] or [{"line": None, "xpath": "/", "reason": missing}])
-    return XmlReport(not errors, form_id, errors)
+    """``msedocs validate`` on bytes (:func:`msedocs.validation.validate`): the form from
+    ``form``, else the root's formId, else its namespace; DTDs, entities and oversize refused
+    as there. An unknown form id: InputError; too large: :class:`TooLarge`."""
+    result = validation.validate(io.BytesIO(content), len(content), form, option="form")
+    errors = [{"line": line, "xpath": path, "reason": msg} for path, msg, line in result.problems]
+    return XmlReport(result.valid, result.form, errors)
 
 
-class TooLarge(InputError):
-    """A document over the size this door accepts."""
+TooLarge = validation.TooLarge
 
 
 def readiness() -> dict[str, bool]:

@@ -20,16 +20,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from ..errors import MsedocsError
 from . import engine
 
 T = TypeVar("T")
 
 
-class PoolFull(Exception):
+class PoolFull(MsedocsError, RuntimeError):
     """Every worker is busy and the queue is full."""
 
 
-class PoolBroken(Exception):
+class PoolBroken(MsedocsError, RuntimeError):
     """A worker process died while running the task."""
 
 
@@ -80,7 +81,7 @@ class RenderPool:
                 self._inflight += 1
                 return
         if not block:
-            raise PoolFull()
+            raise PoolFull("every rendering process is busy and the queue is full")
         while True:  # a job runner waits for room rather than refusing its job
             threading.Event().wait(0.05)
             with self._lock:
@@ -102,7 +103,7 @@ class RenderPool:
         except BrokenProcessPool:
             self._replace(executor)
             self.unreserve()
-            raise PoolBroken() from None
+            raise PoolBroken("a rendering process died while rendering") from None
         except BaseException:
             self.unreserve()
             raise
@@ -146,4 +147,4 @@ def result(future: Future[T], timeout: float | None = None) -> T:
     try:
         return future.result(timeout)
     except BrokenProcessPool:
-        raise PoolBroken() from None
+        raise PoolBroken("a rendering process died while rendering") from None

@@ -62,7 +62,7 @@ def type_uri(kind: str) -> str:
     return f"/v1/problems/{kind}"
 
 
-class ApiProblem(Exception):
+class ApiProblem(MsedocsError):
     """An error answered as a problem document."""
 
     def __init__(
