@@ -1,8 +1,9 @@
 """The pipeline: a case through the registry and the generators, into a package.
 
     case ──► FormSpec.data(case) ──► generators.xml / pdf / docx ──► RenderedDocument
+             (a msedocs.contract.Document)
 
-Each form's data dict is computed once and feeds every format; the XML is built once
+Each form's document is filled in once and feeds every format; the XML is built once
 and embedded into the PDF. A package is written only when every document rendered:
 files go to a temporary folder beside the target and are moved in at the end, so a
 failure never leaves half a package.
@@ -19,9 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
 from generators import docx_template, journal_docx, journal_pdf
@@ -29,6 +29,7 @@ from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
+from .contract import Document, DocumentData, Journal, SessionProtocol
 from .errors import FormNotApplicableError, InputError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case
@@ -48,15 +49,48 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+D = TypeVar("D", Document, SessionProtocol)
+D_in = TypeVar("D_in", contravariant=True)
+
+
+class RenderXml(Protocol[D_in]):
+    """The XML of a document in memory."""
+
+    def __call__(self, data: D_in, /) -> bytes: ...
+
+
+class RenderPdf(Protocol[D_in]):
+    """The PDF of a document in memory, its XML attached."""
+
+    def __call__(self, data: D_in, /, *, xml: bytes | None = ..., paper: bool = ...) -> bytes: ...
+
+
+class RenderDocx(Protocol[D_in]):
+    def __call__(self, data: D_in, /, *, paper: bool = ...) -> bytes: ...
+
+
 @dataclass(frozen=True)
-class InMemory:
+class InMemory(Generic[D]):
     """Renderers that return each format's bytes (a form, the session protocol)."""
 
-    xml: Callable[[Any], bytes]
-    #: (data, *, xml, paper): the PDF with the XML attached.
-    pdf: Callable[..., bytes]
-    #: (data, *, paper)
-    docx: Callable[..., bytes]
+    xml: RenderXml[D]
+    pdf: RenderPdf[D]
+    docx: RenderDocx[D]
+
+
+class WritePdf(Protocol):
+    """A journal's PDF written to a file, its XML file attached; ``progress(done, total)``."""
+
+    def __call__(
+        self,
+        data: Journal,
+        out: Path,
+        /,
+        *,
+        xml_path: Path | None = ...,
+        workers: int | None = ...,
+        progress: Callable[[int, int], None] | None = ...,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,18 +98,15 @@ class ToFiles:
     """Renderers that write each format to its file while the rows stream (a journal), so the
     document never sits in memory."""
 
-    xml: Callable[[Any, Path], None]
-    #: (data, path, *, xml_path, workers, progress): the PDF with the XML file attached.
-    pdf: Callable[..., None]
-    docx: Callable[[Any, Path], None]
+    xml: Callable[[Journal, Path], None]
+    pdf: WritePdf
+    docx: Callable[[Journal, Path], None]
 
 
-#: Each kind of document's renderers.
-RENDERERS: dict[str, InMemory | ToFiles] = {
-    "form": InMemory(xml_gen.render, pdf_gen.render, docx_gen.render),
-    "protocol": InMemory(xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol),
-    "journal": ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write),
-}
+#: The renderers of each kind of document.
+FORM_RENDERERS = InMemory[Document](xml_gen.render, pdf_gen.render, docx_gen.render)
+PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol)
+JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write)
 
 
 @dataclass(frozen=True)
@@ -92,26 +123,32 @@ class Files:
 
 def render_document(
     spec: DocumentSpec,
-    data: Any,
+    data: DocumentData,
     formats: Sequence[str] = FORMATS,
     *,
     paper: bool = True,
     signer: FormSigner | None = None,
     files: Files | None = None,
 ) -> list[RenderedDocument]:
-    """The one render loop of every document, form, journal or protocol: the XML first (signed
-    before it is embedded in the PDF), then each asked format in order, signed when a signer is
-    given (a DOCX gets its detached .p7s). A journal's renderers write to ``files`` row by row:
-    its documents are then the files in ``files.folder`` (their ``content`` is not held).
+    """The one render loop of every document, form, journal or protocol (the renderers chosen by
+    the type of ``data``, ``spec.data(...)``): the XML first (signed before it is embedded in the
+    PDF), then each asked format in order, signed when a signer is given (a DOCX gets its
+    detached .p7s). A journal's renderers write to ``files`` row by row: its documents are then
+    the files in ``files.folder`` (their ``content`` is not held).
     A generator's failure needs no translation: generators raise msedocs errors (a schema
     violation a ``SchemaError``, any other failure a ``TemplateError``)."""
-    renderers = RENDERERS[spec.kind]
-    if isinstance(renderers, ToFiles):
+    if isinstance(data, Journal):
         if files is None:
             raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
-        return _render_files(spec, data, formats, renderers, files, signer)
-    if spec.kind == "form":
-        renderers = _unpublished(spec, renderers)
+        return _render_files(spec, data, formats, JOURNAL_RENDERERS, files, signer)
+    if isinstance(data, SessionProtocol):
+        return _render_in_memory(spec.id, data, formats, PROTOCOL_RENDERERS, paper, signer)
+    return _render_in_memory(spec.id, data, formats, _form_renderers(spec), paper, signer)
+
+
+def _render_in_memory(
+    form_id: str, data: D, formats: Sequence[str], renderers: InMemory[D], paper: bool, signer: FormSigner | None
+) -> list[RenderedDocument]:
     xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
     if signer is not None and xml is not None:
         xml = signer.xml(xml)
@@ -124,25 +161,35 @@ def render_document(
             content = renderers.pdf(data, xml=xml, paper=paper)
         else:
             content = renderers.docx(data, paper=paper)
-        out.extend(sign_rendered(signer, spec.id, fmt, content))
+        out.extend(sign_rendered(signer, form_id, fmt, content))
     return out
 
 
-def _unpublished(spec: DocumentSpec, renderers: InMemory) -> InMemory:
+def _form_renderers(spec: DocumentSpec) -> InMemory[Document]:
     """A form registered without its generated files in ``xsd/`` and ``templates/`` (one kept
     outside the package, see ``msedocs.forms.load_folder``) is rendered with its XSD and DOCX
     template built from its declaration; a published form with the committed ones."""
     if xml_gen.has_schema(spec.id) and docx_gen.has_template(spec.id):
-        return renderers
-    return replace(
-        renderers,
-        xml=partial(xml_gen.render, xsd=spec.xsd()),
-        docx=partial(docx_gen.render, template=docx_template.build(spec)),  # type: ignore[arg-type]
-    )
+        return FORM_RENDERERS
+    # a form's spec is a FormDecl; DocumentSpec, the registry's protocol, does not declare items
+    xsd, template = spec.xsd(), docx_template.build(spec)  # type: ignore[arg-type]
+
+    def xml(data: Document) -> bytes:
+        return xml_gen.render(data, xsd=xsd)
+
+    def docx(data: Document, *, paper: bool = True) -> bytes:
+        return docx_gen.render(data, paper=paper, template=template)
+
+    return replace(FORM_RENDERERS, xml=xml, docx=docx)
 
 
 def _render_files(
-    spec: DocumentSpec, data: Any, formats: Sequence[str], renderers: ToFiles, files: Files, signer: FormSigner | None
+    spec: DocumentSpec,
+    data: Journal,
+    formats: Sequence[str],
+    renderers: ToFiles,
+    files: Files,
+    signer: FormSigner | None,
 ) -> list[RenderedDocument]:
     xml_path = (files.folder if "xml" in formats else files.scratch) / f"{spec.id}.xml"
     renderers.xml(data, xml_path)
@@ -172,8 +219,8 @@ def render_form(
     paper: bool = True,
     profile: SigningProfile | None = None,
 ) -> list[RenderedDocument]:
-    """Every requested format of one form, from one data dict; signed when a profile is given
-    (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
+    """Every requested format of one form, from one filled-in document; signed when a profile is
+    given (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
     return render_document(spec, data, formats, paper=paper, signer=signer)
@@ -245,7 +292,9 @@ def paper_variant(spec: FormSpec, case: Case, paper: bool, by_case: bool = True)
     return paper if chosen is None else chosen
 
 
-def manifest(case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None):
+def manifest(
+    case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "case_id": case.case_id,
         "forms": list(dict.fromkeys(d.form_id for d in docs)),
