@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -30,7 +31,7 @@ from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
 from .contract import Document, DocumentData, Journal, SessionProtocol
-from .errors import FormNotApplicableError, InputError, output_errors
+from .errors import FormNotApplicableError, InputError, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case
 from .sign import FormSigner, sign_rendered
@@ -381,6 +382,7 @@ def file_entry(doc: RenderedDocument, path: Path | None = None) -> dict[str, Any
 def _render_in_worker(
     payload: tuple[bytes, tuple[str, ...], tuple[str, ...] | None, bool, SigningProfile | None],
 ) -> list[RenderedDocument]:
+    """One case's package from its JSON (bench/bench_pipeline.py drives it in its own pool)."""
     raw, formats, forms, paper, profile = payload
     return render_package(Case.model_validate_json(raw), formats, forms, paper=paper, profile=profile)
 
@@ -391,24 +393,142 @@ def _warm_up() -> None:
     pdf_gen._style()
 
 
+#: A batch worker process is replaced after this many cases, so that what a long run leaves
+#: behind in a process (layout caches, fragmented heaps) stays bounded: memory is flat over
+#: any number of cases. A new worker costs its start-up (imports, fonts, keys) of about a second.
+TASKS_PER_WORKER = 100
+#: Cases handed out ahead of the one the batch yields next, per worker: results are yielded in
+#: input order, so one slow case holds back at most this many finished packages in memory.
+AHEAD_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class _BatchJob:
+    """What every case of a batch is rendered with: sent once to each worker process."""
+
+    formats: tuple[str, ...]
+    forms: tuple[str, ...] | None
+    paper: bool
+    profile: SigningProfile | None
+    variant_by_case: bool
+
+
+def _batch_worker(conn: Connection, job: _BatchJob) -> None:
+    """A batch worker process (spawned): warms up once (templates, fonts, stylesheet; the signing
+    keys at its first signature), then renders the cases it is sent, ``(index, case JSON)`` in,
+    ``(index, True, documents)`` or ``(index, False, error)`` out, until it is sent None."""
+    _warm_up()
+    while True:
+        task = conn.recv()
+        if task is None:
+            break
+        index, raw = task
+        try:
+            case = Case.model_validate_json(raw)
+            docs = render_package(case, job.formats, job.forms, paper=job.paper, profile=job.profile,
+                                  variant_by_case=job.variant_by_case)  # fmt: skip
+            conn.send((index, True, docs))
+        except Exception as exc:  # sent to the parent, which raises it
+            try:
+                conn.send((index, False, exc))
+            except Exception:  # an error that cannot be pickled: its text
+                conn.send((index, False, TemplateError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
+class _Worker:
+    """A spawned batch worker and the parent's end of its pipe; counts the cases it was given."""
+
+    def __init__(self, job: _BatchJob) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_batch_worker, args=(child, job), daemon=True)
+        self.process.start()
+        child.close()
+        self.given = 0
+        self.busy = False
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _render_pooled(
+    cases: Iterable[Case], job: _BatchJob, workers: int, tasks_per_worker: int
+) -> Iterator[tuple[Case, list[RenderedDocument]]]:
+    """The cases rendered by ``workers`` spawned processes, each replaced after
+    ``tasks_per_worker`` cases; yielded in input order, at most AHEAD_PER_WORKER cases a worker
+    ahead of the one yielded next. Any failure stops every worker and is raised."""
+    pending = iter(enumerate(cases))
+    held: dict[int, Case] = {}  # handed out, not yet yielded
+    done: dict[int, list[RenderedDocument]] = {}
+    pool = [_Worker(job) for _ in range(workers)]
+    following, exhausted = 0, False
+    try:
+        while True:
+            for i, w in enumerate(pool):  # hand out work to idle workers, up to the window
+                if w.busy or exhausted or len(held) >= workers * AHEAD_PER_WORKER:
+                    continue
+                nxt = next(pending, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                index, case = nxt
+                if w.given >= tasks_per_worker:  # recycled: a fresh process for the next cases
+                    w.stop()
+                    w = pool[i] = _Worker(job)
+                held[index] = case
+                w.conn.send((index, case.model_dump_json().encode()))
+                w.given, w.busy = w.given + 1, True
+            while following in done:
+                yield held.pop(following), done.pop(following)
+                following += 1
+            if exhausted and not held:
+                return
+            busy = {w.conn: w for w in pool if w.busy}
+            if not busy:  # the window is full of finished cases waiting for an earlier one: cannot be
+                continue
+            for conn in wait(list(busy)):
+                w = busy[conn]  # type: ignore[index]
+                try:
+                    index, ok, result = w.conn.recv()
+                except EOFError:
+                    raise TemplateError(f"a batch worker process died (exit code {w.process.exitcode})") from None
+                w.busy = False
+                if not ok:
+                    raise result
+                done[index] = result
+    finally:
+        for w in pool:
+            w.stop()
+
+
 def render_batch(
-    cases: Sequence[Case],
+    cases: Iterable[Case],
     formats: Sequence[str] = FORMATS,
     forms: Sequence[str] | None = None,
     *,
     workers: int = 1,
     paper: bool = True,
     profile: SigningProfile | None = None,
-) -> Iterator[tuple[Case, list[RenderedDocument]]]:
-    """Render (and sign) many cases, in ``workers`` processes when more than one; results in input order."""
+    variant_by_case: bool = False,
+    tasks_per_worker: int = TASKS_PER_WORKER,
+) -> Generator[tuple[Case, list[RenderedDocument]], None, None]:
+    """Render (and sign) many cases, in ``workers`` spawned processes when more than one
+    (each warmed up once, replaced after ``tasks_per_worker`` cases); results in input order,
+    the cases read as they are needed (an iterator of any length keeps memory flat)."""
     formats = parse_formats(formats)
-    if workers <= 1 or len(cases) < 2:
+    if workers <= 1:
         for case in cases:
-            yield case, render_package(case, formats, forms, paper=paper, profile=profile)
+            yield case, render_package(case, formats, forms, paper=paper, profile=profile,
+                                       variant_by_case=variant_by_case)  # fmt: skip
         return
-    payloads = [
-        (case.model_dump_json().encode(), tuple(formats), tuple(forms) if forms else None, paper, profile)
-        for case in cases
-    ]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:
-        yield from zip(cases, pool.map(_render_in_worker, payloads), strict=True)
+    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case)
+    yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker))
