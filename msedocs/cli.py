@@ -130,6 +130,11 @@ def render_cmd(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled).")
     ] = 1,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="The forms' PDF engine: weasyprint or typst (default MSEDOCS_PDF_ENGINE, "
+                     "else weasyprint)."),
+    ] = None,
 ) -> None:
     """Render forms into `OUT/<form id>.<ext>` plus `OUT/manifest.json` (one subfolder per case for a batch)."""
     if bool(form) == all_forms:
@@ -139,6 +144,7 @@ def render_cmd(
     signing = options_for(sign, level, pki, cades_per_signer)
     variant = pipeline.choose_variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
+    engine = pipeline.parse_engine(engine)
     selected = None if all_forms else form
     batch = cases.is_dir() or cases.suffix == ".jsonl"
     outbox = None
@@ -147,14 +153,15 @@ def render_cmd(
 
         outbox = open_outbox(db)
     try:
-        _render(cases, out, batch, formats, selected, variant, signing, outbox, workers)
+        _render(cases, out, batch, formats, selected, variant, signing, outbox, workers, engine)
     finally:
         if outbox is not None:
             outbox.close()
 
 
 def _render(
-    cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox, workers: int = 1
+    cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox, workers: int = 1,
+    engine: str | None = None,
 ) -> None:
     """`render` after its options are checked: a first pass over the cases (each valid, each
     case_id once, each queueable and not yet queued), then every case rendered into a staging
@@ -178,14 +185,14 @@ def _render(
     with pipeline.staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
         rendered = pipeline.render_batch(_load_batch(cases) if batch else [single], formats, selected,
                                          workers=workers if batch else 1, paper=paper, profile=profile,
-                                         variant_by_case=by_case)  # fmt: skip
+                                         variant_by_case=by_case, engine=engine)  # fmt: skip
         with closing(rendered):  # a failure here stops the batch's worker processes at once
             for case, docs in rendered:
                 folder = Path(case.case_id if batch else "")
                 pipeline.write_package(staging / folder, docs, case)
                 written += [folder / d.filename for d in docs]
                 if outbox is not None:
-                    extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
+                    extra = pipeline.render_package(case, ("pdf",), selected, paper=True, engine=engine)
                     pipeline.write_package(Path(printed) / case.case_id, extra, case)
         if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
             from .queueing import queue_cases

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
-from generators import docx_template, journal_docx, journal_pdf
+from generators import docx_template, journal_docx, journal_pdf, typst_form
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
@@ -40,6 +40,21 @@ if TYPE_CHECKING:
     from signing import SigningProfile
 
 FORMATS = ("xml", "pdf", "docx")
+#: The engines that lay a form's PDF out: WeasyPrint (HTML templates, the default) or Typst
+#: (templates/form.typ); both read the same filled-in document. Journals are always Typst's,
+#: the session protocol WeasyPrint's.
+ENGINES = ("weasyprint", "typst")
+#: The setting that chooses the engine when a call does not.
+ENGINE_SETTING = "MSEDOCS_PDF_ENGINE"
+
+
+def parse_engine(value: str | None = None) -> str:
+    """The PDF engine asked for, else the setting :data:`ENGINE_SETTING`, else weasyprint."""
+    chosen = (value or os.environ.get(ENGINE_SETTING) or "weasyprint").strip().lower()
+    if chosen not in ENGINES:
+        where = "--engine" if value else ENGINE_SETTING
+        raise InputError(f"{where}: unknown PDF engine; choose weasyprint or typst")
+    return chosen
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -130,6 +145,7 @@ def render_document(
     paper: bool = True,
     signer: FormSigner | None = None,
     files: Files | None = None,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
     """The one render loop of every document, form, journal or protocol (the renderers chosen by
     the type of ``data``, ``spec.data(...)``): the XML first (signed before it is embedded in the
@@ -137,14 +153,15 @@ def render_document(
     detached .p7s). A journal's renderers write to ``files`` row by row: its documents are then
     the files in ``files.folder`` (their ``content`` is not held).
     A generator's failure needs no translation: generators raise msedocs errors (a schema
-    violation a ``SchemaError``, any other failure a ``TemplateError``)."""
+    violation a ``SchemaError``, any other failure a ``TemplateError``). ``engine``: a form's PDF
+    engine (:func:`parse_engine`)."""
     if isinstance(data, Journal):
         if files is None:
             raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
         return _render_files(spec, data, formats, JOURNAL_RENDERERS, files, signer)
     if isinstance(data, SessionProtocol):
         return _render_in_memory(spec.id, data, formats, PROTOCOL_RENDERERS, paper, signer)
-    return _render_in_memory(spec.id, data, formats, _form_renderers(spec), paper, signer)
+    return _render_in_memory(spec.id, data, formats, _form_renderers(spec, parse_engine(engine)), paper, signer)
 
 
 def _render_in_memory(
@@ -166,7 +183,13 @@ def _render_in_memory(
     return out
 
 
-def _form_renderers(spec: DocumentSpec) -> InMemory[Document]:
+def _form_renderers(spec: DocumentSpec, engine: str = "weasyprint") -> InMemory[Document]:
+    """The form's renderers, its PDF laid out by ``engine``."""
+    renderers = _published_renderers(spec)
+    return replace(renderers, pdf=typst_form.render) if engine == "typst" else renderers
+
+
+def _published_renderers(spec: DocumentSpec) -> InMemory[Document]:
     """A form registered without its generated files in ``xsd/`` and ``templates/`` (one kept
     outside the package, see ``msedocs.forms.load_folder``) is rendered with its XSD and DOCX
     template built from its declaration; a published form with the committed ones."""
@@ -219,12 +242,14 @@ def render_form(
     *,
     paper: bool = True,
     profile: SigningProfile | None = None,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
     """Every requested format of one form, from one filled-in document; signed when a profile is
-    given (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
+    given (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s);
+    the PDF laid out by ``engine`` (:func:`parse_engine`)."""
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
-    return render_document(spec, data, formats, paper=paper, signer=signer)
+    return render_document(spec, data, formats, paper=paper, signer=signer, engine=engine)
 
 
 def choose_variant(variant: str, electronic: bool, sign: bool) -> str:
@@ -242,14 +267,21 @@ def choose_variant(variant: str, electronic: bool, sign: bool) -> str:
 
 
 def render(
-    case: Case, form_id: str, fmt: str, *, paper: bool = True, profile: SigningProfile | None = None
+    case: Case,
+    form_id: str,
+    fmt: str,
+    *,
+    paper: bool = True,
+    profile: SigningProfile | None = None,
+    engine: str | None = None,
 ) -> RenderedDocument:
-    """One document of one form (signed when a profile is given). Raises if the form does not apply."""
+    """One document of one form (signed when a profile is given; a PDF laid out by ``engine``,
+    see :func:`parse_engine`). Raises if the form does not apply."""
     (fmt,) = parse_formats(fmt)
     spec = get_form(form_id)
     if not spec.applies_to(case):
         raise FormNotApplicableError(f"{form_id}: this form does not apply to case {case.case_id}")
-    return render_form(case, spec, (fmt,), paper=paper, profile=profile)[0]
+    return render_form(case, spec, (fmt,), paper=paper, profile=profile, engine=engine)[0]
 
 
 def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[FormSpec]:
@@ -274,15 +306,18 @@ def render_package(
     paper: bool = True,
     profile: SigningProfile | None = None,
     variant_by_case: bool = False,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
     """Every requested format of every requested (or applicable) form of one case; with
     ``variant_by_case``, a form whose case asks for a variant (the extract: its delivery
-    channel) is rendered in that variant, the others as ``paper`` says."""
+    channel) is rendered in that variant, the others as ``paper`` says; PDFs laid out by
+    ``engine`` (:func:`parse_engine`)."""
     formats = parse_formats(formats)
+    engine = parse_engine(engine)
     docs: list[RenderedDocument] = []
     for spec in select_forms(case, forms):
         docs.extend(render_form(case, spec, formats, paper=paper_variant(spec, case, paper, variant_by_case),
-                                profile=profile))  # fmt: skip
+                                profile=profile, engine=engine))  # fmt: skip
     return docs
 
 
@@ -388,9 +423,11 @@ def _render_in_worker(
 
 
 def _warm_up() -> None:
-    """Build the Jinja environment, fonts and stylesheet once per worker process."""
+    """Build the Jinja environment, fonts and stylesheet, and the Typst compiler with its fonts,
+    once per worker process."""
     pdf_gen.environment()
     pdf_gen._style()
+    typst_form.warm_up()
 
 
 #: A batch worker process is replaced after this many cases, so that what a long run leaves
@@ -411,6 +448,7 @@ class _BatchJob:
     paper: bool
     profile: SigningProfile | None
     variant_by_case: bool
+    engine: str
 
 
 def _batch_worker(conn: Connection, job: _BatchJob) -> None:
@@ -426,7 +464,7 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
         try:
             case = Case.model_validate_json(raw)
             docs = render_package(case, job.formats, job.forms, paper=job.paper, profile=job.profile,
-                                  variant_by_case=job.variant_by_case)  # fmt: skip
+                                  variant_by_case=job.variant_by_case, engine=job.engine)  # fmt: skip
             conn.send((index, True, docs))
         except Exception as exc:  # sent to the parent, which raises it
             try:
@@ -519,16 +557,17 @@ def render_batch(
     paper: bool = True,
     profile: SigningProfile | None = None,
     variant_by_case: bool = False,
+    engine: str | None = None,
     tasks_per_worker: int = TASKS_PER_WORKER,
 ) -> Generator[tuple[Case, list[RenderedDocument]], None, None]:
     """Render (and sign) many cases, in ``workers`` spawned processes when more than one
     (each warmed up once, replaced after ``tasks_per_worker`` cases); results in input order,
     the cases read as they are needed (an iterator of any length keeps memory flat)."""
-    formats = parse_formats(formats)
+    formats, engine = parse_formats(formats), parse_engine(engine)
     if workers <= 1:
         for case in cases:
             yield case, render_package(case, formats, forms, paper=paper, profile=profile,
-                                       variant_by_case=variant_by_case)  # fmt: skip
+                                       variant_by_case=variant_by_case, engine=engine)  # fmt: skip
         return
-    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case)
+    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case, engine)
     yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker))
