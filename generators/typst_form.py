@@ -125,7 +125,8 @@ def _name_stamp_room(pdf: bytes, anchor: str) -> bytes:
             names = doc.Root.get("/Names")
             if names is None:
                 doc.Root.Names = names = pikepdf.Dictionary()
-            names.Dests = doc.make_indirect(pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String(anchor), dest])))
+            # direct, as WeasyPrint writes it (signing.pades reads the tree without resolving it)
+            names.Dests = pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String(anchor), dest]))
             out = io.BytesIO()
             doc.save(out)
             return out.getvalue()
