@@ -27,9 +27,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from msedocs.contract import Journal
 
 RUNNER = r"""
 import json, resource, sys, time
@@ -132,7 +136,7 @@ def run_pages(count: int, seed: int) -> dict:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def journal_data(rows: int) -> dict:
+def journal_data(rows: int) -> Journal:
     import datetime as dt
 
     from msedocs.forms.journals import PROTOCOLS, Entry, numbered
@@ -151,9 +155,9 @@ def journal_data(rows: int) -> dict:
     return PROTOCOLS.data(numbered(entries, start, end), "Первая Минская городская МРЭК общего профиля", start, end)
 
 
-def stock_html(data: dict) -> str:
-    head = "".join(f"<th>{html.escape(c['label'])}</th>" for c in data["columns"])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(v or '')}</td>" for v in row) + "</tr>" for row in data["rows"])
+def stock_html(data: Journal) -> str:
+    head = "".join(f"<th>{html.escape(c.label)}</th>" for c in data.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v or '')}</td>" for v in row) + "</tr>" for row in data.rows)
     return (
         "<html><head><style>@page { size: A4 landscape; margin: 12mm; "
         '@bottom-center { content: "Страница " counter(page) " из " counter(pages); } } '

@@ -1,7 +1,7 @@
 """A national day: the full signed package against stock WeasyPrint, in one run (not a test).
 
     .venv/bin/python bench/bench_national_day.py [--cases 60] [--seed 21] [--repeat 7] [--profile]
-                                                 [--workers N] [--national 0]
+                                                 [--workers N] [--engine weasyprint|typst] [--national 0]
 
 1. Stock WeasyPrint (default options, fontTools subsetting as without libharfbuzz-subset0, the
    system's DejaVu Serif) on a fixed two-page Cyrillic form (built here, the same HTML every
@@ -111,11 +111,13 @@ def generate(count: int, seed: int, out: Path) -> None:
     subprocess.run([*command, str(out)], check=True, capture_output=True)
 
 
-def package(cases: Path, out: Path, workers: int | None) -> tuple[float, int]:
+def package(cases: Path, out: Path, workers: int | None, engine: str | None = None) -> tuple[float, int]:
     """Wall seconds of the whole CLI process and its peak memory (the largest of it and its children), MB."""
     command = [str(BIN / "msedocs"), "render", str(cases), "--all", "--sign", "--out", str(out)]
     if workers:
         command += ["--workers", str(workers)]
+    if engine:
+        command += ["--engine", engine]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
@@ -128,6 +130,7 @@ STAGES = {  # stage -> (file suffix, function name) of its entry point
     "case data": ("msedocs/forms/spec.py", "data"),
     "XML": ("generators/xml.py", "render"),
     "PDF (WeasyPrint layout + PDF/A writing)": ("generators/pdf.py", "render"),
+    "PDF (Typst layout + PDF/A writing)": ("generators/typst_form.py", "render"),
     "DOCX": ("generators/docx.py", "render"),
     "XAdES": ("signing/xades.py", "sign_xml"),
     "PAdES": ("signing/pades.py", "sign_pdf"),
@@ -135,7 +138,7 @@ STAGES = {  # stage -> (file suffix, function name) of its entry point
 }
 
 
-def profile_breakdown(cases_path: Path) -> None:
+def profile_breakdown(cases_path: Path, engine: str | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     from msedocs import pipeline
     from msedocs.model import iter_cases
@@ -143,12 +146,12 @@ def profile_breakdown(cases_path: Path) -> None:
 
     cases = [x.case for x in iter_cases(cases_path) if x.case is not None]
     profile = load(SigningOptions(level="B-T"))
-    pipeline.render_package(cases[0], paper=False, profile=profile)  # imports, fonts, keys
+    pipeline.render_package(cases[0], paper=False, profile=profile, engine=engine)  # imports, fonts, keys
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
     for case in cases:
-        pipeline.render_package(case, paper=False, profile=profile)
+        pipeline.render_package(case, paper=False, profile=profile, engine=engine)
     profiler.disable()
     whole = time.perf_counter() - started
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
@@ -168,6 +171,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--workers", type=int, default=None, help="render --workers (default: the CLI's)")
+    parser.add_argument("--engine", default=None, help="render --engine: weasyprint or typst (default: the CLI's)")
     parser.add_argument("--profile", action="store_true", help="print the stage breakdown")
     parser.add_argument("--national", type=int, default=0, help="cases of the end-to-end run (0: skip)")
     args = parser.parse_args()
@@ -180,17 +184,18 @@ def main() -> None:
         cases = Path(tmp) / "cases.jsonl"
         generate(args.cases, args.seed, cases)
         out = Path(tmp) / "out"
-        elapsed, peak = package(cases, out, args.workers)
+        elapsed, peak = package(cases, out, args.workers, args.engine)
         ours = pdf_pages(out)
-        print(f"2. full signed package, {args.cases} cases (seed {args.seed}), whole CLI process:")
+        print(f"2. full signed package, {args.cases} cases (seed {args.seed}), whole CLI process, "
+              f"engine {args.engine or 'default'}, workers {args.workers or 'default'}:")
         print(f"   {ours} PDF pages in {elapsed:.1f} s = {ours / elapsed:.1f} pages/s, peak {peak} MB")
         print(f"   ratio to stock WeasyPrint {ours / elapsed / rate:6.2f}x   goal >= 8x")
         if args.profile:
-            profile_breakdown(cases)
+            profile_breakdown(cases, args.engine)
         if args.national:
             big = Path(tmp) / "national.jsonl"
             generate(args.national, args.seed, big)
-            elapsed, peak = package(big, Path(tmp) / "national", args.workers)
+            elapsed, peak = package(big, Path(tmp) / "national", args.workers, args.engine)
             print(f"4. {args.national} cases end to end: {elapsed / 60:.1f} min, peak {peak} MB (largest process)")
             print("   goal: 10,000 cases under 60 min on 2 cores, at most 500 MB per process")
 

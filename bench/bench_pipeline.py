@@ -82,7 +82,7 @@ def main() -> None:
             wp_fonts.harfbuzz_subset = saved
 
     def ours() -> bytes:
-        return pdf_gen.html_to_pdf(html, xml=xml, name="by-act", title=data["title"])
+        return pdf_gen.html_to_pdf(html, xml=xml, name="by-act", title=data.title)
 
     t_stock = median_ms(stock, args.repeat)
     t_ours = median_ms(ours, args.repeat)

@@ -60,15 +60,15 @@ def measure(jid: str, cases: list) -> dict:
     start, end = dt.date(1900, 1, 1), dt.date(2100, 1, 1)
     data = spec.data(numbered([e for c in cases for e in spec.entries(c)], start, end), "", start, end)
     rows = [tuple(r) for r in display_rows(data)]
-    texts = [sorted({r[i] for r in rows}) for i in range(len(data["columns"]))]
+    texts = [sorted({r[i] for r in rows}) for i in range(len(data.columns))]
     with tempfile.TemporaryDirectory() as tmp:
-        doc = {"texts": texts, "labels": [c["label"] for c in data["columns"]], "widths": list(WIDTHS)}
+        doc = {"texts": texts, "labels": [c.label for c in data.columns], "widths": list(WIDTHS)}
         Path(tmp, "in.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         Path(tmp, "m.typ").write_text(MEASURE.format(body=BODY, head=HEAD, leading=LEADING), encoding="utf-8")
         got = json.loads(typst.query(f"{tmp}/m.typ", "<m>", field="value", font_paths=[str(FONTS_DIR)],
                                      ignore_system_fonts=True))[0]  # fmt: skip
     index = [{t: k for k, t in enumerate(col)} for col in texts]
-    return {"keys": [c["key"] for c in data["columns"]], "texts": texts, "heads": got["heads"],
+    return {"keys": [c.key for c in data.columns], "texts": texts, "heads": got["heads"],
             "cells": got["cells"], "rows": [[index[i][c] for i, c in enumerate(r)] for r in rows]}  # fmt: skip
 
 
@@ -153,7 +153,7 @@ def main() -> None:
         cases = [x.case for p in (path, ROOT / "fixtures" / "cases") for x in iter_cases(p) if x.case]
     for jid in args.journals:
         m = measure(jid, cases)
-        declared = [round(c["width"]) for c in JOURNALS[jid].data([], "", dt.date.today(), dt.date.today())["columns"]]
+        declared = [round(c.width) for c in JOURNALS[jid].data([], "", dt.date.today(), dt.date.today()).columns]
         widths, best = fit(m)
         now = pages(m, declared, [0] * len(declared))
         rows = len(m["rows"])

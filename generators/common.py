@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from msedocs.contract import Document, Journal, SessionProtocol
+from msedocs.contract import format_date as format_date
 from msedocs.errors import Problem, SchemaError, TemplateError
 
 from .resources import FONTS_DIR as FONTS_DIR
@@ -21,23 +23,10 @@ MEDIA_TYPES = {
 }
 
 
-MONTHS_GENITIVE = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-
-
-def format_date(value: date | None) -> str:
-    """A date the way the paper forms print it: «23» ноября 2026 г."""
-    if value is None:
-        return ""
-    return f"«{value.day:02d}» {MONTHS_GENITIVE[value.month - 1]} {value.year} г."
-
-
-def esign_statement(data: dict[str, Any]) -> str:
+def esign_statement(data: Document | SessionProtocol) -> str:
     """What an electronic rendering prints instead of handwritten signatures and the seal; a form
-    may word the first sentence itself (``extra.esign_statement``: ru-extract, a qualified one)."""
-    first = (data.get("extra") or {}).get("esign_statement") or "Документ подписан электронной подписью"
+    may word the first sentence itself (``extra["esign_statement"]``: ru-extract, a qualified one)."""
+    first = data.extra.get("esign_statement") or "Документ подписан электронной подписью"
     return f"{first}. Сведения о сертификатах подписей — в файле подписи."
 
 
@@ -48,10 +37,10 @@ def footnote_parts(text: str) -> tuple[str, str]:
     return (mark, rest) if mark.isdigit() and rest else ("", text)
 
 
-def display_rows(data: dict[str, Any]) -> Iterator[list[str]]:
+def display_rows(data: Journal) -> Iterator[list[str]]:
     """A journal's cells as printed, row by row: None as empty, dates as «23» ноября 2026 г."""
-    dates = [i for i, col in enumerate(data["columns"]) if col["type"] == "date"]
-    for row in data["rows"]:
+    dates = [i for i, col in enumerate(data.columns) if col.type == "date"]
+    for row in data.rows:
         cells = ["" if v is None else v for v in row]
         for i in dates:
             if cells[i]:

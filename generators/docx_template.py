@@ -24,6 +24,8 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
+from msedocs.contract import HeaderCell
+
 from .common import footnote_parts
 
 FONT = "Liberation Serif"
@@ -43,13 +45,15 @@ class ItemDecl(Protocol):
     @property
     def table(self) -> bool: ...
     @property
-    def enum(self) -> Any: ...
+    def enum(self) -> object:
+        """The option list of a choice (a table with one is printed as its options), or None."""
     @property
-    def columns(self) -> Sequence[Any]: ...
+    def columns(self) -> Sequence[object]: ...
     @property
     def column_numbers(self) -> bool: ...
     @property
-    def total(self) -> Any: ...
+    def total(self) -> object:
+        """How a table's total is computed, or None when the table has none."""
     @property
     def total_label(self) -> str: ...
     @property
@@ -57,8 +61,8 @@ class ItemDecl(Protocol):
     @property
     def children(self) -> Sequence[ItemDecl]: ...
     @property
-    def head(self) -> list[list[dict[str, Any]]]:
-        """The table head: rows of cells ``{"text", "col", "colspan", "rowspan"}``."""
+    def head(self) -> tuple[tuple[HeaderCell, ...], ...]:
+        """The table head as printed: one row of headings, or two under a spanning heading."""
 
 
 class SessionDecl(Protocol):
@@ -92,7 +96,7 @@ class FormDecl(SessionDecl, Protocol):
         """The title as declared, before the header's captions (not in capitals after them)."""
     @property
     def tear_off(self) -> FormDecl | None:
-        """A form printed on the same sheet after «Линия отреза», its data in ``extra["slip"]``."""
+        """A form printed on the same sheet after «Линия отреза», its data in ``Document.slip``."""
 
 
 class ColumnDecl(Protocol):
@@ -152,32 +156,32 @@ def _items(doc: Any, items: Sequence[ItemDecl], data_expr: str, rt: str, key: st
             n = len(head) + item.column_numbers  # rows of the table head
             table = doc.add_table(rows=n + 3, cols=len(item.columns))
             table.style = "Table Grid"
-            rows_expr = f"{data_expr}{_path(k)}['rows']"
+            rows_expr = f"{data_expr}{_path(k)}.table.rows"
             for r, cells in enumerate(head):  # merged cells where a heading spans sub-columns or both rows
                 for h in cells:
-                    cell = table.cell(r, h["col"])
-                    last = table.cell(r + h["rowspan"] - 1, h["col"] + h["colspan"] - 1)
+                    cell = table.cell(r, h.col)
+                    last = table.cell(r + h.rowspan - 1, h.col + h.colspan - 1)
                     if last._tc is not cell._tc:
                         cell = cell.merge(last)
-                    cell.text = h["text"]
-            for j, col in enumerate(item.columns):
+                    cell.text = h.text
+            for j in range(len(item.columns)):
                 if item.column_numbers:
                     table.cell(n - 1, j).text = str(j + 1)
-                table.rows[n + 1].cells[j].text = "{{ " + f"row['{col.key}']['display']" + " }}"
+                table.rows[n + 1].cells[j].text = "{{ " + f"row.cells[{j}].display" + " }}"
             table.rows[n].cells[0].text = "{%tr for row in " + rows_expr + " %}"
             table.rows[n + 2].cells[0].text = "{%tr endfor %}"
             if item.total is not None:
-                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}['total'] or ''" + " }}")
+                _para(doc, f"{item.total_label} " + "{{ " + f"{data_expr}{_path(k)}.table.total or ''" + " }}")
         if item.kind == "group" and not item.inline:
             _items(doc, item.children, data_expr, rt, k)
 
 
 def _path(key: str) -> str:
-    """'i3_1' -> "['items'][3]['children'][1]"."""
+    """'i3_1' -> ".items[3].children[1]": the item's attribute path in the filled-in form."""
     parts = key[1:].split("_")
-    out = f"['items'][{parts[0]}]"
+    out = f".items[{parts[0]}]"
     for p in parts[1:]:
-        out += f"['children'][{p}]"
+        out += f".children[{p}]"
     return out
 
 
@@ -275,7 +279,7 @@ def build_form(spec: FormDecl) -> bytes:
         _para(doc, "-" * 100, align=WD_ALIGN_PARAGRAPH.CENTER, size=8)
         if slip.note:
             _para(doc, slip.note, align=WD_ALIGN_PARAGRAPH.CENTER, size=9)
-        _body(doc, slip, "data['extra']['slip']", "slip_", title_first=slip.title_as_printed, footnotes=False)
+        _body(doc, slip, "data.slip", "slip_", title_first=slip.title_as_printed, footnotes=False)
         _footnotes(doc, spec.footnotes)
     return _save(doc, spec.title)
 

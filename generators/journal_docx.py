@@ -14,11 +14,13 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from docxtpl import DocxTemplate
 from lxml import etree
+
+from msedocs.contract import Journal
 
 from .common import TEMPLATES_DIR, GeneratorError, display_rows
 
@@ -29,16 +31,16 @@ ROWS_MARK = "msedocs-rows"
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def render_journal(data: dict[str, Any]) -> bytes:
+def render_journal(data: Journal) -> bytes:
     """A journal's DOCX in memory (see :func:`write`)."""
     out = io.BytesIO()
     write(data, out)
     return out.getvalue()
 
 
-def write(data: dict[str, Any], target: Path | BinaryIO) -> None:
+def write(data: Journal, target: Path | BinaryIO) -> None:
     """A journal's DOCX written to ``target``, the entries streamed row by row."""
-    form_id = data["form_id"]
+    form_id = data.form_id
     path = TEMPLATES_DIR / form_id / "form.docx"
     if not path.is_file():
         raise GeneratorError(f"{form_id}: no DOCX template at {path}")
@@ -56,7 +58,7 @@ def write(data: dict[str, Any], target: Path | BinaryIO) -> None:
             if info.filename != DOCUMENT or first is None:
                 dst.writestr(info, src.read(info))
                 continue
-            head, row_parts, tail = _split(src.read(info), [c["width"] for c in data["columns"]])
+            head, row_parts, tail = _split(src.read(info), [c.width for c in data.columns])
             with dst.open(DOCUMENT, "w") as part:
                 part.write(head)
                 for cells in _with_first(first, rows):

@@ -26,10 +26,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typst
+
+from msedocs.contract import Journal
 
 from .common import FONTS_DIR, TEMPLATES_DIR, GeneratorError, display_rows
 
@@ -136,7 +139,7 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
 
 
 def render(
-    data: dict[str, Any],
+    data: Journal,
     *,
     xml: bytes | None = None,
     workers: int | None = None,
@@ -147,7 +150,7 @@ def render(
     with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as tmp:
         xml_path = None
         if xml is not None:
-            xml_path = Path(tmp) / f"{data['form_id']}.xml"
+            xml_path = Path(tmp) / f"{data.form_id}.xml"
             xml_path.write_bytes(xml)
         out = Path(tmp) / "journal.pdf"
         write(data, out, xml_path=xml_path, workers=workers, chunk_rows=chunk_rows, progress=progress)
@@ -155,7 +158,7 @@ def render(
 
 
 def write(
-    data: dict[str, Any],
+    data: Journal,
     out: Path,
     *,
     xml_path: Path | None = None,
@@ -165,7 +168,7 @@ def write(
 ) -> None:
     """The journal as PDF/A-3b at ``out``, the file ``xml_path`` (the journal's XML) attached.
 
-    Rows are read once from ``data["rows"]`` and written to chunk files as they come; every
+    Rows are read once from ``data.rows`` and written to chunk files as they come; every
     compile and the merge run in worker processes, so this process holds one chunk at most."""
     out = Path(out).absolute()  # the workers run elsewhere
     with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as workdir:
@@ -176,8 +179,7 @@ def write(
         if xml_path is not None:
             xml_name = xml_path.name
             _link_or_copy(xml_path, work / xml_name)
-        head = {k: data[k] for k in ("title", "commission", "started", "finished", "footnotes", "columns")}
-        (work / "head.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
+        (work / "head.json").write_text(json.dumps(_head(data), ensure_ascii=False), encoding="utf-8")
         names = _write_chunks(display_rows(data), work, chunk_rows or CHUNK_ROWS) or [_chunk_file(work, 0, [])]
         ticker = _Ticker(progress)
 
@@ -214,6 +216,18 @@ def write(
         merged = pool.run([{"merge": numbered, "out": str(out), "pages": total}], ticker)
         if merged != [total]:
             raise GeneratorError(f"journal PDF: merged {merged[0]} pages of {total}")
+
+
+def _head(data: Journal) -> dict[str, Any]:
+    """What journal.typ reads of the journal besides its rows (``sys.inputs.head``), as JSON."""
+    return {
+        "title": data.title,
+        "commission": data.commission,
+        "started": data.started,
+        "finished": data.finished,
+        "footnotes": list(data.footnotes),
+        "columns": [asdict(col) for col in data.columns],
+    }
 
 
 class _Ticker:

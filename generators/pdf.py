@@ -17,6 +17,8 @@ import pydyf
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 
+from msedocs.contract import Document, SessionProtocol
+
 from .common import TEMPLATES_DIR, GeneratorError, esign_statement, footnote_parts
 
 PDF_VARIANT = "pdf/a-3b"
@@ -51,8 +53,9 @@ def _template(form_id: str) -> jinja2.Template:
         return environment().get_template("base.html.j2")
 
 
-def render_html(data: dict[str, Any], *, paper: bool = True) -> str:
-    form_id = data["form_id"]
+def render_html(data: Document | SessionProtocol, *, paper: bool = True) -> str:
+    """The document's HTML: its own template, or the base template every form shares."""
+    form_id = data.form_id
     try:
         template = _template(form_id)
         return template.render(data=data, paper=paper)
@@ -73,7 +76,7 @@ def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", titl
             )
         )
     document = HTML(string=html, base_url=str(TEMPLATES_DIR) + "/")
-    return document.write_pdf(
+    pdf: bytes = document.write_pdf(
         stylesheets=[css],
         font_config=font_config,
         pdf_variant=PDF_VARIANT,
@@ -81,6 +84,7 @@ def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", titl
         uncompressed_pdf=False,
         finisher=_unique_associated_files,
     )
+    return pdf
 
 
 def _unique_associated_files(_document: Any, pdf: Any) -> None:
@@ -90,6 +94,7 @@ def _unique_associated_files(_document: Any, pdf: Any) -> None:
         pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
 
-def render(data: dict[str, Any], *, xml: bytes | None = None, paper: bool = True) -> bytes:
-    """The form as PDF/A-3b; ``xml`` (the same form's XML) is embedded as an associated file."""
-    return html_to_pdf(render_html(data, paper=paper), xml=xml, name=data["form_id"], title=data["title"])
+def render(data: Document | SessionProtocol, *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    """The form (or the session protocol) as PDF/A-3b; ``xml`` (the same document's XML) is
+    embedded as an associated file."""
+    return html_to_pdf(render_html(data, paper=paper), xml=xml, name=data.form_id, title=data.title)

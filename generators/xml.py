@@ -1,4 +1,5 @@
-"""XML renderer: a form's data dict to XML in the form's namespace, checked against its XSD.
+"""XML renderer: a filled-in form (:class:`msedocs.contract.Document`) to XML in the form's
+namespace, checked against its XSD.
 
 Every document is validated before it is returned; :func:`validate` is also what
 ``msedocs validate`` runs on integrators' files.
@@ -14,6 +15,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
+from msedocs.contract import Document, Heading, Item, Journal, SessionProtocol, Signature, Value
 from msedocs.errors import InputError
 
 from .common import XSD_DIR, GeneratorError, XmlSchemaError
@@ -21,84 +23,102 @@ from .common import XSD_DIR, GeneratorError, XmlSchemaError
 COMMON_NS = "urn:msedocs:common:1"
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
+def _text(value: Value) -> str:
+    """A value as XML text: a list's texts joined by spaces."""
+    if isinstance(value, tuple):
+        return " ".join(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _has_content(item: dict[str, Any]) -> bool:
-    kind = item["kind"]
-    if kind == "group":
-        return any(_has_content(c) for c in item["children"])
-    if kind == "choice":
-        return bool(item["value"]) or bool(item.get("other"))
-    if kind == "records":
-        return bool(item["rows"]) or bool(item.get("total")) or bool(item.get("other"))
-    return item["value"] not in (None, "", [])
+def _has_content(item: Item) -> bool:
+    """Whether the item is written: an empty blank, choice, table or group is left out."""
+    if item.kind == "group":
+        return any(_has_content(c) for c in item.children)
+    if item.kind == "choice":
+        return bool(item.value) or bool(item.other)
+    if item.table is not None:
+        return bool(item.table.rows) or bool(item.table.total) or bool(item.other)
+    return item.value not in (None, "", ())
 
 
-def _add_item(parent: etree._Element, ns: str, item: dict[str, Any]) -> None:
+def _add_item(parent: etree._Element, ns: str, item: Item) -> None:
+    """The item as an element named by its key: a group's children, a choice's chosen options
+    and «другое», a table's rows (a cell per filled column) and total, or a value's text."""
     if not _has_content(item):
         return
-    el = etree.SubElement(parent, f"{{{ns}}}{item['key']}")
-    kind = item["kind"]
-    if kind == "group":
-        for child in item["children"]:
+    el = etree.SubElement(parent, f"{{{ns}}}{item.key}")
+    if item.kind == "group":
+        for child in item.children:
             _add_item(el, ns, child)
-    elif kind == "choice":
-        values = item["value"] if item.get("multi") else ([item["value"]] if item["value"] else [])
+    elif item.kind == "choice":
+        values = item.value if isinstance(item.value, tuple) else ((item.value,) if item.value else ())
         for v in values:
-            etree.SubElement(el, f"{{{ns}}}option").text = v
-        if item.get("other"):
-            etree.SubElement(el, f"{{{ns}}}other").text = item["other"]
-    elif kind == "records":
-        for row in item["rows"]:
+            etree.SubElement(el, f"{{{ns}}}option").text = str(v)
+        if item.other:
+            etree.SubElement(el, f"{{{ns}}}other").text = item.other
+    elif item.table is not None:
+        for row in item.table.rows:
             row_el = etree.SubElement(el, f"{{{ns}}}row")
-            for key, cell in row.items():
-                if cell["value"] not in (None, ""):
-                    etree.SubElement(row_el, f"{{{ns}}}{key}").text = _text(cell["value"])
-        if item.get("total"):
-            etree.SubElement(el, f"{{{ns}}}total").text = _text(item["total"])
-        if item.get("other"):
-            etree.SubElement(el, f"{{{ns}}}other").text = item["other"]
+            for cell in row.cells:
+                if cell.value not in (None, ""):
+                    etree.SubElement(row_el, f"{{{ns}}}{cell.key}").text = _text(cell.value)
+        if item.table.total:
+            etree.SubElement(el, f"{{{ns}}}total").text = _text(item.table.total)
+        if item.other:
+            etree.SubElement(el, f"{{{ns}}}other").text = item.other
     else:
-        el.text = _text(item["value"])
+        el.text = _text(item.value)
 
 
-def build(data: dict[str, Any]) -> etree._Element:
-    ns = data["namespace"]
-    root = etree.Element(f"{{{ns}}}{data['xml_root']}", nsmap={None: ns, "c": COMMON_NS})
-    root.set("formId", data["form_id"])
-    root.set("version", data["version"])
-    root.set("caseId", data["case_id"])
-    if data["header"]:
-        header = etree.SubElement(root, f"{{{ns}}}header")
-        for h in data["header"]:
-            _add_item(header, ns, h)
-    for item in data["items"]:
-        _add_item(root, ns, item)
-    sigs = etree.SubElement(root, f"{{{ns}}}signatures")
-    for s in data["signatures"]:
-        sig = etree.SubElement(sigs, f"{{{COMMON_NS}}}signature", role=s["role"], title=s["title"])
-        if s["seal"]:
+def _add_signatures(parent: etree._Element, ns: str, signatures: tuple[Signature, ...]) -> None:
+    sigs = etree.SubElement(parent, f"{{{ns}}}signatures")
+    for s in signatures:
+        sig = etree.SubElement(sigs, f"{{{COMMON_NS}}}signature", role=s.role, title=s.title)
+        if s.seal:
             sig.set("seal", "true")
-        for name in s["names"]:
+        for name in s.names:
             if name:
                 etree.SubElement(sig, f"{{{COMMON_NS}}}name").text = name
+
+
+def _root(heading: Heading) -> etree._Element:
+    """The document's root element in its namespace, with its formId and version."""
+    ns = heading.namespace
+    root = etree.Element(f"{{{ns}}}{heading.xml_root}", nsmap={None: ns, "c": COMMON_NS})
+    root.set("formId", heading.form_id)
+    root.set("version", heading.version)
     return root
 
 
-def render(data: dict[str, Any], *, xsd: bytes | None = None) -> bytes:
+def build(data: Document) -> etree._Element:
+    ns = data.heading.namespace
+    root = _root(data.heading)
+    root.set("caseId", data.case_id)
+    if data.header:
+        header = etree.SubElement(root, f"{{{ns}}}header")
+        for h in data.header:
+            _add_item(header, ns, h)
+    for item in data.items:
+        _add_item(root, ns, item)
+    _add_signatures(root, ns, data.signatures)
+    return root
+
+
+def _checked(root: etree._Element, form_id: str, xsd: bytes | None = None) -> bytes:
+    """The document's bytes, validated against ``xsd/<form id>.xsd`` (or the schema ``xsd``)."""
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    problems = validate(content, form_id) if xsd is None else validate(content, form_id, xsd=xsd)
+    if problems:
+        raise XmlSchemaError.of(form_id, problems)
+    return content
+
+
+def render(data: Document, *, xsd: bytes | None = None) -> bytes:
     """The form's XML, validated against ``xsd/<form id>.xsd`` (or the schema ``xsd``, for a
     form whose schema is not published in ``xsd/``)."""
-    content = etree.tostring(build(data), xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    problems = validate(content, data["form_id"]) if xsd is None else validate(content, data["form_id"], xsd=xsd)
-    if problems:
-        raise XmlSchemaError.of(data["form_id"], problems)
-    return content
+    return _checked(build(data), data.form_id, xsd)
 
 
 def has_schema(form_id: str) -> bool:
@@ -326,34 +346,34 @@ def redact(message: str) -> str:
     return re.sub(r"[^\x00-\x7f]+", lambda m: f"<{len(m.group(0))} non-Latin characters>", message)
 
 
-def render_journal(data: dict[str, Any]) -> bytes:
+def render_journal(data: Journal) -> bytes:
     """A journal's XML in memory (see :func:`write_journal`)."""
     out = io.BytesIO()
     write_journal(data, out)
     return out.getvalue()
 
 
-def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
+def write_journal(data: Journal, target: str | Path | BinaryIO) -> None:
     """A journal's XML (header, then one entry per row) written to ``target`` and validated,
     both as streams, so a journal of any length never sits in memory as a tree."""
-    ns = data["namespace"]
+    ns = data.heading.namespace
     q = f"{{{ns}}}"
     with etree.xmlfile(target if not isinstance(target, Path) else str(target), encoding="UTF-8") as xf:
         xf.write_declaration()
-        attrs = {"formId": data["form_id"], "version": data["version"]}
-        with xf.element(f"{q}{data['xml_root']}", attrs, nsmap={None: ns, "c": COMMON_NS}):
+        attrs = {"formId": data.form_id, "version": data.heading.version}
+        with xf.element(f"{q}{data.heading.xml_root}", attrs, nsmap={None: ns, "c": COMMON_NS}):
             # The namespace is declared once, on the root. A namespaced element written on its own
             # would declare it again (xmlfile serialises each one standalone), so the header and
             # the rows are built unqualified: written inside the root they are in its default
             # namespace, as the validation of the written stream below confirms.
             header = etree.Element("header")
-            etree.SubElement(header, "commission").text = data["commission"]
-            etree.SubElement(header, "started").text = data["period"]["from"]
-            etree.SubElement(header, "finished").text = data["period"]["to"]
+            etree.SubElement(header, "commission").text = data.commission
+            etree.SubElement(header, "started").text = data.start
+            etree.SubElement(header, "finished").text = data.end
             xf.write("\n", header, "\n")
-            tags = [col["key"] for col in data["columns"]]
+            tags = [col.key for col in data.columns]
             with xf.element(f"{q}entries"):
-                for row in data["rows"]:
+                for row in data.rows:
                     entry = etree.Element("entry")
                     for tag, value in zip(tags, row, strict=True):
                         if value is not None:
@@ -362,9 +382,9 @@ def write_journal(data: dict[str, Any], target: str | Path | BinaryIO) -> None:
                 xf.write("\n")
     if not isinstance(target, (str, Path)):
         target.seek(0)
-    problems = validate_stream(target, data["form_id"])
+    problems = validate_stream(target, data.form_id)
     if problems:
-        raise XmlSchemaError.of(data["form_id"], problems)
+        raise XmlSchemaError.of(data.form_id, problems)
 
 
 def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Problems:
@@ -377,29 +397,18 @@ def validate_stream(source: bytes | str | Path | BinaryIO, form_id: str) -> Prob
     return _validate_stream(source, form_id)
 
 
-def render_protocol(data: dict[str, Any]) -> bytes:
+def render_protocol(data: SessionProtocol) -> bytes:
     """The session protocol's XML (one act block per examined patient), validated against its XSD."""
-    ns = data["namespace"]
+    ns = data.heading.namespace
     q = f"{{{ns}}}"
-    root = etree.Element(f"{q}{data['xml_root']}", nsmap={None: ns, "c": COMMON_NS})
-    root.set("formId", data["form_id"])
-    root.set("version", data["version"])
-    etree.SubElement(root, f"{q}commission").text = data["commission"]
-    etree.SubElement(root, f"{q}number").text = data["number"]
-    etree.SubElement(root, f"{q}date").text = data["date"]
-    for act in data["acts"]:
-        block = etree.SubElement(root, f"{q}act", number=act["act_number"])
-        for row in act["rows"]:
-            if row["xml"] is not None:
-                etree.SubElement(block, f"{q}{row['key']}").text = row["xml"]
-    sigs = etree.SubElement(root, f"{q}signatures")
-    for s in data["signatures"]:
-        sig = etree.SubElement(sigs, f"{{{COMMON_NS}}}signature", role=s["role"], title=s["title"])
-        for name in s["names"]:
-            if name:
-                etree.SubElement(sig, f"{{{COMMON_NS}}}name").text = name
-    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    problems = validate(content, data["form_id"])
-    if problems:
-        raise XmlSchemaError.of(data["form_id"], problems)
-    return content
+    root = _root(data.heading)
+    etree.SubElement(root, f"{q}commission").text = data.commission
+    etree.SubElement(root, f"{q}number").text = data.number
+    etree.SubElement(root, f"{q}date").text = data.date
+    for act in data.acts:
+        block = etree.SubElement(root, f"{q}act", number=act.act_number)
+        for row in act.rows:
+            if row.xml is not None:
+                etree.SubElement(block, f"{q}{row.key}").text = row.xml
+    _add_signatures(root, ns, data.signatures)
+    return _checked(root, data.form_id)

@@ -13,6 +13,7 @@ import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,6 +127,14 @@ def render_cmd(
     cades_per_signer: CadesPerSigner = False,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled).")
+    ] = 1,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="The forms' PDF engine: weasyprint or typst (default MSEDOCS_PDF_ENGINE, "
+                     "else weasyprint)."),
+    ] = None,
 ) -> None:
     """Render forms into `OUT/<form id>.<ext>` plus `OUT/manifest.json` (one subfolder per case for a batch)."""
     if bool(form) == all_forms:
@@ -135,6 +144,7 @@ def render_cmd(
     signing = options_for(sign, level, pki, cades_per_signer)
     variant = pipeline.choose_variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
+    engine = pipeline.parse_engine(engine)
     selected = None if all_forms else form
     batch = cases.is_dir() or cases.suffix == ".jsonl"
     outbox = None
@@ -143,13 +153,16 @@ def render_cmd(
 
         outbox = open_outbox(db)
     try:
-        _render(cases, out, batch, formats, selected, variant, signing, outbox)
+        _render(cases, out, batch, formats, selected, variant, signing, outbox, workers, engine)
     finally:
         if outbox is not None:
             outbox.close()
 
 
-def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox) -> None:
+def _render(
+    cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox, workers: int = 1,
+    engine: str | None = None,
+) -> None:
     """`render` after its options are checked: a first pass over the cases (each valid, each
     case_id once, each queueable and not yet queued), then every case rendered into a staging
     folder; with an outbox, every case queued in one transaction; only then are the files moved
@@ -170,15 +183,17 @@ def _render(cases: Path, out: Path, batch: bool, formats, selected, variant, sig
     items: list[tuple[str, int]] = []
     # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
     with pipeline.staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
-        for case in _load_batch(cases) if batch else [single]:
-            docs = pipeline.render_package(case, formats, selected, paper=paper, profile=profile,
-                                           variant_by_case=by_case)  # fmt: skip
-            folder = Path(case.case_id if batch else "")
-            pipeline.write_package(staging / folder, docs, case)
-            written += [folder / d.filename for d in docs]
-            if outbox is not None:
-                extra = pipeline.render_package(case, ("pdf",), selected, paper=True)
-                pipeline.write_package(Path(printed) / case.case_id, extra, case)
+        rendered = pipeline.render_batch(_load_batch(cases) if batch else [single], formats, selected,
+                                         workers=workers if batch else 1, paper=paper, profile=profile,
+                                         variant_by_case=by_case, engine=engine)  # fmt: skip
+        with closing(rendered):  # a failure here stops the batch's worker processes at once
+            for case, docs in rendered:
+                folder = Path(case.case_id if batch else "")
+                pipeline.write_package(staging / folder, docs, case)
+                written += [folder / d.filename for d in docs]
+                if outbox is not None:
+                    extra = pipeline.render_package(case, ("pdf",), selected, paper=True, engine=engine)
+                    pipeline.write_package(Path(printed) / case.case_id, extra, case)
         if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
             from .queueing import queue_cases
 

@@ -1,8 +1,9 @@
 """The pipeline: a case through the registry and the generators, into a package.
 
     case ──► FormSpec.data(case) ──► generators.xml / pdf / docx ──► RenderedDocument
+             (a msedocs.contract.Document)
 
-Each form's data dict is computed once and feeds every format; the XML is built once
+Each form's document is filled in once and feeds every format; the XML is built once
 and embedded into the PDF. A package is written only when every document rendered:
 files go to a temporary folder beside the target and are moved in at the end, so a
 failure never leaves half a package.
@@ -12,24 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
-from generators import docx_template, journal_docx, journal_pdf
+from generators import docx_template, journal_docx, journal_pdf, typst_form
 from generators import pdf as pdf_gen
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
-from .errors import FormNotApplicableError, InputError, output_errors
+from .contract import Document, DocumentData, Journal, SessionProtocol
+from .errors import FormNotApplicableError, InputError, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case
 from .sign import FormSigner, sign_rendered
@@ -38,6 +40,21 @@ if TYPE_CHECKING:
     from signing import SigningProfile
 
 FORMATS = ("xml", "pdf", "docx")
+#: The engines that lay a form's PDF out: WeasyPrint (HTML templates, the default) or Typst
+#: (templates/form.typ); both read the same filled-in document. Journals are always Typst's,
+#: the session protocol WeasyPrint's.
+ENGINES = ("weasyprint", "typst")
+#: The setting that chooses the engine when a call does not.
+ENGINE_SETTING = "MSEDOCS_PDF_ENGINE"
+
+
+def parse_engine(value: str | None = None) -> str:
+    """The PDF engine asked for, else the setting :data:`ENGINE_SETTING`, else weasyprint."""
+    chosen = (value or os.environ.get(ENGINE_SETTING) or "weasyprint").strip().lower()
+    if chosen not in ENGINES:
+        where = "--engine" if value else ENGINE_SETTING
+        raise InputError(f"{where}: unknown PDF engine; choose weasyprint or typst")
+    return chosen
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -48,15 +65,48 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+D = TypeVar("D", Document, SessionProtocol)
+D_in = TypeVar("D_in", contravariant=True)
+
+
+class RenderXml(Protocol[D_in]):
+    """The XML of a document in memory."""
+
+    def __call__(self, data: D_in, /) -> bytes: ...
+
+
+class RenderPdf(Protocol[D_in]):
+    """The PDF of a document in memory, its XML attached."""
+
+    def __call__(self, data: D_in, /, *, xml: bytes | None = ..., paper: bool = ...) -> bytes: ...
+
+
+class RenderDocx(Protocol[D_in]):
+    def __call__(self, data: D_in, /, *, paper: bool = ...) -> bytes: ...
+
+
 @dataclass(frozen=True)
-class InMemory:
+class InMemory(Generic[D]):
     """Renderers that return each format's bytes (a form, the session protocol)."""
 
-    xml: Callable[[Any], bytes]
-    #: (data, *, xml, paper): the PDF with the XML attached.
-    pdf: Callable[..., bytes]
-    #: (data, *, paper)
-    docx: Callable[..., bytes]
+    xml: RenderXml[D]
+    pdf: RenderPdf[D]
+    docx: RenderDocx[D]
+
+
+class WritePdf(Protocol):
+    """A journal's PDF written to a file, its XML file attached; ``progress(done, total)``."""
+
+    def __call__(
+        self,
+        data: Journal,
+        out: Path,
+        /,
+        *,
+        xml_path: Path | None = ...,
+        workers: int | None = ...,
+        progress: Callable[[int, int], None] | None = ...,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,18 +114,15 @@ class ToFiles:
     """Renderers that write each format to its file while the rows stream (a journal), so the
     document never sits in memory."""
 
-    xml: Callable[[Any, Path], None]
-    #: (data, path, *, xml_path, workers, progress): the PDF with the XML file attached.
-    pdf: Callable[..., None]
-    docx: Callable[[Any, Path], None]
+    xml: Callable[[Journal, Path], None]
+    pdf: WritePdf
+    docx: Callable[[Journal, Path], None]
 
 
-#: Each kind of document's renderers.
-RENDERERS: dict[str, InMemory | ToFiles] = {
-    "form": InMemory(xml_gen.render, pdf_gen.render, docx_gen.render),
-    "protocol": InMemory(xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol),
-    "journal": ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write),
-}
+#: The renderers of each kind of document.
+FORM_RENDERERS = InMemory[Document](xml_gen.render, pdf_gen.render, docx_gen.render)
+PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol)
+JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write)
 
 
 @dataclass(frozen=True)
@@ -92,26 +139,34 @@ class Files:
 
 def render_document(
     spec: DocumentSpec,
-    data: Any,
+    data: DocumentData,
     formats: Sequence[str] = FORMATS,
     *,
     paper: bool = True,
     signer: FormSigner | None = None,
     files: Files | None = None,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
-    """The one render loop of every document, form, journal or protocol: the XML first (signed
-    before it is embedded in the PDF), then each asked format in order, signed when a signer is
-    given (a DOCX gets its detached .p7s). A journal's renderers write to ``files`` row by row:
-    its documents are then the files in ``files.folder`` (their ``content`` is not held).
+    """The one render loop of every document, form, journal or protocol (the renderers chosen by
+    the type of ``data``, ``spec.data(...)``): the XML first (signed before it is embedded in the
+    PDF), then each asked format in order, signed when a signer is given (a DOCX gets its
+    detached .p7s). A journal's renderers write to ``files`` row by row: its documents are then
+    the files in ``files.folder`` (their ``content`` is not held).
     A generator's failure needs no translation: generators raise msedocs errors (a schema
-    violation a ``SchemaError``, any other failure a ``TemplateError``)."""
-    renderers = RENDERERS[spec.kind]
-    if isinstance(renderers, ToFiles):
+    violation a ``SchemaError``, any other failure a ``TemplateError``). ``engine``: a form's PDF
+    engine (:func:`parse_engine`)."""
+    if isinstance(data, Journal):
         if files is None:
             raise TypeError(f"{spec.id}: a {spec.kind} is rendered to files; give files=Files(...)")
-        return _render_files(spec, data, formats, renderers, files, signer)
-    if spec.kind == "form":
-        renderers = _unpublished(spec, renderers)
+        return _render_files(spec, data, formats, JOURNAL_RENDERERS, files, signer)
+    if isinstance(data, SessionProtocol):
+        return _render_in_memory(spec.id, data, formats, PROTOCOL_RENDERERS, paper, signer)
+    return _render_in_memory(spec.id, data, formats, _form_renderers(spec, parse_engine(engine)), paper, signer)
+
+
+def _render_in_memory(
+    form_id: str, data: D, formats: Sequence[str], renderers: InMemory[D], paper: bool, signer: FormSigner | None
+) -> list[RenderedDocument]:
     xml = renderers.xml(data) if ("xml" in formats or "pdf" in formats) else None
     if signer is not None and xml is not None:
         xml = signer.xml(xml)
@@ -124,25 +179,41 @@ def render_document(
             content = renderers.pdf(data, xml=xml, paper=paper)
         else:
             content = renderers.docx(data, paper=paper)
-        out.extend(sign_rendered(signer, spec.id, fmt, content))
+        out.extend(sign_rendered(signer, form_id, fmt, content))
     return out
 
 
-def _unpublished(spec: DocumentSpec, renderers: InMemory) -> InMemory:
+def _form_renderers(spec: DocumentSpec, engine: str = "weasyprint") -> InMemory[Document]:
+    """The form's renderers, its PDF laid out by ``engine``."""
+    renderers = _published_renderers(spec)
+    return replace(renderers, pdf=typst_form.render) if engine == "typst" else renderers
+
+
+def _published_renderers(spec: DocumentSpec) -> InMemory[Document]:
     """A form registered without its generated files in ``xsd/`` and ``templates/`` (one kept
     outside the package, see ``msedocs.forms.load_folder``) is rendered with its XSD and DOCX
     template built from its declaration; a published form with the committed ones."""
     if xml_gen.has_schema(spec.id) and docx_gen.has_template(spec.id):
-        return renderers
-    return replace(
-        renderers,
-        xml=partial(xml_gen.render, xsd=spec.xsd()),
-        docx=partial(docx_gen.render, template=docx_template.build(spec)),  # type: ignore[arg-type]
-    )
+        return FORM_RENDERERS
+    # a form's spec is a FormDecl; DocumentSpec, the registry's protocol, does not declare items
+    xsd, template = spec.xsd(), docx_template.build(spec)  # type: ignore[arg-type]
+
+    def xml(data: Document) -> bytes:
+        return xml_gen.render(data, xsd=xsd)
+
+    def docx(data: Document, *, paper: bool = True) -> bytes:
+        return docx_gen.render(data, paper=paper, template=template)
+
+    return replace(FORM_RENDERERS, xml=xml, docx=docx)
 
 
 def _render_files(
-    spec: DocumentSpec, data: Any, formats: Sequence[str], renderers: ToFiles, files: Files, signer: FormSigner | None
+    spec: DocumentSpec,
+    data: Journal,
+    formats: Sequence[str],
+    renderers: ToFiles,
+    files: Files,
+    signer: FormSigner | None,
 ) -> list[RenderedDocument]:
     xml_path = (files.folder if "xml" in formats else files.scratch) / f"{spec.id}.xml"
     renderers.xml(data, xml_path)
@@ -171,12 +242,14 @@ def render_form(
     *,
     paper: bool = True,
     profile: SigningProfile | None = None,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
-    """Every requested format of one form, from one data dict; signed when a profile is given
-    (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s)."""
+    """Every requested format of one form, from one filled-in document; signed when a profile is
+    given (the XML is signed before it is embedded in the PDF; a DOCX gets a detached .p7s);
+    the PDF laid out by ``engine`` (:func:`parse_engine`)."""
     data = spec.data(case)
     signer = FormSigner.for_form(profile, spec, case) if profile is not None else None
-    return render_document(spec, data, formats, paper=paper, signer=signer)
+    return render_document(spec, data, formats, paper=paper, signer=signer, engine=engine)
 
 
 def choose_variant(variant: str, electronic: bool, sign: bool) -> str:
@@ -194,14 +267,21 @@ def choose_variant(variant: str, electronic: bool, sign: bool) -> str:
 
 
 def render(
-    case: Case, form_id: str, fmt: str, *, paper: bool = True, profile: SigningProfile | None = None
+    case: Case,
+    form_id: str,
+    fmt: str,
+    *,
+    paper: bool = True,
+    profile: SigningProfile | None = None,
+    engine: str | None = None,
 ) -> RenderedDocument:
-    """One document of one form (signed when a profile is given). Raises if the form does not apply."""
+    """One document of one form (signed when a profile is given; a PDF laid out by ``engine``,
+    see :func:`parse_engine`). Raises if the form does not apply."""
     (fmt,) = parse_formats(fmt)
     spec = get_form(form_id)
     if not spec.applies_to(case):
         raise FormNotApplicableError(f"{form_id}: this form does not apply to case {case.case_id}")
-    return render_form(case, spec, (fmt,), paper=paper, profile=profile)[0]
+    return render_form(case, spec, (fmt,), paper=paper, profile=profile, engine=engine)[0]
 
 
 def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[FormSpec]:
@@ -226,15 +306,18 @@ def render_package(
     paper: bool = True,
     profile: SigningProfile | None = None,
     variant_by_case: bool = False,
+    engine: str | None = None,
 ) -> list[RenderedDocument]:
     """Every requested format of every requested (or applicable) form of one case; with
     ``variant_by_case``, a form whose case asks for a variant (the extract: its delivery
-    channel) is rendered in that variant, the others as ``paper`` says."""
+    channel) is rendered in that variant, the others as ``paper`` says; PDFs laid out by
+    ``engine`` (:func:`parse_engine`)."""
     formats = parse_formats(formats)
+    engine = parse_engine(engine)
     docs: list[RenderedDocument] = []
     for spec in select_forms(case, forms):
         docs.extend(render_form(case, spec, formats, paper=paper_variant(spec, case, paper, variant_by_case),
-                                profile=profile))  # fmt: skip
+                                profile=profile, engine=engine))  # fmt: skip
     return docs
 
 
@@ -245,7 +328,9 @@ def paper_variant(spec: FormSpec, case: Case, paper: bool, by_case: bool = True)
     return paper if chosen is None else chosen
 
 
-def manifest(case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None):
+def manifest(
+    case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "case_id": case.case_id,
         "forms": list(dict.fromkeys(d.form_id for d in docs)),
@@ -332,34 +417,157 @@ def file_entry(doc: RenderedDocument, path: Path | None = None) -> dict[str, Any
 def _render_in_worker(
     payload: tuple[bytes, tuple[str, ...], tuple[str, ...] | None, bool, SigningProfile | None],
 ) -> list[RenderedDocument]:
+    """One case's package from its JSON (bench/bench_pipeline.py drives it in its own pool)."""
     raw, formats, forms, paper, profile = payload
     return render_package(Case.model_validate_json(raw), formats, forms, paper=paper, profile=profile)
 
 
 def _warm_up() -> None:
-    """Build the Jinja environment, fonts and stylesheet once per worker process."""
+    """Build the Jinja environment, fonts and stylesheet, and the Typst compiler with its fonts,
+    once per worker process."""
     pdf_gen.environment()
     pdf_gen._style()
+    typst_form.warm_up()
+
+
+#: A batch worker process is replaced after this many cases, so that what a long run leaves
+#: behind in a process (layout caches, fragmented heaps) stays bounded: memory is flat over
+#: any number of cases. A new worker costs its start-up (imports, fonts, keys) of about a second.
+TASKS_PER_WORKER = 100
+#: Cases handed out ahead of the one the batch yields next, per worker: results are yielded in
+#: input order, so one slow case holds back at most this many finished packages in memory.
+AHEAD_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class _BatchJob:
+    """What every case of a batch is rendered with: sent once to each worker process."""
+
+    formats: tuple[str, ...]
+    forms: tuple[str, ...] | None
+    paper: bool
+    profile: SigningProfile | None
+    variant_by_case: bool
+    engine: str
+
+
+def _batch_worker(conn: Connection, job: _BatchJob) -> None:
+    """A batch worker process (spawned): warms up once (templates, fonts, stylesheet; the signing
+    keys at its first signature), then renders the cases it is sent, ``(index, case JSON)`` in,
+    ``(index, True, documents)`` or ``(index, False, error)`` out, until it is sent None."""
+    _warm_up()
+    while True:
+        task = conn.recv()
+        if task is None:
+            break
+        index, raw = task
+        try:
+            case = Case.model_validate_json(raw)
+            docs = render_package(case, job.formats, job.forms, paper=job.paper, profile=job.profile,
+                                  variant_by_case=job.variant_by_case, engine=job.engine)  # fmt: skip
+            conn.send((index, True, docs))
+        except Exception as exc:  # sent to the parent, which raises it
+            try:
+                conn.send((index, False, exc))
+            except Exception:  # an error that cannot be pickled: its text
+                conn.send((index, False, TemplateError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
+class _Worker:
+    """A spawned batch worker and the parent's end of its pipe; counts the cases it was given."""
+
+    def __init__(self, job: _BatchJob) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_batch_worker, args=(child, job), daemon=True)
+        self.process.start()
+        child.close()
+        self.given = 0
+        self.busy = False
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _render_pooled(
+    cases: Iterable[Case], job: _BatchJob, workers: int, tasks_per_worker: int
+) -> Iterator[tuple[Case, list[RenderedDocument]]]:
+    """The cases rendered by ``workers`` spawned processes, each replaced after
+    ``tasks_per_worker`` cases; yielded in input order, at most AHEAD_PER_WORKER cases a worker
+    ahead of the one yielded next. Any failure stops every worker and is raised."""
+    pending = iter(enumerate(cases))
+    held: dict[int, Case] = {}  # handed out, not yet yielded
+    done: dict[int, list[RenderedDocument]] = {}
+    pool = [_Worker(job) for _ in range(workers)]
+    following, exhausted = 0, False
+    try:
+        while True:
+            for i, w in enumerate(pool):  # hand out work to idle workers, up to the window
+                if w.busy or exhausted or len(held) >= workers * AHEAD_PER_WORKER:
+                    continue
+                nxt = next(pending, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                index, case = nxt
+                if w.given >= tasks_per_worker:  # recycled: a fresh process for the next cases
+                    w.stop()
+                    w = pool[i] = _Worker(job)
+                held[index] = case
+                w.conn.send((index, case.model_dump_json().encode()))
+                w.given, w.busy = w.given + 1, True
+            while following in done:
+                yield held.pop(following), done.pop(following)
+                following += 1
+            if exhausted and not held:
+                return
+            busy = {w.conn: w for w in pool if w.busy}
+            if not busy:  # the window is full of finished cases waiting for an earlier one: cannot be
+                continue
+            for conn in wait(list(busy)):
+                w = busy[conn]  # type: ignore[index]
+                try:
+                    index, ok, result = w.conn.recv()
+                except EOFError:
+                    raise TemplateError(f"a batch worker process died (exit code {w.process.exitcode})") from None
+                w.busy = False
+                if not ok:
+                    raise result
+                done[index] = result
+    finally:
+        for w in pool:
+            w.stop()
 
 
 def render_batch(
-    cases: Sequence[Case],
+    cases: Iterable[Case],
     formats: Sequence[str] = FORMATS,
     forms: Sequence[str] | None = None,
     *,
     workers: int = 1,
     paper: bool = True,
     profile: SigningProfile | None = None,
-) -> Iterator[tuple[Case, list[RenderedDocument]]]:
-    """Render (and sign) many cases, in ``workers`` processes when more than one; results in input order."""
-    formats = parse_formats(formats)
-    if workers <= 1 or len(cases) < 2:
+    variant_by_case: bool = False,
+    engine: str | None = None,
+    tasks_per_worker: int = TASKS_PER_WORKER,
+) -> Generator[tuple[Case, list[RenderedDocument]], None, None]:
+    """Render (and sign) many cases, in ``workers`` spawned processes when more than one
+    (each warmed up once, replaced after ``tasks_per_worker`` cases); results in input order,
+    the cases read as they are needed (an iterator of any length keeps memory flat)."""
+    formats, engine = parse_formats(formats), parse_engine(engine)
+    if workers <= 1:
         for case in cases:
-            yield case, render_package(case, formats, forms, paper=paper, profile=profile)
+            yield case, render_package(case, formats, forms, paper=paper, profile=profile,
+                                       variant_by_case=variant_by_case, engine=engine)  # fmt: skip
         return
-    payloads = [
-        (case.model_dump_json().encode(), tuple(formats), tuple(forms) if forms else None, paper, profile)
-        for case in cases
-    ]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:
-        yield from zip(cases, pool.map(_render_in_worker, payloads), strict=True)
+    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case, engine)
+    yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker))

@@ -6,15 +6,19 @@ A document can reserve the room for its stamps: an element whose id is :data:`AN
 point, two to a row, so they never cover the text. A document without the anchor gets
 them at the bottom left of its last page, :data:`MARGIN` points in from the edges.
 
-This module imports nothing heavy: the form declarations read the sizes from here.
+The geometry the forms share (the anchor, a stamp's size, the gaps) is declared in
+:mod:`msedocs.contract`, where the form declarations read it to reserve the room.
 """
 
 from __future__ import annotations
 
-#: The named destination that reserves the stamps' room.
-ANCHOR = "esign-stamp"
-#: One stamp, in points, and the gaps between stamps.
-WIDTH, HEIGHT, GAP_X, GAP_Y = 260, 70, 10, 8
+from msedocs.contract import STAMP_ANCHOR as ANCHOR
+from msedocs.contract import STAMP_GAP_X as GAP_X
+from msedocs.contract import STAMP_GAP_Y as GAP_Y
+from msedocs.contract import STAMP_HEIGHT as HEIGHT
+from msedocs.contract import STAMP_WIDTH as WIDTH
+
+__all__ = ["ANCHOR", "GAP_X", "GAP_Y", "HEIGHT", "MARGIN", "WIDTH", "Box", "box"]
 #: Without the anchor: the distance from the last page's bottom-left corner.
 MARGIN = 36
 

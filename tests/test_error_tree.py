@@ -1,6 +1,7 @@
 """One error tree: every exception class of msedocs, generators and signing derives from
 ``msedocs.MsedocsError``, and the root loads without the rest of msedocs, so generators and
-signing import it (and nothing else of msedocs)."""
+signing import it and the contract of the documents (``msedocs.contract``), and nothing else
+of msedocs."""
 
 from __future__ import annotations
 
@@ -48,9 +49,21 @@ def test_the_error_root_loads_nothing_else():
     assert _loaded_after("import msedocs") == {"msedocs", "msedocs.errors"}
 
 
+def test_the_contract_loads_nothing_else():
+    """The contract between the forms and the generators depends on the standard library only."""
+    assert _loaded_after("import msedocs.contract") == {"msedocs", "msedocs.errors", "msedocs.contract"}
+
+
+def test_the_forms_import_neither_generators_nor_signing():
+    """The forms build the contract's objects; the generators and signing read them."""
+    loaded = _loaded_after("import msedocs.forms")
+    assert {name for name in loaded if name.split(".")[0] in ("generators", "signing")} == set()
+
+
 @pytest.mark.parametrize("package, others", [("generators", set()), ("signing", {"generators"})])
-def test_generators_and_signing_import_only_the_error_root_of_msedocs(package, others):
+def test_generators_and_signing_import_only_the_error_root_and_the_contract_of_msedocs(package, others):
     imports = "\n".join(f"import {name}" for name in module_names(package))
     loaded = _loaded_after(imports)
-    assert {name for name in loaded if name.split(".")[0] == "msedocs"} == {"msedocs", "msedocs.errors"}
+    allowed = {"msedocs", "msedocs.errors", "msedocs.contract"}
+    assert {name for name in loaded if name.split(".")[0] == "msedocs"} == allowed
     assert {name for name in loaded if name.split(".")[0] in others} == set()

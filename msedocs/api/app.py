@@ -346,6 +346,9 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
     app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
     _install_error_handlers(app)
     _routes(app)
+    from .referrals import router as referrals  # order 692n: /v1/referrals, /v1/bureaus, /v1/audit
+
+    app.include_router(referrals)
     web.mount(app, config.db_url, config.pki_dir)  # the clerk's pages, /clerk (not in the OpenAPI)
     return app
 

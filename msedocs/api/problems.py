@@ -48,6 +48,25 @@ KINDS: dict[str, tuple[int, str, str]] = {
     "unsupported-document": (
         422, "Unsupported document", "Not XML or PDF, and no detached signature given; or unreadable.",
     ),
+    "invalid-referral": (
+        422, "Invalid referral",
+        "The referral fails the СЭМД XSD or schematron, or the case model; every failure is in errors "
+        "as {line, rule, message}. Nothing was stored.",
+    ),
+    "not-routable": (422, "Referral not routable", "No active bureau can take the referral; nothing was stored."),
+    "decision-refused": (
+        403, "Decision refused",
+        "The signed decision does not verify with the bureau's registered key, or the bureau holds no open "
+        "assignment of the referral; the refusal is in the audit log.",
+    ),
+    "reveal-refused": (
+        403, "Reveal refused", "Point 12 does not allow this reveal; nothing was revealed and the refusal is audited.",
+    ),
+    "bureau-exists": (409, "Bureau exists", "A bureau with this id exists; change it with PATCH."),
+    "referrals-unavailable": (
+        503, "Referrals unavailable", "The service lacks the vault's key (MSEDOCS_KEK_SPEC) or the СЭМД package "
+        "(MSEDOCS_SEMD_DIR).",
+    ),
     "invalid-input": (422, "Invalid input", "The input cannot be processed as given."),
     "queue-full": (429, "Too many requests", "Every renderer is busy and the queue is full; retry after a while."),
     "render-failed": (500, "Rendering failed", "A document could not be rendered (a defect in msedocs)."),

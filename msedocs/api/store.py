@@ -53,7 +53,7 @@ from msedocs.errors import InputError
 
 MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
 HEAD_REVISION = "0001"
-SCOPES = ("render", "sign", "validate", "deliver", "clerk", "admin")
+SCOPES = ("render", "sign", "validate", "deliver", "clerk", "referrals", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
 TOKEN_PREFIX = "msk"

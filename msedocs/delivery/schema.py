@@ -12,23 +12,16 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from msedocs import tables
 
-# BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite.
-Id = BigInteger().with_variant(Integer(), "sqlite")
+metadata = tables.metadata()
+
+Id = tables.Id
 
 blobs = Table(
     "outbox_blobs",

@@ -23,11 +23,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Generic, TypeVar, cast
 
+from ..contract import format_date
 from ..errors import UnknownFormError
 from .document import KINDS, DocumentKind, DocumentSpec
 from .journals import JournalSpec
 from .session import SessionSpec
-from .spec import FormSpec, ItemDef, Source, format_date
+from .spec import FormSpec, ItemDef, Source
 
 #: Every registered document, forms first (by id), then the journals and the protocol in the
 #: order their modules declare them.

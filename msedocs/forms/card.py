@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from ..contract import format_date
 from ..model.case import Case, Decision
 from ..model.mpr import Certificate, PastDecision
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Source, format_date, list_limit, name_limit
+from .spec import Column, FormSpec, ItemDef, Source, list_limit, name_limit
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..contract import format_date
 from ..model.case import ActivityLimit, Case, Commission, Diagnosis, Examination, Impairment, Referral, Sheet
 from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, Sex, Supplement
-from .spec import Column, ItemDef, address_limit, format_date, list_limit, name_limit, text_limit
+from .spec import Column, ItemDef, address_limit, list_limit, name_limit, text_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
@@ -100,7 +101,9 @@ def dated_number(
     )  # fmt: skip
 
 
-def patient_name(no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"):
+def patient_name(
+    no: str, label: str = "Фамилия, собственное имя, отчество (если таковое имеется) пациента"
+) -> ItemDef:
     return ItemDef(no, "patientName", label, get=lambda c: c.patient.name, required=True, max_length=name_limit())
 
 
@@ -149,7 +152,9 @@ def phones(get: Callable[[Case], Any], label: str = "Контактные ном
     return ItemDef("", "phones", label, get=get)
 
 
-def impairments(no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING):
+def impairments(
+    no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING
+) -> ItemDef:
     return ItemDef(
         no,
         "impairments",

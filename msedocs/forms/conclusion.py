@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..contract import format_date
 from ..model.case import Case, ConclusionDispatch, InsuranceCase, Review
 from ..model.enums import (
     ConclusionReview,
@@ -14,7 +15,7 @@ from ..model.enums import (
     ProgrammeFormed,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, format_date, text_limit
+from .spec import FormSpec, ItemDef, Signer, Source, text_limit
 
 SEED = "004_5509ffa87cccaffb.txt"
 ADULT_AGE = 18

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from ..contract import DocumentData
     from .spec import Signer, Source
 
 DocumentKind = Literal["form", "journal", "protocol"]
@@ -61,8 +62,10 @@ class DocumentSpec(Protocol):
     def signers(self) -> tuple[Signer, ...]:
         """Who signs it: its signature lines, each with its signing role."""
 
-    def data(self, *args: Any, **kwargs: Any) -> Any:
-        """The one data structure that feeds XML, PDF and DOCX (its arguments depend on the kind)."""
+    def data(self, *args: Any, **kwargs: Any) -> DocumentData:
+        """The one filled-in document that feeds XML, PDF and DOCX (its arguments depend on the
+        kind): a :class:`~msedocs.contract.Document`, :class:`~msedocs.contract.Journal` or
+        :class:`~msedocs.contract.SessionProtocol`."""
 
     def xsd(self) -> bytes:
         """Its XSD 1.0, generated from the declarations (``xsd/<id>.xsd`` is this, committed)."""

@@ -5,24 +5,27 @@ examined patient, a card lent out, a certificate issued, an MPR consultation), a
 journal lists every entry of a period in date order under the statute's numbered columns.
 
 Entries are extracted from each case as soon as it is read, as tuples of plain strings
-(dates in ISO form). The journal's data dict takes its rows as any re-iterable sequence
-with a length (:class:`Rows`): a list for a short journal, or a spool on disk
-(``msedocs.journal``) for a year of a busy commission, so rows never need to sit in memory.
+(dates in ISO form). The journal (:class:`msedocs.contract.Journal`) takes its rows as any
+re-iterable sequence with a length (:class:`~msedocs.contract.Rows`): a list for a short
+journal, or a spool on disk (``msedocs.journal``) for a year of a busy commission, so rows never
+need to sit in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from .. import contract
+from ..contract import Journal, JournalRow, Rows, format_date
 from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, heading
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
@@ -61,15 +64,8 @@ def natural_key(text: str) -> str:
     return re.sub(r"\d+", lambda m: m.group().zfill(12), text)
 
 
-Row = tuple[str | None, ...]
-
-
-class Rows(Protocol):
-    """A journal's numbered rows in order; iterated once per output format."""
-
-    def __iter__(self) -> Iterator[Row]: ...
-
-    def __len__(self) -> int: ...
+#: A journal's row (:data:`msedocs.contract.JournalRow`).
+Row = JournalRow
 
 
 def numbered(entries: Iterable[Entry], start: dt.date, end: dt.date) -> list[Row]:
@@ -125,29 +121,25 @@ class JournalSpec:
             out.append(Entry(when, (when.isoformat(), tie), values))
         return out
 
-    def data(self, rows: Rows, commission: str, start: dt.date, end: dt.date) -> dict[str, Any]:
-        """The journal's data dict over numbered rows (see :func:`numbered`) of [start, end]."""
-        return {
-            "form_id": self.id,
-            "title": self.title,
-            "kind": "journal",
-            "version": FORMS_VERSION,
-            "namespace": self.namespace,
-            "xml_root": self.xml_root,
-            "commission": commission,
-            "period": {"from": start.isoformat(), "to": end.isoformat()},
-            "started": format_date(start),
-            "finished": format_date(end),
-            "columns": [
-                {"no": 1, "key": "no", "label": "№ п/п", "type": "int", "width": self.number_width},
+    def data(self, rows: Rows, commission: str, start: dt.date, end: dt.date) -> Journal:
+        """The journal over numbered rows (see :func:`numbered`) of [start, end]."""
+        return Journal(
+            heading(self),
+            commission=commission,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            started=format_date(start),
+            finished=format_date(end),
+            columns=(
+                contract.JournalColumn(1, "no", "№ п/п", "int", self.number_width),
                 *(
-                    {"no": i, "key": col.key, "label": col.label, "type": col.type, "width": col.width}
+                    contract.JournalColumn(i, col.key, col.label, col.type, col.width)
                     for i, col in enumerate(self.columns, start=2)
                 ),
-            ],
-            "rows": rows,
-            "footnotes": list(self.footnotes),
-        }
+            ),
+            rows=rows,
+            footnotes=self.footnotes,
+        )
 
 
 def _cell(col: JournalColumn, raw: Any) -> str | None:
@@ -156,15 +148,6 @@ def _cell(col: JournalColumn, raw: Any) -> str | None:
     if col.type == "date":
         return raw.isoformat() if isinstance(raw, dt.date) else str(raw)
     return display_text(raw) if not isinstance(raw, str) else raw
-
-
-def display_cell(column: dict[str, Any], value: str | None) -> str:
-    """A cell as printed: dates as «23» ноября 2026 г."""
-    if value is None:
-        return ""
-    if column["type"] == "date":
-        return format_date(dt.date.fromisoformat(value))
-    return value
 
 
 # --- shared column readers ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Направление на медико-социальную экспертизу: appendix 10, before the cut line (items 1-31).
 
 The tear-off slip printed after the cut line is its own form (:mod:`.slip`); its data
-travels in this form's ``extra["slip"]`` so that the PDF and DOCX templates print it.
+travels in this form's ``slip`` (``Document.slip``) so that the PDF and DOCX templates print it.
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..contract import ActBlock, CategoryRow, SessionProtocol, Signature, format_date
 from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, format_date
+from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, heading
 
 Reader = Callable[[Case, Any], Any]
 
@@ -100,21 +101,21 @@ class SessionSpec:
 
         return build_session_xsd(self)
 
-    def block(self, case: Case) -> dict[str, Any]:
+    def block(self, case: Case) -> ActBlock:
         e = case.examination
         assert e is not None
         rows = []
         for key, label, read in CATEGORIES:
             value = read(case, e)
             if value in (None, ""):
-                rows.append({"key": key, "label": label, "value": None, "xml": None})
+                rows.append(CategoryRow(key, label, value=None, xml=None))
             elif isinstance(value, dt.date):
-                rows.append({"key": key, "label": label, "value": format_date(value), "xml": value.isoformat()})
+                rows.append(CategoryRow(key, label, value=format_date(value), xml=value.isoformat()))
             else:
-                rows.append({"key": key, "label": label, "value": str(value), "xml": str(value)})
-        return {"act_number": e.act_number, "rows": rows}
+                rows.append(CategoryRow(key, label, value=str(value), xml=str(value)))
+        return ActBlock(e.act_number, tuple(rows))
 
-    def data(self, cases: Iterable[Case], session: Session) -> dict[str, Any]:
+    def data(self, cases: Iterable[Case], session: Session) -> SessionProtocol:
         """The protocol of one session: the acts of its cases in the order of their numbers."""
         members: list[str] = []
         chairman = ""
@@ -130,24 +131,19 @@ class SessionSpec:
                     members.append(m.initials)
         if not blocks:
             raise InputError(f"no examined case belongs to the session {session}")
-        return {
-            "form_id": self.id,
-            "title": self.title,
-            "version": FORMS_VERSION,
-            "namespace": self.namespace,
-            "xml_root": self.xml_root,
-            "commission": session.commission,
-            "number": session.number,
-            "date": session.date.isoformat(),
-            "date_display": format_date(session.date),
-            "acts": blocks,
-            "signatures": [
-                {"role": s.role, "title": s.title, "names": names, "seal": False, "captions": True}
-                for s, names in zip(self.signers, ([chairman], members or [""]), strict=True)
-            ],
-            "footnotes": list(self.footnotes),
-            "extra": {},
-        }
+        return SessionProtocol(
+            heading(self),
+            commission=session.commission,
+            number=session.number,
+            date=session.date.isoformat(),
+            date_display=format_date(session.date),
+            acts=tuple(blocks),
+            signatures=tuple(
+                Signature(s.role, s.title, names)
+                for s, names in zip(self.signers, ((chairman,), tuple(members) or ("",)), strict=True)
+            ),
+            footnotes=self.footnotes,
+        )
 
 
 PROTOCOL = SessionSpec(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..model.case import Decision, Examination, Organisation
+from collections.abc import Callable
+from typing import Any
+
+from ..model.case import Case, Decision, Examination, Organisation
 from . import common as c
 from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
 
@@ -10,11 +13,11 @@ from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
 SENT_TO_SEP = ", "
 
 
-def _dec(attr: str):
+def _dec(attr: str) -> Callable[[Case], Any]:
     return c.path("decision", attr)
 
 
-def _labour(attr: str):
+def _labour(attr: str) -> Callable[[Case], Any]:
     return c.path("decision", "labour", attr)
 
 

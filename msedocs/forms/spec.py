@@ -2,25 +2,12 @@
 
 An :class:`ItemDef` holds the statute's item number and wording, the Latin element name
 used in the XML, the value's type, and how to read the value from a :class:`Case`.
-:meth:`FormSpec.data` evaluates the items into one plain dict that feeds the XML
-builder, the HTML template and the DOCX template alike; the form's XSD is generated
-from the same declarations (``scripts/build_xsd.py``), so the four cannot disagree.
+:meth:`FormSpec.data` evaluates the items into one :class:`~msedocs.contract.Document` (its
+:class:`~msedocs.contract.Item` s, :class:`~msedocs.contract.Signature` s...) that feeds the
+XML builder, the HTML template and the DOCX template alike; the form's XSD is generated from
+the same declarations (``scripts/build_xsd.py``), so the four cannot disagree.
 
-The data dict of a form::
-
-    {"form_id", "title", "version", "case_id", "namespace",
-     "header": [item...], "items": [item...], "signatures": [signature...],
-     "footnotes": [str...], "extra": {...}}
-
-and of an item::
-
-    {"no": "4", "key": "sex", "label": "Пол", "kind": "choice", "value": "male",
-     "display": "мужской", "options": [{"value", "label", "selected"}], "multi": False,
-     "parts": [...], "runs": [{"text", "chosen"}], "sep": ", ",
-     "other": None, "suffix": "(нужное подчеркнуть)", "children": [...],
-     "columns": [...], "head": [[...]], "rows": [...], "footnote": None, "inline": False}
-
-``options`` lists a choice's options flat, in the enum's order (what XML and XSD know);
+A choice's ``options`` are its options flat, in the enum's order (what XML and XSD know);
 ``parts`` groups them as the statute prints them (an :class:`OptionGroup` under its heading,
 or a lone option), and ``runs`` is that printed text cut into pieces, each underlined or not,
 which the PDF and DOCX print as they are. A records item's ``head`` is its table head: one
@@ -33,22 +20,43 @@ import builtins
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date
 from enum import Enum
 from typing import Any, Literal
 
-from generators.common import format_date
-from signing import stamp
-
+from .. import contract
+from ..contract import (
+    Cell,
+    Document,
+    Extra,
+    HeaderCell,
+    Heading,
+    Item,
+    Option,
+    Part,
+    Row,
+    Run,
+    Signature,
+    StampRoom,
+    Table,
+    format_date,
+)
 from ..model.case import ADDRESS_SEP, NAME_SEP, Address, Case, PersonName
 from ..model.enums import Jurisdiction, Labelled
+from .document import DocumentSpec
 
 Kind = Literal["text", "date", "int", "choice", "records", "group"]
 
 NAMESPACE_BASE = "urn:msedocs:form"
 COMMON_NAMESPACE = "urn:msedocs:common:1"
 FORMS_VERSION = "1"
+
+
+def heading(spec: DocumentSpec) -> Heading:
+    """What a filled-in document says of itself (:class:`~msedocs.contract.Heading`): its id
+    and title, its XML root in its namespace of :data:`FORMS_VERSION`."""
+    return Heading(spec.id, spec.title, FORMS_VERSION, spec.namespace, spec.xml_root)
 
 
 Getter = Callable[[Case], Any]
@@ -78,29 +86,26 @@ class Column:
         return f"{self.group}: {self.label}" if self.group else self.label
 
 
-def table_head(columns: Sequence[Column]) -> list[list[dict[str, Any]]]:
+def table_head(columns: Sequence[Column]) -> tuple[tuple[HeaderCell, ...], ...]:
     """The head of a table as the statute prints it: one row of headings or, where a heading
-    spans sub-columns (:attr:`Column.group`), two rows; the other headings then span both rows.
-
-    Each cell: ``{"text", "col" (first column, 0-based), "colspan", "rowspan"}``.
-    """
+    spans sub-columns (:attr:`Column.group`), two rows; the other headings then span both rows."""
     two = any(c.group for c in columns)
-    top: list[dict[str, Any]] = []
-    sub: list[dict[str, Any]] = []
+    top: list[HeaderCell] = []
+    sub: list[HeaderCell] = []
     i = 0
     while i < len(columns):
         col = columns[i]
         if not col.group:
-            top.append({"text": col.label, "col": i, "colspan": 1, "rowspan": 2 if two else 1})
+            top.append(HeaderCell(col.label, i, rowspan=2 if two else 1))
             i += 1
             continue
         n = 1
         while i + n < len(columns) and columns[i + n].group == col.group:
             n += 1
-        top.append({"text": col.group, "col": i, "colspan": n, "rowspan": 1})
-        sub += [{"text": columns[j].label, "col": j, "colspan": 1, "rowspan": 1} for j in range(i, i + n)]
+        top.append(HeaderCell(col.group, i, colspan=n))
+        sub += [HeaderCell(columns[j].label, j) for j in range(i, i + n)]
         i += n
-    return [top, sub] if two else [top]
+    return (tuple(top), tuple(sub)) if two else (tuple(top),)
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,7 @@ class ItemDef:
             grouped |= set(values)
 
     @property
-    def head(self) -> list[list[dict[str, Any]]]:
+    def head(self) -> tuple[tuple[HeaderCell, ...], ...]:
         """A records item's table head as the statute prints it (:func:`table_head`)."""
         return table_head(self.columns)
 
@@ -222,150 +227,150 @@ class ItemDef:
         head = f"{self.no}. " if self.no else ""
         text = head + self.label
         if self.enum is not None:
-            options = [{"value": m.value, "label": self.option_label(m), "selected": False} for m in self.enum]
-            text += (": " if self.label else "") + "".join(r["text"] for r in self._runs(self._parts(options)))
+            options = [Option(m.value, self.option_label(m)) for m in self.enum]
+            text += (": " if self.label else "") + "".join(r.text for r in self._runs(self._parts(options)))
             text += f" {self.suffix}" if self.suffix else ""
             text += self.end
         return " ".join(part for part in (text, self.doc or self.caption) if part)
 
-    def _parts(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _parts(self, options: Sequence[Option]) -> tuple[Part, ...]:
         """The options as printed: each group under its heading, each other option alone."""
         group_of = {m.value: g for g in self.groups for m in g.members}
-        by_value = {o["value"]: o for o in options}
-        parts: list[dict[str, Any]] = []
+        by_value = {o.value: o for o in options}
+        parts: list[Part] = []
         for o in options:
-            g = group_of.get(o["value"])
+            g = group_of.get(o.value)
             if g is None:
-                parts.append({"heading": "", "selected": o["selected"], "brackets": False, "sep": "", "options": [o]})
-            elif o["value"] == g.members[0].value:
-                members = [by_value[m.value] for m in g.members]
-                parts.append(
-                    {
-                        "heading": g.heading,
-                        "selected": any(m["selected"] for m in members),
-                        "brackets": g.brackets,
-                        "sep": g.sep,
-                        "options": members,
-                    }
-                )
-        return parts
+                parts.append(Part(heading="", options=(o,), selected=o.selected))
+            elif o.value == g.members[0].value:
+                members = tuple(by_value[m.value] for m in g.members)
+                selected = any(m.selected for m in members)
+                parts.append(Part(g.heading, members, selected=selected, brackets=g.brackets, sep=g.sep))
+        return tuple(parts)
 
-    def _runs(self, parts: list[dict[str, Any]], fc: bool = False) -> list[dict[str, Any]]:
+    def _runs(self, parts: Sequence[Part], fc: bool = False) -> tuple[Run, ...]:
         """The printed options cut into runs: every option and heading a run of its own,
         ``chosen`` (underlined) as recorded; the punctuation between them plain. ``fc``: a
         life-activity category prints its functional class beside it («... ФК 2», «... ФК __»)."""
-        runs: list[dict[str, Any]] = []
+        runs: list[Run] = []
 
         def add(text: str, chosen: bool = False) -> None:
-            runs.append({"text": text, "chosen": chosen})
+            runs.append(Run(text, chosen))
 
         for i, part in enumerate(parts):
             if i:
                 add(self.separator)
-            if part["heading"]:
-                add(part["heading"], part["selected"])
-                add(" (" if part["brackets"] else ": ")
-            for j, o in enumerate(part["options"]):
+            if part.heading:
+                add(part.heading, part.selected)
+                add(" (" if part.brackets else ": ")
+            for j, o in enumerate(part.options):
                 if j:
-                    add(part["sep"])
-                label = o["label"]
-                if fc and (o["selected"] or o["value"] not in self.no_fc):
-                    label += (f" ФК {o['detail']}" if o["detail"] else "") if o["selected"] else " ФК __"
-                add(label, o["selected"])
-            if part["heading"] and part["brackets"]:
+                    add(part.sep)
+                label = o.label
+                if fc and (o.selected or o.value not in self.no_fc):
+                    label += (f" ФК {o.detail}" if o.detail else "") if o.selected else " ФК __"
+                add(label, o.selected)
+            if part.heading and part.brackets:
                 add(")")
-        return runs
+        return tuple(runs)
 
-    def evaluate(self, case: Case) -> dict[str, Any]:
+    def evaluate(self, case: Case) -> Item:
+        """The item filled in from ``case``."""
         raw = self.get(case) if self.get is not None else None
-        item: dict[str, Any] = {
-            "no": self.no,
-            "key": self.key,
-            "label": self.label,
-            "kind": self.kind,
-            "value": None,
-            "display": "",
-            "suffix": self.suffix,
-            "end": self.end,
-            "label_end": self.label_end,
-            "colon": self.colon,
-            "caption": self.caption,
-            "footnote": self.footnote,
-            "inline": self.inline,
-            "printed": self.printed,
-            "fixed": self.fixed,
-            "sep": self.separator,
-            "children": [c.evaluate(case) for c in self.children],
-        }
+        item = Item(
+            no=self.no,
+            key=self.key,
+            label=self.label,
+            kind=self.kind,
+            suffix=self.suffix,
+            end=self.end,
+            label_end=self.label_end,
+            colon=self.colon,
+            caption=self.caption,
+            footnote=self.footnote,
+            inline=self.inline,
+            printed=self.printed,
+            fixed=self.fixed,
+            sep=self.separator,
+            children=tuple(c.evaluate(case) for c in self.children),
+        )
         if self.kind == "date":
-            item["value"] = raw.isoformat() if raw else None
-            item["display"] = format_date(raw)
-        elif self.kind == "int":
-            item["value"] = raw
-            item["display"] = "" if raw is None else str(raw)
-        elif self.kind == "text":
+            return replace(item, value=raw.isoformat() if raw else None, display=format_date(raw))
+        if self.kind == "int":
+            return replace(item, value=raw, display="" if raw is None else str(raw))
+        if self.kind == "text":
             value = display_text(raw)
-            item["value"] = [str(x) for x in raw] if isinstance(raw, list) and raw else (value or None)
-            item["display"] = value
-        elif self.kind == "choice":
-            assert self.enum is not None
-            chosen = list(raw or []) if self.multi else ([raw] if raw is not None else [])
-            chosen_values = {c.value if isinstance(c, Enum) else c for c in chosen}
-            item["multi"] = self.multi
-            item["options"] = [
-                {
-                    "value": m.value,
-                    "label": self.option_label(m),
-                    "selected": m.value in chosen_values,
-                    "detail": "",
-                }
-                for m in self.enum
-            ]
-            item["parts"] = self._parts(item["options"])
-            item["runs"] = self._runs(item["parts"])
-            item["value"] = [m.value for m in self.enum if m.value in chosen_values]
-            if not self.multi:
-                item["value"] = item["value"][0] if item["value"] else None
-            other = display_text(self.other(case)) if self.other else ""
-            item["other"] = other or None
-            item["display"] = ", ".join(self.option_label(m) for m in self.enum if m.value in chosen_values)
-        elif self.kind == "records":
-            rows = list(raw or [])
-            item["columns"] = [
-                {"key": c.key, "label": c.title, "type": c.type, "group": c.group, "sub": c.label} for c in self.columns
-            ]
-            item["head"] = table_head(self.columns)
-            item["column_numbers"] = self.column_numbers
-            item["table"] = self.table
-            item["rows"] = [_row(self.columns, r) for r in rows]
-            item["total"] = self.total(case) if self.total else None
-            item["total_label"] = self.total_label
-            item["other"] = (display_text(self.other(case)) or None) if self.other else None
-            if self.enum is not None:  # every option printed, the recorded ones underlined
-                by_value = {row[self.columns[0].key]["value"]: row for row in item["rows"]}
-                item["options"] = [
-                    {
-                        "value": m.value,
-                        "label": self.option_label(m),
-                        "selected": m.value in by_value,
-                        "detail": by_value[m.value][self.columns[1].key]["display"] if m.value in by_value else "",
-                    }
-                    for m in self.enum
-                ]
-                item["parts"] = self._parts(item["options"])
-                item["runs"] = self._runs(item["parts"], fc=True)
-            item["display"] = "; ".join(
-                " ".join(cell["display"] for cell in row.values() if cell["display"]) for row in item["rows"]
-            )
+            listed = tuple(str(x) for x in raw) if isinstance(raw, list) and raw else None
+            return replace(item, value=listed or value or None, display=value)
+        if self.kind == "choice":
+            return self._choice(item, case, raw)
+        if self.kind == "records":
+            return self._records(item, case, raw)
         return item
+
+    def _choice(self, item: Item, case: Case, raw: Any) -> Item:
+        assert self.enum is not None
+        chosen = list(raw or []) if self.multi else ([raw] if raw is not None else [])
+        chosen_values = {c.value if isinstance(c, Enum) else c for c in chosen}
+        options = tuple(Option(m.value, self.option_label(m), m.value in chosen_values) for m in self.enum)
+        parts = self._parts(options)
+        values = tuple(m.value for m in self.enum if m.value in chosen_values)
+        other = display_text(self.other(case)) if self.other else ""
+        return replace(
+            item,
+            multi=self.multi,
+            options=options,
+            parts=parts,
+            runs=self._runs(parts),
+            value=values if self.multi else (values[0] if values else None),
+            other=other or None,
+            display=", ".join(self.option_label(m) for m in self.enum if m.value in chosen_values),
+        )
+
+    def _records(self, item: Item, case: Case, raw: Any) -> Item:
+        rows = tuple(_row(self.columns, r) for r in (raw or []))
+        table = Table(
+            columns=tuple(contract.Column(c.key, c.title, c.type, c.group, c.label) for c in self.columns),
+            head=table_head(self.columns),
+            rows=rows,
+            column_numbers=self.column_numbers,
+            inline=not self.table,
+            total=self.total(case) if self.total else None,
+            total_label=self.total_label,
+        )
+        item = replace(
+            item,
+            table=table,
+            other=(display_text(self.other(case)) or None) if self.other else None,
+            display="; ".join(" ".join(c.display for c in row.cells if c.display) for row in rows),
+        )
+        if self.enum is None:
+            return item
+        # every option printed, the recorded ones underlined
+        by_value = {row.cell(self.columns[0].key).value: row for row in rows}
+        options = tuple(
+            Option(
+                m.value,
+                self.option_label(m),
+                m.value in by_value,
+                by_value[m.value].cell(self.columns[1].key).display if m.value in by_value else "",
+            )
+            for m in self.enum
+        )
+        parts = self._parts(options)
+        return replace(item, options=options, parts=parts, runs=self._runs(parts, fc=True))
 
 
 #: Words the statute prints for either sex («признан(а)»): the form matching the patient's sex.
 GENDERED = ("признан(а)", "направлен(а)", "освидетельствован(а)", "зарегистрирован(а)")
-PRINTED_KEYS = ("label", "display", "text", "suffix", "other", "value")  # the XML's value as printed
+#: The fields of the contract's objects that are printed, or the XML's value as printed: where
+#: a gendered word is put in the patient's form.
+PRINTED_FIELDS = frozenset({"label", "display", "text", "suffix", "other", "value"})
+
+T = typing.TypeVar("T")
 
 
-def gendered(data: Any, case: Case) -> Any:
+def gendered(data: T, case: Case) -> T:
     """``data`` with «признан(а)», «направлен(а)»... in the form matching the patient's sex
     («признан» / «признана») wherever it is printed and in the XML's values alike; unchanged when
     the sex is not known."""
@@ -380,13 +385,21 @@ def gendered(data: Any, case: Case) -> Any:
         return text
 
     def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: fix(v) if k in PRINTED_KEYS and isinstance(v, str) else walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(x) for x in node]
+        if is_dataclass(node) and not isinstance(node, type):
+            changes = {}
+            for f in fields(node):
+                old = getattr(node, f.name)
+                new = fix(old) if f.name in PRINTED_FIELDS and isinstance(old, str) else walk(old)
+                if new is not old:
+                    changes[f.name] = new
+            return replace(node, **changes) if changes else node
+        if isinstance(node, Mapping):
+            return {k: fix(v) if k in PRINTED_FIELDS and isinstance(v, str) else walk(v) for k, v in node.items()}
+        if isinstance(node, tuple):
+            return tuple(walk(x) for x in node)
         return node
 
-    return walk(data)
+    return typing.cast(T, walk(data))
 
 
 def list_limit(model: builtins.type[Any], field_name: str) -> int:
@@ -446,21 +459,18 @@ def joined_limit(model: builtins.type[Any], field_name: str) -> int:
     return count * longest + count - 1
 
 
-def _row(columns: Sequence[Column], record: Any) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _row(columns: Sequence[Column], record: Any) -> Row:
+    cells: list[Cell] = []
     for col in columns:
         raw = col.get(record)
         if col.type == "date":
-            out[col.key] = {"value": raw.isoformat() if raw else None, "display": format_date(raw)}
+            cells.append(Cell(col.key, raw.isoformat() if raw else None, format_date(raw)))
         elif col.type == "enum":
-            out[col.key] = {
-                "value": raw.value if raw is not None else None,
-                "display": raw.label if raw is not None else "",
-            }
+            cells.append(Cell(col.key, raw.value if raw is not None else None, raw.label if raw is not None else ""))
         else:
             text = display_text(raw)
-            out[col.key] = {"value": raw if col.type == "int" else (text or None), "display": text}
-    return out
+            cells.append(Cell(col.key, raw if col.type == "int" else (text or None), text))
+    return Row(tuple(cells))
 
 
 def display_text(raw: Any) -> str:
@@ -493,6 +503,19 @@ class Signer:
     #: («(инициалы, фамилия) (подпись)», appendix 11).
     name_first: bool = False
 
+    def evaluate(self, case: Case) -> Signature:
+        """The signature line(s) of ``case``: one per signer's name, one empty line if none."""
+        names = tuple(n.initials for n in self.names(case)) or ("",)
+        return Signature(
+            role=self.role,
+            title=self.title,
+            names=names,
+            seal=self.seal,
+            seal_footnote=self.seal_footnote,
+            captions=self.captions,
+            name_first=self.name_first,
+        )
+
 
 @dataclass(frozen=True)
 class Source:
@@ -518,7 +541,8 @@ class FormSpec:
     footnotes: tuple[str, ...] = ()
     applies: Callable[[Case], bool] = lambda case: True
     formats: tuple[str, ...] = ("xml", "pdf", "docx")
-    extra: Callable[[Case], dict[str, Any]] | None = field(default=None)
+    #: The form's own free-form data for its templates (:data:`msedocs.contract.Extra`).
+    extra: Callable[[Case], Extra] | None = field(default=None)
     jurisdiction: Jurisdiction = Jurisdiction.BY
     #: The key of a header item the statute prints in the title line («… КОМИССИИ № ___»).
     title_item: str | None = None
@@ -532,7 +556,7 @@ class FormSpec:
     #: (the slip's «Отрывной талон»).
     title_as_printed: bool = False
     #: A form printed on the same sheet after «Линия отреза» (the referral's slip): its data
-    #: travels in this form's ``extra["slip"]``, its footnotes are this form's.
+    #: travels in this form's ``Document.slip``, its footnotes are this form's.
     tear_off: FormSpec | None = None
 
     @property
@@ -553,57 +577,36 @@ class FormSpec:
         """Russian forms carry the visible signature stamp of Russian practice."""
         return self.jurisdiction == Jurisdiction.RU
 
-    def stamp_room(self) -> dict[str, Any] | None:
+    def stamp_room(self) -> StampRoom | None:
         """The room the electronic PDF reserves for its signers' visible stamps (see
-        ``signing.stamp``), so that no stamp covers the text."""
+        ``msedocs.contract``), so that no stamp covers the text."""
         if not self.visible_stamp or not self.signers:
             return None
-        count = len(self.signers)
-        columns, rows = min(count, 2), (count + 1) // 2
-        return {
-            "anchor": stamp.ANCHOR,
-            "width": columns * stamp.WIDTH + (columns - 1) * stamp.GAP_X,
-            "height": rows * stamp.HEIGHT + (rows - 1) * stamp.GAP_Y,
-        }
+        return StampRoom.for_signers(len(self.signers))
 
     def applies_to(self, case: Case) -> bool:
         """Whether the form is drawn up for this case: its country's, and what it records is there."""
         return case.jurisdiction == self.jurisdiction and self.applies(case)
 
-    def data(self, case: Case) -> dict[str, Any]:
-        """The one dict that feeds XML, PDF and DOCX."""
+    def data(self, case: Case) -> Document:
+        """The one document that feeds XML, PDF and DOCX."""
         return gendered(self._data(case), case)
 
-    def _data(self, case: Case) -> dict[str, Any]:
-        return {
-            "form_id": self.id,
-            "title": self.title,
-            "title_item": self.title_item,
-            "version": FORMS_VERSION,
-            "namespace": self.namespace,
-            "xml_root": self.xml_root,
-            "case_id": case.case_id,
-            "header": [h.evaluate(case) for h in self.header],
-            "items": [i.evaluate(case) for i in self.items],
-            "signatures": [
-                {
-                    "role": s.role,
-                    "title": s.title,
-                    "names": [n.initials for n in s.names(case)] or [""],
-                    "seal": s.seal,
-                    "seal_footnote": s.seal_footnote,
-                    "captions": s.captions,
-                    "name_first": s.name_first,
-                }
-                for s in self.signers
-            ],
-            "footnotes": list(self.footnotes),
-            "extra": {**(self.extra(case) if self.extra else {}),
-                      **({"slip": self.tear_off.data(case)} if self.tear_off else {})},  # fmt: skip
-            "note": self.note,
-            "title_as_printed": self.title_as_printed,
-            "stamp_room": self.stamp_room(),
-        }
+    def _data(self, case: Case) -> Document:
+        return Document(
+            heading(self),
+            title_item=self.title_item,
+            case_id=case.case_id,
+            header=tuple(h.evaluate(case) for h in self.header),
+            items=tuple(i.evaluate(case) for i in self.items),
+            signatures=tuple(s.evaluate(case) for s in self.signers),
+            footnotes=self.footnotes,
+            extra=self.extra(case) if self.extra else {},
+            slip=self.tear_off.data(case) if self.tear_off else None,
+            note=self.note,
+            title_as_printed=self.title_as_printed,
+            stamp_room=self.stamp_room(),
+        )
 
     def all_items(self) -> list[ItemDef]:
         out: list[ItemDef] = []

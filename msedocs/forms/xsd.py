@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..model.enums import Labelled
 from .journals import JournalSpec
 from .session import CATEGORIES, DATES, SessionSpec
 from .spec import COMMON_NAMESPACE, FORMS_VERSION, Column, FormSpec, ItemDef
@@ -52,7 +53,7 @@ def _doc(parent: etree._Element, text: str) -> None:
     doc.text = text
 
 
-def _enum_type(parent: etree._Element, enum: Iterable, item: ItemDef | None = None) -> None:
+def _enum_type(parent: etree._Element, enum: Iterable[Labelled], item: ItemDef | None = None) -> None:
     st = etree.SubElement(parent, _xs("simpleType"))
     restriction = etree.SubElement(st, _xs("restriction"), base="xs:token")
     for member in enum:

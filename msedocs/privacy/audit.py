@@ -79,17 +79,29 @@ class AuditLog:
 
     def append(self, conn: Connection, event: str, referral_id: str | None, actor: str, details: dict[str, Any],
                now: dt.datetime) -> int:  # fmt: skip
+        return self.append_many(conn, [(event, referral_id, actor, details)], now)
+
+    def append_many(self, conn: Connection, entries: list[tuple[str, str | None, str, dict[str, Any]]],
+                    now: dt.datetime) -> int:  # fmt: skip
+        """Append entries ``(event, referral_id, actor, details)`` in order, chained; the last seq.
+        The chain's head is read once (under a transaction lock on PostgreSQL) and the entries
+        inserted in one statement."""
         c = t.audit_log.c
-        query = sa.select(c.seq, c.hash).order_by(c.seq.desc()).limit(1)
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046693)"))  # one writer of the chain at a time
-        last = conn.execute(query).first()
-        seq = (last.seq + 1) if last else 1
+        last = conn.execute(sa.select(c.seq, c.hash).order_by(c.seq.desc()).limit(1)).first()
+        seq = last.seq if last else 0
         prev = last.hash if last else GENESIS
-        body = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        digest = _hash(prev, seq, now, event, referral_id, actor, body)
-        conn.execute(sa.insert(t.audit_log).values(seq=seq, at=now, event=event, referral_id=referral_id,
-                                                   actor=actor, details=body, prev_hash=prev, hash=digest))  # fmt: skip
+        rows = []
+        for event, referral_id, actor, details in entries:
+            seq += 1
+            body = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            digest = _hash(prev, seq, now, event, referral_id, actor, body)
+            rows.append({"seq": seq, "at": now, "event": event, "referral_id": referral_id, "actor": actor,
+                         "details": body, "prev_hash": prev, "hash": digest})  # fmt: skip
+            prev = digest
+        if rows:
+            conn.execute(sa.insert(t.audit_log), rows)
         return seq
 
     def checkpoint(self, conn: Connection, now: dt.datetime) -> None:

@@ -47,23 +47,32 @@ def _aad(referral_id: str, token: str, category: int) -> bytes:
     return f"msedocs-vault-v1|{referral_id}|{token}|{category}".encode()
 
 
-def seal(conn: Connection, kek: Kek, referral_id: str, values: Iterable[VaultValue], original: bytes,
-         now: dt.datetime) -> None:  # fmt: skip
-    """Store a new referral's values and its sealed original under a new data key."""
+def seal_rows(kek: Kek, referral_id: str, values: Iterable[VaultValue], original: bytes, now: dt.datetime
+              ) -> tuple[dict[str, object], list[dict[str, object]], bytes]:  # fmt: skip
+    """A new referral's vault rows, not yet written: its ``vault_keys`` row (a new data key,
+    wrapped), its ``vault_values`` rows and its sealed original (``referrals.sealed``)."""
     key = AESGCM.generate_key(bit_length=256)
     gcm = AESGCM(key)
-    conn.execute(sa.insert(t.vault_keys).values(referral_id=referral_id, kek_id=kek.kek_id,
-                                                wrapped_key=kek.wrap(key), created_at=now))  # fmt: skip
-    rows = []
+    key_row: dict[str, object] = {"referral_id": referral_id, "kek_id": kek.kek_id, "wrapped_key": kek.wrap(key),
+                                  "created_at": now}  # fmt: skip
+    rows: list[dict[str, object]] = []
     for v in values:
         nonce = os.urandom(12)
         plain = json.dumps({"path": v.path, "value": v.value}, ensure_ascii=False).encode()
         rows.append({"referral_id": referral_id, "token": v.token, "category": v.category, "nonce": nonce,
                      "ciphertext": gcm.encrypt(nonce, plain, _aad(referral_id, v.token, v.category))})  # fmt: skip
-    if rows:
-        conn.execute(sa.insert(t.vault_values), rows)
     nonce = os.urandom(12)
     sealed = nonce + gcm.encrypt(nonce, original, _aad(referral_id, "original", 0))
+    return key_row, rows, sealed
+
+
+def seal(conn: Connection, kek: Kek, referral_id: str, values: Iterable[VaultValue], original: bytes,
+         now: dt.datetime) -> None:  # fmt: skip
+    """Store a new referral's values and its sealed original under a new data key."""
+    key_row, rows, sealed = seal_rows(kek, referral_id, values, original, now)
+    conn.execute(sa.insert(t.vault_keys).values(**key_row))
+    if rows:
+        conn.execute(sa.insert(t.vault_values), rows)
     conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(sealed=sealed))
 
 

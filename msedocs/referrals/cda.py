@@ -18,14 +18,14 @@ legalAuthenticator (chairman of the VK)                    referral.vkk.chairman
 SCOPORG: 4059 number and date of the VK protocol           referral.number, referral.vkk_decision_date
 SCOPORG: 4062 date the referral was issued                 referral.date
 SCOPORG: 1.2.643.5.1.13.13.99.2.147 (1 first, 2 repeated)  referral.kinds
-SCOPORG: purpose (1.2.643.5.1.13.13.99.2.315)              referral.purposes (codes.PURPOSE_CODES)
-SCOPORG: 7012, 4061                                        special_route, palliative
+SCOPORG: purpose (99.2.315 or 2.1.1.218)                  referral.purposes (codes.reading().purposes)
+SCOPORG: 7012, 4061 (codes.reading().fields)               special_route, palliative
 SOCANAM: 4102, 4103                                        referral.anamnesis
 STATECUR: 4109                                             referral.condition
 DGN: value (ICD-10) and text                               referral.diagnosis
 RECTREAT: 4111-4113, 12132                                 referral.rehab_results
 VITALPARAM (text)                                          referral.diagnostics
-CONSENT: 12480 (codes.CONSENT_FORM)                        in_absentia
+CONSENT: 12480 (codes.reading().consent_form)              in_absentia
 ========================================================  =========================================
 """
 
@@ -185,9 +185,12 @@ def to_referral(tree: etree._ElementTree, name: str = "document") -> IncomingRef
     issued = _obs_value(root, "SCOPORG", C.ISSUED_ON)
     issued_on = _date(issued.get("value")) if issued is not None else None
     doc_date = _date(_attr(root, "h:effectiveTime", "value"))
+    nsi = C.reading()
     first = root.xpath(f".//h:observation/h:code[@codeSystem='{C.FIRST_OR_REPEAT}']/@code", namespaces=NS)
-    purposes = root.xpath(f".//h:observation/h:code[@codeSystem='{C.PURPOSES}']/@code", namespaces=NS)
-    mapped = [C.PURPOSE_CODES[p][0] for p in purposes if p in C.PURPOSE_CODES] or ["examination"]
+    purposes = [c for system in C.PURPOSE_SYSTEMS
+                for c in root.xpath(f".//h:observation/h:code[@codeSystem='{system}']/@code",
+                                    namespaces=NS)]  # fmt: skip
+    mapped = [nsi.purpose(p, name) for p in purposes] or ["examination"]
     dgn = root.xpath(".//h:section[h:code/@code='DGN']//h:observation[h:value]", namespaces=NS)
     icd = [v.get("code") for o in dgn for v in o.findall("h:value", NS) if v.get("code")]
     main = (_text(dgn[0], "h:text") or _attr(dgn[0], "h:value", "displayName")) if dgn else None
@@ -200,9 +203,9 @@ def to_referral(tree: etree._ElementTree, name: str = "document") -> IncomingRef
     data = {
         "external_id": (_attr(root, "h:id", "extension") or "")[:200],
         "source": "semd",
-        "in_absentia": form is not None and form.get("code") == C.IN_ABSENTIA,
-        "special_route": _obs_flag(root, "SCOPORG", C.SPECIAL_ROUTE),
-        "palliative": _obs_flag(root, "SCOPORG", C.PALLIATIVE),
+        "in_absentia": form is not None and nsi.form(form.get("code"), form.get("displayName"), name),
+        "special_route": _obs_flag(root, "SCOPORG", nsi.fields["special_route"]),
+        "palliative": _obs_flag(root, "SCOPORG", nsi.fields["palliative"]),
         "patient": data_patient,
         "representative": representative,
         "referring_organisation": {

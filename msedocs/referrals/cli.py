@@ -1,19 +1,26 @@
 """Command line of referrals (order 692n), mounted by ``msedocs.cli``::
 
-    msedocs referrals ingest FILE [--db URL] [--kek SPEC] [--semd-dir DIR]
+    msedocs referrals ingest FILE... | DIR [--workers N] [--batch-size B] [--db URL] [--kek SPEC] [--semd-dir DIR]
     msedocs referrals show ID --bureau B        what the bureau sees (identifiers only)
+    msedocs referrals sign-decision ID --decision in-person|additional-programme --bureau B --key PEM --out FILE
+    msedocs referrals decide ID --decision … --signed-by B --signature FILE | --key PEM
+    msedocs referrals close ID --bureau B       the bureau decided the case itself
+    msedocs referrals reveal ID --purpose … --bureau B | --delivery [--category N …]
     msedocs referrals erase ID
+    msedocs referrals nsi-codes                 the reading of НСИ codes in force (MSEDOCS_NSI_CODES)
     msedocs referrals rotate-kek --new-kek SPEC
-    msedocs bureaus add|list|set
+    msedocs bureaus add|list|set|keygen
     msedocs routing simulate --referrals N --bureaus M
     msedocs audit verify
 
-Personal data is never printed, except by `reveal` (not on the command line: it is the
-Python API's, for the address-based bureau's system and for delivery).
+Personal data is never printed, except by `reveal` (point 12: JSON on stdout, the categories the
+purpose allows and nothing else; a refusal prints nothing there and exits 2). Every reveal,
+granted or refused, and every refused decision is in the audit log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -41,67 +48,14 @@ def _store(db: str | None, kek: str | None = None):
     return ReferralStore(db, kek=from_spec(kek) if kek else None)
 
 
-def _read(file: Path, limit: int = 16 * 1024 * 1024) -> bytes:
-    if not file.is_file():
-        raise InputError(f"{file}: not a regular file")
-    if file.stat().st_size > limit:
-        raise InputError(f"{file}: more than {limit} bytes")
-    return file.read_bytes()
+def load_referral(file: Path, semd_dir: str | None = None):  # type: ignore[no-untyped-def]
+    """See :func:`msedocs.referrals.intake.load_referral` (kept here for callers of the CLI module)."""
+    from .intake import load_referral as load
+
+    return load(file, semd_dir)
 
 
-def load_referral(file: Path, semd_dir: str | None = None):
-    """A СЭМД document (validated against the official XSD and schematron) or a case JSON, as an
-    :class:`IncomingReferral`; raises InputError with ``file:line: rule: message`` lines."""
-    from . import cda, semd
-    from .model import IncomingReferral
-
-    data = _read(file)
-    head = data.lstrip()[:1]
-    if head == b"<":
-        tree, problems = semd.validate(data, str(file), semd.package(semd_dir))
-        if problems:
-            raise SemdInvalid(file, problems)
-        return cda.to_referral(tree, str(file))
-    if head == b"{":
-        from msedocs.model import load_case
-
-        case = load_case(file)
-        return IncomingReferral.model_validate({
-            "external_id": case.case_id, "source": "case-json",
-            "in_absentia": case.examination is None or case.examination.presence.value == "in_absentia",
-            "patient": case.patient, "representative": case.representative,
-            "previous_experts": case.previous_experts, "referring_organisation": case.referring_organisation,
-            "referral": case.referral})  # fmt: skip
-    raise InputError(f"{file}: neither a СЭМД XML document nor a case JSON; an unstructured referral is "
-                     "ingested with --unstructured")  # fmt: skip
-
-
-class SemdInvalid(InputError):
-    def __init__(self, file: Path, problems) -> None:  # type: ignore[no-untyped-def]
-        lines = "\n".join(p.format(file) for p in problems)
-        super().__init__(f"{lines}\n{file}: {len(problems)} violation(s) of the СЭМД XSD or schematron; nothing stored")
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@referrals_app.command("ingest")
-def ingest_cmd(
-    file: Annotated[Path, typer.Argument(help="A СЭМД 088/у XML, a case JSON, or (--unstructured) a scan or text.")],
-    db: DbOption = None,
-    kek: KekOption = None,
-    semd_dir: Annotated[str | None, typer.Option("--semd-dir", envvar="MSEDOCS_SEMD_DIR")] = None,
-    unstructured: Annotated[bool, typer.Option("--unstructured", help="Point 5: stored and routed in clear.")] = False,
-    media_type: Annotated[str, typer.Option("--media-type")] = "application/pdf",
-) -> None:
-    """Validate, map, depersonalise (point 4), route and audit one referral; exit 2 if invalid."""
-    if unstructured:
-        with _store(db, kek) as store:
-            res = store.ingest_unstructured(_read(file), media_type, file.name)
-    else:
-        ref = load_referral(file, semd_dir)
-        with _store(db, kek) as store:
-            res = store.ingest(ref)
+def _echo_ingested(file: str, res) -> None:  # type: ignore[no-untyped-def]
     kind = "depersonalised" if res.depersonalised else "in clear"
     typer.echo(f"{file}: referral {res.referral_id} ({kind}) -> bureau {res.assignment.bureau_id} "
                f"({res.assignment.stage}, effort {res.assignment.effort})")  # fmt: skip
@@ -109,11 +63,183 @@ def ingest_cmd(
         typer.echo(f"  category {category}: {', '.join(tokens)}")
 
 
+@referrals_app.command("ingest")
+def ingest_cmd(
+    files: Annotated[list[Path], typer.Argument(help="СЭМД 088/у XMLs, case JSONs, or folders of them; with "
+                                                "--unstructured, scans or texts.")],  # fmt: skip
+    db: DbOption = None,
+    kek: KekOption = None,
+    semd_dir: Annotated[str | None, typer.Option("--semd-dir", envvar="MSEDOCS_SEMD_DIR")] = None,
+    unstructured: Annotated[bool, typer.Option("--unstructured", help="Point 5: stored and routed in clear.")] = False,
+    media_type: Annotated[str, typer.Option("--media-type")] = "application/pdf",
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes validating in parallel (0: one per "
+                                         "CPU, at most 8); 1: in this process.")] = 1,  # fmt: skip
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Referrals stored per transaction.")] = 200,
+) -> None:
+    """Validate, map, depersonalise (point 4), route and audit referrals; exit 2 if any is invalid.
+
+    One file: stored, or refused with its `file:line: rule: message` lines. Several files or a
+    folder: each file is reported; an invalid one is not stored and does not stop the others;
+    valid ones are stored in batches of --batch-size, one transaction each."""
+    from .intake import SUFFIXES, FileResult, default_workers, expand, ingest_files, read
+
+    paths = expand(files, None if unstructured else SUFFIXES)
+    if not paths:
+        raise InputError("referrals ingest: no file to ingest (a folder is read for *.xml and *.json)")
+    if unstructured:
+        with _store(db, kek) as store:
+            for path in paths:
+                res = store.ingest_unstructured(read(path), media_type, path.name)
+                _echo_ingested(str(path), res)
+        return
+    if len(files) == 1 and not files[0].is_dir():  # one file: stored or refused, as always
+        ref = load_referral(paths[0], semd_dir)
+        with _store(db, kek) as store:
+            _echo_ingested(str(paths[0]), store.ingest(ref))
+        return
+
+    def show(r: FileResult) -> None:
+        if r.ingested is not None:
+            _echo_ingested(r.file, r.ingested)
+        else:
+            typer.echo(f"error: {r.error}", err=True)
+
+    with _store(db, kek) as store:
+        summary = ingest_files(store, paths, semd_dir=semd_dir, workers=workers or default_workers(),
+                               batch_size=batch_size, on_result=show)  # fmt: skip
+    typer.echo(f"ingest: {len(paths)} file(s): {summary.stored} stored, {summary.invalid} invalid (not stored), "
+               f"{summary.failed} failed (not stored)", err=not summary.ok)  # fmt: skip
+    if not summary.ok:
+        raise typer.Exit(2)
+
+
 @referrals_app.command("show")
 def show_cmd(referral_id: str, bureau: Annotated[str, typer.Option("--bureau")], db: DbOption = None) -> None:
     """What the bureau sees of a referral (JSON): identifiers, never values."""
     with _store(db) as store:
         typer.echo(json.dumps(store.bureau_view(referral_id, bureau), ensure_ascii=False, indent=2))
+
+
+def _day(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--date: YYYY-MM-DD (got {value[:20]!r})") from None
+
+
+DecisionOption = Annotated[str, typer.Option("--decision", help="in-person (point 12: examination with the citizen's "
+                                             "presence) or additional-programme (an additional-examination "
+                                             "programme).")]  # fmt: skip
+
+
+@referrals_app.command("sign-decision")
+def sign_decision_cmd(
+    referral_id: str,
+    decision: DecisionOption,
+    bureau: Annotated[str, typer.Option("--bureau", help="The bureau deciding (the one the referral is assigned to).")],
+    key: Annotated[Path, typer.Option("--key", help="The bureau's Ed25519 private key (PEM).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the signed decision (JSON).")],
+    date: Annotated[str | None, typer.Option("--date", help="The decision's date, YYYY-MM-DD (default today).")] = None,
+) -> None:
+    """Sign a point-12 decision with the bureau's key, for `referrals decide --signature` (no database)."""
+    from . import decisions
+
+    doc = decisions.sign(decisions.load_private_key(key), referral_id, bureau, decisions.decision_kind(decision),
+                         _day(date))  # fmt: skip
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"{out}: {doc['decision']} on referral {referral_id} signed by bureau {bureau} ({doc['date']})")
+
+
+@referrals_app.command("decide")
+def decide_cmd(
+    referral_id: str,
+    decision: DecisionOption,
+    signed_by: Annotated[str, typer.Option("--signed-by", help="The bureau that decided and signed.")],
+    signature: Annotated[Path | None, typer.Option("--signature", help="The signed decision (from `referrals "
+                                                   "sign-decision` or the bureau's system).")] = None,  # fmt: skip
+    key: Annotated[Path | None, typer.Option("--key", help="Or sign here with the bureau's Ed25519 key (PEM).")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="With --key: the decision's date (default today).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Record a signed point-12 decision: the restriction on access is lifted and the referral goes
+    to the bureau of the citizen's address. A signature that does not verify with the bureau's
+    registered key is refused (exit 2) and written to the audit log."""
+    from . import decisions
+
+    kind = decisions.decision_kind(decision)
+    if (signature is None) == (key is None):
+        raise InputError("referrals decide: give --signature FILE (a signed decision) or --key PEM (sign here)")
+    if key is not None:
+        day = _day(date)
+        raw = decisions.signature(decisions.load_private_key(key), referral_id, signed_by, kind, day)
+    else:
+        assert signature is not None
+        if date is not None:
+            raise InputError("--date goes with --key; a signed decision carries its own date")
+        doc = decisions.load(signature)
+        day, raw = doc["date"], doc["signature"]
+        mismatch = [f"{k} {doc[k]!r}" for k, v in (("referral_id", referral_id), ("bureau", signed_by),
+                                                    ("decision", kind)) if doc[k] != v]  # fmt: skip
+        if mismatch:  # recorded as asked all the same: the signature then fails and the refusal is audited
+            typer.echo(f"warning: {signature} was signed for {', '.join(mismatch)}", err=True)
+    with _store(db) as store:
+        moved = store.decide(referral_id, signed_by, kind, day, raw)
+    typer.echo(f"referral {referral_id}: {kind} decided by bureau {signed_by} on {day.isoformat()} (signature "
+               f"verified); restriction lifted -> bureau {moved.bureau_id} ({moved.stage})")  # fmt: skip
+
+
+@referrals_app.command("close")
+def close_cmd(
+    referral_id: str,
+    bureau: Annotated[str, typer.Option("--bureau", help="The bureau that holds the referral.")],
+    db: DbOption = None,
+) -> None:
+    """The bureau decided the case itself, without lifting the restriction: the referral leaves its load
+    (and the extract's delivery may then reveal what it needs)."""
+    with _store(db) as store:
+        store.record_decision(referral_id, bureau)
+    typer.echo(f"referral {referral_id}: decided by bureau {bureau}")
+
+
+@referrals_app.command("reveal")
+def reveal_cmd(
+    referral_id: str,
+    purpose: Annotated[str, typer.Option("--purpose", help="in-person or additional-programme (with --bureau), "
+                                         "extract-delivery (with --delivery).")],  # fmt: skip
+    bureau: Annotated[str | None, typer.Option("--bureau", help="The bureau asking: the bureau of the citizen's "
+                                               "address that now holds the referral.")] = None,  # fmt: skip
+    delivery: Annotated[bool, typer.Option("--delivery", help="Asked by the platform's delivery of the extract "
+                                           "(internal).")] = False,  # fmt: skip
+    category: Annotated[list[int] | None, typer.Option("--category", help="Only these categories (1-8); "
+                                                       "repeatable.")] = None,  # fmt: skip
+    db: DbOption = None,
+    kek: KekOption = None,
+) -> None:
+    """Point 12: the values behind the identifiers, as JSON, only for a signed decision's address-based
+    bureau (or the extract's delivery) and only the categories its purpose needs. Anything else is
+    refused (exit 2, nothing printed on stdout). Granted or refused, it is written to the audit log."""
+    if (bureau is None) == (not delivery):
+        raise InputError("referrals reveal: give --bureau B (the bureau asking) or --delivery")
+    from .decisions import purpose_name
+
+    requester = "platform:delivery" if delivery else f"bureau:{bureau}"
+    name = purpose_name(purpose)
+    with _store(db, kek) as store:
+        got = store.reveal(referral_id, requester, name, category or None)
+    typer.echo(json.dumps({"referral_id": referral_id, "requester": requester, "purpose": name,
+                           "categories": {str(k): v for k, v in sorted(got.items())}},
+                          ensure_ascii=False, indent=2))  # fmt: skip
+
+
+@referrals_app.command("nsi-codes")
+def nsi_codes_cmd() -> None:
+    """The reading of НСИ codes in force (MSEDOCS_NSI_CODES or msedocs' default), as JSON: what an
+    operator confirms against НСИ (the form of the examination, purposes, observation fields)."""
+    from . import codes
+
+    typer.echo(json.dumps(codes.reading().as_json(), ensure_ascii=False, indent=2))
 
 
 @referrals_app.command("erase")
@@ -134,6 +260,23 @@ def rotate_cmd(new_kek: Annotated[str, typer.Option("--new-kek")], db: DbOption 
     typer.echo(f"{n} data key(s) rewrapped")
 
 
+def _public_pem(path: Path) -> str:
+    """An Ed25519 public key in PEM, checked before it is stored."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        text = path.read_text(encoding="ascii")
+        key = load_pem_public_key(text.encode())
+    except OSError as exc:
+        raise InputError(f"--public-key {path}: cannot read ({exc.strerror})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(f"--public-key {path}: not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError(f"--public-key {path}: not an Ed25519 public key")
+    return text
+
+
 @bureaus_app.command("add")
 def bureaus_add_cmd(
     bureau_id: str,
@@ -148,7 +291,7 @@ def bureaus_add_cmd(
     """Add a bureau."""
     with _store(db) as store:
         store.add_bureau(bureau_id, name, kind, capacity, spec or [], area or [],
-                         public_key.read_text() if public_key else None)  # fmt: skip
+                         _public_pem(public_key) if public_key else None)  # fmt: skip
     typer.echo(f"bureau {bureau_id} added")
 
 
@@ -165,16 +308,40 @@ def bureaus_list_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option(
                    f"({b.open_count} open) {','.join(b.specialisations)} {b.name}")  # fmt: skip
 
 
+@bureaus_app.command("keygen")
+def bureaus_keygen_cmd(
+    bureau_id: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The new private key (PEM, mode 0600; never overwritten).")],
+    db: DbOption = None,
+) -> None:
+    """Make an Ed25519 key pair for a bureau's signed decisions: the private key to --out (for the
+    bureau), the public key registered with the bureau."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from . import decisions
+
+    key = Ed25519PrivateKey.generate()
+    with _store(db) as store:
+        if bureau_id not in {b.id for b in store.bureaus()}:
+            raise InputError(f"bureau {bureau_id}: no such bureau")
+        decisions.write_private_key(out, key)
+        store.set_bureau(bureau_id, public_key=decisions.public_pem(key))
+    typer.echo(f"bureau {bureau_id}: public key registered; private key -> {out}")
+
+
 @bureaus_app.command("set")
 def bureaus_set_cmd(
     bureau_id: str,
     capacity: Annotated[int | None, typer.Option("--capacity", min=1)] = None,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
     spec: Annotated[list[str] | None, typer.Option("--spec")] = None,
+    public_key: Annotated[Path | None, typer.Option("--public-key", help="Ed25519 PEM for signed decisions.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Change a bureau's capacity, active flag or specialisations."""
+    """Change a bureau's capacity, active flag, specialisations or decision-signing key."""
     values: dict[str, object] = {}
+    if public_key is not None:
+        values["public_key"] = _public_pem(public_key)
     if capacity is not None:
         values["capacity"] = capacity
     if active is not None:
@@ -182,7 +349,7 @@ def bureaus_set_cmd(
     if spec:
         values["specialisations"] = spec
     if not values:
-        raise InputError("bureaus set: give --capacity, --active/--inactive or --spec")
+        raise InputError("bureaus set: give --capacity, --active/--inactive, --spec or --public-key")
     with _store(db) as store:
         store.set_bureau(bureau_id, **values)
     typer.echo(f"bureau {bureau_id} updated")

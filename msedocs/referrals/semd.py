@@ -11,11 +11,13 @@ SchXslt) is not shipped with msedocs: it is read from the folder named by ``MSED
 A document is checked in two steps:
 
 1. the XSD (lxml), on the document as it is;
-2. the schematron: ``121.sch`` is compiled once per process by SchXslt under saxonche (and the
-   compiled XSLT cached on disk beside nothing of the package: in ``MSEDOCS_CACHE_DIR`` or
-   ``~/.cache/msedocs``, keyed by the sha256 of the schematron and of SchXslt), then run on a
-   copy of the document without its default namespace ``urn:hl7-org:v3`` (the schematron's rule
-   paths are unprefixed, as the published validators expect).
+2. the schematron: ``121.sch`` is compiled to XSLT by SchXslt under saxonche (once: the result is
+   cached on disk, beside nothing of the package: in ``MSEDOCS_CACHE_DIR`` or ``~/.cache/msedocs``,
+   keyed by the sha256 of the schematron, of SchXslt and of :data:`COMPILE_VERSION`), that XSLT
+   compiled once per process into one saxonche executable (:class:`Schematron`), and each
+   document run through it as an in-memory node: a copy of the document without its default
+   namespace ``urn:hl7-org:v3`` (the schematron's rule paths are unprefixed, as the published
+   validators expect).
 
 The schematron's assertions carry no ``id``; each is given one before compiling: the label its
 message starts with (``У1-11``, ``У2-8`` …, or ``common`` for «Общие ограничения») and its position
@@ -28,6 +30,7 @@ Hostile XML is refused before either step: a DOCTYPE (so no DTD and no entity), 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -171,35 +174,80 @@ def cache_dir() -> Path:
     return Path(base) if base else Path.home() / ".cache" / "msedocs"
 
 
+#: Part of the cache key: changes whenever the way the schematron is compiled changes.
+COMPILE_VERSION = b"ids-v1|compact|no-metadata|flat-report"
+XSL = "http://www.w3.org/1999/XSL/Transform"
+SCHXSLT_NS = "https://doi.org/10.5281/zenodo.1495494"
+
+
+def flatten_report(compiled: str) -> str:
+    """The compiled schematron with SchXslt's final regrouping of the report by pattern removed.
+
+    SchXslt collects each fired rule as ``schxslt:rule[@pattern]`` and, at the end, copies them
+    out pattern by pattern (``../schxslt:rule[@pattern = current()/@id]`` for each of the 170
+    patterns: a quadratic pass that took ~40 % of a run). msedocs reads only the failed
+    assertions and successful reports, each with its own id and location, and sorts them itself,
+    so the rules' content is copied out in document order instead. Which assertions fail, and
+    their ids, locations and texts, do not change (tests compare it with SchXslt's own output).
+    A compiled stylesheet of another shape is returned unchanged."""
+    root = etree.fromstring(compiled.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True,
+                                                                      huge_tree=True))  # fmt: skip
+    found = root.xpath("x:template[@match='root()']/x:variable[@name='schxslt:report']", namespaces={"x": XSL})
+    if len(found) != 1:
+        return compiled
+    var = found[0]
+    for child in list(var):
+        var.remove(child)
+    var.text = None
+    seq = etree.SubElement(var, f"{{{XSL}}}sequence")
+    seq.set("select", "$report/schxslt:document/schxslt:rule/node()")
+    if seq.nsmap.get("schxslt") != SCHXSLT_NS:
+        return compiled
+    return etree.tostring(root, encoding="unicode")
+
+
 class Schematron:
-    """The compiled schematron of a package, run with saxonche. One per process (:func:`schematron`)."""
+    """The compiled schematron of a package, run with saxonche. One per process (:func:`schematron`).
+
+    ``121.sch`` is compiled by SchXslt once (``schxslt.svrl.compact``: no fired-rule elements in
+    the report; ``schxslt.compile.metadata`` off: no run-time ``document('')``, which re-read
+    the 2 MB stylesheet on every run; :func:`flatten_report`), cached on disk, and the result
+    compiled by saxonche once per process into one executable that every document is run
+    through, as a node parsed from memory (no files)."""
 
     def __init__(self, pkg: Package) -> None:
         from saxonche import PySaxonProcessor
 
         self.pkg = pkg
         self._proc = PySaxonProcessor(license=False)
+        self._run_lock = threading.Lock()
         sch = pkg.schematron.read_bytes()
-        key = hashlib.sha256(sch + pkg.schxslt.read_bytes() + b"ids-v1").hexdigest()[:32]
+        key = hashlib.sha256(sch + pkg.schxslt.read_bytes() + COMPILE_VERSION).hexdigest()[:32]
         cached = cache_dir() / f"semd-121-{key}.xsl"
         if not cached.is_file():
             cached.parent.mkdir(parents=True, exist_ok=True)
-            xslt = self._proc.new_xslt30_processor()
-            pipeline = xslt.compile_stylesheet(stylesheet_file=str(pkg.schxslt))
-            node = self._proc.parse_xml(xml_text=_with_ids(sch).decode("utf-8"))
-            compiled = pipeline.transform_to_string(xdm_node=node)
-            if not compiled:
-                raise SemdPackageError(f"{pkg.schematron}: SchXslt could not compile the schematron")
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(compiled, encoding="utf-8")
+            tmp.write_text(flatten_report(self.compile_schxslt(sch)), encoding="utf-8")
             os.replace(tmp, cached)
         self.compiled_path = cached
         self._exec = self._proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(cached))
 
-    def run(self, stripped: bytes) -> etree._Element:
+    def compile_schxslt(self, sch: bytes, *, compact: bool = True, metadata: bool = False) -> str:
+        """SchXslt's compilation of the schematron (with the assertions' ids), as XSLT text."""
+        pipeline = self._proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(self.pkg.schxslt))
+        pipeline.set_parameter("schxslt.svrl.compact", self._proc.make_boolean_value(compact))
+        pipeline.set_parameter("schxslt.compile.metadata", self._proc.make_boolean_value(metadata))
+        node = self._proc.parse_xml(xml_text=_with_ids(sch).decode("utf-8"))
+        compiled = pipeline.transform_to_string(xdm_node=node)
+        if not compiled:
+            raise SemdPackageError(f"{self.pkg.schematron}: SchXslt could not compile the schematron")
+        return compiled
+
+    def run(self, stripped: bytes, executable: Any = None) -> etree._Element:
         """The SVRL report of a document already without its default namespace."""
-        node = self._proc.parse_xml(xml_text=stripped.decode("utf-8"))
-        out = self._exec.transform_to_string(xdm_node=node)
+        with self._run_lock:  # one saxonche executable, not shared between threads mid-run
+            node = self._proc.parse_xml(xml_text=stripped.decode("utf-8"))
+            out = (executable or self._exec).transform_to_string(xdm_node=node)
         return etree.fromstring(out.encode("utf-8"), etree.XMLParser(resolve_entities=False, huge_tree=True))
 
 
@@ -216,13 +264,13 @@ def schematron(pkg: Package) -> Schematron:
 def strip_default_namespace(tree: etree._ElementTree) -> etree._ElementTree:
     """A copy with the elements of ``urn:hl7-org:v3`` in no namespace (other namespaces kept);
     line numbers are kept, so a location in the copy is a line of the file."""
-    copy = etree.ElementTree(etree.fromstring(etree.tostring(tree)))  # sourcelines are lost here
-    for orig, el in zip(tree.iter(), copy.iter(), strict=True):
-        el.sourceline = orig.sourceline  # type: ignore[misc]  # lxml allows it; the stubs say read-only
-        if isinstance(el.tag, str) and el.tag.startswith(f"{{{HL7}}}"):
-            el.tag = el.tag[len(HL7) + 2 :]
-    etree.cleanup_namespaces(copy)
-    return copy
+    root = copy.deepcopy(tree.getroot())  # keeps each element's sourceline; no re-parse
+    prefix = f"{{{HL7}}}"
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.startswith(prefix):
+            el.tag = el.tag[len(prefix) :]
+    etree.cleanup_namespaces(root)
+    return etree.ElementTree(root)
 
 
 _STEP = re.compile(r"^(?:Q\{([^}]*)\})?([^\[\]]+?)(?:\[(\d+)\])?$")

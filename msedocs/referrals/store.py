@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -31,6 +32,7 @@ from msedocs.privacy import audit as audit_mod
 from msedocs.privacy import vault
 from msedocs.privacy.depersonalise import depersonalise
 from msedocs.privacy.kek import Kek
+from msedocs.privacy.vault import VaultValue
 from msedocs.routing.effort import EffortRule, configured
 from msedocs.routing.router import Assignment, Router
 
@@ -103,6 +105,12 @@ REVEAL_PURPOSES: dict[str, frozenset[int]] = {
     "extract_delivery": frozenset({1, 2, 4}),  # internal: the extract's name and addresses, the portal account
 }
 DECISION_KINDS = ("in_person", "exam_programme")
+ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    """An actor or purpose as typed, cut to size and to printable characters, for the audit log."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
 
 
 class RevealRefused(InputError):
@@ -115,6 +123,32 @@ class Ingested:
     depersonalised: bool
     assignment: Assignment
     identifiers: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A structured referral made ready for storage, outside any transaction and database (CPU
+    only, so a worker process can do it): its routing attributes, the bureau's depersonalised
+    copy and the values it took out (point 4), and the referral as received, to be sealed."""
+
+    external_id: str
+    source: str
+    depersonalised: bool
+    attrs: RoutingAttributes
+    view_json: str | None
+    values: list[VaultValue]
+    original: bytes
+
+
+def prepare(ref: IncomingReferral) -> Prepared:
+    attrs = routing_attributes(ref)
+    if ref.in_absentia:
+        view, values = depersonalise(ref)
+        view_json: str | None = view.model_dump_json(exclude_none=True)
+    else:
+        view_json, values = None, []
+    return Prepared(ref.external_id, ref.source, ref.in_absentia, attrs, view_json, values,
+                    ref.model_dump_json().encode())  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -215,39 +249,68 @@ class ReferralStore:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def ingest(self, ref: IncomingReferral, actor: str = "platform:intake") -> Ingested:
+    def ingest(self, ref: IncomingReferral | Prepared, actor: str = "platform:intake") -> Ingested:
         """Store a structured referral: depersonalised when it asks for an examination without
         personal presence (point 4), routed, audited; one transaction."""
-        attrs = routing_attributes(ref)
-        rid = uuid.uuid4().hex
+        result = self.ingest_many([ref], actor)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(self, refs: Sequence[IncomingReferral | Prepared], actor: str = "platform:intake"
+                    ) -> list[Ingested | InputError]:  # fmt: skip
+        """Store structured referrals as :meth:`ingest` does, in one transaction: the bureau rows
+        are locked once, the referrals routed one after another, every row written in one
+        statement per table, the audit entries chained in order and one checkpoint signed.
+
+        Per referral, an :class:`Ingested` or the error that kept it out (no bureau can take it):
+        such a referral is not stored and the others are. A database failure stores none of them
+        (the transaction is rolled back) and is raised."""
+        prepared = [r if isinstance(r, Prepared) else prepare(r) for r in refs]
+        if not prepared:
+            return []
+        kek = self._kek()
         now = self.clock()
-        deperson = ref.in_absentia
-        if deperson:
-            view, values = depersonalise(ref)
-        else:
-            view, values = ref, []
+        rids = [uuid.uuid4().hex for _ in prepared]
+        results: list[Ingested | InputError] = []
         with self.tx() as conn:
-            conn.execute(sa.insert(t.referrals).values(
-                id=rid, external_id=ref.external_id, source=ref.source, structured=True, depersonalised=deperson,
-                state="assigned", routing=attrs.model_dump_json(), effort=0, received_at=now,
-                bureau_view=view.model_dump_json(exclude_none=True) if deperson else None))  # fmt: skip
-            if deperson:
-                vault.seal(conn, self._kek(), rid, values, ref.model_dump_json().encode(), now)
-                for v in values:
-                    self.audit.append(conn, "identifier-issued", rid, actor, {"category": v.category,
-                                                                              "identifier": v.token}, now)  # fmt: skip
-            else:  # an examination with personal presence: not the order's, kept sealed all the same
-                vault.seal(conn, self._kek(), rid, [], ref.model_dump_json().encode(), now)
-            assignment = self.router.assign(conn, rid, attrs, now)
-            self.audit.append(conn, "routed", rid, actor, {"bureau": assignment.bureau_id,
-                                                           "stage": assignment.stage}, now)  # fmt: skip
-            self.audit.checkpoint(conn, now)
-        ids: dict[int, list[str]] = {}
-        for v in values:
-            ids.setdefault(v.category, []).append(v.token)
-        log.info("referral %s: %s, routed to %s (%s)", rid, "depersonalised" if deperson else "in clear",
-                 assignment.bureau_id, assignment.stage)  # fmt: skip
-        return Ingested(rid, deperson, assignment, ids)
+            plan = self.router.plan(conn, [(rid, p.attrs) for rid, p in zip(rids, prepared, strict=True)], now)
+            referral_rows, key_rows, value_rows = [], [], []
+            entries: list[tuple[str, str | None, str, dict[str, Any]]] = []
+            for rid, p, chosen in zip(rids, prepared, plan.assignments, strict=True):
+                if not isinstance(chosen, Assignment):
+                    results.append(chosen)
+                    continue
+                # an examination with personal presence is not the order's: sealed all the same, no identifiers
+                key_row, rows, sealed = vault.seal_rows(kek, rid, p.values, p.original, now)
+                referral_rows.append({
+                    "id": rid, "external_id": p.external_id, "source": p.source, "structured": True,
+                    "depersonalised": p.depersonalised, "state": "assigned", "routing": p.attrs.model_dump_json(),
+                    "bureau_view": p.view_json, "sealed": sealed, "bureau_id": chosen.bureau_id,
+                    "effort": chosen.effort, "received_at": now, "assigned_at": now})  # fmt: skip
+                key_rows.append(key_row)
+                value_rows += rows
+                entries += [("identifier-issued", rid, actor, {"category": v.category, "identifier": v.token})
+                            for v in p.values]  # fmt: skip
+                entries.append(("routed", rid, actor, {"bureau": chosen.bureau_id, "stage": chosen.stage}))
+                ids: dict[int, list[str]] = {}
+                for v in p.values:
+                    ids.setdefault(v.category, []).append(v.token)
+                results.append(Ingested(rid, p.depersonalised, chosen, ids))
+            if referral_rows:
+                conn.execute(sa.insert(t.referrals), referral_rows)
+                conn.execute(sa.insert(t.vault_keys), key_rows)
+                if value_rows:
+                    conn.execute(sa.insert(t.vault_values), value_rows)
+                self.router.apply(conn, plan, update_referrals=False)
+                self.audit.append_many(conn, entries, now)
+                self.audit.checkpoint(conn, now)
+        for res in results:
+            if isinstance(res, Ingested):
+                log.info("referral %s: %s, routed to %s (%s)", res.referral_id,
+                         "depersonalised" if res.depersonalised else "in clear", res.assignment.bureau_id,
+                         res.assignment.stage)  # fmt: skip
+        return results
 
     def ingest_unstructured(self, content: bytes, media_type: str, external_id: str,
                             actor: str = "platform:intake") -> Ingested:  # fmt: skip
@@ -272,6 +335,35 @@ class ReferralStore:
         row = conn.execute(sa.select(t.referrals).where(t.referrals.c.id == referral_id)).first()
         if row is None:
             raise InputError(f"referral {referral_id}: no such referral")
+        return row
+
+    def _refuse(self, conn: Connection, event: str, referral_id: str | None, actor: str, details: dict[str, Any],
+                now: dt.datetime) -> None:  # fmt: skip
+        """Write a refusal to the audit log and commit it, before the caller raises."""
+        self.audit.append(conn, event, referral_id, actor, details, now)
+        self.audit.checkpoint(conn, now)
+        conn.commit()
+
+    def _actor(self, conn: Connection, actor: str) -> str:
+        """An actor as the audit log names it: ``platform:…`` or ``bureau:<id>`` of a known bureau as
+        given, anything else as ``(unknown: N characters)``: what an operator typed is not logged."""
+        if actor.startswith("platform:") and actor[9:].isidentifier() and len(actor) <= 64:
+            return actor
+        if actor.startswith("bureau:") and conn.execute(sa.select(t.bureaus.c.id).where(
+                t.bureaus.c.id == actor[7:])).first() is not None:  # fmt: skip
+            return actor
+        return f"(unknown: {len(actor)} characters)"
+
+    def _known_row(self, conn: Connection, referral_id: str, event: str, actor: str, details: dict[str, Any],
+                   now: dt.datetime) -> Any:  # fmt: skip
+        """The referral's row; an unknown referral is refused, and the refusal audited (the id as
+        asked only if it is shaped like one of ours: an operator's typing is not logged)."""
+        row = conn.execute(sa.select(t.referrals).where(t.referrals.c.id == referral_id)).first()
+        if row is None:
+            shaped = bool(ID_SHAPE.fullmatch(referral_id))
+            self._refuse(conn, event, referral_id if shaped else None, actor,
+                         {**details, "reason": "no such referral" if shaped else "not a referral id"}, now)  # fmt: skip
+            raise InputError(f"referral {referral_id[:40]}: no such referral")
         return row
 
     def bureau_view(self, referral_id: str, bureau_id: str) -> dict[str, Any]:
@@ -318,9 +410,12 @@ class ReferralStore:
             raise InputError(f"decision: {kind!r} is not in_person or exam_programme")
         now = self.clock()
         with self.tx() as conn:
-            row = self._row(conn, referral_id)
+            who = actor or self._actor(conn, f"bureau:{bureau_id}")
+            row = self._known_row(conn, referral_id, "decision-refused", who, {"kind": kind}, now)
             b = conn.execute(sa.select(t.bureaus).where(t.bureaus.c.id == bureau_id)).first()
             if row.bureau_id != bureau_id or b is None or row.state != "assigned":
+                self._refuse(conn, "decision-refused", referral_id, who,
+                             {"kind": kind, "reason": "the bureau holds no open assignment of it"}, now)  # fmt: skip
                 raise InputError(f"referral {referral_id}: bureau {bureau_id} holds no open assignment of it")
             try:
                 key = load_pem_public_key(b.public_key.encode()) if b.public_key else None
@@ -328,20 +423,19 @@ class ReferralStore:
                     raise InvalidSignature
                 key.verify(signature, decision_message(referral_id, bureau_id, kind, date))  # type: ignore[union-attr,call-arg]
             except (InvalidSignature, ValueError, TypeError):
-                self.audit.append(conn, "decision-refused", referral_id, actor or f"bureau:{bureau_id}",
-                                  {"kind": kind, "reason": "signature does not verify"}, now)  # fmt: skip
-                self.audit.checkpoint(conn, now)
-                conn.commit()
+                reason = "signature does not verify" if b.public_key else "the bureau has no public key registered"
+                self._refuse(conn, "decision-refused", referral_id, who, {"kind": kind, "reason": reason}, now)
                 raise InputError(f"referral {referral_id}: the decision's signature does not verify with bureau "
-                                 f"{bureau_id}'s key") from None  # fmt: skip
+                                 f"{bureau_id}'s key" + ("" if b.public_key else " (none registered: "
+                                 "msedocs bureaus set --public-key or bureaus keygen)")) from None  # fmt: skip
             attrs = RoutingAttributes.model_validate_json(row.routing)
             self.router.release(conn, referral_id)
             decision = {"kind": kind, "date": date.isoformat(), "by": bureau_id, "signature": signature.hex()}
             conn.execute(sa.update(t.referrals).where(t.referrals.c.id == referral_id).values(
                 state=kind, decided_at=now, decision=json.dumps(decision)))  # fmt: skip
             assignment = self.router.assign(conn, referral_id, attrs, now, kind="address", stage=f"point12-{kind}")
-            self.audit.append(conn, "restriction-lifted", referral_id, actor or f"bureau:{bureau_id}",
-                              {"kind": kind, "to": assignment.bureau_id}, now)  # fmt: skip
+            self.audit.append(conn, "restriction-lifted", referral_id, who, {"kind": kind, "to": assignment.bureau_id},
+                              now)  # fmt: skip
             self.audit.checkpoint(conn, now)
         return assignment
 
@@ -372,11 +466,14 @@ class ReferralStore:
         now = self.clock()
         allowed = REVEAL_PURPOSES.get(purpose)
         wanted = set(categories or (allowed or ()))
+        # what was typed is logged only when it names something known: a purpose, a bureau, the delivery
+        asked = {"purpose": purpose if allowed is not None else "(unknown)", "categories": sorted(wanted)}
         with self.tx() as conn:
-            row = self._row(conn, referral_id)
+            who = self._actor(conn, requester)
+            row = self._known_row(conn, referral_id, "reveal-refused", who, asked, now)
             reason = None
             if allowed is None:
-                reason = f"unknown purpose {purpose!r}"
+                reason = "unknown purpose"
             elif not row.depersonalised:
                 reason = "the referral is not depersonalised"
             elif not wanted <= allowed:
@@ -391,14 +488,15 @@ class ReferralStore:
                     reason = "extract delivery reveals only to the platform's delivery"
                 elif row.state != "decided":
                     reason = "the bureau has not decided yet"
+            if reason is None and (erased := conn.execute(sa.select(t.vault_keys.c.destroyed_at).where(
+                    t.vault_keys.c.referral_id == referral_id)).scalar()) is not None:  # fmt: skip
+                reason = f"its personal data was erased on {erased:%Y-%m-%d}"
             if reason is not None:
-                self.audit.append(conn, "reveal-refused", referral_id, requester,
-                                  {"purpose": purpose, "categories": sorted(wanted), "reason": reason}, now)  # fmt: skip  # noqa: E501
-                self.audit.checkpoint(conn, now)
-                conn.commit()
-                raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}")
+                self._refuse(conn, "reveal-refused", referral_id, who, {**asked, "reason": reason}, now)
+                said = f" {_bounded(purpose, 40)!r}" if allowed is None else ""
+                raise RevealRefused(f"referral {referral_id}: reveal refused: {reason}{said}")
             values = vault.open_values(conn, self._kek(), referral_id, sorted(wanted))
-            self.audit.append(conn, "reveal", referral_id, requester, {
+            self.audit.append(conn, "reveal", referral_id, who, {
                 "purpose": purpose, "categories": sorted(wanted), "identifiers": [v.token for v in values]}, now)  # fmt: skip  # noqa: E501
             self.audit.checkpoint(conn, now)
         out: dict[int, list[dict[str, str]]] = {}

@@ -14,22 +14,15 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from msedocs.tables import Id
+from msedocs.tables import metadata as _metadata
 
-Id = BigInteger().with_variant(Integer(), "sqlite")
+metadata = _metadata()
 
 users = Table(
     "web_users",

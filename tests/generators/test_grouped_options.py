@@ -24,6 +24,7 @@ from lxml import etree
 
 from generators import docx as docx_gen
 from generators.pdf import render_html
+from msedocs.contract import Document, HeaderCell, Item
 from msedocs.forms import REGISTRY
 from msedocs.forms.ipmra import AFTER, BEFORE, DEGREE_HEAD, DYNAMICS_HEAD, EFFECT_HEAD, FC_HEAD
 from msedocs.forms.spec import Column, ItemDef, OptionGroup, table_head
@@ -217,9 +218,9 @@ def test_option_groups_must_follow_the_enum_order():
 def test_table_head_spans_sub_columns():
     cols = (Column("a", "A"), Column("b", "B1", group="B"), Column("c", "B2", group="B"), Column("d", "D"))
     top, sub = table_head(cols)
-    assert [(h["text"], h["colspan"], h["rowspan"]) for h in top] == [("A", 1, 2), ("B", 2, 1), ("D", 1, 2)]
-    assert [(h["text"], h["col"]) for h in sub] == [("B1", 1), ("B2", 2)]
-    assert table_head(cols[:1]) == [[{"text": "A", "col": 0, "colspan": 1, "rowspan": 1}]]
+    assert [(h.text, h.colspan, h.rowspan) for h in top] == [("A", 1, 2), ("B", 2, 1), ("D", 1, 2)]
+    assert [(h.text, h.col) for h in sub] == [("B1", 1), ("B2", 2)]
+    assert table_head(cols[:1]) == ((HeaderCell("A", col=0, colspan=1, rowspan=1),),)
 
 
 # --- IPMRA tables: two-level heads in the DOCX as in the PDF and the statute ----------------
@@ -313,15 +314,15 @@ UNDERLINED_MORE = {
 MORE_CASES = sorted({(c, f) for c, f, _ in UNDERLINED_MORE})
 
 
-def _item(data: dict[str, Any], key: str) -> dict[str, Any]:
-    (item,) = [i for i in [*data["header"], *data["items"]] if i["key"] == key]
+def _item(data: Document, key: str) -> Item:
+    (item,) = [i for i in [*data.header, *data.items] if i.key == key]
     return item
 
 
-def _other(data: dict[str, Any], key: str) -> list[str]:
+def _other(data: Document, key: str) -> list[str]:
     """The «другое указать» text of an item (or of its choices), which the DOCX writes underlined."""
     item = _item(data, key)
-    return [o for i in [item, *item["children"]] if (o := i.get("other"))]
+    return [o for i in [item, *item.children] if (o := i.other)]
 
 
 @pytest.mark.parametrize(("case_name", "form_id"), MORE_CASES, ids=[f"{c}:{f}" for c, f in MORE_CASES])

@@ -7,14 +7,15 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import docx
 import pytest
 from lxml import etree
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from msedocs.contract import Document, Item
 from msedocs.forms import REGISTRY
 from msedocs.pipeline import render_form
 from tests.conftest import ROOT, case, case_form_pairs, rendered, require_tool
@@ -29,31 +30,31 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def walk(items: list[dict[str, Any]]):
+def walk(items: Sequence[Item]):
     """Every item the paper form prints (an item kept for the XML only is not on paper)."""
     for item in items:
-        if item["printed"]:
+        if item.printed:
             yield item
-            yield from walk(item["children"])
+            yield from walk(item.children)
 
 
-def expected_labels(data: dict[str, Any]) -> list[str]:
+def expected_labels(data: Document) -> list[str]:
     out = []
-    for item in walk(data["items"]):
-        if item["no"]:
-            out.append(norm(f"{item['no']}. {item['label']}"))
+    for item in walk(data.items):
+        if item.no:
+            out.append(norm(f"{item.no}. {item.label}"))
     return out
 
 
-def expected_values(data: dict[str, Any]) -> list[str]:
+def expected_values(data: Document) -> list[str]:
     out = []
-    for item in walk(data["header"] + data["items"]):
-        if item["kind"] in ("text", "date", "int") and item["display"]:
-            out.append(norm(item["display"]))
-        for opt in item.get("options", []):
-            out.append(norm(opt["label"]))
-        for row in item.get("rows", []):
-            out.extend(norm(cell["display"]) for cell in row.values() if cell["display"])
+    for item in walk(data.header + data.items):
+        if item.kind in ("text", "date", "int") and item.display:
+            out.append(norm(item.display))
+        for opt in item.options:
+            out.append(norm(opt.label))
+        for row in item.table.rows if item.table else ():
+            out.extend(norm(cell.display) for cell in row.cells if cell.display)
     return out
 
 
@@ -111,7 +112,7 @@ def test_xml_carries_the_case_values(case_name, form_id):
 def test_pdf_text_has_every_item_and_value(case_name, form_id, tmp_path):
     data = REGISTRY[form_id].data(case(case_name))
     text = pdf_text(rendered(case_name, form_id)["pdf"], tmp_path)
-    assert norm(data["title"]).upper() in text.upper()
+    assert norm(data.title).upper() in text.upper()
     missing = [label for label in expected_labels(data) if label not in text]
     assert not missing, f"labels missing from the PDF: {missing[:5]}"
     missing = [v for v in expected_values(data) if v not in text]
@@ -166,13 +167,13 @@ def test_chosen_options_are_underlined_in_docx(case_name, form_id):
     document = docx.Document(io.BytesIO(rendered(case_name, form_id)["docx"]))
     underlined = {norm(r.text) for p in document.paragraphs for r in p.runs if r.underline}
     plain = {norm(r.text) for p in document.paragraphs for r in p.runs if not r.underline}
-    for item in walk(data["items"]):
-        for opt in item.get("options", []):
-            label = norm(opt["label"] + (f" ФК {opt['detail']}" if opt["detail"] else ""))
-            if opt["selected"]:
-                assert label in underlined, f"{item['no']}: chosen {label!r} not underlined"
-            elif item["kind"] == "choice":
-                assert label in plain, f"{item['no']}: option {label!r} missing or underlined"
+    for item in walk(data.items):
+        for opt in item.options:
+            label = norm(opt.label + (f" ФК {opt.detail}" if opt.detail else ""))
+            if opt.selected:
+                assert label in underlined, f"{item.no}: chosen {label!r} not underlined"
+            elif item.kind == "choice":
+                assert label in plain, f"{item.no}: option {label!r} missing or underlined"
 
 
 @pytest.mark.parametrize(("case_name", "form_id"), PAIRS, ids=IDS)
@@ -182,11 +183,11 @@ def test_chosen_options_are_underlined_in_html(case_name, form_id):
     data = REGISTRY[form_id].data(case(case_name))
     html = etree.HTML(render_html(data))
     chosen = {norm("".join(u.itertext())) for u in html.iter("u")}
-    for item in walk(data["items"]):
-        for opt in item.get("options", []):
-            if opt["selected"]:
-                label = norm(opt["label"] + (f" ФК {opt['detail']}" if opt["detail"] else ""))
-                assert label in chosen, f"{item['no']}: chosen {label!r} not underlined"
+    for item in walk(data.items):
+        for opt in item.options:
+            if opt.selected:
+                label = norm(opt.label + (f" ФК {opt.detail}" if opt.detail else ""))
+                assert label in chosen, f"{item.no}: chosen {label!r} not underlined"
 
 
 def test_referral_pdf_carries_the_slip_after_the_cut_line(tmp_path):
@@ -220,10 +221,10 @@ def test_docx_signature_block_is_the_pdfs(case_name, form_id):
     """Title, signature line and name, each with its caption where the form prints captions, a
     row per signer, «М.П.» under a sealing signer on paper; electronic: neither line nor seal."""
     data = REGISTRY[form_id].data(case(case_name))
-    sheets = [data, *([data["extra"]["slip"]] if data["extra"].get("slip") else [])]
-    signers = [s for d in sheets for s in d["signatures"]]
-    lines = [(s, i) for s in signers for i in range(len(s["names"]))]
-    seals = sum(1 for s in signers if s["seal"])
+    sheets = [data, *([data.slip] if data.slip else [])]
+    signers = [s for d in sheets for s in d.signatures]
+    lines = [(s, i) for s in signers for i in range(len(s.names))]
+    seals = sum(1 for s in signers if s.seal)
     for paper in (True, False):
         document = docx.Document(io.BytesIO(render_form(case(case_name), REGISTRY[form_id], ("docx",),
                                                         paper=paper)[0].content))  # fmt: skip
@@ -231,12 +232,12 @@ def test_docx_signature_block_is_the_pdfs(case_name, form_id):
         signed = [r for r in rows if not r[1].startswith("М.П.")]
         assert len(signed) == len(lines)
         for row, (s, i) in zip(signed, lines, strict=True):
-            if s["name_first"]:  # «(инициалы, фамилия) (подпись)», as appendix 11 prints them
+            if s.name_first:  # «(инициалы, фамилия) (подпись)», as appendix 11 prints them
                 row = [row[0], row[2], row[1]]
-            caption = "\n(инициалы, фамилия)" if s["captions"] else "\n"
-            assert row[0] == (s["title"] if i == 0 else "")
-            assert row[2] == s["names"][i] + caption or (not s["names"][i].strip() and row[2].endswith(caption))
-            line = ("_______________\n(подпись)" if s["captions"] else "_______________\n") if paper else "\n"
+            caption = "\n(инициалы, фамилия)" if s.captions else "\n"
+            assert row[0] == (s.title if i == 0 else "")
+            assert row[2] == s.names[i] + caption or (not s.names[i].strip() and row[2].endswith(caption))
+            line = ("_______________\n(подпись)" if s.captions else "_______________\n") if paper else "\n"
             assert row[1] == line
         assert sum(1 for r in rows if r[1].startswith("М.П.")) == (seals if paper else 0)
 

@@ -16,6 +16,7 @@ import pytest
 
 from msedocs import forms
 from msedocs.cli import main
+from msedocs.contract import Document, Run
 from msedocs.pipeline import render_package
 from tests.conftest import ROOT, case, require_tool
 
@@ -71,6 +72,10 @@ def test_the_form_is_registered_and_listed(registered, capsys):
 
 def test_the_form_renders_in_all_three_formats(registered, tmp_path):
     sample = case("adult_first_group_ii")
+    # the declaration alone fills in the contract's document: the author writes no data shape
+    data = registered[0].data(sample)
+    assert isinstance(data, Document) and [i.display for i in data.items][:1] == [sample.patient.name.full]
+    assert data.items[2].runs[0] == Run("мужской", chosen=sample.patient.sex.value == "male")
     docs = {d.format: d.content for d in render_package(sample, forms=[FORM_ID])}
     assert sorted(docs) == ["docx", "pdf", "xml"]
     name = sample.patient.name.full

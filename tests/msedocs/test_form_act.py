@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from msedocs.contract import Document, Item
 from msedocs.forms.act import ACT, NO_TERM
 from msedocs.forms.spec import format_date
 from msedocs.model import Case, load_case
@@ -167,29 +169,29 @@ def _cases() -> Iterator[Any]:
 ALL_CASES = list(_cases())
 
 
-def walk(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def walk(items: Sequence[Item]) -> Iterator[Item]:
     for it in items:
         yield it
-        yield from walk(it["children"])
+        yield from walk(it.children)
 
 
-def by_no(data: dict[str, Any], no: str) -> dict[str, Any]:
-    found = [it for it in walk(data["items"]) if it["no"] == no]
+def by_no(data: Document, no: str) -> Item:
+    found = [it for it in walk(data.items) if it.no == no]
     assert len(found) == 1, f"item {no}: found {len(found)}"
     return found[0]
 
 
-def child(item: dict[str, Any], key: str) -> dict[str, Any]:
-    found = [c for c in item["children"] if c["key"] == key]
-    assert len(found) == 1, f"{item['no']}/{key}"
+def child(item: Item, key: str) -> Item:
+    found = [c for c in item.children if c.key == key]
+    assert len(found) == 1, f"{item.no}/{key}"
     return found[0]
 
 
-def selected(item: dict[str, Any]) -> list[str]:
-    return [o["value"] for o in item["options"] if o["selected"]]
+def selected(item: Item) -> list[str]:
+    return [o.value for o in item.options if o.selected]
 
 
-def _load(make: Any) -> tuple[Case, dict[str, Any]]:
+def _load(make: Any) -> tuple[Case, Document]:
     case = make()
     assert ACT.applies_to(case)
     return case, ACT.data(case)
@@ -200,21 +202,21 @@ def test_structure(make: Any) -> None:
     case = make()
     assert ACT.applies_to(case)
     data = ACT.data(case)
-    assert data["form_id"] == "by-act"
-    top = [it["no"] for it in data["items"] if it["no"]]
+    assert data.form_id == "by-act"
+    top = [it.no for it in data.items if it.no]
     assert top == [str(n) for n in range(1, 47)]
-    numbers = [it["no"] for it in walk(data["items"]) if it["no"]]
+    numbers = [it.no for it in walk(data.items) if it.no]
     for no in SUB_ITEMS:
         assert no in numbers, no
     assert len(numbers) == len(set(numbers))
-    assert [c["key"] for c in by_no(data, "25.1")["children"]] == ["medical", "professional", "social"]
-    assert [c["label"] for c in by_no(data, "27")["children"]] == [
+    assert [c.key for c in by_no(data, "25.1").children] == ["medical", "professional", "social"]
+    assert [c.label for c in by_no(data, "27").children] == [
         "центральной МРЭК",
         "ГУ РНПЦ медэкспертизы и реабилитации",
     ]
-    assert [c["kind"] for c in by_no(data, "5")["children"]] == ["choice", "choice"]
-    assert [h["key"] for h in data["header"]] == ["commissionName", "act"]
-    assert [c["key"] for c in data["header"][1]["children"]] == ["date", "number"]
+    assert [c.kind for c in by_no(data, "5").children] == ["choice", "choice"]
+    assert [h.key for h in data.header] == ["commissionName", "act"]
+    assert [c.key for c in data.header[1].children] == ["date", "number"]
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
@@ -222,30 +224,30 @@ def test_keys_are_xml_names_unique_among_siblings(make: Any) -> None:
     case = make()
     data = ACT.data(case)
 
-    def check(items: list[dict[str, Any]]) -> None:
-        keys = [it["key"] for it in items]
+    def check(items: Sequence[Item]) -> None:
+        keys = [it.key for it in items]
         assert len(keys) == len(set(keys)), keys
         for it in items:
-            assert XML_NAME.match(it["key"]), it["key"]
-            check(it["children"])
-            for col in it.get("columns", []):
-                assert XML_NAME.match(col["key"]), col["key"]
+            assert XML_NAME.match(it.key), it.key
+            check(it.children)
+            for col in it.table.columns if it.table else ():
+                assert XML_NAME.match(col.key), col.key
 
-    check(data["header"])
-    check(data["items"])
+    check(data.header)
+    check(data.items)
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
 def test_footnotes(make: Any) -> None:
     data = ACT.data(make())
-    marked = {it["no"]: it["footnote"] for it in walk(data["items"]) if it["footnote"]}
+    marked = {it.no: it.footnote for it in walk(data.items) if it.footnote}
     assert marked == FOOTNOTED
-    assert data["footnotes"] == [
+    assert data.footnotes == (
         "1 Заполняется при наличии законного представителя пациента.",
         "2 Заполняется при переосвидетельствовании.",
         "3 Указывается число, месяц, год завершения МСЭ.",
         "4 Заполняется при переосвидетельствовании.",
-    ]
+    )
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
@@ -255,24 +257,24 @@ def test_values_follow_the_case(make: Any) -> None:
     data = ACT.data(case)
     e, d = case.examination, case.decision
     assert e is not None and d is not None
-    header = {h["key"]: h for h in data["header"]}
-    assert header["commissionName"]["value"] == case.commission.name
-    assert child(header["act"], "date")["display"] == format_date(e.act_date)
-    assert child(header["act"], "number")["value"] == e.act_number
+    header = {h.key: h for h in data.header}
+    assert header["commissionName"].value == case.commission.name
+    assert child(header["act"], "date").display == format_date(e.act_date)
+    assert child(header["act"], "number").value == e.act_number
 
-    assert by_no(data, "12")["value"] == case.patient.sex.value
+    assert by_no(data, "12").value == case.patient.sex.value
     assert selected(by_no(data, "12")) == [case.patient.sex.value]
     five = by_no(data, "5")
-    assert child(five, "kind")["value"] == e.kind.value
+    assert child(five, "kind").value == e.kind.value
     assert selected(child(five, "presence")) == [e.presence.value]
-    assert by_no(data, "4")["value"] == e.place.value
-    assert set(by_no(data, "28")["value"]) == {o.value for o in e.outcomes}
-    assert set(by_no(data, "34")["value"]) == {s.value for s in d.supplements}
-    assert by_no(data, "9")["display"] == case.patient.name.full
-    assert child(by_no(data, "30"), "date")["display"] == format_date(d.date)
-    assert by_no(data, "2")["display"] == format_date(e.start_date)
+    assert by_no(data, "4").value == e.place.value
+    assert set(by_no(data, "28").value) == {o.value for o in e.outcomes}
+    assert set(by_no(data, "34").value) == {s.value for s in d.supplements}
+    assert by_no(data, "9").display == case.patient.name.full
+    assert child(by_no(data, "30"), "date").display == format_date(d.date)
+    assert by_no(data, "2").display == format_date(e.start_date)
 
-    after = by_no(data, "31.2")["display"]
+    after = by_no(data, "31.2").display
     if not d.recognised:  # printed in the form matching the patient's sex
         assert after == ("инвалидом не признан" if case.patient.sex.value == "male" else "инвалидом не признана")
     elif d.group is not None:
@@ -281,147 +283,157 @@ def test_values_follow_the_case(make: Any) -> None:
         assert d.degree is not None and d.degree.label in after
 
     validity = by_no(data, "41")
-    assert child(validity, "noTerm")["value"] == ("no_term" if d.no_term else None)
-    assert [o["label"] for o in child(validity, "noTerm")["options"]] == [NO_TERM]
+    assert child(validity, "noTerm").value == ("no_term" if d.no_term else None)
+    assert [o.label for o in child(validity, "noTerm").options] == [NO_TERM]
 
-    rep = by_no(data, "13")["value"]
+    rep = by_no(data, "13").value
     assert rep == (case.representative.name.full if case.representative else None)
 
-    signatures = {s["role"]: s for s in data["signatures"]}
-    assert signatures["chairman"]["names"] == [case.commission.chairman.initials]
-    assert signatures["chairman"]["seal"] is True
-    assert signatures["member"]["names"] == ([m.initials for m in case.commission.members] or [""])
+    signatures = {s.role: s for s in data.signatures}
+    assert signatures["chairman"].names == (case.commission.chairman.initials,)
+    assert signatures["chairman"].seal is True
+    assert signatures["member"].names == (tuple(m.initials for m in case.commission.members) or ("",))
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
 def test_dates_display_in_the_form_style(make: Any) -> None:
     data = ACT.data(make())
-    dates = [it for it in walk(data["header"] + data["items"]) if it["kind"] == "date"]
+    dates = [it for it in walk(data.header + data.items) if it.kind == "date"]
     assert dates
     for it in dates:
-        if it["value"] is None:
-            assert it["display"] == ""
+        if it.value is None:
+            assert it.display == ""
         else:
-            assert DATE_DISPLAY.match(it["display"]), (it["key"], it["display"])
-    for it in walk(data["items"]):
-        for row in it.get("rows", []):
-            for col in it["columns"]:
-                if col["type"] == "date" and row[col["key"]]["value"]:
-                    assert DATE_DISPLAY.match(row[col["key"]]["display"])
+            assert DATE_DISPLAY.match(it.display), (it.key, it.display)
+    for it in walk(data.items):
+        if it.table is None:
+            continue
+        for row in it.table.rows:
+            for col in it.table.columns:
+                if col.type == "date" and row.cell(col.key).value:
+                    assert DATE_DISPLAY.match(row.cell(col.key).display)
 
 
 @pytest.mark.parametrize("make", ALL_CASES)
 def test_json_serialisable(make: Any) -> None:
-    data = ACT.data(make())
-    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+    """The document holds plain values only (texts, numbers, no dates or enums): as plain dicts
+    it goes to JSON and back unchanged (tuples as lists)."""
+
+    def listed(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: listed(v) for k, v in node.items()}
+        return [listed(v) for v in node] if isinstance(node, tuple | list) else node
+
+    data = asdict(ACT.data(make()))
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == listed(data)
 
 
 def test_fixture_adult_first_group_ii() -> None:
     case, data = _load(lambda: load_case(BASE))
-    assert by_no(data, "1")["value"] == "УЗ «23-я городская поликлиника г. Минска»"
-    assert [c["display"] for c in data["header"][1]["children"]] == ["«05» ноября 2026 г.", "2026-0457"]
+    assert by_no(data, "1").value == "УЗ «23-я городская поликлиника г. Минска»"
+    assert [c.display for c in data.header[1].children] == ["«05» ноября 2026 г.", "2026-0457"]
     protocol = by_no(data, "3")
-    assert [c["display"] for c in protocol["children"]] == ["«05» ноября 2026 г.", "211"]
+    assert [c.display for c in protocol.children] == ["«05» ноября 2026 г.", "211"]
     assert selected(by_no(data, "6")) == ["examination"]
-    assert by_no(data, "6")["other"] is None
-    assert by_no(data, "12")["display"] == "мужской"
+    assert by_no(data, "6").other is None
+    assert by_no(data, "12").display == "мужской"
     eighteen = by_no(data, "18")
-    assert [c["value"] for c in eighteen["children"]] == [112, 157]
-    assert [c["value"] for c in by_no(data, "19")["children"]] == ["ЛН", "0012345"]
-    assert by_no(data, "21")["display"] == "I69.3"
-    assert by_no(data, "22.2")["label"] == "сопутствующие заболевания"
-    limits = {o["value"]: o["detail"] for o in by_no(data, "24")["options"] if o["selected"]}
+    assert [c.value for c in eighteen.children] == [112, 157]
+    assert [c.value for c in by_no(data, "19").children] == ["ЛН", "0012345"]
+    assert by_no(data, "21").display == "I69.3"
+    assert by_no(data, "22.2").label == "сопутствующие заболевания"
+    limits = {o.value: o.detail for o in by_no(data, "24").options if o.selected}
     assert limits == {"self_care": "1", "mobility": "2", "work": "2"}
-    assert by_no(data, "29")["value"] == "doubtful"
-    assert by_no(data, "31.1")["value"] is None
-    assert by_no(data, "31.3")["value"] == "на срок до 30.11.2027"
-    assert by_no(data, "32.2")["value"] == "общее заболевание"
-    assert by_no(data, "33.2")["rows"] == []
+    assert by_no(data, "29").value == "doubtful"
+    assert by_no(data, "31.1").value is None
+    assert by_no(data, "31.3").value == "на срок до 30.11.2027"
+    assert by_no(data, "32.2").value == "общее заболевание"
+    assert by_no(data, "33.2").table.rows == ()
     assert selected(by_no(data, "34")) == ["locomotor"]
     assert selected(by_no(data, "39")) == ["ipra_adult"]
     validity = by_no(data, "41")
-    assert [c["display"] for c in validity["children"]] == ["«03» ноября 2026 г.", "«30» ноября 2027 г.", ""]
-    assert child(validity, "noTerm")["suffix"] == "(нужное указать, подчеркнуть)"
-    assert by_no(data, "43.3")["value"] == "doubtful"
-    assert [c["value"] for c in by_no(data, "44")["children"]] == ["МИ", "0457812"]
-    assert all(c["value"] is None for c in by_no(data, "46")["children"])
-    assert [p for p in data["items"] if p["key"] == "phones"][0]["display"] == "+375 29 000-00-01"
+    assert [c.display for c in validity.children] == ["«03» ноября 2026 г.", "«30» ноября 2027 г.", ""]
+    assert child(validity, "noTerm").suffix == "(нужное указать, подчеркнуть)"
+    assert by_no(data, "43.3").value == "doubtful"
+    assert [c.value for c in by_no(data, "44").children] == ["МИ", "0457812"]
+    assert all(c.value is None for c in by_no(data, "46").children)
+    assert [p for p in data.items if p.key == "phones"][0].display == "+375 29 000-00-01"
 
 
 def test_child_case() -> None:
     case, data = _load(lambda: load_case(_child(), name="child"))
-    assert by_no(data, "13")["value"] == "Ковалёва Вольга"
-    assert by_no(data, "31.1")["value"] == "категория «ребенок-инвалид», первая степень утраты здоровья"
-    assert by_no(data, "31.2")["value"] == "категория «ребенок-инвалид», вторая степень утраты здоровья"
+    assert by_no(data, "13").value == "Ковалёва Вольга"
+    assert by_no(data, "31.1").value == "категория «ребенок-инвалид», первая степень утраты здоровья"
+    assert by_no(data, "31.2").value == "категория «ребенок-инвалид», вторая степень утраты здоровья"
     assert selected(by_no(data, "6")) == ["reexamination", "onset_time"]
     ipra = by_no(data, "25.1")
-    assert [c["value"] for c in ipra["children"]] == ["full", "not_done", "partial"]
-    assert by_no(data, "35")["display"] == "«15» января 2020 г."
-    assert by_no(data, "37")["value"] == "нуждается"
-    assert by_no(data, "40.1")["value"] is None
-    assert [c["value"] for c in by_no(data, "18")["children"]] == [None, None]
-    assert [c["value"] for c in by_no(data, "19")["children"]] == [None, None]
-    assert [p for p in data["items"] if p["key"] == "phones"][0]["value"] is None
+    assert [c.value for c in ipra.children] == ["full", "not_done", "partial"]
+    assert by_no(data, "35").display == "«15» января 2020 г."
+    assert by_no(data, "37").value == "нуждается"
+    assert by_no(data, "40.1").value is None
+    assert [c.value for c in by_no(data, "18").children] == [None, None]
+    assert [c.value for c in by_no(data, "19").children] == [None, None]
+    assert [p for p in data.items if p.key == "phones"][0].value is None
 
 
 def test_central_in_absentia_case() -> None:
     case, data = _load(lambda: load_case(_central_in_absentia(), name="central"))
     assert selected(child(by_no(data, "5"), "presence")) == ["in_absentia"]
-    assert child(by_no(data, "5"), "kind")["display"] == "повторное"
+    assert child(by_no(data, "5"), "kind").display == "повторное"
     six = by_no(data, "6")
     assert selected(six) == ["reexamination"]  # the act lists no work-capacity purpose
-    assert six["other"] == (
+    assert six.other == (
         "определение степени утраты профессиональной (общей) трудоспособности в процентах, по запросу суда"
     )
     seven = by_no(data, "7")
-    assert selected(seven) == ["appeal", "correction"] and seven["other"] == "по жалобе пациента"
-    assert by_no(data, "25.2")["value"] == "partial"
-    assert by_no(data, "26")["value"] == "refused"
+    assert selected(seven) == ["appeal", "correction"] and seven.other == "по жалобе пациента"
+    assert by_no(data, "25.2").value == "partial"
+    assert by_no(data, "26").value == "refused"
     rnpc = child(by_no(data, "27"), "rnpc")
-    assert rnpc["value"] == "done" and rnpc["other"] == "диагноз подтвержден"
-    assert child(by_no(data, "27"), "centralMrek")["value"] is None
-    assert by_no(data, "28")["other"] == "иное"
-    assert by_no(data, "31.1")["value"] == "III группа"
-    assert by_no(data, "32.1")["value"] == "общее заболевание"
-    assert by_no(data, "33.1")["value"].startswith("30 %")
-    rows = by_no(data, "33.2")["rows"]
-    assert [r["percent"]["value"] for r in rows] == [40, 20]
-    assert rows[0]["caseDate"]["display"] == "«01» февраля 2024 г."
-    assert by_no(data, "33.3")["value"] == 60
-    assert by_no(data, "33.4")["value"] == NO_TERM
+    assert rnpc.value == "done" and rnpc.other == "диагноз подтвержден"
+    assert child(by_no(data, "27"), "centralMrek").value is None
+    assert by_no(data, "28").other == "иное"
+    assert by_no(data, "31.1").value == "III группа"
+    assert by_no(data, "32.1").value == "общее заболевание"
+    assert by_no(data, "33.1").value.startswith("30 %")
+    rows = by_no(data, "33.2").table.rows
+    assert [r.cell("percent").value for r in rows] == [40, 20]
+    assert rows[0].cell("caseDate").display == "«01» февраля 2024 г."
+    assert by_no(data, "33.3").value == 60
+    assert by_no(data, "33.4").value == NO_TERM
     assert selected(by_no(data, "34")) == ["vision", "hearing"]
-    assert [c["display"] for c in by_no(data, "38")["children"]] == [
+    assert [c.display for c in by_no(data, "38").children] == [
         "«01» января 2026 г.",
         "«31» марта 2026 г.",
     ]
     validity = by_no(data, "41")
-    assert [c["value"] for c in validity["children"]] == ["2026-11-03", None, "no_term"]
+    assert [c.value for c in validity.children] == ["2026-11-03", None, "no_term"]
     wcl_validity = by_no(data, "42")
-    assert [c["value"] for c in wcl_validity["children"]] == ["2026-11-03", None, "no_term"]
-    assert by_no(data, "43.2")["value"] == "анофтальм"
-    assert by_no(data, "43.3")["value"] is None and by_no(data, "43.3")["other"] == "неясный"
-    assert [c["value"] for c in by_no(data, "45")["children"]] == ["МИ", "0111111"]
+    assert [c.value for c in wcl_validity.children] == ["2026-11-03", None, "no_term"]
+    assert by_no(data, "43.2").value == "анофтальм"
+    assert by_no(data, "43.3").value is None and by_no(data, "43.3").other == "неясный"
+    assert [c.value for c in by_no(data, "45").children] == ["МИ", "0111111"]
     review = by_no(data, "46")
-    assert [c["display"] for c in review["children"]] == [
+    assert [c.display for c in review.children] == [
         "Первая Минская городская МРЭК общего профиля",
         "«01» сентября 2026 г.",
         "301",
         "отменяется",
     ]
-    assert data["signatures"][1]["names"] == [""]
+    assert data.signatures[1].names == ("",)
 
 
 def test_not_recognised_case() -> None:
     case, data = _load(lambda: load_case(_not_recognised(), name="not-recognised"))
     # the XML's value as printed: «признан(а)» in the form matching the patient's sex
     assert (
-        by_no(data, "31.2")["value"]
+        by_no(data, "31.2").value
         == {"male": "инвалидом не признан", "female": "инвалидом не признана"}[case.patient.sex.value]
     )
-    assert by_no(data, "32.2")["value"] is None
-    assert [c["value"] for c in by_no(data, "41")["children"]] == [None, None, None]
+    assert by_no(data, "32.2").value is None
+    assert [c.value for c in by_no(data, "41").children] == [None, None, None]
     assert selected(by_no(data, "34")) == ["none"]
-    assert by_no(data, "29")["value"] is None
+    assert by_no(data, "29").value is None
 
 
 def test_not_applicable_without_examination_or_decision() -> None:
@@ -430,8 +442,8 @@ def test_not_applicable_without_examination_or_decision() -> None:
     case = load_case(raw, name="referral-only")
     assert not ACT.applies_to(case)
     data = ACT.data(case)  # getters tolerate the missing parts
-    assert [it["no"] for it in data["items"] if it["no"]] == [str(n) for n in range(1, 47)]
-    assert by_no(data, "2")["value"] is None
+    assert [it.no for it in data.items if it.no] == [str(n) for n in range(1, 47)]
+    assert by_no(data, "2").value is None
 
 
 def test_registered() -> None:
@@ -447,13 +459,13 @@ def test_item_28_whole_wording_with_the_chosen_part_underlined() -> None:
     case, data = _load(lambda: load_case(_central_in_absentia(), name="central"))
     item = by_no(data, "28")
     sex = {"male": "направлен", "female": "направлена"}[case.patient.sex.value]
-    assert "".join(r["text"] for r in item["runs"]) == (
+    assert "".join(r.text for r in item.runs) == (
         "освидетельствование завершено; освидетельствование не завершено "
         f"({sex} на консультацию (в центральную МРЭК, в ГУ РНПЦ медэкспертизы и реабилитации, "
         "составлена программа дополнительного обследования пациента МРЭК, "
         "отказ от явки на освидетельствование для завершения МСЭ)"
     )
-    assert [r["text"] for r in item["runs"] if r["chosen"]] == [
+    assert [r.text for r in item.runs if r.chosen] == [
         "освидетельствование завершено",
         "освидетельствование не завершено",
         "в ГУ РНПЦ медэкспертизы и реабилитации",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from msedocs.contract import Document, Item
 from msedocs.forms import REGISTRY
 from msedocs.forms.card import CARD
 from msedocs.forms.mpr_conclusion import MPR_CONCLUSION
@@ -25,23 +26,23 @@ def _case(name: str) -> Case:
     return load_case(CASES / f"{name}.json")
 
 
-def _walk(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _walk(items: Sequence[Item]) -> Iterator[Item]:
     for item in items:
         yield item
-        yield from _walk(item["children"])
+        yield from _walk(item.children)
 
 
-def _numbers(data: dict[str, Any], top: bool = False) -> list[str]:
-    items = data["items"] if top else list(_walk(data["items"]))
-    return [i["no"] for i in items if i["no"]]
+def _numbers(data: Document, top: bool = False) -> list[str]:
+    items = data.items if top else list(_walk(data.items))
+    return [i.no for i in items if i.no]
 
 
-def _item(data: dict[str, Any], no: str) -> dict[str, Any]:
-    return next(i for i in _walk(data["items"]) if i["no"] == no)
+def _item(data: Document, no: str) -> Item:
+    return next(i for i in _walk(data.items) if i.no == no)
 
 
-def _chosen(item: dict[str, Any]) -> list[str]:
-    return [o["value"] for o in item["options"] if o["selected"]]
+def _chosen(item: Item) -> list[str]:
+    return [o.value for o in item.options if o.selected]
 
 
 def test_both_forms_registered():
@@ -57,30 +58,30 @@ def test_both_forms_registered():
 def test_card_items_in_order():
     data = CARD.data(_case("occupational_disease_percentages"))
     assert _numbers(data, top=True) == [str(n) for n in range(1, 9)]
-    assert data["items"][0]["key"] == "patientName"
-    assert _item(data, "4")["footnote"] == 1
-    assert data["footnotes"] == ["1 Заполняется при наличии законного представителя."]
+    assert data.items[0].key == "patientName"
+    assert _item(data, "4").footnote == 1
+    assert data.footnotes == ("1 Заполняется при наличии законного представителя.",)
 
 
 def test_card_results_one_row_per_past_decision_then_the_current_one():
     case = _case("occupational_disease_percentages")
-    rows = _item(CARD.data(case), "8")["rows"]
+    rows = _item(CARD.data(case), "8").table.rows
     assert len(rows) == len(case.history) + 1
-    assert [r["no"]["value"] for r in rows] == list(range(1, len(rows) + 1))
-    dates = [r["date"]["value"] for r in rows]
+    assert [r.cell("no").value for r in rows] == list(range(1, len(rows) + 1))
+    dates = [r.cell("date").value for r in rows]
     assert dates == sorted(dates)
     assert dates[-1] == case.decision.date.isoformat()
-    assert rows[-1]["commission"]["display"] == case.commission.name
-    assert rows[-1]["certificate"]["display"] == "серия МИ № 1187307"
-    assert "III группа" in rows[-1]["conclusion"]["display"]
-    assert rows[3]["certificate"]["display"] == "серия МИ № 0874215 (дубликат)"
-    assert rows[0]["date"]["display"] == format_date(dt.date(2019, 5, 21))
+    assert rows[-1].cell("commission").display == case.commission.name
+    assert rows[-1].cell("certificate").display == "серия МИ № 1187307"
+    assert "III группа" in rows[-1].cell("conclusion").display
+    assert rows[3].cell("certificate").display == "серия МИ № 0874215 (дубликат)"
+    assert rows[0].cell("date").display == format_date(dt.date(2019, 5, 21))
 
 
 def test_card_rows_sorted_by_date_whatever_the_input_order():
     case = _case("occupational_disease_percentages")
     shuffled = case.model_copy(update={"history": list(reversed(case.history))})
-    dates = [r["date"]["value"] for r in _item(CARD.data(shuffled), "8")["rows"]]
+    dates = [r.cell("date").value for r in _item(CARD.data(shuffled), "8").table.rows]
     assert dates == sorted(dates)
 
 
@@ -89,18 +90,18 @@ def test_card_current_decision_not_repeated_when_already_in_history():
     assert case.decision is not None
     same = PastDecision(date=case.decision.date, commission=case.commission.name, conclusion="то же решение")
     dup = case.model_copy(update={"history": [*case.history, same]})
-    assert len(_item(CARD.data(dup), "8")["rows"]) == len(case.history) + 1
+    assert len(_item(CARD.data(dup), "8").table.rows) == len(case.history) + 1
 
 
 def test_card_review_noted_and_not_recognised_worded():
-    rows = _item(CARD.data(_case("central_mrek_cancelled")), "8")["rows"]
-    assert rows[0]["conclusion"]["display"] == "инвалидом не признан"
-    assert rows[-1]["note"]["display"].endswith("№ 771: отменяется")
+    rows = _item(CARD.data(_case("central_mrek_cancelled")), "8").table.rows
+    assert rows[0].cell("conclusion").display == "инвалидом не признан"
+    assert rows[-1].cell("note").display.endswith("№ 771: отменяется")
     case = _case("not_recognised")
-    rows = _item(CARD.data(case), "8")["rows"]
+    rows = _item(CARD.data(case), "8").table.rows
     # «признан(а)» printed in the form matching the patient's sex
     assert (
-        rows[-1]["conclusion"]["display"]
+        rows[-1].cell("conclusion").display
         == {"male": "инвалидом не признан", "female": "инвалидом не признана"}[case.patient.sex.value]
     )
 
@@ -115,10 +116,10 @@ def test_card_applies_with_a_decision_or_a_history():
 
 
 def test_card_representative_only_when_there_is_one():
-    assert _item(CARD.data(_case("in_absentia")), "4")["display"] == ""
+    assert _item(CARD.data(_case("in_absentia")), "4").display == ""
     child = _case("child_with_representative")
     assert child.representative is not None
-    assert _item(CARD.data(child), "4")["display"] == child.representative.name.full
+    assert _item(CARD.data(child), "4").display == child.representative.name.full
 
 
 # --- the MPR conclusion --------------------------------------------------------------
@@ -141,17 +142,17 @@ def test_mpr_items_and_sub_items_in_order():
         return tuple(int(p) for p in no.split("."))
 
     assert numbers == sorted(numbers, key=key)
-    assert data["items"][0]["key"] == "patientName"
+    assert data.items[0].key == "patientName"
 
 
 def test_mpr_header_and_signers():
     case = _case("occupational_disease_percentages")
     data = MPR_CONCLUSION.data(case)
-    issue = next(h for h in data["header"] if h["key"] == "issue")
-    assert [c["display"] for c in issue["children"]] == [format_date(dt.date(2026, 7, 20)), "212"]
-    assert [s["names"] for s in data["signatures"]] == [["А.П. Гарэцкая"], ["І.А. Мацкевіч"]]
-    age = _item(data, "3")["children"][1]
-    assert age["value"] == 61
+    issue = next(h for h in data.header if h.key == "issue")
+    assert [c.display for c in issue.children] == [format_date(dt.date(2026, 7, 20)), "212"]
+    assert [s.names for s in data.signatures] == [("А.П. Гарэцкая",), ("І.А. Мацкевіч",)]
+    age = _item(data, "3").children[1]
+    assert age.value == 61
 
 
 def test_mpr_chosen_options():
@@ -161,21 +162,21 @@ def test_mpr_chosen_options():
     assert _chosen(_item(data, "8.3")) == ["loss_percent"]
     assert _chosen(_item(data, "8.4")) == ["ipra_correction"]
     assert _chosen(_item(data, "8.6")) == ["employment"]
-    assert _item(data, "8.6")["other"].startswith("сохранение занятости")
+    assert _item(data, "8.6").other.startswith("сохранение занятости")
     assert _chosen(_item(data, "9")) == ["group_III"]
-    assert _item(data, "10")["display"] == "50"
+    assert _item(data, "10").display == "50"
     assert _chosen(_item(data, "11.1")) == ["vocational"]
     assert _chosen(_item(data, "14")) == ["special_conditions"]
-    basis = _item(data, "15.2")["children"][0]
+    basis = _item(data, "15.2").children[0]
     assert _chosen(basis) == ["certification", "sanitary"]
-    where = _item(data, "15.8")["children"][0]
+    where = _item(data, "15.8").children[0]
     assert _chosen(where) == ["employer"]
-    assert [c["display"] for c in _item(data, "17")["children"]] == ["1", "2"]
+    assert [c.display for c in _item(data, "17").children] == ["1", "2"]
 
     other = MPR_CONCLUSION.data(_case("not_recognised"))
     assert _chosen(_item(other, "9")) == ["not_disabled"]
     assert _chosen(_item(other, "14")) == ["not_pensioner"]
-    assert _item(other, "18")["display"] == ""
+    assert _item(other, "18").display == ""
 
 
 def test_mpr_applies_only_with_mpr_data():
@@ -204,17 +205,17 @@ def test_mpr_child_of_14_to_18_with_representative():
     case = load_case(child)
     data = MPR_CONCLUSION.data(case)
     assert case.representative is not None
-    assert _item(data, "2")["display"] == case.representative.name.full
-    assert _item(data, "3")["children"][1]["value"] == 15
-    assert _item(data, "6")["display"] == str(case.representative.addresses.registration)
-    assert _item(data, "7")["display"] == str(
+    assert _item(data, "2").display == case.representative.name.full
+    assert _item(data, "3").children[1].value == 15
+    assert _item(data, "6").display == str(case.representative.addresses.registration)
+    assert _item(data, "7").display == str(
         case.representative.addresses.actual or case.representative.addresses.registration
     )
     assert _chosen(_item(data, "8.5")) == ["vocational", "secondary_special"]
-    assert _item(data, "8.5")["other"] == "швея, оператор ЭВМ"
+    assert _item(data, "8.5").other == "швея, оператор ЭВМ"
     assert _chosen(_item(data, "9")) == ["child_2"]
-    assert _item(data, "16.1")["display"] == "работа с компьютером"
-    assert _item(data, "19.2")["display"] == "обычный"
+    assert _item(data, "16.1").display == "работа с компьютером"
+    assert _item(data, "19.2").display == "обычный"
 
 
 def test_mpr_pension_options_exclusive():
@@ -311,8 +312,8 @@ def test_mpr_child_addresses_empty_for_an_adult_with_a_representative():
     case = load_case(d)
     assert case.representative is not None
     data = MPR_CONCLUSION.data(case)
-    assert _item(data, "2")["display"] == case.representative.name.full
-    assert _item(data, "6")["display"] == "" and _item(data, "7")["display"] == ""
+    assert _item(data, "2").display == case.representative.name.full
+    assert _item(data, "6").display == "" and _item(data, "7").display == ""
     root = _html(MPR_CONCLUSION, case)
     assert _html_item(root, "6. ").find(".//span[@class='blank']") is not None
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from msedocs.contract import Document, Item
 from msedocs.errors import InputError
 from msedocs.forms import REGISTRY
 from msedocs.forms.exam_programme import EXAM_PROGRAMME
@@ -41,18 +42,18 @@ def _case(name: str) -> Case:
     return _load(CASES / f"{name}.json")
 
 
-def walk(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def walk(items: Sequence[Item]) -> Iterator[Item]:
     for item in items:
         yield item
-        yield from walk(item["children"])
+        yield from walk(item.children)
 
 
-def by_key(data: dict[str, Any], key: str) -> dict[str, Any]:
-    return next(i for i in walk(data["header"] + data["items"]) if i["key"] == key)
+def by_key(data: Document, key: str) -> Item:
+    return next(i for i in walk(data.header + data.items) if i.key == key)
 
 
-def chosen(item: dict[str, Any]) -> list[str]:
-    return [o["value"] for o in item["options"] if o["selected"]]
+def chosen(item: Item) -> list[str]:
+    return [o.value for o in item.options if o.selected]
 
 
 # --- registry and applicability ---------------------------------------------------------
@@ -87,13 +88,13 @@ def test_fixtures_carry_the_parts():
 
 def test_ipmra_items_in_the_statute_order():
     data = IPMRA.data(_case("adult_first_group_ii"))
-    numbers = [i["no"] for i in walk(data["items"]) if i["no"]]
+    numbers = [i.no for i in walk(data.items) if i.no]
     assert numbers == ["1", "2", "3", "4", "4.1", "4.2", "5", "6", "7", "8", "9", "10", "11", "12"]
     diagnosis = by_key(data, "diagnosis")
-    assert [c["no"] for c in diagnosis["children"]] == ["4.1", "4.2"]
-    assert diagnosis["children"][1]["label"] == "сопутствующие заболевания"
-    assert data["items"][-1]["key"] == "fillDate"
-    assert data["title"] == "Индивидуальная программа медицинской реабилитации, абилитации пациента"
+    assert [c.no for c in diagnosis.children] == ["4.1", "4.2"]
+    assert diagnosis.children[1].label == "сопутствующие заболевания"
+    assert data.items[-1].key == "fillDate"
+    assert data.title == "Индивидуальная программа медицинской реабилитации, абилитации пациента"
 
 
 @pytest.mark.parametrize("name", IPMRA_CASES)
@@ -102,20 +103,20 @@ def test_ipmra_values_come_from_the_case(name):
     assert case.ipmra is not None
     p = case.ipmra
     data = IPMRA.data(case)
-    assert by_key(data, "patientName")["display"] == case.patient.name.full
-    assert by_key(data, "birthDate")["display"] == format_date(case.patient.birth_date)
-    assert by_key(data, "mainDisease")["display"] == p.main_disease
-    assert by_key(data, "concomitantDisease")["display"] == (p.concomitant_disease or "")
-    assert by_key(data, "fillDate")["display"] == format_date(p.fill_date)
-    status = by_key(data, "disabilityStatus")["display"]
+    assert by_key(data, "patientName").display == case.patient.name.full
+    assert by_key(data, "birthDate").display == format_date(case.patient.birth_date)
+    assert by_key(data, "mainDisease").display == p.main_disease
+    assert by_key(data, "concomitantDisease").display == (p.concomitant_disease or "")
+    assert by_key(data, "fillDate").display == format_date(p.fill_date)
+    status = by_key(data, "disabilityStatus").display
     if p.status is None:
         assert status == ""
     else:
         assert status == (p.status.group or p.status.degree).label  # type: ignore[union-attr]
-    (sig,) = data["signatures"]
-    assert sig["names"] == [p.physician.initials]
-    assert sig["title"] == "Врач-специалист, ответственный за составление данной программы"
-    assert not sig["seal"]
+    (sig,) = data.signatures
+    assert sig.names == (p.physician.initials,)
+    assert sig.title == "Врач-специалист, ответственный за составление данной программы"
+    assert not sig.seal
 
 
 @pytest.mark.parametrize("name", IPMRA_CASES)
@@ -123,18 +124,18 @@ def test_ipmra_function_table_has_all_13_rows_with_before_and_after(name):
     case = _case(name)
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "impairments")
-    assert item["table"]
-    assert [c["key"] for c in item["columns"]] == ["function", "before", "after", "dynamics"]
-    assert "до медицинской реабилитации" in item["columns"][1]["label"]
-    assert "после медицинской реабилитации" in item["columns"][2]["label"]
-    assert [r["function"]["value"] for r in item["rows"]] == [k.value for k in ImpairmentKind]
-    assert item["rows"][2]["function"]["display"].startswith("нарушения сенсорных функций (зрения, слуха")
+    assert item.table
+    assert [c.key for c in item.table.columns] == ["function", "before", "after", "dynamics"]
+    assert "до медицинской реабилитации" in item.table.columns[1].label
+    assert "после медицинской реабилитации" in item.table.columns[2].label
+    assert [r.cell("function").value for r in item.table.rows] == [k.value for k in ImpairmentKind]
+    assert item.table.rows[2].cell("function").display.startswith("нарушения сенсорных функций (зрения, слуха")
     recorded = {a.kind.value: a for a in case.ipmra.impairments}
-    for row in item["rows"]:
-        a = recorded.get(row["function"]["value"])
-        assert row["before"]["value"] == (a.before.value if a and a.before else None)
-        assert row["after"]["display"] == (a.after.label if a and a.after else "")
-        assert row["dynamics"]["display"] == ((a.dynamics or "") if a else "")
+    for row in item.table.rows:
+        a = recorded.get(row.cell("function").value)
+        assert row.cell("before").value == (a.before.value if a and a.before else None)
+        assert row.cell("after").display == (a.after.label if a and a.after else "")
+        assert row.cell("dynamics").display == ((a.dynamics or "") if a else "")
 
 
 @pytest.mark.parametrize("name", IPMRA_CASES)
@@ -142,82 +143,82 @@ def test_ipmra_activity_table_has_the_5_basic_categories(name):
     case = _case(name)
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "activityLimits")
-    assert [c["key"] for c in item["columns"]] == ["category", "fcBefore", "fcAfter", "effectiveness"]
-    assert [r["category"]["display"] for r in item["rows"]] == [b.label for b in BasicActivity]
+    assert [c.key for c in item.table.columns] == ["category", "fcBefore", "fcAfter", "effectiveness"]
+    assert [r.cell("category").display for r in item.table.rows] == [b.label for b in BasicActivity]
     recorded = {a.category.value: a for a in case.ipmra.activities}
-    for row in item["rows"]:
-        a = recorded.get(row["category"]["value"])
-        assert row["fcBefore"]["value"] == (a.fc_before if a else None)
-        assert row["fcAfter"]["value"] == (a.fc_after if a else None)
+    for row in item.table.rows:
+        a = recorded.get(row.cell("category").value)
+        assert row.cell("fcBefore").value == (a.fc_before if a else None)
+        assert row.cell("fcAfter").value == (a.fc_after if a else None)
 
 
 def test_ipmra_measures_table_rows_1_to_11_6():
     case = _case("adult_first_group_ii")
     assert case.ipmra is not None
     item = by_key(IPMRA.data(case), "measures")
-    numbers = [r["number"]["display"] for r in item["rows"]]
+    numbers = [r.cell("number").display for r in item.table.rows]
     assert numbers == [str(i) for i in range(1, 12)] + [f"11.{i}" for i in range(1, 7)]
-    assert [c["label"] for c in item["columns"]] == [
+    assert [c.label for c in item.table.columns] == [
         "№ п/п",
         "Методы медицинской реабилитации, медицинской абилитации",
         "Дата назначения",
         "Дата выполнения",
     ]
-    rows = {r["number"]["display"]: r for r in item["rows"]}
-    assert rows["1"]["method"]["display"] == "Психотерапия, психокоррекция"
-    assert rows["1"]["prescribed"]["value"] is None
-    assert rows["11"]["method"]["display"] == DEVICES_WORDING
+    rows = {r.cell("number").display: r for r in item.table.rows}
+    assert rows["1"].cell("method").display == "Психотерапия, психокоррекция"
+    assert rows["1"].cell("prescribed").value is None
+    assert rows["11"].cell("method").display == DEVICES_WORDING
     for m in case.ipmra.measures:
         row = rows[m.method.value]
-        assert row["method"]["display"].startswith(m.method.label)
+        assert row.cell("method").display.startswith(m.method.label)
         if m.detail:
-            assert row["method"]["display"].endswith(m.detail)
-        assert row["prescribed"]["display"] == format_date(m.prescribed)
-        assert row["done"]["value"] == (m.done.isoformat() if m.done else None)
+            assert row.cell("method").display.endswith(m.detail)
+        assert row.cell("prescribed").display == format_date(m.prescribed)
+        assert row.cell("done").value == (m.done.isoformat() if m.done else None)
     for i, d in enumerate(case.ipmra.devices, start=1):
-        assert rows[f"11.{i}"]["method"]["display"] == d.name
-        assert rows[f"11.{i}"]["done"]["display"] == format_date(d.done)
-    assert rows["11.6"]["method"]["display"] == ""
+        assert rows[f"11.{i}"].cell("method").display == d.name
+        assert rows[f"11.{i}"].cell("done").display == format_date(d.done)
+    assert rows["11.6"].cell("method").display == ""
     assert [m.value for m in RehabMethod] == [str(i) for i in range(1, 11)]
 
 
 def test_ipmra_chosen_options():
     data = IPMRA.data(_case("adult_first_group_ii"))
     assert chosen(by_key(data, "rehabPotential")) == ["medium"]
-    assert [o["label"] for o in by_key(data, "rehabPotential")["options"]] == [
+    assert [o.label for o in by_key(data, "rehabPotential").options] == [
         "высокий",
         "средний",
         "низкий",
         "крайне низкий",
     ]
     goals = by_key(data, "goals")
-    assert [c["value"] for c in goals["children"]] == ["partial", None, "partial"]
-    assert goals["sep"] == "; "
-    (part,) = goals["children"][0]["parts"]  # the goal's wording over «(полностью, частично)»
-    assert part["heading"].startswith("восстановление или развитие") and part["brackets"] and part["selected"]
-    assert [o["label"] for o in part["options"]] == ["полностью", "частично"]
-    assert not goals["children"][1]["parts"][0]["selected"]
-    assert goals["children"][2]["suffix"] == "(нужное подчеркнуть)."
+    assert [c.value for c in goals.children] == ["partial", None, "partial"]
+    assert goals.sep == "; "
+    (part,) = goals.children[0].parts  # the goal's wording over «(полностью, частично)»
+    assert part.heading.startswith("восстановление или развитие") and part.brackets and part.selected
+    assert [o.label for o in part.options] == ["полностью", "частично"]
+    assert not goals.children[1].parts[0].selected
+    assert goals.children[2].suffix == "(нужное подчеркнуть)."
     fulfilment = by_key(data, "fulfilment")
     assert chosen(fulfilment) == ["partial"]
-    assert [o["label"] for o in fulfilment["options"]] == [
+    assert [o.label for o in fulfilment.options] == [
         "выполнена в полном объеме",
         "выполнена частично",
         "не выполнена",
     ]
     reasons = by_key(data, "nonFulfilmentReasons")
-    assert chosen(reasons) == ["refusal"] and reasons["other"]
+    assert chosen(reasons) == ["refusal"] and reasons.other
     assert chosen(by_key(data, "continuation")) == ["needs"]
     assert chosen(by_key(data, "settings")) == ["outpatient", "vkk_tssr"]
 
 
 def test_ipmra_child_has_a_degree_and_no_reason():
     data = IPMRA.data(_case("child_with_representative"))
-    assert by_key(data, "disabilityStatus")["display"] == "вторая степень утраты здоровья"
+    assert by_key(data, "disabilityStatus").display == "вторая степень утраты здоровья"
     assert chosen(by_key(data, "fulfilment")) == ["full"]
-    assert chosen(by_key(data, "nonFulfilmentReasons")) == [] and by_key(data, "nonFulfilmentReasons")["other"] is None
+    assert chosen(by_key(data, "nonFulfilmentReasons")) == [] and by_key(data, "nonFulfilmentReasons").other is None
     assert chosen(by_key(data, "settings")) == ["outpatient", "inpatient"]
-    assert [c["value"] for c in by_key(data, "goals")["children"]] == ["partial", "full", "partial"]
+    assert [c.value for c in by_key(data, "goals").children] == ["partial", "full", "partial"]
 
 
 def test_ipmra_html_tables_have_before_after_headers_and_column_numbers():
@@ -282,12 +283,12 @@ def test_ipmra_function_wording_follows_the_kinds():
 
 def test_programme_items_in_the_statute_order():
     data = EXAM_PROGRAMME.data(_case("refused_additional_exam"))
-    numbers = [i["no"] for i in walk(data["items"]) if i["no"]]
+    numbers = [i.no for i in walk(data.items) if i.no]
     assert numbers == ["1", "2", "3", "4", "5", "6", "7", "8"]
-    keys = [i["key"] for i in data["items"]]
+    keys = [i.key for i in data.items]
     assert keys[:2] == ["organisation", "organisationAddress"]
     assert keys[-1] == "date"
-    assert [h["key"] for h in data["header"]] == ["commissionName", "number"]
+    assert [h.key for h in data.header] == ["commissionName", "number"]
 
 
 def test_programme_values_come_from_the_case():
@@ -295,15 +296,15 @@ def test_programme_values_come_from_the_case():
     p = case.exam_programme
     assert p is not None
     data = EXAM_PROGRAMME.data(case)
-    assert by_key(data, "commissionName")["display"] == case.commission.name
-    assert by_key(data, "number")["display"] == p.number
-    assert by_key(data, "organisation")["display"] == p.addressee.name
-    assert by_key(data, "organisationAddress")["display"] == str(p.addressee.address)
-    assert by_key(data, "idNumber")["display"] == case.patient.id_number
-    assert by_key(data, "purpose")["display"] == p.purpose
-    assert by_key(data, "diagnosis")["display"] == p.diagnosis
-    assert by_key(data, "date")["display"] == format_date(p.date)
-    assert by_key(data, "registrationAddress")["display"] == str(case.patient.addresses.registration)
+    assert by_key(data, "commissionName").display == case.commission.name
+    assert by_key(data, "number").display == p.number
+    assert by_key(data, "organisation").display == p.addressee.name
+    assert by_key(data, "organisationAddress").display == str(p.addressee.address)
+    assert by_key(data, "idNumber").display == case.patient.id_number
+    assert by_key(data, "purpose").display == p.purpose
+    assert by_key(data, "diagnosis").display == p.diagnosis
+    assert by_key(data, "date").display == format_date(p.date)
+    assert by_key(data, "registrationAddress").display == str(case.patient.addresses.registration)
 
 
 def test_programme_signed_by_the_chairman_with_the_seal_on_paper_only():
@@ -311,11 +312,11 @@ def test_programme_signed_by_the_chairman_with_the_seal_on_paper_only():
 
     case = _case("refused_additional_exam")
     data = EXAM_PROGRAMME.data(case)
-    (sig,) = data["signatures"]
-    assert sig["title"] == "Председатель МРЭК"
-    assert sig["names"] == [case.commission.chairman.initials]
-    assert sig["seal"] and sig["seal_footnote"] == 1
-    assert data["footnotes"][0].startswith("1 Печать проставляется при оформлении программы")
+    (sig,) = data.signatures
+    assert sig.title == "Председатель МРЭК"
+    assert sig.names == (case.commission.chairman.initials,)
+    assert sig.seal and sig.seal_footnote == 1
+    assert data.footnotes[0].startswith("1 Печать проставляется при оформлении программы")
     assert "М.П." in render_html(data, paper=True)
     assert "М.П." not in render_html(data, paper=False)
 
@@ -327,14 +328,14 @@ def test_programme_number_printed_in_the_title():
     html = etree.HTML(render_html(data))
     (h1,) = html.findall(".//h1")
     text = " ".join("".join(h1.itertext()).split())
-    assert text == f"{data['title']} № {by_key(data, 'number')['display']}"
+    assert text == f"{data.title} № {by_key(data, 'number').display}"
 
 
 def test_programme_diagnosis_is_optional():
     d = _raw("refused_additional_exam")
     del d["exam_programme"]["diagnosis"]
     data = EXAM_PROGRAMME.data(_load(d))
-    assert by_key(data, "diagnosis")["value"] is None
+    assert by_key(data, "diagnosis").value is None
 
 
 # --- print layout and schema annotations (audit against appendices 8 and 9) ---------------
@@ -355,7 +356,9 @@ def test_ipmra_pdf_prints_each_measure_date_on_one_line(name):
 
     data = IPMRA.data(_case(name))
     lines = _layout_lines(html_to_pdf(render_html(data)))
-    dates = {row[key]["display"] for row in by_key(data, "measures")["rows"] for key in ("prescribed", "done")} - {""}
+    table = by_key(data, "measures").table
+    assert table is not None
+    dates = {row.cell(key).display for row in table.rows for key in ("prescribed", "done")} - {""}
     assert dates
     broken = [d for d in sorted(dates) if not any(d in line for line in lines)]
     assert not broken, f"dates broken across lines in the measures table: {broken}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from msedocs.contract import Item
 from msedocs.forms.conclusion import CONCLUSION
 from msedocs.forms.referral import PRINTED_PURPOSES, REFERRAL, DisabilityStatusBefore
 from msedocs.forms.slip import SLIP
@@ -161,43 +162,43 @@ CASES = list(_cases())
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _by_no(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _by_no(items: Sequence[Item]) -> dict[str, Item]:
     out: dict[str, dict[str, Any]] = {}
 
-    def walk(level: list[dict[str, Any]]) -> None:
+    def walk(level: Sequence[Item]) -> None:
         for it in level:
-            if it["no"]:
-                out[it["no"]] = it
-            walk(it["children"])
+            if it.no:
+                out[it.no] = it
+            walk(it.children)
 
     walk(items)
     return out
 
 
-def _by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {it["key"]: it for it in items}
+def _by_key(items: Sequence[Item]) -> dict[str, Item]:
+    return {it.key: it for it in items}
 
 
-def _child(item: dict[str, Any], key: str) -> dict[str, Any]:
-    return _by_key(item["children"])[key]
+def _child(item: Item, key: str) -> Item:
+    return _by_key(item.children)[key]
 
 
-def _selected(item: dict[str, Any]) -> list[str]:
-    return [o["value"] for o in item["options"] if o["selected"]]
+def _selected(item: Item) -> list[str]:
+    return [o.value for o in item.options if o.selected]
 
 
-def _check_keys(items: list[dict[str, Any]]) -> None:
-    keys = [it["key"] for it in items]
+def _check_keys(items: Sequence[Item]) -> None:
+    keys = [it.key for it in items]
     assert len(keys) == len(set(keys)), keys
     for it in items:
-        assert XML_NAME.match(it["key"]), it["key"]
-        for col in it.get("columns", []):
-            assert XML_NAME.match(col["key"]), col["key"]
-        _check_keys(it["children"])
+        assert XML_NAME.match(it.key), it.key
+        for col in it.table.columns if it.table else ():
+            assert XML_NAME.match(col.key), col.key
+        _check_keys(it.children)
 
 
-def _empty(item: dict[str, Any]) -> bool:
-    return item["value"] in (None, [], "") and all(_empty(ch) for ch in item["children"])
+def _empty(item: Item) -> bool:
+    return item.value in (None, [], "") and all(_empty(ch) for ch in item.children)
 
 
 # --- the referral --------------------------------------------------------------------------------
@@ -209,42 +210,42 @@ def test_referral(load: Callable[[], Case]) -> None:
     assert REFERRAL.applies_to(case)
     data = REFERRAL.data(case)
     r = case.referral
-    assert data["form_id"] == "by-referral"
-    _check_keys(data["header"])
-    _check_keys(data["items"])
+    assert data.form_id == "by-referral"
+    _check_keys(data.header)
+    _check_keys(data.items)
 
-    header = _by_key(data["header"])
+    header = _by_key(data.header)
     assert list(header) == ["organisationName", "organisationAddress", "vkkDecisionDate", "place"]
-    assert header["vkkDecisionDate"]["value"] == r.vkk_decision_date.isoformat()
-    assert header["place"]["value"] == r.place.value
+    assert header["vkkDecisionDate"].value == r.vkk_decision_date.isoformat()
+    assert header["place"].value == r.place.value
     assert _selected(header["place"]) == [r.place.value]
-    assert header["place"]["other"] == r.place_other
+    assert header["place"].other == r.place_other
 
-    numbers = [it["no"] for it in data["items"] if it["no"]]
+    numbers = [it.no for it in data.items if it.no]
     assert numbers == [str(n) for n in range(1, 32)]
-    assert [it["key"] for it in data["items"] if not it["no"]] == [
+    assert [it.key for it in data.items if not it.no] == [
         "phones",
         "representativePhones",
         "ipmraFulfilment",
     ]
-    items = _by_no(data["items"])
-    assert [items[n]["no"] for n in ("27.1", "27.2", "27.3")] == ["27.1", "27.2", "27.3"]
+    items = _by_no(data.items)
+    assert [items[n].no for n in ("27.1", "27.2", "27.3")] == ["27.1", "27.2", "27.3"]
     for no in ("9", "13"):
-        assert [ch["key"] for ch in items[no]["children"]] == ["kind", "series", "number", "issuer", "issueDate"]
+        assert [ch.key for ch in items[no].children] == ["kind", "series", "number", "issuer", "issueDate"]
     doc = case.patient.identity_document
     if doc is not None:  # item 9 prints the kind of document as well as its series and number
-        assert [ch["display"] for ch in items["9"]["children"]][:3] == [doc.kind, doc.series or "", doc.number]
-    assert items["13"]["label_end"] == ","  # «…законного представителя пациента¹, серия»
+        assert [ch.display for ch in items["9"].children][:3] == [doc.kind, doc.series or "", doc.number]
+    assert items["13"].label_end == ","  # «…законного представителя пациента¹, серия»
 
     # choices
-    assert items["4"]["value"] == case.patient.sex.value
-    assert items["15"]["multi"] is True
-    assert set(items["15"]["value"]) == {k.value for k in r.kinds}
-    assert set(items["20"]["value"]) == {s.value for s in r.information_sources}
-    assert items["20"]["other"] == r.information_documents
-    assert items["30"]["value"] == (r.prognosis.value if r.prognosis else None)
-    ipmra = _by_key(data["items"])["ipmraFulfilment"]
-    assert ipmra["value"] == (r.ipmra_fulfilment.value if r.ipmra_fulfilment else None)
+    assert items["4"].value == case.patient.sex.value
+    assert items["15"].multi is True
+    assert set(items["15"].value) == {k.value for k in r.kinds}
+    assert set(items["20"].value) == {s.value for s in r.information_sources}
+    assert items["20"].other == r.information_documents
+    assert items["30"].value == (r.prognosis.value if r.prognosis else None)
+    ipmra = _by_key(data.items)["ipmraFulfilment"]
+    assert ipmra.value == (r.ipmra_fulfilment.value if r.ipmra_fulfilment else None)
     status = r.status_before
     expected = (
         f"group_{status.group.value}"
@@ -253,56 +254,56 @@ def test_referral(load: Callable[[], Case]) -> None:
         if status.degree
         else DisabilityStatusBefore.NOT_DISABLED.value
     )
-    assert items["14"]["value"] == expected and _selected(items["14"]) == [expected]
+    assert items["14"].value == expected and _selected(items["14"]) == [expected]
     printed = {m.value for m in PRINTED_PURPOSES}
-    assert set(items["31"]["value"]) == {p.value for p in r.purposes} & printed
+    assert set(items["31"].value) == {p.value for p in r.purposes} & printed
     not_printed = [p.label for p in r.purposes if p.value not in printed]
     for text in not_printed + ([r.purpose_other] if r.purpose_other else []):
-        assert text in (items["31"]["other"] or "")
+        assert text in (items["31"].other or "")
 
     # table 22 and its total
     t22 = items["22"]
-    assert t22["footnote"] == 2 and t22["total_label"] == "Всего дней временной нетрудоспособности:"
-    assert [c["key"] for c in t22["columns"]] == ["number", "start", "end", "days", "diagnosis"]
-    assert len(t22["rows"]) == len(r.incapacity)
-    assert [row["number"]["value"] for row in t22["rows"]] == list(range(1, len(r.incapacity) + 1))
-    assert sum(row["days"]["value"] for row in t22["rows"]) == sum(p.days for p in r.incapacity)
+    assert t22.footnote == 2 and t22.table.total_label == "Всего дней временной нетрудоспособности:"
+    assert [c.key for c in t22.table.columns] == ["number", "start", "end", "days", "diagnosis"]
+    assert len(t22.table.rows) == len(r.incapacity)
+    assert [row.cell("number").value for row in t22.table.rows] == list(range(1, len(r.incapacity) + 1))
+    assert sum(row.cell("days").value for row in t22.table.rows) == sum(p.days for p in r.incapacity)
     if r.incapacity:
-        assert int(t22["total"]) == sum(p.days for p in r.incapacity)
+        assert int(t22.table.total) == sum(p.days for p in r.incapacity)
     else:
-        assert not t22["total"]
-    assert len(items["23"]["rows"]) == len(r.hospitalisations)
-    assert [c["key"] for c in items["23"]["columns"]] == ["start", "end", "place", "diagnosis"]
+        assert not t22.table.total
+    assert len(items["23"].table.rows) == len(r.hospitalisations)
+    assert [c.key for c in items["23"].table.columns] == ["start", "end", "place", "diagnosis"]
 
     # 27-29
-    assert items["27.1"]["display"] == ", ".join(r.diagnosis.icd10)
-    assert len(items["28"]["rows"]) == len(r.impairments)
-    fc = {o["value"]: o for o in items["29"]["options"] if o["selected"]}
+    assert items["27.1"].display == ", ".join(r.diagnosis.icd10)
+    assert len(items["28"].table.rows) == len(r.impairments)
+    fc = {o.value: o for o in items["29"].options if o.selected}
     assert fc.keys() == {a.category.value for a in r.activity_limits}
-    assert items["29"]["label"].startswith("Предварительная оценка ограничений категорий жизнедеятельности")
+    assert items["29"].label.startswith("Предварительная оценка ограничений категорий жизнедеятельности")
 
     # representative: items 10-13 marked with footnote 1, empty without a representative
     rep_items = [items[n] for n in ("10", "11", "12", "13")] + [
-        _by_key(data["items"])["representativePhones"]
+        _by_key(data.items)["representativePhones"]
     ]
-    assert all(items[n]["footnote"] == 1 for n in ("10", "11", "12", "13"))
+    assert all(items[n].footnote == 1 for n in ("10", "11", "12", "13"))
     if case.representative is None:
         assert all(_empty(it) for it in rep_items)
     else:
-        assert items["10"]["value"] == case.representative.name.full
-        assert items["11"]["value"] == str(case.representative.addresses.registration)
-        assert items["12"]["value"]
+        assert items["10"].value == case.representative.name.full
+        assert items["11"].value == str(case.representative.addresses.registration)
+        assert items["12"].value
         if case.representative.identity_document:
-            assert _child(items["13"], "number")["value"] == case.representative.identity_document.number
+            assert _child(items["13"], "number").value == case.representative.identity_document.number
 
     # signatures, footnotes, the slip after the cut line
-    sig = {s["role"]: s for s in data["signatures"]}
-    assert sig["vkk_chairman"]["seal"] is True
-    assert sig["vkk_chairman"]["names"] == [r.vkk.chairman.initials]
-    assert sig["vkk_member"]["names"] == ([m.initials for m in r.vkk.members] or [""])
-    assert [f[0] for f in data["footnotes"]] == ["1", "2", "3"]
-    assert data["extra"]["slip"] == SLIP.data(case)
-    assert data["extra"]["slip"]["form_id"] == "by-referral-slip"
+    sig = {s.role: s for s in data.signatures}
+    assert sig["vkk_chairman"].seal is True
+    assert sig["vkk_chairman"].names == (r.vkk.chairman.initials,)
+    assert sig["vkk_member"].names == (tuple(m.initials for m in r.vkk.members) or ("",))
+    assert [f[0] for f in data.footnotes] == ["1", "2", "3"]
+    assert data.slip == SLIP.data(case)
+    assert data.slip.form_id == "by-referral-slip"
 
 
 # --- the conclusion ------------------------------------------------------------------------------
@@ -318,70 +319,68 @@ def test_conclusion(load: Callable[[], Case]) -> None:
         return
     assert d is not None and d.conclusion is not None
     data = CONCLUSION.data(case)
-    _check_keys(data["header"])
-    _check_keys(data["items"])
+    _check_keys(data.header)
+    _check_keys(data.items)
 
-    header = _by_key(data["header"])
+    header = _by_key(data.header)
     assert list(header) == ["commissionName", "issue", "sent"]
-    assert header["commissionName"]["label"][:1].islower()  # printed as a caption above the title
-    assert not header["issue"]["label"] and header["issue"]["inline"]
-    assert _child(header["issue"], "number")["value"] == d.conclusion.number
-    assert _child(header["issue"], "date")["value"] == d.conclusion.date.isoformat()
-    assert _child(header["sent"], "date")["value"] == d.conclusion.sent_date.isoformat()
-    assert _child(header["sent"], "addressee")["value"] == d.conclusion.sent_to
+    assert header["commissionName"].label[:1].islower()  # printed as a caption above the title
+    assert not header["issue"].label and header["issue"].inline
+    assert _child(header["issue"], "number").value == d.conclusion.number
+    assert _child(header["issue"], "date").value == d.conclusion.date.isoformat()
+    assert _child(header["sent"], "date").value == d.conclusion.sent_date.isoformat()
+    assert _child(header["sent"], "addressee").value == d.conclusion.sent_to
 
-    assert [it["no"] for it in data["items"]] == [str(n) for n in range(1, 22)]
-    items = _by_no(data["items"])
+    assert [it.no for it in data.items] == [str(n) for n in range(1, 22)]
+    items = _by_no(data.items)
     for sub in ("9.1", "9.2", "10.1", "10.2", "11.1", "11.2", "11.3", "11.4", "15.1", "15.2"):
         assert sub in items
     for no in ("11.1", "11.2", "11.3"):  # one blank each, no sub-labels of our own
-        assert items[no]["kind"] == "text" and items[no]["children"] == []
-    assert _child(header["sent"], "addressee")["caption"] == "(наименование органа, организации)"
+        assert items[no].kind == "text" and items[no].children == ()
+    assert _child(header["sent"], "addressee").caption == "(наименование органа, организации)"
 
     e = case.examination
-    assert items["6"]["multi"]
-    assert items["6"]["value"] == ([e.kind.value, e.presence.value] if e else [])
+    assert items["6"].multi
+    assert items["6"].value == ((e.kind.value, e.presence.value) if e else ())
 
     adult = (case.age_at_decision or 0) >= 18
     if adult:
-        assert items["9.1"]["value"] == (d.group.label if d.group else None)
-        assert items["9.2"]["value"] == d.cause
-        assert items["10.1"]["value"] is None and items["10.2"]["value"] is None
+        assert items["9.1"].value == (d.group.label if d.group else None)
+        assert items["9.2"].value == d.cause
+        assert items["10.1"].value is None and items["10.2"].value is None
     else:
-        assert items["10.1"]["value"] == (d.degree.label if d.degree else None)
-        assert items["10.2"]["value"] == d.cause
-        assert items["9.1"]["value"] is None and items["9.2"]["value"] is None
+        assert items["10.1"].value == (d.degree.label if d.degree else None)
+        assert items["10.2"].value == d.cause
+        assert items["9.1"].value is None and items["9.2"].value is None
 
     w = d.work_capacity_loss
     for i, no in enumerate(("11.1", "11.2", "11.3")):
         ic = w.cases[i] if w and len(w.cases) > i else None
         if ic is None:
-            assert items[no]["value"] is None
+            assert items[no].value is None
         else:
-            assert items[no]["value"].startswith(f"{ic.percent} %, {ic.case}")
-    assert items["11.4"]["value"] == (w.total_percent if w else None)
+            assert items[no].value.startswith(f"{ic.percent} %, {ic.case}")
+    assert items["11.4"].value == (w.total_percent if w else None)
 
-    assert items["12"]["multi"] and set(items["12"]["value"]) == {s.value for s in d.supplements}
-    assert items["14"]["multi"] and set(items["14"]["value"]) == {p.value for p in d.programmes_formed}
+    assert items["12"].multi and set(items["12"].value) == {s.value for s in d.supplements}
+    assert items["14"].multi and set(items["14"].value) == {p.value for p in d.programmes_formed}
     mp = d.missed_period
-    assert _child(items["13"], "from")["value"] == (mp.start.isoformat() if mp else None)
-    assert items["18"]["value"] == (d.onset_date.isoformat() if d.onset_date else None)
+    assert _child(items["13"], "from").value == (mp.start.isoformat() if mp else None)
+    assert items["18"].value == (d.onset_date.isoformat() if d.onset_date else None)
 
     v19 = items["19"]
-    assert _child(v19, "until")["value"] == (d.valid_until.isoformat() if d.valid_until else None)
-    assert _child(v19, "noTerm")["value"] == ("no_term" if d.no_term else None)
-    assert _child(items["20"], "noTerm")["value"] == ("no_term" if w and w.no_term else None)
+    assert _child(v19, "until").value == (d.valid_until.isoformat() if d.valid_until else None)
+    assert _child(v19, "noTerm").value == ("no_term" if d.no_term else None)
+    assert _child(items["20"], "noTerm").value == ("no_term" if w and w.no_term else None)
 
     rv = d.review
-    assert _child(items["21"], "result")["value"] == (rv.result.value if rv else None)
-    assert _child(items["21"], "commission")["value"] == (rv.commission if rv else None)
+    assert _child(items["21"], "result").value == (rv.result.value if rv else None)
+    assert _child(items["21"], "commission").value == (rv.commission if rv else None)
 
-    (sig,) = data["signatures"]
-    assert sig["role"] == "chairman" and sig["seal"] and sig["seal_footnote"] == 1
-    assert sig["name_first"]  # «(инициалы, фамилия) (подпись)», line 2232
-    assert data["footnotes"] == [
-        "1 Печать проставляется при оформлении заключения МРЭК на бумажном носителе."
-    ]
+    (sig,) = data.signatures
+    assert sig.role == "chairman" and sig.seal and sig.seal_footnote == 1
+    assert sig.name_first  # «(инициалы, фамилия) (подпись)», line 2232
+    assert data.footnotes == ("1 Печать проставляется при оформлении заключения МРЭК на бумажном носителе.",)
 
 
 def test_variants_cover_the_cases_of_interest() -> None:

@@ -16,6 +16,7 @@ import pikepdf
 import pytest
 from docx.table import Table
 
+from msedocs.contract import StampRoom
 from msedocs.errors import FormNotApplicableError, InputError
 from msedocs.forms import REGISTRY
 from msedocs.forms.ru_extract import APPEAL, ESIGN_STATEMENT
@@ -157,7 +158,7 @@ def test_electronic_pdf_reserves_room_for_the_stamp_the_paper_one_does_not() -> 
     assert stamp_anchors(electronic) == [stamp.ANCHOR]
     assert stamp_anchors(rendered(PORTAL, "pdf", paper=True)) == []
     room = REGISTRY[FORM.id].stamp_room()
-    assert room == {"anchor": stamp.ANCHOR, "width": stamp.WIDTH, "height": stamp.HEIGHT}  # one signer
+    assert room == StampRoom(stamp.ANCHOR, stamp.WIDTH, stamp.HEIGHT)  # one signer
     assert REGISTRY["by-act"].stamp_room() is None  # Belarusian forms carry no visible stamp
 
 
@@ -480,14 +481,14 @@ def test_appeal_is_the_forms_wording_not_a_filled_blank() -> None:
     data = FORM.data(case(PAPER))
     html = etree.HTML(render_html(data))
     filled = ["".join(v.itertext()) for v in html.iterfind(".//span[@class='v']")]
-    assert data["items"][1]["display"] in filled  # the citizen's name, a filled blank
+    assert data.items[1].display in filled  # the citizen's name, a filled blank
     assert not any("обжаловать" in v for v in filled)
     assert "обжаловать решение бюро" in "".join(html.itertext())
     document = docx.Document(io.BytesIO(rendered(PAPER, "docx", paper=True)))
     runs = [r for p in document.paragraphs for r in p.runs]
     appeal = [r for r in runs if "обжаловать решение бюро" in r.text]
     assert appeal and not any(r.underline for r in appeal)
-    assert any(r.underline for r in runs if data["items"][1]["display"] in r.text)
+    assert any(r.underline for r in runs if data.items[1].display in r.text)
 
 
 def test_docx_number_and_date_under_the_title_are_centred_as_in_the_pdf() -> None:

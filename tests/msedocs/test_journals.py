@@ -207,7 +207,7 @@ def test_long_journal_in_chunks_keeps_numbering_and_one_attachment(cases_jsonl, 
         assert "LiberationSerif" in row and row.split()[-5] == "yes", row
     body = "\n".join(pages_chunked).split("1 Международная статистическая")[0]  # before the footnotes
     numbers = [int(n) for n in re.findall(r"(?m)^(\d+) [А-ЯЁІЎ]", body)]
-    assert numbers == list(range(1, len(data["rows"]) + 1))
+    assert numbers == list(range(1, len(data.rows) + 1))
 
 
 def test_bad_case_in_batch_is_reported_with_file_and_line(cases_jsonl, tmp_path, capsys):
@@ -558,7 +558,7 @@ def test_docx_columns_take_the_declared_widths(jid, built):
     text_width = section.page_width - section.left_margin - section.right_margin
     table = document.tables[-1]
     grid = [int(col.width) for col in table.columns]
-    declared = [c["width"] for c in JOURNALS[jid].data([], "", START, END)["columns"]]
+    declared = [c.width for c in JOURNALS[jid].data([], "", START, END).columns]
     assert section.page_width > section.page_height  # landscape
     assert abs(sum(grid) - text_width) <= len(grid) * 635  # EMU of one twip per column
     for got, width in zip(grid, declared, strict=True):
@@ -602,7 +602,7 @@ def test_libreoffice_keeps_the_declared_column_widths(built, tmp_path):
                    check=True, capture_output=True, timeout=180)  # fmt: skip
     document = docx.Document(str(tmp_path / "out" / f"{jid}.docx"))
     grid = [int(col.width) for col in document.tables[-1].columns]
-    declared = [c["width"] for c in JOURNALS[jid].data([], "", START, END)["columns"]]
+    declared = [c.width for c in JOURNALS[jid].data([], "", START, END).columns]
     assert len(grid) == len(declared)
     for got, width in zip(grid, declared, strict=True):
         assert got / sum(grid) == pytest.approx(width / sum(declared), abs=0.002)

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
@@ -218,7 +219,7 @@ def test_pdf_prints_the_statute_wording(form_id: str, case_name: str) -> None:
     assert not missing_in_order(tail, layout), f"{form_id}: signature block {missing_in_order(tail, layout)}"
     absent = [n for n in notes if n not in layout]
     assert not absent, f"{form_id}: footnotes not as the statute words them: {absent}"
-    glued = [f"{v}{end}" for v, end in filled_with_end(REGISTRY[form_id].data(case(case_name)))]
+    glued = [f"{v}{end}" for v, end in filled_with_end(asdict(REGISTRY[form_id].data(case(case_name))))]
     apart = [g for g in glued if g not in text]
     assert not apart, f"{form_id}: a filled value not glued to the «,» or «;» after it: {apart}"
 
@@ -240,13 +241,14 @@ def test_docx_prints_the_statute_wording(form_id: str, case_name: str) -> None:
     assert SIGNATURE_CAPTION.findall(text)[: len(captions)] == captions, f"{form_id}: signature captions' order"
     absent = [n for n in notes if n not in text]
     assert not absent, f"{form_id}: footnotes not as the statute words them in the DOCX: {absent}"
-    glued = [f"{v}{end}" for v, end in filled_with_end(REGISTRY[form_id].data(case(case_name)))]
+    glued = [f"{v}{end}" for v, end in filled_with_end(asdict(REGISTRY[form_id].data(case(case_name))))]
     apart = [g for g in glued if g not in text]
     assert not apart, f"{form_id}: a filled value not glued to the «,» or «;» after it in the DOCX: {apart}"
 
 
 def filled_with_end(node: object) -> list[tuple[str, str]]:
-    """(value, punctuation) of every printed item with a filled value and punctuation after it."""
+    """(value, punctuation) of every printed item with a filled value and punctuation after it
+    (in a form's document as plain dicts, ``dataclasses.asdict``)."""
     out: list[tuple[str, str]] = []
     if isinstance(node, dict):
         if node.get("end") and node.get("display") and node.get("kind") in ("text", "date", "int"):
@@ -254,7 +256,7 @@ def filled_with_end(node: object) -> list[tuple[str, str]]:
                 out.append((norm(node["display"]), node["end"]))
         for v in node.values():
             out += filled_with_end(v)
-    elif isinstance(node, list):
+    elif isinstance(node, list | tuple):
         for v in node:
             out += filled_with_end(v)
     return out
@@ -308,7 +310,8 @@ def test_no_term_underlined_in_place(form_id: str, no: str, next_no: str) -> Non
 
 
 def printed_values(node: object, out: set[str] | None = None) -> set[str]:
-    """Every filled value of a form's data dict (displays, «другое» texts, totals, names)."""
+    """Every filled value of a form's document as plain dicts (``dataclasses.asdict``): displays,
+    «другое» texts, totals, names."""
     out = set() if out is None else out
     if isinstance(node, dict):
         for key in ("display", "other", "total"):
@@ -316,7 +319,7 @@ def printed_values(node: object, out: set[str] | None = None) -> set[str]:
                 out.add(norm(MARK.sub("", node[key])))
         for v in node.values():
             printed_values(v, out)
-    elif isinstance(node, list):
+    elif isinstance(node, list | tuple):
         for v in node:
             if isinstance(v, str) and v:
                 out.add(norm(MARK.sub("", v)))
@@ -337,7 +340,7 @@ def own_wording(form_id: str, case_name: str, text: str, loose_tables: bool = Fa
     table's head: wording of our own."""
     body = gendered(seed_form(form_id)[0], case(case_name))
     text = re.sub(r" (?=[,;:])", "", text)
-    values = sorted(printed_values(REGISTRY[form_id].data(case(case_name))), key=len, reverse=True)
+    values = sorted(printed_values(asdict(REGISTRY[form_id].data(case(case_name)))), key=len, reverse=True)
     heads = seed_form_parts(form_id)[3]
     head_words = set(seed_tables(form_id))
     own, at = [], 0

@@ -1,20 +1,6 @@
-"""Alembic environment of the referrals store: run through :func:`msedocs.referrals.store.migrate`."""
-
-from __future__ import annotations
-
-from alembic import context
+"""Alembic environment of the referrals store: run by :func:`msedocs.referrals.store.migrate`."""
 
 from msedocs.referrals.schema import metadata
+from msedocs.tables import run_migrations
 
-connection = context.config.attributes.get("connection")
-if connection is None:  # pragma: no cover
-    raise RuntimeError("run referral migrations through msedocs.referrals.store.migrate")
-
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    render_as_batch=connection.dialect.name == "sqlite",
-    version_table="referrals_alembic_version",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(metadata, "referrals_alembic_version", "referrals store")

@@ -1,0 +1,322 @@
+"""Referrals (order 692n) on the HTTP service: /v1/referrals, decisions, reveal, /v1/bureaus, /v1/audit.
+
+A TestClient over the session's service with a referral store of its own (a KEK and an audit key
+made here) in the service's database. The СЭМД documents are made by msedocs.referrals.synth and
+validated against the official package at ``../shared/semd`` (or ``MSEDOCS_SEMD_DIR``); where it
+is absent the tests that need it are skipped loudly, and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from msedocs.api.app import create_app
+from msedocs.api.referrals import configure
+from msedocs.privacy.kek import FileKek
+from msedocs.referrals import cda, decisions, semd, synth
+from msedocs.referrals.store import ReferralStore, prepare
+
+from .conftest import CASES, ROOT, auth
+
+SEMD_DIR = Path(os.environ.get("MSEDOCS_SEMD_DIR") or ROOT.parent / "shared" / "semd")
+PROBLEM = "application/problem+json"
+GB_KEYS = {f"gb{i}": Ed25519PrivateKey.generate() for i in range(1, 4)}
+
+
+def missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (required under CI=true)")
+    pytest.skip(f"!!! {what}: SKIPPED !!!")
+
+
+@pytest.fixture(scope="module")
+def semd_pkg() -> semd.Package:
+    try:
+        return semd.package(SEMD_DIR)
+    except semd.SemdPackageError as exc:
+        missing(f"the official СЭМД package is not at {SEMD_DIR} ({exc})")
+        raise
+
+
+@pytest.fixture(scope="module")
+def env(service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("referrals")
+    os.environ.setdefault("MSEDOCS_CACHE_DIR", str(folder / "cache"))
+    app = create_app(service.config, service=service)
+    audit_key = Ed25519PrivateKey.generate()
+    store = ReferralStore(service.config.db_url, kek=FileKek.create(folder / "kek.bin"), audit_key=audit_key,
+                          audit_witness=folder / "witness.jsonl", create=True)  # fmt: skip
+    for i in range(1, 4):
+        store.add_bureau(f"gb{i}", f"Главное бюро {i}", "mintrud", 50, ["psychiatry"] if i == 1 else [],
+                         public_key_pem=decisions.public_pem(GB_KEYS[f"gb{i}"]))  # fmt: skip
+    store.add_bureau("fmba", "Главное бюро ФМБА", "federal", 20, [])
+    for area in ("630", "644", "302", "620", "101", "420"):
+        store.add_bureau(f"addr{area}", f"Бюро по адресу {area}", "address", 20, [], [area])
+    configure(app, store, str(SEMD_DIR))
+    keys = {name: service.store.create_key(name, scopes)[1] for name, scopes in {
+        "intake": ["referrals"], "admin": ["admin"], "render": ["render"],
+        "delivery": ["referrals", "deliver"]}.items()}  # fmt: skip
+    with TestClient(app) as client:
+        yield {"client": client, "store": store, "keys": keys, "service": service}
+    store.close()
+
+
+def bureau_key(env: dict[str, Any], bureau: str) -> str:
+    made = env["keys"].get(f"bureau:{bureau}")
+    if made is None:
+        made = env["keys"][f"bureau:{bureau}"] = env["service"].store.create_key(f"bureau:{bureau}", ["referrals"])[1]
+    return str(made)
+
+
+def document(i: int) -> bytes:
+    return synth.to_cda(synth.generate(random.Random(1000 + i)))
+
+
+def absentee(start: int = 0, *, guardian: bool = False) -> int:
+    """The first generated referral from ``start`` of the order's own case: without personal presence."""
+    for i in range(start, start + 400):
+        r = synth.generate(random.Random(1000 + i))
+        if r.in_absentia and not r.special_route and (not guardian or r.guardian is not None):
+            return i
+    raise AssertionError("no such generated referral")
+
+
+def post(env: dict[str, Any], body: bytes, media: str = "application/xml", key: str | None = None,
+         token: str | None = None):  # fmt: skip
+    return env["client"].post("/v1/referrals", content=body, headers=auth(
+        token or env["keys"]["intake"], **{"Content-Type": media, "Idempotency-Key": key or uuid.uuid4().hex}))
+
+
+def is_problem(answer, status: int, kind: str) -> dict:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    body = answer.json()
+    assert body["type"] == f"/v1/problems/{kind}"
+    return body
+
+
+def audit_events(store: ReferralStore, referral_id: str) -> list[tuple[str, dict]]:
+    import sqlalchemy as sa
+
+    from msedocs.referrals import schema as rt
+
+    with store.tx() as conn:
+        rows = conn.execute(sa.select(rt.audit_log.c.event, rt.audit_log.c.details).where(
+            rt.audit_log.c.referral_id == referral_id).order_by(rt.audit_log.c.seq)).all()  # fmt: skip
+    return [(r.event, json.loads(r.details)) for r in rows]
+
+
+# -- intake ----------------------------------------------------------------------------------
+
+
+def test_ingest_semd_201_identifiers_routing_and_idempotent_replay(env, semd_pkg):
+    body = document(absentee())
+    key = uuid.uuid4().hex
+    first = post(env, body, key=key)
+    assert first.status_code == 201, first.text
+    got = first.json()
+    assert first.headers["location"] == got["href"] == f"/v1/referrals/{got['referral_id']}"
+    assert got["depersonalised"] and got["structured"] and got["state"] == "assigned"
+    assert got["routing"]["bureau"] in {"gb1", "gb2", "gb3"} and got["routing"]["stage"]
+    assert set(got["identifiers"]) >= {"1", "2", "4", "5"}
+    assert all(t.startswith(f"PD{c}-") for c, tokens in got["identifiers"].items() for t in tokens)
+    again = post(env, body, key=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == got
+    is_problem(post(env, document(1), key=key), 409, "idempotency-key-reused")
+    no_key = env["client"].post("/v1/referrals", content=body, headers=auth(
+        env["keys"]["intake"], **{"Content-Type": "application/xml"}))  # fmt: skip
+    is_problem(no_key, 400, "idempotency-key-required")
+    is_problem(post(env, body, media="text/plain"), 415, "unsupported-media-type")
+    is_problem(post(env, body, token=env["keys"]["render"]), 403, "forbidden")
+
+
+def test_invalid_semd_is_422_with_every_failure_and_nothing_stored(env, semd_pkg):
+    body = document(absentee())
+    broken = body.replace(b"<recordTarget", b"<bogus xmlns=\"urn:hl7-org:v3\"/><recordTarget", 1)
+    assert broken != body
+    key = uuid.uuid4().hex
+    problem = is_problem(post(env, broken, key=key), 422, "invalid-referral")
+    assert problem["errors"]
+    for e in problem["errors"]:
+        assert set(e) == {"line", "rule", "message"} and isinstance(e["line"], int) and e["rule"]
+    malformed = is_problem(post(env, b"<ClinicalDocument xmlns='urn:hl7-org:v3'>\n<oops>"), 422, "invalid-referral")
+    assert malformed["errors"][0]["rule"] == "xml" and malformed["errors"][0]["line"] >= 1
+    doctype = b'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e "x">]>\n<x>&e;</x>'
+    is_problem(post(env, doctype), 422, "invalid-referral")
+    # nothing was stored under the key: it takes the valid document now
+    assert post(env, body, key=key).status_code == 201
+
+
+def test_ingest_case_json_and_its_model_errors(env):
+    case = json.loads((CASES / "in_absentia.json").read_text(encoding="utf-8"))
+    answer = post(env, json.dumps(case).encode(), media="application/json")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["depersonalised"] is True
+    case["patient"]["sex"] = "unknown-sex"
+    problem = is_problem(post(env, json.dumps(case).encode(), media="application/json"), 422, "invalid-referral")
+    assert any(e["path"] == "patient.sex" for e in problem["errors"]), problem
+    assert all({"line", "rule", "message"} <= set(e) for e in problem["errors"])
+    assert "unknown-sex" not in json.dumps(problem)
+
+
+# -- the bureau's view, decisions, reveal ---------------------------------------------------
+
+
+def test_bureau_view_is_the_assigned_bureaus_only(env, semd_pkg):
+    got = post(env, document(absentee())).json()
+    rid, bureau = got["referral_id"], got["routing"]["bureau"]
+    client = env["client"]
+    view = client.get(f"/v1/referrals/{rid}", headers=auth(bureau_key(env, bureau)))
+    assert view.status_code == 200, view.text
+    assert view.json()["referral_id"] == rid and "postal_area" not in view.json()["routing"]
+    assert view.json()["referral"]["patient"]["name"]["last"].startswith("PD1-")
+    other = next(b for b in ("gb1", "gb2", "gb3") if b != bureau)
+    is_problem(client.get(f"/v1/referrals/{rid}", headers=auth(bureau_key(env, other))), 404, "not-found")
+    is_problem(client.get(f"/v1/referrals/{rid}?bureau={other}", headers=auth(bureau_key(env, bureau))), 403,
+               "forbidden")  # fmt: skip
+    is_problem(client.get(f"/v1/referrals/{rid}", headers=auth(env["keys"]["intake"])), 422, "invalid-request")
+    assert client.get(f"/v1/referrals/{rid}?bureau={bureau}", headers=auth(env["keys"]["intake"])).status_code == 200
+    is_problem(client.get(f"/v1/referrals/{'0' * 32}?bureau={bureau}", headers=auth(env["keys"]["intake"])), 404,
+               "not-found")  # fmt: skip
+
+
+def _signed(rid: str, bureau: str, key: Ed25519PrivateKey, kind: str = "in_person") -> bytes:
+    return json.dumps(decisions.sign(key, rid, bureau, kind, dt.date.today())).encode()
+
+
+def test_decision_wrong_signature_refused_and_audited_then_reveal_as_point_12_allows(env, semd_pkg):
+    client, store = env["client"], env["store"]
+    got = post(env, document(absentee())).json()
+    rid, bureau = got["referral_id"], got["routing"]["bureau"]
+    headers = auth(bureau_key(env, bureau), **{"Content-Type": "application/json"})
+    forged = _signed(rid, bureau, Ed25519PrivateKey.generate())
+    is_problem(client.post(f"/v1/referrals/{rid}/decisions", content=forged, headers=headers), 403, "decision-refused")
+    refusal = ("decision-refused", {"kind": "in_person", "reason": "signature does not verify"})
+    assert refusal in audit_events(store, rid)
+    other = next(b for b in ("gb1", "gb2", "gb3") if b != bureau)
+    is_problem(client.post(f"/v1/referrals/{rid}/decisions", content=_signed(rid, other, GB_KEYS[other]),
+                           headers=headers), 403, "forbidden")  # fmt: skip
+    # nothing revealed before a decision
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"},
+                           headers=auth(bureau_key(env, bureau))), 403, "reveal-refused")  # fmt: skip
+    decided = client.post(f"/v1/referrals/{rid}/decisions", content=_signed(rid, bureau, GB_KEYS[bureau]),
+                          headers=headers)  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    moved = decided.json()
+    assert moved["state"] == "in_person" and moved["routing"]["bureau"].startswith("addr")
+    assert moved["routing"]["stage"] == "point12-in_person"
+    address = moved["routing"]["bureau"]
+    # the bureau that decided is not the address's: refused, audited, nothing revealed
+    refused = is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"},
+                                     headers=auth(bureau_key(env, bureau))), 403, "reveal-refused")  # fmt: skip
+    assert "categories" not in refused
+    # a category the purpose does not need
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person", "categories": [8]},
+                           headers=auth(bureau_key(env, address))), 403, "reveal-refused")  # fmt: skip
+    # delivery needs its scope
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "extract-delivery", "delivery": True},
+                           headers=auth(env["keys"]["intake"])), 403, "forbidden")  # fmt: skip
+    # a key not issued to the bureau may not ask for values, whichever bureau it names
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person", "bureau": address},
+                           headers=auth(env["keys"]["admin"])), 403, "forbidden")  # fmt: skip
+    granted = client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"},
+                          headers=auth(bureau_key(env, address)))  # fmt: skip
+    assert granted.status_code == 200, granted.text
+    cats = granted.json()["categories"]
+    assert set(cats) <= {"1", "2", "3", "4", "5", "6", "7"} and "1" in cats
+    assert all(v["identifier"].startswith(f"PD{c}-") and v["value"] for c, vs in cats.items() for v in vs)
+    events = [e for e, _ in audit_events(store, rid)]
+    assert events.count("reveal-refused") == 3 and events.count("reveal") == 1 and "restriction-lifted" in events
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", content=b"{", headers=auth(
+        bureau_key(env, address), **{"Content-Type": "application/json"})), 400, "invalid-json")  # fmt: skip
+    is_problem(client.post(f"/v1/referrals/{rid}/decisions", content=b'{"format": "x"}', headers=headers), 422,
+               "invalid-request")  # fmt: skip
+
+
+# -- bureaus, audit --------------------------------------------------------------------------
+
+
+def test_bureaus_list_add_patch(env):
+    client, admin = env["client"], auth(env["keys"]["admin"])
+    listed = client.get("/v1/bureaus", headers=auth(env["keys"]["intake"]))
+    assert listed.status_code == 200 and {"gb1", "fmba", "addr630"} <= {b["id"] for b in listed.json()}
+    new = {"id": f"new{uuid.uuid4().hex[:6]}", "name": "Бюро № 9", "kind": "address", "capacity": 5,
+           "postal_areas": ["777"], "public_key": decisions.public_pem(Ed25519PrivateKey.generate())}  # fmt: skip
+    is_problem(client.post("/v1/bureaus", json=new, headers=auth(env["keys"]["intake"])), 403, "forbidden")
+    made = client.post("/v1/bureaus", json=new, headers=admin)
+    assert made.status_code == 201, made.text
+    assert made.headers["location"] == f"/v1/bureaus/{new['id']}"
+    assert made.json()["postal_areas"] == ["777"] and made.json()["active"] is True
+    is_problem(client.post("/v1/bureaus", json=new, headers=admin), 409, "bureau-exists")
+    is_problem(client.post("/v1/bureaus", json={**new, "id": "x y", "capacity": 0}, headers=admin), 422,
+               "invalid-request")  # fmt: skip
+    is_problem(client.post("/v1/bureaus", json={**new, "id": "other", "public_key": "nope"}, headers=admin), 422,
+               "invalid-request")  # fmt: skip
+    patched = client.patch(f"/v1/bureaus/{new['id']}", json={"capacity": 7, "active": False}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["capacity"] == 7 and patched.json()["active"] is False
+    is_problem(client.patch("/v1/bureaus/nosuch", json={"capacity": 7}, headers=admin), 404, "not-found")
+    is_problem(client.patch(f"/v1/bureaus/{new['id']}", json={"load": 7}, headers=admin), 422, "invalid-request")
+
+
+def test_audit_verify_admin_only(env):
+    client = env["client"]
+    is_problem(client.get("/v1/audit/verify", headers=auth(env["keys"]["intake"])), 403, "forbidden")
+    report = client.get("/v1/audit/verify", headers=auth(env["keys"]["admin"]))
+    assert report.status_code == 200, report.text
+    assert report.json()["ok"] is True, report.json()
+
+
+# -- no personal data --------------------------------------------------------------------------
+
+
+def _values(body: bytes, pkg: semd.Package) -> list[str]:
+    tree, problems = semd.validate(body, "test", pkg)
+    assert not problems
+    return [v.value for v in prepare(cda.to_referral(tree)).values if len(v.value) >= 4]
+
+
+def test_no_value_of_the_eight_categories_in_logs_or_the_bureaus_responses(env, semd_pkg, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = env["client"]
+    seen: list[str] = []
+    values: list[str] = []
+    for i in (absentee(), absentee(absentee() + 1), absentee(guardian=True)):
+        body = document(i)
+        values += _values(body, semd_pkg)
+        answer = post(env, body)
+        assert answer.status_code == 201, answer.text
+        seen.append(answer.text)
+        got = answer.json()
+        rid, bureau = got["referral_id"], got["routing"]["bureau"]
+        headers = auth(bureau_key(env, bureau))
+        seen.append(client.get(f"/v1/referrals/{rid}", headers=headers).text)
+        seen.append(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"}, headers=headers).text)
+        forged = _signed(rid, bureau, Ed25519PrivateKey.generate())
+        seen.append(client.post(f"/v1/referrals/{rid}/decisions", content=forged,
+                                headers={**headers, "Content-Type": "application/json"}).text)  # fmt: skip
+        seen.append(client.post(f"/v1/referrals/{rid}/decisions", content=_signed(rid, bureau, GB_KEYS[bureau]),
+                                headers={**headers, "Content-Type": "application/json"}).text)  # fmt: skip
+    seen.append(client.get("/v1/bureaus", headers=auth(env["keys"]["intake"])).text)
+    seen.append(client.get("/v1/audit/verify", headers=auth(env["keys"]["admin"])).text)
+    assert len(set(values)) >= 10
+    logs = caplog.text
+    assert "/v1/referrals" in logs  # the access log was captured
+    for value in set(values):
+        assert value not in logs, f"a value of category data in the log: {value[:2]}…"
+        for text in seen:
+            assert value not in text and value not in json.dumps(json.loads(text)), (
+                f"a value of category data in a response: {value[:2]}…")  # fmt: skip

@@ -1,0 +1,80 @@
+"""`render --workers N`: a batch rendered by spawned, recycled worker processes gives the same
+files as one process, in input order, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from msedocs import pipeline
+from msedocs.cli import main
+from msedocs.errors import MsedocsError
+from tests.conftest import CASE_FILES, case, require_tool
+
+#: Belarusian and Russian fixtures, every kind of form between them (kept short: 2 shared cores).
+NAMES = ["adult_first_group_ii", "child_with_representative", "referral_only", "ru_not_recognised_portal"]
+
+
+def _jsonl(path: Path, names: list[str]) -> Path:
+    lines = [json.dumps(json.loads((CASE_FILES[0].parent / f"{n}.json").read_text("utf-8")), ensure_ascii=False)
+             for n in names]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _pdf_text(path: Path) -> str:
+    out = subprocess.run([require_tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, check=True)
+    return out.stdout.decode("utf-8")
+
+
+def test_workers_1_and_2_give_identical_xml_and_pdf_text(tmp_path, capsys):
+    batch = _jsonl(tmp_path / "cases.jsonl", NAMES)
+    outs = {}
+    for workers in (1, 2):
+        outs[workers] = tmp_path / f"out{workers}"
+        assert main(["render", str(batch), "--all", "--format", "xml,pdf", "--out", str(outs[workers]),
+                     "--workers", str(workers)]) == 0  # fmt: skip
+        printed = capsys.readouterr().out.split()
+        assert printed[0].startswith(str(outs[workers]))
+    one, two = outs[1], outs[2]
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    assert sum(1 for f in files if f.suffix == ".pdf") >= len(NAMES)
+    for f in files:
+        if f.suffix == ".xml":
+            assert (one / f).read_bytes() == (two / f).read_bytes(), f
+        elif f.suffix == ".pdf":
+            assert _pdf_text(one / f) == _pdf_text(two / f), f
+    for name in NAMES:  # each case's manifest lists the same files (sizes of the XML too)
+        case_id = case(name).case_id
+        m1 = json.loads((one / case_id / "manifest.json").read_text("utf-8"))
+        m2 = json.loads((two / case_id / "manifest.json").read_text("utf-8"))
+        assert [e["file"] for e in m1["files"]] == [e["file"] for e in m2["files"]]
+
+
+def test_pool_keeps_input_order_across_recycled_workers():
+    cases = [case(n) for n in NAMES + NAMES[:2]]
+    got = list(pipeline.render_batch(cases, ("xml",), workers=2, tasks_per_worker=1))
+    assert [c.case_id for c, _ in got] == [c.case_id for c in cases]
+    serial = list(pipeline.render_batch(cases, ("xml",), workers=1))
+    assert [[d.content for d in docs] for _, docs in got] == [[d.content for d in docs] for _, docs in serial]
+
+
+def test_a_failing_case_in_a_worker_is_raised_and_nothing_is_written(tmp_path, capsys):
+    batch = _jsonl(tmp_path / "cases.jsonl", NAMES[:3])
+    out = tmp_path / "out"
+    # by-act does not apply to the referral-only case: that worker's error stops the whole batch
+    assert main(["render", str(batch), "--form", "by-act", "--format", "xml", "--out", str(out),
+                 "--workers", "2"]) == 2  # fmt: skip
+    assert "do not apply" in capsys.readouterr().err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.jsonl"]  # no staging folder left
+
+
+def test_worker_error_keeps_its_type():
+    cases = [case(n) for n in NAMES[:3]]
+    with pytest.raises(MsedocsError, match="do not apply"):
+        list(pipeline.render_batch(cases, ("xml",), ["by-act"], workers=2))
