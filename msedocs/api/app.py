@@ -33,9 +33,12 @@ from ..delivery.store import OutboxUnavailableError
 from ..errors import FormNotApplicableError, InputError, UnknownFormError
 from ..model.load import json_path
 from . import engine
+from .callbacks import CallbackPolicy, CallbackSender
 from .jobs import JobRunner, RunnerConfig, execute, problem_of, worker_id
 from .metrics import Metrics
 from .models import (
+    CallbackInfo,
+    CallbackSecret,
     FormInfo,
     Health,
     JobOutput,
@@ -81,6 +84,9 @@ class ServiceConfig:
     lease: float = 60.0
     retry_after: int = 2
     """Seconds a 429 or 503 asks the client to wait."""
+    send_callbacks: bool = True
+    """Send jobs' callbacks from this process too (any number of senders share the store)."""
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
 
 
 @dataclass
@@ -89,6 +95,7 @@ class Service:
     store: JobStore
     pool: RenderPool
     runner: JobRunner | None = None
+    sender: CallbackSender | None = None
     id: str = field(default_factory=lambda: worker_id("serve"))
 
     def runner_config(self) -> RunnerConfig:
@@ -318,11 +325,18 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
         if config.run_jobs and svc.runner is None:
             svc.runner = JobRunner(svc.store, svc.pool, svc.runner_config(), name="serve")
             svc.runner.start()
+        if config.send_callbacks and svc.sender is None:
+            svc.sender = CallbackSender(svc.store, svc.id, config.callbacks)
+            svc.sender.start()
         try:
             yield
         finally:
+            if svc.sender is not None:
+                svc.sender.stop()
+                svc.sender = None
             if svc.runner is not None:
                 svc.runner.stop()
+                svc.runner = None
             if service is None:
                 svc.pool.shutdown()
                 svc.store.close()
@@ -554,8 +568,8 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         )  # fmt: skip
         documents = engine.issued_documents(form_ids, params.formats) if req.sign else []
         if respond_async:
-            return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents)
-        return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents)
+            return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
+        return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
     def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:
@@ -578,6 +592,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
                 return Response(svc.store.content(output.sha256), media_type=output.media_type,
                                 headers=_file_headers(output.name, output.sha256))  # fmt: skip
         raise ApiProblem("not-found", "no such output of this job")
+
+    @app.get("/v1/callbacks/secret", response_model=CallbackSecret, tags=["jobs"],
+             responses=_problem_responses(401))  # fmt: skip
+    def callback_secret(request: Request, key: Key) -> CallbackSecret:
+        """The secret that signs this key's callbacks (Standard Webhooks v1: HMAC-SHA256 over
+        `{webhook-id}.{webhook-timestamp}.{body}`, base64, in `webhook-signature` as `v1,<sig>`)."""
+        secret = _service(request).store.callback_secret(key.id)
+        return CallbackSecret(secret=secret, scheme="Standard Webhooks v1 (HMAC-SHA256)",
+                              headers=["webhook-id", "webhook-timestamp", "webhook-signature"])  # fmt: skip
 
     @app.delete("/v1/jobs/{job_id}", status_code=204, tags=["jobs"], responses=_problem_responses(401, 404, 409))
     def delete_job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> Response:
@@ -642,11 +665,11 @@ def _queue_full(svc: Service) -> ApiProblem:
 
 
 def _submit(svc: Service, key: ApiKey, idem: str, params: engine.RenderParams, case_id: str,
-            documents: list[str], respond_async: bool, claim: bool) -> Any:  # fmt: skip
+            documents: list[str], respond_async: bool, claim: bool, callback_url: str | None) -> Any:  # fmt: skip
     try:
         return svc.store.submit(key.id, idem, params.to_json(), case_id=case_id, documents=documents,
                                 respond_async=respond_async, claim_for=svc.id if claim else None,
-                                lease=svc.config.lease)  # fmt: skip
+                                lease=svc.config.lease, callback_url=callback_url)  # fmt: skip
     except IdempotencyConflict as exc:
         raise ApiProblem("idempotency-key-reused", exc.message) from None
     except AlreadyIssued as exc:
@@ -657,21 +680,23 @@ def _submit(svc: Service, key: ApiKey, idem: str, params: engine.RenderParams, c
 
 
 def _submit_async(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
-                  case_id: str, documents: list[str]) -> Response:  # fmt: skip
+                  case_id: str, documents: list[str], callback_url: str | None) -> Response:  # fmt: skip
     if svc.store.queued() >= svc.config.max_queued_jobs:
         raise _queue_full(svc)
-    submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=True, claim=False)
+    submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=True, claim=False,
+                        callback_url=callback_url)  # fmt: skip
     return _replay(svc, submitted.job, replayed=not submitted.created)
 
 
 def _render_now(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
-                case_id: str, documents: list[str]) -> Response:  # fmt: skip
+                case_id: str, documents: list[str], callback_url: str | None) -> Response:  # fmt: skip
     try:
         svc.pool.reserve()
     except PoolFull:
         raise _queue_full(svc) from None
     try:
-        submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=False, claim=True)
+        submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=False, claim=True,
+                            callback_url=callback_url)  # fmt: skip
     except BaseException:
         svc.pool.unreserve()
         raise
@@ -750,6 +775,7 @@ def _status(svc: Service, job: Job) -> JobStatus:
         id=job.id, kind=job.kind, state=job.state, progress=job.progress,  # type: ignore[arg-type]
         case_id=job.case_id, attempts=job.attempts, created_at=job.created_at, started_at=job.started_at,
         finished_at=job.finished_at, issued=svc.store.issued(job.id), manifest=job.manifest, error=job.error,
+        callbacks=[CallbackInfo(**c.__dict__) for c in svc.store.callbacks_of(job.id)] if job.callback_url else [],
         outputs=[JobOutput(name=o.name, media_type=o.media_type, size=o.size, sha256=o.sha256,
                            href=f"/v1/jobs/{job.id}/outputs/{o.name}") for o in outputs],
     )  # fmt: skip

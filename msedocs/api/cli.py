@@ -165,9 +165,11 @@ def keys_create_cmd(
 
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
         key, token = store.create_key(name, scope)
+        secret = store.callback_secret(key.id)
     typer.echo(token)
     typer.echo(f"key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}; shown once, store it now",
                err=True)  # fmt: skip
+    typer.echo(f"callback secret (signs this key's callbacks; also GET /v1/callbacks/secret): {secret}", err=True)
 
 
 # -- worker --jobs -----------------------------------------------------------------------------
@@ -179,7 +181,8 @@ def run_jobs_worker(
     """``msedocs worker --jobs``: render the store's queued jobs in ``workers`` processes until
     SIGTERM (or, with ``once``, until the queue is empty)."""
     from . import engine
-    from .jobs import RunnerConfig, run_worker
+    from .callbacks import CallbackSender
+    from .jobs import RunnerConfig, run_worker, worker_id
     from .pool import RenderPool
     from .store import JobStore
 
@@ -188,10 +191,19 @@ def run_jobs_worker(
     config = RunnerConfig(lease=lease, pki_dir=pki_dir, signing_config=str(signing_config) if signing_config else None)
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
         pool = RenderPool(workers, queue=0)
+        sender = CallbackSender(store, worker_id("callbacks"))
         try:
             if not signing_config:
                 pool.run(engine.ensure_pki, pki_dir, block=True)
+            if not once:
+                sender.start()
             done = run_worker(store, pool, config, once=once)
+            if once:  # the callbacks due now, once
+                import httpx
+
+                with httpx.Client(timeout=sender.policy.timeout) as client:
+                    sender.run_once(client)
         finally:
+            sender.stop()
             pool.shutdown()
     typer.echo("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "none"))

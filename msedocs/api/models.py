@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,14 @@ class SignOptions(BaseModel):
     )
 
 
+CallbackUrl = Annotated[str, Field(
+    max_length=2000, pattern=r"^https?://[^\s/?#@]+(/[^\s#]*)?$",
+    description="Where to POST the job's events (job.succeeded, job.failed), signed as Standard Webhooks "
+    "sign them with the key's secret (GET /v1/callbacks/secret); retried with backoff. Polling the job "
+    "works all the same.",
+)]
+
+
 class RenderRequest(BaseModel):
     """``POST /v1/renders``: one case into the documents of its forms."""
 
@@ -40,6 +48,7 @@ class RenderRequest(BaseModel):
         "forms paper; electronic when signed). A signed document is electronic: paper with sign is refused.",
     )
     sign: SignOptions | None = None
+    callback_url: CallbackUrl | None = None
 
 
 class ProblemError(BaseModel):
@@ -91,6 +100,22 @@ class JobOutput(BaseModel):
     href: str
 
 
+class CallbackInfo(BaseModel):
+    id: str = Field(description="The webhook-id of the event (the same on every attempt).")
+    event: Literal["job.succeeded", "job.failed"]
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = Field(description="The receiver's last HTTP status (none: no answer).")
+    next_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+
+
+class CallbackSecret(BaseModel):
+    secret: str = Field(description="whsec_ and base64: the HMAC-SHA256 key is the decoded bytes.")
+    scheme: str
+    headers: list[str]
+
+
 class JobStatus(BaseModel):
     id: str
     kind: str
@@ -105,6 +130,7 @@ class JobStatus(BaseModel):
     outputs: list[JobOutput]
     manifest: dict[str, Any] | None = None
     error: dict[str, Any] | None = Field(None, description="The problem document of a failed job.")
+    callbacks: list[CallbackInfo] = Field(default_factory=list, description="Events sent to the callback_url.")
 
 
 class Health(BaseModel):

@@ -21,6 +21,7 @@ Timestamps are naive UTC from the store's clock, as in the outbox.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -52,7 +53,7 @@ from msedocs.delivery.store import (
 from msedocs.errors import InputError
 
 MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 SCOPES = ("render", "sign", "validate", "deliver", "clerk", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
@@ -110,6 +111,7 @@ class Job:
     finished_at: dt.datetime | None
     claimed_by: str | None = None
     lease_until: dt.datetime | None = None
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,61 @@ class Submitted:
     """The claim of a job created running for the caller (a synchronous render)."""
 
 
+class CallbackState:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A callback claimed for sending: the body to POST and the key's secret that signs it."""
+
+    id: str
+    job_id: str
+    key_id: str
+    url: str
+    event: str
+    body: bytes = field(repr=False)
+    attempts: int
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CallbackStatus:
+    id: str
+    event: str
+    state: str
+    attempts: int
+    last_status: int | None
+    next_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+
+
+def new_callback_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def event_payload(
+    callback_id: str, event: str, at: dt.datetime, job_id: str, kind: str, case_id: str | None,
+    outputs: Sequence[Output], error: dict[str, Any] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The body of a callback (Standard Webhooks: type, timestamp, data): the job, where to read
+    it and its outputs; never a document's content nor anything of the case but its id."""
+    data: dict[str, Any] = {"id": job_id, "kind": kind, "state": event.removeprefix("job."), "case_id": case_id,
+                            "href": f"/v1/jobs/{job_id}"}  # fmt: skip
+    if outputs:
+        data["outputs"] = [{"name": o.name, "media_type": o.media_type, "size": o.size, "sha256": o.sha256,
+                            "href": f"/v1/jobs/{job_id}/outputs/{o.name}"} for o in outputs]  # fmt: skip
+    if error is not None:
+        data["error"] = error
+    return {"id": callback_id, "type": event, "timestamp": at.replace(tzinfo=dt.UTC).isoformat(), "data": data}
+
+
+_EVENT_COLUMNS = (t.jobs.c.id, t.jobs.c.key_id, t.jobs.c.kind, t.jobs.c.case_id, t.jobs.c.callback_url)
+
+
 def _job(row: Any) -> Job:
     m = row._mapping
     return Job(
@@ -148,6 +205,7 @@ def _job(row: Any) -> Job:
         manifest=json.loads(m["manifest"]) if m["manifest"] else None,
         created_at=m["created_at"], updated_at=m["updated_at"], started_at=m["started_at"],
         finished_at=m["finished_at"], claimed_by=m["claimed_by"], lease_until=m["lease_until"],
+        callback_url=m["callback_url"],
     )  # fmt: skip
 
 
@@ -282,16 +340,24 @@ class JobStore:
         claim_for: str | None = None,
         lease: float = 60.0,
         kind: str = "render",
+        callback_url: str | None = None,
+        digest_of: bytes | None = None,
     ) -> Submitted:
         """Accept a job under an idempotency key, in one transaction: the key (same body: the
         first job is returned; another body: :class:`IdempotencyConflict`), the documents it
         issues (each once: :class:`AlreadyIssued`) and the job, queued or, with ``claim_for``,
-        running and claimed by the caller."""
-        digest = hashlib.sha256(request).hexdigest()
+        running and claimed by the caller. The body compared is ``digest_of`` (what the client
+        sent, when the stored request differs from it) or ``request``, with ``callback_url``."""
+        hashed = hashlib.sha256(digest_of if digest_of is not None else request)
+        if kind != "render":  # a render's digest is that of its body alone, as before callbacks
+            hashed.update(f"\0kind:{kind}".encode())
+        if callback_url:
+            hashed.update(b"\0callback:" + callback_url.encode())
+        digest = hashed.hexdigest()
         for attempt in (1, 2):
             try:
                 return self._submit(key_id, idempotency_key, request, digest, case_id, documents, respond_async,
-                                    claim_for, lease, kind)  # fmt: skip
+                                    claim_for, lease, kind, callback_url)  # fmt: skip
             except sa.exc.IntegrityError:  # a concurrent request took the key or a document first
                 if attempt == 2:
                     raise
@@ -299,7 +365,7 @@ class JobStore:
 
     def _submit(
         self, key_id: str, idem: str, request: bytes, digest: str, case_id: str | None, documents: Sequence[str],
-        respond_async: bool, claim_for: str | None, lease: float, kind: str,
+        respond_async: bool, claim_for: str | None, lease: float, kind: str, callback_url: str | None,
     ) -> Submitted:  # fmt: skip
         now = self.clock()
         i = t.idempotency.c
@@ -330,7 +396,7 @@ class JobStore:
             values: dict[str, Any] = {
                 "id": job_id, "key_id": key_id, "kind": kind, "respond_async": respond_async, "request": request,
                 "case_id": case_id, "progress": 0, "attempts": 0, "created_at": now, "updated_at": now,
-                "state": JobState.QUEUED,
+                "state": JobState.QUEUED, "callback_url": callback_url,
             }  # fmt: skip
             if claim_for:
                 values.update(state=JobState.RUNNING, attempts=1, claimed_by=claim_for, claim_token=token,
@@ -373,10 +439,12 @@ class JobStore:
                 sa.update(t.jobs).where(stale, c.attempts >= MAX_ATTEMPTS)
                 .values(state=JobState.FAILED, finished_at=now, updated_at=now, claim_token=None, lease_until=None,
                         error=json.dumps(_worker_lost()))
-                .returning(c.id)
-            ).scalars().all()  # fmt: skip
+                .returning(*_EVENT_COLUMNS)
+            ).all()  # fmt: skip
             if given_up:
-                conn.execute(sa.delete(t.issued).where(t.issued.c.job_id.in_(given_up)))
+                conn.execute(sa.delete(t.issued).where(t.issued.c.job_id.in_([g.id for g in given_up])))
+                for lost in given_up:
+                    self._enqueue_event(conn, lost, "job.failed", now, error=_worker_lost())
             sub = (
                 sa.select(c.id)
                 .where(sa.or_(c.state == JobState.QUEUED, stale))
@@ -421,8 +489,9 @@ class JobStore:
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.SUCCEEDED, progress=100, finished_at=now, updated_at=now, lease_until=None,
                         claim_token=None, manifest=json.dumps(manifest, ensure_ascii=False))
-            ).rowcount  # fmt: skip
-            if done != 1:
+                .returning(*_EVENT_COLUMNS)
+            ).first()  # fmt: skip
+            if done is None:
                 conn.rollback()
                 return False
             digests = [hashlib.sha256(content).hexdigest() for _, _, content in files]
@@ -434,6 +503,9 @@ class JobStore:
                      "size": len(content)}
                     for n, ((name, media, content), d) in enumerate(zip(files, digests, strict=True))
                 ])  # fmt: skip
+            outputs = [Output(name, media, d, len(content)) for (name, media, content), d in zip(files, digests,
+                                                                                                  strict=True)]
+            self._enqueue_event(conn, done, "job.succeeded", now, outputs=outputs)
         return True
 
     def fail(self, job_id: str, token: str, problem: dict[str, Any]) -> bool:
@@ -444,10 +516,12 @@ class JobStore:
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.FAILED, finished_at=now, updated_at=now, lease_until=None, claim_token=None,
                         error=json.dumps(problem, ensure_ascii=False))
-            ).rowcount  # fmt: skip
-            if done == 1:
+                .returning(*_EVENT_COLUMNS)
+            ).first()  # fmt: skip
+            if done is not None:
                 conn.execute(sa.delete(t.issued).where(t.issued.c.job_id == job_id))
-        return done == 1
+                self._enqueue_event(conn, done, "job.failed", now, error=problem)
+        return done is not None
 
     def release(self, job_id: str, token: str) -> bool:
         """Give a claimed job back to the queue (its worker stops, or its process pool broke)."""
@@ -457,6 +531,107 @@ class JobStore:
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.QUEUED, claimed_by=None, claim_token=None, lease_until=None, updated_at=now)
             ).rowcount == 1  # fmt: skip
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    def _enqueue_event(
+        self, conn: Connection, job: Any, event: str, now: dt.datetime, *, outputs: Sequence[Output] = (),
+        error: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """The event of a finished job, to POST to its callback_url, in the transaction that
+        finishes it (so that it is sent whatever happens to this process after the commit)."""
+        if not job.callback_url:
+            return
+        callback_id = f"msg_{uuid.uuid4().hex}"
+        payload = event_payload(callback_id, event, now, job.id, job.kind, job.case_id, outputs, error)
+        conn.execute(sa.insert(t.callbacks).values(
+            id=callback_id, job_id=job.id, key_id=job.key_id, url=job.callback_url, event=event,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")), state=CallbackState.PENDING,
+            attempts=0, next_attempt_at=now, created_at=now,
+        ))  # fmt: skip
+
+    def claim_callbacks(self, worker_id: str, limit: int = 8, lease: float = 60.0) -> list[Callback]:
+        """Pending callbacks whose time has come (or whose sender's lease ran out), claimed for
+        ``lease`` seconds: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite."""
+        now = self.clock()
+        c = t.callbacks.c
+        due = sa.and_(c.state == CallbackState.PENDING, c.next_attempt_at <= now,
+                      sa.or_(c.lease_until.is_(None), c.lease_until < now))  # fmt: skip
+        sub = sa.select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
+        if self.is_postgresql:
+            sub = sub.with_for_update(skip_locked=True)
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.update(t.callbacks).where(c.id.in_(sub.scalar_subquery()))
+                .values(claimed_by=worker_id, lease_until=now + dt.timedelta(seconds=lease))
+                .returning(c.id, c.job_id, c.key_id, c.url, c.event, c.payload, c.attempts)
+            ).all()  # fmt: skip
+            if not rows:
+                return []
+            secrets_ = self._callback_secrets(conn, {r.key_id for r in rows})
+        return [Callback(r.id, r.job_id, r.key_id, r.url, r.event, r.payload.encode(), r.attempts,
+                         secrets_[r.key_id]) for r in rows]  # fmt: skip
+
+    def callback_sent(self, callback_id: str, worker_id: str, status: int) -> bool:
+        """The receiver answered 2xx: delivered."""
+        now = self.clock()
+        c = t.callbacks.c
+        with self._tx() as conn:
+            return conn.execute(
+                sa.update(t.callbacks).where(c.id == callback_id, c.claimed_by == worker_id,
+                                             c.state == CallbackState.PENDING)
+                .values(state=CallbackState.DELIVERED, attempts=c.attempts + 1, last_status=status, last_error=None,
+                        delivered_at=now, claimed_by=None, lease_until=None)
+            ).rowcount == 1  # fmt: skip
+
+    def callback_failed(
+        self, callback_id: str, worker_id: str, status: int | None, error: str, retry_in: float | None
+    ) -> bool:
+        """An attempt failed: try again in ``retry_in`` seconds, or (None) give up."""
+        now = self.clock()
+        c = t.callbacks.c
+        values: dict[str, Any] = {"attempts": c.attempts + 1, "last_status": status, "last_error": error[:200],
+                                  "claimed_by": None, "lease_until": None}  # fmt: skip
+        if retry_in is None:
+            values["state"] = CallbackState.FAILED
+        else:
+            values["next_attempt_at"] = now + dt.timedelta(seconds=retry_in)
+        with self._tx() as conn:
+            return conn.execute(
+                sa.update(t.callbacks).where(c.id == callback_id, c.claimed_by == worker_id,
+                                             c.state == CallbackState.PENDING).values(**values)
+            ).rowcount == 1  # fmt: skip
+
+    def callbacks_of(self, job_id: str) -> list[CallbackStatus]:
+        c = t.callbacks.c
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(c.id, c.event, c.state, c.attempts, c.last_status, c.next_attempt_at, c.delivered_at)
+                .where(c.job_id == job_id).order_by(c.created_at, c.id)
+            ).all()  # fmt: skip
+        return [CallbackStatus(r.id, r.event, r.state, r.attempts, r.last_status,
+                               r.next_attempt_at if r.state == CallbackState.PENDING else None, r.delivered_at)
+                for r in rows]  # fmt: skip
+
+    def _callback_secrets(self, conn: Connection, key_ids: set[str]) -> dict[str, str]:
+        k = t.keys.c
+        found = dict(conn.execute(sa.select(k.id, k.callback_secret).where(k.id.in_(sorted(key_ids)))).all())
+        out = {}
+        for key_id in key_ids:
+            secret = found.get(key_id)
+            if not secret:
+                secret = new_callback_secret()
+                conn.execute(sa.update(t.keys).where(k.id == key_id, k.callback_secret.is_(None))
+                             .values(callback_secret=secret))  # fmt: skip
+                secret = conn.execute(sa.select(k.callback_secret).where(k.id == key_id)).scalar() or secret
+            out[key_id] = secret
+        return out
+
+    def callback_secret(self, key_id: str) -> str:
+        """The secret that signs this key's callbacks (made on first use; shown to the key's
+        holder by ``GET /v1/callbacks/secret`` and ``msedocs keys create``)."""
+        with self._tx() as conn:
+            return self._callback_secrets(conn, {key_id})[key_id]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -517,6 +692,7 @@ class JobStore:
                 return job
             names = conn.execute(sa.select(t.outputs.c.sha256).where(t.outputs.c.job_id == job_id)).scalars().all()
             conn.execute(sa.delete(t.outputs).where(t.outputs.c.job_id == job_id))
+            conn.execute(sa.delete(t.callbacks).where(t.callbacks.c.job_id == job_id))
             conn.execute(sa.delete(t.jobs).where(c.id == job_id))
             still = sa.select(t.outputs.c.sha256).where(t.outputs.c.sha256.in_(list(names)))
             conn.execute(sa.delete(t.blobs).where(t.blobs.c.sha256.in_(list(names)), t.blobs.c.sha256.not_in(still)))
