@@ -9,6 +9,7 @@ the status, the time, the request id and the key id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -43,8 +44,10 @@ from .models import (
     Health,
     JobOutput,
     JobStatus,
+    JournalRequest,
     ProblemDocument,
     ProblemKind,
+    ProtocolRequest,
     Readiness,
     RenderRequest,
     XmlValidation,
@@ -79,6 +82,8 @@ class ServiceConfig:
     """Largest request body, bytes (a case may have 16 MiB); 413 above."""
     max_upload: int = 64 * 1024 * 1024
     """Largest body of POST /v1/signatures/validate, bytes."""
+    max_batch: int = 256 * 1024 * 1024
+    """Largest body of POST /v1/journals and /v1/protocols (cases as JSON Lines), bytes."""
     run_jobs: bool = True
     """Run queued jobs in this process's pool too (off: only ``msedocs worker --jobs`` does)."""
     lease: float = 60.0
@@ -352,6 +357,8 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
     )
 
     def limit(path: str) -> int:
+        if path in ("/v1/journals", "/v1/protocols"):
+            return config.max_batch
         return config.max_upload if path == "/v1/signatures/validate" else config.max_body
 
     app.state.metrics = Metrics()
@@ -571,6 +578,39 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
             return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
         return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
 
+    def register_route(kind: str, model: type[JournalRequest] | type[ProtocolRequest], query: list[str],
+                       summary: str) -> None:  # fmt: skip
+        @app.post(
+            f"/v1/{kind}s", tags=["render"], status_code=202, response_model=JobStatus, summary=summary,
+            openapi_extra={
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+                    "application/x-ndjson": {"schema": {"type": "string", "description": "The cases, one JSON "
+                                             "object a line; the other fields as query parameters."}},
+                }},
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                    *({"name": q, "in": "query", "required": False, "schema": {"type": "string"},
+                       "description": "With a JSON Lines body only."} for q in query),
+                ],
+            },
+            responses={202: {"description": "Accepted: see Location", "model": JobStatus},
+                       **_problem_responses(400, 401, 403, 409, 410, 413, 415, 422, 429)},
+            name=f"create_{kind}",
+        )  # fmt: skip
+        def create(request: Request, body: Annotated[bytes, Depends(raw_body)],
+                   key: Annotated[ApiKey, Depends(require("render"))]) -> Response:  # fmt: skip
+            return _register(request, body, key, kind, model, query)
+
+        create.__doc__ = model.__doc__
+
+    register_route("journal", JournalRequest, ["journal", "from", "to", "formats", "commission", "level", "profile",
+                                               "callback_url"],
+                   "A journal of a period over many cases, as a job")  # fmt: skip
+    register_route("protocol", ProtocolRequest, ["number", "date", "formats", "variant", "level", "profile",
+                                                 "callback_url"],
+                   "The protocol of a commission session over its cases, as a job")  # fmt: skip
+
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
     def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:
         """A job's state and progress; its outputs once it succeeded, its problem if it failed."""
@@ -621,10 +661,11 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
 
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                              description=app.description, routes=app.routes)  # fmt: skip
-        defs = RenderRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(defs.pop("$defs", {}))
-        components["RenderRequest"] = defs
+        for model in (RenderRequest, JournalRequest, ProtocolRequest):
+            defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(defs.pop("$defs", {}))
+            components[model.__name__] = defs
         app.openapi_schema = schema
         return schema
 
@@ -657,6 +698,109 @@ def _render_request(body: bytes) -> RenderRequest:
         errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
                   for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
         raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+
+
+def _validated(model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate_json(json.dumps(data, ensure_ascii=False), strict=True)
+    except ValidationError as exc:
+        errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
+        raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+
+
+def _from_query(request: Request, allowed: list[str]) -> dict[str, Any]:
+    """The fields of a register request given as query parameters (with a JSON Lines body)."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ApiProblem("invalid-request", "unknown query parameter(s)", errors=[
+            {"path": u[:60], "message": f"not one of: {', '.join(allowed)}"} for u in unknown])  # fmt: skip
+    data: dict[str, Any] = {}
+    for name in allowed:
+        value = request.query_params.get(name)
+        if value is None or name in ("level", "profile"):
+            continue
+        data[name] = [f.strip() for f in value.split(",") if f.strip()] if name == "formats" else value
+    level, profile = request.query_params.get("level"), request.query_params.get("profile")
+    if level is not None or profile is not None:
+        data["sign"] = {k: v for k, v in (("level", level), ("profile", profile)) if v is not None}
+    return data
+
+
+def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type[Any], query: list[str]) -> Response:
+    """POST /v1/journals and /v1/protocols: the request checked, its cases checked and stored,
+    a job queued (202 with Location)."""
+    svc = _service(request)
+    ctype = _content_type(request, "application/json", "application/x-ndjson", "application/jsonl")
+    idem = _idempotency_key(request)
+    if ctype == "application/json":
+        try:
+            data = engine.parse_body(body)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-json") from None
+        if not isinstance(data, dict):
+            raise ApiProblem("invalid-request", "the body is a JSON object",
+                             errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+        if request.query_params:
+            raise ApiProblem("invalid-request", "with a JSON body, give every field in the body",
+                             errors=[{"path": "(query)", "message": "none with a JSON body"}])  # fmt: skip
+        digest_of = body
+    else:
+        data = _from_query(request, query)
+        digest_of = body + b"\0query:" + json.dumps(data, sort_keys=True).encode()
+    req = _validated(model, data)
+    if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
+        raise ApiProblem("forbidden", "signing needs the scope sign")
+    if req.sign is not None and req.sign.profile == "configured" and not svc.config.signing_config:
+        raise ApiProblem("invalid-request", "this service has no signing configuration",
+                         errors=[{"path": "sign.profile", "message": "only test is available here"}])  # fmt: skip
+    options: dict[str, Any]
+    if kind == "journal":
+        if req.journal not in engine.journal_ids():
+            raise ApiProblem("unknown-form", f"unknown journal id; journals: {', '.join(engine.journal_ids())}",
+                             errors=[{"path": "journal", "message": "not a journal id"}])  # fmt: skip
+        if req.from_ > req.to:
+            raise ApiProblem("invalid-request", "the period ends before it starts",
+                             errors=[{"path": "to", "message": "is before from"}])  # fmt: skip
+        options = {"journal": req.journal, "from": req.from_.isoformat(), "to": req.to.isoformat(),
+                   "commission": req.commission}  # fmt: skip
+    else:
+        if req.sign is not None and req.variant == "paper" and "variant" in data:
+            raise ApiProblem("invalid-request", "a signed protocol is the electronic variant",
+                             errors=[{"path": "variant", "message": "paper cannot be signed"}])  # fmt: skip
+        options = {"number": req.number, "date": req.date.isoformat() if req.date else None,
+                   "variant": "electronic" if req.sign is not None else req.variant}  # fmt: skip
+    if ctype != "application/json":
+        cases = body
+    elif req.cases == "stored":
+        latest: dict[str, bytes] = {}
+        for raw in svc.store.stored_requests(None if "admin" in key.scopes else key.id):
+            found = engine.stored_case(raw)
+            if found is not None:
+                latest.pop(found[0], None)
+                latest[found[0]] = found[1]
+        cases = b"".join(latest.values())
+        if not cases:
+            raise ApiProblem("invalid-request", "the service has no cases of this key: render them first, or post "
+                             "them", errors=[{"path": "cases", "message": "no stored cases"}])  # fmt: skip
+    else:
+        cases = engine.cases_jsonl(req.cases)
+    count, problems = engine.check_batch(cases, as_array=ctype == "application/json")
+    if problems:
+        raise ApiProblem("invalid-case", f"invalid case data; no {kind} queued", errors=problems)
+    params = engine.RegisterParams(kind, options, tuple(dict.fromkeys(req.formats)),
+                                   hashlib.sha256(cases).hexdigest(), req.sign.level if req.sign else None,
+                                   req.sign.profile if req.sign else "test")  # fmt: skip
+    if svc.store.queued() >= svc.config.max_queued_jobs:
+        raise _queue_full(svc)
+    try:
+        submitted = svc.store.submit(key.id, idem, params.to_json(), case_id=None, respond_async=True, kind=kind,
+                                     callback_url=req.callback_url, digest_of=digest_of, blobs=[cases])  # fmt: skip
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    except JobGone as exc:
+        raise ApiProblem("job-deleted", exc.message) from None
+    return _replay(svc, submitted.job, replayed=not submitted.created)
 
 
 def _queue_full(svc: Service) -> ApiProblem:

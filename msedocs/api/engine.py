@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -297,3 +298,135 @@ def ensure_pki(pki_dir: str) -> str:
         if not (folder / "pki.json").exists():
             signing.init_pki(folder)
     return str(folder)
+
+
+# -- registers over many cases: journals and the session protocol -----------------------------
+
+
+def journal_ids() -> list[str]:
+    from ..forms import JOURNALS
+
+    return list(JOURNALS)
+
+
+def cases_jsonl(cases: Sequence[Any]) -> bytes:
+    """Cases (JSON objects) as JSON Lines, one case a line."""
+    return b"".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for c in cases)
+
+
+def stored_case(render_request: bytes) -> tuple[str, bytes] | None:
+    """The case of a stored render job's request: its case_id and the case as one JSON line."""
+    try:
+        case = json.loads(render_request)["case"]
+        return str(case["case_id"]), json.dumps(case, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+_WHERE = re.compile(r"^.*cases\.jsonl:(\d+): ?(.*)$", re.S)
+
+
+def check_batch(jsonl: bytes, *, as_array: bool) -> tuple[int, list[Problem]]:
+    """Every case of a JSON Lines batch checked as ``msedocs journal`` checks its ``--cases``
+    (the model's rules, each case_id once): the number of cases and the problems, each named by
+    its place in the request (``cases[3].patient.sex`` for an array, ``line 4: …`` for JSON Lines)."""
+    from ..model import BatchReader
+
+    with tempfile.TemporaryDirectory(prefix="msedocs-batch-") as tmp:
+        path = Path(tmp) / "cases.jsonl"
+        path.write_bytes(jsonl)
+        reader = BatchReader(path)
+        try:
+            for _ in reader:
+                pass
+        except InputError as exc:  # an empty batch
+            return 0, [Problem("cases", exc.message.replace(str(path), "the batch"))]
+    problems = []
+    for p in reader.problems:
+        found = _WHERE.match(p.path)
+        if found is None:
+            problems.append(Problem("cases", p.message))
+            continue
+        line, inner = int(found.group(1)), found.group(2)
+        if as_array:
+            inner = "" if inner.startswith("(") else inner
+            sep = "" if not inner or inner.startswith("[") else "."
+            problems.append(Problem(f"cases[{line - 1}]{sep}{inner}", p.message))
+        else:
+            problems.append(Problem(f"line {line}: {inner}", p.message, line))
+    return reader.count, problems
+
+
+@dataclass(frozen=True)
+class RegisterParams:
+    """A journal or protocol job: what it runs (the cases apart, in a stored blob)."""
+
+    kind: str
+    """journal or protocol."""
+    options: dict[str, Any]
+    """journal: journal, from, to, commission; protocol: number, date, variant."""
+    formats: tuple[str, ...]
+    cases_sha256: str
+    level: str | None = None
+    profile: str = "test"
+    pki_dir: str | None = None
+    signing_config: str | None = None
+
+    def to_json(self) -> bytes:
+        body = {"kind": self.kind, **self.options, "formats": list(self.formats), "cases_sha256": self.cases_sha256,
+                "level": self.level, "profile": self.profile}  # fmt: skip
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, pki_dir: str | None, signing_config: str | None) -> RegisterParams:
+        body = json.loads(raw)
+        kind = body.pop("kind")
+        formats = tuple(body.pop("formats"))
+        cases_sha256 = body.pop("cases_sha256")
+        level, profile = body.pop("level"), body.pop("profile")
+        return cls(kind, body, formats, cases_sha256, level, profile, pki_dir, signing_config)
+
+
+_MEDIA = {"xml": "application/xml", "pdf": "application/pdf",
+          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}  # fmt: skip
+
+
+def register_task(params: RegisterParams, cases: bytes) -> Rendered:
+    """Run in a worker process: ``msedocs journal`` or ``msedocs protocol`` over the cases (JSON
+    Lines), through :func:`msedocs.journal.write` and :func:`msedocs.protocol.build`."""
+    import datetime as dt
+
+    from ..forms import DOCUMENTS
+    from ..sign import register_signer
+
+    with tempfile.TemporaryDirectory(prefix="msedocs-register-") as tmp:
+        path = Path(tmp) / "cases.jsonl"
+        path.write_bytes(cases)
+        profile = _profile(params.pki_dir, params.signing_config, params.level) if params.level else None
+        o = params.options
+        if params.kind == "journal":
+            from .. import journal
+
+            spec = DOCUMENTS[o["journal"]]
+            signer = register_signer(spec, profile) if profile is not None else None
+            out = Path(tmp) / "out"
+            first, last = dt.date.fromisoformat(o["from"]), dt.date.fromisoformat(o["to"])
+            written = journal.write(o["journal"], path, first, last, out, params.formats,
+                                    commission=o.get("commission"), workers=1, signer=signer)  # fmt: skip
+            files = [(e["file"], e.get("media_type") or _MEDIA[e["file"].rsplit(".", 1)[-1]],
+                      (out / e["file"]).read_bytes()) for e in written.files]  # fmt: skip
+            manifest = json.loads(written.manifest.read_text(encoding="utf-8"))
+        else:
+            from .. import protocol
+            from ..pipeline import file_entry
+
+            signer = register_signer(protocol.PROTOCOL, profile) if profile is not None else None
+            day = dt.date.fromisoformat(o["date"]) if o.get("date") else None
+            paper = o.get("variant", "paper") == "paper" and profile is None
+            docs = protocol.build(path, o.get("number"), day, params.formats, paper=paper, signer=signer)
+            files = [(d.filename, d.media_type, d.content) for d in docs]
+            manifest = {"form": protocol.PROTOCOL.id, "number": o.get("number"), "date": o.get("date"),
+                        "files": [file_entry(d) for d in docs]}  # fmt: skip
+    if profile is not None and getattr(profile, "is_test", False):
+        manifest["test_pki"] = True
+    return Rendered(files, manifest)

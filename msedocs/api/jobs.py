@@ -77,7 +77,7 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     """Render a claimed job and finish it: ``succeeded``, ``failed``, ``released`` (the pool
     broke: the job goes back to the queue) or ``lost`` (another runner holds it now)."""
     try:
-        params = engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config)
+        task, args = _task(store, claim, config)
         store.renew(claim.job.id, claim.token, config.lease, progress=10)
     except BaseException:
         if reserved:
@@ -86,7 +86,7 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     if not reserved:
         pool.reserve(block=True)
     try:
-        future = pool.submit(engine.render_task, params)
+        future = pool.submit(task, *args)
         rendered = wait_renewing(store, claim, future, config.lease)
     except PoolBroken:
         log.warning("job %s: a render worker died; the job goes back to the queue", claim.job.id)
@@ -99,6 +99,14 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
         return "succeeded"
     log.warning("job %s: the claim was lost while rendering; its outputs are dropped", claim.job.id)
     return "lost"
+
+
+def _task(store: JobStore, claim: Claim, config: RunnerConfig) -> tuple[Any, tuple[Any, ...]]:
+    """The worker task of a job and its arguments, by the job's kind."""
+    if claim.job.kind in ("journal", "protocol"):
+        params = engine.RegisterParams.from_json(claim.request, config.pki_dir, config.signing_config)
+        return engine.register_task, (params, store.content(params.cases_sha256))
+    return engine.render_task, (engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config),)
 
 
 class JobRunner:

@@ -51,6 +51,41 @@ class RenderRequest(BaseModel):
     callback_url: CallbackUrl | None = None
 
 
+Cases = Annotated[list[dict[str, Any]] | Literal["stored"], Field(
+    description='The cases: an array of cases (as GET /v1/schema/case.json), or "stored": the cases of this '
+    "key's succeeded render jobs (every key's for admin), the latest request of each case_id. (Or send the "
+    "cases as JSON Lines: Content-Type application/x-ndjson, the other fields as query parameters.)",
+)]
+
+
+class JournalRequest(BaseModel):
+    """``POST /v1/journals``: the register of a period over many cases (as ``msedocs journal``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    journal: str = Field(description="A journal id (GET /v1/forms lists forms; journals: by-journal-protocols, "
+                         "by-journal-cards, by-journal-certificates, by-journal-mpr).")  # fmt: skip
+    from_: dt.date = Field(alias="from", description="First day.")
+    to: dt.date = Field(description="Last day.")
+    formats: list[Format] = Field(default_factory=lambda: list(_ALL_FORMATS), min_length=1)
+    commission: str | None = Field(None, max_length=500, description="Only this commission's cases.")
+    cases: Cases = "stored"
+    sign: SignOptions | None = Field(None, description="Signed by the chairman of the commission.")
+    callback_url: CallbackUrl | None = None
+
+
+class ProtocolRequest(BaseModel):
+    """``POST /v1/protocols``: the protocol of a commission session (as ``msedocs protocol``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: str | None = Field(None, max_length=100, description="The protocol's number (else the only session).")
+    date: dt.date | None = Field(None, description="The session's date.")
+    formats: list[Format] = Field(default_factory=lambda: list(_ALL_FORMATS), min_length=1)
+    variant: Literal["paper", "electronic"] = Field("paper", description="electronic: no signature lines.")
+    cases: Cases = "stored"
+    sign: SignOptions | None = Field(None, description="Signed by the chairman and the members (electronic).")
+    callback_url: CallbackUrl | None = None
+
+
 class ProblemError(BaseModel):
     path: str = Field(description="JSON path in the request body (or XPath), or (case) for the whole case.")
     message: str

@@ -342,12 +342,14 @@ class JobStore:
         kind: str = "render",
         callback_url: str | None = None,
         digest_of: bytes | None = None,
+        blobs: Sequence[bytes] = (),
     ) -> Submitted:
         """Accept a job under an idempotency key, in one transaction: the key (same body: the
         first job is returned; another body: :class:`IdempotencyConflict`), the documents it
         issues (each once: :class:`AlreadyIssued`) and the job, queued or, with ``claim_for``,
         running and claimed by the caller. The body compared is ``digest_of`` (what the client
-        sent, when the stored request differs from it) or ``request``, with ``callback_url``."""
+        sent, when the stored request differs from it) or ``request``, with ``callback_url``.
+        ``blobs`` (the cases of a journal) are stored with the job."""
         hashed = hashlib.sha256(digest_of if digest_of is not None else request)
         if kind != "render":  # a render's digest is that of its body alone, as before callbacks
             hashed.update(f"\0kind:{kind}".encode())
@@ -357,7 +359,7 @@ class JobStore:
         for attempt in (1, 2):
             try:
                 return self._submit(key_id, idempotency_key, request, digest, case_id, documents, respond_async,
-                                    claim_for, lease, kind, callback_url)  # fmt: skip
+                                    claim_for, lease, kind, callback_url, blobs)  # fmt: skip
             except sa.exc.IntegrityError:  # a concurrent request took the key or a document first
                 if attempt == 2:
                     raise
@@ -366,6 +368,7 @@ class JobStore:
     def _submit(
         self, key_id: str, idem: str, request: bytes, digest: str, case_id: str | None, documents: Sequence[str],
         respond_async: bool, claim_for: str | None, lease: float, kind: str, callback_url: str | None,
+        blobs: Sequence[bytes] = (),
     ) -> Submitted:  # fmt: skip
         now = self.clock()
         i = t.idempotency.c
@@ -401,6 +404,10 @@ class JobStore:
             if claim_for:
                 values.update(state=JobState.RUNNING, attempts=1, claimed_by=claim_for, claim_token=token,
                               lease_until=now + dt.timedelta(seconds=lease), started_at=now)  # fmt: skip
+            if blobs:
+                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(), [
+                    {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b), "content": b} for b in blobs
+                ])  # fmt: skip
             row = conn.execute(sa.insert(t.jobs).values(**values).returning(*t.jobs.c)).one()
             conn.execute(sa.insert(t.idempotency).values(
                 key_id=key_id, idempotency_key=idem, request_sha256=digest, job_id=job_id, created_at=now,
@@ -640,6 +647,17 @@ class JobStore:
             row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
         return _job(row) if row is not None else None
 
+    def stored_requests(self, key_id: str | None, kind: str = "render") -> Iterator[bytes]:
+        """The requests of the succeeded jobs of a key (None: every key), oldest first."""
+        c = t.jobs.c
+        query = sa.select(c.request).where(c.kind == kind, c.state == JobState.SUCCEEDED)
+        if key_id is not None:
+            query = query.where(c.key_id == key_id)
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(c.created_at, c.id)).scalars().all()
+        for raw in rows:
+            yield bytes(raw)
+
     def request_of(self, job_id: str) -> bytes | None:
         with self._tx() as conn:
             raw = conn.execute(sa.select(t.jobs.c.request).where(t.jobs.c.id == job_id)).scalar()
@@ -691,12 +709,24 @@ class JobStore:
                 conn.execute(sa.delete(t.issued).where(t.issued.c.job_id == job_id))
                 return job
             names = conn.execute(sa.select(t.outputs.c.sha256).where(t.outputs.c.job_id == job_id)).scalars().all()
+            if job.kind in ("journal", "protocol"):  # its cases too, unless another register job holds them
+                cases = _cases_blob(conn.execute(sa.select(c.request).where(c.id == job_id)).scalar())
+                others = conn.execute(sa.select(c.request).where(c.kind.in_(["journal", "protocol"]), c.id != job_id))
+                if cases and all(_cases_blob(r) != cases for (r,) in others):
+                    conn.execute(sa.delete(t.blobs).where(t.blobs.c.sha256 == cases))
             conn.execute(sa.delete(t.outputs).where(t.outputs.c.job_id == job_id))
             conn.execute(sa.delete(t.callbacks).where(t.callbacks.c.job_id == job_id))
             conn.execute(sa.delete(t.jobs).where(c.id == job_id))
             still = sa.select(t.outputs.c.sha256).where(t.outputs.c.sha256.in_(list(names)))
             conn.execute(sa.delete(t.blobs).where(t.blobs.c.sha256.in_(list(names)), t.blobs.c.sha256.not_in(still)))
         return job
+
+
+def _cases_blob(request: Any) -> str | None:
+    try:
+        return str(json.loads(bytes(request))["cases_sha256"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class JobGone(InputError):

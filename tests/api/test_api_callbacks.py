@@ -194,3 +194,16 @@ def dt_seconds(n: float):
     import datetime as dt
 
     return dt.timedelta(seconds=n)
+
+
+def test_register_jobs_take_a_callback_url_too(client, keys, receiver):
+    from .test_api_registers import jsonl, post, session_cases
+
+    hooks = receiver(fail=1)
+    params = {"journal": "by-journal-protocols", "from": "2026-01-01", "to": "2026-12-31", "formats": "xml",
+              "callback_url": hooks.url}  # fmt: skip
+    answer = post(client, "/v1/journals", keys["render"], jsonl(session_cases(2)), params=params)
+    assert answer.status_code == 202, answer.text
+    event = json.loads(hooks.wait(2)[-1][2])
+    assert event["type"] == "job.succeeded" and event["data"]["kind"] == "journal"
+    assert event["data"]["outputs"][0]["name"] == "by-journal-protocols.xml" and event["data"]["case_id"] is None
