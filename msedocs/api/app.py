@@ -9,11 +9,13 @@ the status, the time, the request id and the key id.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -40,6 +42,9 @@ from .metrics import Metrics
 from .models import (
     CallbackInfo,
     CallbackSecret,
+    DeadlineReport,
+    DeliveryDetail,
+    DeliveryList,
     FormInfo,
     Health,
     JobOutput,
@@ -102,6 +107,25 @@ class Service:
     runner: JobRunner | None = None
     sender: CallbackSender | None = None
     id: str = field(default_factory=lambda: worker_id("serve"))
+
+    _outbox: Any = None
+    _outbox_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outbox(self) -> Any:
+        """The outbox (msedocs.delivery) in the service's database, opened on first use."""
+        with self._outbox_lock:
+            if self._outbox is None:
+                self._outbox = engine.open_outbox(self.config.db_url)
+            return self._outbox
+
+    def today(self) -> dt.date:
+        return self.store.clock().date()
+
+    def close(self) -> None:
+        if self._outbox is not None:
+            self._outbox.close()
+        self.pool.shutdown()
+        self.store.close()
 
     def runner_config(self) -> RunnerConfig:
         return RunnerConfig(lease=self.config.lease, pki_dir=self.config.pki_dir,
@@ -343,8 +367,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
                 svc.runner.stop()
                 svc.runner = None
             if service is None:
-                svc.pool.shutdown()
-                svc.store.close()
+                svc.close()
 
     app = FastAPI(
         title="msedocs",
@@ -610,6 +633,56 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
     register_route("protocol", ProtocolRequest, ["number", "date", "formats", "variant", "level", "profile",
                                                  "callback_url"],
                    "The protocol of a commission session over its cases, as a job")  # fmt: skip
+
+    @app.get("/v1/deliveries", response_model=DeliveryList, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 422))  # fmt: skip
+    def deliveries(
+        request: Request, _key: Annotated[ApiKey, Depends(require("deliver"))], status: str | None = None,
+        channel: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> DeliveryList:  # fmt: skip
+        """Outbox items (oldest first), by `status` and `channel`, each with its deadline; the
+        counts per state. No recipient data."""
+        if status is not None and status not in engine.delivery_states():
+            raise ApiProblem("invalid-request", "unknown status", errors=[
+                {"path": "status", "message": f"one of {', '.join(engine.delivery_states())}"}])  # fmt: skip
+        if channel is not None and channel not in engine.delivery_channels():
+            raise ApiProblem("invalid-request", "unknown channel", errors=[
+                {"path": "channel", "message": f"one of {', '.join(engine.delivery_channels())}"}])  # fmt: skip
+        svc = _service(request)
+        return DeliveryList.model_validate(engine.deliveries(svc.outbox(), status, channel, limit, svc.today()))
+
+    @app.get("/v1/deliveries/deadlines", response_model=DeadlineReport, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 422))  # fmt: skip
+    def delivery_deadlines(request: Request, _key: Annotated[ApiKey, Depends(require("deliver"))],
+                           date: dt.date | None = None) -> DeadlineReport:  # fmt: skip
+        """As `msedocs deadlines --json`: items due, overdue and delivered late on `date` (today)."""
+        svc = _service(request)
+        return DeadlineReport.model_validate(engine.deadline_report(svc.outbox(), date or svc.today()))
+
+    @app.get("/v1/deliveries/{item_id}", response_model=DeliveryDetail, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 404))  # fmt: skip
+    def delivery(item_id: int, request: Request,
+                 _key: Annotated[ApiKey, Depends(require("deliver"))]) -> DeliveryDetail:  # fmt: skip
+        """One item: its deadline, its documents (names and digests, not the content) and its history."""
+        svc = _service(request)
+        try:
+            return DeliveryDetail.model_validate(engine.delivery(svc.outbox(), item_id, svc.today()))
+        except InputError:
+            raise ApiProblem("not-found", "no such delivery") from None
+
+    @app.post("/v1/deliveries/{item_id}/retry", response_model=DeliveryDetail, tags=["deliveries"],
+              responses=_problem_responses(401, 403, 404, 409))  # fmt: skip
+    def retry_delivery(item_id: int, request: Request,
+                       _key: Annotated[ApiKey, Depends(require("deliver"))]) -> DeliveryDetail:  # fmt: skip
+        """As `msedocs queue retry`: a dead, waiting (retry_wait, unresolved) or returned item
+        queued again now with a fresh set of attempts; any other state is 409."""
+        svc = _service(request)
+        try:
+            return DeliveryDetail.model_validate(engine.retry_delivery(svc.outbox(), item_id, svc.today()))
+        except engine.DeliveryStateError as exc:
+            raise ApiProblem("delivery-state", exc.message) from None
+        except InputError:
+            raise ApiProblem("not-found", "no such delivery") from None
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
     def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:

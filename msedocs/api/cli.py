@@ -108,8 +108,7 @@ def serve_main(argv: list[str]) -> int:
         uvicorn.Server(uvicorn.Config(app, host=opts.host, port=opts.port, log_config=None, access_log=False,
                                       timeout_graceful_shutdown=30)).run()  # fmt: skip
     finally:
-        service.pool.shutdown()
-        service.store.close()
+        service.close()
     return 0
 
 

@@ -21,6 +21,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date as dt_date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,83 @@ def register_task(params: RegisterParams, cases: bytes) -> Rendered:
     if profile is not None and getattr(profile, "is_test", False):
         manifest["test_pki"] = True
     return Rendered(files, manifest)
+
+
+# -- deliveries: the outbox (msedocs.delivery), read and retried --------------------------------
+
+
+def open_outbox(url: str) -> Any:
+    """The outbox in the service's database (created there if missing, as ``queue init``)."""
+    from ..delivery.store import Outbox
+
+    return Outbox(url, create=True)
+
+
+def delivery_states() -> tuple[str, ...]:
+    from ..delivery.models import State
+
+    return tuple(State.ALL)
+
+
+def delivery_channels() -> tuple[str, ...]:
+    from ..delivery.models import Channel
+
+    return tuple(Channel.ALL)
+
+
+def _delivery(item: Any, today: dt_date) -> dict[str, Any]:
+    """An outbox item as the API shows it: :meth:`Item.summary` (never the recipient: no name,
+    address or portal account) and its deadline (three working days by the production calendar)."""
+    from ..delivery.calendar import working_days_between
+    from ..delivery.models import State
+
+    body: dict[str, Any] = item.summary()
+    done = item.completed_on
+    body["decision_date"] = item.decision_date.isoformat()
+    body["created_at"] = item.created_at.isoformat(timespec="seconds")
+    body["deadline"] = {
+        "due_date": item.due_date.isoformat(),
+        "completed_on": done.isoformat() if done else None,
+        "overdue": done is None and item.state not in State.FINAL and item.due_date < today,
+        "late": done is not None and done > item.due_date,
+        "working_days_left": working_days_between(today, item.due_date, item.country) if done is None else None,
+    }
+    return body
+
+
+def deliveries(outbox: Any, state: str | None, channel: str | None, limit: int, today: dt_date) -> dict[str, Any]:
+    items = outbox.list_items(state, channel, limit=limit)
+    return {"items": [_delivery(i, today) for i in items], "counts": outbox.counts()}
+
+
+def delivery(outbox: Any, item_id: int, today: dt_date) -> dict[str, Any]:
+    """One item, its documents (name, type, role, digest, size: not the content) and its history.
+    InputError if there is none."""
+    body = _delivery(outbox.get(item_id), today)
+    body["documents"] = [{"name": d.name, "media_type": d.media_type, "role": d.role, "sha256": d.sha256,
+                          "size": d.size} for d in outbox.documents(item_id)]  # fmt: skip
+    body["history"] = [{"at": h.at.isoformat(timespec="seconds"), "from_state": h.from_state, "to_state": h.to_state,
+                        "channel": h.channel, "reason": h.reason} for h in outbox.history(item_id)]  # fmt: skip
+    return body
+
+
+def retry_delivery(outbox: Any, item_id: int, today: dt_date) -> dict[str, Any]:
+    """``msedocs queue retry``: a dead, waiting or returned item queued again now. InputError if
+    there is none; :class:`DeliveryStateError` if its state allows no retry."""
+    from ..delivery.store import InvalidTransitionError
+
+    try:
+        outbox.retry(item_id, reason="retry requested over the HTTP API")
+    except InvalidTransitionError as exc:
+        raise DeliveryStateError(str(exc)) from None
+    return delivery(outbox, item_id, today)
+
+
+def deadline_report(outbox: Any, today: dt_date) -> dict[str, Any]:
+    """``msedocs deadlines --json``: due, overdue and delivered late."""
+    report: dict[str, Any] = outbox.deadline_report(today).to_json()
+    return report
+
+
+class DeliveryStateError(MsedocsError):
+    """The item's state allows no such transition."""

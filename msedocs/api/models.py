@@ -186,3 +186,65 @@ class ProblemKind(BaseModel):
     title: str
     status: int
     description: str
+
+
+class DeliveryDeadline(BaseModel):
+    due_date: dt.date = Field(description="Three working days after the decision (production calendar).")
+    completed_on: dt.date | None = Field(description="Delivered to the portal, or handed over to the post.")
+    overdue: bool
+    late: bool
+    working_days_left: int | None = Field(description="Working days until the due date (negative: past it).")
+
+
+class Delivery(BaseModel):
+    """An outbox item: where a document goes and how far it got. Never its recipient (no name,
+    address or portal account): what the scope deliver needs to follow and retry it."""
+
+    id: int
+    case_ref: str
+    channel: Literal["portal", "post"]
+    state: str = Field(description="queued, sending, retry_wait, delivered, dead, printed, handed_over, returned, "
+                       "unresolved")  # fmt: skip
+    country: str
+    decision_date: dt.date
+    due_date: dt.date
+    attempts: int
+    next_attempt_at: str
+    last_reason: str | None
+    tracking_number: str | None
+    list_number: int | None
+    created_at: str
+    deadline: DeliveryDeadline
+
+
+class DeliveryDocument(BaseModel):
+    name: str
+    media_type: str
+    role: str
+    sha256: str
+    size: int
+
+
+class DeliveryEvent(BaseModel):
+    at: str
+    from_state: str | None
+    to_state: str
+    channel: str
+    reason: str
+
+
+class DeliveryDetail(Delivery):
+    documents: list[DeliveryDocument]
+    history: list[DeliveryEvent]
+
+
+class DeliveryList(BaseModel):
+    items: list[Delivery]
+    counts: dict[str, int] = Field(description="Items per state, in the whole outbox.")
+
+
+class DeadlineReport(BaseModel):
+    date: dt.date
+    due: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    delivered_late: list[dict[str, Any]]

@@ -37,6 +37,7 @@ KINDS: dict[str, tuple[int, str, str]] = {
         "A signed statutory document of the case was issued (or is being issued) by another job; it is issued once.",
     ),
     "job-running": (409, "Job running", "A running job cannot be deleted; wait for it to finish."),
+    "delivery-state": (409, "Delivery state", "The delivery's state allows no retry (only dead, waiting or returned)."),
     "job-deleted": (410, "Job deleted", "The job of this Idempotency-Key was deleted; its response is gone."),
     "payload-too-large": (413, "Request body too large", "The body is over the limit of this endpoint."),
     "unsupported-media-type": (415, "Unsupported media type", "The Content-Type is not one this endpoint reads."),
