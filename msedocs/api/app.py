@@ -9,6 +9,7 @@ the status, the time, the request id and the key id.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -42,6 +43,7 @@ from .metrics import Metrics
 from .models import (
     CallbackInfo,
     CallbackSecret,
+    CertificateInfo,
     DeadlineReport,
     DeliveryDetail,
     DeliveryList,
@@ -55,11 +57,26 @@ from .models import (
     ProtocolRequest,
     Readiness,
     RenderRequest,
+    SignatureValue,
+    SigningSessionRequest,
+    SigningSessionStatus,
     XmlValidation,
 )
 from .pool import PoolBroken, PoolFull, RenderPool
 from .problems import KINDS, MEDIA_TYPE, ApiProblem, type_uri
-from .store import AlreadyIssued, ApiKey, IdempotencyConflict, Job, JobBusy, JobGone, JobState, JobStore
+from .store import (
+    AlreadyIssued,
+    ApiKey,
+    IdempotencyConflict,
+    Job,
+    JobBusy,
+    JobGone,
+    JobState,
+    JobStore,
+    SessionClosed,
+    SessionState,
+    SigningSession,
+)
 
 log = logging.getLogger("msedocs.api")
 API_VERSION = "1.0.0"
@@ -94,6 +111,8 @@ class ServiceConfig:
     lease: float = 60.0
     retry_after: int = 2
     """Seconds a 429 or 503 asks the client to wait."""
+    session_ttl: float = 900.0
+    """Seconds a signing session waits for its signature value."""
     send_callbacks: bool = True
     """Send jobs' callbacks from this process too (any number of senders share the store)."""
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
@@ -684,6 +703,59 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         except InputError:
             raise ApiProblem("not-found", "no such delivery") from None
 
+    @app.post(
+        "/v1/signing-sessions", tags=["sign"], status_code=201, response_model=SigningSessionStatus,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/SigningSessionRequest"}}}},
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
+        },
+        responses=_problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+    )  # fmt: skip
+    def create_signing_session(request: Request, body: Annotated[bytes, Depends(raw_body)],
+                               key: Annotated[ApiKey, Depends(require("sign"))]) -> Response:  # fmt: skip
+        """Two-step signing with a key held elsewhere (a bureau head's token, a remote signing
+        service): a rendered PDF (`document`: an output of one of this key's jobs) or a form of a
+        case rendered now (`render`) is prepared for a PAdES signature with the given certificate,
+        and the data to sign is returned with its frozen parameters (signing time, certificate,
+        level). Sign `data_to_sign` (SHA-256) and PUT the value to `/signature` before
+        `expires_at`."""
+        return _create_session(request, body, key)
+
+    @app.get("/v1/signing-sessions/{session_id}", response_model=SigningSessionStatus, tags=["sign"],
+             responses=_problem_responses(401, 403, 404))  # fmt: skip
+    def signing_session(session_id: str, request: Request,
+                        key: Annotated[ApiKey, Depends(require("sign"))]) -> SigningSessionStatus:  # fmt: skip
+        """A signing session: its data to sign, its state."""
+        svc = _service(request)
+        return _session_status(svc, _own_session(svc, key, session_id))
+
+    @app.put("/v1/signing-sessions/{session_id}/signature", response_model=SigningSessionStatus, tags=["sign"],
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/SignatureValue"}}}}},
+             responses=_problem_responses(400, 401, 403, 404, 409, 410, 415, 422, 429, 503))  # fmt: skip
+    def put_signature(session_id: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
+                      key: Annotated[ApiKey, Depends(require("sign"))]) -> SigningSessionStatus:  # fmt: skip
+        """Complete the document with the signature value over `data_to_sign`: the CMS is built
+        around it (with a timestamp at B-T) and written into the prepared PDF. The value must
+        verify with the session's certificate (else 422). Putting the same value again answers
+        the same; another value after completion is 409; after `expires_at`, 410."""
+        return _complete_session(request, body, key, session_id)
+
+    @app.get("/v1/signing-sessions/{session_id}/document", tags=["sign"],
+             responses={200: {"description": "The signed PDF", "content": {"application/pdf": {}}},
+                        **_problem_responses(401, 403, 404, 409)})  # fmt: skip
+    def signed_document(session_id: str, request: Request,
+                        key: Annotated[ApiKey, Depends(require("sign"))]) -> Response:  # fmt: skip
+        """The signed PDF of a completed session."""
+        svc = _service(request)
+        found = _own_session(svc, key, session_id)
+        if found.signed_sha256 is None:
+            raise ApiProblem("session-closed", "the session has no signed document yet", status=409)
+        return Response(svc.store.content(found.signed_sha256), media_type="application/pdf",
+                        headers=_file_headers(found.document, found.signed_sha256))  # fmt: skip
+
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
     def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:
         """A job's state and progress; its outputs once it succeeded, its problem if it failed."""
@@ -735,7 +807,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                              description=app.description, routes=app.routes)  # fmt: skip
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (RenderRequest, JournalRequest, ProtocolRequest):
+        for model in (RenderRequest, JournalRequest, ProtocolRequest, SigningSessionRequest, SignatureValue):
             defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(defs.pop("$defs", {}))
             components[model.__name__] = defs
@@ -874,6 +946,180 @@ def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type
     except JobGone as exc:
         raise ApiProblem("job-deleted", exc.message) from None
     return _replay(svc, submitted.job, replayed=not submitted.created)
+
+
+def _der(text: str, path: str) -> bytes:
+    """A certificate given as PEM or base64 DER."""
+    import base64
+    import binascii
+
+    body = text.strip()
+    if body.startswith("-----BEGIN"):
+        body = "".join(line for line in body.splitlines() if not line.startswith("-----"))
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiProblem("invalid-request", "a certificate is PEM or base64 DER",
+                         errors=[{"path": path, "message": "not PEM or base64"}]) from None  # fmt: skip
+
+
+def _in_pool(svc: Service, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return svc.pool.run(fn, *args)
+    except PoolFull:
+        raise _queue_full(svc) from None
+    except PoolBroken:
+        raise ApiProblem("unavailable", "a rendering process stopped; retry",
+                         headers={"Retry-After": str(svc.config.retry_after)}) from None  # fmt: skip
+
+
+def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
+    svc = _service(request)
+    _content_type(request, "application/json")
+    idem = _idempotency_key(request)
+    try:
+        data = engine.parse_body(body)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-json") from None
+    if not isinstance(data, dict):
+        raise ApiProblem("invalid-request", "the body is a JSON object",
+                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+    req = _validated(SigningSessionRequest, data)
+    if (req.document is None) == (req.render is None):
+        raise ApiProblem("invalid-request", "give document or render, one of them",
+                         errors=[{"path": "document", "message": "give document or render"}])  # fmt: skip
+    try:
+        earlier = svc.store.session_by_key(key.id, idem, body)
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    if earlier is not None:
+        return _session_response(svc, earlier, replayed=True)
+    cert = _der(req.certificate, "certificate")
+    chain = [_der(c, f"chain[{n}]") for n, c in enumerate(req.chain)]
+    try:
+        engine.certificate_info(cert)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-request") from None
+    if req.document is not None:
+        job = _own_job(svc, key, req.document.job)
+        outputs = {o.name: o for o in svc.store.outputs(job.id)} if job.state == JobState.SUCCEEDED else {}
+        if req.document.output not in outputs:
+            raise ApiProblem("not-found", "the job has no such PDF output (or has not succeeded)")
+        pdf = svc.store.content(outputs[req.document.output].sha256)
+        case_id, name = job.case_id, req.document.output
+    else:
+        assert req.render is not None
+        try:
+            loaded = engine.load(req.render.case)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-case", "render.case") from None
+        try:
+            engine.select_forms(loaded.case, [req.render.form])
+        except UnknownFormError as exc:
+            raise ApiProblem("unknown-form", exc.message,
+                             errors=[{"path": "render.form", "message": exc.message}]) from None  # fmt: skip
+        except FormNotApplicableError as exc:
+            raise ApiProblem("form-not-applicable", exc.message,
+                             errors=[{"path": "render.form", "message": exc.message}]) from None  # fmt: skip
+        params = engine.RenderParams(loaded.json, (req.render.form,), ("pdf",), "electronic")
+        rendered = _in_pool(svc, engine.render_task, params)
+        (name, _media, pdf), *_ = rendered.files
+        case_id = loaded.case.case_id
+    if case_id and (holder := svc.store.is_issued(case_id, name)) is not None:
+        raise ApiProblem("already-issued", f"case {case_id}: {name} was already issued; a statutory document is "
+                         "issued once", extra={"issued_by": [{"document": name, "job": holder}]})  # fmt: skip
+    try:
+        prep = _in_pool(svc, engine.prepare_signature_task, pdf, cert, chain, req.role or "")
+    except InputError as exc:
+        raise ApiProblem("unsupported-document", exc.message) from None
+    signing_time = dt.datetime.fromisoformat(prep["signing_time"]).replace(tzinfo=None) if prep["signing_time"] \
+        else None  # fmt: skip
+    values = {
+        "level": req.level, "role": req.role, "case_id": case_id, "document": name, "certificate": cert,
+        "chain": json.dumps([base64.b64encode(c).decode() for c in chain]),
+        "document_digest": prep["document_digest"].hex(), "region_start": prep["start"], "region_end": prep["end"],
+        "signed_attrs": prep["signed_attrs"], "field_name": prep["field"], "signing_time": signing_time,
+    }  # fmt: skip
+    try:
+        session, created = svc.store.create_session(key.id, idem, body, values, prep["prepared"],
+                                                    svc.config.session_ttl)  # fmt: skip
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    return _session_response(svc, session, replayed=not created)
+
+
+def _session_response(svc: Service, session: SigningSession, *, replayed: bool) -> Response:
+    headers = {"Location": f"/v1/signing-sessions/{session.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = _session_status(svc, session).model_dump(mode="json")
+    return JSONResponse(body, status_code=200 if replayed else 201, headers=headers)
+
+
+def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: str) -> SigningSessionStatus:
+    import binascii
+
+    svc = _service(request)
+    found = _own_session(svc, key, session_id)
+    _content_type(request, "application/json")
+    try:
+        data = engine.parse_body(body)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-json") from None
+    if not isinstance(data, dict):
+        raise ApiProblem("invalid-request", "the body is a JSON object",
+                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+    given = _validated(SignatureValue, data)
+    try:
+        signature = base64.b64decode(given.signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiProblem("invalid-request", "the signature is base64",
+                         errors=[{"path": "signature", "message": "not base64"}]) from None  # fmt: skip
+    if found.state == SessionState.COMPLETED:
+        if found.signature_sha256 == hashlib.sha256(signature).hexdigest():
+            return _session_status(svc, found)
+        raise ApiProblem("session-closed", "the session was completed with another signature value")
+    if svc.store.clock() > found.expires_at:
+        raise ApiProblem("session-expired", "the session expired; start a new one")
+    prepared = svc.store.content(found.prepared_sha256)
+    try:
+        signed = _in_pool(svc, engine.complete_signature_task, prepared, bytes.fromhex(found.document_digest),
+                          found.region_start, found.region_end, found.signed_attrs, found.certificate, found.chain,
+                          signature, found.level, svc.config.pki_dir, svc.config.signing_config)  # fmt: skip
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-request") from None
+    try:
+        done = svc.store.complete_session(found.id, signature, signed)
+    except AlreadyIssued as exc:
+        raise ApiProblem("already-issued", exc.message, extra={"issued_by": [
+            {"document": d, "job": j} for d, j in exc.clashes]}) from None  # fmt: skip
+    except SessionClosed as exc:
+        raise ApiProblem("session-closed", exc.message) from None
+    return _session_status(svc, done)
+
+
+def _own_session(svc: Service, key: ApiKey, session_id: str) -> SigningSession:
+    found = svc.store.session(session_id) if re.fullmatch(r"[0-9a-f]{32}", session_id) else None
+    if found is None or (found.key_id != key.id and "admin" not in key.scopes):
+        raise ApiProblem("not-found", "no such signing session")
+    return found
+
+
+def _session_status(svc: Service, session: SigningSession) -> SigningSessionStatus:
+    state = session.state
+    if state == SessionState.AWAITING and svc.store.clock() > session.expires_at:
+        state = "expired"
+    attrs = session.signed_attrs
+    return SigningSessionStatus(
+        id=session.id, state=state, format="PAdES", level=session.level,  # type: ignore[arg-type]
+        document=session.document, case_id=session.case_id, field_name=session.field_name,
+        signing_time=session.signing_time, expires_at=session.expires_at,
+        certificate=CertificateInfo(**engine.certificate_info(session.certificate, at=session.created_at)),
+        digest_algorithm="SHA-256", document_digest=session.document_digest,
+        data_to_sign=base64.b64encode(attrs).decode(),
+        data_to_sign_sha256=base64.b64encode(hashlib.sha256(attrs).digest()).decode(),
+        signed_document=f"/v1/signing-sessions/{session.id}/document" if session.signed_sha256 else None,
+    )  # fmt: skip
 
 
 def _queue_full(svc: Service) -> ApiProblem:

@@ -13,6 +13,7 @@ When the flow's public functions move or change, this is the file to adapt.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -511,3 +512,158 @@ def deadline_report(outbox: Any, today: dt_date) -> dict[str, Any]:
 
 class DeliveryStateError(MsedocsError):
     """The item's state allows no such transition."""
+
+
+# -- two-step signing (PAdES through pyHanko's interrupted signing) -----------------------------
+
+#: Hex digits reserved for the CMS in /Contents: an RSA-4096 or EC signature, a chain of a few
+#: certificates and a timestamp token fit with room to spare.
+SESSION_RESERVED = 48_000
+TWO_STEP_LEVELS = ("B-B", "B-T")
+
+
+def certificate_info(der: bytes, at: Any = None) -> dict[str, Any]:
+    """What the API shows of a signer's certificate, and whether it can sign now; InputError
+    when it is not a certificate."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise InputError("certificate: not an X.509 certificate (PEM or base64 DER)",
+                         [Problem("certificate", "not an X.509 certificate")]) from None  # fmt: skip
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise InputError("certificate: an RSA or EC key is needed", [Problem("certificate", "not an RSA or EC key")])
+    now = at.replace(tzinfo=dt.UTC) if at is not None else dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise InputError("certificate: not valid now", [Problem("certificate", "outside its validity period")])
+    return {
+        "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+        "serial_number": format(cert.serial_number, "x"), "not_after": cert.not_valid_after_utc.isoformat(),
+        "sha256": hashlib.sha256(der).hexdigest(),
+        "signature_algorithm": "RSASSA-PKCS1-v1_5 with SHA-256" if isinstance(key, rsa.RSAPublicKey)
+        else "ECDSA with SHA-256",
+    }  # fmt: skip
+
+
+def _ext_signer(cert_der: bytes, chain_der: Sequence[bytes], signature: bytes | None) -> Any:
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    cert = asn1_x509.Certificate.load(cert_der)
+    chain = [asn1_x509.Certificate.load(c) for c in chain_der]
+    return signers.ExternalSigner(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),
+                                  signature_value=signature or bytes(512))  # fmt: skip
+
+
+_M = re.compile(rb"/M \(D(?::|\\072)(\d{14})([^)]*)\)")
+
+
+def prepare_signature_task(pdf: bytes, cert_der: bytes, chain_der: Sequence[bytes], role: str) -> dict[str, Any]:
+    """Run in a worker process: the PDF with a PAdES signature field and the room for its CMS
+    (pyHanko's :meth:`PdfSigner.async_digest_doc_for_signing`), the /ByteRange digest, and the
+    CMS signed attributes over it (message-digest, signing-certificate-v2, the signer's role):
+    what the key holder signs. The signing time is the signature dictionary's /M."""
+    import asyncio
+    import datetime as dt
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    from signing._cms import cades_attrs
+    from signing.pades import _PdfAKeepingWriter  # keeps the PDF/A identification, as render --sign does
+
+    ext = _ext_signer(cert_der, chain_der, None)
+    try:
+        existing = len(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures)
+        writer = _PdfAKeepingWriter(io.BytesIO(pdf), strict=False)
+    except Exception as exc:
+        raise InputError(f"the document is not a PDF that can be signed ({type(exc).__name__})") from None
+    cn = ext.signing_cert.subject.native.get("common_name", "")
+    meta = signers.PdfSignatureMetadata(field_name=f"Signature{existing + 1}", md_algorithm="sha256",
+                                        subfilter=SigSeedSubFilter.PADES, reason=role or None, name=cn or None,
+                                        cades_signed_attr_spec=cades_attrs(role) if role else None)  # fmt: skip
+    pdf_signer = signers.PdfSigner(meta, signer=ext)
+
+    settings = PdfCMSSignedAttributes(cades_signed_attrs=cades_attrs(role) if role else None)
+
+    async def prepare() -> tuple[Any, Any, bytes]:
+        out = io.BytesIO()
+        prep, _tbs, _ = await pdf_signer.async_digest_doc_for_signing(writer, bytes_reserved=SESSION_RESERVED,
+                                                                      output=out)  # fmt: skip
+        attrs = await ext.signed_attrs(prep.document_digest, "sha256", use_pades=True, attr_settings=settings)
+        return prep, attrs, out.getvalue()
+
+    prep, attrs, prepared = asyncio.run(prepare())
+    found = _M.search(prepared, len(pdf))
+    stamp = found.group(1).decode() if found else None
+    when = dt.datetime.strptime(stamp, "%Y%m%d%H%M%S") if stamp else None
+    offset = found.group(2).decode().replace("'", "") if found else ""
+    if when is not None and offset[:1] in "+-" and len(offset) >= 5:
+        delta = dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        when = when.replace(tzinfo=dt.timezone(delta if offset[0] == "+" else -delta))
+    elif when is not None:
+        when = when.replace(tzinfo=dt.UTC)
+    return {"prepared": prepared, "document_digest": prep.document_digest, "start": prep.reserved_region_start,
+            "end": prep.reserved_region_end, "signed_attrs": attrs.dump(), "field": meta.field_name,
+            "signing_time": when.astimezone(dt.UTC).isoformat() if when else None}  # fmt: skip
+
+
+def check_signature_value(cert_der: bytes, signed_attrs: bytes, signature: bytes) -> bool:
+    """The signature value is the certificate's key's over the signed attributes (SHA-256)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    key = x509.load_der_x509_certificate(cert_der).public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed_attrs, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed_attrs, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def complete_signature_task(
+    prepared: bytes, document_digest: bytes, start: int, end: int, signed_attrs: bytes, cert_der: bytes,
+    chain_der: Sequence[bytes], signature: bytes, level: str, pki_dir: str | None, signing_config: str | None,
+) -> bytes:  # fmt: skip
+    """Run in a worker process: the CMS built around the key holder's signature value over the
+    frozen signed attributes (with a signature timestamp at B-T, from the service's TSA) and
+    written into the prepared PDF (:meth:`PdfTBSDocument.async_finish_signing`). InputError if
+    the value is not the certificate's key's signature over those attributes."""
+    import asyncio
+
+    from asn1crypto import cms
+    from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+    from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+
+    from signing.services import timestamper_for
+
+    if not check_signature_value(cert_der, signed_attrs, signature):
+        raise InputError("signature: not the certificate's key's signature over the data to sign",
+                         [Problem("signature", "does not verify with the session's certificate")])  # fmt: skip
+    ext = _ext_signer(cert_der, chain_der, signature)
+    timestamper = timestamper_for(_profile(pki_dir, signing_config, "B-T")) if level == "B-T" else None
+    output = io.BytesIO(prepared)
+
+    async def finish() -> None:
+        attrs = cms.CMSAttributes.load(signed_attrs)
+        sig_cms = await ext.async_sign_prescribed_attributes("sha256", signed_attrs=attrs, timestamper=timestamper)
+        digest = PreparedByteRangeDigest(document_digest, start, end)
+        await PdfTBSDocument.async_finish_signing(output, digest, sig_cms)
+
+    asyncio.run(finish())
+    return output.getvalue()

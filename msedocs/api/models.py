@@ -248,3 +248,68 @@ class DeadlineReport(BaseModel):
     due: list[dict[str, Any]]
     overdue: list[dict[str, Any]]
     delivered_late: list[dict[str, Any]]
+
+
+class SessionDocument(BaseModel):
+    """A PDF the service rendered: an output of one of this key's jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+    job: str = Field(pattern=r"^[0-9a-f]{32}$")
+    output: str = Field(max_length=200, pattern=r"\.pdf$", description="The output's name, e.g. by-act.pdf.")
+
+
+class SessionRender(BaseModel):
+    """A form of a case, rendered now (the electronic variant, unsigned) to be signed."""
+
+    model_config = ConfigDict(extra="forbid")
+    case: dict[str, Any]
+    form: str
+
+
+class SigningSessionRequest(BaseModel):
+    """``POST /v1/signing-sessions``: a PDF to sign with a key held elsewhere (PAdES)."""
+
+    model_config = ConfigDict(extra="forbid")
+    document: SessionDocument | None = Field(None, description="A rendered document (give this or render).")
+    render: SessionRender | None = Field(None, description="A render request (give this or document).")
+    certificate: str = Field(max_length=20000, description="The signer's certificate: PEM or base64 DER.")
+    chain: list[Annotated[str, Field(max_length=20000)]] = Field(
+        default_factory=list, max_length=8, description="Its issuing CA certificates (PEM or base64 DER).")
+    level: Literal["B-B", "B-T"] = Field("B-T", description="B-T: the service adds a signature timestamp.")
+    role: str | None = Field(None, max_length=200, description="The signer's role (signer-attributes-v2), "
+                             "e.g. Председатель комиссии.")  # fmt: skip
+
+
+class SignatureValue(BaseModel):
+    """``PUT /v1/signing-sessions/{id}/signature``."""
+
+    model_config = ConfigDict(extra="forbid")
+    signature: str = Field(max_length=4096, description="The signature value over data_to_sign, base64: "
+                           "RSASSA-PKCS1-v1_5 or ECDSA (DER) with SHA-256, as the key gives it.")  # fmt: skip
+
+
+class CertificateInfo(BaseModel):
+    subject: str
+    issuer: str
+    serial_number: str
+    not_after: str
+    sha256: str
+    signature_algorithm: str
+
+
+class SigningSessionStatus(BaseModel):
+    id: str
+    state: Literal["awaiting-signature", "completed", "expired"]
+    format: Literal["PAdES"]
+    level: Literal["B-B", "B-T"]
+    document: str
+    case_id: str | None
+    field_name: str
+    signing_time: dt.datetime | None = Field(description="The signature dictionary's /M, frozen in the prepared PDF.")
+    expires_at: dt.datetime
+    certificate: CertificateInfo
+    digest_algorithm: Literal["SHA-256"]
+    document_digest: str = Field(description="SHA-256 of the PDF's /ByteRange, hex (in the message-digest attribute).")
+    data_to_sign: str = Field(description="The DER of the CMS signed attributes (a SET), base64: sign these bytes.")
+    data_to_sign_sha256: str = Field(description="SHA-256 of data_to_sign, base64: for a signHash service (CSC).")
+    signed_document: str | None = Field(None, description="Where the signed PDF is, once completed.")

@@ -38,6 +38,8 @@ KINDS: dict[str, tuple[int, str, str]] = {
     ),
     "job-running": (409, "Job running", "A running job cannot be deleted; wait for it to finish."),
     "delivery-state": (409, "Delivery state", "The delivery's state allows no retry (only dead, waiting or returned)."),
+    "session-closed": (409, "Signing session closed", "The session was completed with another signature value."),
+    "session-expired": (410, "Signing session expired", "The session's data to sign is no longer accepted."),
     "job-deleted": (410, "Job deleted", "The job of this Idempotency-Key was deleted; its response is gone."),
     "payload-too-large": (413, "Request body too large", "The body is over the limit of this endpoint."),
     "unsupported-media-type": (415, "Unsupported media type", "The Content-Type is not one this endpoint reads."),

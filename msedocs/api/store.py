@@ -53,7 +53,7 @@ from msedocs.delivery.store import (
 from msedocs.errors import InputError
 
 MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 SCOPES = ("render", "sign", "validate", "deliver", "clerk", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
@@ -191,6 +191,50 @@ def event_payload(
     if error is not None:
         data["error"] = error
     return {"id": callback_id, "type": event, "timestamp": at.replace(tzinfo=dt.UTC).isoformat(), "data": data}
+
+
+class SessionState:
+    AWAITING = "awaiting-signature"
+    COMPLETED = "completed"
+
+
+class SessionClosed(InputError):
+    """The signing session takes no signature now (completed, or expired)."""
+
+
+@dataclass(frozen=True)
+class SigningSession:
+    id: str
+    key_id: str
+    state: str
+    level: str
+    role: str | None
+    case_id: str | None
+    document: str
+    certificate: bytes = field(repr=False)
+    chain: list[bytes] = field(repr=False)
+    prepared_sha256: str
+    document_digest: str
+    region_start: int
+    region_end: int
+    signed_attrs: bytes = field(repr=False)
+    field_name: str
+    signing_time: dt.datetime | None
+    expires_at: dt.datetime
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+    signature_sha256: str | None
+    signed_sha256: str | None
+
+
+def _session(row: Any) -> SigningSession:
+    m = dict(row._mapping)
+    for drop in ("idempotency_key", "request_sha256"):
+        m.pop(drop)
+    m["certificate"] = bytes(m["certificate"])
+    m["signed_attrs"] = bytes(m["signed_attrs"])
+    m["chain"] = [base64.b64decode(c) for c in json.loads(m["chain"])]
+    return SigningSession(**m)
 
 
 _EVENT_COLUMNS = (t.jobs.c.id, t.jobs.c.key_id, t.jobs.c.kind, t.jobs.c.case_id, t.jobs.c.callback_url)
@@ -639,6 +683,95 @@ class JobStore:
         holder by ``GET /v1/callbacks/secret`` and ``msedocs keys create``)."""
         with self._tx() as conn:
             return self._callback_secrets(conn, {key_id})[key_id]
+
+    # -- two-step signing -------------------------------------------------------------------
+
+    def create_session(
+        self, key_id: str, idempotency_key: str, request: bytes, values: dict[str, Any], prepared: bytes,
+        ttl: float,
+    ) -> tuple[SigningSession, bool]:  # fmt: skip
+        """A signing session under an idempotency key, with its prepared PDF, in one transaction;
+        (the session, created). The same key and body: the first session; another body:
+        :class:`IdempotencyConflict`."""
+        now = self.clock()
+        digest = hashlib.sha256(request).hexdigest()
+        s = t.signing_sessions.c
+        for attempt in (1, 2):
+            try:
+                with self._tx() as conn:
+                    seen = conn.execute(sa.select(t.signing_sessions).where(
+                        s.key_id == key_id, s.idempotency_key == idempotency_key)).first()  # fmt: skip
+                    if seen is not None:
+                        if not hmac.compare_digest(seen.request_sha256, digest):
+                            raise IdempotencyConflict("Idempotency-Key: this key was used before with another "
+                                                      "request body; use a new key for a new request")  # fmt: skip
+                        return _session(seen), False
+                    sha = hashlib.sha256(prepared).hexdigest()
+                    conn.execute(self._insert(t.blobs).on_conflict_do_nothing(),
+                                 [{"sha256": sha, "size": len(prepared), "content": prepared}])  # fmt: skip
+                    row = conn.execute(sa.insert(t.signing_sessions).values(
+                        id=uuid.uuid4().hex, key_id=key_id, idempotency_key=idempotency_key, request_sha256=digest,
+                        state=SessionState.AWAITING, prepared_sha256=sha, created_at=now,
+                        expires_at=now + dt.timedelta(seconds=ttl), **values,
+                    ).returning(*t.signing_sessions.c)).one()  # fmt: skip
+                return _session(row), True
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def session_by_key(self, key_id: str, idempotency_key: str, request: bytes) -> SigningSession | None:
+        """The session made earlier under this idempotency key (None: none); :class:`IdempotencyConflict`
+        if it was made from another body."""
+        s = t.signing_sessions.c
+        with self._tx() as conn:
+            seen = conn.execute(sa.select(t.signing_sessions).where(
+                s.key_id == key_id, s.idempotency_key == idempotency_key)).first()  # fmt: skip
+        if seen is None:
+            return None
+        if not hmac.compare_digest(seen.request_sha256, hashlib.sha256(request).hexdigest()):
+            raise IdempotencyConflict("Idempotency-Key: this key was used before with another request body; use a "
+                                      "new key for a new request")  # fmt: skip
+        return _session(seen)
+
+    def session(self, session_id: str) -> SigningSession | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.signing_sessions).where(t.signing_sessions.c.id == session_id)).first()
+        return _session(row) if row is not None else None
+
+    def is_issued(self, case_id: str, document: str) -> str | None:
+        """The job (or signing session) that issued this document of the case, if any."""
+        i = t.issued.c
+        with self._tx() as conn:
+            found = conn.execute(sa.select(i.job_id).where(i.case_id == case_id, i.document == document)).scalar()
+        return str(found) if found is not None else None
+
+    def complete_session(self, session_id: str, signature: bytes, signed: bytes) -> SigningSession:
+        """Store the signed PDF and mark the session completed, with the document issued (once:
+        :class:`AlreadyIssued`), in one transaction."""
+        now = self.clock()
+        s = t.signing_sessions.c
+        sha = hashlib.sha256(signed).hexdigest()
+        try:
+            with self._tx() as conn:
+                row = conn.execute(sa.select(t.signing_sessions).where(s.id == session_id)).one()
+                if row.case_id:
+                    conn.execute(sa.insert(t.issued).values(case_id=row.case_id, document=row.document,
+                                                            job_id=session_id, issued_at=now))  # fmt: skip
+                conn.execute(self._insert(t.blobs).on_conflict_do_nothing(),
+                             [{"sha256": sha, "size": len(signed), "content": signed}])  # fmt: skip
+                done = conn.execute(
+                    sa.update(t.signing_sessions).where(s.id == session_id, s.state == SessionState.AWAITING)
+                    .values(state=SessionState.COMPLETED, completed_at=now, signed_sha256=sha,
+                            signature_sha256=hashlib.sha256(signature).hexdigest())
+                    .returning(*t.signing_sessions.c)
+                ).first()  # fmt: skip
+                if done is None:
+                    raise SessionClosed(f"signing session {session_id} is not awaiting a signature")
+        except sa.exc.IntegrityError:
+            holder = self.is_issued(row.case_id, row.document) or "?"
+            raise AlreadyIssued(row.case_id, [(row.document, holder)]) from None
+        return _session(done)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ PG_ADMIN_URL = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.
 PG_DATABASE = "msedocs_api_test"
 PG_LOCK_PATH = Path("/tmp") / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
 API_TABLES = ("api_keys", "api_jobs", "api_outputs", "api_blobs", "api_idempotency", "api_issued",
-              "api_callbacks", "api_alembic_version")  # fmt: skip
+              "api_callbacks", "api_signing_sessions", "api_alembic_version")  # fmt: skip
 
 
 #: Callbacks retried within a test's time: 0.2 s, 0.4 s, … (half of each drawn at random).
