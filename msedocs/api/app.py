@@ -811,10 +811,28 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
             defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(defs.pop("$defs", {}))
             components[model.__name__] = defs
+        _problems_as_problem_json(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problems_as_problem_json(schema: dict[str, Any]) -> None:
+    """Every error response described as what it is: an ``application/problem+json`` problem
+    document (FastAPI describes its own 422 as JSON ``HTTPValidationError``, and a response
+    model as ``application/json``)."""
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
+    for methods in schema.get("paths", {}).values():
+        for op in methods.values():
+            for status, response in op.get("responses", {}).items():
+                if status == "default" or int(status) >= 400:
+                    response["content"] = {MEDIA_TYPE: problem}
+                    if status == "422":
+                        response["description"] = "A problem document: the request's data breaks its rules"
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 def _form(form_id: str) -> dict[str, Any]:
