@@ -202,29 +202,40 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--renders", type=int, default=5000)
+    parser.add_argument("--parts", default="1,2,3", help="Which measures to run (1: one render, 2: load, 3: memory).")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     workdir = Path(tempfile.mkdtemp(prefix="msedocs-bench-service-"))
     try:
-        direct = in_process(args.repeat)
+        direct = in_process(args.repeat) if 1 in parts else 0.0
         server = Server(workdir, args.workers)
+        loaded: dict[str, object] = {}
+        before = after = 0
         try:
-            http = over_http(server, args.repeat)
-            print(f"1. one act PDF, median of {args.repeat}: in-process {direct * 1000:.0f} ms, POST /v1/renders "
-                  f"{http * 1000:.0f} ms: {http / direct:.2f}x (target <= 1.15x)")  # fmt: skip
-            loaded = load(server, args.clients, args.seconds)
-            print(f"2. {args.clients} clients for {args.seconds:.0f} s, {args.workers} rendering processes: "
-                  f"answers {loaded['statuses']}; 429 without Retry-After: {loaded['429_without_retry_after']}")
-            before, after = memory(server, args.renders)
+            if 1 in parts:
+                http = over_http(server, args.repeat)
+                print(f"1. one act PDF, median of {args.repeat}: in-process {direct * 1000:.0f} ms, POST /v1/renders "
+                      f"{http * 1000:.0f} ms: {http / direct:.2f}x (target <= 1.15x)")  # fmt: skip
+            if 2 in parts:
+                loaded = load(server, args.clients, args.seconds)
+                print(f"2. {args.clients} clients for {args.seconds:.0f} s, {args.workers} rendering processes: "
+                      f"answers {loaded['statuses']}; 429 without Retry-After: {loaded['429_without_retry_after']}")
+            if 3 in parts:
+                before, after = memory(server, args.renders)
         finally:
             server.stop()
-        pool_rate = direct_pool(args.workers, min(args.seconds, 30))
-        rate = float(loaded["renders_per_s"])  # type: ignore[arg-type]
-        p50, p99 = loaded["p50"], loaded["p99"]
-        print(f"   {rate:.2f} renders/s over HTTP against {pool_rate:.2f}/s from the pool directly: "
-              f"{rate / pool_rate:.2f}x (target >= 0.85x); latency p50 {p50 and p50 * 1000:.0f} ms, "
-              f"p99 {p99 and p99 * 1000:.0f} ms")  # fmt: skip
-        print(f"3. server RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after {args.renders} renders: "
-              f"{(after - before) / before * 100:+.1f} % (target within 10 %)")  # fmt: skip
+        if 2 in parts:
+            pool_rate = direct_pool(args.workers, min(args.seconds, 30))
+            rate = float(loaded["renders_per_s"])  # type: ignore[arg-type]
+            p50, p99 = loaded["p50"], loaded["p99"]
+            print(f"   {rate:.2f} renders/s over HTTP against {pool_rate:.2f}/s from the pool directly: "
+                  f"{rate / pool_rate:.2f}x (target >= 0.85x); latency p50 {p50 and p50 * 1000:.0f} ms, "
+                  f"p99 {p99 and p99 * 1000:.0f} ms")  # fmt: skip
+        if 3 in parts:
+            print(f"3. server RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after {args.renders} "
+                  f"renders: {(after - before) / before * 100:+.1f} % (target within 10 %)")  # fmt: skip
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -78,7 +78,8 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     broke: the job goes back to the queue) or ``lost`` (another runner holds it now)."""
     try:
         task, args = _task(store, claim, config)
-        store.renew(claim.job.id, claim.token, config.lease, progress=10)
+        if not reserved or claim.job.attempts > 1 or claim.job.respond_async:  # a caller's fresh claim needs none
+            store.renew(claim.job.id, claim.token, config.lease, progress=10)
     except BaseException:
         if reserved:
             pool.unreserve()
@@ -94,7 +95,8 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     except Exception as exc:
         log.info("job %s: failed (%s)", claim.job.id, type(exc).__name__)
         return "failed" if store.fail(claim.job.id, claim.token, problem_of(exc)) else "lost"
-    if store.complete(claim.job.id, claim.token, rendered.files, rendered.manifest):
+    signed = isinstance(args[0], engine.RenderParams) and args[0].level is not None
+    if store.complete(claim.job.id, claim.token, rendered.files, rendered.manifest, durable=signed):
         log.info("job %s: succeeded, %d file(s)", claim.job.id, len(rendered.files))
         return "succeeded"
     log.warning("job %s: the claim was lost while rendering; its outputs are dropped", claim.job.id)

@@ -295,6 +295,11 @@ class JobStore:
         self.engine = make_engine(self.url)
         self.clock = clock
         self.is_postgresql = self.engine.dialect.name == "postgresql"
+        database = self.engine.url.database
+        #: SQLite connections for what may be lost in a power cut, never in a process crash (WAL with
+        #: synchronous=NORMAL: the commit is in the OS's cache; the next FULL commit syncs it too).
+        self.relaxed = (make_engine(self.url, sqlite_synchronous="NORMAL")
+                        if not self.is_postgresql and database not in (None, "", ":memory:") else None)  # fmt: skip
         try:
             if create:
                 check_sqlite_file(self.url, create=True)
@@ -311,6 +316,8 @@ class JobStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.relaxed is not None:
+            self.relaxed.dispose()
 
     def __enter__(self) -> JobStore:
         return self
@@ -319,9 +326,17 @@ class JobStore:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, durable: bool = True) -> Iterator[Connection]:
+        """A transaction. ``durable=False`` for what a power cut may take back without harm (a
+        lease, an unsigned render that can be made again, a callback attempt): on SQLite the
+        commit is not synced to disk (WAL, synchronous=NORMAL: safe across a process crash), on
+        PostgreSQL ``synchronous_commit`` is off for it. What must outlive a power cut (a
+        statutory document reserved or issued, a key, a signing session) is committed durably."""
+        engine = self.engine if durable or self.relaxed is None else self.relaxed
         try:
-            with self.engine.begin() as conn:
+            with engine.begin() as conn:
+                if not durable and self.is_postgresql:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise OutboxUnavailableError(connect_error(self.url, exc).message) from exc
@@ -416,7 +431,7 @@ class JobStore:
     ) -> Submitted:  # fmt: skip
         now = self.clock()
         i = t.idempotency.c
-        with self._tx() as conn:
+        with self._tx(durable=bool(documents)) as conn:  # a reserved statutory document outlives a power cut
             seen = conn.execute(
                 sa.select(i.request_sha256, i.job_id).where(i.key_id == key_id, i.idempotency_key == idem)
             ).first()
@@ -485,7 +500,7 @@ class JobStore:
         now = self.clock()
         c = t.jobs.c
         stale = sa.and_(c.state == JobState.RUNNING, c.lease_until < now)
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:  # a claim lost in a power cut is claimed again
             given_up = conn.execute(
                 sa.update(t.jobs).where(stale, c.attempts >= MAX_ATTEMPTS)
                 .values(state=JobState.FAILED, finished_at=now, updated_at=now, claim_token=None, lease_until=None,
@@ -526,16 +541,18 @@ class JobStore:
         values: dict[str, Any] = {"lease_until": now + dt.timedelta(seconds=lease), "updated_at": now}
         if progress is not None:
             values["progress"] = max(0, min(100, progress))
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             return conn.execute(sa.update(t.jobs).where(self._held(job_id, token)).values(**values)).rowcount == 1
 
     def complete(
-        self, job_id: str, token: str, files: Sequence[tuple[str, str, bytes]], manifest: dict[str, Any]
+        self, job_id: str, token: str, files: Sequence[tuple[str, str, bytes]], manifest: dict[str, Any],
+        *, durable: bool = True,
     ) -> bool:
         """Store a job's files (name, media type, content) and mark it succeeded, in one
-        transaction, if ``token`` still holds its claim; False (nothing stored) if not."""
+        transaction, if ``token`` still holds its claim; False (nothing stored) if not. Signed
+        documents are stored ``durable`` (they were handed out: never made a second time)."""
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(durable=durable) as conn:
             done = conn.execute(
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.SUCCEEDED, progress=100, finished_at=now, updated_at=now, lease_until=None,
@@ -562,7 +579,7 @@ class JobStore:
     def fail(self, job_id: str, token: str, problem: dict[str, Any]) -> bool:
         """Mark a job failed with its problem document; its documents were not issued."""
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:  # lost in a power cut: the job is run again
             done = conn.execute(
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.FAILED, finished_at=now, updated_at=now, lease_until=None, claim_token=None,
@@ -577,7 +594,7 @@ class JobStore:
     def release(self, job_id: str, token: str) -> bool:
         """Give a claimed job back to the queue (its worker stops, or its process pool broke)."""
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             return conn.execute(
                 sa.update(t.jobs).where(self._held(job_id, token))
                 .values(state=JobState.QUEUED, claimed_by=None, claim_token=None, lease_until=None, updated_at=now)
@@ -611,7 +628,7 @@ class JobStore:
         sub = sa.select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
         if self.is_postgresql:
             sub = sub.with_for_update(skip_locked=True)
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             rows = conn.execute(
                 sa.update(t.callbacks).where(c.id.in_(sub.scalar_subquery()))
                 .values(claimed_by=worker_id, lease_until=now + dt.timedelta(seconds=lease))
@@ -627,7 +644,7 @@ class JobStore:
         """The receiver answered 2xx: delivered."""
         now = self.clock()
         c = t.callbacks.c
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:  # lost in a power cut: sent again (at least once)
             return conn.execute(
                 sa.update(t.callbacks).where(c.id == callback_id, c.claimed_by == worker_id,
                                              c.state == CallbackState.PENDING)
@@ -647,7 +664,7 @@ class JobStore:
             values["state"] = CallbackState.FAILED
         else:
             values["next_attempt_at"] = now + dt.timedelta(seconds=retry_in)
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             return conn.execute(
                 sa.update(t.callbacks).where(c.id == callback_id, c.claimed_by == worker_id,
                                              c.state == CallbackState.PENDING).values(**values)
