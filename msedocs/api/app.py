@@ -166,10 +166,13 @@ class Front:
     else made) and ``traceparent`` echoed; the body read whole up to the endpoint's limit before
     the application sees it (413 past it); one log line per request."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics,
+                 shed: Callable[[str, str, dict[str, str]], int | None] | None = None) -> None:  # fmt: skip
         self.app = app
         self.limit = limit
         self.metrics = metrics
+        self.shed = shed
+        """(method, path, headers) -> Retry-After seconds when the request is refused at once (429)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,6 +197,10 @@ class Front:
             await send(message)
 
         try:
+            wait = self.shed(scope["method"], scope["path"], headers) if self.shed is not None else None
+            if wait is not None:  # every renderer busy: refused before the body is read, at next to no cost
+                await self._refuse(scope, send_echoing, request_id, wait)
+                return
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 body = await self._read(scope, receive, headers)
                 if body is None:
@@ -229,6 +236,15 @@ class Front:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+    async def _refuse(self, scope: Scope, send: Send, request_id: str, wait: int) -> None:
+        body = json.dumps(ApiProblem("queue-full", "every renderer is busy and the queue is full; retry after a "
+                                     "while").body(scope["path"], request_id)).encode()  # fmt: skip
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(wait).encode()),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
         limit = self.limit(scope["path"])
@@ -403,8 +419,17 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
             return config.max_batch
         return config.max_upload if path == "/v1/signatures/validate" else config.max_body
 
+    def shed(method: str, path: str, headers: dict[str, str]) -> int | None:
+        """A synchronous render when no renderer can take it: 429 before anything is read."""
+        if method != "POST" or path != "/v1/renders" or "respond-async" in headers.get("prefer", "").lower():
+            return None
+        svc: Service | None = getattr(app.state, "service", None)
+        if svc is None or svc.pool.has_room():
+            return None
+        return svc.config.retry_after
+
     app.state.metrics = Metrics()
-    app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
+    app.add_middleware(Front, limit=limit, metrics=app.state.metrics, shed=shed)
     _install_error_handlers(app)
     _routes(app)
     return app

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,8 @@ HEAD_REVISION = "0003"
 SCOPES = ("render", "sign", "validate", "deliver", "clerk", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
+#: Seconds an authenticated key is taken from memory (a revoked key is refused within as long).
+KEY_CACHE_SECONDS = 5.0
 TOKEN_PREFIX = "msk"
 
 
@@ -294,6 +297,8 @@ class JobStore:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.clock = clock
+        self._keys: dict[str, tuple[ApiKey, float]] = {}
+        """Keys authenticated in the last :data:`KEY_CACHE_SECONDS`, by their token's digest."""
         self.is_postgresql = self.engine.dialect.name == "postgresql"
         database = self.engine.url.database
         #: SQLite connections for what may be lost in a power cut, never in a process crash (WAL with
@@ -377,13 +382,22 @@ class JobStore:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 12 or len(token) > 200:
             return None
+        digest = token_sha256(token)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         with self._tx() as conn:
             row = conn.execute(sa.select(t.keys).where(t.keys.c.id == parts[1])).first()
         if row is None or row.revoked_at is not None:
             return None
-        if not hmac.compare_digest(row.token_sha256, token_sha256(token)):
+        if not hmac.compare_digest(row.token_sha256, digest):
             return None
-        return ApiKey(row.id, row.name, frozenset(row.scopes.split()))
+        key = ApiKey(row.id, row.name, frozenset(row.scopes.split()))
+        if len(self._keys) > 1000:
+            self._keys.clear()
+        self._keys[digest] = (key, now + KEY_CACHE_SECONDS)
+        return key
 
     # -- submission -------------------------------------------------------------------------
 
