@@ -113,6 +113,8 @@ class ServiceConfig:
     """Seconds a 429 or 503 asks the client to wait."""
     session_ttl: float = 900.0
     """Seconds a signing session waits for its signature value."""
+    csc_services: tuple[str, ...] = ()
+    """Base URLs of the CSC remote signing services sessions may use (the service calls them)."""
     send_callbacks: bool = True
     """Send jobs' callbacks from this process too (any number of senders share the store)."""
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
@@ -1037,8 +1039,22 @@ def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
         raise ApiProblem("idempotency-key-reused", exc.message) from None
     if earlier is not None:
         return _session_response(svc, earlier, replayed=True)
-    cert = _der(req.certificate, "certificate")
-    chain = [_der(c, f"chain[{n}]") for n, c in enumerate(req.chain)]
+    if (req.certificate is None) == (req.csc is None):
+        raise ApiProblem("invalid-request", "give certificate or csc, one of them",
+                         errors=[{"path": "certificate", "message": "give certificate or csc"}])  # fmt: skip
+    if req.csc is not None:
+        service = req.csc.service.rstrip("/")
+        if service not in {u.rstrip("/") for u in svc.config.csc_services}:
+            raise ApiProblem("invalid-request", "this service is not configured to use that CSC signing service",
+                             errors=[{"path": "csc.service", "message": "not a configured service"}])  # fmt: skip
+        try:
+            cert, chain = _in_pool(svc, engine.csc_credential_task, service, req.csc.credential_id, req.csc.token)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-request") from None
+    else:
+        assert req.certificate is not None
+        cert = _der(req.certificate, "certificate")
+        chain = [_der(c, f"chain[{n}]") for n, c in enumerate(req.chain)]
     try:
         engine.certificate_info(cert)
     except InputError as exc:
@@ -1079,6 +1095,9 @@ def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
         else None  # fmt: skip
     values = {
         "level": req.level, "role": req.role, "case_id": case_id, "document": name, "certificate": cert,
+        "key_source": "csc" if req.csc is not None else "certificate",
+        "csc_service": req.csc.service.rstrip("/") if req.csc else None,
+        "csc_credential": req.csc.credential_id if req.csc else None,
         "chain": json.dumps([base64.b64encode(c).decode() for c in chain]),
         "document_digest": prep["document_digest"].hex(), "region_start": prep["start"], "region_end": prep["end"],
         "signed_attrs": prep["signed_attrs"], "field_name": prep["field"], "signing_time": signing_time,
@@ -1113,11 +1132,27 @@ def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: st
         raise ApiProblem("invalid-request", "the body is a JSON object",
                          errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
     given = _validated(SignatureValue, data)
-    try:
-        signature = base64.b64decode(given.signature, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiProblem("invalid-request", "the signature is base64",
-                         errors=[{"path": "signature", "message": "not base64"}]) from None  # fmt: skip
+    if (given.signature is None) == (given.csc is None) or (given.csc is not None) != (found.key_source == "csc"):
+        what = "csc (the SAD)" if found.key_source == "csc" else "signature"
+        raise ApiProblem("invalid-request", f"this session takes {what}",
+                         errors=[{"path": what.split()[0], "message": "required for this session"}])  # fmt: skip
+    if given.csc is not None:
+        if found.state == SessionState.COMPLETED:
+            raise ApiProblem("session-closed", "the session was completed")
+        if svc.store.clock() > found.expires_at:
+            raise ApiProblem("session-expired", "the session expired; start a new one")
+        assert found.csc_service is not None and found.csc_credential is not None
+        try:
+            signature = _in_pool(svc, engine.csc_sign_task, found.csc_service, found.csc_credential, given.csc.token,
+                                 given.csc.sad, found.signed_attrs, found.certificate)  # fmt: skip
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-request") from None
+    else:
+        try:
+            signature = base64.b64decode(given.signature or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiProblem("invalid-request", "the signature is base64",
+                             errors=[{"path": "signature", "message": "not base64"}]) from None  # fmt: skip
     if found.state == SessionState.COMPLETED:
         if found.signature_sha256 == hashlib.sha256(signature).hexdigest():
             return _session_status(svc, found)
@@ -1155,6 +1190,9 @@ def _session_status(svc: Service, session: SigningSession) -> SigningSessionStat
     attrs = session.signed_attrs
     return SigningSessionStatus(
         id=session.id, state=state, format="PAdES", level=session.level,  # type: ignore[arg-type]
+        key_source=session.key_source,  # type: ignore[arg-type]
+        csc={"service": session.csc_service, "credential_id": session.csc_credential or ""}
+        if session.csc_service else None,
         document=session.document, case_id=session.case_id, field_name=session.field_name,
         signing_time=session.signing_time, expires_at=session.expires_at,
         certificate=CertificateInfo(**engine.certificate_info(session.certificate, at=session.created_at)),

@@ -40,6 +40,8 @@ def serve_cmd(
     = 200,
     print_openapi: Annotated[bool, typer.Option("--print-openapi", help="Print the OpenAPI document and exit.")]
     = False,
+    csc_service: Annotated[list[str] | None, typer.Option("--csc-service", help="A CSC remote signing service's "
+                           "base URL that signing sessions may use; repeatable.")] = None,  # fmt: skip
 ) -> None:
     """The HTTP API (/v1): render, sign, validate; jobs in the store. See README, «HTTP API»."""
     args = ["--host", host, "--port", str(port), "--workers", str(workers), "--data", str(data),
@@ -52,6 +54,8 @@ def serve_cmd(
         args += ["--signing-config", str(signing_config)]
     if print_openapi:
         args.append("--print-openapi")
+    for url in csc_service or []:
+        args += ["--csc-service", url]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "msedocs.api", *args])
@@ -69,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signing-config")
     p.add_argument("--max-tasks-per-child", type=int, default=200)
     p.add_argument("--print-openapi", action="store_true")
+    p.add_argument("--csc-service", action="append", default=[])
     return p
 
 
@@ -88,7 +93,7 @@ def serve_main(argv: list[str]) -> int:
     config = ServiceConfig(
         db_url=db_url(opts.db, data), pki_dir=str((data / "pki").resolve()), signing_config=opts.signing_config,
         workers=opts.workers, queue=opts.queue, run_jobs=not opts.no_jobs,
-        max_tasks_per_child=opts.max_tasks_per_child,
+        max_tasks_per_child=opts.max_tasks_per_child, csc_services=tuple(opts.csc_service),
     )  # fmt: skip
     if opts.print_openapi:
         sys.stdout.write(openapi_json())

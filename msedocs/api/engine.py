@@ -667,3 +667,69 @@ def complete_signature_task(
 
     asyncio.run(finish())
     return output.getvalue()
+
+
+# -- a CSC remote signer (Cloud Signature Consortium API v1) as a key source -------------------
+
+
+def _csc_session(service: str, credential_id: str, token: str | None) -> Any:
+    from pyhanko.sign.signers.csc_signer import CSCServiceSessionInfo
+
+    return CSCServiceSessionInfo(service_url=service.rstrip("/"), credential_id=credential_id, oauth_token=token)
+
+
+def csc_credential_task(service: str, credential_id: str, token: str | None) -> tuple[bytes, list[bytes]]:
+    """Run in a worker process: the certificate and chain of a CSC credential
+    (``credentials/info`` through pyHanko's :func:`fetch_certs_in_csc_credential`). InputError
+    when the service refuses or cannot be reached."""
+    import asyncio
+
+    import aiohttp
+    from pyhanko.sign.signers.csc_signer import fetch_certs_in_csc_credential
+
+    async def fetch() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await fetch_certs_in_csc_credential(session, _csc_session(service, credential_id, token), 30)
+
+    try:
+        info = asyncio.run(fetch())
+    except Exception as exc:  # the remote service's failure, whatever its kind
+        raise InputError(f"csc: the signing service gave no certificate for the credential ({type(exc).__name__})",
+                         [Problem("csc.credential_id", "credentials/info failed")]) from None  # fmt: skip
+    return info.signing_cert.dump(), [c.dump() for c in info.chain]
+
+
+def csc_sign_task(
+    service: str, credential_id: str, token: str | None, sad: str, signed_attrs: bytes, cert_der: bytes
+) -> bytes:
+    """Run in a worker process: the signature value over the signed attributes from the CSC
+    service (``signatures/signHash`` with the key holder's SAD, through pyHanko's
+    :class:`CSCSigner`); the credential must still hold the session's certificate."""
+    import asyncio
+
+    import aiohttp
+    from pyhanko.sign.signers.csc_signer import (
+        CSCAuthorizationInfo,
+        CSCSigner,
+        PrefetchedSADAuthorizationManager,
+        fetch_certs_in_csc_credential,
+    )
+
+    info = _csc_session(service, credential_id, token)
+
+    async def sign() -> bytes:
+        async with aiohttp.ClientSession() as session:
+            credential = await fetch_certs_in_csc_credential(session, info, 30)
+            if credential.signing_cert.dump() != cert_der:
+                raise InputError("csc: the credential's certificate changed since the session began")
+            manager = PrefetchedSADAuthorizationManager(info, credential, CSCAuthorizationInfo(sad=sad))
+            signer = CSCSigner(session, manager, sign_timeout=60)
+            return bytes(await signer.async_sign_raw(signed_attrs, "sha256"))
+
+    try:
+        return asyncio.run(sign())
+    except InputError:
+        raise
+    except Exception as exc:  # the remote service's refusal (a bad SAD) or absence
+        raise InputError(f"csc: the signing service did not sign ({type(exc).__name__})",
+                         [Problem("csc.sad", "signatures/signHash failed")]) from None  # fmt: skip

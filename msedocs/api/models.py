@@ -266,13 +266,36 @@ class SessionRender(BaseModel):
     form: str
 
 
+class CscCredential(BaseModel):
+    """A credential of a remote signing service speaking the CSC API v1 (Cloud Signature
+    Consortium), one the service is configured to use (``--csc-service``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    service: str = Field(max_length=500, description="The service's base URL, as configured.")
+    credential_id: str = Field(min_length=1, max_length=200)
+    token: str | None = Field(None, max_length=4096, description="An OAuth bearer token for the service (not "
+                              "stored).")  # fmt: skip
+
+
+class CscAuthorization(BaseModel):
+    """The signature activation data (SAD) the key holder got from the CSC service's
+    ``credentials/authorize`` for ``data_to_sign_sha256``: the service then calls ``signatures/signHash``."""
+
+    model_config = ConfigDict(extra="forbid")
+    sad: str = Field(min_length=1, max_length=8192)
+    token: str | None = Field(None, max_length=4096, description="An OAuth bearer token for the service.")
+
+
 class SigningSessionRequest(BaseModel):
     """``POST /v1/signing-sessions``: a PDF to sign with a key held elsewhere (PAdES)."""
 
     model_config = ConfigDict(extra="forbid")
     document: SessionDocument | None = Field(None, description="A rendered document (give this or render).")
     render: SessionRender | None = Field(None, description="A render request (give this or document).")
-    certificate: str = Field(max_length=20000, description="The signer's certificate: PEM or base64 DER.")
+    certificate: str | None = Field(None, max_length=20000, description="The signer's certificate: PEM or base64 "
+                                    "DER (give this or csc).")  # fmt: skip
+    csc: CscCredential | None = Field(None, description="A credential of a CSC remote signing service: its "
+                                      "certificate is read from there (give this or certificate).")  # fmt: skip
     chain: list[Annotated[str, Field(max_length=20000)]] = Field(
         default_factory=list, max_length=8, description="Its issuing CA certificates (PEM or base64 DER).")
     level: Literal["B-B", "B-T"] = Field("B-T", description="B-T: the service adds a signature timestamp.")
@@ -284,8 +307,9 @@ class SignatureValue(BaseModel):
     """``PUT /v1/signing-sessions/{id}/signature``."""
 
     model_config = ConfigDict(extra="forbid")
-    signature: str = Field(max_length=4096, description="The signature value over data_to_sign, base64: "
-                           "RSASSA-PKCS1-v1_5 or ECDSA (DER) with SHA-256, as the key gives it.")  # fmt: skip
+    signature: str | None = Field(None, max_length=4096, description="The signature value over data_to_sign, "
+                                  "base64: RSASSA-PKCS1-v1_5 or ECDSA (DER), SHA-256, as the key gives.")  # fmt: skip
+    csc: CscAuthorization | None = Field(None, description="For a CSC session instead: its SAD.")
 
 
 class CertificateInfo(BaseModel):
@@ -301,6 +325,8 @@ class SigningSessionStatus(BaseModel):
     id: str
     state: Literal["awaiting-signature", "completed", "expired"]
     format: Literal["PAdES"]
+    key_source: Literal["certificate", "csc"]
+    csc: dict[str, str] | None = Field(None, description="The CSC service and credential, for a csc session.")
     level: Literal["B-B", "B-T"]
     document: str
     case_id: str | None

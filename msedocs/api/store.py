@@ -214,6 +214,9 @@ class SigningSession:
     role: str | None
     case_id: str | None
     document: str
+    key_source: str
+    csc_service: str | None
+    csc_credential: str | None
     certificate: bytes = field(repr=False)
     chain: list[bytes] = field(repr=False)
     prepared_sha256: str
