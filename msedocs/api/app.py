@@ -115,6 +115,8 @@ class ServiceConfig:
     """Seconds a signing session waits for its signature value."""
     csc_services: tuple[str, ...] = ()
     """Base URLs of the CSC remote signing services sessions may use (the service calls them)."""
+    callback_hosts: tuple[str, ...] = ()
+    """Hosts a callback_url may name (``host`` or ``*.domain``); empty: any."""
     send_callbacks: bool = True
     """Send jobs' callbacks from this process too (any number of senders share the store)."""
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
@@ -470,7 +472,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         state, the rendering pool. No personal data: labels are route templates."""
         svc = _service(request)
         text = request.app.state.metrics.render(svc.store.counts(), svc.pool.inflight, svc.pool.capacity,
-                                                svc.pool.workers)  # fmt: skip
+                                                svc.pool.workers, svc.store.callback_counts())  # fmt: skip
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/problems/{kind}", response_model=ProblemKind, tags=["service"],
@@ -614,6 +616,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         idem = _idempotency_key(request)
         respond_async = "respond-async" in request.headers.get("prefer", "").lower()
         req = _render_request(body)
+        _check_callback(svc, req.callback_url)
         if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
             raise ApiProblem("forbidden", "signing needs the scope sign")
         if req.sign is not None and req.variant == "paper":
@@ -890,6 +893,20 @@ def _render_request(body: bytes) -> RenderRequest:
         raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
 
 
+def _check_callback(svc: Service, url: str | None) -> None:
+    """A callback_url's host must be one the service may call (``--callback-host``), if it is
+    configured with any: the service POSTs there from inside its network."""
+    allowed = svc.config.callback_hosts
+    if url is None or not allowed:
+        return
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if not any(host == a.lower() or (a.startswith("*.") and host.endswith(a[1:].lower())) for a in allowed):
+        raise ApiProblem("invalid-request", "callbacks may not go to this host",
+                         errors=[{"path": "callback_url", "message": "not a host this service calls"}])  # fmt: skip
+
+
 def _validated(model: type[Any], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate_json(json.dumps(data, ensure_ascii=False), strict=True)
@@ -939,6 +956,7 @@ def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type
         data = _from_query(request, query)
         digest_of = body + b"\0query:" + json.dumps(data, sort_keys=True).encode()
     req = _validated(model, data)
+    _check_callback(svc, req.callback_url)
     if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
         raise ApiProblem("forbidden", "signing needs the scope sign")
     if req.sign is not None and req.sign.profile == "configured" and not svc.config.signing_config:

@@ -42,6 +42,8 @@ def serve_cmd(
     = False,
     csc_service: Annotated[list[str] | None, typer.Option("--csc-service", help="A CSC remote signing service's "
                            "base URL that signing sessions may use; repeatable.")] = None,  # fmt: skip
+    callback_host: Annotated[list[str] | None, typer.Option("--callback-host", help="A host (or *.domain) callbacks "
+                             "may go to; repeatable (none: any).")] = None,  # fmt: skip
 ) -> None:
     """The HTTP API (/v1): render, sign, validate; jobs in the store. See README, «HTTP API»."""
     args = ["--host", host, "--port", str(port), "--workers", str(workers), "--data", str(data),
@@ -56,6 +58,8 @@ def serve_cmd(
         args.append("--print-openapi")
     for url in csc_service or []:
         args += ["--csc-service", url]
+    for host in callback_host or []:
+        args += ["--callback-host", host]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "msedocs.api", *args])
@@ -74,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tasks-per-child", type=int, default=200)
     p.add_argument("--print-openapi", action="store_true")
     p.add_argument("--csc-service", action="append", default=[])
+    p.add_argument("--callback-host", action="append", default=[])
     return p
 
 
@@ -94,6 +99,7 @@ def serve_main(argv: list[str]) -> int:
         db_url=db_url(opts.db, data), pki_dir=str((data / "pki").resolve()), signing_config=opts.signing_config,
         workers=opts.workers, queue=opts.queue, run_jobs=not opts.no_jobs,
         max_tasks_per_child=opts.max_tasks_per_child, csc_services=tuple(opts.csc_service),
+        callback_hosts=tuple(opts.callback_host),
     )  # fmt: skip
     if opts.print_openapi:
         sys.stdout.write(openapi_json())

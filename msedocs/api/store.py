@@ -687,6 +687,13 @@ class JobStore:
                                              c.state == CallbackState.PENDING).values(**values)
             ).rowcount == 1  # fmt: skip
 
+    def callback_counts(self) -> dict[str, int]:
+        """Callbacks by state."""
+        c = t.callbacks.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state)).all()
+        return {state: int(n) for state, n in rows}
+
     def callbacks_of(self, job_id: str) -> list[CallbackStatus]:
         c = t.callbacks.c
         with self._tx() as conn:

@@ -207,3 +207,21 @@ def test_register_jobs_take_a_callback_url_too(client, keys, receiver):
     event = json.loads(hooks.wait(2)[-1][2])
     assert event["type"] == "job.succeeded" and event["data"]["kind"] == "journal"
     assert event["data"]["outputs"][0]["name"] == "by-journal-protocols.xml" and event["data"]["case_id"] is None
+
+
+def test_callback_hosts_can_be_limited(client, keys, service, monkeypatch):
+    allowed = ("*.his.by", "127.0.0.1")
+    monkeypatch.setattr(service, "config", dataclasses.replace(service.config, callback_hosts=allowed))
+    body = {"case": unique(), "forms": ["by-act"], "formats": ["xml"], "callback_url": "http://10.1.2.3/hooks"}
+    problem = is_problem(post_render(client, keys["render"], body, Prefer="respond-async"), 422, "invalid-request")
+    assert problem["errors"][0]["path"] == "callback_url"
+    again = dict(body, case=unique(), callback_url="http://127.0.0.1:9/x")
+    answer = post_render(client, keys["render"], again, Prefer="respond-async")
+    assert answer.status_code == 202, answer.text
+    from msedocs.api.app import _check_callback
+
+    _check_callback(service, "https://minsk.his.by/hooks")  # a wildcard's host (no job: nothing leaves the machine)
+    with pytest.raises(Exception, match="callbacks may not go"):
+        _check_callback(service, "https://his.by.evil.example/hooks")
+    metrics = client.get("/metrics", headers=auth(keys["admin"])).text
+    assert 'msedocs_callbacks{state="delivered"}' in metrics
