@@ -5,8 +5,13 @@ Two halves:
 
 - what the server process itself calls (case loading and its problems, the registry, the
   XSDs, XML validation): none of it imports WeasyPrint, Typst or pyHanko;
-- the tasks run in the worker processes (:func:`render_task`, :func:`verify_task`), which
-  import the pipeline and signing on first use, in the worker only.
+- the tasks run in the worker processes (:func:`render_task`, :func:`register_task` for journals
+  and protocols, :func:`verify_task`, :func:`prepare_signature_task` and
+  :func:`complete_signature_task` for two-step PAdES, :func:`csc_credential_task` and
+  :func:`csc_sign_task` for a CSC remote signer), which import the pipeline, pyHanko and
+  signing on first use, in the worker only;
+- the outbox (:func:`deliveries`, :func:`delivery`, :func:`retry_delivery`,
+  :func:`deadline_report`), read and retried in the server process.
 
 When the flow's public functions move or change, this is the file to adapt.
 """

@@ -16,6 +16,17 @@ A signed statutory document of a case (``case_id`` + ``<form>.<format>``) is res
 request for it is refused (409) whatever its idempotency key. A job that fails or is cancelled
 issued nothing and gives its reservations back.
 
+A finished job with a ``callback_url`` gets its event in ``api_callbacks`` in the transaction
+that finishes it (see :mod:`.callbacks`). A signing session keeps the prepared PDF (a blob), the
+frozen signed attributes and the certificate; completing it issues its document, once.
+
+Durability: what must outlive a power cut (a reserved or issued statutory document, a signed
+output, a key, a signing session) is committed with the outbox's ``synchronous=FULL`` (SQLite) or
+a synchronous commit (PostgreSQL); leases, claims, failures, callback attempts and unsigned
+renders, which are made again if lost, are committed without waiting for the disk (SQLite WAL
+with ``synchronous=NORMAL``: safe across a crash of the process; PostgreSQL
+``synchronous_commit=off`` for the transaction).
+
 Timestamps are naive UTC from the store's clock, as in the outbox.
 """
 
