@@ -225,3 +225,35 @@ def test_callback_hosts_can_be_limited(client, keys, service, monkeypatch):
         _check_callback(service, "https://his.by.evil.example/hooks")
     metrics = client.get("/metrics", headers=auth(keys["admin"])).text
     assert 'msedocs_callbacks{state="delivered"}' in metrics
+
+
+def test_two_senders_never_claim_the_same_callback(fresh_pg, receiver):
+    """Senders of several processes claim at once (FOR UPDATE SKIP LOCKED): no callback twice."""
+    import threading
+
+    hooks = receiver()
+    stores = [JobStore(fresh_pg) for _ in range(4)]
+    try:
+        for _ in range(3):
+            for _ in range(8):
+                _finished_job_with_callback(stores[0], hooks.url)
+            barrier = threading.Barrier(len(stores))
+            claimed: list[list[str]] = [[] for _ in stores]
+
+            def claim(n: int, barrier: threading.Barrier, claimed: list[list[str]]) -> None:
+                barrier.wait()
+                claimed[n] = [c.id for c in stores[n].claim_callbacks(f"sender-{n}", limit=8)]
+
+            threads = [threading.Thread(target=claim, args=(n, barrier, claimed)) for n in range(len(stores))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            every = [i for ids in claimed for i in ids]
+            assert len(every) == len(set(every)) == 8, claimed
+            for n, ids in enumerate(claimed):
+                for callback_id in ids:
+                    stores[n].callback_sent(callback_id, f"sender-{n}", 204)
+    finally:
+        for store in stores:
+            store.close()
