@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_service.py [--repeat N] [--seconds S] [--clients C] [--workers W] [--renders N]
 
 1. One act PDF: ``POST /v1/renders`` to a ``msedocs serve`` subprocess (SQLite store, sequential
-   requests) against ``msedocs.render`` in this process; medians of N. Target: within 1.15x.
+   requests) against ``msedocs.render`` in this process, in turns; medians of N. Target: within 1.15x.
 2. C concurrent clients for S seconds against the service with W rendering processes: every
    answer counted by status (target: no 5xx, every refusal a 429 with Retry-After), renders per
    second against the same W processes rendering directly (a RenderPool fed by W threads;
@@ -38,6 +38,7 @@ import httpx  # noqa: E402
 MSEDOCS = str(Path(sys.executable).with_name("msedocs"))
 CASE = json.loads((ROOT / "fixtures" / "cases" / "adult_first_group_ii.json").read_text(encoding="utf-8"))
 BODY = {"case": CASE, "forms": ["by-act"], "formats": ["pdf"]}
+BODY_BYTES = json.dumps(BODY, ensure_ascii=False).encode()  # encoded once: the clients' own work is not measured
 
 
 def _port() -> int:
@@ -51,19 +52,6 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def in_process(repeat: int) -> float:
-    import msedocs
-
-    case = msedocs.load_case(json.dumps(CASE).encode())
-    msedocs.render(case, "by-act", "pdf")  # warm: fonts, stylesheet
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        msedocs.render(case, "by-act", "pdf")
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def direct_pool(workers: int, seconds: float) -> float:
@@ -118,8 +106,8 @@ class Server:
         raise SystemExit("msedocs serve did not get ready")
 
     def post(self, client: httpx.Client) -> httpx.Response:
-        headers = {**self.auth, "Idempotency-Key": uuid.uuid4().hex}
-        return client.post(self.url + "/v1/renders", json=BODY, headers=headers, timeout=120)
+        headers = {**self.auth, "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+        return client.post(self.url + "/v1/renders", content=BODY_BYTES, headers=headers, timeout=120)
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -127,16 +115,27 @@ class Server:
         self.log.close()
 
 
-def over_http(server: Server, repeat: int) -> float:
-    times = []
+def side_by_side(server: Server, repeat: int) -> tuple[float, float]:
+    """Medians of ``msedocs.render`` in this process and of ``POST /v1/renders``, taken in
+    turns (one of each per round), so that the machine's other load weighs on both alike."""
+    import msedocs
+
+    case = msedocs.load_case(json.dumps(CASE).encode())
+    local: list[float] = []
+    remote: list[float] = []
     with httpx.Client() as client:
-        assert server.post(client).status_code == 200
+        for _ in range(3):  # warm: fonts, stylesheet, the renderer's process, the connection
+            msedocs.render(case, "by-act", "pdf")
+            assert server.post(client).status_code == 200
         for _ in range(repeat):
             started = time.perf_counter()
+            msedocs.render(case, "by-act", "pdf")
+            local.append(time.perf_counter() - started)
+            started = time.perf_counter()
             answer = server.post(client)
-            times.append(time.perf_counter() - started)
+            remote.append(time.perf_counter() - started)
             assert answer.status_code == 200 and answer.content.startswith(b"%PDF-")
-    return statistics.median(times)
+    return statistics.median(local), statistics.median(remote)
 
 
 def load(server: Server, clients: int, seconds: float) -> dict[str, object]:
@@ -202,29 +201,39 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--renders", type=int, default=5000)
+    parser.add_argument("--parts", default="1,2,3", help="Which measures to run (1: one render, 2: load, 3: memory).")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     workdir = Path(tempfile.mkdtemp(prefix="msedocs-bench-service-"))
     try:
-        direct = in_process(args.repeat)
         server = Server(workdir, args.workers)
+        loaded: dict[str, object] = {}
+        before = after = 0
         try:
-            http = over_http(server, args.repeat)
-            print(f"1. one act PDF, median of {args.repeat}: in-process {direct * 1000:.0f} ms, POST /v1/renders "
-                  f"{http * 1000:.0f} ms: {http / direct:.2f}x (target <= 1.15x)")  # fmt: skip
-            loaded = load(server, args.clients, args.seconds)
-            print(f"2. {args.clients} clients for {args.seconds:.0f} s, {args.workers} rendering processes: "
-                  f"answers {loaded['statuses']}; 429 without Retry-After: {loaded['429_without_retry_after']}")
-            before, after = memory(server, args.renders)
+            if 1 in parts:
+                direct, http = side_by_side(server, args.repeat)
+                print(f"1. one act PDF, median of {args.repeat}: in-process {direct * 1000:.0f} ms, POST /v1/renders "
+                      f"{http * 1000:.0f} ms: {http / direct:.2f}x (target <= 1.15x)")  # fmt: skip
+            if 2 in parts:
+                loaded = load(server, args.clients, args.seconds)
+                print(f"2. {args.clients} clients for {args.seconds:.0f} s, {args.workers} rendering processes: "
+                      f"answers {loaded['statuses']}; 429 without Retry-After: {loaded['429_without_retry_after']}")
+            if 3 in parts:
+                before, after = memory(server, args.renders)
         finally:
             server.stop()
-        pool_rate = direct_pool(args.workers, min(args.seconds, 30))
-        rate = float(loaded["renders_per_s"])  # type: ignore[arg-type]
-        p50, p99 = loaded["p50"], loaded["p99"]
-        print(f"   {rate:.2f} renders/s over HTTP against {pool_rate:.2f}/s from the pool directly: "
-              f"{rate / pool_rate:.2f}x (target >= 0.85x); latency p50 {p50 and p50 * 1000:.0f} ms, "
-              f"p99 {p99 and p99 * 1000:.0f} ms")  # fmt: skip
-        print(f"3. server RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after {args.renders} renders: "
-              f"{(after - before) / before * 100:+.1f} % (target within 10 %)")  # fmt: skip
+        if 2 in parts:
+            pool_rate = direct_pool(args.workers, min(args.seconds, 30))
+            rate = float(loaded["renders_per_s"])  # type: ignore[arg-type]
+            p50, p99 = loaded["p50"], loaded["p99"]
+            print(f"   {rate:.2f} renders/s over HTTP against {pool_rate:.2f}/s from the pool directly: "
+                  f"{rate / pool_rate:.2f}x (target >= 0.85x); latency p50 {p50 and p50 * 1000:.0f} ms, "
+                  f"p99 {p99 and p99 * 1000:.0f} ms")  # fmt: skip
+        if 3 in parts:
+            print(f"3. server RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after {args.renders} "
+                  f"renders: {(after - before) / before * 100:+.1f} % (target within 10 %)")  # fmt: skip
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

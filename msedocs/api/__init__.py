@@ -5,8 +5,10 @@ Nothing imports it; it calls the flow through one seam, :mod:`msedocs.api.engine
     app        FastAPI application: routes, problem documents, the front middleware
     engine     the seam to msedocs, generators and signing (server side and worker tasks)
     pool       spawned rendering processes, recycled, with a bounded queue (429 when full)
-    jobs       claiming and running render jobs (serve's runner, ``msedocs worker --jobs``)
-    store      keys, jobs, outputs, idempotency keys, issued documents (SQLite or PostgreSQL)
+    jobs       claiming and running jobs: renders, journals, protocols (serve's runner, ``worker --jobs``)
+    callbacks  a finished job's event POSTed to its callback_url, signed, retried from the store
+    store      keys, jobs, outputs, idempotency keys, issued documents, callbacks, signing sessions
+               (SQLite or PostgreSQL)
     problems   RFC 9457 problem kinds
     models     request and response bodies (the OpenAPI's source)
     cli        ``serve``, ``keys create``, ``worker --jobs``

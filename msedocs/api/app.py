@@ -9,10 +9,14 @@ the status, the time, the request id and the key id.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 import json
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -34,22 +38,46 @@ from ..delivery.store import OutboxUnavailableError
 from ..errors import FormNotApplicableError, InputError, UnknownFormError
 from ..model.load import json_path
 from . import engine
+from .callbacks import CallbackPolicy, CallbackSender
 from .jobs import JobRunner, RunnerConfig, execute, problem_of, worker_id
 from .metrics import Metrics
 from .models import (
+    CallbackInfo,
+    CallbackSecret,
+    CertificateInfo,
+    DeadlineReport,
+    DeliveryDetail,
+    DeliveryList,
     FormInfo,
     Health,
     JobOutput,
     JobStatus,
+    JournalRequest,
     ProblemDocument,
     ProblemKind,
+    ProtocolRequest,
     Readiness,
     RenderRequest,
+    SignatureValue,
+    SigningSessionRequest,
+    SigningSessionStatus,
     XmlValidation,
 )
 from .pool import PoolBroken, PoolFull, RenderPool
 from .problems import KINDS, MEDIA_TYPE, ApiProblem, type_uri
-from .store import AlreadyIssued, ApiKey, IdempotencyConflict, Job, JobBusy, JobGone, JobState, JobStore
+from .store import (
+    AlreadyIssued,
+    ApiKey,
+    IdempotencyConflict,
+    Job,
+    JobBusy,
+    JobGone,
+    JobState,
+    JobStore,
+    SessionClosed,
+    SessionState,
+    SigningSession,
+)
 
 log = logging.getLogger("msedocs.api")
 API_VERSION = "1.0.0"
@@ -77,11 +105,22 @@ class ServiceConfig:
     """Largest request body, bytes (a case may have 16 MiB); 413 above."""
     max_upload: int = 64 * 1024 * 1024
     """Largest body of POST /v1/signatures/validate, bytes."""
+    max_batch: int = 256 * 1024 * 1024
+    """Largest body of POST /v1/journals and /v1/protocols (cases as JSON Lines), bytes."""
     run_jobs: bool = True
     """Run queued jobs in this process's pool too (off: only ``msedocs worker --jobs`` does)."""
     lease: float = 60.0
     retry_after: int = 2
     """Seconds a 429 or 503 asks the client to wait."""
+    session_ttl: float = 900.0
+    """Seconds a signing session waits for its signature value."""
+    csc_services: tuple[str, ...] = ()
+    """Base URLs of the CSC remote signing services sessions may use (the service calls them)."""
+    callback_hosts: tuple[str, ...] = ()
+    """Hosts a callback_url may name (``host`` or ``*.domain``); empty: any."""
+    send_callbacks: bool = True
+    """Send jobs' callbacks from this process too (any number of senders share the store)."""
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
 
 
 @dataclass
@@ -90,7 +129,27 @@ class Service:
     store: JobStore
     pool: RenderPool
     runner: JobRunner | None = None
+    sender: CallbackSender | None = None
     id: str = field(default_factory=lambda: worker_id("serve"))
+
+    _outbox: Any = None
+    _outbox_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outbox(self) -> Any:
+        """The outbox (msedocs.delivery) in the service's database, opened on first use."""
+        with self._outbox_lock:
+            if self._outbox is None:
+                self._outbox = engine.open_outbox(self.config.db_url)
+            return self._outbox
+
+    def today(self) -> dt.date:
+        return self.store.clock().date()
+
+    def close(self) -> None:
+        if self._outbox is not None:
+            self._outbox.close()
+        self.pool.shutdown()
+        self.store.close()
 
     def runner_config(self) -> RunnerConfig:
         return RunnerConfig(lease=self.config.lease, pki_dir=self.config.pki_dir,
@@ -112,10 +171,13 @@ class Front:
     else made) and ``traceparent`` echoed; the body read whole up to the endpoint's limit before
     the application sees it (413 past it); one log line per request."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[str], int], metrics: Metrics,
+                 shed: Callable[[str, str, dict[str, str]], int | None] | None = None) -> None:  # fmt: skip
         self.app = app
         self.limit = limit
         self.metrics = metrics
+        self.shed = shed
+        """(method, path, headers) -> Retry-After seconds when the request is refused at once (429)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,6 +202,10 @@ class Front:
             await send(message)
 
         try:
+            wait = self.shed(scope["method"], scope["path"], headers) if self.shed is not None else None
+            if wait is not None:  # every renderer busy: refused before the body is read, at next to no cost
+                await self._refuse(scope, send_echoing, request_id, wait)
+                return
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 body = await self._read(scope, receive, headers)
                 if body is None:
@@ -175,6 +241,15 @@ class Front:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+    async def _refuse(self, scope: Scope, send: Send, request_id: str, wait: int) -> None:
+        body = json.dumps(ApiProblem("queue-full", "every renderer is busy and the queue is full; retry after a "
+                                     "while").body(scope["path"], request_id)).encode()  # fmt: skip
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(wait).encode()),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
         limit = self.limit(scope["path"])
@@ -319,15 +394,21 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
         if config.run_jobs and svc.runner is None:
             svc.runner = JobRunner(svc.store, svc.pool, svc.runner_config(), name="serve")
             svc.runner.start()
+        if config.send_callbacks and svc.sender is None:
+            svc.sender = CallbackSender(svc.store, svc.id, config.callbacks)
+            svc.sender.start()
         try:
             yield
         finally:
             web.close(app)
+            if svc.sender is not None:
+                svc.sender.stop()
+                svc.sender = None
             if svc.runner is not None:
                 svc.runner.stop()
+                svc.runner = None
             if service is None:
-                svc.pool.shutdown()
-                svc.store.close()
+                svc.close()
 
     app = FastAPI(
         title="msedocs",
@@ -340,10 +421,21 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
     )
 
     def limit(path: str) -> int:
+        if path in ("/v1/journals", "/v1/protocols"):
+            return config.max_batch
         return config.max_upload if path == "/v1/signatures/validate" else config.max_body
 
+    def shed(method: str, path: str, headers: dict[str, str]) -> int | None:
+        """A synchronous render when no renderer can take it: 429 before anything is read."""
+        if method != "POST" or path != "/v1/renders" or "respond-async" in headers.get("prefer", "").lower():
+            return None
+        svc: Service | None = getattr(app.state, "service", None)
+        if svc is None or svc.pool.has_room():
+            return None
+        return svc.config.retry_after
+
     app.state.metrics = Metrics()
-    app.add_middleware(Front, limit=limit, metrics=app.state.metrics)
+    app.add_middleware(Front, limit=limit, metrics=app.state.metrics, shed=shed)
     _install_error_handlers(app)
     _routes(app)
     from .referrals import router as referrals  # order 692n: /v1/referrals, /v1/bureaus, /v1/audit
@@ -386,7 +478,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         state, the rendering pool. No personal data: labels are route templates."""
         svc = _service(request)
         text = request.app.state.metrics.render(svc.store.counts(), svc.pool.inflight, svc.pool.capacity,
-                                                svc.pool.workers)  # fmt: skip
+                                                svc.pool.workers, svc.store.callback_counts())  # fmt: skip
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/problems/{kind}", response_model=ProblemKind, tags=["service"],
@@ -530,6 +622,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         idem = _idempotency_key(request)
         respond_async = "respond-async" in request.headers.get("prefer", "").lower()
         req = _render_request(body)
+        _check_callback(svc, req.callback_url)
         if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
             raise ApiProblem("forbidden", "signing needs the scope sign")
         if req.sign is not None and req.variant == "paper":
@@ -560,8 +653,144 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
         )  # fmt: skip
         documents = engine.issued_documents(form_ids, params.formats) if req.sign else []
         if respond_async:
-            return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents)
-        return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents)
+            return _submit_async(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
+        return _render_now(request, svc, key, idem, params, loaded.case.case_id, documents, req.callback_url)
+
+    def register_route(kind: str, model: type[JournalRequest] | type[ProtocolRequest], query: list[str],
+                       summary: str) -> None:  # fmt: skip
+        @app.post(
+            f"/v1/{kind}s", tags=["render"], status_code=202, response_model=JobStatus, summary=summary,
+            openapi_extra={
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+                    "application/x-ndjson": {"schema": {"type": "string", "description": "The cases, one JSON "
+                                             "object a line; the other fields as query parameters."}},
+                }},
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                    *({"name": q, "in": "query", "required": False, "schema": {"type": "string"},
+                       "description": "With a JSON Lines body only."} for q in query),
+                ],
+            },
+            responses={202: {"description": "Accepted: see Location", "model": JobStatus},
+                       **_problem_responses(400, 401, 403, 409, 410, 413, 415, 422, 429)},
+            name=f"create_{kind}",
+        )  # fmt: skip
+        def create(request: Request, body: Annotated[bytes, Depends(raw_body)],
+                   key: Annotated[ApiKey, Depends(require("render"))]) -> Response:  # fmt: skip
+            return _register(request, body, key, kind, model, query)
+
+        create.__doc__ = model.__doc__
+
+    register_route("journal", JournalRequest, ["journal", "from", "to", "formats", "commission", "level", "profile",
+                                               "callback_url"],
+                   "A journal of a period over many cases, as a job")  # fmt: skip
+    register_route("protocol", ProtocolRequest, ["number", "date", "formats", "variant", "level", "profile",
+                                                 "callback_url"],
+                   "The protocol of a commission session over its cases, as a job")  # fmt: skip
+
+    @app.get("/v1/deliveries", response_model=DeliveryList, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 422))  # fmt: skip
+    def deliveries(
+        request: Request, _key: Annotated[ApiKey, Depends(require("deliver"))], status: str | None = None,
+        channel: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> DeliveryList:  # fmt: skip
+        """Outbox items (oldest first), by `status` and `channel`, each with its deadline; the
+        counts per state. No recipient data."""
+        if status is not None and status not in engine.delivery_states():
+            raise ApiProblem("invalid-request", "unknown status", errors=[
+                {"path": "status", "message": f"one of {', '.join(engine.delivery_states())}"}])  # fmt: skip
+        if channel is not None and channel not in engine.delivery_channels():
+            raise ApiProblem("invalid-request", "unknown channel", errors=[
+                {"path": "channel", "message": f"one of {', '.join(engine.delivery_channels())}"}])  # fmt: skip
+        svc = _service(request)
+        return DeliveryList.model_validate(engine.deliveries(svc.outbox(), status, channel, limit, svc.today()))
+
+    @app.get("/v1/deliveries/deadlines", response_model=DeadlineReport, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 422))  # fmt: skip
+    def delivery_deadlines(request: Request, _key: Annotated[ApiKey, Depends(require("deliver"))],
+                           date: dt.date | None = None) -> DeadlineReport:  # fmt: skip
+        """As `msedocs deadlines --json`: items due, overdue and delivered late on `date` (today)."""
+        svc = _service(request)
+        return DeadlineReport.model_validate(engine.deadline_report(svc.outbox(), date or svc.today()))
+
+    @app.get("/v1/deliveries/{item_id}", response_model=DeliveryDetail, tags=["deliveries"],
+             responses=_problem_responses(401, 403, 404))  # fmt: skip
+    def delivery(item_id: int, request: Request,
+                 _key: Annotated[ApiKey, Depends(require("deliver"))]) -> DeliveryDetail:  # fmt: skip
+        """One item: its deadline, its documents (names and digests, not the content) and its history."""
+        svc = _service(request)
+        try:
+            return DeliveryDetail.model_validate(engine.delivery(svc.outbox(), item_id, svc.today()))
+        except InputError:
+            raise ApiProblem("not-found", "no such delivery") from None
+
+    @app.post("/v1/deliveries/{item_id}/retry", response_model=DeliveryDetail, tags=["deliveries"],
+              responses=_problem_responses(401, 403, 404, 409))  # fmt: skip
+    def retry_delivery(item_id: int, request: Request,
+                       _key: Annotated[ApiKey, Depends(require("deliver"))]) -> DeliveryDetail:  # fmt: skip
+        """As `msedocs queue retry`: a dead, waiting (retry_wait, unresolved) or returned item
+        queued again now with a fresh set of attempts; any other state is 409."""
+        svc = _service(request)
+        try:
+            return DeliveryDetail.model_validate(engine.retry_delivery(svc.outbox(), item_id, svc.today()))
+        except engine.DeliveryStateError as exc:
+            raise ApiProblem("delivery-state", exc.message) from None
+        except InputError:
+            raise ApiProblem("not-found", "no such delivery") from None
+
+    @app.post(
+        "/v1/signing-sessions", tags=["sign"], status_code=201, response_model=SigningSessionStatus,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/SigningSessionRequest"}}}},
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
+        },
+        responses=_problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+    )  # fmt: skip
+    def create_signing_session(request: Request, body: Annotated[bytes, Depends(raw_body)],
+                               key: Annotated[ApiKey, Depends(require("sign"))]) -> Response:  # fmt: skip
+        """Two-step signing with a key held elsewhere (a bureau head's token, a remote signing
+        service): a rendered PDF (`document`: an output of one of this key's jobs) or a form of a
+        case rendered now (`render`) is prepared for a PAdES signature with the given certificate,
+        and the data to sign is returned with its frozen parameters (signing time, certificate,
+        level). Sign `data_to_sign` (SHA-256) and PUT the value to `/signature` before
+        `expires_at`."""
+        return _create_session(request, body, key)
+
+    @app.get("/v1/signing-sessions/{session_id}", response_model=SigningSessionStatus, tags=["sign"],
+             responses=_problem_responses(401, 403, 404))  # fmt: skip
+    def signing_session(session_id: str, request: Request,
+                        key: Annotated[ApiKey, Depends(require("sign"))]) -> SigningSessionStatus:  # fmt: skip
+        """A signing session: its data to sign, its state."""
+        svc = _service(request)
+        return _session_status(svc, _own_session(svc, key, session_id))
+
+    @app.put("/v1/signing-sessions/{session_id}/signature", response_model=SigningSessionStatus, tags=["sign"],
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/SignatureValue"}}}}},
+             responses=_problem_responses(400, 401, 403, 404, 409, 410, 415, 422, 429, 503))  # fmt: skip
+    def put_signature(session_id: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
+                      key: Annotated[ApiKey, Depends(require("sign"))]) -> SigningSessionStatus:  # fmt: skip
+        """Complete the document with the signature value over `data_to_sign`: the CMS is built
+        around it (with a timestamp at B-T) and written into the prepared PDF. The value must
+        verify with the session's certificate (else 422). Putting the same value again answers
+        the same; another value after completion is 409; after `expires_at`, 410."""
+        return _complete_session(request, body, key, session_id)
+
+    @app.get("/v1/signing-sessions/{session_id}/document", tags=["sign"],
+             responses={200: {"description": "The signed PDF", "content": {"application/pdf": {}}},
+                        **_problem_responses(401, 403, 404, 409)})  # fmt: skip
+    def signed_document(session_id: str, request: Request,
+                        key: Annotated[ApiKey, Depends(require("sign"))]) -> Response:  # fmt: skip
+        """The signed PDF of a completed session."""
+        svc = _service(request)
+        found = _own_session(svc, key, session_id)
+        if found.signed_sha256 is None:
+            raise ApiProblem("session-closed", "the session has no signed document yet", status=409)
+        return Response(svc.store.content(found.signed_sha256), media_type="application/pdf",
+                        headers=_file_headers(found.document, found.signed_sha256))  # fmt: skip
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=_problem_responses(401, 404))
     def job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> JobStatus:
@@ -585,6 +814,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
                                 headers=_file_headers(output.name, output.sha256))  # fmt: skip
         raise ApiProblem("not-found", "no such output of this job")
 
+    @app.get("/v1/callbacks/secret", response_model=CallbackSecret, tags=["jobs"],
+             responses=_problem_responses(401))  # fmt: skip
+    def callback_secret(request: Request, key: Key) -> CallbackSecret:
+        """The secret that signs this key's callbacks (Standard Webhooks v1: HMAC-SHA256 over
+        `{webhook-id}.{webhook-timestamp}.{body}`, base64, in `webhook-signature` as `v1,<sig>`)."""
+        secret = _service(request).store.callback_secret(key.id)
+        return CallbackSecret(secret=secret, scheme="Standard Webhooks v1 (HMAC-SHA256)",
+                              headers=["webhook-id", "webhook-timestamp", "webhook-signature"])  # fmt: skip
+
     @app.delete("/v1/jobs/{job_id}", status_code=204, tags=["jobs"], responses=_problem_responses(401, 404, 409))
     def delete_job(job_id: str, request: Request, key: Annotated[ApiKey, Depends(require("render"))]) -> Response:
         """Cancel a queued job, or remove a finished one and its files (what it issued stays
@@ -604,14 +842,33 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
 
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                              description=app.description, routes=app.routes)  # fmt: skip
-        defs = RenderRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(defs.pop("$defs", {}))
-        components["RenderRequest"] = defs
+        for model in (RenderRequest, JournalRequest, ProtocolRequest, SigningSessionRequest, SignatureValue):
+            defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(defs.pop("$defs", {}))
+            components[model.__name__] = defs
+        _problems_as_problem_json(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problems_as_problem_json(schema: dict[str, Any]) -> None:
+    """Every error response described as what it is: an ``application/problem+json`` problem
+    document (FastAPI describes its own 422 as JSON ``HTTPValidationError``, and a response
+    model as ``application/json``)."""
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
+    for methods in schema.get("paths", {}).values():
+        for op in methods.values():
+            for status, response in op.get("responses", {}).items():
+                if status == "default" or int(status) >= 400:
+                    response["content"] = {MEDIA_TYPE: problem}
+                    if status == "422":
+                        response["description"] = "A problem document: the request's data breaks its rules"
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 def _form(form_id: str) -> dict[str, Any]:
@@ -642,17 +899,345 @@ def _render_request(body: bytes) -> RenderRequest:
         raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
 
 
+def _check_callback(svc: Service, url: str | None) -> None:
+    """A callback_url's host must be one the service may call (``--callback-host``), if it is
+    configured with any: the service POSTs there from inside its network."""
+    allowed = svc.config.callback_hosts
+    if url is None or not allowed:
+        return
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if not any(host == a.lower() or (a.startswith("*.") and host.endswith(a[1:].lower())) for a in allowed):
+        raise ApiProblem("invalid-request", "callbacks may not go to this host",
+                         errors=[{"path": "callback_url", "message": "not a host this service calls"}])  # fmt: skip
+
+
+def _validated(model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate_json(json.dumps(data, ensure_ascii=False), strict=True)
+    except ValidationError as exc:
+        errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
+        raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+
+
+def _from_query(request: Request, allowed: list[str]) -> dict[str, Any]:
+    """The fields of a register request given as query parameters (with a JSON Lines body)."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ApiProblem("invalid-request", "unknown query parameter(s)", errors=[
+            {"path": u[:60], "message": f"not one of: {', '.join(allowed)}"} for u in unknown])  # fmt: skip
+    data: dict[str, Any] = {}
+    for name in allowed:
+        value = request.query_params.get(name)
+        if value is None or name in ("level", "profile"):
+            continue
+        data[name] = [f.strip() for f in value.split(",") if f.strip()] if name == "formats" else value
+    level, profile = request.query_params.get("level"), request.query_params.get("profile")
+    if level is not None or profile is not None:
+        data["sign"] = {k: v for k, v in (("level", level), ("profile", profile)) if v is not None}
+    return data
+
+
+def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type[Any], query: list[str]) -> Response:
+    """POST /v1/journals and /v1/protocols: the request checked, its cases checked and stored,
+    a job queued (202 with Location)."""
+    svc = _service(request)
+    ctype = _content_type(request, "application/json", "application/x-ndjson", "application/jsonl")
+    idem = _idempotency_key(request)
+    if ctype == "application/json":
+        try:
+            data = engine.parse_body(body)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-json") from None
+        if not isinstance(data, dict):
+            raise ApiProblem("invalid-request", "the body is a JSON object",
+                             errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+        if request.query_params:
+            raise ApiProblem("invalid-request", "with a JSON body, give every field in the body",
+                             errors=[{"path": "(query)", "message": "none with a JSON body"}])  # fmt: skip
+        digest_of = body
+    else:
+        data = _from_query(request, query)
+        digest_of = body + b"\0query:" + json.dumps(data, sort_keys=True).encode()
+    req = _validated(model, data)
+    _check_callback(svc, req.callback_url)
+    if req.sign is not None and "sign" not in key.scopes and "admin" not in key.scopes:
+        raise ApiProblem("forbidden", "signing needs the scope sign")
+    if req.sign is not None and req.sign.profile == "configured" and not svc.config.signing_config:
+        raise ApiProblem("invalid-request", "this service has no signing configuration",
+                         errors=[{"path": "sign.profile", "message": "only test is available here"}])  # fmt: skip
+    options: dict[str, Any]
+    if kind == "journal":
+        if req.journal not in engine.journal_ids():
+            raise ApiProblem("unknown-form", f"unknown journal id; journals: {', '.join(engine.journal_ids())}",
+                             errors=[{"path": "journal", "message": "not a journal id"}])  # fmt: skip
+        if req.from_ > req.to:
+            raise ApiProblem("invalid-request", "the period ends before it starts",
+                             errors=[{"path": "to", "message": "is before from"}])  # fmt: skip
+        options = {"journal": req.journal, "from": req.from_.isoformat(), "to": req.to.isoformat(),
+                   "commission": req.commission}  # fmt: skip
+    else:
+        if req.sign is not None and req.variant == "paper" and "variant" in data:
+            raise ApiProblem("invalid-request", "a signed protocol is the electronic variant",
+                             errors=[{"path": "variant", "message": "paper cannot be signed"}])  # fmt: skip
+        options = {"number": req.number, "date": req.date.isoformat() if req.date else None,
+                   "variant": "electronic" if req.sign is not None else req.variant}  # fmt: skip
+    if ctype != "application/json":
+        cases = body
+    elif req.cases == "stored":
+        latest: dict[str, bytes] = {}
+        for raw in svc.store.stored_requests(None if "admin" in key.scopes else key.id):
+            found = engine.stored_case(raw)
+            if found is not None:
+                latest.pop(found[0], None)
+                latest[found[0]] = found[1]
+        cases = b"".join(latest.values())
+        if not cases:
+            raise ApiProblem("invalid-request", "the service has no cases of this key: render them first, or post "
+                             "them", errors=[{"path": "cases", "message": "no stored cases"}])  # fmt: skip
+    else:
+        cases = engine.cases_jsonl(req.cases)
+    count, problems = engine.check_batch(cases, as_array=ctype == "application/json")
+    if problems:
+        raise ApiProblem("invalid-case", f"invalid case data; no {kind} queued", errors=problems)
+    params = engine.RegisterParams(kind, options, tuple(dict.fromkeys(req.formats)),
+                                   hashlib.sha256(cases).hexdigest(), req.sign.level if req.sign else None,
+                                   req.sign.profile if req.sign else "test")  # fmt: skip
+    if svc.store.queued() >= svc.config.max_queued_jobs:
+        raise _queue_full(svc)
+    try:
+        submitted = svc.store.submit(key.id, idem, params.to_json(), case_id=None, respond_async=True, kind=kind,
+                                     callback_url=req.callback_url, digest_of=digest_of, blobs=[cases])  # fmt: skip
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    except JobGone as exc:
+        raise ApiProblem("job-deleted", exc.message) from None
+    return _replay(svc, submitted.job, replayed=not submitted.created)
+
+
+def _der(text: str, path: str) -> bytes:
+    """A certificate given as PEM or base64 DER."""
+    import base64
+    import binascii
+
+    body = text.strip()
+    if body.startswith("-----BEGIN"):
+        body = "".join(line for line in body.splitlines() if not line.startswith("-----"))
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiProblem("invalid-request", "a certificate is PEM or base64 DER",
+                         errors=[{"path": path, "message": "not PEM or base64"}]) from None  # fmt: skip
+
+
+def _in_pool(svc: Service, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return svc.pool.run(fn, *args)
+    except PoolFull:
+        raise _queue_full(svc) from None
+    except PoolBroken:
+        raise ApiProblem("unavailable", "a rendering process stopped; retry",
+                         headers={"Retry-After": str(svc.config.retry_after)}) from None  # fmt: skip
+
+
+def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
+    svc = _service(request)
+    _content_type(request, "application/json")
+    idem = _idempotency_key(request)
+    try:
+        data = engine.parse_body(body)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-json") from None
+    if not isinstance(data, dict):
+        raise ApiProblem("invalid-request", "the body is a JSON object",
+                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+    req = _validated(SigningSessionRequest, data)
+    if (req.document is None) == (req.render is None):
+        raise ApiProblem("invalid-request", "give document or render, one of them",
+                         errors=[{"path": "document", "message": "give document or render"}])  # fmt: skip
+    try:
+        earlier = svc.store.session_by_key(key.id, idem, body)
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    if earlier is not None:
+        return _session_response(svc, earlier, replayed=True)
+    if (req.certificate is None) == (req.csc is None):
+        raise ApiProblem("invalid-request", "give certificate or csc, one of them",
+                         errors=[{"path": "certificate", "message": "give certificate or csc"}])  # fmt: skip
+    if req.csc is not None:
+        service = req.csc.service.rstrip("/")
+        if service not in {u.rstrip("/") for u in svc.config.csc_services}:
+            raise ApiProblem("invalid-request", "this service is not configured to use that CSC signing service",
+                             errors=[{"path": "csc.service", "message": "not a configured service"}])  # fmt: skip
+        try:
+            cert, chain = _in_pool(svc, engine.csc_credential_task, service, req.csc.credential_id, req.csc.token)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-request") from None
+    else:
+        assert req.certificate is not None
+        cert = _der(req.certificate, "certificate")
+        chain = [_der(c, f"chain[{n}]") for n, c in enumerate(req.chain)]
+    try:
+        engine.certificate_info(cert)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-request") from None
+    if req.document is not None:
+        job = _own_job(svc, key, req.document.job)
+        outputs = {o.name: o for o in svc.store.outputs(job.id)} if job.state == JobState.SUCCEEDED else {}
+        if req.document.output not in outputs:
+            raise ApiProblem("not-found", "the job has no such PDF output (or has not succeeded)")
+        pdf = svc.store.content(outputs[req.document.output].sha256)
+        case_id, name = job.case_id, req.document.output
+    else:
+        assert req.render is not None
+        try:
+            loaded = engine.load(req.render.case)
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-case", "render.case") from None
+        try:
+            engine.select_forms(loaded.case, [req.render.form])
+        except UnknownFormError as exc:
+            raise ApiProblem("unknown-form", exc.message,
+                             errors=[{"path": "render.form", "message": exc.message}]) from None  # fmt: skip
+        except FormNotApplicableError as exc:
+            raise ApiProblem("form-not-applicable", exc.message,
+                             errors=[{"path": "render.form", "message": exc.message}]) from None  # fmt: skip
+        params = engine.RenderParams(loaded.json, (req.render.form,), ("pdf",), "electronic")
+        rendered = _in_pool(svc, engine.render_task, params)
+        (name, _media, pdf), *_ = rendered.files
+        case_id = loaded.case.case_id
+    if case_id and (holder := svc.store.is_issued(case_id, name)) is not None:
+        raise ApiProblem("already-issued", f"case {case_id}: {name} was already issued; a statutory document is "
+                         "issued once", extra={"issued_by": [{"document": name, "job": holder}]})  # fmt: skip
+    try:
+        prep = _in_pool(svc, engine.prepare_signature_task, pdf, cert, chain, req.role or "")
+    except InputError as exc:
+        raise ApiProblem("unsupported-document", exc.message) from None
+    signing_time = dt.datetime.fromisoformat(prep["signing_time"]).replace(tzinfo=None) if prep["signing_time"] \
+        else None  # fmt: skip
+    values = {
+        "level": req.level, "role": req.role, "case_id": case_id, "document": name, "certificate": cert,
+        "key_source": "csc" if req.csc is not None else "certificate",
+        "csc_service": req.csc.service.rstrip("/") if req.csc else None,
+        "csc_credential": req.csc.credential_id if req.csc else None,
+        "chain": json.dumps([base64.b64encode(c).decode() for c in chain]),
+        "document_digest": prep["document_digest"].hex(), "region_start": prep["start"], "region_end": prep["end"],
+        "signed_attrs": prep["signed_attrs"], "field_name": prep["field"], "signing_time": signing_time,
+    }  # fmt: skip
+    try:
+        session, created = svc.store.create_session(key.id, idem, body, values, prep["prepared"],
+                                                    svc.config.session_ttl)  # fmt: skip
+    except IdempotencyConflict as exc:
+        raise ApiProblem("idempotency-key-reused", exc.message) from None
+    return _session_response(svc, session, replayed=not created)
+
+
+def _session_response(svc: Service, session: SigningSession, *, replayed: bool) -> Response:
+    headers = {"Location": f"/v1/signing-sessions/{session.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = _session_status(svc, session).model_dump(mode="json")
+    return JSONResponse(body, status_code=200 if replayed else 201, headers=headers)
+
+
+def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: str) -> SigningSessionStatus:
+    import binascii
+
+    svc = _service(request)
+    found = _own_session(svc, key, session_id)
+    _content_type(request, "application/json")
+    try:
+        data = engine.parse_body(body)
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-json") from None
+    if not isinstance(data, dict):
+        raise ApiProblem("invalid-request", "the body is a JSON object",
+                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+    given = _validated(SignatureValue, data)
+    if (given.signature is None) == (given.csc is None) or (given.csc is not None) != (found.key_source == "csc"):
+        what = "csc (the SAD)" if found.key_source == "csc" else "signature"
+        raise ApiProblem("invalid-request", f"this session takes {what}",
+                         errors=[{"path": what.split()[0], "message": "required for this session"}])  # fmt: skip
+    if given.csc is not None:
+        if found.state == SessionState.COMPLETED:
+            raise ApiProblem("session-closed", "the session was completed")
+        if svc.store.clock() > found.expires_at:
+            raise ApiProblem("session-expired", "the session expired; start a new one")
+        assert found.csc_service is not None and found.csc_credential is not None
+        try:
+            signature = _in_pool(svc, engine.csc_sign_task, found.csc_service, found.csc_credential, given.csc.token,
+                                 given.csc.sad, found.signed_attrs, found.certificate)  # fmt: skip
+        except InputError as exc:
+            raise ApiProblem.from_error(exc, "invalid-request") from None
+    else:
+        try:
+            signature = base64.b64decode(given.signature or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiProblem("invalid-request", "the signature is base64",
+                             errors=[{"path": "signature", "message": "not base64"}]) from None  # fmt: skip
+    if found.state == SessionState.COMPLETED:
+        if found.signature_sha256 == hashlib.sha256(signature).hexdigest():
+            return _session_status(svc, found)
+        raise ApiProblem("session-closed", "the session was completed with another signature value")
+    if svc.store.clock() > found.expires_at:
+        raise ApiProblem("session-expired", "the session expired; start a new one")
+    prepared = svc.store.content(found.prepared_sha256)
+    try:
+        signed = _in_pool(svc, engine.complete_signature_task, prepared, bytes.fromhex(found.document_digest),
+                          found.region_start, found.region_end, found.signed_attrs, found.certificate, found.chain,
+                          signature, found.level, svc.config.pki_dir, svc.config.signing_config)  # fmt: skip
+    except InputError as exc:
+        raise ApiProblem.from_error(exc, "invalid-request") from None
+    try:
+        done = svc.store.complete_session(found.id, signature, signed)
+    except AlreadyIssued as exc:
+        raise ApiProblem("already-issued", exc.message, extra={"issued_by": [
+            {"document": d, "job": j} for d, j in exc.clashes]}) from None  # fmt: skip
+    except SessionClosed as exc:
+        raise ApiProblem("session-closed", exc.message) from None
+    return _session_status(svc, done)
+
+
+def _own_session(svc: Service, key: ApiKey, session_id: str) -> SigningSession:
+    found = svc.store.session(session_id) if re.fullmatch(r"[0-9a-f]{32}", session_id) else None
+    if found is None or (found.key_id != key.id and "admin" not in key.scopes):
+        raise ApiProblem("not-found", "no such signing session")
+    return found
+
+
+def _session_status(svc: Service, session: SigningSession) -> SigningSessionStatus:
+    state = session.state
+    if state == SessionState.AWAITING and svc.store.clock() > session.expires_at:
+        state = "expired"
+    attrs = session.signed_attrs
+    return SigningSessionStatus(
+        id=session.id, state=state, format="PAdES", level=session.level,  # type: ignore[arg-type]
+        key_source=session.key_source,  # type: ignore[arg-type]
+        csc={"service": session.csc_service, "credential_id": session.csc_credential or ""}
+        if session.csc_service else None,
+        document=session.document, case_id=session.case_id, field_name=session.field_name,
+        signing_time=session.signing_time, expires_at=session.expires_at,
+        certificate=CertificateInfo(**engine.certificate_info(session.certificate, at=session.created_at)),
+        digest_algorithm="SHA-256", document_digest=session.document_digest,
+        data_to_sign=base64.b64encode(attrs).decode(),
+        data_to_sign_sha256=base64.b64encode(hashlib.sha256(attrs).digest()).decode(),
+        signed_document=f"/v1/signing-sessions/{session.id}/document" if session.signed_sha256 else None,
+    )  # fmt: skip
+
+
 def _queue_full(svc: Service) -> ApiProblem:
     return ApiProblem("queue-full", "every renderer is busy and the queue is full; retry after a while",
                       headers={"Retry-After": str(svc.config.retry_after)})  # fmt: skip
 
 
 def _submit(svc: Service, key: ApiKey, idem: str, params: engine.RenderParams, case_id: str,
-            documents: list[str], respond_async: bool, claim: bool) -> Any:  # fmt: skip
+            documents: list[str], respond_async: bool, claim: bool, callback_url: str | None) -> Any:  # fmt: skip
     try:
         return svc.store.submit(key.id, idem, params.to_json(), case_id=case_id, documents=documents,
                                 respond_async=respond_async, claim_for=svc.id if claim else None,
-                                lease=svc.config.lease)  # fmt: skip
+                                lease=svc.config.lease, callback_url=callback_url)  # fmt: skip
     except IdempotencyConflict as exc:
         raise ApiProblem("idempotency-key-reused", exc.message) from None
     except AlreadyIssued as exc:
@@ -663,21 +1248,23 @@ def _submit(svc: Service, key: ApiKey, idem: str, params: engine.RenderParams, c
 
 
 def _submit_async(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
-                  case_id: str, documents: list[str]) -> Response:  # fmt: skip
+                  case_id: str, documents: list[str], callback_url: str | None) -> Response:  # fmt: skip
     if svc.store.queued() >= svc.config.max_queued_jobs:
         raise _queue_full(svc)
-    submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=True, claim=False)
+    submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=True, claim=False,
+                        callback_url=callback_url)  # fmt: skip
     return _replay(svc, submitted.job, replayed=not submitted.created)
 
 
 def _render_now(request: Request, svc: Service, key: ApiKey, idem: str, params: engine.RenderParams,
-                case_id: str, documents: list[str]) -> Response:  # fmt: skip
+                case_id: str, documents: list[str], callback_url: str | None) -> Response:  # fmt: skip
     try:
         svc.pool.reserve()
     except PoolFull:
         raise _queue_full(svc) from None
     try:
-        submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=False, claim=True)
+        submitted = _submit(svc, key, idem, params, case_id, documents, respond_async=False, claim=True,
+                            callback_url=callback_url)  # fmt: skip
     except BaseException:
         svc.pool.unreserve()
         raise
@@ -756,6 +1343,7 @@ def _status(svc: Service, job: Job) -> JobStatus:
         id=job.id, kind=job.kind, state=job.state, progress=job.progress,  # type: ignore[arg-type]
         case_id=job.case_id, attempts=job.attempts, created_at=job.created_at, started_at=job.started_at,
         finished_at=job.finished_at, issued=svc.store.issued(job.id), manifest=job.manifest, error=job.error,
+        callbacks=[CallbackInfo(**c.__dict__) for c in svc.store.callbacks_of(job.id)] if job.callback_url else [],
         outputs=[JobOutput(name=o.name, media_type=o.media_type, size=o.size, sha256=o.sha256,
                            href=f"/v1/jobs/{job.id}/outputs/{o.name}") for o in outputs],
     )  # fmt: skip

@@ -40,6 +40,10 @@ def serve_cmd(
     = 200,
     print_openapi: Annotated[bool, typer.Option("--print-openapi", help="Print the OpenAPI document and exit.")]
     = False,
+    csc_service: Annotated[list[str] | None, typer.Option("--csc-service", help="A CSC remote signing service's "
+                           "base URL that signing sessions may use; repeatable.")] = None,  # fmt: skip
+    callback_host: Annotated[list[str] | None, typer.Option("--callback-host", help="A host (or *.domain) callbacks "
+                             "may go to; repeatable (none: any).")] = None,  # fmt: skip
 ) -> None:
     """The HTTP API (/v1): render, sign, validate; jobs in the store. See README, «HTTP API»."""
     args = ["--host", host, "--port", str(port), "--workers", str(workers), "--data", str(data),
@@ -52,6 +56,10 @@ def serve_cmd(
         args += ["--signing-config", str(signing_config)]
     if print_openapi:
         args.append("--print-openapi")
+    for url in csc_service or []:
+        args += ["--csc-service", url]
+    for host in callback_host or []:
+        args += ["--callback-host", host]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "msedocs.api", *args])
@@ -69,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signing-config")
     p.add_argument("--max-tasks-per-child", type=int, default=200)
     p.add_argument("--print-openapi", action="store_true")
+    p.add_argument("--csc-service", action="append", default=[])
+    p.add_argument("--callback-host", action="append", default=[])
     return p
 
 
@@ -88,7 +98,8 @@ def serve_main(argv: list[str]) -> int:
     config = ServiceConfig(
         db_url=db_url(opts.db, data), pki_dir=str((data / "pki").resolve()), signing_config=opts.signing_config,
         workers=opts.workers, queue=opts.queue, run_jobs=not opts.no_jobs,
-        max_tasks_per_child=opts.max_tasks_per_child,
+        max_tasks_per_child=opts.max_tasks_per_child, csc_services=tuple(opts.csc_service),
+        callback_hosts=tuple(opts.callback_host),
     )  # fmt: skip
     if opts.print_openapi:
         sys.stdout.write(openapi_json())
@@ -108,8 +119,7 @@ def serve_main(argv: list[str]) -> int:
         uvicorn.Server(uvicorn.Config(app, host=opts.host, port=opts.port, log_config=None, access_log=False,
                                       timeout_graceful_shutdown=30)).run()  # fmt: skip
     finally:
-        service.pool.shutdown()
-        service.store.close()
+        service.close()
     return 0
 
 
@@ -165,9 +175,11 @@ def keys_create_cmd(
 
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
         key, token = store.create_key(name, scope)
+        secret = store.callback_secret(key.id)
     typer.echo(token)
     typer.echo(f"key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}; shown once, store it now",
                err=True)  # fmt: skip
+    typer.echo(f"callback secret (signs this key's callbacks; also GET /v1/callbacks/secret): {secret}", err=True)
 
 
 # -- worker --jobs -----------------------------------------------------------------------------
@@ -179,7 +191,8 @@ def run_jobs_worker(
     """``msedocs worker --jobs``: render the store's queued jobs in ``workers`` processes until
     SIGTERM (or, with ``once``, until the queue is empty)."""
     from . import engine
-    from .jobs import RunnerConfig, run_worker
+    from .callbacks import CallbackSender
+    from .jobs import RunnerConfig, run_worker, worker_id
     from .pool import RenderPool
     from .store import JobStore
 
@@ -188,10 +201,19 @@ def run_jobs_worker(
     config = RunnerConfig(lease=lease, pki_dir=pki_dir, signing_config=str(signing_config) if signing_config else None)
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
         pool = RenderPool(workers, queue=0)
+        sender = CallbackSender(store, worker_id("callbacks"))
         try:
             if not signing_config:
                 pool.run(engine.ensure_pki, pki_dir, block=True)
+            if not once:
+                sender.start()
             done = run_worker(store, pool, config, once=once)
+            if once:  # the callbacks due now, once
+                import httpx
+
+                with httpx.Client(timeout=sender.policy.timeout) as client:
+                    sender.run_once(client)
         finally:
+            sender.stop()
             pool.shutdown()
     typer.echo("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "none"))

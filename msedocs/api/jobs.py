@@ -77,8 +77,9 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     """Render a claimed job and finish it: ``succeeded``, ``failed``, ``released`` (the pool
     broke: the job goes back to the queue) or ``lost`` (another runner holds it now)."""
     try:
-        params = engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config)
-        store.renew(claim.job.id, claim.token, config.lease, progress=10)
+        task, args = _task(store, claim, config)
+        if not reserved or claim.job.attempts > 1 or claim.job.respond_async:  # a caller's fresh claim needs none
+            store.renew(claim.job.id, claim.token, config.lease, progress=10)
     except BaseException:
         if reserved:
             pool.unreserve()
@@ -86,7 +87,7 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     if not reserved:
         pool.reserve(block=True)
     try:
-        future = pool.submit(engine.render_task, params)
+        future = pool.submit(task, *args)
         rendered = wait_renewing(store, claim, future, config.lease)
     except PoolBroken:
         log.warning("job %s: a render worker died; the job goes back to the queue", claim.job.id)
@@ -94,11 +95,20 @@ def execute(store: JobStore, pool: RenderPool, claim: Claim, config: RunnerConfi
     except Exception as exc:
         log.info("job %s: failed (%s)", claim.job.id, type(exc).__name__)
         return "failed" if store.fail(claim.job.id, claim.token, problem_of(exc)) else "lost"
-    if store.complete(claim.job.id, claim.token, rendered.files, rendered.manifest):
+    signed = isinstance(args[0], engine.RenderParams) and args[0].level is not None
+    if store.complete(claim.job.id, claim.token, rendered.files, rendered.manifest, durable=signed):
         log.info("job %s: succeeded, %d file(s)", claim.job.id, len(rendered.files))
         return "succeeded"
     log.warning("job %s: the claim was lost while rendering; its outputs are dropped", claim.job.id)
     return "lost"
+
+
+def _task(store: JobStore, claim: Claim, config: RunnerConfig) -> tuple[Any, tuple[Any, ...]]:
+    """The worker task of a job and its arguments, by the job's kind."""
+    if claim.job.kind in ("journal", "protocol"):
+        params = engine.RegisterParams.from_json(claim.request, config.pki_dir, config.signing_config)
+        return engine.register_task, (params, store.content(params.cases_sha256))
+    return engine.render_task, (engine.RenderParams.from_json(claim.request, config.pki_dir, config.signing_config),)
 
 
 class JobRunner:

@@ -23,7 +23,10 @@ class Metrics:
             self._seconds[(method, route)] += seconds
             self._count[(method, route)] += 1
 
-    def render(self, jobs: dict[str, int], pool_inflight: int, pool_capacity: int, pool_workers: int) -> str:
+    def render(
+        self, jobs: dict[str, int], pool_inflight: int, pool_capacity: int, pool_workers: int,
+        callbacks: dict[str, int] | None = None,
+    ) -> str:  # fmt: skip
         lines = [
             "# HELP msedocs_http_requests_total HTTP requests answered, by method, route and status.",
             "# TYPE msedocs_http_requests_total counter",
@@ -43,6 +46,9 @@ class Metrics:
         lines += ["# HELP msedocs_jobs Jobs in the store, by state.", "# TYPE msedocs_jobs gauge"]
         for state in ("queued", "running", "succeeded", "failed", "cancelled"):
             lines.append(f'msedocs_jobs{{state="{state}"}} {jobs.get(state, 0)}')
+        lines += ["# HELP msedocs_callbacks Job callbacks in the store, by state.", "# TYPE msedocs_callbacks gauge"]
+        for state in ("pending", "delivered", "failed"):
+            lines.append(f'msedocs_callbacks{{state="{state}"}} {(callbacks or {}).get(state, 0)}')
         lines += [
             "# HELP msedocs_render_pool_inflight Tasks running or waiting in this process's rendering pool.",
             "# TYPE msedocs_render_pool_inflight gauge",

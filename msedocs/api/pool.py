@@ -74,6 +74,10 @@ class RenderPool:
         """Workers with nothing to do."""
         return max(0, self.workers - self._inflight)
 
+    def has_room(self) -> bool:
+        """A request now would be taken (a hint: :meth:`reserve` decides)."""
+        return self._inflight < self.capacity
+
     def reserve(self, *, block: bool = False) -> None:
         """Take a place in the queue; :class:`PoolFull` (or, with ``block``, wait) when there is none."""
         with self._lock:

@@ -7,6 +7,8 @@ Changed only through Alembic revisions in ``migrations/`` (version table ``api_a
     api_blobs         file contents, content-addressed by sha256
     api_idempotency   an Idempotency-Key of a key: the request's digest and the job it created
     api_issued        each signed statutory document of a case, once: the job that issued it
+    api_signing_sessions  two-step signing: a prepared PDF, its data to sign (frozen), the signed result
+    api_callbacks     a job's event (job.succeeded, job.failed) to POST to its callback_url, with retries
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from msedocs import tables
@@ -38,6 +41,7 @@ keys = Table(
     Column("scopes", String(200), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+    Column("callback_secret", String(100)),
 )
 
 jobs = Table(
@@ -61,6 +65,7 @@ jobs = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("started_at", DateTime),
     Column("finished_at", DateTime),
+    Column("callback_url", String(2000)),
     Index("ix_api_jobs_state_created_at", "state", "created_at"),
 )
 
@@ -104,4 +109,58 @@ issued = Table(
     Column("issued_at", DateTime, nullable=False),
     PrimaryKeyConstraint("case_id", "document"),
     Index("ix_api_issued_job_id", "job_id"),
+)
+
+callbacks = Table(
+    "api_callbacks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("job_id", String(32), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("lease_until", DateTime),
+    Column("last_status", Integer),
+    Column("last_error", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    Index("ix_api_callbacks_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_api_callbacks_job_id", "job_id"),
+)
+
+signing_sessions = Table(
+    "api_signing_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("role", String(200)),
+    Column("case_id", String(200)),
+    Column("document", String(200), nullable=False),
+    Column("key_source", String(16), nullable=False),
+    Column("csc_service", String(500)),
+    Column("csc_credential", String(200)),
+    Column("certificate", LargeBinary, nullable=False),
+    Column("chain", Text, nullable=False),
+    Column("prepared_sha256", String(64), nullable=False),
+    Column("document_digest", String(128), nullable=False),
+    Column("region_start", BigInteger, nullable=False),
+    Column("region_end", BigInteger, nullable=False),
+    Column("signed_attrs", LargeBinary, nullable=False),
+    Column("field_name", String(100), nullable=False),
+    Column("signing_time", DateTime),
+    Column("expires_at", DateTime, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("completed_at", DateTime),
+    Column("signature_sha256", String(64)),
+    Column("signed_sha256", String(64)),
+    UniqueConstraint("key_id", "idempotency_key"),
 )

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from msedocs.api.app import ServiceConfig, create_app
+from msedocs.api.callbacks import CallbackPolicy
 from msedocs.api.cli import start_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,11 @@ PG_ADMIN_URL = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.
 PG_DATABASE = "msedocs_api_test"
 PG_LOCK_PATH = Path("/tmp") / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
 API_TABLES = ("api_keys", "api_jobs", "api_outputs", "api_blobs", "api_idempotency", "api_issued",
-              "api_alembic_version")  # fmt: skip
+              "api_callbacks", "api_signing_sessions", "api_alembic_version")  # fmt: skip
+
+
+#: Callbacks retried within a test's time: 0.2 s, 0.4 s, … (half of each drawn at random).
+FAST_CALLBACKS = CallbackPolicy(max_attempts=4, base_delay=0.2, max_delay=2.0, timeout=5.0, lease=10.0, poll=0.1)
 
 
 def case(name: str) -> dict:
@@ -51,7 +56,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def service(data_dir: Path) -> Iterator:
     config = ServiceConfig(db_url=f"sqlite:///{data_dir / 'store.sqlite3'}", pki_dir=str(data_dir / "pki"),
-                           workers=1, queue=2)  # fmt: skip
+                           workers=1, queue=2, callbacks=FAST_CALLBACKS)  # fmt: skip
     svc = start_service(config)
     assert svc.pool.wait_ready(120)
     yield svc
@@ -199,3 +204,69 @@ class Worker:
 def msedocs(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MSEDOCS, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})})  # fmt: skip
+
+
+# -- a callback receiver -----------------------------------------------------------------------
+
+
+class Receiver:
+    """A tiny HTTP server on 127.0.0.1 (a thread) that records every POST and answers the first
+    ``fail`` of them with 500 (or drops the connection without answering, with ``drop``)."""
+
+    def __init__(self, fail: int = 0, drop: bool = False) -> None:
+        import http.server
+        import threading
+
+        self.fail = fail
+        self.drop = drop
+        self.received: list[tuple[float, dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with outer.lock:
+                    outer.received.append((time.monotonic(), {k.lower(): v for k, v in self.headers.items()}, body))
+                    failing = len(outer.received) <= outer.fail
+                if failing and outer.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(500 if failing else 204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/msedocs"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, count: int, timeout: float = 60) -> list[tuple[float, dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.received)} callback(s) received, {count} expected")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    made: list[Receiver] = []
+
+    def make(fail: int = 0, drop: bool = False) -> Receiver:
+        made.append(Receiver(fail, drop))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -461,6 +461,11 @@ def test_full_queue_is_429_with_retry_after(client, keys, service):
         answer = post_render(client, keys["render"], {"case": unique(), "forms": ["by-act"], "formats": ["xml"]})
         is_problem(answer, 429, "queue-full")
         assert int(answer.headers["retry-after"]) >= 1
+        # refused before the body is read, even without a key; a job is still queued
+        assert client.post("/v1/renders", content=b"{").status_code == 429
+        queued = post_render(client, keys["render"], {"case": unique(), "forms": ["by-act"], "formats": ["xml"]},
+                             Prefer="respond-async")  # fmt: skip
+        assert queued.status_code == 202, queued.text
     finally:
         for _ in range(service.pool.capacity):
             service.pool.unreserve()
