@@ -2,7 +2,7 @@
 
 One service for the session (a SQLite store and a TEST PKI in a temporary folder, one spawned
 rendering process) behind a TestClient; keys per scope. PostgreSQL tests use their own
-database ``msedocs_api_test`` (tables dropped at the start) on ``MSEDOCS_TEST_PG``'s server,
+database ``msedocs_api_test_<checkout>`` (tables dropped at the start) on ``MSEDOCS_TEST_PG``'s server,
 holding the delivery tests' shared lock so that their server-restart test never runs beside
 them. ``msedocs serve`` and ``msedocs worker --jobs`` run as real subprocesses on 127.0.0.1.
 """
@@ -10,6 +10,7 @@ them. ``msedocs serve`` and ``msedocs worker --jobs`` run as real subprocesses o
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -34,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "fixtures" / "cases"
 MSEDOCS = str(Path(sys.executable).with_name("msedocs"))
 PG_ADMIN_URL = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DATABASE = "msedocs_api_test"
+#: One database per checkout: two checkouts testing on one server at once never meet.
+PG_DATABASE = "msedocs_api_test_" + hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
 PG_LOCK_PATH = Path("/tmp") / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
 API_TABLES = ("api_keys", "api_jobs", "api_outputs", "api_blobs", "api_idempotency", "api_issued",
               "api_callbacks", "api_signing_sessions", "api_alembic_version")  # fmt: skip
