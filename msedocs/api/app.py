@@ -391,20 +391,24 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
             svc = Service(config, store, pool)
         app.state.service = svc
         app.state.ready_parts = engine.readiness()
+        # an app stops only what it started: several apps may serve one Service (tests, embedding)
+        started_runner = started_sender = False
         if config.run_jobs and svc.runner is None:
             svc.runner = JobRunner(svc.store, svc.pool, svc.runner_config(), name="serve")
             svc.runner.start()
+            started_runner = True
         if config.send_callbacks and svc.sender is None:
             svc.sender = CallbackSender(svc.store, svc.id, config.callbacks)
             svc.sender.start()
+            started_sender = True
         try:
             yield
         finally:
             web.close(app)
-            if svc.sender is not None:
+            if started_sender and svc.sender is not None:
                 svc.sender.stop()
                 svc.sender = None
-            if svc.runner is not None:
+            if started_runner and svc.runner is not None:
                 svc.runner.stop()
                 svc.runner = None
             if service is None:
