@@ -2,13 +2,16 @@
 and the referrals (``msedocs.referrals``) each keep their tables in one database, under their own
 names and their own Alembic chain and version table, declared the same way.
 
-Each store's ``schema.py`` makes its :class:`~sqlalchemy.MetaData` with :func:`metadata`, and its
-``migrations/env.py`` is two lines: :func:`run_migrations` with that metadata and version table.
+Each store's ``schema.py`` makes its :class:`~sqlalchemy.MetaData` with :func:`metadata`, its
+``migrations/env.py`` is two lines: :func:`run_migrations` with that metadata and version table,
+and its ``migrate`` is :func:`upgrade` with its own advisory lock, checked by :func:`schema_version`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, MetaData
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, exc, text
 
 #: Constraint and index names, the same in every store (Alembic's batch mode on SQLite needs names).
 NAMING_CONVENTION = {
@@ -43,3 +46,33 @@ def run_migrations(target: MetaData, version_table: str, store: str) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def schema_version(engine: Engine, version_table: str) -> str | None:
+    """A store's Alembic revision; None if the database has none of its tables yet."""
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text(f"SELECT version_num FROM {version_table}")).scalar()
+            conn.rollback()
+    except exc.ProgrammingError:  # no version table yet (PostgreSQL)
+        return None
+    except exc.OperationalError as error:  # no version table yet (SQLite), or no database
+        if "no such table" in str(error):
+            return None
+        raise
+    return str(version) if version is not None else None
+
+
+def upgrade(engine: Engine, migrations: Path, lock_key: int) -> None:
+    """Bring a store's tables to the newest revision of its chain in ``migrations``, serialised
+    between processes on PostgreSQL by the store's own advisory lock."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -52,6 +52,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from generators.resources import as_path
+from msedocs import tables
 from msedocs.api import schema as t
 from msedocs.delivery.store import (
     BadOutboxError,
@@ -276,30 +277,11 @@ def token_sha256(token: str) -> str:
 
 def migrate(engine: Engine) -> None:
     """Bring the service's tables to the newest revision (serialised between processes)."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046693)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    tables.upgrade(engine, MIGRATIONS, 7152046693)
 
 
 def _version(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
-            version = conn.execute(sa.text("SELECT version_num FROM api_alembic_version")).scalar()
-            conn.rollback()
-    except sa.exc.ProgrammingError:
-        return None
-    except sa.exc.OperationalError as exc:
-        if "no such table" in str(exc):
-            return None
-        raise
-    return str(version) if version is not None else None
+    return tables.schema_version(engine, "api_alembic_version")
 
 
 class JobStore:

@@ -42,6 +42,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from generators.resources import as_path
+from msedocs import tables
 from msedocs.delivery import schema as t
 from msedocs.delivery.calendar import check_country, extract_due_date
 from msedocs.delivery.models import (
@@ -282,17 +283,7 @@ HEAD_REVISION = "0003"
 
 def _version(engine: Engine) -> str | None:
     """The outbox's Alembic revision; None if the database has no outbox tables yet."""
-    try:
-        with engine.connect() as conn:
-            version = conn.execute(sa.text("SELECT version_num FROM outbox_alembic_version")).scalar()
-            conn.rollback()
-    except sa.exc.ProgrammingError:  # no version table yet (PostgreSQL)
-        return None
-    except sa.exc.OperationalError as exc:  # no version table yet (SQLite), or no database
-        if "no such table" in str(exc):
-            return None
-        raise
-    return str(version) if version is not None else None
+    return tables.schema_version(engine, "outbox_alembic_version")
 
 
 def _at_head(engine: Engine) -> bool:
@@ -303,16 +294,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (serialised between processes)."""
     if _at_head(engine):
         return
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046692)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    tables.upgrade(engine, MIGRATIONS, 7152046692)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from generators.resources import as_path
+from msedocs import tables
 from msedocs.delivery.store import check_sqlite_file, connect_error, default_db_url, make_engine, normalise_url
 from msedocs.errors import InputError
 from msedocs.model.case import Commission, PersonName
@@ -49,26 +50,11 @@ def utcnow() -> dt.datetime:
 
 
 def migrate(engine: sa.Engine) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7152046694)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    tables.upgrade(engine, MIGRATIONS, 7152046694)
 
 
 def _version(engine: sa.Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
-            v = conn.execute(sa.text("SELECT version_num FROM referrals_alembic_version")).scalar()
-            conn.rollback()
-            return str(v) if v else None
-    except (sa.exc.ProgrammingError, sa.exc.OperationalError):
-        return None
+    return tables.schema_version(engine, "referrals_alembic_version")
 
 
 def specialisation(icd10: list[str], age: int) -> str:

@@ -9,7 +9,6 @@ them. ``msedocs serve`` and ``msedocs worker --jobs`` run as real subprocesses o
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +29,7 @@ from fastapi.testclient import TestClient
 from msedocs.api.app import ServiceConfig, create_app
 from msedocs.api.callbacks import CallbackPolicy
 from msedocs.api.cli import start_service
+from tests import pglock
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "fixtures" / "cases"
@@ -37,7 +37,6 @@ MSEDOCS = str(Path(sys.executable).with_name("msedocs"))
 PG_ADMIN_URL = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 #: One database per checkout: two checkouts testing on one server at once never meet.
 PG_DATABASE = "msedocs_api_test_" + hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
-PG_LOCK_PATH = Path("/tmp") / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
 API_TABLES = ("api_keys", "api_jobs", "api_outputs", "api_blobs", "api_idempotency", "api_issued",
               "api_callbacks", "api_signing_sessions", "api_alembic_version")  # fmt: skip
 
@@ -99,13 +98,8 @@ def pg_url() -> Iterator[str]:
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone() is None:
             admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
     url = sa.make_url(PG_ADMIN_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
-    lock = os.open(PG_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(lock, fcntl.LOCK_SH)  # the delivery tests' restart test takes it exclusively
-    try:
+    with pglock.shared():  # the delivery tests' restart test waits for other processes' holds
         yield url
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        os.close(lock)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from msedocs.delivery.tracking import make_tracking_number
 from msedocs.web import clerk
 from msedocs.web.routes import STATIC_DIR
 from msedocs.web.store import LOCKOUT_WINDOW, SESSION_IDLE, UserError, WebStore
+from tests import pglock
 
 MSEDOCS = str(Path(sys.executable).with_name("msedocs"))
 T0 = dt.datetime(2026, 12, 7, 9, 0)
@@ -202,7 +203,7 @@ def test_on_postgresql() -> None:
         for table in ("web_item_numbers", "web_batch_files", "web_batches", "web_item_events", "web_access_log",
                       "web_login_failures", "web_sessions", "web_users", "web_alembic_version"):  # fmt: skip
             conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-    with WebStore(url) as store:
+    with pglock.shared(), WebStore(url) as store:
         user = store.create_user("anna", "clerk", "correct horse battery")
         assert store.sign_in("anna", "correct horse battery").user == store.user("anna")
         token, _ = store.new_session(user)

@@ -13,7 +13,6 @@ PostgreSQL test of this suite is running while the server restarts.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import secrets
 import tempfile
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 
 from msedocs.delivery import Outbox, OutboxDocument, Recipient
 from msedocs.delivery.store import make_engine, migrate
+from tests import pglock
 
 PG_ADMIN_URL = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = "outbox_history, outbox_documents, outbox_items, outbox_blobs, tracking_ranges, postal_lists"
@@ -57,15 +57,6 @@ class FakeClock:
 
 
 PG_LOCK_PATH = Path(tempfile.gettempdir()) / f"msedocs-delivery-tests-pg-{os.getuid()}.lock"
-_pg_lock: dict[str, int] = {}
-
-
-def pg_lock_fd() -> int:
-    """This process's descriptor of the PostgreSQL test lock (one per process, so that the
-    restart test can turn its own shared lock into an exclusive one)."""
-    if "fd" not in _pg_lock:
-        _pg_lock["fd"] = os.open(PG_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
-    return _pg_lock["fd"]
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +72,8 @@ def pg_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        fcntl.flock(pg_lock_fd(), fcntl.LOCK_SH)
-        try:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            fcntl.flock(pg_lock_fd(), fcntl.LOCK_UN)
+        with pglock.shared(), psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -97,9 +84,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterat
         Outbox(url, create=True).close()
         yield url
         return
-    fd = pg_lock_fd()
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    try:
+    with pglock.shared():
         url: str = request.getfixturevalue("pg_database")  # created under the lock, too
         engine = make_engine(url)
         try:
@@ -109,8 +94,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterat
         finally:
             engine.dispose()
         yield url
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ is 0, and nothing is lost.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import random
 import shutil
@@ -24,8 +23,9 @@ import sqlalchemy as sa
 
 from msedocs.delivery import EnqueueRequest, Outbox, PortalStub
 from msedocs.delivery import schema as t
+from tests import pglock
 
-from .conftest import extract_documents, pg_lock_fd, portal_recipient
+from .conftest import extract_documents, portal_recipient
 
 ITEMS = 1000
 KILLS = 50
@@ -159,10 +159,9 @@ def test_worker_survives_a_database_restart(db_url: str, stub: PortalStub) -> No
     if cmd is None or os.geteuid() != 0:
         pytest.skip("!!! cannot restart PostgreSQL here (needs pg_ctlcluster and root): restart test SKIPPED !!!")
     # Wait until no other PostgreSQL test of this suite runs (other xdist workers, other sessions).
-    fcntl.flock(pg_lock_fd(), fcntl.LOCK_EX)
     n = 300
     stub.configure(delay=0.01)  # about 3 s of work, so the restart lands mid-run
-    with Outbox(db_url) as ob:
+    with pglock.exclusive(), Outbox(db_url) as ob:
         fill(ob, n)
         p = worker_process(db_url, stub.url)
         try:

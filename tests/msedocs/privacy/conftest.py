@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from msedocs.privacy.kek import FileKek
 from msedocs.referrals import cda, semd, synth
 from msedocs.referrals.store import ReferralStore
+from tests import pglock
 
 ROOT = Path(__file__).resolve().parents[3]
 SEMD_DIR = Path(os.environ.get("MSEDOCS_SEMD_DIR") or ROOT.parent / "shared" / "semd")
@@ -89,7 +90,7 @@ def store(tmp_path: Path, kek: FileKek, audit_key: Ed25519PrivateKey) -> Iterato
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
+def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
@@ -98,7 +99,8 @@ def pg_url() -> str:
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    return sa.make_url(PG_ADMIN).set(database=PG_DB).render_as_string(hide_password=False)
+    with pglock.shared():  # the delivery tests' restart test waits for other processes' holds
+        yield sa.make_url(PG_ADMIN).set(database=PG_DB).render_as_string(hide_password=False)
 
 
 @pytest.fixture
