@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+#: A moment in time as the stores keep it (naive UTC) given its zone, so that the JSON reads
+#: ``2026-12-07T13:51:48Z``: an RFC 3339 date-time, as OpenAPI's ``format: date-time`` requires.
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 Format = Literal["xml", "pdf", "docx"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -141,8 +150,8 @@ class CallbackInfo(BaseModel):
     state: Literal["pending", "delivered", "failed"]
     attempts: int
     last_status: int | None = Field(description="The receiver's last HTTP status (none: no answer).")
-    next_attempt_at: dt.datetime | None
-    delivered_at: dt.datetime | None
+    next_attempt_at: UtcDateTime | None
+    delivered_at: UtcDateTime | None
 
 
 class CallbackSecret(BaseModel):
@@ -158,9 +167,9 @@ class JobStatus(BaseModel):
     progress: int = Field(description="0-100: 0 queued, 10 started, 50 rendering, 100 done.")
     case_id: str | None
     attempts: int
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     issued: list[str] = Field(description="Signed statutory documents this job issues (each issued once).")
     outputs: list[JobOutput]
     manifest: dict[str, Any] | None = None
@@ -331,8 +340,8 @@ class SigningSessionStatus(BaseModel):
     document: str
     case_id: str | None
     field_name: str
-    signing_time: dt.datetime | None = Field(description="The signature dictionary's /M, frozen in the prepared PDF.")
-    expires_at: dt.datetime
+    signing_time: UtcDateTime | None = Field(description="The signature dictionary's /M, frozen in the prepared PDF.")
+    expires_at: UtcDateTime
     certificate: CertificateInfo
     digest_algorithm: Literal["SHA-256"]
     document_digest: str = Field(description="SHA-256 of the PDF's /ByteRange, hex (in the message-digest attribute).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import io
 import json
 import logging
@@ -501,6 +502,8 @@ def test_async_render_job_lifecycle(client, keys):
     location = answer.headers["location"]
     assert answer.headers["preference-applied"] == "respond-async"
     assert answer.json()["state"] in ("queued", "running", "succeeded")
+    # RFC 3339 with the zone, as format: date-time requires (the stores keep naive UTC)
+    assert dt.datetime.fromisoformat(answer.json()["created_at"]).utcoffset() == dt.timedelta(0)
     again = post_render(client, keys["render"], body, key, Prefer="respond-async")
     assert again.status_code == 202 and again.headers["location"] == location
     status = wait_job(client, keys["render"], location)
