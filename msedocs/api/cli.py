@@ -169,16 +169,18 @@ def keys_create_cmd(
                                              "repeatable.")],  # fmt: skip
     db: Annotated[str | None, typer.Option("--db", help="Store URL (default MSEDOCS_DB, else the outbox file).")]
     = None,
+    bureau: Annotated[str | None, typer.Option("--bureau", help="The bureau (order 692n) the key is issued to and "
+                                               "acts for only (with --scope referrals).")] = None,  # fmt: skip
 ) -> None:
     """Create an API key and print it once (only its digest is stored)."""
     from .store import JobStore
 
     with JobStore(db_url(db, DEFAULT_DATA), create=True) as store:
-        key, token = store.create_key(name, scope)
+        key, token = store.create_key(name, scope, bureau)
         secret = store.callback_secret(key.id)
     typer.echo(token)
-    typer.echo(f"key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}; shown once, store it now",
-               err=True)  # fmt: skip
+    typer.echo(f"key {key.id} ({key.name}): scopes {', '.join(sorted(key.scopes))}"
+               f"{f', bureau {key.bureau}' if key.bureau else ''}; shown once, store it now", err=True)  # fmt: skip
     typer.echo(f"callback secret (signs this key's callbacks; also GET /v1/callbacks/secret): {secret}", err=True)
 
 

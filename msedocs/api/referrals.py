@@ -7,8 +7,9 @@ environment, as by the CLI: ``MSEDOCS_KEK_SPEC`` (the key-encryption key of the 
 file), ``MSEDOCS_SEMD_DIR`` (the official СЭМД package). :func:`configure` sets them in code.
 
 Who acts: every route needs the scope ``referrals`` (``admin`` holds it), and the bureaus'
-administration and the audit's verification need ``admin``. A key whose name is
-``bureau:<id>`` acts for that bureau only (its ``bureau`` is implied, another one is 403); any
+administration, the audit's verification, erasure and the KEK's rotation need ``admin``. A key
+issued to a bureau (``msedocs keys create NAME --scope referrals --bureau ID``: the key's
+``bureau_id``) acts for that bureau only (its ``bureau`` is implied, another one is 403); any
 other key with the scope names the bureau it acts for (a trusted gateway, as an operator at the
 CLI). A reveal for the extract's delivery needs the scope ``deliver``.
 
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -33,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import InputError
 from ..model.load import json_path
 from ..referrals import schema as rt
-from ..referrals.store import ReferralStore, RevealRefused
+from ..referrals.store import Bureau, ReferralStore, RevealRefused
 from . import schema as t
 from .app import _content_type, _idempotency_key, _problem_responses, _service, raw_body, require
 from .problems import ApiProblem
@@ -89,11 +91,13 @@ def _store(request: Request) -> ReferralStore:
 
 
 def _acting_bureau(key: ApiKey, given: str | None, *, bound_only: bool = False) -> str:
-    """The bureau a request acts for: a ``bureau:<id>`` key's own; else the one named, unless
-    ``bound_only`` (a reveal: only a key issued to the bureau itself may ask for values)."""
-    bound = key.name[7:] if key.name.startswith("bureau:") else None
+    """The bureau a request acts for: the one the key is issued to (its ``bureau_id``); else the
+    one named, unless ``bound_only`` (a reveal: only a key issued to the bureau itself may ask
+    for values)."""
+    bound = key.bureau
     if bound is None and bound_only:
-        raise ApiProblem("forbidden", "values are revealed only to a key issued to the bureau (named bureau:<id>)")
+        raise ApiProblem("forbidden", "values are revealed only to a key issued to the bureau "
+                         "(msedocs keys create … --bureau ID)")  # fmt: skip
     if bound is not None:
         if given is not None and given != bound:
             raise ApiProblem("forbidden", "this API key acts for another bureau")
@@ -137,7 +141,7 @@ class ReferralReceipt(BaseModel):
 class RevealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = Field(description="in-person, additional-programme (a bureau) or extract-delivery (delivery).")
-    bureau: str | None = Field(None, description="The bureau asking (implied by a `bureau:<id>` key).")
+    bureau: str | None = Field(None, description="The bureau asking (implied by a key issued to a bureau).")
     delivery: bool = Field(False, description="Asked by the platform's delivery of the extract (scope deliver).")
     categories: list[int] | None = Field(None, description="Only these categories (1-8).")
 
@@ -170,16 +174,23 @@ class BureauPatch(BaseModel):
     public_key: str | None = None
 
 
-class BureauOut(BaseModel):
-    id: str
-    name: str
-    kind: str
-    capacity: int
-    specialisations: list[str]
-    postal_areas: list[str]
-    active: bool
-    load: int
-    open_count: int
+class Erased(BaseModel):
+    referral_id: str
+    data_key_destroyed: bool = Field(description="False: no live data key (erased before, or an unstructured "
+                                     "referral, whose content in clear is deleted all the same).")  # fmt: skip
+
+
+class KekRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    new_kek: str = Field(min_length=5, max_length=1000, description="The new key-encryption key as the service "
+                         "reads it: file:PATH, env:NAME or pkcs11:MODULE?token=T&label=L&pin-env=VAR.")  # fmt: skip
+
+
+class KekRotated(BaseModel):
+    rewrapped: int = Field(description="Data keys rewrapped; identifiers and ciphertexts are unchanged.")
+    from_kek: str = Field(description="The id (fingerprint) of the KEK used until now.")
+    to_kek: str = Field(description="The id of the KEK used from now on.")
+    note: str
 
 
 class AuditReport(BaseModel):
@@ -258,12 +269,7 @@ def _incoming(body: bytes, media: str, semd_dir: str | None) -> Any:
             {"line": p.line or 0, "rule": "case-model", "path": p.path, "message": p.message}
             for p in exc.problems] or [{"line": 0, "rule": "case-model", "message": exc.message}],
         ) from None  # fmt: skip
-    return IncomingReferral.model_validate({
-        "external_id": case.case_id, "source": "case-json",
-        "in_absentia": case.examination is None or case.examination.presence.value == "in_absentia",
-        "patient": case.patient, "representative": case.representative,
-        "previous_experts": case.previous_experts, "referring_organisation": case.referring_organisation,
-        "referral": case.referral})  # fmt: skip
+    return IncomingReferral.from_case(case)
 
 
 def _receipt(store: ReferralStore, referral_id: str) -> ReferralReceipt:
@@ -358,16 +364,61 @@ def ingest(request: Request, body: Annotated[bytes, Depends(raw_body)],
     The answer is the bureau's view of it: the referral id, the identifiers issued, the routing
     decision; never a value. The same Idempotency-Key and body replay it."""
     media = _content_type(request, "application/xml", "text/xml", "application/json")
+    settings = _settings(request)
+
+    def check() -> Callable[[ReferralStore, str], str]:
+        if settings.store is not None and settings.store.kek is None:
+            raise _no_kek()
+        ref = _incoming(body, media, settings.semd_dir)
+        return lambda store, actor: store.ingest(ref, actor=actor).referral_id
+
+    return _store_once(request, key, media, body, check)
+
+
+#: What an unstructured referral may be: a scan (PDF, image) or a text.
+UNSTRUCTURED_MEDIA = ("application/pdf", "image/jpeg", "image/png", "image/tiff", "text/plain")
+
+
+@router.post(
+    "/v1/referrals/unstructured", tags=["referrals"], status_code=201, response_model=ReferralReceipt,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        m: {"schema": {"type": "string", "format": "binary"}} for m in UNSTRUCTURED_MEDIA}},
+        "parameters": [_IDEM]},
+    responses={201: {"description": "Stored and routed in clear (point 5); see Location"},
+               **_problem_responses(400, 401, 403, 409, 413, 415, 422)},
+)  # fmt: skip
+def ingest_unstructured(
+    request: Request, body: Annotated[bytes, Depends(raw_body)], key: Annotated[ApiKey, Depends(require("referrals"))],
+    external_id: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$",
+                                      description="The sender's id of the referral.")] = "unstructured",
+) -> Response:  # fmt: skip
+    """Point 5: a referral that is not a structured document (a scan, a free text) is stored
+    and routed in clear to Mintrud's main bureaus by load (point 11), without identifiers. The
+    bureau it went to reads it at `GET /v1/referrals/{id}/content`. Idempotency-Key as for
+    `POST /v1/referrals`."""
+    media = _content_type(request, *UNSTRUCTURED_MEDIA)
+
+    def check() -> Callable[[ReferralStore, str], str]:
+        if not body:
+            raise ApiProblem("invalid-request", "an empty referral", errors=[
+                {"path": "(body)", "message": "the scan or text of the referral; got nothing"}])  # fmt: skip
+        return lambda store, actor: store.ingest_unstructured(body, media, external_id, actor=actor).referral_id
+
+    return _store_once(request, key, media, body, check)
+
+
+def _store_once(request: Request, key: ApiKey, media: str, body: bytes,
+                check: Callable[[], Callable[[ReferralStore, str], str]]) -> Response:  # fmt: skip
+    """Store a referral once per Idempotency-Key: a key seen with this body replays the first
+    answer, with another body is 409. ``check`` refuses a body (ApiProblem) before the key is
+    claimed, or gives what stores it (the referral id)."""
     idem = _idempotency_key(request)
     owner = _idem_owner(key)
     digest = hashlib.sha256(media.encode() + b"\n" + body).hexdigest()
-    settings = _settings(request)
     store = _store(request)
     if (done := _seen(request, owner, idem, digest)) is not None:
         return _created(_receipt(store, done), replayed=True)
-    if store.kek is None:
-        raise _no_kek()
-    ref = _incoming(body, media, settings.semd_dir)
+    put = check()
     if not _claim(request, owner, idem, digest):  # a concurrent request took the key first
         done = _seen(request, owner, idem, digest)
         assert done is not None
@@ -375,7 +426,7 @@ def ingest(request: Request, body: Annotated[bytes, Depends(raw_body)],
     referral_id = None
     try:
         try:
-            referral_id = store.ingest(ref, actor=f"platform:api_{key.id}").referral_id
+            referral_id = put(store, f"platform:api_{key.id}")
         except InputError as exc:
             if "key-encryption key" in exc.message:
                 raise _no_kek() from None
@@ -399,6 +450,25 @@ def view(referral_id: str, request: Request, key: Annotated[ApiKey, Depends(requ
         if _not_found(exc):
             raise ApiProblem("not-found", "no such referral assigned to this bureau") from None
         raise
+
+
+@router.get(
+    "/v1/referrals/{referral_id}/content", tags=["referrals"], response_class=Response,
+    responses={200: {"description": "The scan or text as received", "content": {
+        m: {"schema": {"type": "string", "format": "binary"}} for m in UNSTRUCTURED_MEDIA}},
+        **_problem_responses(401, 403, 404, 422)},
+)  # fmt: skip
+def content(referral_id: str, request: Request, key: Annotated[ApiKey, Depends(require("referrals"))],
+            bureau: Annotated[str | None, Query(description="The bureau asking (implied by a key issued to a "
+                                                "bureau).")] = None) -> Response:  # fmt: skip
+    """An unstructured referral (point 5), in clear, for the bureau it is assigned to; another
+    bureau, a structured referral or erased content: 404."""
+    who = _acting_bureau(key, bureau)
+    try:
+        data, media = _store(request).bureau_content(referral_id, who)
+    except InputError:
+        raise ApiProblem("not-found", "no unstructured referral with content assigned to this bureau") from None
+    return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
 
 
 @router.post(
@@ -474,24 +544,78 @@ def reveal(referral_id: str, request: Request, body: Annotated[bytes, Depends(ra
                     categories={str(k): v for k, v in sorted(got.items())})  # fmt: skip
 
 
-# -- bureaus and the audit log --------------------------------------------------------------------
-
-
-def _bureau_out(store: ReferralStore, bureau_id: str) -> BureauOut:
-    for b in store.bureaus():
-        if b.id == bureau_id:
-            return BureauOut(**b.__dict__)
-    raise ApiProblem("not-found", "no such bureau")
-
-
-@router.get("/v1/bureaus", tags=["bureaus"], response_model=list[BureauOut], responses=_problem_responses(401, 403))
-def bureaus(request: Request, _key: Annotated[ApiKey, Depends(require("referrals"))]) -> list[BureauOut]:
-    """The bureaus with their capacity and load (as `msedocs bureaus list --json`)."""
-    return [BureauOut(**b.__dict__) for b in _store(request).bureaus()]
+@router.delete(
+    "/v1/referrals/{referral_id}/personal-data", tags=["referrals"], response_model=Erased,
+    responses=_problem_responses(401, 403, 404),
+)  # fmt: skip
+def erase(referral_id: str, request: Request, key: Annotated[ApiKey, Depends(require("admin"))]) -> Erased:
+    """Erase a referral's personal data (scope admin): its data key is destroyed, so the vault's
+    values and the referral as received can no longer be read; the bureau's depersonalised copy
+    and an unstructured referral's content are deleted. Identifiers, routing and the audit log
+    stay. Written to the audit log (`erased`); again: 200 with `data_key_destroyed` false."""
+    try:
+        done = _store(request).erase(referral_id, actor=f"platform:api_{key.id}")
+    except InputError as exc:
+        if "no such referral" in exc.message:
+            raise ApiProblem("not-found", "no such referral") from None
+        raise
+    return Erased(referral_id=referral_id, data_key_destroyed=done)
 
 
 @router.post(
-    "/v1/bureaus", tags=["bureaus"], status_code=201, response_model=BureauOut,
+    "/v1/vault/rotate-kek", tags=["vault"], response_model=KekRotated,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": KekRotation.model_json_schema()}}}},
+    responses=_problem_responses(400, 401, 403, 413, 415, 422, 503),
+)  # fmt: skip
+def rotate_kek(request: Request, body: Annotated[bytes, Depends(raw_body)],
+               key: Annotated[ApiKey, Depends(require("admin"))]) -> KekRotated:  # fmt: skip
+    """Rotate the vault's key-encryption key (scope admin): every live data key is rewrapped by
+    the new KEK in one transaction, identifiers and ciphertexts unchanged, and the service uses
+    it from now on; written to the audit log (`rewrap`). The new KEK is read by the service (a
+    file, its environment or a PKCS#11 token), never sent: set `MSEDOCS_KEK_SPEC` to it before
+    the service's next start."""
+    from ..privacy.kek import from_spec
+
+    _content_type(request, "application/json")
+    asked = _json_model(KekRotation, body)
+    store = _store(request)
+    if store.kek is None:
+        raise _no_kek()
+    with _lock:
+        try:
+            new = from_spec(asked.new_kek)
+        except InputError as exc:
+            raise ApiProblem("invalid-request", f"new_kek: {exc.message}", errors=[
+                {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
+        old = store.kek.kek_id
+        try:
+            n = store.rotate_kek(new, actor=f"platform:api_{key.id}")
+        except InputError as exc:
+            raise ApiProblem("invalid-request", exc.message, errors=[
+                {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
+    return KekRotated(rewrapped=n, from_kek=old, to_kek=new.kek_id,
+                      note="set MSEDOCS_KEK_SPEC to the new KEK before the service's next start")  # fmt: skip
+
+
+# -- bureaus and the audit log --------------------------------------------------------------------
+
+
+def _bureau_out(store: ReferralStore, bureau_id: str) -> Bureau:
+    for b in store.bureaus():
+        if b.id == bureau_id:
+            return b
+    raise ApiProblem("not-found", "no such bureau")
+
+
+@router.get("/v1/bureaus", tags=["bureaus"], response_model=list[Bureau], responses=_problem_responses(401, 403))
+def bureaus(request: Request, _key: Annotated[ApiKey, Depends(require("referrals"))]) -> list[Bureau]:
+    """The bureaus with their capacity and load (as `msedocs bureaus list --json`)."""
+    return _store(request).bureaus()
+
+
+@router.post(
+    "/v1/bureaus", tags=["bureaus"], status_code=201, response_model=Bureau,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": BureauIn.model_json_schema()}}}},
     responses=_problem_responses(400, 401, 403, 409, 413, 415, 422),
@@ -514,14 +638,14 @@ def add_bureau(request: Request, body: Annotated[bytes, Depends(raw_body)],
 
 
 @router.patch(
-    "/v1/bureaus/{bureau_id}", tags=["bureaus"], response_model=BureauOut,
+    "/v1/bureaus/{bureau_id}", tags=["bureaus"], response_model=Bureau,
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": BureauPatch.model_json_schema()},
         "application/merge-patch+json": {"schema": BureauPatch.model_json_schema()}}}},
     responses=_problem_responses(400, 401, 403, 404, 413, 415, 422),
 )  # fmt: skip
 def patch_bureau(bureau_id: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
-                 _key: Annotated[ApiKey, Depends(require("admin"))]) -> BureauOut:  # fmt: skip
+                 _key: Annotated[ApiKey, Depends(require("admin"))]) -> Bureau:  # fmt: skip
     """Change a bureau's name, capacity, active flag, specialisations, postal areas or
     decision-signing key (scope admin); the fields given, the others kept."""
     _content_type(request, "application/json", "application/merge-patch+json")

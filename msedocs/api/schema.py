@@ -1,7 +1,8 @@
 """Tables of the HTTP service (SQLAlchemy Core), beside the outbox's in the same database.
 Changed only through Alembic revisions in ``migrations/`` (version table ``api_alembic_version``).
 
-    api_keys          an API key: its id (the public prefix), name, sha256 of the whole token, scopes
+    api_keys          an API key: its id (the public prefix), name, sha256 of the whole token, scopes,
+                      the bureau (order 692n) it acts for
     api_jobs          a render job: state, lease, progress, the request it runs, its outcome
     api_outputs       the files of a succeeded job, by name (content in api_blobs)
     api_blobs         file contents, content-addressed by sha256
@@ -42,6 +43,7 @@ keys = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
     Column("callback_secret", String(100)),
+    Column("bureau_id", String(64)),
 )
 
 jobs = Table(

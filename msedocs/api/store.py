@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -66,13 +67,14 @@ from msedocs.delivery.store import (
 from msedocs.errors import InputError
 
 MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 SCOPES = ("render", "sign", "validate", "deliver", "clerk", "referrals", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
 #: Seconds an authenticated key is taken from memory (a revoked key is refused within as long).
 KEY_CACHE_SECONDS = 5.0
 TOKEN_PREFIX = "msk"
+BUREAU_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class JobState:
@@ -106,6 +108,7 @@ class ApiKey:
     id: str
     name: str
     scopes: frozenset[str]
+    bureau: str | None = None  # the bureau (order 692n) the key is issued to, which it acts for
 
 
 @dataclass(frozen=True)
@@ -354,23 +357,26 @@ class JobStore:
 
     # -- keys -------------------------------------------------------------------------------
 
-    def create_key(self, name: str, scopes: Sequence[str]) -> tuple[ApiKey, str]:
-        """A new key; returns it and its token, which is shown once and stored only as a digest."""
+    def create_key(self, name: str, scopes: Sequence[str], bureau: str | None = None) -> tuple[ApiKey, str]:
+        """A new key; returns it and its token, which is shown once and stored only as a digest.
+        ``bureau``: the bureau (order 692n) the key is issued to and acts for (scope ``referrals``)."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise InputError(f"--scope: unknown scope(s) {', '.join(unknown) or '(none)'}; choose from "
                              f"{', '.join(SCOPES)}")  # fmt: skip
         if not name.strip() or len(name) > 100:
             raise InputError("keys create: NAME must be 1-100 characters")
+        if bureau is not None and (not BUREAU_ID.fullmatch(bureau) or "referrals" not in scopes):
+            raise InputError("--bureau: a bureau id (1-64 of A-Z a-z 0-9 . _ -) on a key with the scope referrals")
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         chosen = sorted(set(scopes))
         with self._tx() as conn:
             conn.execute(sa.insert(t.keys).values(
                 id=key_id, name=name.strip(), token_sha256=token_sha256(token), scopes=" ".join(chosen),
-                created_at=self.clock(),
+                created_at=self.clock(), bureau_id=bureau,
             ))  # fmt: skip
-        return ApiKey(key_id, name.strip(), frozenset(chosen)), token
+        return ApiKey(key_id, name.strip(), frozenset(chosen), bureau), token
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The key a token belongs to, None if it is unknown, malformed or revoked (compared in
@@ -389,7 +395,7 @@ class JobStore:
             return None
         if not hmac.compare_digest(row.token_sha256, digest):
             return None
-        key = ApiKey(row.id, row.name, frozenset(row.scopes.split()))
+        key = ApiKey(row.id, row.name, frozenset(row.scopes.split()), row.bureau_id)
         if len(self._keys) > 1000:
             self._keys.clear()
         self._keys[digest] = (key, now + KEY_CACHE_SECONDS)

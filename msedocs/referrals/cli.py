@@ -301,7 +301,7 @@ def bureaus_list_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option(
     with _store(db) as store:
         rows = store.bureaus()
     if as_json:
-        typer.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([r.model_dump() for r in rows], ensure_ascii=False, indent=2))
         return
     for b in rows:
         typer.echo(f"{b.id:<16} {b.kind:<8} {'active' if b.active else 'inactive':<8} load {b.load}/{b.capacity} "

@@ -76,13 +76,7 @@ def load_referral(file: Path, semd_dir: str | None = None) -> IncomingReferral:
     if head == b"{":
         from msedocs.model import load_case
 
-        case = load_case(file)
-        return IncomingReferral.model_validate({
-            "external_id": case.case_id, "source": "case-json",
-            "in_absentia": case.examination is None or case.examination.presence.value == "in_absentia",
-            "patient": case.patient, "representative": case.representative,
-            "previous_experts": case.previous_experts, "referring_organisation": case.referring_organisation,
-            "referral": case.referral})  # fmt: skip
+        return IncomingReferral.from_case(load_case(file))
     raise InputError(f"{file}: neither a СЭМД XML document nor a case JSON; an unstructured referral is "
                      "ingested with --unstructured")  # fmt: skip
 

@@ -44,6 +44,16 @@ class IncomingReferral(Part):
     referring_organisation: Organisation
     referral: Referral
 
+    @classmethod
+    def from_case(cls, case: Case) -> IncomingReferral:
+        """The referral a case JSON carries (without personal presence unless its examination says so)."""
+        return cls.model_validate({
+            "external_id": case.case_id, "source": "case-json",
+            "in_absentia": case.examination is None or case.examination.presence.value == "in_absentia",
+            "patient": case.patient, "representative": case.representative,
+            "previous_experts": case.previous_experts, "referring_organisation": case.referring_organisation,
+            "referral": case.referral})  # fmt: skip
+
     def to_case(self, case_id: str, commission: Commission, *, depersonalised: bool = False) -> Case:
         return Case.model_validate(
             {

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from generators.resources import as_path
@@ -137,16 +138,18 @@ def prepare(ref: IncomingReferral) -> Prepared:
                     ref.model_dump_json().encode())  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Bureau:
+class Bureau(BaseModel):
+    """A bureau as ``bureaus list --json`` and ``GET /v1/bureaus`` show it."""
+
+    model_config = ConfigDict(frozen=True)
     id: str
     name: str
-    kind: str
+    kind: str = Field(description="mintrud, federal (point 9) or address (point 12).")
     capacity: int
     specialisations: list[str]
     postal_areas: list[str]
     active: bool
-    load: int
+    load: int = Field(description="Its open undecided referrals, weighted by expected effort.")
     open_count: int
 
 
@@ -230,8 +233,10 @@ class ReferralStore:
     def bureaus(self) -> list[Bureau]:
         with self.tx() as conn:
             rows = conn.execute(sa.select(t.bureaus).order_by(t.bureaus.c.id)).all()
-        return [Bureau(r.id, r.name, r.kind, r.capacity, r.specialisations.split(","),
-                       [a for a in r.postal_areas.split(",") if a], r.active, r.load, r.open_count) for r in rows]  # fmt: skip  # noqa: E501
+        return [Bureau(id=r.id, name=r.name, kind=r.kind, capacity=r.capacity,
+                       specialisations=r.specialisations.split(","),
+                       postal_areas=[a for a in r.postal_areas.split(",") if a], active=r.active, load=r.load,
+                       open_count=r.open_count) for r in rows]  # fmt: skip
 
     # -- intake ----------------------------------------------------------------------------
 
@@ -369,6 +374,19 @@ class ReferralStore:
             out["media_type"] = row.media_type
         return out
 
+    def bureau_content(self, referral_id: str, bureau_id: str) -> tuple[bytes, str]:
+        """An unstructured referral's scan or text, in clear (point 5), and its media type: for the
+        bureau it is assigned to only."""
+        with self.tx() as conn:
+            row = self._row(conn, referral_id)
+        if row.bureau_id != bureau_id:
+            raise InputError(f"referral {referral_id}: not assigned to bureau {bureau_id}")
+        if row.structured:
+            raise InputError(f"referral {referral_id}: a structured referral has no content in clear")
+        if row.clear_content is None:
+            raise InputError(f"referral {referral_id}: its content was erased")
+        return bytes(row.clear_content), row.media_type
+
     def bureau_case(self, referral_id: str, bureau_id: str, case_id: str | None = None) -> Any:
         """The :class:`~msedocs.model.case.Case` the bureau works on: depersonalised, its
         commission the bureau itself."""
@@ -502,14 +520,24 @@ class ReferralStore:
         return done
 
     def rotate_kek(self, new: Kek, actor: str = "platform:keys") -> int:
+        """Rewrap every live data key with ``new`` (identifiers and ciphertexts unchanged) and use
+        it from now on; the number rewrapped, audited. A second pass, after the switch, rewraps
+        the keys this process's referrals stored meanwhile with the old KEK."""
         old = self._kek()
+        if new.kek_id == old.kek_id:
+            raise InputError(f"new KEK: it is the key in use ({old.kek_id}); nothing to rotate")
         now = self.clock()
         with self.tx() as conn:
             n = vault.rewrap(conn, old, new)
             self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": n}, now)
             self.audit.checkpoint(conn, now)
         self.kek = new
-        return n
+        with self.tx() as conn:
+            if late := vault.rewrap(conn, old, new):
+                self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": late},
+                                  now)  # fmt: skip
+                self.audit.checkpoint(conn, now)
+        return n + late
 
     def verify_audit(self, public: Any, witness: str | Path | None = None) -> audit_mod.VerifyReport:
         with self.tx() as conn:

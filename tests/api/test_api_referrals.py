@@ -1,9 +1,14 @@
-"""Referrals (order 692n) on the HTTP service: /v1/referrals, decisions, reveal, /v1/bureaus, /v1/audit.
+"""Referrals (order 692n) on the HTTP service: /v1/referrals, decisions, reveal, erasure, the KEK's
+rotation, /v1/bureaus, /v1/audit; each test on SQLite and on PostgreSQL.
 
-A TestClient over the session's service with a referral store of its own (a KEK and an audit key
-made here) in the service's database. The СЭМД documents are made by msedocs.referrals.synth and
-validated against the official package at ``../shared/semd`` (or ``MSEDOCS_SEMD_DIR``); where it
-is absent the tests that need it are skipped loudly, and fail under ``CI=true``.
+SQLite: a TestClient over the session's service with a referral store of its own (a KEK and an
+audit key made here) in the service's database. PostgreSQL: a real ``msedocs serve`` subprocess
+on 127.0.0.1 over the test database (its referral tables dropped first), given the same kind of
+KEK, audit key and witness through the environment, and an httpx client; the test process opens
+the same database to make keys and bureaus and to read the audit log. The СЭМД documents are made
+by msedocs.referrals.synth and validated against the official package at ``../shared/semd`` (or
+``MSEDOCS_SEMD_DIR``); where it is absent the tests that need it are skipped loudly, and fail under
+``CI=true``.
 """
 
 from __future__ import annotations
@@ -18,17 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from msedocs.api.app import create_app
 from msedocs.api.referrals import configure
+from msedocs.api.store import JobStore
+from msedocs.privacy.audit import load_or_create_key
 from msedocs.privacy.kek import FileKek
 from msedocs.referrals import cda, decisions, semd, synth
 from msedocs.referrals.store import ReferralStore, prepare
 
-from .conftest import CASES, ROOT, auth
+from .conftest import API_TABLES, CASES, ROOT, Serve, auth
 
 SEMD_DIR = Path(os.environ.get("MSEDOCS_SEMD_DIR") or ROOT.parent / "shared" / "semd")
 PROBLEM = "application/problem+json"
@@ -50,33 +58,87 @@ def semd_pkg() -> semd.Package:
         raise
 
 
-@pytest.fixture(scope="module")
-def env(service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("referrals")
-    os.environ.setdefault("MSEDOCS_CACHE_DIR", str(folder / "cache"))
-    app = create_app(service.config, service=service)
-    audit_key = Ed25519PrivateKey.generate()
-    store = ReferralStore(service.config.db_url, kek=FileKek.create(folder / "kek.bin"), audit_key=audit_key,
-                          audit_witness=folder / "witness.jsonl", create=True)  # fmt: skip
+def add_bureaus(store: ReferralStore) -> None:
     for i in range(1, 4):
         store.add_bureau(f"gb{i}", f"Главное бюро {i}", "mintrud", 50, ["psychiatry"] if i == 1 else [],
                          public_key_pem=decisions.public_pem(GB_KEYS[f"gb{i}"]))  # fmt: skip
     store.add_bureau("fmba", "Главное бюро ФМБА", "federal", 20, [])
     for area in ("630", "644", "302", "620", "101", "420"):
         store.add_bureau(f"addr{area}", f"Бюро по адресу {area}", "address", 20, [], [area])
-    configure(app, store, str(SEMD_DIR))
-    keys = {name: service.store.create_key(name, scopes)[1] for name, scopes in {
+
+
+def make_keys(jobs: JobStore) -> dict[str, str]:
+    return {name: jobs.create_key(name, scopes)[1] for name, scopes in {
         "intake": ["referrals"], "admin": ["admin"], "render": ["render"],
         "delivery": ["referrals", "deliver"]}.items()}  # fmt: skip
-    with TestClient(app) as client:
-        yield {"client": client, "store": store, "keys": keys, "service": service}
-    store.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp(f"referrals-{request.param}")
+    os.environ.setdefault("MSEDOCS_CACHE_DIR", str(folder / "cache"))
+    audit_key = load_or_create_key(folder / "audit.pem")
+    kek = FileKek.create(folder / "kek.bin")
+    if request.param == "sqlite":
+        service = request.getfixturevalue("service")
+        app = create_app(service.config, service=service)
+        store = ReferralStore(service.config.db_url, kek=kek, audit_key=audit_key,
+                              audit_witness=folder / "witness.jsonl", create=True)  # fmt: skip
+        add_bureaus(store)
+        configure(app, store, str(SEMD_DIR))
+        with TestClient(app) as client:
+            yield {"client": client, "store": store, "keys": make_keys(service.store), "jobs": service.store,
+                   "kek": kek, "folder": folder, "logs": lambda caplog: caplog.text}  # fmt: skip
+        store.close()
+        return
+    yield from _on_postgresql(request.getfixturevalue("pg_url"), folder, kek, audit_key)
+
+
+def _on_postgresql(url: str, folder: Path, kek: FileKek, audit_key: Ed25519PrivateKey) -> Iterator[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from msedocs.referrals import schema as rt
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # this module's referral tables afresh; the keys' with them
+        rt.metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS referrals_alembic_version"))
+        for table in API_TABLES:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+    jobs = JobStore(url)
+    store = ReferralStore(url, kek=kek, audit_key=audit_key, audit_witness=folder / "witness.jsonl", create=True)
+    add_bureaus(store)
+    server_env = {"MSEDOCS_KEK_SPEC": f"file:{folder / 'kek.bin'}", "MSEDOCS_AUDIT_KEY": str(folder / "audit.pem"),
+                  "MSEDOCS_AUDIT_WITNESS": str(folder / "witness.jsonl"),
+                  "MSEDOCS_SEMD_DIR": str(SEMD_DIR)}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in server_env}
+    os.environ.update(server_env)
+    try:
+        server = Serve(folder, "--db", url, "--data", str(folder / "data"), "--workers", "1", "--no-jobs")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        server.wait_ready()
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            yield {"client": client, "store": store, "keys": make_keys(jobs), "jobs": jobs, "kek": kek,
+                   "folder": folder, "url": url, "server": server,
+                   "logs": lambda _caplog: Path(server.log.name).read_text(errors="replace")}  # fmt: skip
+    finally:
+        server.stop()
+        store.close()
+        jobs.close()
 
 
 def bureau_key(env: dict[str, Any], bureau: str) -> str:
     made = env["keys"].get(f"bureau:{bureau}")
     if made is None:
-        made = env["keys"][f"bureau:{bureau}"] = env["service"].store.create_key(f"bureau:{bureau}", ["referrals"])[1]
+        made = env["keys"][f"bureau:{bureau}"] = env["jobs"].create_key(f"clerk of {bureau}", ["referrals"],
+                                                                        bureau=bureau)[1]  # fmt: skip
     return str(made)
 
 
@@ -313,7 +375,7 @@ def test_no_value_of_the_eight_categories_in_logs_or_the_bureaus_responses(env, 
     seen.append(client.get("/v1/bureaus", headers=auth(env["keys"]["intake"])).text)
     seen.append(client.get("/v1/audit/verify", headers=auth(env["keys"]["admin"])).text)
     assert len(set(values)) >= 10
-    logs = caplog.text
+    logs = env["logs"](caplog)
     assert "/v1/referrals" in logs  # the access log was captured
     for value in set(values):
         assert value not in logs, f"a value of category data in the log: {value[:2]}…"
