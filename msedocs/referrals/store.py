@@ -368,10 +368,12 @@ class ReferralStore:
         attrs.pop("postal_area", None)
         out: dict[str, Any] = {"referral_id": row.id, "state": row.state, "structured": row.structured,
                                "depersonalised": row.depersonalised, "routing": attrs}  # fmt: skip
-        if row.structured and row.depersonalised:
+        if row.structured and row.depersonalised and row.bureau_view is not None:
             out["referral"] = json.loads(row.bureau_view)
         elif not row.structured:
             out["media_type"] = row.media_type
+        if row.bureau_view is None and row.clear_content is None and row.sealed is None:
+            out["erased"] = True  # its personal data (and the copies made of it) erased
         return out
 
     def bureau_content(self, referral_id: str, bureau_id: str) -> tuple[bytes, str]:

@@ -382,3 +382,154 @@ def test_no_value_of_the_eight_categories_in_logs_or_the_bureaus_responses(env, 
         for text in seen:
             assert value not in text and value not in json.dumps(json.loads(text)), (
                 f"a value of category data in a response: {value[:2]}…")  # fmt: skip
+
+
+# -- point 5, erasure, the KEK's rotation ------------------------------------------------------
+
+
+PDF = b"%PDF-1.4\n% a scanned referral\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def post_scan(env: dict[str, Any], body: bytes = PDF, media: str = "application/pdf", key: str | None = None,
+              token: str | None = None, external_id: str = "scan-1"):  # fmt: skip
+    return env["client"].post(f"/v1/referrals/unstructured?external_id={external_id}", content=body, headers=auth(
+        token or env["keys"]["intake"], **{"Content-Type": media, "Idempotency-Key": key or uuid.uuid4().hex}))
+
+
+def test_unstructured_referral_stored_and_routed_in_clear_to_a_main_bureau(env):
+    client = env["client"]
+    key = uuid.uuid4().hex
+    first = post_scan(env, key=key)
+    assert first.status_code == 201, first.text
+    got = first.json()
+    assert first.headers["location"] == got["href"]
+    assert got["structured"] is False and got["depersonalised"] is False and got["identifiers"] == {}
+    assert got["routing"]["bureau"] in {"gb1", "gb2", "gb3"} and got["routing"]["stage"] == "point5-unstructured"
+    rid, bureau = got["referral_id"], got["routing"]["bureau"]
+    again = post_scan(env, key=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true" and again.json() == got
+    is_problem(post_scan(env, body=PDF + b"x", key=key), 409, "idempotency-key-reused")
+    # the bureau it went to reads it as received; no other bureau does
+    mine = auth(bureau_key(env, bureau))
+    view = client.get(f"/v1/referrals/{rid}", headers=mine).json()
+    assert view["structured"] is False and view["media_type"] == "application/pdf" and "referral" not in view
+    scan = client.get(f"/v1/referrals/{rid}/content", headers=mine)
+    assert scan.status_code == 200 and scan.content == PDF
+    assert scan.headers["content-type"] == "application/pdf" and scan.headers["cache-control"] == "no-store"
+    other = next(b for b in ("gb1", "gb2", "gb3") if b != bureau)
+    is_problem(client.get(f"/v1/referrals/{rid}/content", headers=auth(bureau_key(env, other))), 404, "not-found")
+    # the audit log: routed, no identifier issued
+    assert [e for e, _ in audit_events(env["store"], rid)] == ["routed"]
+    text = post_scan(env, body="Направление на МСЭ, текст".encode(), media="text/plain")
+    assert text.status_code == 201, text.text
+    assert client.get(f"/v1/referrals/{text.json()['referral_id']}/content", headers=auth(bureau_key(
+        env, text.json()["routing"]["bureau"]))).text == "Направление на МСЭ, текст"  # fmt: skip
+    # a structured referral has no content in clear
+    structured = post(env, json.dumps(json.loads((CASES / "in_absentia.json").read_text())).encode(),
+                      media="application/json").json()  # fmt: skip
+    is_problem(client.get(f"/v1/referrals/{structured['referral_id']}/content", headers=auth(
+        bureau_key(env, structured["routing"]["bureau"]))), 404, "not-found")  # fmt: skip
+    empty = is_problem(post_scan(env, body=b""), 422, "invalid-request")
+    assert empty["errors"][0]["path"] == "(body)"
+    is_problem(post_scan(env, media="application/zip"), 415, "unsupported-media-type")
+    is_problem(post_scan(env, token=env["keys"]["render"]), 403, "forbidden")
+    no_key = client.post("/v1/referrals/unstructured", content=PDF, headers=auth(
+        env["keys"]["intake"], **{"Content-Type": "application/pdf"}))  # fmt: skip
+    is_problem(no_key, 400, "idempotency-key-required")
+
+
+def test_erase_destroys_the_data_key_admin_only_and_audited(env, semd_pkg):
+    client, store = env["client"], env["store"]
+    got = post(env, document(absentee(5))).json()
+    rid, bureau = got["referral_id"], got["routing"]["bureau"]
+    is_problem(client.delete(f"/v1/referrals/{rid}/personal-data", headers=auth(env["keys"]["intake"])), 403,
+               "forbidden")  # fmt: skip
+    is_problem(client.delete(f"/v1/referrals/{rid}/personal-data", headers=auth(bureau_key(env, bureau))), 403,
+               "forbidden")  # fmt: skip
+    admin = auth(env["keys"]["admin"])
+    erased = client.delete(f"/v1/referrals/{rid}/personal-data", headers=admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {"referral_id": rid, "data_key_destroyed": True}
+    again = client.delete(f"/v1/referrals/{rid}/personal-data", headers=admin)
+    assert again.status_code == 200 and again.json()["data_key_destroyed"] is False
+    is_problem(client.delete(f"/v1/referrals/{'0' * 32}/personal-data", headers=admin), 404, "not-found")
+    import sqlalchemy as sa
+
+    from msedocs.referrals import schema as rt
+
+    with store.tx() as conn:
+        wrapped, destroyed = conn.execute(sa.select(rt.vault_keys.c.wrapped_key, rt.vault_keys.c.destroyed_at).where(
+            rt.vault_keys.c.referral_id == rid)).one()  # fmt: skip
+        values = conn.execute(sa.select(sa.func.count()).select_from(rt.vault_values).where(
+            rt.vault_values.c.referral_id == rid)).scalar()  # fmt: skip
+        row = conn.execute(sa.select(rt.referrals).where(rt.referrals.c.id == rid)).one()
+    assert wrapped is None and destroyed is not None and values == 0 and row.sealed is None and row.bureau_view is None
+    events = audit_events(store, rid)
+    assert [d for e, d in events if e == "erased"] == [{"data_key_destroyed": True}, {"data_key_destroyed": False}]
+    # the bureau still holds it, without values; point 12 can no longer reveal them
+    view = client.get(f"/v1/referrals/{rid}", headers=auth(bureau_key(env, bureau)))
+    assert view.status_code == 200 and view.json()["erased"] is True and "referral" not in view.json()
+    headers = auth(bureau_key(env, bureau), **{"Content-Type": "application/json"})
+    moved = client.post(f"/v1/referrals/{rid}/decisions", content=_signed(rid, bureau, GB_KEYS[bureau]),
+                        headers=headers)  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    refused = is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"}, headers=auth(
+        bureau_key(env, moved.json()["routing"]["bureau"]))), 403, "reveal-refused")  # fmt: skip
+    assert "erased" in refused["detail"]
+    # an unstructured referral: its content in clear goes
+    scan = post_scan(env).json()
+    done = client.delete(f"/v1/referrals/{scan['referral_id']}/personal-data", headers=admin)
+    assert done.status_code == 200 and done.json()["data_key_destroyed"] is False
+    is_problem(client.get(f"/v1/referrals/{scan['referral_id']}/content", headers=auth(
+        bureau_key(env, scan["routing"]["bureau"]))), 404, "not-found")  # fmt: skip
+    assert client.get("/v1/audit/verify", headers=admin).json()["ok"] is True
+
+
+def test_rotate_kek_rewraps_without_changing_identifiers_admin_only(env, semd_pkg):
+    import sqlalchemy as sa
+
+    from msedocs.referrals import schema as rt
+
+    client, store = env["client"], env["store"]
+    got = post(env, document(absentee(9))).json()
+    rid, bureau = got["referral_id"], got["routing"]["bureau"]
+    old = env["kek"].kek_id
+    path = env["folder"] / f"kek-{uuid.uuid4().hex[:6]}.bin"
+    new = FileKek.create(path)
+    asked = {"new_kek": f"file:{path}"}
+    is_problem(client.post("/v1/vault/rotate-kek", json=asked, headers=auth(env["keys"]["intake"])), 403, "forbidden")
+    admin = auth(env["keys"]["admin"])
+    bad = is_problem(client.post("/v1/vault/rotate-kek", json={"new_kek": "file:/nonexistent/kek.bin"},
+                                 headers=admin), 422, "invalid-request")  # fmt: skip
+    assert bad["errors"][0]["path"] == "new_kek"
+    is_problem(client.post("/v1/vault/rotate-kek", json={"new_kek": f"file:{env['folder'] / 'kek.bin'}"},
+                           headers=admin), 422, "invalid-request")  # the key in use  # fmt: skip
+    is_problem(client.post("/v1/vault/rotate-kek", json={**asked, "extra": 1}, headers=admin), 422,
+               "invalid-request")  # fmt: skip
+    with store.tx() as conn:
+        live = conn.execute(sa.select(sa.func.count()).select_from(rt.vault_keys).where(
+            rt.vault_keys.c.destroyed_at.is_(None))).scalar()  # fmt: skip
+        tokens = conn.execute(sa.select(rt.vault_values.c.token).order_by(rt.vault_values.c.token)).scalars().all()
+    rotated = client.post("/v1/vault/rotate-kek", json=asked, headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["rewrapped"] == live >= 1
+    assert rotated.json()["from_kek"] == old and rotated.json()["to_kek"] == new.kek_id
+    with store.tx() as conn:
+        kek_ids = set(conn.execute(sa.select(rt.vault_keys.c.kek_id).where(
+            rt.vault_keys.c.destroyed_at.is_(None))).scalars())  # fmt: skip
+        after = conn.execute(sa.select(rt.vault_values.c.token).order_by(rt.vault_values.c.token)).scalars().all()
+    assert kek_ids == {new.kek_id} and after == tokens
+    # the service uses the new KEK: a referral stored before is revealed after, one stored after too
+    later = post(env, document(absentee(absentee(9) + 1))).json()
+    for ref, holder in ((rid, bureau), (later["referral_id"], later["routing"]["bureau"])):
+        moved = client.post(f"/v1/referrals/{ref}/decisions", content=_signed(ref, holder, GB_KEYS[holder]),
+                            headers=auth(bureau_key(env, holder), **{"Content-Type": "application/json"}))  # fmt: skip
+        assert moved.status_code == 200, moved.text
+        shown = client.post(f"/v1/referrals/{ref}/reveal", json={"purpose": "in-person"},
+                            headers=auth(bureau_key(env, moved.json()["routing"]["bureau"])))  # fmt: skip
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["categories"]["1"][0]["value"]
+    with store.tx() as conn:
+        rewraps = conn.execute(sa.select(rt.audit_log.c.details).where(rt.audit_log.c.event == "rewrap")).scalars()
+        assert {"from": old, "to": new.kek_id, "keys": live} in [json.loads(d) for d in rewraps]
+    assert client.get("/v1/audit/verify", headers=admin).json()["ok"] is True
