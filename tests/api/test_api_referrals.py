@@ -533,3 +533,85 @@ def test_rotate_kek_rewraps_without_changing_identifiers_admin_only(env, semd_pk
         rewraps = conn.execute(sa.select(rt.audit_log.c.details).where(rt.audit_log.c.event == "rewrap")).scalars()
         assert {"from": old, "to": new.kek_id, "keys": live} in [json.loads(d) for d in rewraps]
     assert client.get("/v1/audit/verify", headers=admin).json()["ok"] is True
+
+
+# -- concurrency --------------------------------------------------------------------------------
+
+
+def _plain_absentees(pkg: semd.Package, count: int) -> list[bytes]:
+    """Documents of the order's own case whose referral weighs 2 (general, not palliative)."""
+    from msedocs.referrals.store import routing_attributes
+    from msedocs.routing.effort import default_effort
+
+    out = []
+    for i in range(2000, 2600):
+        body = document(i)
+        tree, problems = semd.validate(body, "test", pkg)
+        ref = cda.to_referral(tree)
+        if ref.in_absentia and not ref.special_route and default_effort(routing_attributes(ref)) == 2:
+            out.append(body)
+            if len(out) == count:
+                return out
+    raise AssertionError("not enough generated referrals of weight 2")
+
+
+def test_concurrent_ingests_route_each_referral_exactly_once_and_the_spread_holds(env, semd_pkg):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from msedocs.referrals import schema as rt
+
+    client, store, admin = env["client"], env["store"], auth(env["keys"]["admin"])
+    n = 24
+    bodies = _plain_absentees(semd_pkg, n)
+    fresh = [f"cc{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+    for b in fresh:  # three bureaus of equal capacity, alone on Mintrud's route
+        assert client.post("/v1/bureaus", json={"id": b, "name": b, "capacity": 30}, headers=admin).status_code == 201
+    for b in ("gb1", "gb2", "gb3"):
+        assert client.patch(f"/v1/bureaus/{b}", json={"active": False}, headers=admin).status_code == 200
+    try:
+        with store.tx() as conn:
+            before = conn.execute(sa.select(sa.func.count()).select_from(rt.referrals)).scalar()
+        same_key = uuid.uuid4().hex
+        jobs = [(body, None) for body in bodies] + [(bodies[0], same_key)] * 4
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda job: post(env, job[0], key=job[1]), jobs))
+            # and scans (point 5), quick to take in, so that the routers meet in the database: each weighs 3
+            scans = list(pool.map(lambda i: post_scan(env, body=PDF + str(i).encode(), external_id=f"c{i}"),
+                                  range(3 * n)))  # fmt: skip
+        assert all(a.status_code == 201 for a in scans), [a.text for a in scans if a.status_code != 201]
+        scan_ids = [a.json()["referral_id"] for a in scans]
+        assert all(a.status_code == 201 for a in answers[:n]), [a.text for a in answers if a.status_code != 201]
+        ids = [a.json()["referral_id"] for a in answers[:n]]
+        # one Idempotency-Key sent four times at once: one referral; the others replay it or are told to retry
+        assert {a.status_code for a in answers[n:]} <= {201, 409}
+        assert len({a.json()["referral_id"] for a in answers[n:] if a.status_code == 201}) == 1
+        retried = [a for a in answers[n:] if a.status_code == 409]
+        assert all(a.json()["type"] == "/v1/problems/request-in-progress" for a in retried)
+        stored = ids + [next(a.json()["referral_id"] for a in answers[n:] if a.status_code == 201)]
+        assert len(set(stored)) == n + 1
+        with store.tx() as conn:
+            after = conn.execute(sa.select(sa.func.count()).select_from(rt.referrals)).scalar()
+            routed = dict(conn.execute(sa.select(rt.routing_log.c.referral_id, sa.func.count()).where(
+                rt.routing_log.c.referral_id.in_(stored)).group_by(rt.routing_log.c.referral_id)).all())  # fmt: skip
+            held = dict(conn.execute(sa.select(rt.referrals.c.bureau_id, sa.func.count()).where(
+                rt.referrals.c.id.in_(stored + scan_ids)).group_by(rt.referrals.c.bureau_id)).all())  # fmt: skip
+        assert after - before == n + 1 + 3 * n  # every referral stored once, the repeated key's once
+        assert routed == {rid: 1 for rid in stored}  # and routed once
+        audited = [sum(1 for e, _ in audit_events(store, rid) if e == "routed") for rid in stored]
+        assert audited == [1] * (n + 1)
+        bureaus = {b["id"]: b for b in client.get("/v1/bureaus", headers=admin).json() if b["id"] in fresh}
+        assert {b: bureaus[b]["open_count"] for b in fresh} == {b: held.get(b, 0) for b in fresh}  # no update lost
+        opens = [bureaus[b]["open_count"] for b in fresh]
+        loads = [bureaus[b]["load"] for b in fresh]
+        assert sum(opens) == n + 1 + 3 * n and max(opens) - min(opens) <= 1, bureaus
+        assert max(loads) - min(loads) <= 3, bureaus  # within one referral: 2 for a document, 3 for a scan
+        with store.tx() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(rt.routing_log).where(
+                rt.routing_log.c.referral_id.in_(scan_ids))).scalar() == 3 * n  # fmt: skip
+    finally:
+        for b in ("gb1", "gb2", "gb3"):
+            client.patch(f"/v1/bureaus/{b}", json={"active": True}, headers=admin)
+        for b in fresh:
+            client.patch(f"/v1/bureaus/{b}", json={"active": False}, headers=admin)
