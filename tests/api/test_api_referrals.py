@@ -250,6 +250,11 @@ def test_bureau_view_is_the_assigned_bureaus_only(env, semd_pkg):
     is_problem(client.get(f"/v1/referrals/{rid}?bureau={other}", headers=auth(bureau_key(env, bureau))), 403,
                "forbidden")  # fmt: skip
     is_problem(client.get(f"/v1/referrals/{rid}", headers=auth(env["keys"]["intake"])), 422, "invalid-request")
+    # a key is bound by its bureau_id (keys create --bureau), not by a name that looks like one
+    named = auth(env["jobs"].create_key(f"bureau:{bureau}", ["referrals"])[1])
+    is_problem(client.get(f"/v1/referrals/{rid}", headers=named), 422, "invalid-request")
+    is_problem(client.post(f"/v1/referrals/{rid}/reveal", json={"purpose": "in-person"}, headers=named), 403,
+               "forbidden")  # fmt: skip
     assert client.get(f"/v1/referrals/{rid}?bureau={bureau}", headers=auth(env["keys"]["intake"])).status_code == 200
     is_problem(client.get(f"/v1/referrals/{'0' * 32}?bureau={bureau}", headers=auth(env["keys"]["intake"])), 404,
                "not-found")  # fmt: skip
