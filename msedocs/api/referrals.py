@@ -200,6 +200,12 @@ class AuditReport(BaseModel):
     problems: list[str]
 
 
+def _json_body(model: type[BaseModel], *media: str) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads ``model`` with :func:`_json_model`."""
+    schema = {"schema": model.model_json_schema()}
+    return {"requestBody": {"required": True, "content": dict.fromkeys(media or ("application/json",), schema)}}
+
+
 def _json_model(model: type[BaseModel], body: bytes) -> Any:
     from . import engine
 
@@ -506,8 +512,7 @@ def decide(referral_id: str, request: Request, body: Annotated[bytes, Depends(ra
 
 @router.post(
     "/v1/referrals/{referral_id}/reveal", tags=["referrals"], response_model=Revealed,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": RevealRequest.model_json_schema()}}}},
+    openapi_extra=_json_body(RevealRequest),
     responses=_problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
 )  # fmt: skip
 def reveal(referral_id: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
@@ -564,8 +569,7 @@ def erase(referral_id: str, request: Request, key: Annotated[ApiKey, Depends(req
 
 @router.post(
     "/v1/vault/rotate-kek", tags=["vault"], response_model=KekRotated,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": KekRotation.model_json_schema()}}}},
+    openapi_extra=_json_body(KekRotation),
     responses=_problem_responses(400, 401, 403, 413, 415, 422, 503),
 )  # fmt: skip
 def rotate_kek(request: Request, body: Annotated[bytes, Depends(raw_body)],
@@ -616,8 +620,7 @@ def bureaus(request: Request, _key: Annotated[ApiKey, Depends(require("referrals
 
 @router.post(
     "/v1/bureaus", tags=["bureaus"], status_code=201, response_model=Bureau,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": BureauIn.model_json_schema()}}}},
+    openapi_extra=_json_body(BureauIn),
     responses=_problem_responses(400, 401, 403, 409, 413, 415, 422),
 )  # fmt: skip
 def add_bureau(request: Request, body: Annotated[bytes, Depends(raw_body)],
@@ -639,9 +642,7 @@ def add_bureau(request: Request, body: Annotated[bytes, Depends(raw_body)],
 
 @router.patch(
     "/v1/bureaus/{bureau_id}", tags=["bureaus"], response_model=Bureau,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": BureauPatch.model_json_schema()},
-        "application/merge-patch+json": {"schema": BureauPatch.model_json_schema()}}}},
+    openapi_extra=_json_body(BureauPatch, "application/json", "application/merge-patch+json"),
     responses=_problem_responses(400, 401, 403, 404, 413, 415, 422),
 )  # fmt: skip
 def patch_bureau(bureau_id: str, request: Request, body: Annotated[bytes, Depends(raw_body)],

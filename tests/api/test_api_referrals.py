@@ -35,36 +35,22 @@ from msedocs.privacy.audit import load_or_create_key
 from msedocs.privacy.kek import FileKek
 from msedocs.referrals import cda, decisions, semd, synth
 from msedocs.referrals.store import ReferralStore, prepare
+from tests.msedocs.privacy.support import SEMD_DIR, official_package
+from tests.msedocs.privacy.support import add_bureaus as add_main_bureaus
 
-from .conftest import API_TABLES, CASES, ROOT, Serve, auth
+from .conftest import API_TABLES, CASES, Serve, auth
 
-SEMD_DIR = Path(os.environ.get("MSEDOCS_SEMD_DIR") or ROOT.parent / "shared" / "semd")
 PROBLEM = "application/problem+json"
 GB_KEYS = {f"gb{i}": Ed25519PrivateKey.generate() for i in range(1, 4)}
 
 
-def missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} (required under CI=true)")
-    pytest.skip(f"!!! {what}: SKIPPED !!!")
-
-
 @pytest.fixture(scope="module")
 def semd_pkg() -> semd.Package:
-    try:
-        return semd.package(SEMD_DIR)
-    except semd.SemdPackageError as exc:
-        missing(f"the official СЭМД package is not at {SEMD_DIR} ({exc})")
-        raise
+    return official_package()
 
 
 def add_bureaus(store: ReferralStore) -> None:
-    for i in range(1, 4):
-        store.add_bureau(f"gb{i}", f"Главное бюро {i}", "mintrud", 50, ["psychiatry"] if i == 1 else [],
-                         public_key_pem=decisions.public_pem(GB_KEYS[f"gb{i}"]))  # fmt: skip
-    store.add_bureau("fmba", "Главное бюро ФМБА", "federal", 20, [])
-    for area in ("630", "644", "302", "620", "101", "420"):
-        store.add_bureau(f"addr{area}", f"Бюро по адресу {area}", "address", 20, [], [area])
+    add_main_bureaus(store, GB_KEYS)
 
 
 def make_keys(jobs: JobStore) -> dict[str, str]:

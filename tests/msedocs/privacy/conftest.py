@@ -25,25 +25,17 @@ from msedocs.referrals import cda, semd, synth
 from msedocs.referrals.store import ReferralStore
 from tests import pglock
 
-ROOT = Path(__file__).resolve().parents[3]
-SEMD_DIR = Path(os.environ.get("MSEDOCS_SEMD_DIR") or ROOT.parent / "shared" / "semd")
+from .support import add_bureaus, missing, official_package
+
+__all__ = ["add_bureaus"]  # for the tests that import it from here
+
 PG_ADMIN = os.environ.get("MSEDOCS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "msedocs_privacy_test"
 
 
-def missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} (required under CI=true)")
-    pytest.skip(f"!!! {what}: SKIPPED !!!")
-
-
 @pytest.fixture(scope="session")
 def semd_pkg() -> semd.Package:
-    try:
-        return semd.package(SEMD_DIR)
-    except semd.SemdPackageError as exc:
-        missing(f"the official СЭМД package is not at {SEMD_DIR} ({exc})")
-        raise
+    return official_package()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,14 +62,6 @@ def kek(tmp_path: Path) -> FileKek:
 @pytest.fixture
 def audit_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
-
-
-def add_bureaus(store: ReferralStore) -> None:
-    for i in range(1, 4):
-        store.add_bureau(f"gb{i}", f"Главное бюро {i}", "mintrud", 50, ["psychiatry"] if i == 1 else [])
-    store.add_bureau("fmba", "Главное бюро ФМБА", "federal", 20, [])
-    for area in ("630", "644", "302", "620", "101", "420"):
-        store.add_bureau(f"addr{area}", f"Бюро по адресу {area}", "address", 20, [], [area])
 
 
 @pytest.fixture
