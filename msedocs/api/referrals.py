@@ -586,18 +586,17 @@ def rotate_kek(request: Request, body: Annotated[bytes, Depends(raw_body)],
     store = _store(request)
     if store.kek is None:
         raise _no_kek()
-    with _lock:
-        try:
-            new = from_spec(asked.new_kek)
-        except InputError as exc:
-            raise ApiProblem("invalid-request", f"new_kek: {exc.message}", errors=[
-                {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
-        old = store.kek.kek_id
-        try:
-            n = store.rotate_kek(new, actor=f"platform:api_{key.id}")
-        except InputError as exc:
-            raise ApiProblem("invalid-request", exc.message, errors=[
-                {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
+    try:
+        new = from_spec(asked.new_kek)
+    except InputError as exc:
+        raise ApiProblem("invalid-request", f"new_kek: {exc.message}", errors=[
+            {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
+    old = store.kek.kek_id
+    try:  # the store's ingests and reveals wait for it, and it for those under way
+        n = store.rotate_kek(new, actor=f"platform:api_{key.id}")
+    except InputError as exc:
+        raise ApiProblem("invalid-request", exc.message, errors=[
+            {"path": "new_kek", "message": exc.message}]) from None  # fmt: skip
     return KekRotated(rewrapped=n, from_kek=old, to_kek=new.kek_id,
                       note="set MSEDOCS_KEK_SPEC to the new KEK before the service's next start")  # fmt: skip
 

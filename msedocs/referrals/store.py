@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,6 +159,41 @@ def decision_message(referral_id: str, bureau_id: str, kind: str, date: dt.date)
     return f"msedocs-692n-decision-v1|{referral_id}|{bureau_id}|{kind}|{date.isoformat()}".encode()
 
 
+class SharedLock:
+    """Held by many at once (:meth:`shared`: the KEK's users) or by one alone (:meth:`exclusive`:
+    its rotation, which new holders wait behind)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._exclusive = True
+            self._cond.wait_for(lambda: self._shared == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class ReferralStore:
     def __init__(self, url: str | None = None, *, kek: Kek | None = None, audit_key: Any = None,
                  audit_witness: str | Path | None = None, create: bool = False,
@@ -170,6 +206,7 @@ class ReferralStore:
         self._audit_key = audit_key
         self._witness = audit_witness
         self._audit: audit_mod.AuditLog | None = None
+        self._kek_users = SharedLock()
         try:
             check_sqlite_file(self.url, create=True)
             if _version(self.engine) != HEAD:
@@ -260,11 +297,12 @@ class ReferralStore:
         prepared = [r if isinstance(r, Prepared) else prepare(r) for r in refs]
         if not prepared:
             return []
-        kek = self._kek()
+        self._kek()
         now = self.clock()
         rids = [uuid.uuid4().hex for _ in prepared]
         results: list[Ingested | InputError] = []
-        with self.tx() as conn:
+        with self._kek_users.shared(), self.tx() as conn:  # a rotation waits for this transaction, or it for it
+            kek = self._kek()
             plan = self.router.plan(conn, [(rid, p.attrs) for rid, p in zip(rids, prepared, strict=True)], now)
             referral_rows, key_rows, value_rows = [], [], []
             entries: list[tuple[str, str | None, str, dict[str, Any]]] = []
@@ -474,7 +512,7 @@ class ReferralStore:
         wanted = set(categories or (allowed or ()))
         # what was typed is logged only when it names something known: a purpose, a bureau, the delivery
         asked = {"purpose": purpose if allowed is not None else "(unknown)", "categories": sorted(wanted)}
-        with self.tx() as conn:
+        with self._kek_users.shared(), self.tx() as conn:
             who = self._actor(conn, requester)
             row = self._known_row(conn, referral_id, "reveal-refused", who, asked, now)
             reason = None
@@ -523,23 +561,21 @@ class ReferralStore:
 
     def rotate_kek(self, new: Kek, actor: str = "platform:keys") -> int:
         """Rewrap every live data key with ``new`` (identifiers and ciphertexts unchanged) and use
-        it from now on; the number rewrapped, audited. A second pass, after the switch, rewraps
-        the keys this process's referrals stored meanwhile with the old KEK."""
-        old = self._kek()
-        if new.kek_id == old.kek_id:
-            raise InputError(f"new KEK: it is the key in use ({old.kek_id}); nothing to rotate")
-        now = self.clock()
-        with self.tx() as conn:
-            n = vault.rewrap(conn, old, new)
-            self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": n}, now)
-            self.audit.checkpoint(conn, now)
-        self.kek = new
-        with self.tx() as conn:
-            if late := vault.rewrap(conn, old, new):
-                self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": late},
+        it from now on; the number rewrapped, audited. This store's ingests and reveals wait
+        while it runs, and it waits for those under way: none of them wraps with or reads by the
+        old KEK after the rewrap. (Another process holding the old KEK must be given the new one.)"""
+        with self._kek_users.exclusive():
+            old = self._kek()
+            if new.kek_id == old.kek_id:
+                raise InputError(f"new KEK: it is the key in use ({old.kek_id}); nothing to rotate")
+            now = self.clock()
+            with self.tx() as conn:
+                n = vault.rewrap(conn, old, new)
+                self.audit.append(conn, "rewrap", None, actor, {"from": old.kek_id, "to": new.kek_id, "keys": n},
                                   now)  # fmt: skip
                 self.audit.checkpoint(conn, now)
-        return n + late
+            self.kek = new
+        return n
 
     def verify_audit(self, public: Any, witness: str | Path | None = None) -> audit_mod.VerifyReport:
         with self.tx() as conn:

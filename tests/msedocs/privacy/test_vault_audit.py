@@ -39,6 +39,45 @@ def test_rotating_the_kek_rewraps_without_changing_identifiers(store, semd_pkg, 
             vault.open_values(conn, FileKek(tmp_path / "kek.bin"), res.referral_id, [1])
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_rotation_beside_concurrent_ingests_leaves_no_key_under_the_old_kek(backend, request, semd_pkg, tmp_path,
+                                                                            monkeypatch) -> None:  # fmt: skip
+    import threading
+
+    from msedocs.referrals.store import prepare
+
+    store = request.getfixturevalue("store" if backend == "sqlite" else "pg_store")
+    old = store.kek
+    prepared = [prepare(incoming(semd_pkg, i)) for i in range(36)]
+    started = threading.Barrier(5)
+    errors: list[BaseException] = []
+
+    def intake(part: list) -> None:
+        started.wait()
+        try:
+            for p in part:
+                store.ingest(p)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=intake, args=(prepared[i::4],)) for i in range(4)]
+    for th in threads:
+        th.start()
+    started.wait()
+    monkeypatch.setenv("TEST_KEK", base64.b64encode(os.urandom(32)).decode())
+    new = EnvKek("TEST_KEK")
+    store.rotate_kek(new)
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    with store.tx() as conn:
+        kek_ids = conn.execute(sa.select(t.vault_keys.c.kek_id, sa.func.count()).group_by(t.vault_keys.c.kek_id)).all()
+        rids = conn.execute(sa.select(t.vault_keys.c.referral_id)).scalars().all()
+    assert dict(kek_ids) == {new.kek_id: 36} and old.kek_id != new.kek_id
+    for rid in rids:  # every one opens with the KEK in use
+        assert _values(store, rid)
+
+
 def test_erasing_destroys_the_personal_data(store, semd_pkg) -> None:
     ref = incoming(semd_pkg, 1)
     res = store.ingest(ref)
