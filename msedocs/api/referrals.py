@@ -568,7 +568,7 @@ def erase(referral_id: str, request: Request, key: Annotated[ApiKey, Depends(req
 
 
 @router.post(
-    "/v1/vault/rotate-kek", tags=["vault"], response_model=KekRotated,
+    "/v1/referrals/vault/rotate-kek", tags=["vault"], response_model=KekRotated,
     openapi_extra=_json_body(KekRotation),
     responses=_problem_responses(400, 401, 403, 413, 415, 422, 503),
 )  # fmt: skip

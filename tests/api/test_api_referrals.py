@@ -488,20 +488,21 @@ def test_rotate_kek_rewraps_without_changing_identifiers_admin_only(env, semd_pk
     path = env["folder"] / f"kek-{uuid.uuid4().hex[:6]}.bin"
     new = FileKek.create(path)
     asked = {"new_kek": f"file:{path}"}
-    is_problem(client.post("/v1/vault/rotate-kek", json=asked, headers=auth(env["keys"]["intake"])), 403, "forbidden")
+    is_problem(client.post("/v1/referrals/vault/rotate-kek", json=asked, headers=auth(env["keys"]["intake"])), 403,
+               "forbidden")  # fmt: skip
     admin = auth(env["keys"]["admin"])
-    bad = is_problem(client.post("/v1/vault/rotate-kek", json={"new_kek": "file:/nonexistent/kek.bin"},
+    bad = is_problem(client.post("/v1/referrals/vault/rotate-kek", json={"new_kek": "file:/nonexistent/kek.bin"},
                                  headers=admin), 422, "invalid-request")  # fmt: skip
     assert bad["errors"][0]["path"] == "new_kek"
-    is_problem(client.post("/v1/vault/rotate-kek", json={"new_kek": f"file:{env['folder'] / 'kek.bin'}"},
+    is_problem(client.post("/v1/referrals/vault/rotate-kek", json={"new_kek": f"file:{env['folder'] / 'kek.bin'}"},
                            headers=admin), 422, "invalid-request")  # the key in use  # fmt: skip
-    is_problem(client.post("/v1/vault/rotate-kek", json={**asked, "extra": 1}, headers=admin), 422,
+    is_problem(client.post("/v1/referrals/vault/rotate-kek", json={**asked, "extra": 1}, headers=admin), 422,
                "invalid-request")  # fmt: skip
     with store.tx() as conn:
         live = conn.execute(sa.select(sa.func.count()).select_from(rt.vault_keys).where(
             rt.vault_keys.c.destroyed_at.is_(None))).scalar()  # fmt: skip
         tokens = conn.execute(sa.select(rt.vault_values.c.token).order_by(rt.vault_values.c.token)).scalars().all()
-    rotated = client.post("/v1/vault/rotate-kek", json=asked, headers=admin)
+    rotated = client.post("/v1/referrals/vault/rotate-kek", json=asked, headers=admin)
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["rewrapped"] == live >= 1
     assert rotated.json()["from_kek"] == old and rotated.json()["to_kek"] == new.kek_id
