@@ -423,6 +423,8 @@ def test_unstructured_referral_stored_and_routed_in_clear_to_a_main_bureau(env):
     empty = is_problem(post_scan(env, body=b""), 422, "invalid-request")
     assert empty["errors"][0]["path"] == "(body)"
     is_problem(post_scan(env, media="application/zip"), 415, "unsupported-media-type")
+    long_id = is_problem(post_scan(env, external_id="x" * 201), 422, "invalid-request")
+    assert "external_id" in json.dumps(long_id["errors"]), long_id
     is_problem(post_scan(env, token=env["keys"]["render"]), 403, "forbidden")
     no_key = client.post("/v1/referrals/unstructured", content=PDF, headers=auth(
         env["keys"]["intake"], **{"Content-Type": "application/pdf"}))  # fmt: skip
