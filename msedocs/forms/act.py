@@ -9,17 +9,14 @@ from typing import Any
 from ..model.case import (
     Case,
     Decision,
-    DisabilityStatus,
     Examination,
     Organisation,
     Protocol,
-    Review,
     WorkCapacityLoss,
 )
 from ..model.enums import (
     AdditionalExamResult,
     CentralPurpose,
-    ConclusionReview,
     ConsultationResult,
     ExaminationKind,
     ExaminationOutcome,
@@ -106,23 +103,10 @@ def _purpose_other(case: Case) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-def _status_text(status: DisabilityStatus | None) -> str | None:
-    if status is None:
-        return None
-    if status.group is not None:
-        return status.group.label
-    if status.degree is not None:
-        return f"категория «ребенок-инвалид», {status.degree.label}"
-    return None
-
-
 def _status_after(case: Case) -> str | None:
+    """Item 31.2: the status the decision gives, or «инвалидом не признан(а)»."""
     d = case.decision
-    if d is None:
-        return None
-    if not d.recognised:
-        return "инвалидом не признан(а)"
-    return _status_text(DisabilityStatus(group=d.group, degree=d.degree))
+    return c.status_text(d) if d is None or d.recognised else c.NOT_RECOGNISED
 
 
 def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
@@ -161,26 +145,6 @@ def _consultation(key: str, label: str, attr: str) -> ItemDef:
         enum=ConsultationResult,
         other=_ex(attr, "details"),
         suffix="(результаты указать)",
-    )
-
-
-def _validity(no: str, key: str, label: str, get: Callable[..., Callable[[Case], Any]]) -> ItemDef:
-    """Items 41 and 42: «с ___ по ___, без указания срока переосвидетельствования (нужное указать,
-    подчеркнуть).»: the last option underlined in place when there is no re-examination term."""
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        inline=True,
-        end=".",
-        children=(
-            ItemDef("", "from", "с", "date", get=get("valid_from")),
-            ItemDef("", "until", "по", "date", get=get("valid_until"), end=","),
-            ItemDef(
-                "", "noTerm", "", "choice", get=c.no_term(get("no_term")), enum=c.NoTerm, suffix=UNDERLINE_INDICATE
-            ),
-        ),
     )
 
 
@@ -467,7 +431,7 @@ ACT = FormSpec(
                     "31.1",
                     "before",
                     "до освидетельствования",
-                    get=lambda k: _status_text(_dec("status_before")(k)),
+                    get=lambda k: c.status_text(_dec("status_before")(k)),
                     footnote=3,
                     label_end=":",
                 ),
@@ -539,16 +503,8 @@ ACT = FormSpec(
             ),
         ),
         c.supplements("34"),
-        ItemDef(
-            "35",
-            "onsetDate",
-            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
-            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
-            "date",
-            get=_dec("onset_date"),
-        ),
-        ItemDef("36", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
-        ItemDef("37", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
+        c.onset_date("35"),
+        *c.constant_needs("36", "37"),
         c.missed_period("38"),
         ItemDef(
             "39",
@@ -564,33 +520,15 @@ ACT = FormSpec(
             other=_dec("programme_other"),
             suffix=c.UNDERLINE_OTHER,
         ),
-        ItemDef(
-            "40",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "40.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_dec("labour", "contraindicated"),
-                ),
-                ItemDef(
-                    "40.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_dec("labour", "indicated"),
-                ),
-            ),
-        ),
-        _validity("41", "validity", "Срок действия заключения МРЭК", _dec),
-        _validity(
+        c.labour_requirements("40"),
+        # items 41 and 42: «..., без указания срока переосвидетельствования (нужное указать, подчеркнуть).»
+        c.validity("41", "validity", "Срок действия заключения МРЭК", _dec, UNDERLINE_INDICATE),
+        c.validity(
             "42",
             "workCapacityValidity",
             "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности",
             _wcl,
+            UNDERLINE_INDICATE,
         ),
         ItemDef(
             "43",
@@ -646,33 +584,7 @@ ACT = FormSpec(
         ),
         c.sheet("44", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
         c.sheet("45", "certificateWithdrawn", "Изъято удостоверение инвалида", _dec("certificate_withdrawn")),
-        ItemDef(
-            "46",
-            "review",
-            "Заключение",
-            "group",
-            inline=True,
-            children=(
-                ItemDef(
-                    "", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission"),
-                    max_length=text_limit(Review, "commission"),
-                ),
-                ItemDef("", "date", "от", "date", get=_dec("review", "date")),
-                ItemDef(
-                    "", "number", "№", get=_dec("review", "number"), end=":",
-                    max_length=text_limit(Review, "number"),
-                ),  # fmt: skip
-                ItemDef(
-                    "",
-                    "result",
-                    "",
-                    "choice",
-                    get=_dec("review", "result"),
-                    enum=ConclusionReview,
-                    suffix=c.UNDERLINE,
-                ),
-            ),
-        ),
+        c.review("46"),
     ),
     signers=(
         Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True),

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..contract import format_date
-from ..model.case import ActivityLimit, Case, Commission, Diagnosis, Examination, Impairment, Referral, Sheet
-from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, LifeActivity, Sex, Supplement
+from ..model.case import (
+    ActivityLimit,
+    Case,
+    Commission,
+    Decision,
+    Diagnosis,
+    DisabilityStatus,
+    Examination,
+    Impairment,
+    Referral,
+    Review,
+    Sheet,
+)
+from ..model.enums import (
+    ConclusionReview,
+    ImpairmentDegree,
+    ImpairmentKind,
+    Labelled,
+    LifeActivity,
+    Sex,
+    Supplement,
+)
 from .spec import Column, ItemDef, address_limit, list_limit, name_limit, text_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
@@ -79,6 +100,104 @@ def missed_period(no: str) -> ItemDef:
     )
 
 
+def _decision(*attrs: str) -> Callable[[Case], Any]:
+    return path("decision", *attrs)
+
+
+def labour_requirements(no: str) -> ItemDef:
+    """Требования к характеру и условиям труда инвалида (act item 40, conclusion item 15, slip item 11)."""
+    return ItemDef(
+        no,
+        "labourRequirements",
+        "Требования к характеру и условиям труда инвалида",
+        "group",
+        children=(
+            ItemDef(
+                f"{no}.1",
+                "contraindicated",
+                "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
+                "процесса, виды работ (указать)",
+                get=_decision("labour", "contraindicated"),
+            ),
+            ItemDef(
+                f"{no}.2",
+                "indicated",
+                "показанные условия труда и режим рабочего времени (указать)",
+                get=_decision("labour", "indicated"),
+            ),
+        ),
+    )
+
+
+def onset_date(no: str) -> ItemDef:
+    """Время наступления инвалидности (act item 35, conclusion item 18)."""
+    return ItemDef(
+        no,
+        "onsetDate",
+        "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
+        "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
+        "date",
+        get=_decision("onset_date"),
+    )
+
+
+def constant_needs(help_no: str, care_no: str) -> tuple[ItemDef, ItemDef]:
+    """Нуждаемость в постоянной помощи, в постоянном уходе (act items 36-37, conclusion items 16-17)."""
+    return (
+        ItemDef(help_no, "constantHelp", "Нуждаемость в постоянной помощи", get=_decision("constant_help")),
+        ItemDef(care_no, "constantCare", "Нуждаемость в постоянном уходе", get=_decision("constant_care")),
+    )
+
+
+def validity(
+    no: str,
+    key: str,
+    label: str,
+    get: Callable[[str], Callable[[Case], Any]],
+    suffix: str,
+    other: Callable[[Case], Any] | None = None,
+) -> ItemDef:
+    """«с ___ по ___, без указания срока переосвидетельствования (...)»: the validity of a decision
+    (act items 41-42, conclusion items 19-20, slip item 14), ``get(attr)`` reading ``valid_from``,
+    ``valid_until`` and ``no_term`` of the decision or its work-capacity loss; the last option
+    underlined in place when there is no re-examination term. With ``other``, the statute's
+    «; другое (указать) ___» closes the item (conclusion item 19), else a full stop."""
+    children: tuple[ItemDef, ...] = (
+        ItemDef("", "from", "с", "date", get=get("valid_from")),
+        ItemDef("", "until", "по", "date", get=get("valid_until"), end=","),
+        ItemDef(
+            "", "noTerm", "", "choice", get=no_term(get("no_term")), enum=NoTerm, suffix=suffix,
+            end=";" if other else "",
+        ),
+    )  # fmt: skip
+    if other is not None:
+        children += (ItemDef("", "other", "другое (указать)", get=other),)
+    return ItemDef(no, key, label, "group", inline=True, end="" if other else ".", children=children)
+
+
+def review(no: str, end: str = "") -> ItemDef:
+    """«Заключение (указать наименование МРЭК) от ___ № ___: подтверждается, отменяется» (act item 46,
+    conclusion item 21): an earlier conclusion the central MREK reviewed."""
+    get = partial(_decision, "review")
+    return ItemDef(
+        no,
+        "review",
+        "Заключение",
+        "group",
+        inline=True,
+        end=end,
+        children=(
+            ItemDef(
+                "", "commission", "(указать наименование МРЭК)", get=get("commission"),
+                max_length=text_limit(Review, "commission"),
+            ),
+            ItemDef("", "date", "от", "date", get=get("date")),
+            ItemDef("", "number", "№", get=get("number"), end=":", max_length=text_limit(Review, "number")),
+            ItemDef("", "result", "", "choice", get=get("result"), enum=ConclusionReview, suffix=UNDERLINE),
+        ),
+    )  # fmt: skip
+
+
 def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:
     """The commission's name on the line above the title, with its caption in brackets below."""
     return ItemDef(
@@ -146,6 +265,13 @@ def actual_address(no: str) -> ItemDef:
         get=lambda c: c.patient.addresses.actual or c.patient.addresses.registration,
         max_length=address_limit(),
     )
+
+
+def patient_items(first: int) -> tuple[ItemDef, ...]:
+    """The patient's name, identification number, birth date, registration and actual address:
+    five items numbered from ``first`` (conclusion 1-5, slip 1-5, additional exam programme 2-6)."""
+    items = (patient_name, id_number, birth_date, registration_address, actual_address)
+    return tuple(item(str(first + i)) for i, item in enumerate(items))
 
 
 def phones(get: Callable[[Case], Any], label: str = "Контактные номера телефонов") -> ItemDef:
@@ -240,15 +366,28 @@ def person_initials(names: Any) -> str:
     return ", ".join(n.initials for n in names)
 
 
+NOT_RECOGNISED = "инвалидом не признан(а)"
+CHILD_CATEGORY = "категория «ребенок-инвалид», "
+
+
+def status_text(status: DisabilityStatus | Decision | None, child: str = CHILD_CATEGORY) -> str | None:
+    """A disability status in words: the group, or ``child`` and the degree of health loss;
+    None for none. ``status`` is anything with a group and a degree (a status, a decision)."""
+    if status is None:
+        return None
+    if status.group is not None:
+        return status.group.label
+    return f"{child}{status.degree.label}" if status.degree is not None else None
+
+
 def decision_text(case: Case) -> str | None:
     """«Решение МРЭК» in words: recognised with the group or degree and cause, or not."""
     d = case.decision
     if d is None:
         return None
     if not d.recognised:
-        return "инвалидом не признан(а)"
-    status = d.group.label if d.group else (f"категория «ребенок-инвалид», {d.degree.label}" if d.degree else "")
-    return ", ".join(x for x in (f"признан(а) инвалидом: {status}", d.cause) if x)
+        return NOT_RECOGNISED
+    return ", ".join(x for x in (f"признан(а) инвалидом: {status_text(d) or ''}", d.cause) if x)
 
 
 def review_note(case: Case) -> str | None:

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contract import format_date
-from ..model.case import Case, ConclusionDispatch, InsuranceCase, Review
+from ..model.case import Case, ConclusionDispatch, InsuranceCase
 from ..model.enums import (
-    ConclusionReview,
     ExaminationKind,
     ExaminationPresence,
     Labelled,
@@ -127,11 +126,7 @@ CONCLUSION = FormSpec(
         ),
     ),
     items=(
-        c.patient_name("1"),
-        c.id_number("2"),
-        c.birth_date("3"),
-        c.registration_address("4"),
-        c.actual_address("5"),
+        *c.patient_items(1),
         ItemDef(
             "6",
             "examination",
@@ -208,105 +203,18 @@ CONCLUSION = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "15",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "15.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_labour("contraindicated"),
-                ),
-                ItemDef(
-                    "15.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_labour("indicated"),
-                ),
-            ),
-        ),
-        ItemDef("16", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
-        ItemDef("17", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
-        ItemDef(
-            "18",
-            "onsetDate",
-            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
-            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
-            "date",
-            get=_dec("onset_date"),
-        ),
-        ItemDef(
-            "19",
-            "validity",
-            "Срок действия заключения МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
-                ItemDef(
-                    "",
-                    "noTerm",
-                    "",
-                    "choice",
-                    get=c.no_term(_dec("no_term")),
-                    enum=c.NoTerm,
-                    suffix="(подчеркнуть)",
-                    end=";",
-                ),
-                ItemDef("", "other", "другое (указать)", get=_dec("validity_other")),
-            ),
-        ),
-        ItemDef(
+        c.labour_requirements("15"),
+        *c.constant_needs("16", "17"),
+        c.onset_date("18"),
+        c.validity("19", "validity", "Срок действия заключения МРЭК", _dec, "(подчеркнуть)", _dec("validity_other")),
+        c.validity(
             "20",
             "workCapacityLossValidity",
             "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности в процентах",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef("", "from", "с", "date", get=_wcl("valid_from")),
-                ItemDef("", "until", "по", "date", get=_wcl("valid_until"), end=","),
-                ItemDef(
-                    "",
-                    "noTerm",
-                    "",
-                    "choice",
-                    get=c.no_term(_wcl("no_term")),
-                    enum=c.NoTerm,
-                    suffix="(подчеркнуть)",
-                ),
-            ),
+            _wcl,
+            "(подчеркнуть)",
         ),
-        ItemDef(
-            "21",
-            "review",
-            "Заключение",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef(
-                    "", "commission", "(указать наименование МРЭК)", get=_review("commission"),
-                    max_length=text_limit(Review, "commission"),
-                ),  # fmt: skip
-                ItemDef("", "date", "от", "date", get=_review("date")),
-                ItemDef("", "number", "№", get=_review("number"), end=":", max_length=text_limit(Review, "number")),
-                ItemDef(
-                    "",
-                    "result",
-                    "",
-                    "choice",
-                    get=_review("result"),
-                    enum=ConclusionReview,
-                    suffix=c.UNDERLINE,
-                ),
-            ),
-        ),
+        c.review("21", end="."),
     ),
     signers=(
         Signer(

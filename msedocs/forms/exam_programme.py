@@ -56,11 +56,7 @@ EXAM_PROGRAMME = FormSpec(
             max_length=address_limit(),
             doc="(к пункту 1, без номера пункта)",
         ),
-        c.patient_name("2"),
-        c.id_number("3"),
-        c.birth_date("4"),
-        c.registration_address("5"),
-        c.actual_address("6"),
+        *c.patient_items(2),
         ItemDef(
             "7",
             "purpose",

@@ -25,7 +25,7 @@ from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, heading
+from .spec import Declared, Signer, Source, display_text, heading
 
 SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
@@ -75,7 +75,7 @@ def numbered(entries: Iterable[Entry], start: dt.date, end: dt.date) -> list[Row
 
 
 @dataclass(frozen=True)
-class JournalSpec:
+class JournalSpec(Declared):
     """One register: its columns (column 1, «№ п/п», is numbered by the journal itself)."""
 
     id: str
@@ -97,15 +97,6 @@ class JournalSpec:
     @property
     def kind(self) -> Literal["journal"]:
         return "journal"
-
-    @property
-    def namespace(self) -> str:
-        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
-
-    def xsd(self) -> bytes:
-        from .xsd import build_journal_xsd
-
-        return build_journal_xsd(self)
 
     def entries(self, case: Case) -> list[Entry]:
         """The entries one case contributes (Belarusian registers: Belarusian cases only)."""

@@ -47,11 +47,7 @@ SLIP = FormSpec(
         ),
     ),
     items=(
-        c.patient_name("1"),
-        c.id_number("2"),
-        c.birth_date("3"),
-        c.registration_address("4"),
-        c.actual_address("5"),
+        *c.patient_items(1),
         ItemDef(
             "6",
             "act",
@@ -89,27 +85,7 @@ SLIP = FormSpec(
             label="Ограничения категорий жизнедеятельности с указанием функционального класса",
         ),
         ItemDef("10", "decision", "Решение МРЭК", get=c.decision_text),
-        ItemDef(
-            "11",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "11.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_labour("contraindicated"),
-                ),
-                ItemDef(
-                    "11.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_labour("indicated"),
-                ),
-            ),
-        ),
+        c.labour_requirements("11"),
         ItemDef(
             "12",
             "ipmraNeed",
@@ -125,20 +101,8 @@ SLIP = FormSpec(
             get=_dec("technical_means"),
             max_length=text_limit(Decision, "technical_means"),
         ),
-        ItemDef(
-            "14",
-            "validity",
-            "Срок действия заключения МРЭК",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
-                # underlined in place when there is no re-examination term, never repeated as a value
-                ItemDef("", "noTerm", "", "choice", get=c.no_term(_dec("no_term")), enum=c.NoTerm, suffix="(указать)"),
-            ),
-        ),
+        # underlined in place when there is no re-examination term, never repeated as a value
+        c.validity("14", "validity", "Срок действия заключения МРЭК", _dec, "(указать)"),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
     ),
     signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3),),
