@@ -506,14 +506,8 @@ ACT = FormSpec(
         c.onset_date("35"),
         *c.constant_needs("36", "37"),
         c.missed_period("38"),
-        ItemDef(
+        c.programmes_formed(
             "39",
-            "programmesFormed",
-            "Сформирована",
-            "choice",
-            get=_dec("programmes_formed"),
-            enum=ProgrammeFormed,
-            multi=True,
             # «…абилитации инвалида; индивидуальная …, программа …»: the statute's separators
             sep="; ",
             groups=(OptionGroup("", (ProgrammeFormed.IPRA_CHILD, ProgrammeFormed.PRP)),),

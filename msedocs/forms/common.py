@@ -16,6 +16,7 @@ from ..model.case import (
     DisabilityStatus,
     Examination,
     Impairment,
+    Organisation,
     Referral,
     Review,
     Sheet,
@@ -26,6 +27,7 @@ from ..model.enums import (
     ImpairmentKind,
     Labelled,
     LifeActivity,
+    ProgrammeFormed,
     Sex,
     Supplement,
 )
@@ -341,6 +343,17 @@ def diagnosis_items(
     ]
 
 
+def part_getter(get: Callable[[Case], Any], attr: str) -> Callable[[Case], Any]:
+    """A getter of ``attr`` of the part ``get`` reads (None where the case has no such part)."""
+    return lambda case: getattr(part, attr) if (part := get(case)) is not None else None
+
+
+def part_blank(key: str, label: str, get: Callable[[Case], Any], model: type[Any], attr: str, **kw: Any) -> ItemDef:
+    """A blank of an inline group: ``attr`` of the part ``get`` reads, its maxLength the limit
+    of that field of ``model``."""
+    return ItemDef("", key, label, get=part_getter(get, attr), max_length=text_limit(model, attr), **kw)
+
+
 def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) -> ItemDef:
     """«серия ___ № ___»: a certificate or a sick-leave sheet."""
     return ItemDef(
@@ -349,16 +362,34 @@ def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) ->
         label,
         "group",
         inline=True,
-        children=(
-            ItemDef(
-                "", "series", "серия", get=lambda c: s.series if (s := get(c)) else None,
-                max_length=text_limit(Sheet, "series"),
-            ),
-            ItemDef(
-                "", "number", "№", get=lambda c: s.number if (s := get(c)) else None,
-                max_length=text_limit(Sheet, "number"),
-            ),  # fmt: skip
-        ),
+        children=(part_blank("series", "серия", get, Sheet, "series"), part_blank("number", "№", get, Sheet, "number")),
+    )
+
+
+def organisation(
+    keys: tuple[str, str], labels: tuple[str, str], get: Callable[[Case], Any], no: str = "", address_doc: str = ""
+) -> tuple[ItemDef, ItemDef]:
+    """An organisation's name and its address, each on a required blank of its own (the referring
+    organisation over the referral, the addressee of the additional exam programme)."""
+    name, address = (part_getter(get, attr) for attr in ("name", "address"))
+    return (
+        ItemDef(no, keys[0], labels[0], get=name, required=True, max_length=text_limit(Organisation, "name")),
+        ItemDef("", keys[1], labels[1], get=address, required=True, max_length=address_limit(), doc=address_doc),
+    )
+
+
+def programmes_formed(no: str, **printed: Any) -> ItemDef:
+    """«Сформирована» the programmes the decision forms (act item 39, conclusion item 14);
+    ``printed``: how the form prints its options (separators, suffix, other)."""
+    return ItemDef(
+        no,
+        "programmesFormed",
+        "Сформирована",
+        "choice",
+        get=_decision("programmes_formed"),
+        enum=ProgrammeFormed,
+        multi=True,
+        **printed,
     )
 
 

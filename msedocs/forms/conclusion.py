@@ -11,7 +11,6 @@ from ..model.enums import (
     ExaminationKind,
     ExaminationPresence,
     Labelled,
-    ProgrammeFormed,
 )
 from . import common as c
 from .spec import FormSpec, ItemDef, Signer, Source, text_limit
@@ -191,18 +190,7 @@ CONCLUSION = FormSpec(
         ),
         c.supplements("12"),
         c.missed_period("13"),
-        ItemDef(
-            "14",
-            "programmesFormed",
-            "Сформирована",
-            "choice",
-            get=_dec("programmes_formed"),
-            enum=ProgrammeFormed,
-            multi=True,
-            colon=False,
-            suffix=c.UNDERLINE,
-            end=".",
-        ),
+        c.programmes_formed("14", colon=False, suffix=c.UNDERLINE, end="."),
         c.labour_requirements("15"),
         *c.constant_needs("16", "17"),
         c.onset_date("18"),

@@ -6,18 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case, Organisation
+from ..model.case import Case
 from ..model.rehab import ExamProgramme
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+from .spec import FormSpec, ItemDef, Signer, Source, text_limit
 
 
 def _get(attr: str) -> Callable[[Case], Any]:
     return lambda case: getattr(case.exam_programme, attr) if case.exam_programme else None
-
-
-def _addressee(attr: str) -> Callable[[Case], Any]:
-    return lambda case: getattr(case.exam_programme.addressee, attr) if case.exam_programme else None
 
 
 EXAM_PROGRAMME = FormSpec(
@@ -39,22 +35,16 @@ EXAM_PROGRAMME = FormSpec(
         ),
     ),
     items=(
-        ItemDef(
-            "1",
-            "organisation",
-            "Наименование организации здравоохранения (иной организации), в которую направляется настоящая программа",
-            get=_addressee("name"),
-            required=True,
-            max_length=text_limit(Organisation, "name"),
-        ),
-        ItemDef(
-            "",
-            "organisationAddress",
-            "Адрес организации здравоохранения (иной организации)",
-            get=_addressee("address"),
-            required=True,
-            max_length=address_limit(),
-            doc="(к пункту 1, без номера пункта)",
+        *c.organisation(
+            ("organisation", "organisationAddress"),
+            (
+                "Наименование организации здравоохранения (иной организации), в которую направляется настоящая "
+                "программа",
+                "Адрес организации здравоохранения (иной организации)",
+            ),
+            lambda k: k.exam_programme.addressee if k.exam_programme else None,
+            no="1",
+            address_doc="(к пункту 1, без номера пункта)",
         ),
         *c.patient_items(2),
         ItemDef(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Addresses, Case, IdentityDocument, Organisation, Patient, Referral
+from ..model.case import Addresses, Case, IdentityDocument, Patient, Referral
 from ..model.enums import (
     ExaminationPlace,
     InformationSource,
@@ -102,8 +102,8 @@ def identity_document(
     выдавшего документ ___, дата выдачи ___»: the kind of document (паспорт, вид на жительство)
     on the blank after the label, then its series and number."""
 
-    def part(attr: str) -> Callable[[Case], Any]:
-        return lambda case: getattr(d, attr) if (d := get(case)) is not None else None
+    def blank(key: str, label: str, attr: str, **kw: Any) -> ItemDef:
+        return c.part_blank(key, label, get, IdentityDocument, attr, **kw)
 
     return ItemDef(
         no,
@@ -114,17 +114,11 @@ def identity_document(
         footnote=footnote,
         label_end=label_end,
         children=(
-            ItemDef(
-                "", "kind", "", get=part("kind"), doc="(наименование документа)",
-                max_length=text_limit(IdentityDocument, "kind"),
-            ),
-            ItemDef("", "series", "серия", get=part("series"), max_length=text_limit(IdentityDocument, "series")),
-            ItemDef("", "number", "№", get=part("number"), max_length=text_limit(IdentityDocument, "number")),
-            ItemDef(
-                "", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer"), end=",",
-                max_length=text_limit(IdentityDocument, "issuer"),
-            ),  # fmt: skip
-            ItemDef("", "issueDate", "дата выдачи", "date", get=part("issue_date")),
+            blank("kind", "", "kind", doc="(наименование документа)"),
+            blank("series", "серия", "series"),
+            blank("number", "№", "number"),
+            blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
+            ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
         ),
     )
 
@@ -148,21 +142,10 @@ REFERRAL = FormSpec(
     xml_root="referral",
     source=Source(SEED, "appendix 10", "1924-2078"),
     header=(
-        ItemDef(
-            "",
-            "organisationName",
-            "наименование организации здравоохранения",
-            get=lambda k: k.referring_organisation.name,
-            required=True,
-            max_length=text_limit(Organisation, "name"),
-        ),
-        ItemDef(
-            "",
-            "organisationAddress",
-            "адрес организации здравоохранения",
-            get=lambda k: k.referring_organisation.address,
-            required=True,
-            max_length=address_limit(),
+        *c.organisation(
+            ("organisationName", "organisationAddress"),
+            ("наименование организации здравоохранения", "адрес организации здравоохранения"),
+            lambda k: k.referring_organisation,
         ),
         ItemDef(
             "",
