@@ -267,15 +267,8 @@ ACT = FormSpec(
         c.registration_address("14"),
         c.actual_address("15"),
         c.phones(_path("patient", "contacts", "phones")),
-        ItemDef("16", "complaints", "Жалобы пациента", get=_ex("complaints")),
-        ItemDef(
-            "17",
-            "anamnesis",
-            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
-            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
-            "их эффективность)",
-            get=_ex("anamnesis"),
-        ),
+        c.field("16", "complaints", "Жалобы пациента", _ex),
+        c.anamnesis("17", _ex),
         ItemDef(
             "18",
             "incapacityDuration",
@@ -304,7 +297,7 @@ ACT = FormSpec(
             ),
         ),
         c.sheet("19", "sickLeave", "Листок нетрудоспособности", _ex("sick_leave")),
-        ItemDef("20", "medicalFindings", "Данные медицинского осмотра пациента", get=_ex("medical_findings")),
+        c.field("20", "medicalFindings", "Данные медицинского осмотра пациента", _ex),
         _ICD,
         _DIAGNOSIS,
         c.impairments("23", _ex("impairments"), label=c.IMPAIRMENTS_WORDING + " (указать)"),
@@ -464,7 +457,7 @@ ACT = FormSpec(
             "основанием для установления степени утраты профессиональной (общей) трудоспособности)",
             "group",
             children=(
-                ItemDef("33.1", "before", "до освидетельствования", get=_wcl("before"), footnote=4),
+                c.field("33.1", "before", "до освидетельствования", _wcl, footnote=4),
                 ItemDef(
                     "33.2",
                     "after",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -341,6 +342,34 @@ def diagnosis_items(
         ItemDef(main_no, "mainDisease", "основное(ые) заболевание(я)", get=part("main")),
         ItemDef(conc_no, "concomitantDisease", "сопутствующее(ие) заболевание(я)", get=part("concomitant")),
     ]
+
+
+def snake_case(key: str) -> str:
+    """The model's field name of an XML key: ``workNorms`` → ``work_norms``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+Reader = Callable[[str], Callable[[Case], Any]]
+
+
+def field(no: str, key: str, label: str, read: Reader, model: type[Any] | None = None, **kw: Any) -> ItemDef:
+    """An item whose value is the model field its key names (``workNorms``: ``work_norms``),
+    read by ``read(field)``; with ``model``, a text whose maxLength is that field's limit."""
+    attr = snake_case(key)
+    return ItemDef(no, key, label, get=read(attr), max_length=text_limit(model, attr) if model else None, **kw)
+
+
+def anamnesis(no: str, read: Reader, **kw: Any) -> ItemDef:
+    """Анамнез заболевания (act item 17, referral item 21)."""
+    return field(
+        no,
+        "anamnesis",
+        "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
+        "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
+        "их эффективность)",
+        read,
+        **kw,
+    )
 
 
 def part_getter(get: Callable[[Case], Any], attr: str) -> Callable[[Case], Any]:

@@ -155,8 +155,8 @@ CONCLUSION = FormSpec(
             "Инвалидность у лиц старше восемнадцати лет",
             "group",
             children=(
-                ItemDef("9.1", "group", "группа инвалидности (указать)", get=_for_adult("group")),
-                ItemDef("9.2", "cause", "причина инвалидности (указать)", get=_for_adult("cause")),
+                c.field("9.1", "group", "группа инвалидности (указать)", _for_adult),
+                c.field("9.2", "cause", "причина инвалидности (указать)", _for_adult),
             ),
         ),
         ItemDef(
@@ -165,8 +165,8 @@ CONCLUSION = FormSpec(
             "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
             "group",
             children=(
-                ItemDef("10.1", "degree", "степень утраты здоровья (указать)", get=_for_child("degree")),
-                ItemDef("10.2", "cause", "причина инвалидности (указать)", get=_for_child("cause")),
+                c.field("10.1", "degree", "степень утраты здоровья (указать)", _for_child),
+                c.field("10.2", "cause", "причина инвалидности (указать)", _for_child),
             ),
         ),
         ItemDef(

@@ -9,7 +9,7 @@ from typing import Any
 from ..model.case import Case
 from ..model.rehab import ExamProgramme
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, text_limit
+from .spec import FormSpec, ItemDef, Signer, Source
 
 
 def _get(attr: str) -> Callable[[Case], Any]:
@@ -23,13 +23,13 @@ EXAM_PROGRAMME = FormSpec(
     source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
     header=(
         c.commission_name(),
-        ItemDef(
+        c.field(
             "",
             "number",
             "№",
-            get=_get("number"),
+            _get,
+            ExamProgramme,
             required=True,
-            max_length=text_limit(ExamProgramme, "number"),
             doc="(номер программы: печатается в заголовке «Программа дополнительного обследования пациента "
             "медико-реабилитационной экспертной комиссии № ...»)",
         ),
@@ -47,22 +47,19 @@ EXAM_PROGRAMME = FormSpec(
             address_doc="(к пункту 1, без номера пункта)",
         ),
         *c.patient_items(2),
-        ItemDef(
-            "7",
-            "purpose",
+        c.field(
+            "7", "purpose",
             "Цель направления (указываются необходимые дополнительные обследования, сведения, документы "
             "и иные данные, которые должны быть представлены для вынесения решения "
             "медико-реабилитационной экспертной комиссии (далее – МРЭК)",
-            get=_get("purpose"),
-            required=True,
-        ),
-        ItemDef(
-            "8",
-            "diagnosis",
+            _get, required=True,
+        ),  # fmt: skip
+        c.field(
+            "8", "diagnosis",
             "Клинико-функциональный диагноз (заполняется при направлении программы дополнительного "
             "обследования в организацию здравоохранения)",
-            get=_get("diagnosis"),
-        ),
+            _get,
+        ),  # fmt: skip
         ItemDef("", "date", "Дата", "date", get=_get("date"), required=True),
     ),
     signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1),),

@@ -192,8 +192,8 @@ IPMRA = FormSpec(
             "Клинико-функциональный диагноз",
             "group",
             children=(
-                ItemDef("4.1", "mainDisease", "основное(ые) заболевание(я)", get=_get("main_disease")),
-                ItemDef("4.2", "concomitantDisease", "сопутствующие заболевания", get=_get("concomitant_disease")),
+                c.field("4.1", "mainDisease", "основное(ые) заболевание(я)", _get),
+                c.field("4.2", "concomitantDisease", "сопутствующие заболевания", _get),
             ),
         ),
         ItemDef(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ..model.case import Case, PersonName, Representative
@@ -73,6 +74,10 @@ DISABILITY_LABELS = {
 def _m(*attrs: str) -> Callable[[Case], Any]:
     """A getter along ``case.mpr.a.b`` that gives None where an optional part is missing."""
     return c.path("mpr", *attrs)
+
+
+#: Readers of the MPR conclusion's parts, by field name (:func:`.common.field`).
+_adult, _child, _fitness = (partial(_m, part) for part in ("adult", "child", "training_fitness"))
 
 
 def _purpose(no: str, key: str, member: MprPurpose) -> ItemDef:
@@ -169,16 +174,13 @@ MPR_CONCLUSION = FormSpec(
             "issue", "(дата и номер заключения, под заголовком)", _m("date"), _m("number"),
             text_limit(MprConclusion, "number"),
         ),
-        ItemDef(
-            "",
-            "sentTo",
+        c.field(
+            "", "sentTo",
             "Заключение кабинета медико-профессиональной реабилитации (далее – МПР) направлено "
             "(указывается наименование медико-реабилитационной экспертной комиссии или государственной "
             "организации здравоохранения, направившей пациента на консультацию)",
-            get=_m("sent_to"),
-            required=True,
-            max_length=text_limit(MprConclusion, "sent_to"),
-        ),
+            _m, MprConclusion, required=True,
+        ),  # fmt: skip
     ),
     items=(
         c.patient_name("1"),
@@ -328,19 +330,16 @@ MPR_CONCLUSION = FormSpec(
                     "(при использовании указать)",
                     get=_m("special_education_conditions"),
                 ),
-                ItemDef(
-                    "11.4",
-                    "specialities",
+                c.field(
+                    "11.4", "specialities",
                     "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
-                    get=_m("specialities"),
-                ),
-                ItemDef(
-                    "",
-                    "qualifications",
+                    _m,
+                ),  # fmt: skip
+                c.field(
+                    "", "qualifications",
                     "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
-                    get=_m("qualifications"),
-                    doc="(пункт 11.4)",
-                ),
+                    _m, doc="(пункт 11.4)",
+                ),  # fmt: skip
             ),
         ),
         ItemDef(
@@ -350,13 +349,12 @@ MPR_CONCLUSION = FormSpec(
             "group",
             children=(
                 ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
-                ItemDef(
-                    "12.2",
-                    "notWorking",
+                c.field(
+                    "12.2", "notWorking",
                     "если не работает, вносится запись «не работает» с указанием продолжительности "
                     "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
-                    get=_m("not_working"),
-                ),
+                    _m,
+                ),  # fmt: skip
                 ItemDef(
                     "12.3",
                     "specialConditions",
@@ -383,10 +381,7 @@ MPR_CONCLUSION = FormSpec(
                     "(указать)",
                     get=_m("career"),
                 ),
-                ItemDef(
-                    "13.2", "totalService", "общий трудовой стаж (указать)", get=_m("total_service"),
-                    max_length=text_limit(MprConclusion, "total_service"),
-                ),  # fmt: skip
+                c.field("13.2", "totalService", "общий трудовой стаж (указать)", _m, MprConclusion),
             ),
         ),
         ItemDef(
@@ -408,12 +403,7 @@ MPR_CONCLUSION = FormSpec(
             "Результаты профессиональной консультации пациента",
             "group",
             children=(
-                ItemDef(
-                    "15.1",
-                    "mainProfessions",
-                    "основная(ые) профессия(и) (указать)",
-                    get=_m("adult", "main_professions"),
-                ),
+                c.field("15.1", "mainProfessions", "основная(ые) профессия(и) (указать)", _adult),
                 _work_assessment(
                     "15.2",
                     "mainConditions",
@@ -421,12 +411,7 @@ MPR_CONCLUSION = FormSpec(
                     "main_conditions",
                     "",
                 ),
-                ItemDef(
-                    "15.3",
-                    "mainFitness",
-                    "оценка годности по основной(ым) профессии(ям)",
-                    get=_m("adult", "main_fitness"),
-                ),
+                c.field("15.3", "mainFitness", "оценка годности по основной(ым) профессии(ям)", _adult),
                 _work_assessment(
                     "15.4",
                     "jobConditions",
@@ -434,32 +419,25 @@ MPR_CONCLUSION = FormSpec(
                     "job_conditions",
                     " на рабочем месте",
                 ),
-                ItemDef(
-                    "15.5",
-                    "continuedEmployment",
-                    "оценка годности к продолжению занятости",
-                    get=_m("adult", "continued_employment"),
-                ),
+                c.field("15.5", "continuedEmployment", "оценка годности к продолжению занятости", _adult),
                 ItemDef(
                     "15.6",
                     "labourRequirements",
                     "требования к условиям и характеру труда",
                     "group",
                     children=(
-                        ItemDef(
-                            "15.6.1",
-                            "contraindicated",
+                        c.field(
+                            "15.6.1", "contraindicated",
                             "противопоказанные факторы производственной среды, тяжести и напряженности "
                             "трудового процесса (указать):",
-                            get=_m("adult", "contraindicated"),
-                        ),
-                        ItemDef(
-                            "15.6.2",
-                            "indicated",
+                            _adult,
+                        ),  # fmt: skip
+                        c.field(
+                            "15.6.2", "indicated",
                             "показанные условия труда по показателям вредности и опасности факторов "
                             "производственной среды и трудового процесса (указать)",
-                            get=_m("adult", "indicated"),
-                        ),
+                            _adult,
+                        ),  # fmt: skip
                     ),
                 ),
                 ItemDef(
@@ -468,27 +446,24 @@ MPR_CONCLUSION = FormSpec(
                     "мероприятия профессиональной и трудовой реабилитации",
                     "group",
                     children=(
-                        ItemDef(
-                            "15.7.1",
-                            "training",
+                        c.field(
+                            "15.7.1", "training",
                             "профессиональное обучение, переобучение с указанием уровня образования, "
                             "наименования рекомендуемых к освоению квалификаций",
-                            get=_m("adult", "training"),
-                        ),
-                        ItemDef(
-                            "15.7.2",
-                            "preparation",
+                            _adult,
+                        ),  # fmt: skip
+                        c.field(
+                            "15.7.2", "preparation",
                             "профессиональная подготовка, переподготовка с указанием организационной формы "
                             "подготовки, наименования рекомендованных к освоению квалификаций",
-                            get=_m("adult", "preparation"),
-                        ),
-                        ItemDef(
-                            "15.7.3",
-                            "trainingConditions",
+                            _adult,
+                        ),  # fmt: skip
+                        c.field(
+                            "15.7.3", "trainingConditions",
                             "нуждаемость в создании специальных условий для обучения и профессиональной "
                             "подготовки (указать):",
-                            get=_m("adult", "training_conditions"),
-                        ),
+                            _adult,
+                        ),  # fmt: skip
                     ),
                 ),
                 ItemDef(
@@ -511,30 +486,18 @@ MPR_CONCLUSION = FormSpec(
                             sep=" или ",
                             doc="(пункт 15.8)",
                         ),
-                        ItemDef(
-                            "",
-                            "workingTime",
-                            "режим рабочего времени (указать)",
-                            get=_m("adult", "working_time"),
-                        ),
-                        ItemDef(
-                            "",
-                            "workNorms",
+                        c.field("", "workingTime", "режим рабочего времени (указать)", _adult),
+                        c.field(
+                            "", "workNorms",
                             "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
-                            get=_m("adult", "work_norms"),
-                        ),
-                        ItemDef(
-                            "15.8.1",
-                            "adaptation",
-                            "трудовая адаптация с указанием периода (указать)",
-                            get=_m("adult", "adaptation"),
-                        ),
-                        ItemDef(
-                            "15.8.2",
-                            "specialWorkplace",
+                            _adult,
+                        ),  # fmt: skip
+                        c.field("15.8.1", "adaptation", "трудовая адаптация с указанием периода (указать)", _adult),
+                        c.field(
+                            "15.8.2", "specialWorkplace",
                             "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
-                            get=_m("adult", "special_workplace"),
-                        ),
+                            _adult,
+                        ),  # fmt: skip
                     ),
                 ),
             ),
@@ -545,26 +508,19 @@ MPR_CONCLUSION = FormSpec(
             "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, " + CHILD_14_18,
             "group",
             children=(
-                ItemDef(
-                    "16.1",
-                    "intentions",
-                    "профессиональные намерения, интересы, склонности (указать)",
-                    get=_m("child", "intentions"),
-                ),
-                ItemDef(
-                    "16.2",
-                    "specialities",
+                c.field("16.1", "intentions", "профессиональные намерения, интересы, склонности (указать)", _child),
+                c.field(
+                    "16.2", "specialities",
                     "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
                     "образования, профессиональной подготовки (указать)",
-                    get=_m("child", "specialities"),
-                ),
-                ItemDef(
-                    "16.3",
-                    "conditions",
+                    _child,
+                ),  # fmt: skip
+                c.field(
+                    "16.3", "conditions",
                     "нуждаемость в создании специальных условий для получения профессионального образования, "
                     "профессиональной подготовки (указать в случае нуждаемости)",
-                    get=_m("child", "conditions"),
-                ),
+                    _child,
+                ),  # fmt: skip
             ),
         ),
         ItemDef(
@@ -608,18 +564,12 @@ MPR_CONCLUSION = FormSpec(
             "с особенностями психофизического развития в возрасте от 14 до 18 лет с указанием",
             "group",
             children=(
-                ItemDef(
-                    "19.1",
-                    "specialities",
+                c.field(
+                    "19.1", "specialities",
                     "рекомендуемых к обучению специальностей, освоению квалификаций",
-                    get=_m("training_fitness", "specialities"),
-                ),
-                ItemDef(
-                    "19.2",
-                    "regime",
-                    "режима и условий обучения",
-                    get=_m("training_fitness", "regime"),
-                ),
+                    _fitness,
+                ),  # fmt: skip
+                c.field("19.2", "regime", "режима и условий обучения", _fitness),
             ),
         ),
     ),

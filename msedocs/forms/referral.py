@@ -33,7 +33,6 @@ from .spec import (
     address_limit,
     list_limit,
     name_limit,
-    text_limit,
 )
 
 SEED = "004_5509ffa87cccaffb.txt"
@@ -123,6 +122,14 @@ def identity_document(
     )
 
 
+def _patient(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.patient, attr)
+
+
+def _referral(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.referral, attr)
+
+
 def _rep(get: Callable[[Any], Any]) -> Callable[[Case], Any]:
     return lambda case: get(case.representative) if case.representative is not None else None
 
@@ -184,16 +191,8 @@ REFERRAL = FormSpec(
         c.id_number("2"),
         c.birth_date("3"),
         c.sex("4"),
-        ItemDef(
-            "5", "maritalStatus", "Семейное положение", get=lambda k: k.patient.marital_status,
-            max_length=text_limit(Patient, "marital_status"),
-        ),  # fmt: skip
-        ItemDef(
-            "6",
-            "familyComposition",
-            "Состав семьи (для детей до восемнадцати лет)",
-            get=lambda k: k.patient.family_composition,
-        ),
+        c.field("5", "maritalStatus", "Семейное положение", _patient, Patient),
+        c.field("6", "familyComposition", "Состав семьи (для детей до восемнадцати лет)", _patient),
         c.registration_address("7"),
         c.actual_address("8"),
         c.phones(lambda k: k.patient.contacts.phones),
@@ -287,30 +286,19 @@ REFERRAL = FormSpec(
             end=".",
             required=True,
         ),
-        ItemDef(
-            "16", "education", "Образование", get=lambda k: k.patient.education,
-            max_length=text_limit(Patient, "education"),
-        ),  # fmt: skip
-        ItemDef(
-            "17",
-            "workplace",
-            "Место работы (учебы), адрес места нахождения организации",
-            get=lambda k: k.patient.workplace,
-        ),
-        ItemDef(
-            "18",
-            "occupation",
+        c.field("16", "education", "Образование", _patient, Patient),
+        c.field("17", "workplace", "Место работы (учебы), адрес места нахождения организации", _patient),
+        c.field(
+            "18", "occupation",
             "Кем работает пациент на момент направления на МСЭ (указывается должность служащего (профессия "
             "рабочего), продолжительность работы; если не работает, вносится запись «не работает»)",
-            get=lambda k: k.patient.occupation,
-        ),
-        ItemDef(
-            "19",
-            "trainingProfession",
+            _patient,
+        ),  # fmt: skip
+        c.field(
+            "19", "trainingProfession",
             "Должность служащего (профессия рабочего), для получения которой проводится обучение",
-            get=lambda k: k.patient.training_profession,
-            max_length=text_limit(Patient, "training_profession"),
-        ),
+            _patient, Patient,
+        ),  # fmt: skip
         ItemDef(
             "20",
             "informationSources",
@@ -323,15 +311,7 @@ REFERRAL = FormSpec(
             other=lambda k: k.referral.information_documents,
             suffix="(указать)",
         ),
-        ItemDef(
-            "21",
-            "anamnesis",
-            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
-            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
-            "их эффективность)",
-            get=lambda k: k.referral.anamnesis,
-            required=True,
-        ),
+        c.anamnesis("21", _referral, required=True),
         ItemDef(
             "22",
             "temporaryIncapacity",
@@ -376,14 +356,13 @@ REFERRAL = FormSpec(
                 Column("diagnosis", "Основной диагноз", get=lambda r: r.diagnosis),
             ),
         ),
-        ItemDef(
-            "24",
-            "rehabResults",
+        c.field(
+            "24", "rehabResults",
             "Результаты проведенных мероприятий медицинской реабилитации, медицинской абилитации "
             "в соответствии с индивидуальной программой медицинской реабилитации, абилитации пациента "
             "(указать)",
-            get=lambda k: k.referral.rehab_results,
-        ),
+            _referral,
+        ),  # fmt: skip
         ItemDef(
             "",
             "ipmraFulfilment",
@@ -397,23 +376,19 @@ REFERRAL = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "25",
-            "condition",
+        c.field(
+            "25", "condition",
             "Состояние пациента при направлении на МСЭ (указываются жалобы, данные медицинского осмотра "
             "врачами-специалистами при наличии заболеваний со стойкими нарушениями функций органов и систем "
             "организма пациента, использование технических средств социальной реабилитации)",
-            get=lambda k: k.referral.condition,
-            required=True,
-        ),
-        ItemDef(
-            "26",
-            "diagnostics",
+            _referral, required=True,
+        ),  # fmt: skip
+        c.field(
+            "26", "diagnostics",
             "Результаты медицинской диагностики пациента (указываются результаты лабораторных, "
             "рентгенологических, эндоскопических, ультразвуковых, функциональных, иных методов исследований)",
-            get=lambda k: k.referral.diagnostics,
-            required=True,
-        ),
+            _referral, required=True,
+        ),  # fmt: skip
         ItemDef(
             "27",
             "diagnosis",

@@ -86,21 +86,17 @@ SLIP = FormSpec(
         ),
         ItemDef("10", "decision", "Решение МРЭК", get=c.decision_text),
         c.labour_requirements("11"),
-        ItemDef(
-            "12",
-            "ipmraNeed",
+        c.field(
+            "12", "ipmraNeed",
             "заключение о нуждаемости в формировании индивидуальной программы медицинской реабилитации, "
             "абилитации пациента (указать)",
-            get=_dec("ipmra_need"),
-            max_length=text_limit(Decision, "ipmra_need"),
-        ),
-        ItemDef(
-            "13",
-            "technicalMeans",
+            _dec, Decision,
+        ),  # fmt: skip
+        c.field(
+            "13", "technicalMeans",
             "заключение о нуждаемости в технических средствах социальной реабилитации (указать)",
-            get=_dec("technical_means"),
-            max_length=text_limit(Decision, "technical_means"),
-        ),
+            _dec, Decision,
+        ),  # fmt: skip
         # underlined in place when there is no re-examination term, never repeated as a value
         c.validity("14", "validity", "Срок действия заключения МРЭК", _dec, "(указать)"),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
