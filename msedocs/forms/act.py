@@ -121,12 +121,10 @@ def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
     )
     return (
         replace(icd, no="21"),
-        ItemDef(
-            "22",
-            "diagnosis",
-            "Клинико-функциональный диагноз",
-            "group",
-            children=(main, replace(concomitant, label="сопутствующие заболевания")),
+        c.group(
+            "22", "diagnosis", "Клинико-функциональный диагноз",
+            main,
+            replace(concomitant, label="сопутствующие заболевания"),
         ),
     )
 
@@ -172,16 +170,10 @@ ACT = FormSpec(
             max_length=text_limit(Organisation, "name"),
         ),
         ItemDef("2", "startDate", "Дата начала МСЭ", "date", get=_ex("start_date"), required=True),
-        ItemDef(
-            "3",
-            "protocol",
-            "Протокол заседания МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
-                ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
-            ),
+        c.inline(
+            "3", "protocol", "Протокол заседания МРЭК",
+            ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
+            ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
         ),
         ItemDef(
             "4",
@@ -193,35 +185,28 @@ ACT = FormSpec(
             other=_ex("place_other"),
             suffix=c.UNDERLINE_OTHER,
         ),
-        ItemDef(
-            "5",
-            "examinationType",
-            "Освидетельствование:",
-            "group",
-            inline=True,
-            sep="; ",
-            end=".",
-            children=(
-                ItemDef(
-                    "",
-                    "kind",
-                    "",
-                    "choice",
-                    get=_ex("kind"),
-                    enum=ExaminationKind,
-                    doc="(первичное, повторное)",
-                ),
-                ItemDef(
-                    "",
-                    "presence",
-                    "",
-                    "choice",
-                    get=_ex("presence"),
-                    enum=ExaminationPresence,
-                    suffix=c.UNDERLINE,
-                    doc="(очное, заочное)",
-                ),
+        c.inline(
+            "5", "examinationType", "Освидетельствование:",
+            ItemDef(
+                "",
+                "kind",
+                "",
+                "choice",
+                get=_ex("kind"),
+                enum=ExaminationKind,
+                doc="(первичное, повторное)",
             ),
+            ItemDef(
+                "",
+                "presence",
+                "",
+                "choice",
+                get=_ex("presence"),
+                enum=ExaminationPresence,
+                suffix=c.UNDERLINE,
+                doc="(очное, заочное)",
+            ),
+            sep="; ", end=".",
         ),
         ItemDef(
             "6",
@@ -269,32 +254,25 @@ ACT = FormSpec(
         c.phones(_path("patient", "contacts", "phones")),
         c.field("16", "complaints", "Жалобы пациента", _ex),
         c.anamnesis("17", _ex),
-        ItemDef(
-            "18",
-            "incapacityDuration",
-            "Длительность временной нетрудоспособности за последние 12 месяцев:",
-            "group",
-            inline=True,
-            sep=", ",
-            end=".",
-            children=(
-                ItemDef(
-                    "",
-                    "continuousDays",
-                    "непрерывно:",
-                    "int",
-                    get=_ex("incapacity_continuous_days"),
-                    suffix="дней",
-                ),
-                ItemDef(
-                    "",
-                    "interruptedDays",
-                    "с перерывами:",
-                    "int",
-                    get=_ex("incapacity_interrupted_days"),
-                    suffix="дней",
-                ),
+        c.inline(
+            "18", "incapacityDuration", "Длительность временной нетрудоспособности за последние 12 месяцев:",
+            ItemDef(
+                "",
+                "continuousDays",
+                "непрерывно:",
+                "int",
+                get=_ex("incapacity_continuous_days"),
+                suffix="дней",
             ),
+            ItemDef(
+                "",
+                "interruptedDays",
+                "с перерывами:",
+                "int",
+                get=_ex("incapacity_interrupted_days"),
+                suffix="дней",
+            ),
+            sep=", ", end=".",
         ),
         c.sheet("19", "sickLeave", "Листок нетрудоспособности", _ex("sick_leave")),
         c.field("20", "medicalFindings", "Данные медицинского осмотра пациента", _ex),
@@ -308,41 +286,33 @@ ACT = FormSpec(
             label=c.FC_WORDING + " (далее – ФК)",
             no_fc=frozenset({"age_activity"}),
         ),
-        ItemDef(
-            "25",
-            "rehabResults",
-            "Результаты выполнения",
-            "group",
-            children=(
-                ItemDef(
-                    "25.1",
-                    "ipra",
-                    "индивидуальной программы реабилитации, абилитации инвалида, индивидуальной программы "
-                    "реабилитации, абилитации ребенка-инвалида",
-                    "group",
-                    footnote=2,
-                    children=(
-                        _section("medical", "раздел медицинской реабилитации выполнен", "ipra_medical"),
-                        _section(
-                            "professional",
-                            "раздел профессиональной и трудовой реабилитации выполнен",
-                            "ipra_professional",
-                        ),
-                        _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
-                    ),
+        c.group(
+            "25", "rehabResults", "Результаты выполнения",
+            c.group(
+                "25.1",
+                "ipra",
+                "индивидуальной программы реабилитации, абилитации инвалида, индивидуальной программы "
+                "реабилитации, абилитации ребенка-инвалида",
+                _section("medical", "раздел медицинской реабилитации выполнен", "ipra_medical"),
+                _section(
+                    "professional",
+                    "раздел профессиональной и трудовой реабилитации выполнен",
+                    "ipra_professional",
                 ),
-                ItemDef(
-                    "25.2",
-                    "prp",
-                    "программы реабилитации потерпевшего в результате несчастного случая на производстве "
-                    "или профессионального заболевания",
-                    "choice",
-                    get=_ex("prp_fulfilment"),
-                    enum=ProgrammeFulfilment,
-                    labels={"partial": "частично"},
-                    suffix=c.UNDERLINE,
-                    end=".",
-                ),
+                _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
+                footnote=2,
+            ),
+            ItemDef(
+                "25.2",
+                "prp",
+                "программы реабилитации потерпевшего в результате несчастного случая на производстве "
+                "или профессионального заболевания",
+                "choice",
+                get=_ex("prp_fulfilment"),
+                enum=ProgrammeFulfilment,
+                labels={"partial": "частично"},
+                suffix=c.UNDERLINE,
+                end=".",
             ),
         ),
         ItemDef(
@@ -355,15 +325,10 @@ ACT = FormSpec(
             suffix="(подчеркнуть)",
             end=".",
         ),
-        ItemDef(
-            "27",
-            "consultations",
-            "Результаты выполнения консультации",
-            "group",
-            children=(
-                _consultation("centralMrek", "центральной МРЭК", "consultation_central"),
-                _consultation("rnpc", "ГУ РНПЦ медэкспертизы и реабилитации", "consultation_rnpc"),
-            ),
+        c.group(
+            "27", "consultations", "Результаты выполнения консультации",
+            _consultation("centralMrek", "центральной МРЭК", "consultation_central"),
+            _consultation("rnpc", "ГУ РНПЦ медэкспертизы и реабилитации", "consultation_rnpc"),
         ),
         ItemDef(
             "28",
@@ -404,95 +369,77 @@ ACT = FormSpec(
             suffix="(подчеркнуть, если является критерием установления инвалидности)",
             end=".",
         ),
-        ItemDef(
-            "30",
-            "decision",
-            "Решение МРЭК",
-            "group",
-            inline=True,
-            footnote=3,
-            label_end=":",
-            children=(ItemDef("", "date", "от", "date", get=_dec("date")),),
+        c.inline(
+            "30", "decision", "Решение МРЭК",
+            ItemDef("", "date", "от", "date", get=_dec("date")),
+            footnote=3, label_end=":",
         ),
-        ItemDef(
-            "31",
-            "disabilityStatus",
-            "Группа инвалидности, степень утраты здоровья (указать)",
-            "group",
-            children=(
-                ItemDef(
-                    "31.1",
-                    "before",
-                    "до освидетельствования",
-                    get=lambda k: c.status_text(_dec("status_before")(k)),
-                    footnote=3,
-                    label_end=":",
-                ),
-                ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
-                ItemDef(
-                    "31.3",
-                    "term",
-                    "на срок или без указания срока переосвидетельствования (указать)",
-                    get=_dec("term_text"),
-                    max_length=text_limit(Decision, "term_text"),
-                ),
+        c.group(
+            "31", "disabilityStatus", "Группа инвалидности, степень утраты здоровья (указать)",
+            ItemDef(
+                "31.1",
+                "before",
+                "до освидетельствования",
+                get=lambda k: c.status_text(_dec("status_before")(k)),
+                footnote=3,
+                label_end=":",
+            ),
+            ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
+            ItemDef(
+                "31.3",
+                "term",
+                "на срок или без указания срока переосвидетельствования (указать)",
+                get=_dec("term_text"),
+                max_length=text_limit(Decision, "term_text"),
             ),
         ),
-        ItemDef(
-            "32",
-            "disabilityCause",
-            "Причина инвалидности (указать)",
-            "group",
+        c.group(
+            "32", "disabilityCause", "Причина инвалидности (указать)",
+            ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
+            ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),
             colon=False,
-            children=(
-                ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
-                ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),
-            ),
         ),
-        ItemDef(
+        c.group(
             "33",
             "workCapacityLoss",
             "Степень утраты профессиональной (общей) трудоспособности в процентах (указываются все страховые "
             "и (или) иные случаи, даты наступления страховых и (или) иных случаев, документы, послужившие "
             "основанием для установления степени утраты профессиональной (общей) трудоспособности)",
-            "group",
-            children=(
-                c.field("33.1", "before", "до освидетельствования", _wcl, footnote=4),
-                ItemDef(
-                    "33.2",
-                    "after",
-                    "после освидетельствования",
-                    "records",
-                    get=_wcl("cases"),
-                    max_rows=list_limit(WorkCapacityLoss, "cases"),
-                    table=False,
-                    columns=(
-                        Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),
-                        Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
-                        Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
-                        Column(
-                            "document",
-                            "документ, послуживший основанием для установления степени утраты "
-                            "профессиональной (общей) трудоспособности",
-                            get=lambda r: r.document,
-                        ),
+            c.field("33.1", "before", "до освидетельствования", _wcl, footnote=4),
+            ItemDef(
+                "33.2",
+                "after",
+                "после освидетельствования",
+                "records",
+                get=_wcl("cases"),
+                max_rows=list_limit(WorkCapacityLoss, "cases"),
+                table=False,
+                columns=(
+                    Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),
+                    Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
+                    Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
+                    Column(
+                        "document",
+                        "документ, послуживший основанием для установления степени утраты "
+                        "профессиональной (общей) трудоспособности",
+                        get=lambda r: r.document,
                     ),
                 ),
-                ItemDef(
-                    "33.3",
-                    "total",
-                    "по совокупности несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(й) "
-                    "(после освидетельствования)",
-                    "int",
-                    get=_wcl("total_percent"),
-                ),
-                ItemDef(
-                    "33.4",
-                    "term",
-                    "на срок или без указания срока переосвидетельствования (указать)",
-                    get=_wcl("term_text"),
-                    max_length=text_limit(WorkCapacityLoss, "term_text"),
-                ),
+            ),
+            ItemDef(
+                "33.3",
+                "total",
+                "по совокупности несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(й) "
+                "(после освидетельствования)",
+                "int",
+                get=_wcl("total_percent"),
+            ),
+            ItemDef(
+                "33.4",
+                "term",
+                "на срок или без указания срока переосвидетельствования (указать)",
+                get=_wcl("term_text"),
+                max_length=text_limit(WorkCapacityLoss, "term_text"),
             ),
         ),
         c.supplements("34"),
@@ -517,56 +464,46 @@ ACT = FormSpec(
             _wcl,
             UNDERLINE_INDICATE,
         ),
-        ItemDef(
-            "43",
-            "justification",
-            "Обоснование принятого решения МРЭК",
-            "group",
-            children=(
+        c.group(
+            "43", "justification", "Обоснование принятого решения МРЭК",
+            c.group(
+                "43.1", "basis", "решение МРЭК вынесено на основании имеющихся у пациента",
                 ItemDef(
-                    "43.1",
-                    "basis",
-                    "решение МРЭК вынесено на основании имеющихся у пациента",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "",
-                            "impairments",
-                            "стойких нарушений функций органов и систем организма с указанием степени "
-                            "выраженности (указать)",
-                            get=_dec("justification", "impairments"),
-                        ),
-                        ItemDef(
-                            "",
-                            "limitations",
-                            "ограничений жизнедеятельности (с указанием степени ограничения)",
-                            get=_dec("justification", "limitations"),
-                        ),
-                        ItemDef(
-                            "",
-                            "syndromes",
-                            SYNDROMES_WORDING,
-                            get=_dec("justification", "syndromes"),
-                            end=";",
-                        ),
-                    ),
+                    "",
+                    "impairments",
+                    "стойких нарушений функций органов и систем организма с указанием степени "
+                    "выраженности (указать)",
+                    get=_dec("justification", "impairments"),
                 ),
                 ItemDef(
-                    "43.2",
-                    "anatomicalDefect",
-                    "в связи с наличием анатомического дефекта (указать)",
-                    get=_dec("justification", "anatomical_defect"),
+                    "",
+                    "limitations",
+                    "ограничений жизнедеятельности (с указанием степени ограничения)",
+                    get=_dec("justification", "limitations"),
                 ),
                 ItemDef(
-                    "43.3",
-                    "prognosis",
-                    "в связи с клинико-трудовым прогнозом",
-                    "choice",
-                    get=_dec("justification", "prognosis"),
-                    enum=Prognosis,
-                    other=_dec("justification", "prognosis_other"),
-                    suffix=c.UNDERLINE_OTHER,
+                    "",
+                    "syndromes",
+                    SYNDROMES_WORDING,
+                    get=_dec("justification", "syndromes"),
+                    end=";",
                 ),
+            ),
+            ItemDef(
+                "43.2",
+                "anatomicalDefect",
+                "в связи с наличием анатомического дефекта (указать)",
+                get=_dec("justification", "anatomical_defect"),
+            ),
+            ItemDef(
+                "43.3",
+                "prognosis",
+                "в связи с клинико-трудовым прогнозом",
+                "choice",
+                get=_dec("justification", "prognosis"),
+                enum=Prognosis,
+                other=_dec("justification", "prognosis_other"),
+                suffix=c.UNDERLINE_OTHER,
             ),
         ),
         c.sheet("44", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),

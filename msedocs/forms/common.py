@@ -73,6 +73,16 @@ def path(*attrs: str) -> Callable[[Case], Any]:
     return getter
 
 
+def group(no: str, key: str, label: str, *children: ItemDef, **kw: Any) -> ItemDef:
+    """Items under one numbered heading (``children``: items 9.1 and 9.2 under item 9)."""
+    return ItemDef(no, key, label, "group", children=children, **kw)
+
+
+def inline(no: str, key: str, label: str, *children: ItemDef, **kw: Any) -> ItemDef:
+    """Blanks printed on one line after the label («с ___ по ___», «серия ___ № ___»)."""
+    return group(no, key, label, *children, inline=True, **kw)
+
+
 def supplements(no: str) -> ItemDef:
     """Дополнение к экспертному решению (act item 34, conclusion item 12)."""
     return ItemDef(
@@ -90,17 +100,11 @@ def supplements(no: str) -> ItemDef:
 
 def missed_period(no: str) -> ItemDef:
     """Установление инвалидности за пропущенный период с ... по ... (act item 38, conclusion item 13)."""
-    return ItemDef(
-        no,
-        "missedPeriod",
-        "Установление инвалидности за пропущенный период",
-        "group",
-        inline=True,
-        children=(
-            ItemDef("", "from", "с", "date", get=path("decision", "missed_period", "start")),
-            ItemDef("", "until", "по", "date", get=path("decision", "missed_period", "end")),
-        ),
-    )
+    return inline(
+               no, "missedPeriod", "Установление инвалидности за пропущенный период",
+               ItemDef("", "from", "с", "date", get=path("decision", "missed_period", "start")),
+               ItemDef("", "until", "по", "date", get=path("decision", "missed_period", "end")),
+           )
 
 
 def _decision(*attrs: str) -> Callable[[Case], Any]:
@@ -109,27 +113,22 @@ def _decision(*attrs: str) -> Callable[[Case], Any]:
 
 def labour_requirements(no: str) -> ItemDef:
     """Требования к характеру и условиям труда инвалида (act item 40, conclusion item 15, slip item 11)."""
-    return ItemDef(
-        no,
-        "labourRequirements",
-        "Требования к характеру и условиям труда инвалида",
-        "group",
-        children=(
-            ItemDef(
+    return group(
+               no, "labourRequirements", "Требования к характеру и условиям труда инвалида",
+               ItemDef(
                 f"{no}.1",
                 "contraindicated",
                 "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
                 "процесса, виды работ (указать)",
                 get=_decision("labour", "contraindicated"),
-            ),
-            ItemDef(
+  ),
+               ItemDef(
                 f"{no}.2",
                 "indicated",
                 "показанные условия труда и режим рабочего времени (указать)",
                 get=_decision("labour", "indicated"),
-            ),
-        ),
-    )
+  ),
+           )
 
 
 def onset_date(no: str) -> ItemDef:
@@ -182,23 +181,17 @@ def review(no: str, end: str = "") -> ItemDef:
     """«Заключение (указать наименование МРЭК) от ___ № ___: подтверждается, отменяется» (act item 46,
     conclusion item 21): an earlier conclusion the central MREK reviewed."""
     get = partial(_decision, "review")
-    return ItemDef(
-        no,
-        "review",
-        "Заключение",
-        "group",
-        inline=True,
-        end=end,
-        children=(
-            ItemDef(
+    return inline(
+               no, "review", "Заключение",
+               ItemDef(
                 "", "commission", "(указать наименование МРЭК)", get=get("commission"),
                 max_length=text_limit(Review, "commission"),
-            ),
-            ItemDef("", "date", "от", "date", get=get("date")),
-            ItemDef("", "number", "№", get=get("number"), end=":", max_length=text_limit(Review, "number")),
-            ItemDef("", "result", "", "choice", get=get("result"), enum=ConclusionReview, suffix=UNDERLINE),
-        ),
-    )  # fmt: skip
+  ),
+               ItemDef("", "date", "от", "date", get=get("date")),
+               ItemDef("", "number", "№", get=get("number"), end=":", max_length=text_limit(Review, "number")),
+               ItemDef("", "result", "", "choice", get=get("result"), enum=ConclusionReview, suffix=UNDERLINE),
+               end=end,
+           )  # fmt: skip
 
 
 def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:
@@ -214,13 +207,12 @@ def dated_number(
 ) -> ItemDef:
     """«от ___ № ___»: a document's date and number on one line under its title, both required
     (the act, the conclusion, the MPR conclusion); ``number_limit`` the number's model limit."""
-    return ItemDef(
-        "", key, "", "group", inline=True, required=True, doc=doc,
-        children=(
-            ItemDef("", "date", "от", "date", get=date, required=True),
-            ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
-        ),
-    )  # fmt: skip
+    return inline(
+               "", key, "",
+               ItemDef("", "date", "от", "date", get=date, required=True),
+               ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
+               required=True, doc=doc,
+           )  # fmt: skip
 
 
 def patient_name(
@@ -385,14 +377,11 @@ def part_blank(key: str, label: str, get: Callable[[Case], Any], model: type[Any
 
 def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) -> ItemDef:
     """«серия ___ № ___»: a certificate or a sick-leave sheet."""
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        inline=True,
-        children=(part_blank("series", "серия", get, Sheet, "series"), part_blank("number", "№", get, Sheet, "number")),
-    )
+    return inline(
+               no, key, label,
+               part_blank("series", "серия", get, Sheet, "series"),
+               part_blank("number", "№", get, Sheet, "number"),
+           )
 
 
 def organisation(

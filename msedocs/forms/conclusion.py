@@ -109,18 +109,12 @@ CONCLUSION = FormSpec(
             "issue", "(номер и дата заключения, под заголовком)", _dispatch("date"), _dispatch("number"),
             text_limit(ConclusionDispatch, "number"),
         ),  # fmt: skip
-        ItemDef(
-            "",
-            "sent",
-            "Заключение медико-реабилитационной экспертной комиссии (далее – МРЭК) направлено",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
-                ItemDef(
-                    "", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)",
-                    max_length=text_limit(ConclusionDispatch, "sent_to"),
-                ),  # fmt: skip
+        c.inline(
+            "", "sent", "Заключение медико-реабилитационной экспертной комиссии (далее – МРЭК) направлено",
+            ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
+            ItemDef(
+                "", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)",
+                max_length=text_limit(ConclusionDispatch, "sent_to"),
             ),
         ),
     ),
@@ -137,55 +131,34 @@ CONCLUSION = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "7",
-            "period",
-            "Период медико-социальной экспертизы",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_exam("start_date")),
-                ItemDef("", "until", "по", "date", get=_dec("date")),
-            ),
+        c.inline(
+            "7", "period", "Период медико-социальной экспертизы",
+            ItemDef("", "from", "с", "date", get=_exam("start_date")),
+            ItemDef("", "until", "по", "date", get=_dec("date")),
         ),
         c.sheet("8", "certificate", "Удостоверение инвалида", _dec("certificate_issued")),
-        ItemDef(
-            "9",
-            "adultDisability",
-            "Инвалидность у лиц старше восемнадцати лет",
-            "group",
-            children=(
-                c.field("9.1", "group", "группа инвалидности (указать)", _for_adult),
-                c.field("9.2", "cause", "причина инвалидности (указать)", _for_adult),
-            ),
+        c.group(
+            "9", "adultDisability", "Инвалидность у лиц старше восемнадцати лет",
+            c.field("9.1", "group", "группа инвалидности (указать)", _for_adult),
+            c.field("9.2", "cause", "причина инвалидности (указать)", _for_adult),
         ),
-        ItemDef(
-            "10",
-            "childDisability",
-            "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
-            "group",
-            children=(
-                c.field("10.1", "degree", "степень утраты здоровья (указать)", _for_child),
-                c.field("10.2", "cause", "причина инвалидности (указать)", _for_child),
-            ),
+        c.group(
+            "10", "childDisability", "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
+            c.field("10.1", "degree", "степень утраты здоровья (указать)", _for_child),
+            c.field("10.2", "cause", "причина инвалидности (указать)", _for_child),
         ),
-        ItemDef(
-            "11",
-            "workCapacityLoss",
-            "Степень утраты профессиональной (общей) трудоспособности в процентах",
-            "group",
-            children=(
-                insurance_case_item("11.1", "case1", 0),
-                insurance_case_item("11.2", "case2", 1),
-                insurance_case_item("11.3", "case3", 2),
-                ItemDef(
-                    "11.4",
-                    "totalPercent",
-                    "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
-                    "int",
-                    label_end=":",
-                    get=_wcl("total_percent"),
-                ),
+        c.group(
+            "11", "workCapacityLoss", "Степень утраты профессиональной (общей) трудоспособности в процентах",
+            insurance_case_item("11.1", "case1", 0),
+            insurance_case_item("11.2", "case2", 1),
+            insurance_case_item("11.3", "case3", 2),
+            ItemDef(
+                "11.4",
+                "totalPercent",
+                "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
+                "int",
+                label_end=":",
+                get=_wcl("total_percent"),
             ),
         ),
         c.supplements("12"),

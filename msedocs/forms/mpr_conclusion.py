@@ -123,14 +123,10 @@ def _staff(get: Callable[[MprConclusion], OfficeStaff]) -> Callable[[Case], list
 
 def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> ItemDef:
     """Items 15.2 and 15.4: the basis of the assessment, then three sub-items."""
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        children=(
-            ItemDef(
-                "",
+    return c.group(
+               no, key, label,
+               ItemDef(
+"",
                 "basis",
                 "выполняется на основании",
                 "choice",
@@ -139,28 +135,27 @@ def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> It
                 multi=True,
                 colon=False,
                 suffix=c.UNDERLINE + ":",
-            ),
-            ItemDef(
+  ),
+               ItemDef(
                 f"{no}.1",
                 "overallClass",
                 f"общая оценка класса условий труда{where} (указать)",
                 get=_m("adult", attr, "overall_class"),
-            ),
-            ItemDef(
+  ),
+               ItemDef(
                 f"{no}.2",
                 "factorsClass",
                 "оценка класса условий труда по факторам производственной среды, тяжести "
                 f"и напряженности трудового процесса{where} (указать)",
                 get=_m("adult", attr, "factors_class"),
-            ),
-            ItemDef(
+  ),
+               ItemDef(
                 f"{no}.3",
                 "functionsParticipation",
                 FUNCTIONS_PARTICIPATION,
                 get=_m("adult", attr, "functions_participation"),
-            ),
-        ),
-    )
+  ),
+           )
 
 
 MPR_CONCLUSION = FormSpec(
@@ -191,24 +186,18 @@ MPR_CONCLUSION = FormSpec(
             get=lambda k: k.representative.name if k.representative else None,
             max_length=name_limit(),
         ),
-        ItemDef(
-            "3",
-            "birthDateAge",
-            "Дата рождения / возраст (лет)",
-            "group",
-            inline=True,
-            children=(
-                ItemDef(
-                    "",
-                    "birthDate",
-                    "",
-                    "date",
-                    get=lambda k: k.patient.birth_date,
-                    required=True,
-                    doc="(дата рождения)",
-                ),  # fmt: skip
-                ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
+        c.inline(
+            "3", "birthDateAge", "Дата рождения / возраст (лет)",
+            ItemDef(
+                "",
+                "birthDate",
+                "",
+                "date",
+                get=lambda k: k.patient.birth_date,
+                required=True,
+                doc="(дата рождения)",
             ),
+            ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
         ),
         replace(c.registration_address("4"), label="Адрес регистрации пациента по месту жительства пациента"),
         c.actual_address("5"),
@@ -286,103 +275,83 @@ MPR_CONCLUSION = FormSpec(
             "int",
             get=_m("loss_percent"),
         ),
-        ItemDef(
-            "11",
-            "education",
-            "Сведения об образовании",
-            "group",
-            children=(
-                ItemDef(
-                    "11.1",
-                    "level",
-                    "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
-                    "choice",
-                    get=_m("education_levels"),
-                    enum=EducationLevel,
-                    multi=True,
-                    other=_m("education_level_other"),
-                    groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
-                    sep="; ",
-                    end=";",
+        c.group(
+            "11", "education", "Сведения об образовании",
+            ItemDef(
+                "11.1",
+                "level",
+                "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
+                "choice",
+                get=_m("education_levels"),
+                enum=EducationLevel,
+                multi=True,
+                other=_m("education_level_other"),
+                groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
+                sep="; ",
+                end=";",
+            ),
+            ItemDef(
+                "11.2",
+                "programme",
+                "вид освоенной (осваиваемой) образовательной программы",
+                "choice",
+                get=_m("education_programmes"),
+                enum=EducationProgramme,
+                multi=True,
+                suffix=c.UNDERLINE,
+                groups=(
+                    OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
+                    OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
                 ),
-                ItemDef(
-                    "11.2",
-                    "programme",
-                    "вид освоенной (осваиваемой) образовательной программы",
-                    "choice",
-                    get=_m("education_programmes"),
-                    enum=EducationProgramme,
-                    multi=True,
-                    suffix=c.UNDERLINE,
-                    groups=(
-                        OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
-                        OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
-                    ),
-                    sep="; ",
-                    end=";",
-                ),
-                ItemDef(
-                    "11.3",
-                    "specialConditionsUse",
-                    "сведения об использовании рекомендаций по организации специальных условий при освоении "
-                    "содержания образовательных программ (для детей с учетом психолого-педагогической "
-                    "характеристики из центра коррекционно-развивающего обучения и реабилитации) "
-                    "(при использовании указать)",
-                    get=_m("special_education_conditions"),
-                ),
-                c.field(
-                    "11.4", "specialities",
-                    "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
-                    _m,
-                ),  # fmt: skip
-                c.field(
-                    "", "qualifications",
-                    "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
-                    _m, doc="(пункт 11.4)",
-                ),  # fmt: skip
+                sep="; ",
+                end=";",
+            ),
+            ItemDef(
+                "11.3",
+                "specialConditionsUse",
+                "сведения об использовании рекомендаций по организации специальных условий при освоении "
+                "содержания образовательных программ (для детей с учетом психолого-педагогической "
+                "характеристики из центра коррекционно-развивающего обучения и реабилитации) "
+                "(при использовании указать)",
+                get=_m("special_education_conditions"),
+            ),
+            c.field(
+                "11.4", "specialities",
+                "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
+                _m,
+            ),
+            c.field(
+                "", "qualifications",
+                "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
+                _m, doc="(пункт 11.4)",
             ),
         ),
-        ItemDef(
-            "12",
-            "workplace",
-            "Место работы (учебы)",
-            "group",
-            children=(
-                ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
-                c.field(
-                    "12.2", "notWorking",
-                    "если не работает, вносится запись «не работает» с указанием продолжительности "
-                    "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
-                    _m,
-                ),  # fmt: skip
-                ItemDef(
-                    "12.3",
-                    "specialConditions",
-                    "организованы специальные условия (указать)",
-                    "group",
-                    children=(
-                        ItemDef("", "learning", "для обучения", get=_m("special_conditions_learning")),
-                        ItemDef("", "work", "для трудовой занятости", get=_m("special_conditions_work")),
-                    ),
-                ),
+        c.group(
+            "12", "workplace", "Место работы (учебы)",
+            ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
+            c.field(
+                "12.2", "notWorking",
+                "если не работает, вносится запись «не работает» с указанием продолжительности "
+                "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
+                _m,
+            ),
+            c.group(
+                "12.3", "specialConditions", "организованы специальные условия (указать)",
+                ItemDef("", "learning", "для обучения", get=_m("special_conditions_learning")),
+                ItemDef("", "work", "для трудовой занятости", get=_m("special_conditions_work")),
             ),
         ),
-        ItemDef(
-            "13",
-            "career",
-            "Данные профессионального маршрута",
-            "group",
-            children=(
-                ItemDef(
-                    "13.1",
-                    "moves",
-                    "сведения о профессиональных перемещениях в период трудовой деятельности с указанием "
-                    "должности(ей) служащего, профессии(й) рабочего, продолжительности периодов занятости "
-                    "(указать)",
-                    get=_m("career"),
-                ),
-                c.field("13.2", "totalService", "общий трудовой стаж (указать)", _m, MprConclusion),
+        c.group(
+            "13", "career", "Данные профессионального маршрута",
+            ItemDef(
+                "13.1",
+                "moves",
+                "сведения о профессиональных перемещениях в период трудовой деятельности с указанием "
+                "должности(ей) служащего, профессии(й) рабочего, продолжительности периодов занятости "
+                "(указать)",
+                get=_m("career"),
             ),
+            c.field("13.2", "totalService", "общий трудовой стаж (указать)", _m, MprConclusion),
         ),
         ItemDef(
             "14",
@@ -397,158 +366,133 @@ MPR_CONCLUSION = FormSpec(
             groups=(OptionGroup("пенсионер", PENSIONER),),
             sep="; ",
         ),
-        ItemDef(
-            "15",
-            "adultResults",
-            "Результаты профессиональной консультации пациента",
-            "group",
-            children=(
-                c.field("15.1", "mainProfessions", "основная(ые) профессия(и) (указать)", _adult),
-                _work_assessment(
-                    "15.2",
-                    "mainConditions",
-                    "оценка условий труда по основной(ым) профессии(ям)",
-                    "main_conditions",
+        c.group(
+            "15", "adultResults", "Результаты профессиональной консультации пациента",
+            c.field("15.1", "mainProfessions", "основная(ые) профессия(и) (указать)", _adult),
+            _work_assessment(
+                "15.2",
+                "mainConditions",
+                "оценка условий труда по основной(ым) профессии(ям)",
+                "main_conditions",
+                "",
+            ),
+            c.field("15.3", "mainFitness", "оценка годности по основной(ым) профессии(ям)", _adult),
+            _work_assessment(
+                "15.4",
+                "jobConditions",
+                "оценка условий труда по профессии рабочего, должности служащего по месту занятости",
+                "job_conditions",
+                " на рабочем месте",
+            ),
+            c.field("15.5", "continuedEmployment", "оценка годности к продолжению занятости", _adult),
+            c.group(
+                "15.6", "labourRequirements", "требования к условиям и характеру труда",
+                c.field(
+                    "15.6.1", "contraindicated",
+                    "противопоказанные факторы производственной среды, тяжести и напряженности "
+                    "трудового процесса (указать):",
+                    _adult,
+                ),
+                c.field(
+                    "15.6.2", "indicated",
+                    "показанные условия труда по показателям вредности и опасности факторов "
+                    "производственной среды и трудового процесса (указать)",
+                    _adult,
+                ),
+            ),
+            c.group(
+                "15.7", "rehabMeasures", "мероприятия профессиональной и трудовой реабилитации",
+                c.field(
+                    "15.7.1", "training",
+                    "профессиональное обучение, переобучение с указанием уровня образования, "
+                    "наименования рекомендуемых к освоению квалификаций",
+                    _adult,
+                ),
+                c.field(
+                    "15.7.2", "preparation",
+                    "профессиональная подготовка, переподготовка с указанием организационной формы "
+                    "подготовки, наименования рекомендованных к освоению квалификаций",
+                    _adult,
+                ),
+                c.field(
+                    "15.7.3", "trainingConditions",
+                    "нуждаемость в создании специальных условий для обучения и профессиональной "
+                    "подготовки (указать):",
+                    _adult,
+                ),
+            ),
+            c.group(
+                "15.8",
+                "employment",
+                "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
+                "профессиональных намерений и профессиональных возможностей",
+                ItemDef(
                     "",
+                    "where",
+                    "",
+                    "choice",
+                    get=_m("adult", "employment"),
+                    enum=EmploymentWay,
+                    multi=True,
+                    other=_m("adult", "employment_other"),
+                    suffix=c.UNDERLINE_OTHER,
+                    sep=" или ",
+                    doc="(пункт 15.8)",
                 ),
-                c.field("15.3", "mainFitness", "оценка годности по основной(ым) профессии(ям)", _adult),
-                _work_assessment(
-                    "15.4",
-                    "jobConditions",
-                    "оценка условий труда по профессии рабочего, должности служащего по месту занятости",
-                    "job_conditions",
-                    " на рабочем месте",
+                c.field("", "workingTime", "режим рабочего времени (указать)", _adult),
+                c.field(
+                    "", "workNorms",
+                    "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
+                    _adult,
                 ),
-                c.field("15.5", "continuedEmployment", "оценка годности к продолжению занятости", _adult),
-                ItemDef(
-                    "15.6",
-                    "labourRequirements",
-                    "требования к условиям и характеру труда",
-                    "group",
-                    children=(
-                        c.field(
-                            "15.6.1", "contraindicated",
-                            "противопоказанные факторы производственной среды, тяжести и напряженности "
-                            "трудового процесса (указать):",
-                            _adult,
-                        ),  # fmt: skip
-                        c.field(
-                            "15.6.2", "indicated",
-                            "показанные условия труда по показателям вредности и опасности факторов "
-                            "производственной среды и трудового процесса (указать)",
-                            _adult,
-                        ),  # fmt: skip
-                    ),
-                ),
-                ItemDef(
-                    "15.7",
-                    "rehabMeasures",
-                    "мероприятия профессиональной и трудовой реабилитации",
-                    "group",
-                    children=(
-                        c.field(
-                            "15.7.1", "training",
-                            "профессиональное обучение, переобучение с указанием уровня образования, "
-                            "наименования рекомендуемых к освоению квалификаций",
-                            _adult,
-                        ),  # fmt: skip
-                        c.field(
-                            "15.7.2", "preparation",
-                            "профессиональная подготовка, переподготовка с указанием организационной формы "
-                            "подготовки, наименования рекомендованных к освоению квалификаций",
-                            _adult,
-                        ),  # fmt: skip
-                        c.field(
-                            "15.7.3", "trainingConditions",
-                            "нуждаемость в создании специальных условий для обучения и профессиональной "
-                            "подготовки (указать):",
-                            _adult,
-                        ),  # fmt: skip
-                    ),
-                ),
-                ItemDef(
-                    "15.8",
-                    "employment",
-                    "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
-                    "профессиональных намерений и профессиональных возможностей",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "",
-                            "where",
-                            "",
-                            "choice",
-                            get=_m("adult", "employment"),
-                            enum=EmploymentWay,
-                            multi=True,
-                            other=_m("adult", "employment_other"),
-                            suffix=c.UNDERLINE_OTHER,
-                            sep=" или ",
-                            doc="(пункт 15.8)",
-                        ),
-                        c.field("", "workingTime", "режим рабочего времени (указать)", _adult),
-                        c.field(
-                            "", "workNorms",
-                            "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
-                            _adult,
-                        ),  # fmt: skip
-                        c.field("15.8.1", "adaptation", "трудовая адаптация с указанием периода (указать)", _adult),
-                        c.field(
-                            "15.8.2", "specialWorkplace",
-                            "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
-                            _adult,
-                        ),  # fmt: skip
-                    ),
+                c.field("15.8.1", "adaptation", "трудовая адаптация с указанием периода (указать)", _adult),
+                c.field(
+                    "15.8.2", "specialWorkplace",
+                    "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
+                    _adult,
                 ),
             ),
         ),
-        ItemDef(
+        c.group(
             "16",
             "childResults",
             "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, " + CHILD_14_18,
-            "group",
-            children=(
-                c.field("16.1", "intentions", "профессиональные намерения, интересы, склонности (указать)", _child),
-                c.field(
-                    "16.2", "specialities",
-                    "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
-                    "образования, профессиональной подготовки (указать)",
-                    _child,
-                ),  # fmt: skip
-                c.field(
-                    "16.3", "conditions",
-                    "нуждаемость в создании специальных условий для получения профессионального образования, "
-                    "профессиональной подготовки (указать в случае нуждаемости)",
-                    _child,
-                ),  # fmt: skip
+            c.field("16.1", "intentions", "профессиональные намерения, интересы, склонности (указать)", _child),
+            c.field(
+                "16.2", "specialities",
+                "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
+                "образования, профессиональной подготовки (указать)",
+                _child,
+            ),
+            c.field(
+                "16.3", "conditions",
+                "нуждаемость в создании специальных условий для получения профессионального образования, "
+                "профессиональной подготовки (указать в случае нуждаемости)",
+                _child,
             ),
         ),
-        ItemDef(
+        c.inline(
             "17",
             "preliminaryLimits",
             "Предварительная оценка ограничений категорий жизнедеятельности пациента на дату консультации "
             "с указанием функционального класса (далее – ФК) (указать):",
-            "group",
-            inline=True,
-            sep="; ",
-            children=(
-                ItemDef(
-                    "",
-                    "learningFc",
-                    "способность к обучению (профессиональному) ФК",
-                    "int",
-                    get=_m("fc_learning"),
-                    xsd_type="c:FunctionalClass",
-                ),
-                ItemDef(
-                    "",
-                    "workFc",
-                    "способность к трудовой деятельности ФК",
-                    "int",
-                    get=_m("fc_work"),
-                    xsd_type="c:FunctionalClass",
-                ),
+            ItemDef(
+                "",
+                "learningFc",
+                "способность к обучению (профессиональному) ФК",
+                "int",
+                get=_m("fc_learning"),
+                xsd_type="c:FunctionalClass",
             ),
+            ItemDef(
+                "",
+                "workFc",
+                "способность к трудовой деятельности ФК",
+                "int",
+                get=_m("fc_work"),
+                xsd_type="c:FunctionalClass",
+            ),
+            sep="; ",
         ),
         ItemDef(
             "18",
@@ -557,20 +501,17 @@ MPR_CONCLUSION = FormSpec(
             "int",
             get=_m("preliminary_loss_percent"),
         ),
-        ItemDef(
+        c.group(
             "19",
             "trainingFitnessChild",
             "Заключение о годности к обучению (профессиональному), профессиональной подготовке детей "
             "с особенностями психофизического развития в возрасте от 14 до 18 лет с указанием",
-            "group",
-            children=(
-                c.field(
-                    "19.1", "specialities",
-                    "рекомендуемых к обучению специальностей, освоению квалификаций",
-                    _fitness,
-                ),  # fmt: skip
-                c.field("19.2", "regime", "режима и условий обучения", _fitness),
+            c.field(
+                "19.1", "specialities",
+                "рекомендуемых к обучению специальностей, освоению квалификаций",
+                _fitness,
             ),
+            c.field("19.2", "regime", "режима и условий обучения", _fitness),
         ),
     ),
     signers=(

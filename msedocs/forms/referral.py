@@ -104,22 +104,15 @@ def identity_document(
     def blank(key: str, label: str, attr: str, **kw: Any) -> ItemDef:
         return c.part_blank(key, label, get, IdentityDocument, attr, **kw)
 
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        inline=True,
-        footnote=footnote,
-        label_end=label_end,
-        children=(
-            blank("kind", "", "kind", doc="(наименование документа)"),
-            blank("series", "серия", "series"),
-            blank("number", "№", "number"),
-            blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
-            ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
-        ),
-    )
+    return c.inline(
+               no, key, label,
+               blank("kind", "", "kind", doc="(наименование документа)"),
+               blank("series", "серия", "series"),
+               blank("number", "№", "number"),
+               blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
+               ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
+               footnote=footnote, label_end=label_end,
+           )
 
 
 def _patient(attr: str) -> Callable[[Case], Any]:

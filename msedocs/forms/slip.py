@@ -48,18 +48,12 @@ SLIP = FormSpec(
     ),
     items=(
         *c.patient_items(1),
-        ItemDef(
-            "6",
-            "act",
-            "Акт освидетельствования пациента МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
-                ItemDef(
-                    "", "number", "№", get=lambda k: k.examination.act_number if k.examination else None,
-                    max_length=text_limit(Examination, "act_number"),
-                ),  # fmt: skip
+        c.inline(
+            "6", "act", "Акт освидетельствования пациента МРЭК",
+            ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
+            ItemDef(
+                "", "number", "№", get=lambda k: k.examination.act_number if k.examination else None,
+                max_length=text_limit(Examination, "act_number"),
             ),
         ),
         ItemDef(
