@@ -130,20 +130,12 @@ def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
 
 
 def _section(key: str, label: str, attr: str) -> ItemDef:
-    return ItemDef("", key, label, "choice", get=_ex(attr), enum=SectionFulfilment, suffix=c.UNDERLINE, end=";")
+    return c.choice("", key, label, _ex(attr), SectionFulfilment, suffix=c.UNDERLINE, end=";")
 
 
 def _consultation(key: str, label: str, attr: str) -> ItemDef:
-    return ItemDef(
-        "",
-        key,
-        label,
-        "choice",
-        get=_ex(attr, "result"),
-        enum=ConsultationResult,
-        other=_ex(attr, "details"),
-        suffix="(результаты указать)",
-    )
+    result, details = _ex(attr, "result"), _ex(attr, "details")
+    return c.choice("", key, label, result, ConsultationResult, other=details, suffix="(результаты указать)")
 
 
 _ICD, _DIAGNOSIS = _diagnosis_items()
@@ -175,60 +167,26 @@ ACT = FormSpec(
             ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
             ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
         ),
-        ItemDef(
-            "4",
-            "place",
-            "Место освидетельствования пациента",
-            "choice",
-            get=_ex("place"),
-            enum=ExaminationPlace,
-            other=_ex("place_other"),
-            suffix=c.UNDERLINE_OTHER,
+        c.choice_or_other(
+            "4", "place", "Место освидетельствования пациента",
+            _ex("place"), ExaminationPlace, _ex("place_other"),
         ),
         c.inline(
             "5", "examinationType", "Освидетельствование:",
-            ItemDef(
-                "",
-                "kind",
-                "",
-                "choice",
-                get=_ex("kind"),
-                enum=ExaminationKind,
-                doc="(первичное, повторное)",
-            ),
-            ItemDef(
-                "",
-                "presence",
-                "",
-                "choice",
-                get=_ex("presence"),
-                enum=ExaminationPresence,
-                suffix=c.UNDERLINE,
-                doc="(очное, заочное)",
+            c.choice("", "kind", "", _ex("kind"), ExaminationKind, doc="(первичное, повторное)"),
+            c.choice(
+                "", "presence", "",
+                _ex("presence"), ExaminationPresence, suffix=c.UNDERLINE, doc="(очное, заочное)",
             ),
             sep="; ", end=".",
         ),
-        ItemDef(
-            "6",
-            "purposes",
-            "Цель направления на МСЭ",
-            "choice",
-            get=_act_purposes,
-            enum=ActPurpose,
-            multi=True,
-            other=_purpose_other,
-            suffix=c.UNDERLINE_OTHER,
+        c.choice_or_other(
+            "6", "purposes", "Цель направления на МСЭ",
+            _act_purposes, ActPurpose, _purpose_other, multi=True,
         ),
-        ItemDef(
-            "7",
-            "centralPurposes",
-            "Цель освидетельствования центральной МРЭК",
-            "choice",
-            get=_ex("central_purposes"),
-            enum=CentralPurpose,
-            multi=True,
-            other=_ex("central_purpose_other"),
-            suffix=c.UNDERLINE_OTHER,
+        c.choice_or_other(
+            "7", "centralPurposes", "Цель освидетельствования центральной МРЭК",
+            _ex("central_purposes"), CentralPurpose, _ex("central_purpose_other"), multi=True,
         ),
         ItemDef(
             "8",
@@ -302,28 +260,16 @@ ACT = FormSpec(
                 _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
                 footnote=2,
             ),
-            ItemDef(
-                "25.2",
-                "prp",
+            c.choice(
+                "25.2", "prp",
                 "программы реабилитации потерпевшего в результате несчастного случая на производстве "
                 "или профессионального заболевания",
-                "choice",
-                get=_ex("prp_fulfilment"),
-                enum=ProgrammeFulfilment,
-                labels={"partial": "частично"},
-                suffix=c.UNDERLINE,
-                end=".",
+                _ex("prp_fulfilment"), ProgrammeFulfilment, labels={"partial": "частично"}, suffix=c.UNDERLINE, end=".",
             ),
         ),
-        ItemDef(
-            "26",
-            "additionalExam",
-            "Результаты выполнения программы дополнительного обследования пациента МРЭК",
-            "choice",
-            get=_ex("additional_exam"),
-            enum=AdditionalExamResult,
-            suffix="(подчеркнуть)",
-            end=".",
+        c.choice(
+            "26", "additionalExam", "Результаты выполнения программы дополнительного обследования пациента МРЭК",
+            _ex("additional_exam"), AdditionalExamResult, suffix="(подчеркнуть)", end=".",
         ),
         c.group(
             "27", "consultations", "Результаты выполнения консультации",
@@ -359,14 +305,9 @@ ACT = FormSpec(
             other=_ex("outcome_other"),
             suffix="(нужное подчеркнуть другое указать)",
         ),
-        ItemDef(
-            "29",
-            "prognosis",
-            "Клинико-трудовой прогноз",
-            "choice",
-            get=_ex("prognosis"),
-            enum=Prognosis,
-            suffix="(подчеркнуть, если является критерием установления инвалидности)",
+        c.choice(
+            "29", "prognosis", "Клинико-трудовой прогноз",
+            _ex("prognosis"), Prognosis, suffix="(подчеркнуть, если является критерием установления инвалидности)",
             end=".",
         ),
         c.inline(
@@ -495,15 +436,9 @@ ACT = FormSpec(
                 "в связи с наличием анатомического дефекта (указать)",
                 get=_dec("justification", "anatomical_defect"),
             ),
-            ItemDef(
-                "43.3",
-                "prognosis",
-                "в связи с клинико-трудовым прогнозом",
-                "choice",
-                get=_dec("justification", "prognosis"),
-                enum=Prognosis,
-                other=_dec("justification", "prognosis_other"),
-                suffix=c.UNDERLINE_OTHER,
+            c.choice_or_other(
+                "43.3", "prognosis", "в связи с клинико-трудовым прогнозом",
+                _dec("justification", "prognosis"), Prognosis, _dec("justification", "prognosis_other"),
             ),
         ),
         c.sheet("44", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),

@@ -32,7 +32,7 @@ from ..model.enums import (
     Sex,
     Supplement,
 )
-from .spec import Column, ItemDef, address_limit, list_limit, name_limit, text_limit
+from .spec import Column, ItemDef, Options, address_limit, list_limit, name_limit, text_limit
 
 UNDERLINE = "(нужное подчеркнуть)"
 UNDERLINE_OTHER = "(нужное подчеркнуть, другое указать)"
@@ -73,6 +73,18 @@ def path(*attrs: str) -> Callable[[Case], Any]:
     return getter
 
 
+def choice(no: str, key: str, label: str, get: Callable[[Case], Any], enum: Options, **kw: Any) -> ItemDef:
+    """A "нужное подчеркнуть" item: ``enum``'s options printed, the chosen ones (``get``) underlined."""
+    return ItemDef(no, key, label, "choice", get=get, enum=enum, **kw)
+
+
+def choice_or_other(
+    no: str, key: str, label: str, get: Callable[[Case], Any], enum: Options, other: Callable[[Case], Any], **kw: Any
+) -> ItemDef:
+    """A choice «(нужное подчеркнуть, другое указать)»: an option underlined, or ``other`` written out."""
+    return choice(no, key, label, get, enum, other=other, suffix=UNDERLINE_OTHER, **kw)
+
+
 def group(no: str, key: str, label: str, *children: ItemDef, **kw: Any) -> ItemDef:
     """Items under one numbered heading (``children``: items 9.1 and 9.2 under item 9)."""
     return ItemDef(no, key, label, "group", children=children, **kw)
@@ -85,26 +97,19 @@ def inline(no: str, key: str, label: str, *children: ItemDef, **kw: Any) -> Item
 
 def supplements(no: str) -> ItemDef:
     """Дополнение к экспертному решению (act item 34, conclusion item 12)."""
-    return ItemDef(
-        no,
-        "supplements",
-        "Дополнение к экспертному решению",
-        "choice",
-        get=path("decision", "supplements"),
-        enum=Supplement,
-        multi=True,
-        suffix=UNDERLINE,
-        end=".",
+    return choice(
+        no, "supplements", "Дополнение к экспертному решению",
+        path("decision", "supplements"), Supplement, multi=True, suffix=UNDERLINE, end=".",
     )
 
 
 def missed_period(no: str) -> ItemDef:
     """Установление инвалидности за пропущенный период с ... по ... (act item 38, conclusion item 13)."""
     return inline(
-               no, "missedPeriod", "Установление инвалидности за пропущенный период",
-               ItemDef("", "from", "с", "date", get=path("decision", "missed_period", "start")),
-               ItemDef("", "until", "по", "date", get=path("decision", "missed_period", "end")),
-           )
+        no, "missedPeriod", "Установление инвалидности за пропущенный период",
+        ItemDef("", "from", "с", "date", get=path("decision", "missed_period", "start")),
+        ItemDef("", "until", "по", "date", get=path("decision", "missed_period", "end")),
+    )
 
 
 def _decision(*attrs: str) -> Callable[[Case], Any]:
@@ -114,21 +119,21 @@ def _decision(*attrs: str) -> Callable[[Case], Any]:
 def labour_requirements(no: str) -> ItemDef:
     """Требования к характеру и условиям труда инвалида (act item 40, conclusion item 15, slip item 11)."""
     return group(
-               no, "labourRequirements", "Требования к характеру и условиям труда инвалида",
-               ItemDef(
-                f"{no}.1",
-                "contraindicated",
-                "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                "процесса, виды работ (указать)",
-                get=_decision("labour", "contraindicated"),
-  ),
-               ItemDef(
-                f"{no}.2",
-                "indicated",
-                "показанные условия труда и режим рабочего времени (указать)",
-                get=_decision("labour", "indicated"),
-  ),
-           )
+        no, "labourRequirements", "Требования к характеру и условиям труда инвалида",
+        ItemDef(
+            f"{no}.1",
+            "contraindicated",
+            "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
+            "процесса, виды работ (указать)",
+            get=_decision("labour", "contraindicated"),
+        ),
+        ItemDef(
+            f"{no}.2",
+            "indicated",
+            "показанные условия труда и режим рабочего времени (указать)",
+            get=_decision("labour", "indicated"),
+        ),
+    )
 
 
 def onset_date(no: str) -> ItemDef:
@@ -167,10 +172,7 @@ def validity(
     children: tuple[ItemDef, ...] = (
         ItemDef("", "from", "с", "date", get=get("valid_from")),
         ItemDef("", "until", "по", "date", get=get("valid_until"), end=","),
-        ItemDef(
-            "", "noTerm", "", "choice", get=no_term(get("no_term")), enum=NoTerm, suffix=suffix,
-            end=";" if other else "",
-        ),
+        choice("", "noTerm", "", no_term(get("no_term")), NoTerm, suffix=suffix, end=";" if other else ""),
     )  # fmt: skip
     if other is not None:
         children += (ItemDef("", "other", "другое (указать)", get=other),)
@@ -182,16 +184,16 @@ def review(no: str, end: str = "") -> ItemDef:
     conclusion item 21): an earlier conclusion the central MREK reviewed."""
     get = partial(_decision, "review")
     return inline(
-               no, "review", "Заключение",
-               ItemDef(
-                "", "commission", "(указать наименование МРЭК)", get=get("commission"),
-                max_length=text_limit(Review, "commission"),
-  ),
-               ItemDef("", "date", "от", "date", get=get("date")),
-               ItemDef("", "number", "№", get=get("number"), end=":", max_length=text_limit(Review, "number")),
-               ItemDef("", "result", "", "choice", get=get("result"), enum=ConclusionReview, suffix=UNDERLINE),
-               end=end,
-           )  # fmt: skip
+        no, "review", "Заключение",
+        ItemDef(
+            "", "commission", "(указать наименование МРЭК)", get=get("commission"),
+            max_length=text_limit(Review, "commission"),
+        ),
+        ItemDef("", "date", "от", "date", get=get("date")),
+        ItemDef("", "number", "№", get=get("number"), end=":", max_length=text_limit(Review, "number")),
+        choice("", "result", "", get("result"), ConclusionReview, suffix=UNDERLINE),
+        end=end,
+    )  # fmt: skip
 
 
 def commission_name(caption: str = "наименование медико-реабилитационной экспертной комиссии") -> ItemDef:
@@ -208,11 +210,11 @@ def dated_number(
     """«от ___ № ___»: a document's date and number on one line under its title, both required
     (the act, the conclusion, the MPR conclusion); ``number_limit`` the number's model limit."""
     return inline(
-               "", key, "",
-               ItemDef("", "date", "от", "date", get=date, required=True),
-               ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
-               required=True, doc=doc,
-           )  # fmt: skip
+        "", key, "",
+        ItemDef("", "date", "от", "date", get=date, required=True),
+        ItemDef("", "number", "№", get=number, required=True, max_length=number_limit),
+        required=True, doc=doc,
+    )  # fmt: skip
 
 
 def patient_name(
@@ -236,9 +238,7 @@ def birth_date(no: str) -> ItemDef:
 
 
 def sex(no: str) -> ItemDef:
-    return ItemDef(
-        no, "sex", "Пол", "choice", get=lambda c: c.patient.sex, enum=Sex, suffix=UNDERLINE, end=".", required=True
-    )
+    return choice(no, "sex", "Пол", lambda c: c.patient.sex, Sex, suffix=UNDERLINE, end=".", required=True)
 
 
 def registration_address(no: str, whose: str = "пациента") -> ItemDef:
@@ -378,10 +378,10 @@ def part_blank(key: str, label: str, get: Callable[[Case], Any], model: type[Any
 def sheet(no: str, key: str, label: str, get: Callable[[Case], Sheet | None]) -> ItemDef:
     """«серия ___ № ___»: a certificate or a sick-leave sheet."""
     return inline(
-               no, key, label,
-               part_blank("series", "серия", get, Sheet, "series"),
-               part_blank("number", "№", get, Sheet, "number"),
-           )
+        no, key, label,
+        part_blank("series", "серия", get, Sheet, "series"),
+        part_blank("number", "№", get, Sheet, "number"),
+    )
 
 
 def organisation(
@@ -399,15 +399,9 @@ def organisation(
 def programmes_formed(no: str, **printed: Any) -> ItemDef:
     """«Сформирована» the programmes the decision forms (act item 39, conclusion item 14);
     ``printed``: how the form prints its options (separators, suffix, other)."""
-    return ItemDef(
-        no,
-        "programmesFormed",
-        "Сформирована",
-        "choice",
-        get=_decision("programmes_formed"),
-        enum=ProgrammeFormed,
-        multi=True,
-        **printed,
+    return choice(
+        no, "programmesFormed", "Сформирована",
+        _decision("programmes_formed"), ProgrammeFormed, multi=True, **printed,
     )
 
 

@@ -120,16 +120,9 @@ CONCLUSION = FormSpec(
     ),
     items=(
         *c.patient_items(1),
-        ItemDef(
-            "6",
-            "examination",
-            "Освидетельствование",
-            "choice",
-            get=_examination_mode,
-            enum=EXAMINATION_MODE,
-            multi=True,
-            suffix=c.UNDERLINE,
-            end=".",
+        c.choice(
+            "6", "examination", "Освидетельствование",
+            _examination_mode, EXAMINATION_MODE, multi=True, suffix=c.UNDERLINE, end=".",
         ),
         c.inline(
             "7", "period", "Период медико-социальной экспертизы",

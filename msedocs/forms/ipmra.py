@@ -148,13 +148,9 @@ def _cell(row: dict[str, Any], attr: str) -> Any:
 def _goal(key: str, wording: str, last: bool) -> ItemDef:
     """One goal of item 8: the goal's wording over its extent «(полностью, частично)»; the goal
     is underlined with the extent chosen, as one underlines on paper."""
-    return ItemDef(
-        "",
-        key,
-        "",
-        "choice",
-        get=lambda k: getattr(k.ipmra.goals, key) if k.ipmra else None,
-        enum=GoalExtent,
+    return c.choice(
+        "", key, "",
+        lambda k: getattr(k.ipmra.goals, key) if k.ipmra else None, GoalExtent,
         groups=(OptionGroup(wording, tuple(GoalExtent), brackets=True),),
         suffix=c.UNDERLINE + "." if last else "",
     )
@@ -231,14 +227,9 @@ IPMRA = FormSpec(
                 Column("effectiveness", EFFECT_HEAD, get=lambda r: _cell(r, "effectiveness")),
             ),
         ),
-        ItemDef(
-            "7",
-            "rehabPotential",
-            "Реабилитационный потенциал",
-            "choice",
-            get=_get("potential"),
-            enum=RehabPotential,
-            suffix=c.UNDERLINE + ".",
+        c.choice(
+            "7", "rehabPotential", "Реабилитационный потенциал",
+            _get("potential"), RehabPotential, suffix=c.UNDERLINE + ".",
         ),
         ItemDef(
             "8",
@@ -268,48 +259,27 @@ IPMRA = FormSpec(
                 Column("done", "Дата выполнения", "date", get=lambda r: r["done"]),
             ),
         ),
-        ItemDef(
-            "10",
-            "fulfilment",
+        c.choice(
+            "10", "fulfilment",
             "Полнота выполнения индивидуальной программы медицинской реабилитации, абилитации пациента",
-            "choice",
-            get=_get("fulfilment"),
-            enum=ProgrammeFulfilment,
-            labels={"full": "выполнена в полном объеме"},
+            _get("fulfilment"), ProgrammeFulfilment, labels={"full": "выполнена в полном объеме"},
             suffix=c.UNDERLINE + ".",
         ),
-        ItemDef(
-            "11",
-            "nonFulfilmentReasons",
+        c.choice_or_other(
+            "11", "nonFulfilmentReasons",
             "Причины невыполнения индивидуальной программы медицинской реабилитации, абилитации пациента",
-            "choice",
-            get=_get("non_fulfilment_reason"),
-            enum=NonFulfilmentReason,
-            other=_get("non_fulfilment_other"),
-            suffix=c.UNDERLINE_OTHER,
+            _get("non_fulfilment_reason"), NonFulfilmentReason, _get("non_fulfilment_other"),
         ),
         c.inline(
             "12", "finalRecommendations", "Заключительные рекомендации –",
-            ItemDef(
-                "",
-                "continuation",
-                "",
-                "choice",
-                get=_get("continuation"),
-                enum=ContinuationNeed,
+            c.choice(
+                "", "continuation", "",
+                _get("continuation"), ContinuationNeed,
                 suffix="в продолжении медицинской реабилитации, медицинской абилитации",
             ),
-            ItemDef(
-                "",
-                "settings",
-                "",
-                "choice",
-                get=_get("settings"),
-                enum=RehabSetting,
-                multi=True,
-                groups=(SETTING_CONDITIONS,),
-                other=_get("recommendations_other"),
-                suffix=c.UNDERLINE_OTHER,
+            c.choice_or_other(
+                "", "settings", "",
+                _get("settings"), RehabSetting, _get("recommendations_other"), multi=True, groups=(SETTING_CONDITIONS,),
             ),
         ),
         ItemDef("", "fillDate", "Дата заполнения", "date", get=_get("fill_date"), required=True),

@@ -87,7 +87,7 @@ def _purpose(no: str, key: str, member: MprPurpose) -> ItemDef:
         purposes = case.mpr.purposes if case.mpr else []
         return member if member.value in {p.value for p in purposes} else None
 
-    return ItemDef(no, key, "", "choice", get=getter, enum=(member,), end=";")
+    return c.choice(no, key, "", getter, (member,), end=";")
 
 
 def _age(case: Case) -> int | None:
@@ -124,38 +124,32 @@ def _staff(get: Callable[[MprConclusion], OfficeStaff]) -> Callable[[Case], list
 def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> ItemDef:
     """Items 15.2 and 15.4: the basis of the assessment, then three sub-items."""
     return c.group(
-               no, key, label,
-               ItemDef(
-"",
-                "basis",
-                "выполняется на основании",
-                "choice",
-                get=_m("adult", attr, "sources"),
-                enum=WorkConditionsSource,
-                multi=True,
-                colon=False,
-                suffix=c.UNDERLINE + ":",
-  ),
-               ItemDef(
-                f"{no}.1",
-                "overallClass",
-                f"общая оценка класса условий труда{where} (указать)",
-                get=_m("adult", attr, "overall_class"),
-  ),
-               ItemDef(
-                f"{no}.2",
-                "factorsClass",
-                "оценка класса условий труда по факторам производственной среды, тяжести "
-                f"и напряженности трудового процесса{where} (указать)",
-                get=_m("adult", attr, "factors_class"),
-  ),
-               ItemDef(
-                f"{no}.3",
-                "functionsParticipation",
-                FUNCTIONS_PARTICIPATION,
-                get=_m("adult", attr, "functions_participation"),
-  ),
-           )
+        no, key, label,
+        c.choice(
+            "", "basis", "выполняется на основании",
+            _m("adult", attr, "sources"), WorkConditionsSource, multi=True, colon=False,
+            suffix=c.UNDERLINE + ":",
+        ),
+        ItemDef(
+            f"{no}.1",
+            "overallClass",
+            f"общая оценка класса условий труда{where} (указать)",
+            get=_m("adult", attr, "overall_class"),
+        ),
+        ItemDef(
+            f"{no}.2",
+            "factorsClass",
+            "оценка класса условий труда по факторам производственной среды, тяжести "
+            f"и напряженности трудового процесса{where} (указать)",
+            get=_m("adult", attr, "factors_class"),
+        ),
+        ItemDef(
+            f"{no}.3",
+            "functionsParticipation",
+            FUNCTIONS_PARTICIPATION,
+            get=_m("adult", attr, "functions_participation"),
+        ),
+    )
 
 
 MPR_CONCLUSION = FormSpec(
@@ -228,45 +222,25 @@ MPR_CONCLUSION = FormSpec(
                 _purpose("8.2", "workAbility", MprPurpose.WORK),
                 _purpose("8.3", "lossPercent", MprPurpose.LOSS_PERCENT),
                 _purpose("8.4", "ipraCorrection", MprPurpose.IPRA_CORRECTION),
-                ItemDef(
-                    "8.5",
-                    "trainingFitness",
-                    "оценка годности к профессиональному обучению на уровне",
-                    "choice",
-                    get=_m("training_levels"),
-                    enum=TrainingLevel,
-                    multi=True,
-                    other=_m("training_specialities"),
-                    suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций",
-                    end=";",
+                c.choice(
+                    "8.5", "trainingFitness", "оценка годности к профессиональному обучению на уровне",
+                    _m("training_levels"), TrainingLevel, multi=True, other=_m("training_specialities"),
+                    suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций", end=";",
                 ),
-                ItemDef(
-                    "8.6",
-                    "specialConditions",
-                    "оценка нуждаемости в создании специальных условий",
-                    "choice",
-                    get=_m("special_conditions"),
-                    enum=SpecialConditionsArea,
-                    multi=True,
-                    other=_m("special_conditions_details"),
+                c.choice(
+                    "8.6", "specialConditions", "оценка нуждаемости в создании специальных условий",
+                    _m("special_conditions"), SpecialConditionsArea, multi=True, other=_m("special_conditions_details"),
                 ),
                 # «(нужное подчеркнуть, другое указать)» of item 8: the other purpose on the blank
                 # lines after 8.6, under no caption of our own
                 ItemDef("", "other", "", get=_m("purpose_other"), doc="(пункт 8: другое указать)"),
             ),
         ),
-        ItemDef(
-            "9",
-            "disability",
-            "",
-            "choice",
-            get=_m("disability"),
-            enum=MprDisability,
-            labels=DISABILITY_LABELS,
-            groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)),
-            sep="; ",
-            suffix=c.UNDERLINE,
-            end=".",
+        c.choice(
+            "9", "disability", "",
+            _m("disability"), MprDisability, labels=DISABILITY_LABELS,
+            groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)), sep="; ",
+            suffix=c.UNDERLINE, end=".",
         ),
         ItemDef(
             "10",
@@ -277,34 +251,19 @@ MPR_CONCLUSION = FormSpec(
         ),
         c.group(
             "11", "education", "Сведения об образовании",
-            ItemDef(
-                "11.1",
-                "level",
-                "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
-                "choice",
-                get=_m("education_levels"),
-                enum=EducationLevel,
-                multi=True,
-                other=_m("education_level_other"),
-                groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
-                sep="; ",
-                end=";",
+            c.choice(
+                "11.1", "level", "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
+                _m("education_levels"), EducationLevel, multi=True, other=_m("education_level_other"),
+                groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),), sep="; ", end=";",
             ),
-            ItemDef(
-                "11.2",
-                "programme",
-                "вид освоенной (осваиваемой) образовательной программы",
-                "choice",
-                get=_m("education_programmes"),
-                enum=EducationProgramme,
-                multi=True,
-                suffix=c.UNDERLINE,
+            c.choice(
+                "11.2", "programme", "вид освоенной (осваиваемой) образовательной программы",
+                _m("education_programmes"), EducationProgramme, multi=True, suffix=c.UNDERLINE,
                 groups=(
                     OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
                     OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
                 ),
-                sep="; ",
-                end=";",
+                sep="; ", end=";",
             ),
             ItemDef(
                 "11.3",
@@ -353,18 +312,10 @@ MPR_CONCLUSION = FormSpec(
             ),
             c.field("13.2", "totalService", "общий трудовой стаж (указать)", _m, MprConclusion),
         ),
-        ItemDef(
-            "14",
-            "pension",
-            "Отношение к пенсионированию",
-            "choice",
-            get=_m("pension"),
-            enum=PensionStatus,
-            multi=True,
-            other=_m("pension_other"),
-            suffix=c.UNDERLINE_OTHER,
-            groups=(OptionGroup("пенсионер", PENSIONER),),
-            sep="; ",
+        c.choice_or_other(
+            "14", "pension", "Отношение к пенсионированию",
+            _m("pension"), PensionStatus, _m("pension_other"), multi=True,
+            groups=(OptionGroup("пенсионер", PENSIONER),), sep="; ",
         ),
         c.group(
             "15", "adultResults", "Результаты профессиональной консультации пациента",
@@ -426,17 +377,9 @@ MPR_CONCLUSION = FormSpec(
                 "employment",
                 "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
                 "профессиональных намерений и профессиональных возможностей",
-                ItemDef(
-                    "",
-                    "where",
-                    "",
-                    "choice",
-                    get=_m("adult", "employment"),
-                    enum=EmploymentWay,
-                    multi=True,
-                    other=_m("adult", "employment_other"),
-                    suffix=c.UNDERLINE_OTHER,
-                    sep=" или ",
+                c.choice_or_other(
+                    "", "where", "",
+                    _m("adult", "employment"), EmploymentWay, _m("adult", "employment_other"), multi=True, sep=" или ",
                     doc="(пункт 15.8)",
                 ),
                 c.field("", "workingTime", "режим рабочего времени (указать)", _adult),

@@ -105,14 +105,14 @@ def identity_document(
         return c.part_blank(key, label, get, IdentityDocument, attr, **kw)
 
     return c.inline(
-               no, key, label,
-               blank("kind", "", "kind", doc="(наименование документа)"),
-               blank("series", "серия", "series"),
-               blank("number", "№", "number"),
-               blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
-               ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
-               footnote=footnote, label_end=label_end,
-           )
+        no, key, label,
+        blank("kind", "", "kind", doc="(наименование документа)"),
+        blank("series", "серия", "series"),
+        blank("number", "№", "number"),
+        blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
+        ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
+        footnote=footnote, label_end=label_end,
+    )
 
 
 def _patient(attr: str) -> Callable[[Case], Any]:
@@ -157,22 +157,14 @@ REFERRAL = FormSpec(
             get=lambda k: k.referral.vkk_decision_date,
             required=True,
         ),
-        ItemDef(
-            "",
-            "place",
-            "Место освидетельствования",
-            "choice",
-            get=lambda k: k.referral.place,
-            enum=ExaminationPlace,
+        c.choice_or_other(
+            "", "place", "Место освидетельствования",
+            lambda k: k.referral.place, ExaminationPlace, lambda k: k.referral.place_other,
             labels={
                 "mrek": "по месту расположения медико-реабилитационной экспертной комиссии (далее – МРЭК)",
                 "visiting_home": "по месту регистрации (месту жительства или пребывания)",
             },
-            groups=(OptionGroup("на выездном заседании", _VISITING, brackets=True),),
-            sep="; ",
-            other=lambda k: k.referral.place_other,
-            suffix=c.UNDERLINE_OTHER,
-            required=True,
+            groups=(OptionGroup("на выездном заседании", _VISITING, brackets=True),), sep="; ", required=True,
         ),
     ),
     items=(
@@ -267,17 +259,9 @@ REFERRAL = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "15",
-            "referralKind",
-            "Направляется",
-            "choice",
-            get=lambda k: k.referral.kinds,
-            enum=ReferralKind,
-            multi=True,
-            suffix=c.UNDERLINE,
-            end=".",
-            required=True,
+        c.choice(
+            "15", "referralKind", "Направляется",
+            lambda k: k.referral.kinds, ReferralKind, multi=True, suffix=c.UNDERLINE, end=".", required=True,
         ),
         c.field("16", "education", "Образование", _patient, Patient),
         c.field("17", "workplace", "Место работы (учебы), адрес места нахождения организации", _patient),
@@ -292,17 +276,10 @@ REFERRAL = FormSpec(
             "Должность служащего (профессия рабочего), для получения которой проводится обучение",
             _patient, Patient,
         ),  # fmt: skip
-        ItemDef(
-            "20",
-            "informationSources",
-            "Пункты 15–18 настоящего Направления заполнены",
-            "choice",
-            get=lambda k: k.referral.information_sources,
-            enum=InformationSource,
-            multi=True,
-            colon=False,
-            other=lambda k: k.referral.information_documents,
-            suffix="(указать)",
+        c.choice(
+            "20", "informationSources", "Пункты 15–18 настоящего Направления заполнены",
+            lambda k: k.referral.information_sources, InformationSource, multi=True, colon=False,
+            other=lambda k: k.referral.information_documents, suffix="(указать)",
         ),
         c.anamnesis("21", _referral, required=True),
         ItemDef(
@@ -406,27 +383,13 @@ REFERRAL = FormSpec(
             label="Предварительная оценка ограничений категорий жизнедеятельности пациента на момент "
             "направления на МСЭ с указанием функционального класса (далее – ФК)",
         ),
-        ItemDef(
-            "30",
-            "prognosis",
-            "Предварительная оценка клинико-трудового прогноза",
-            "choice",
-            get=lambda k: k.referral.prognosis,
-            enum=Prognosis,
-            suffix=c.UNDERLINE,
-            end=".",
+        c.choice(
+            "30", "prognosis", "Предварительная оценка клинико-трудового прогноза",
+            lambda k: k.referral.prognosis, Prognosis, suffix=c.UNDERLINE, end=".",
         ),
-        ItemDef(
-            "31",
-            "purposes",
-            "Цель направления на МСЭ",
-            "choice",
-            get=_purposes,
-            enum=PRINTED_PURPOSES,
-            multi=True,
-            other=_purpose_other,
-            suffix=c.UNDERLINE_OTHER,
-            required=True,
+        c.choice_or_other(
+            "31", "purposes", "Цель направления на МСЭ",
+            _purposes, PRINTED_PURPOSES, _purpose_other, multi=True, required=True,
         ),
     ),
     signers=(
