@@ -129,6 +129,12 @@ def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
     )
 
 
+def _term(no: str, read: c.Reader, model: type[Decision | WorkCapacityLoss]) -> ItemDef:
+    """Items 31.3 and 33.4: the term of the decision (of its work-capacity loss) in words."""
+    label = "на срок или без указания срока переосвидетельствования (указать)"
+    return ItemDef(no, "term", label, get=read("term_text"), max_length=text_limit(model, "term_text"))
+
+
 def _section(key: str, label: str, attr: str) -> ItemDef:
     return c.choice("", key, label, _ex(attr), SectionFulfilment, suffix=c.UNDERLINE, end=";")
 
@@ -326,13 +332,7 @@ ACT = FormSpec(
                 label_end=":",
             ),
             ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
-            ItemDef(
-                "31.3",
-                "term",
-                "на срок или без указания срока переосвидетельствования (указать)",
-                get=_dec("term_text"),
-                max_length=text_limit(Decision, "term_text"),
-            ),
+            _term("31.3", _dec, Decision),
         ),
         c.group(
             "32", "disabilityCause", "Причина инвалидности (указать)",
@@ -375,13 +375,7 @@ ACT = FormSpec(
                 "int",
                 get=_wcl("total_percent"),
             ),
-            ItemDef(
-                "33.4",
-                "term",
-                "на срок или без указания срока переосвидетельствования (указать)",
-                get=_wcl("term_text"),
-                max_length=text_limit(WorkCapacityLoss, "term_text"),
-            ),
+            _term("33.4", _wcl, WorkCapacityLoss),
         ),
         c.supplements("34"),
         c.onset_date("35"),

@@ -273,23 +273,23 @@ def phones(get: Callable[[Case], Any], label: str = "Контактные ном
     return ItemDef("", "phones", label, get=get)
 
 
+def _assessment(no: str, key: str, label: str, get: Callable[[Case], Any], *columns: Column, **kw: Any) -> ItemDef:
+    """An assessment of the examination or the referral (``key`` the field of both), printed as a
+    list rather than a table, holding as many rows as either model does."""
+    field_name = snake_case(key)
+    rows = max(list_limit(Examination, field_name), list_limit(Referral, field_name))
+    return ItemDef(no, key, label, "records", get=get, max_rows=rows, table=False, columns=columns, **kw)
+
+
 def impairments(
     no: str, get: Callable[[Case], list[Impairment] | None], label: str = IMPAIRMENTS_WORDING
 ) -> ItemDef:
-    return ItemDef(
-        no,
-        "impairments",
-        label,
-        "records",
-        get=get,
-        max_rows=max(list_limit(Examination, "impairments"), list_limit(Referral, "impairments")),
-        table=False,
-        columns=(
-            Column("kind", "Вид нарушения", "enum", ImpairmentKind, lambda r: r.kind),
-            Column("degree", "Степень выраженности", "enum", ImpairmentDegree, lambda r: r.degree),
-            Column("note", "Уточнение", "text", get=lambda r: r.note),
-        ),
-    )
+    return _assessment(
+        no, "impairments", label, get,
+        Column("kind", "Вид нарушения", "enum", ImpairmentKind, lambda r: r.kind),
+        Column("degree", "Степень выраженности", "enum", ImpairmentDegree, lambda r: r.degree),
+        Column("note", "Уточнение", "text", get=lambda r: r.note),
+    )  # fmt: skip
 
 
 def activity_limits(
@@ -300,23 +300,12 @@ def activity_limits(
     no_fc: frozenset[str] = frozenset(),
 ) -> ItemDef:
     """The ФК item: every category printed, the limited ones underlined with their class."""
-    return ItemDef(
-        no,
-        "activityLimits",
-        label,
-        "records",
-        get=get,
-        max_rows=max(list_limit(Examination, "activity_limits"), list_limit(Referral, "activity_limits")),
-        table=False,
-        other=other,
-        enum=LifeActivity,
-        no_fc=no_fc,
-        suffix=UNDERLINE_OTHER,
-        columns=(
-            Column("category", "Категория жизнедеятельности", "enum", LifeActivity, lambda r: r.category),
-            Column("fc", "ФК", "int", get=lambda r: r.fc),
-        ),
-    )
+    return _assessment(
+        no, "activityLimits", label, get,
+        Column("category", "Категория жизнедеятельности", "enum", LifeActivity, lambda r: r.category),
+        Column("fc", "ФК", "int", get=lambda r: r.fc),
+        other=other, enum=LifeActivity, no_fc=no_fc, suffix=UNDERLINE_OTHER,
+    )  # fmt: skip
 
 
 def diagnosis_items(

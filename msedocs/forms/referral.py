@@ -23,17 +23,7 @@ from ..model.enums import (
 from ..model.mpr import MprDisability
 from . import common as c
 from .slip import SLIP
-from .spec import (
-    Column,
-    FormSpec,
-    ItemDef,
-    OptionGroup,
-    Signer,
-    Source,
-    address_limit,
-    list_limit,
-    name_limit,
-)
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, address_limit, list_limit, name_limit
 
 SEED = "004_5509ffa87cccaffb.txt"
 
@@ -127,6 +117,11 @@ def _rep(get: Callable[[Any], Any]) -> Callable[[Case], Any]:
     return lambda case: get(case.representative) if case.representative is not None else None
 
 
+def _representative(no: str, key: str, label: str, get: Callable[[Any], Any], max_length: int) -> ItemDef:
+    """An item of the legal representative's (footnote 1: filled in when the patient has one)."""
+    return ItemDef(no, key, label, get=_rep(get), footnote=1, max_length=max_length)
+
+
 def _actual(addresses: Addresses) -> Any:
     return addresses.actual or addresses.registration
 
@@ -187,30 +182,21 @@ REFERRAL = FormSpec(
             "Документ, удостоверяющий личность пациента, направляемого на медико-социальную экспертизу",
             lambda k: k.patient.identity_document,
         ),
-        ItemDef(
-            "10",
-            "representativeName",
+        _representative(
+            "10", "representativeName",
             "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента, "
             "направляемого на МСЭ",
-            get=_rep(lambda r: r.name),
-            footnote=1,
-            max_length=name_limit(),
+            lambda r: r.name, name_limit(),
         ),
-        ItemDef(
-            "11",
-            "representativeRegistrationAddress",
+        _representative(
+            "11", "representativeRegistrationAddress",
             "Адрес регистрации по месту жительства законного представителя пациента",
-            get=_rep(lambda r: r.addresses.registration),
-            footnote=1,
-            max_length=address_limit(),
+            lambda r: r.addresses.registration, address_limit(),
         ),
-        ItemDef(
-            "12",
-            "representativeActualAddress",
+        _representative(
+            "12", "representativeActualAddress",
             "Адрес фактического места жительства или пребывания законного представителя пациента",
-            get=_rep(lambda r: _actual(r.addresses)),
-            footnote=1,
-            max_length=address_limit(),
+            lambda r: _actual(r.addresses), address_limit(),
         ),
         ItemDef(
             "",
