@@ -27,6 +27,9 @@ from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, addres
 
 SEED = "004_5509ffa87cccaffb.txt"
 
+#: Table 22: the heading over its two date columns.
+DATES = "Дата (число, месяц, год)"
+
 
 #: Item 14: the patient's disability status when referred: the list of MPR item 9
 #: (:class:`MprDisability`), in lower case, a child's degree named ``degree_N`` in the XML.
@@ -278,20 +281,8 @@ REFERRAL = FormSpec(
             footnote=2,
             columns=(
                 Column("number", "№ п/п", "int", get=lambda r: r[0]),
-                Column(
-                    "start",
-                    "начала временной нетрудоспособности",
-                    "date",
-                    get=lambda r: r[1].start,
-                    group="Дата (число, месяц, год)",
-                ),
-                Column(
-                    "end",
-                    "окончания временной нетрудоспособности",
-                    "date",
-                    get=lambda r: r[1].end,
-                    group="Дата (число, месяц, год)",
-                ),
+                Column("start", "начала временной нетрудоспособности", "date", get=lambda r: r[1].start, group=DATES),
+                Column("end", "окончания временной нетрудоспособности", "date", get=lambda r: r[1].end, group=DATES),
                 Column("days", "Число дней временной нетрудоспособности", "int", get=lambda r: r[1].days),
                 Column("diagnosis", "Диагноз", get=lambda r: r[1].diagnosis),
             ),
