@@ -37,7 +37,7 @@ from .spec import (
     ItemDef,
     OptionGroup,
     Signer,
-    Source,
+    by_source,
     joined_limit,
     list_limit,
     name_limit,
@@ -150,7 +150,7 @@ ACT = FormSpec(
     id="by-act",
     title="Акт освидетельствования пациента медико-реабилитационной экспертной комиссии",
     xml_root="examinationAct",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"),
+    source=by_source("appendix 3 to the Instruction (act of examination)", "4164-4405"),
     header=(
         c.commission_name("наименование МРЭК"),
         c.dated_number(

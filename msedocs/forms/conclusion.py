@@ -13,9 +13,8 @@ from ..model.enums import (
     Labelled,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, text_limit
+from .spec import FormSpec, ItemDef, Signer, by_source, text_limit
 
-SEED = "004_5509ffa87cccaffb.txt"
 ADULT_AGE = 18
 
 INSURANCE_CASE_WORDING = (
@@ -102,7 +101,7 @@ CONCLUSION = FormSpec(
     id="by-conclusion",
     title="Заключение медико-реабилитационной экспертной комиссии",
     xml_root="conclusion",
-    source=Source(SEED, "appendix 11", "2153-2242"),
+    source=by_source("appendix 11", "2153-2242"),
     header=(
         c.commission_name(),
         c.dated_number(

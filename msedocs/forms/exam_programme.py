@@ -9,7 +9,7 @@ from typing import Any
 from ..model.case import Case
 from ..model.rehab import ExamProgramme
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source
+from .spec import FormSpec, ItemDef, Signer, by_source
 
 
 def _get(attr: str) -> Callable[[Case], Any]:
@@ -20,7 +20,7 @@ EXAM_PROGRAMME = FormSpec(
     id="by-exam-programme",
     title="Программа дополнительного обследования пациента медико-реабилитационной экспертной комиссии",
     xml_root="additionalExamProgramme",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
+    source=by_source("appendix 9 to the resolution", "1873-1923"),
     header=(
         c.commission_name(),
         c.field(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..model.case import Case
-from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, ProgrammeFulfilment, reworded
+from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, ProgrammeFulfilment, reworded
 from ..model.rehab import (
     BASIC_ACTIVITIES,
     ContinuationNeed,
@@ -19,7 +19,7 @@ from ..model.rehab import (
     RehabSetting,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, by_source
 
 #: Table 5: the 13 function groups as the IPMRA words them: :class:`ImpairmentKind`'s, two of
 #: them with the functions they cover in brackets.
@@ -37,17 +37,16 @@ IpmraFunction = reworded(
 )
 
 
-class BasicActivity(Labelled):
-    """Table 6: the five basic categories, in the IPMRA's order and wording (values of LifeActivity)."""
+#: Table 6: the five basic categories in the IPMRA's order, each worded as :class:`LifeActivity`
+#: words it, with a capital letter (a row heading of the table).
+BasicActivity = reworded(
+    "BasicActivity",
+    LifeActivity,
+    {a.value: a.label[0].upper() + a.label[1:] for a in BASIC_ACTIVITIES},
+    members=BASIC_ACTIVITIES,
+)
 
-    MOBILITY = "mobility", "Способность к самостоятельному передвижению"
-    SELF_CARE = "self_care", "Способность к самообслуживанию"
-    COMMUNICATION = "communication", "Способность к общению"
-    ORIENTATION = "orientation", "Способность к ориентации"
-    BEHAVIOUR = "behaviour", "Способность контролировать свое поведение"
 
-
-assert [m.value for m in BasicActivity] == [a.value for a in BASIC_ACTIVITIES]
 assert [m.value for m in IpmraFunction] == [k.value for k in ImpairmentKind]
 
 BEFORE = "до медицинской реабилитации, медицинской абилитации"
@@ -166,7 +165,7 @@ IPMRA = FormSpec(
     id="by-ipmra",
     title="Индивидуальная программа медицинской реабилитации, абилитации пациента",
     xml_root="ipmra",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the resolution", "1719-1872"),
+    source=by_source("appendix 8 to the resolution", "1719-1872"),
     items=(
         c.patient_name("1"),
         replace(

@@ -25,9 +25,8 @@ from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import Declared, Signer, Source, display_text, heading
+from .spec import Declared, Signer, Source, by_source, display_text, heading
 
-SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
     "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра."
 )
@@ -179,6 +178,21 @@ def _group(case: Case, _: Any) -> str | None:
     return d.group.label if d.group else (d.degree.label if d.degree else None)
 
 
+#: The patient's columns several registers print, each worded once: key -> heading, reader, type.
+PATIENT_COLUMNS: dict[str, tuple[str, Callable[[Case, Any], Any], Literal["text", "date"]]] = {
+    "patient": ("Фамилия, инициалы пациента", _surname_initials, "text"),
+    "idNumber": ("Идентификационный номер пациента", _id, "text"),
+    "birthDate": ("Дата рождения", _birth, "date"),
+    "address": ("Адрес места жительства или пребывания", _address, "text"),
+}
+
+
+def patient_column(key: str, width: float) -> JournalColumn:
+    """One of :data:`PATIENT_COLUMNS`, as wide as this register prints it."""
+    label, get, type_ = PATIENT_COLUMNS[key]
+    return JournalColumn(key, label, get, type_, width=width)
+
+
 # --- appendix 4: protocols of the commission's sessions ------------------------------------
 
 
@@ -270,13 +284,13 @@ PROTOCOLS = JournalSpec(
     id="by-journal-protocols",
     title="протоколов заседаний медико-реабилитационной экспертной комиссии",
     xml_root="protocolsJournal",
-    source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
+    source=by_source("appendix 4 to the Instruction", "4406-4527"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=14),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=21),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
+        patient_column("patient", width=14),
+        patient_column("idNumber", width=21),
+        patient_column("birthDate", width=15),
+        patient_column("address", width=16),
         JournalColumn(
             "referredBy",
             "Наименование организации, направившей пациента на медико-социальную экспертизу",
@@ -329,12 +343,12 @@ CARDS = JournalSpec(
     id="by-journal-cards",
     title="учета движения медицинских карт пациентов медико-реабилитационной экспертной комиссии",
     xml_root="cardsJournal",
-    source=Source(SEED, "appendix 5 to the Instruction", "4528-4599"),
+    source=by_source("appendix 5 to the Instruction", "4528-4599"),
     number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=35),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=33),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=28),
+        patient_column("patient", width=35),
+        patient_column("idNumber", width=33),
+        patient_column("birthDate", width=28),
         JournalColumn(
             "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=35
         ),
@@ -385,11 +399,11 @@ CERTIFICATES = JournalSpec(
     id="by-journal-certificates",
     title="учета выдачи удостоверений инвалидов",
     xml_root="certificatesJournal",
-    source=Source(SEED, "appendix 6 to the Instruction", "4600-4683"),
+    source=by_source("appendix 6 to the Instruction", "4600-4683"),
     number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=33),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=30),
+        patient_column("patient", width=33),
+        patient_column("idNumber", width=30),
         JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=26),
         JournalColumn(
             "act",
@@ -443,12 +457,12 @@ MPR = JournalSpec(
     id="by-journal-mpr",
     title="учета консультативных заключений кабинета медико-профессиональной реабилитации",
     xml_root="mprJournal",
-    source=Source(SEED, "appendix 7 to the Instruction", "4684-4742"),
+    source=by_source("appendix 7 to the Instruction", "4684-4742"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=13),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=16),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=17),
+        patient_column("patient", width=13),
+        patient_column("birthDate", width=16),
+        patient_column("address", width=17),
         JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
             "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=23
         ),

@@ -24,7 +24,7 @@ from ..model.mpr import (
     WorkConditionsSource,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, OptionGroup, Signer, Source, address_limit, name_limit, text_limit
+from .spec import FormSpec, ItemDef, OptionGroup, Signer, address_limit, by_source, name_limit, text_limit
 
 CHILD_14_18 = (
     "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет, направленного "
@@ -156,7 +156,7 @@ MPR_CONCLUSION = FormSpec(
     id="by-mpr-conclusion",
     title="Заключение кабинета медико-профессиональной реабилитации",
     xml_root="mprConclusion",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the Instruction", "4743-end"),
+    source=by_source("appendix 8 to the Instruction", "4743-end"),
     header=(
         c.commission_name(),
         c.dated_number(

@@ -23,9 +23,7 @@ from ..model.enums import (
 from ..model.mpr import MprDisability
 from . import common as c
 from .slip import SLIP
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source, address_limit, list_limit, name_limit
-
-SEED = "004_5509ffa87cccaffb.txt"
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, address_limit, by_source, list_limit, name_limit
 
 #: Table 22: the heading over its two date columns.
 DATES = "Дата (число, месяц, год)"
@@ -138,7 +136,7 @@ REFERRAL = FormSpec(
     id="by-referral",
     title="Направление на медико-социальную экспертизу",
     xml_root="referral",
-    source=Source(SEED, "appendix 10", "1924-2078"),
+    source=by_source("appendix 10", "1924-2078"),
     header=(
         *c.organisation(
             ("organisationName", "organisationAddress"),

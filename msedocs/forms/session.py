@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import Declared, Signer, Source, heading
+from .spec import Declared, Signer, Source, by_source, heading
 
 Reader = Callable[[Case, Any], Any]
 
@@ -141,7 +141,7 @@ PROTOCOL = SessionSpec(
     id="by-protocol",
     title="заседания медико-реабилитационной экспертной комиссии",
     xml_root="sessionProtocol",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 13", "2302-2363"),
+    source=by_source("appendix 13", "2302-2363"),
     footnotes=(
         "1 Медико-реабилитационная экспертная комиссия.",
         "2 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра.",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model.case import Case, Decision, Examination, Organisation
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+from .spec import FormSpec, ItemDef, Signer, address_limit, by_source, text_limit
 
 #: Between the referring organisation's name and its address (header item «направлен»).
 SENT_TO_SEP = ", "
@@ -25,7 +25,7 @@ SLIP = FormSpec(
     id="by-referral-slip",
     title="Отрывной талон",
     xml_root="referralSlip",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
+    source=by_source("appendix 10 (tear-off slip)", "2079-2152"),
     note="Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь в амбулаторных "
     "условиях",
     title_as_printed=True,

@@ -543,6 +543,16 @@ class Source:
         return f"{self.seed}, {self.appendix}, lines {self.lines}"
 
 
+#: The seed of resolution No. 77 (the Instruction and its appendices): where the Belarusian
+#: forms, journals and the session protocol are defined.
+BY_SEED = "004_5509ffa87cccaffb.txt"
+
+
+def by_source(appendix: str, lines: str) -> Source:
+    """Where resolution No. 77 defines a Belarusian document (:data:`BY_SEED`)."""
+    return Source(BY_SEED, appendix, lines)
+
+
 @dataclass(frozen=True)
 class FormSpec(Declared):
     """One statutory document: its items, its signers, when it applies."""
