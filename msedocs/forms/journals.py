@@ -187,10 +187,9 @@ PATIENT_COLUMNS: dict[str, tuple[str, Callable[[Case, Any], Any], Literal["text"
 }
 
 
-def patient_column(key: str, width: float) -> JournalColumn:
-    """One of :data:`PATIENT_COLUMNS`, as wide as this register prints it."""
-    label, get, type_ = PATIENT_COLUMNS[key]
-    return JournalColumn(key, label, get, type_, width=width)
+def patient_columns(**widths: float) -> tuple[JournalColumn, ...]:
+    """The :data:`PATIENT_COLUMNS` a register prints, by key in its order, each as wide as given."""
+    return tuple(JournalColumn(key, *PATIENT_COLUMNS[key], width=width) for key, width in widths.items())
 
 
 # --- appendix 4: protocols of the commission's sessions ------------------------------------
@@ -287,10 +286,7 @@ PROTOCOLS = JournalSpec(
     source=by_source("appendix 4 to the Instruction", "4406-4527"),
     number_width=8,
     columns=(
-        patient_column("patient", width=14),
-        patient_column("idNumber", width=21),
-        patient_column("birthDate", width=15),
-        patient_column("address", width=16),
+        *patient_columns(patient=14, idNumber=21, birthDate=15, address=16),
         JournalColumn(
             "referredBy",
             "Наименование организации, направившей пациента на медико-социальную экспертизу",
@@ -346,9 +342,7 @@ CARDS = JournalSpec(
     source=by_source("appendix 5 to the Instruction", "4528-4599"),
     number_width=11,
     columns=(
-        patient_column("patient", width=35),
-        patient_column("idNumber", width=33),
-        patient_column("birthDate", width=28),
+        *patient_columns(patient=35, idNumber=33, birthDate=28),
         JournalColumn(
             "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=35
         ),
@@ -402,8 +396,7 @@ CERTIFICATES = JournalSpec(
     source=by_source("appendix 6 to the Instruction", "4600-4683"),
     number_width=11,
     columns=(
-        patient_column("patient", width=33),
-        patient_column("idNumber", width=30),
+        *patient_columns(patient=33, idNumber=30),
         JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=26),
         JournalColumn(
             "act",
@@ -460,9 +453,7 @@ MPR = JournalSpec(
     source=by_source("appendix 7 to the Instruction", "4684-4742"),
     number_width=8,
     columns=(
-        patient_column("patient", width=13),
-        patient_column("birthDate", width=16),
-        patient_column("address", width=17),
+        *patient_columns(patient=13, birthDate=16, address=17),
         JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
             "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=23
         ),
