@@ -1,4 +1,6 @@
-"""Items several forms share, with the statute's wording, so each is declared once."""
+"""Items several forms share, with the statute's wording, so each is declared once; and the
+constructors the forms declare their items with (:func:`choice`, :func:`choice_or_other`,
+:func:`group`, :func:`inline`, :func:`field`), so that the shape of an item kind is written once."""
 
 from __future__ import annotations
 
