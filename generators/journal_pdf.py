@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import typst
 
@@ -138,22 +138,24 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
         proc.stdout.close()
 
 
-def render(
-    data: Journal,
-    *,
-    xml: bytes | None = None,
-    workers: int | None = None,
-    chunk_rows: int | None = None,
-    progress: Progress | None = None,
-) -> bytes:
-    """The journal as PDF/A-3b bytes (see :func:`write`); ``xml`` is the journal's XML to attach."""
+class WriteOptions(TypedDict, total=False):
+    """How :func:`write` works: its worker processes, rows per chunk, and progress callback."""
+
+    workers: int | None
+    chunk_rows: int | None
+    progress: Progress | None
+
+
+def render(data: Journal, *, xml: bytes | None = None, **options: Unpack[WriteOptions]) -> bytes:
+    """The journal as PDF/A-3b bytes (see :func:`write`, which takes the ``options``); ``xml``
+    is the journal's XML to attach."""
     with tempfile.TemporaryDirectory(prefix="msedocs-journal-") as tmp:
         xml_path = None
         if xml is not None:
             xml_path = Path(tmp) / f"{data.form_id}.xml"
             xml_path.write_bytes(xml)
         out = Path(tmp) / "journal.pdf"
-        write(data, out, xml_path=xml_path, workers=workers, chunk_rows=chunk_rows, progress=progress)
+        write(data, out, xml_path=xml_path, **options)
         return out.read_bytes()
 
 

@@ -9,17 +9,14 @@ from typing import Any
 from ..model.case import (
     Case,
     Decision,
-    DisabilityStatus,
     Examination,
     Organisation,
     Protocol,
-    Review,
     WorkCapacityLoss,
 )
 from ..model.enums import (
     AdditionalExamResult,
     CentralPurpose,
-    ConclusionReview,
     ConsultationResult,
     ExaminationKind,
     ExaminationOutcome,
@@ -40,7 +37,7 @@ from .spec import (
     ItemDef,
     OptionGroup,
     Signer,
-    Source,
+    by_source,
     joined_limit,
     list_limit,
     name_limit,
@@ -106,23 +103,10 @@ def _purpose_other(case: Case) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-def _status_text(status: DisabilityStatus | None) -> str | None:
-    if status is None:
-        return None
-    if status.group is not None:
-        return status.group.label
-    if status.degree is not None:
-        return f"категория «ребенок-инвалид», {status.degree.label}"
-    return None
-
-
 def _status_after(case: Case) -> str | None:
+    """Item 31.2: the status the decision gives, or «инвалидом не признан(а)»."""
     d = case.decision
-    if d is None:
-        return None
-    if not d.recognised:
-        return "инвалидом не признан(а)"
-    return _status_text(DisabilityStatus(group=d.group, degree=d.degree))
+    return c.status_text(d) if d is None or d.recognised else c.NOT_RECOGNISED
 
 
 def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
@@ -137,51 +121,27 @@ def _diagnosis_items() -> tuple[ItemDef, ItemDef]:
     )
     return (
         replace(icd, no="21"),
-        ItemDef(
-            "22",
-            "diagnosis",
-            "Клинико-функциональный диагноз",
-            "group",
-            children=(main, replace(concomitant, label="сопутствующие заболевания")),
+        c.group(
+            "22", "diagnosis", "Клинико-функциональный диагноз",
+            main,
+            replace(concomitant, label="сопутствующие заболевания"),
         ),
     )
+
+
+def _term(no: str, read: c.Reader, model: type[Decision | WorkCapacityLoss]) -> ItemDef:
+    """Items 31.3 and 33.4: the term of the decision (of its work-capacity loss) in words."""
+    label = "на срок или без указания срока переосвидетельствования (указать)"
+    return ItemDef(no, "term", label, get=read("term_text"), max_length=text_limit(model, "term_text"))
 
 
 def _section(key: str, label: str, attr: str) -> ItemDef:
-    return ItemDef("", key, label, "choice", get=_ex(attr), enum=SectionFulfilment, suffix=c.UNDERLINE, end=";")
+    return c.choice("", key, label, _ex(attr), SectionFulfilment, suffix=c.UNDERLINE, end=";")
 
 
 def _consultation(key: str, label: str, attr: str) -> ItemDef:
-    return ItemDef(
-        "",
-        key,
-        label,
-        "choice",
-        get=_ex(attr, "result"),
-        enum=ConsultationResult,
-        other=_ex(attr, "details"),
-        suffix="(результаты указать)",
-    )
-
-
-def _validity(no: str, key: str, label: str, get: Callable[..., Callable[[Case], Any]]) -> ItemDef:
-    """Items 41 and 42: «с ___ по ___, без указания срока переосвидетельствования (нужное указать,
-    подчеркнуть).»: the last option underlined in place when there is no re-examination term."""
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        inline=True,
-        end=".",
-        children=(
-            ItemDef("", "from", "с", "date", get=get("valid_from")),
-            ItemDef("", "until", "по", "date", get=get("valid_until"), end=","),
-            ItemDef(
-                "", "noTerm", "", "choice", get=c.no_term(get("no_term")), enum=c.NoTerm, suffix=UNDERLINE_INDICATE
-            ),
-        ),
-    )
+    result, details = _ex(attr, "result"), _ex(attr, "details")
+    return c.choice("", key, label, result, ConsultationResult, other=details, suffix="(результаты указать)")
 
 
 _ICD, _DIAGNOSIS = _diagnosis_items()
@@ -190,7 +150,7 @@ ACT = FormSpec(
     id="by-act",
     title="Акт освидетельствования пациента медико-реабилитационной экспертной комиссии",
     xml_root="examinationAct",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 3 to the Instruction (act of examination)", "4164-4405"),
+    source=by_source("appendix 3 to the Instruction (act of examination)", "4164-4405"),
     header=(
         c.commission_name("наименование МРЭК"),
         c.dated_number(
@@ -208,78 +168,31 @@ ACT = FormSpec(
             max_length=text_limit(Organisation, "name"),
         ),
         ItemDef("2", "startDate", "Дата начала МСЭ", "date", get=_ex("start_date"), required=True),
-        ItemDef(
-            "3",
-            "protocol",
-            "Протокол заседания МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
-                ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
+        c.inline(
+            "3", "protocol", "Протокол заседания МРЭК",
+            ItemDef("", "date", "", "date", get=_ex("protocol", "date"), doc="(дата заседания)"),
+            ItemDef("", "number", "№", get=_ex("protocol", "number"), max_length=text_limit(Protocol, "number")),
+        ),
+        c.choice_or_other(
+            "4", "place", "Место освидетельствования пациента",
+            _ex("place"), ExaminationPlace, _ex("place_other"),
+        ),
+        c.inline(
+            "5", "examinationType", "Освидетельствование:",
+            c.choice("", "kind", "", _ex("kind"), ExaminationKind, doc="(первичное, повторное)"),
+            c.choice(
+                "", "presence", "",
+                _ex("presence"), ExaminationPresence, suffix=c.UNDERLINE, doc="(очное, заочное)",
             ),
+            sep="; ", end=".",
         ),
-        ItemDef(
-            "4",
-            "place",
-            "Место освидетельствования пациента",
-            "choice",
-            get=_ex("place"),
-            enum=ExaminationPlace,
-            other=_ex("place_other"),
-            suffix=c.UNDERLINE_OTHER,
+        c.choice_or_other(
+            "6", "purposes", "Цель направления на МСЭ",
+            _act_purposes, ActPurpose, _purpose_other, multi=True,
         ),
-        ItemDef(
-            "5",
-            "examinationType",
-            "Освидетельствование:",
-            "group",
-            inline=True,
-            sep="; ",
-            end=".",
-            children=(
-                ItemDef(
-                    "",
-                    "kind",
-                    "",
-                    "choice",
-                    get=_ex("kind"),
-                    enum=ExaminationKind,
-                    doc="(первичное, повторное)",
-                ),
-                ItemDef(
-                    "",
-                    "presence",
-                    "",
-                    "choice",
-                    get=_ex("presence"),
-                    enum=ExaminationPresence,
-                    suffix=c.UNDERLINE,
-                    doc="(очное, заочное)",
-                ),
-            ),
-        ),
-        ItemDef(
-            "6",
-            "purposes",
-            "Цель направления на МСЭ",
-            "choice",
-            get=_act_purposes,
-            enum=ActPurpose,
-            multi=True,
-            other=_purpose_other,
-            suffix=c.UNDERLINE_OTHER,
-        ),
-        ItemDef(
-            "7",
-            "centralPurposes",
-            "Цель освидетельствования центральной МРЭК",
-            "choice",
-            get=_ex("central_purposes"),
-            enum=CentralPurpose,
-            multi=True,
-            other=_ex("central_purpose_other"),
-            suffix=c.UNDERLINE_OTHER,
+        c.choice_or_other(
+            "7", "centralPurposes", "Цель освидетельствования центральной МРЭК",
+            _ex("central_purposes"), CentralPurpose, _ex("central_purpose_other"), multi=True,
         ),
         ItemDef(
             "8",
@@ -303,44 +216,30 @@ ACT = FormSpec(
         c.registration_address("14"),
         c.actual_address("15"),
         c.phones(_path("patient", "contacts", "phones")),
-        ItemDef("16", "complaints", "Жалобы пациента", get=_ex("complaints")),
-        ItemDef(
-            "17",
-            "anamnesis",
-            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
-            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
-            "их эффективность)",
-            get=_ex("anamnesis"),
-        ),
-        ItemDef(
-            "18",
-            "incapacityDuration",
-            "Длительность временной нетрудоспособности за последние 12 месяцев:",
-            "group",
-            inline=True,
-            sep=", ",
-            end=".",
-            children=(
-                ItemDef(
-                    "",
-                    "continuousDays",
-                    "непрерывно:",
-                    "int",
-                    get=_ex("incapacity_continuous_days"),
-                    suffix="дней",
-                ),
-                ItemDef(
-                    "",
-                    "interruptedDays",
-                    "с перерывами:",
-                    "int",
-                    get=_ex("incapacity_interrupted_days"),
-                    suffix="дней",
-                ),
+        c.field("16", "complaints", "Жалобы пациента", _ex),
+        c.anamnesis("17", _ex),
+        c.inline(
+            "18", "incapacityDuration", "Длительность временной нетрудоспособности за последние 12 месяцев:",
+            ItemDef(
+                "",
+                "continuousDays",
+                "непрерывно:",
+                "int",
+                get=_ex("incapacity_continuous_days"),
+                suffix="дней",
             ),
+            ItemDef(
+                "",
+                "interruptedDays",
+                "с перерывами:",
+                "int",
+                get=_ex("incapacity_interrupted_days"),
+                suffix="дней",
+            ),
+            sep=", ", end=".",
         ),
         c.sheet("19", "sickLeave", "Листок нетрудоспособности", _ex("sick_leave")),
-        ItemDef("20", "medicalFindings", "Данные медицинского осмотра пациента", get=_ex("medical_findings")),
+        c.field("20", "medicalFindings", "Данные медицинского осмотра пациента", _ex),
         _ICD,
         _DIAGNOSIS,
         c.impairments("23", _ex("impairments"), label=c.IMPAIRMENTS_WORDING + " (указать)"),
@@ -351,62 +250,37 @@ ACT = FormSpec(
             label=c.FC_WORDING + " (далее – ФК)",
             no_fc=frozenset({"age_activity"}),
         ),
-        ItemDef(
-            "25",
-            "rehabResults",
-            "Результаты выполнения",
-            "group",
-            children=(
-                ItemDef(
-                    "25.1",
-                    "ipra",
-                    "индивидуальной программы реабилитации, абилитации инвалида, индивидуальной программы "
-                    "реабилитации, абилитации ребенка-инвалида",
-                    "group",
-                    footnote=2,
-                    children=(
-                        _section("medical", "раздел медицинской реабилитации выполнен", "ipra_medical"),
-                        _section(
-                            "professional",
-                            "раздел профессиональной и трудовой реабилитации выполнен",
-                            "ipra_professional",
-                        ),
-                        _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
-                    ),
+        c.group(
+            "25", "rehabResults", "Результаты выполнения",
+            c.group(
+                "25.1",
+                "ipra",
+                "индивидуальной программы реабилитации, абилитации инвалида, индивидуальной программы "
+                "реабилитации, абилитации ребенка-инвалида",
+                _section("medical", "раздел медицинской реабилитации выполнен", "ipra_medical"),
+                _section(
+                    "professional",
+                    "раздел профессиональной и трудовой реабилитации выполнен",
+                    "ipra_professional",
                 ),
-                ItemDef(
-                    "25.2",
-                    "prp",
-                    "программы реабилитации потерпевшего в результате несчастного случая на производстве "
-                    "или профессионального заболевания",
-                    "choice",
-                    get=_ex("prp_fulfilment"),
-                    enum=ProgrammeFulfilment,
-                    labels={"partial": "частично"},
-                    suffix=c.UNDERLINE,
-                    end=".",
-                ),
+                _section("social", "раздел социальной реабилитации выполнен", "ipra_social"),
+                footnote=2,
+            ),
+            c.choice(
+                "25.2", "prp",
+                "программы реабилитации потерпевшего в результате несчастного случая на производстве "
+                "или профессионального заболевания",
+                _ex("prp_fulfilment"), ProgrammeFulfilment, labels={"partial": "частично"}, suffix=c.UNDERLINE, end=".",
             ),
         ),
-        ItemDef(
-            "26",
-            "additionalExam",
-            "Результаты выполнения программы дополнительного обследования пациента МРЭК",
-            "choice",
-            get=_ex("additional_exam"),
-            enum=AdditionalExamResult,
-            suffix="(подчеркнуть)",
-            end=".",
+        c.choice(
+            "26", "additionalExam", "Результаты выполнения программы дополнительного обследования пациента МРЭК",
+            _ex("additional_exam"), AdditionalExamResult, suffix="(подчеркнуть)", end=".",
         ),
-        ItemDef(
-            "27",
-            "consultations",
-            "Результаты выполнения консультации",
-            "group",
-            children=(
-                _consultation("centralMrek", "центральной МРЭК", "consultation_central"),
-                _consultation("rnpc", "ГУ РНПЦ медэкспертизы и реабилитации", "consultation_rnpc"),
-            ),
+        c.group(
+            "27", "consultations", "Результаты выполнения консультации",
+            _consultation("centralMrek", "центральной МРЭК", "consultation_central"),
+            _consultation("rnpc", "ГУ РНПЦ медэкспертизы и реабилитации", "consultation_rnpc"),
         ),
         ItemDef(
             "28",
@@ -437,242 +311,133 @@ ACT = FormSpec(
             other=_ex("outcome_other"),
             suffix="(нужное подчеркнуть другое указать)",
         ),
-        ItemDef(
-            "29",
-            "prognosis",
-            "Клинико-трудовой прогноз",
-            "choice",
-            get=_ex("prognosis"),
-            enum=Prognosis,
-            suffix="(подчеркнуть, если является критерием установления инвалидности)",
+        c.choice(
+            "29", "prognosis", "Клинико-трудовой прогноз",
+            _ex("prognosis"), Prognosis, suffix="(подчеркнуть, если является критерием установления инвалидности)",
             end=".",
         ),
-        ItemDef(
-            "30",
-            "decision",
-            "Решение МРЭК",
-            "group",
-            inline=True,
-            footnote=3,
-            label_end=":",
-            children=(ItemDef("", "date", "от", "date", get=_dec("date")),),
+        c.inline(
+            "30", "decision", "Решение МРЭК",
+            ItemDef("", "date", "от", "date", get=_dec("date")),
+            footnote=3, label_end=":",
         ),
-        ItemDef(
-            "31",
-            "disabilityStatus",
-            "Группа инвалидности, степень утраты здоровья (указать)",
-            "group",
-            children=(
-                ItemDef(
-                    "31.1",
-                    "before",
-                    "до освидетельствования",
-                    get=lambda k: _status_text(_dec("status_before")(k)),
-                    footnote=3,
-                    label_end=":",
-                ),
-                ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
-                ItemDef(
-                    "31.3",
-                    "term",
-                    "на срок или без указания срока переосвидетельствования (указать)",
-                    get=_dec("term_text"),
-                    max_length=text_limit(Decision, "term_text"),
-                ),
+        c.group(
+            "31", "disabilityStatus", "Группа инвалидности, степень утраты здоровья (указать)",
+            ItemDef(
+                "31.1",
+                "before",
+                "до освидетельствования",
+                get=lambda k: c.status_text(_dec("status_before")(k)),
+                footnote=3,
+                label_end=":",
             ),
+            ItemDef("31.2", "after", "после освидетельствования", get=_status_after, label_end=":"),
+            _term("31.3", _dec, Decision),
         ),
-        ItemDef(
-            "32",
-            "disabilityCause",
-            "Причина инвалидности (указать)",
-            "group",
+        c.group(
+            "32", "disabilityCause", "Причина инвалидности (указать)",
+            ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
+            ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),
             colon=False,
-            children=(
-                ItemDef("32.1", "before", "до освидетельствования", get=_dec("cause_before"), footnote=4),
-                ItemDef("32.2", "after", "после освидетельствования", get=_dec("cause")),
-            ),
         ),
-        ItemDef(
+        c.group(
             "33",
             "workCapacityLoss",
             "Степень утраты профессиональной (общей) трудоспособности в процентах (указываются все страховые "
             "и (или) иные случаи, даты наступления страховых и (или) иных случаев, документы, послужившие "
             "основанием для установления степени утраты профессиональной (общей) трудоспособности)",
-            "group",
-            children=(
-                ItemDef("33.1", "before", "до освидетельствования", get=_wcl("before"), footnote=4),
-                ItemDef(
-                    "33.2",
-                    "after",
-                    "после освидетельствования",
-                    "records",
-                    get=_wcl("cases"),
-                    max_rows=list_limit(WorkCapacityLoss, "cases"),
-                    table=False,
-                    columns=(
-                        Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),
-                        Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
-                        Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
-                        Column(
-                            "document",
-                            "документ, послуживший основанием для установления степени утраты "
-                            "профессиональной (общей) трудоспособности",
-                            get=lambda r: r.document,
-                        ),
+            c.field("33.1", "before", "до освидетельствования", _wcl, footnote=4),
+            ItemDef(
+                "33.2",
+                "after",
+                "после освидетельствования",
+                "records",
+                get=_wcl("cases"),
+                max_rows=list_limit(WorkCapacityLoss, "cases"),
+                table=False,
+                columns=(
+                    Column("percent", "степень утраты трудоспособности, %", "int", get=lambda r: r.percent),
+                    Column("case", "страховой и (или) иной случай", get=lambda r: r.case),
+                    Column("caseDate", "дата наступления", "date", get=lambda r: r.case_date),
+                    Column(
+                        "document",
+                        "документ, послуживший основанием для установления степени утраты "
+                        "профессиональной (общей) трудоспособности",
+                        get=lambda r: r.document,
                     ),
                 ),
-                ItemDef(
-                    "33.3",
-                    "total",
-                    "по совокупности несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(й) "
-                    "(после освидетельствования)",
-                    "int",
-                    get=_wcl("total_percent"),
-                ),
-                ItemDef(
-                    "33.4",
-                    "term",
-                    "на срок или без указания срока переосвидетельствования (указать)",
-                    get=_wcl("term_text"),
-                    max_length=text_limit(WorkCapacityLoss, "term_text"),
-                ),
             ),
+            ItemDef(
+                "33.3",
+                "total",
+                "по совокупности несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(й) "
+                "(после освидетельствования)",
+                "int",
+                get=_wcl("total_percent"),
+            ),
+            _term("33.4", _wcl, WorkCapacityLoss),
         ),
         c.supplements("34"),
-        ItemDef(
-            "35",
-            "onsetDate",
-            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
-            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
-            "date",
-            get=_dec("onset_date"),
-        ),
-        ItemDef("36", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
-        ItemDef("37", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
+        c.onset_date("35"),
+        *c.constant_needs("36", "37"),
         c.missed_period("38"),
-        ItemDef(
+        c.programmes_formed(
             "39",
-            "programmesFormed",
-            "Сформирована",
-            "choice",
-            get=_dec("programmes_formed"),
-            enum=ProgrammeFormed,
-            multi=True,
             # «…абилитации инвалида; индивидуальная …, программа …»: the statute's separators
             sep="; ",
             groups=(OptionGroup("", (ProgrammeFormed.IPRA_CHILD, ProgrammeFormed.PRP)),),
             other=_dec("programme_other"),
             suffix=c.UNDERLINE_OTHER,
         ),
-        ItemDef(
-            "40",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "40.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_dec("labour", "contraindicated"),
-                ),
-                ItemDef(
-                    "40.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_dec("labour", "indicated"),
-                ),
-            ),
-        ),
-        _validity("41", "validity", "Срок действия заключения МРЭК", _dec),
-        _validity(
+        c.labour_requirements("40"),
+        # items 41 and 42: «..., без указания срока переосвидетельствования (нужное указать, подчеркнуть).»
+        c.validity("41", "validity", "Срок действия заключения МРЭК", _dec, UNDERLINE_INDICATE),
+        c.validity(
             "42",
             "workCapacityValidity",
             "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности",
             _wcl,
+            UNDERLINE_INDICATE,
         ),
-        ItemDef(
-            "43",
-            "justification",
-            "Обоснование принятого решения МРЭК",
-            "group",
-            children=(
+        c.group(
+            "43", "justification", "Обоснование принятого решения МРЭК",
+            c.group(
+                "43.1", "basis", "решение МРЭК вынесено на основании имеющихся у пациента",
                 ItemDef(
-                    "43.1",
-                    "basis",
-                    "решение МРЭК вынесено на основании имеющихся у пациента",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "",
-                            "impairments",
-                            "стойких нарушений функций органов и систем организма с указанием степени "
-                            "выраженности (указать)",
-                            get=_dec("justification", "impairments"),
-                        ),
-                        ItemDef(
-                            "",
-                            "limitations",
-                            "ограничений жизнедеятельности (с указанием степени ограничения)",
-                            get=_dec("justification", "limitations"),
-                        ),
-                        ItemDef(
-                            "",
-                            "syndromes",
-                            SYNDROMES_WORDING,
-                            get=_dec("justification", "syndromes"),
-                            end=";",
-                        ),
-                    ),
+                    "",
+                    "impairments",
+                    "стойких нарушений функций органов и систем организма с указанием степени "
+                    "выраженности (указать)",
+                    get=_dec("justification", "impairments"),
                 ),
                 ItemDef(
-                    "43.2",
-                    "anatomicalDefect",
-                    "в связи с наличием анатомического дефекта (указать)",
-                    get=_dec("justification", "anatomical_defect"),
+                    "",
+                    "limitations",
+                    "ограничений жизнедеятельности (с указанием степени ограничения)",
+                    get=_dec("justification", "limitations"),
                 ),
                 ItemDef(
-                    "43.3",
-                    "prognosis",
-                    "в связи с клинико-трудовым прогнозом",
-                    "choice",
-                    get=_dec("justification", "prognosis"),
-                    enum=Prognosis,
-                    other=_dec("justification", "prognosis_other"),
-                    suffix=c.UNDERLINE_OTHER,
+                    "",
+                    "syndromes",
+                    SYNDROMES_WORDING,
+                    get=_dec("justification", "syndromes"),
+                    end=";",
                 ),
+            ),
+            ItemDef(
+                "43.2",
+                "anatomicalDefect",
+                "в связи с наличием анатомического дефекта (указать)",
+                get=_dec("justification", "anatomical_defect"),
+            ),
+            c.choice_or_other(
+                "43.3", "prognosis", "в связи с клинико-трудовым прогнозом",
+                _dec("justification", "prognosis"), Prognosis, _dec("justification", "prognosis_other"),
             ),
         ),
         c.sheet("44", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
         c.sheet("45", "certificateWithdrawn", "Изъято удостоверение инвалида", _dec("certificate_withdrawn")),
-        ItemDef(
-            "46",
-            "review",
-            "Заключение",
-            "group",
-            inline=True,
-            children=(
-                ItemDef(
-                    "", "commission", "(указать наименование МРЭК)", get=_dec("review", "commission"),
-                    max_length=text_limit(Review, "commission"),
-                ),
-                ItemDef("", "date", "от", "date", get=_dec("review", "date")),
-                ItemDef(
-                    "", "number", "№", get=_dec("review", "number"), end=":",
-                    max_length=text_limit(Review, "number"),
-                ),  # fmt: skip
-                ItemDef(
-                    "",
-                    "result",
-                    "",
-                    "choice",
-                    get=_dec("review", "result"),
-                    enum=ConclusionReview,
-                    suffix=c.UNDERLINE,
-                ),
-            ),
-        ),
+        c.review("46"),
     ),
     signers=(
         Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True),

@@ -14,7 +14,7 @@ from ..contract import format_date
 from ..model.case import Case, Decision
 from ..model.mpr import Certificate, PastDecision
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, Source, list_limit, name_limit
+from .spec import Column, FormSpec, ItemDef, by_source, list_limit, name_limit
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ CARD = FormSpec(
     id="by-card",
     title="Медицинская карта пациента медико-реабилитационной экспертной комиссии",
     xml_root="patientCard",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 12", "2243-2301"),
+    source=by_source("appendix 12", "2243-2301"),
     header=(c.commission_name(),),
     items=(
         c.patient_name("1"),

@@ -6,18 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contract import format_date
-from ..model.case import Case, ConclusionDispatch, InsuranceCase, Review
+from ..model.case import Case, ConclusionDispatch, InsuranceCase
 from ..model.enums import (
-    ConclusionReview,
     ExaminationKind,
     ExaminationPresence,
     Labelled,
-    ProgrammeFormed,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, text_limit
+from .spec import FormSpec, ItemDef, Signer, by_source, text_limit
 
-SEED = "004_5509ffa87cccaffb.txt"
 ADULT_AGE = 18
 
 INSURANCE_CASE_WORDING = (
@@ -104,209 +101,73 @@ CONCLUSION = FormSpec(
     id="by-conclusion",
     title="Заключение медико-реабилитационной экспертной комиссии",
     xml_root="conclusion",
-    source=Source(SEED, "appendix 11", "2153-2242"),
+    source=by_source("appendix 11", "2153-2242"),
     header=(
         c.commission_name(),
         c.dated_number(
             "issue", "(номер и дата заключения, под заголовком)", _dispatch("date"), _dispatch("number"),
             text_limit(ConclusionDispatch, "number"),
         ),  # fmt: skip
-        ItemDef(
-            "",
-            "sent",
-            "Заключение медико-реабилитационной экспертной комиссии (далее – МРЭК) направлено",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
-                ItemDef(
-                    "", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)",
-                    max_length=text_limit(ConclusionDispatch, "sent_to"),
-                ),  # fmt: skip
+        c.inline(
+            "", "sent", "Заключение медико-реабилитационной экспертной комиссии (далее – МРЭК) направлено",
+            ItemDef("", "date", "", "date", get=_dispatch("sent_date"), doc="(дата направления)"),
+            ItemDef(
+                "", "addressee", "", get=_dispatch("sent_to"), caption="(наименование органа, организации)",
+                max_length=text_limit(ConclusionDispatch, "sent_to"),
             ),
         ),
     ),
     items=(
-        c.patient_name("1"),
-        c.id_number("2"),
-        c.birth_date("3"),
-        c.registration_address("4"),
-        c.actual_address("5"),
-        ItemDef(
-            "6",
-            "examination",
-            "Освидетельствование",
-            "choice",
-            get=_examination_mode,
-            enum=EXAMINATION_MODE,
-            multi=True,
-            suffix=c.UNDERLINE,
-            end=".",
+        *c.patient_items(1),
+        c.choice(
+            "6", "examination", "Освидетельствование",
+            _examination_mode, EXAMINATION_MODE, multi=True, suffix=c.UNDERLINE, end=".",
         ),
-        ItemDef(
-            "7",
-            "period",
-            "Период медико-социальной экспертизы",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_exam("start_date")),
-                ItemDef("", "until", "по", "date", get=_dec("date")),
-            ),
+        c.inline(
+            "7", "period", "Период медико-социальной экспертизы",
+            ItemDef("", "from", "с", "date", get=_exam("start_date")),
+            ItemDef("", "until", "по", "date", get=_dec("date")),
         ),
         c.sheet("8", "certificate", "Удостоверение инвалида", _dec("certificate_issued")),
-        ItemDef(
-            "9",
-            "adultDisability",
-            "Инвалидность у лиц старше восемнадцати лет",
-            "group",
-            children=(
-                ItemDef("9.1", "group", "группа инвалидности (указать)", get=_for_adult("group")),
-                ItemDef("9.2", "cause", "причина инвалидности (указать)", get=_for_adult("cause")),
-            ),
+        c.group(
+            "9", "adultDisability", "Инвалидность у лиц старше восемнадцати лет",
+            c.field("9.1", "group", "группа инвалидности (указать)", _for_adult),
+            c.field("9.2", "cause", "причина инвалидности (указать)", _for_adult),
         ),
-        ItemDef(
-            "10",
-            "childDisability",
-            "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
-            "group",
-            children=(
-                ItemDef("10.1", "degree", "степень утраты здоровья (указать)", get=_for_child("degree")),
-                ItemDef("10.2", "cause", "причина инвалидности (указать)", get=_for_child("cause")),
-            ),
+        c.group(
+            "10", "childDisability", "Категория «ребенок-инвалид» в возрасте до восемнадцати лет",
+            c.field("10.1", "degree", "степень утраты здоровья (указать)", _for_child),
+            c.field("10.2", "cause", "причина инвалидности (указать)", _for_child),
         ),
-        ItemDef(
-            "11",
-            "workCapacityLoss",
-            "Степень утраты профессиональной (общей) трудоспособности в процентах",
-            "group",
-            children=(
-                insurance_case_item("11.1", "case1", 0),
-                insurance_case_item("11.2", "case2", 1),
-                insurance_case_item("11.3", "case3", 2),
-                ItemDef(
-                    "11.4",
-                    "totalPercent",
-                    "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
-                    "int",
-                    label_end=":",
-                    get=_wcl("total_percent"),
-                ),
+        c.group(
+            "11", "workCapacityLoss", "Степень утраты профессиональной (общей) трудоспособности в процентах",
+            insurance_case_item("11.1", "case1", 0),
+            insurance_case_item("11.2", "case2", 1),
+            insurance_case_item("11.3", "case3", 2),
+            ItemDef(
+                "11.4",
+                "totalPercent",
+                "по совокупности от несчастного(ых) случая(ев) и (или) профессионального(ых) заболевания(ий)",
+                "int",
+                label_end=":",
+                get=_wcl("total_percent"),
             ),
         ),
         c.supplements("12"),
         c.missed_period("13"),
-        ItemDef(
-            "14",
-            "programmesFormed",
-            "Сформирована",
-            "choice",
-            get=_dec("programmes_formed"),
-            enum=ProgrammeFormed,
-            multi=True,
-            colon=False,
-            suffix=c.UNDERLINE,
-            end=".",
-        ),
-        ItemDef(
-            "15",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "15.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_labour("contraindicated"),
-                ),
-                ItemDef(
-                    "15.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_labour("indicated"),
-                ),
-            ),
-        ),
-        ItemDef("16", "constantHelp", "Нуждаемость в постоянной помощи", get=_dec("constant_help")),
-        ItemDef("17", "constantCare", "Нуждаемость в постоянном уходе", get=_dec("constant_care")),
-        ItemDef(
-            "18",
-            "onsetDate",
-            "Время наступления инвалидности (для целей назначения пенсии по возрасту со снижением "
-            "общеустановленного пенсионного возраста родителям детей-инвалидов (инвалидов с детства)",
-            "date",
-            get=_dec("onset_date"),
-        ),
-        ItemDef(
-            "19",
-            "validity",
-            "Срок действия заключения МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
-                ItemDef(
-                    "",
-                    "noTerm",
-                    "",
-                    "choice",
-                    get=c.no_term(_dec("no_term")),
-                    enum=c.NoTerm,
-                    suffix="(подчеркнуть)",
-                    end=";",
-                ),
-                ItemDef("", "other", "другое (указать)", get=_dec("validity_other")),
-            ),
-        ),
-        ItemDef(
+        c.programmes_formed("14", colon=False, suffix=c.UNDERLINE, end="."),
+        c.labour_requirements("15"),
+        *c.constant_needs("16", "17"),
+        c.onset_date("18"),
+        c.validity("19", "validity", "Срок действия заключения МРЭК", _dec, "(подчеркнуть)", _dec("validity_other")),
+        c.validity(
             "20",
             "workCapacityLossValidity",
             "Срок действия заключения МРЭК о степени утраты профессиональной (общей) трудоспособности в процентах",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef("", "from", "с", "date", get=_wcl("valid_from")),
-                ItemDef("", "until", "по", "date", get=_wcl("valid_until"), end=","),
-                ItemDef(
-                    "",
-                    "noTerm",
-                    "",
-                    "choice",
-                    get=c.no_term(_wcl("no_term")),
-                    enum=c.NoTerm,
-                    suffix="(подчеркнуть)",
-                ),
-            ),
+            _wcl,
+            "(подчеркнуть)",
         ),
-        ItemDef(
-            "21",
-            "review",
-            "Заключение",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef(
-                    "", "commission", "(указать наименование МРЭК)", get=_review("commission"),
-                    max_length=text_limit(Review, "commission"),
-                ),  # fmt: skip
-                ItemDef("", "date", "от", "date", get=_review("date")),
-                ItemDef("", "number", "№", get=_review("number"), end=":", max_length=text_limit(Review, "number")),
-                ItemDef(
-                    "",
-                    "result",
-                    "",
-                    "choice",
-                    get=_review("result"),
-                    enum=ConclusionReview,
-                    suffix=c.UNDERLINE,
-                ),
-            ),
-        ),
+        c.review("21", end="."),
     ),
     signers=(
         Signer(

@@ -6,77 +6,60 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Case, Organisation
+from ..model.case import Case
 from ..model.rehab import ExamProgramme
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+from .spec import FormSpec, ItemDef, Signer, by_source
 
 
 def _get(attr: str) -> Callable[[Case], Any]:
     return lambda case: getattr(case.exam_programme, attr) if case.exam_programme else None
 
 
-def _addressee(attr: str) -> Callable[[Case], Any]:
-    return lambda case: getattr(case.exam_programme.addressee, attr) if case.exam_programme else None
-
-
 EXAM_PROGRAMME = FormSpec(
     id="by-exam-programme",
     title="Программа дополнительного обследования пациента медико-реабилитационной экспертной комиссии",
     xml_root="additionalExamProgramme",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 9 to the resolution", "1873-1923"),
+    source=by_source("appendix 9 to the resolution", "1873-1923"),
     header=(
         c.commission_name(),
-        ItemDef(
+        c.field(
             "",
             "number",
             "№",
-            get=_get("number"),
+            _get,
+            ExamProgramme,
             required=True,
-            max_length=text_limit(ExamProgramme, "number"),
             doc="(номер программы: печатается в заголовке «Программа дополнительного обследования пациента "
             "медико-реабилитационной экспертной комиссии № ...»)",
         ),
     ),
     items=(
-        ItemDef(
-            "1",
-            "organisation",
-            "Наименование организации здравоохранения (иной организации), в которую направляется настоящая программа",
-            get=_addressee("name"),
-            required=True,
-            max_length=text_limit(Organisation, "name"),
+        *c.organisation(
+            ("organisation", "organisationAddress"),
+            (
+                "Наименование организации здравоохранения (иной организации), в которую направляется настоящая "
+                "программа",
+                "Адрес организации здравоохранения (иной организации)",
+            ),
+            lambda k: k.exam_programme.addressee if k.exam_programme else None,
+            no="1",
+            address_doc="(к пункту 1, без номера пункта)",
         ),
-        ItemDef(
-            "",
-            "organisationAddress",
-            "Адрес организации здравоохранения (иной организации)",
-            get=_addressee("address"),
-            required=True,
-            max_length=address_limit(),
-            doc="(к пункту 1, без номера пункта)",
-        ),
-        c.patient_name("2"),
-        c.id_number("3"),
-        c.birth_date("4"),
-        c.registration_address("5"),
-        c.actual_address("6"),
-        ItemDef(
-            "7",
-            "purpose",
+        *c.patient_items(2),
+        c.field(
+            "7", "purpose",
             "Цель направления (указываются необходимые дополнительные обследования, сведения, документы "
             "и иные данные, которые должны быть представлены для вынесения решения "
             "медико-реабилитационной экспертной комиссии (далее – МРЭК)",
-            get=_get("purpose"),
-            required=True,
-        ),
-        ItemDef(
-            "8",
-            "diagnosis",
+            _get, required=True,
+        ),  # fmt: skip
+        c.field(
+            "8", "diagnosis",
             "Клинико-функциональный диагноз (заполняется при направлении программы дополнительного "
             "обследования в организацию здравоохранения)",
-            get=_get("diagnosis"),
-        ),
+            _get,
+        ),  # fmt: skip
         ItemDef("", "date", "Дата", "date", get=_get("date"), required=True),
     ),
     signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=1),),

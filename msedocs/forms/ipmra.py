@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..model.case import Case
-from ..model.enums import ImpairmentDegree, ImpairmentKind, Labelled, ProgrammeFulfilment, reworded
+from ..model.enums import ImpairmentDegree, ImpairmentKind, LifeActivity, ProgrammeFulfilment, reworded
 from ..model.rehab import (
     BASIC_ACTIVITIES,
     ContinuationNeed,
@@ -19,7 +19,7 @@ from ..model.rehab import (
     RehabSetting,
 )
 from . import common as c
-from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, Source
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, by_source
 
 #: Table 5: the 13 function groups as the IPMRA words them: :class:`ImpairmentKind`'s, two of
 #: them with the functions they cover in brackets.
@@ -37,17 +37,16 @@ IpmraFunction = reworded(
 )
 
 
-class BasicActivity(Labelled):
-    """Table 6: the five basic categories, in the IPMRA's order and wording (values of LifeActivity)."""
+#: Table 6: the five basic categories in the IPMRA's order, each worded as :class:`LifeActivity`
+#: words it, with a capital letter (a row heading of the table).
+BasicActivity = reworded(
+    "BasicActivity",
+    LifeActivity,
+    {a.value: a.label[0].upper() + a.label[1:] for a in BASIC_ACTIVITIES},
+    members=BASIC_ACTIVITIES,
+)
 
-    MOBILITY = "mobility", "Способность к самостоятельному передвижению"
-    SELF_CARE = "self_care", "Способность к самообслуживанию"
-    COMMUNICATION = "communication", "Способность к общению"
-    ORIENTATION = "orientation", "Способность к ориентации"
-    BEHAVIOUR = "behaviour", "Способность контролировать свое поведение"
 
-
-assert [m.value for m in BasicActivity] == [a.value for a in BASIC_ACTIVITIES]
 assert [m.value for m in IpmraFunction] == [k.value for k in ImpairmentKind]
 
 BEFORE = "до медицинской реабилитации, медицинской абилитации"
@@ -148,13 +147,9 @@ def _cell(row: dict[str, Any], attr: str) -> Any:
 def _goal(key: str, wording: str, last: bool) -> ItemDef:
     """One goal of item 8: the goal's wording over its extent «(полностью, частично)»; the goal
     is underlined with the extent chosen, as one underlines on paper."""
-    return ItemDef(
-        "",
-        key,
-        "",
-        "choice",
-        get=lambda k: getattr(k.ipmra.goals, key) if k.ipmra else None,
-        enum=GoalExtent,
+    return c.choice(
+        "", key, "",
+        lambda k: getattr(k.ipmra.goals, key) if k.ipmra else None, GoalExtent,
         groups=(OptionGroup(wording, tuple(GoalExtent), brackets=True),),
         suffix=c.UNDERLINE + "." if last else "",
     )
@@ -170,7 +165,7 @@ IPMRA = FormSpec(
     id="by-ipmra",
     title="Индивидуальная программа медицинской реабилитации, абилитации пациента",
     xml_root="ipmra",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the resolution", "1719-1872"),
+    source=by_source("appendix 8 to the resolution", "1719-1872"),
     items=(
         c.patient_name("1"),
         replace(
@@ -186,15 +181,10 @@ IPMRA = FormSpec(
             "Группа инвалидности (степень утраты здоровья) (указать)",
             get=_status,
         ),
-        ItemDef(
-            "4",
-            "diagnosis",
-            "Клинико-функциональный диагноз",
-            "group",
-            children=(
-                ItemDef("4.1", "mainDisease", "основное(ые) заболевание(я)", get=_get("main_disease")),
-                ItemDef("4.2", "concomitantDisease", "сопутствующие заболевания", get=_get("concomitant_disease")),
-            ),
+        c.group(
+            "4", "diagnosis", "Клинико-функциональный диагноз",
+            c.field("4.1", "mainDisease", "основное(ые) заболевание(я)", _get),
+            c.field("4.2", "concomitantDisease", "сопутствующие заболевания", _get),
         ),
         ItemDef(
             "5",
@@ -236,14 +226,9 @@ IPMRA = FormSpec(
                 Column("effectiveness", EFFECT_HEAD, get=lambda r: _cell(r, "effectiveness")),
             ),
         ),
-        ItemDef(
-            "7",
-            "rehabPotential",
-            "Реабилитационный потенциал",
-            "choice",
-            get=_get("potential"),
-            enum=RehabPotential,
-            suffix=c.UNDERLINE + ".",
+        c.choice(
+            "7", "rehabPotential", "Реабилитационный потенциал",
+            _get("potential"), RehabPotential, suffix=c.UNDERLINE + ".",
         ),
         ItemDef(
             "8",
@@ -273,54 +258,27 @@ IPMRA = FormSpec(
                 Column("done", "Дата выполнения", "date", get=lambda r: r["done"]),
             ),
         ),
-        ItemDef(
-            "10",
-            "fulfilment",
+        c.choice(
+            "10", "fulfilment",
             "Полнота выполнения индивидуальной программы медицинской реабилитации, абилитации пациента",
-            "choice",
-            get=_get("fulfilment"),
-            enum=ProgrammeFulfilment,
-            labels={"full": "выполнена в полном объеме"},
+            _get("fulfilment"), ProgrammeFulfilment, labels={"full": "выполнена в полном объеме"},
             suffix=c.UNDERLINE + ".",
         ),
-        ItemDef(
-            "11",
-            "nonFulfilmentReasons",
+        c.choice_or_other(
+            "11", "nonFulfilmentReasons",
             "Причины невыполнения индивидуальной программы медицинской реабилитации, абилитации пациента",
-            "choice",
-            get=_get("non_fulfilment_reason"),
-            enum=NonFulfilmentReason,
-            other=_get("non_fulfilment_other"),
-            suffix=c.UNDERLINE_OTHER,
+            _get("non_fulfilment_reason"), NonFulfilmentReason, _get("non_fulfilment_other"),
         ),
-        ItemDef(
-            "12",
-            "finalRecommendations",
-            "Заключительные рекомендации –",
-            "group",
-            inline=True,
-            children=(
-                ItemDef(
-                    "",
-                    "continuation",
-                    "",
-                    "choice",
-                    get=_get("continuation"),
-                    enum=ContinuationNeed,
-                    suffix="в продолжении медицинской реабилитации, медицинской абилитации",
-                ),
-                ItemDef(
-                    "",
-                    "settings",
-                    "",
-                    "choice",
-                    get=_get("settings"),
-                    enum=RehabSetting,
-                    multi=True,
-                    groups=(SETTING_CONDITIONS,),
-                    other=_get("recommendations_other"),
-                    suffix=c.UNDERLINE_OTHER,
-                ),
+        c.inline(
+            "12", "finalRecommendations", "Заключительные рекомендации –",
+            c.choice(
+                "", "continuation", "",
+                _get("continuation"), ContinuationNeed,
+                suffix="в продолжении медицинской реабилитации, медицинской абилитации",
+            ),
+            c.choice_or_other(
+                "", "settings", "",
+                _get("settings"), RehabSetting, _get("recommendations_other"), multi=True, groups=(SETTING_CONDITIONS,),
             ),
         ),
         ItemDef("", "fillDate", "Дата заполнения", "date", get=_get("fill_date"), required=True),

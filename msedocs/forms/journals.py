@@ -25,9 +25,8 @@ from ..model.case import Case
 from ..model.enums import Jurisdiction, ProgrammeFormed, ReferralPurpose
 from ..model.mpr import MprPurpose
 from . import common as c
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, display_text, heading
+from .spec import Declared, Signer, Source, by_source, display_text, heading
 
-SEED = "004_5509ffa87cccaffb.txt"
 MKB_FOOTNOTE = (
     "1 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра."
 )
@@ -75,7 +74,7 @@ def numbered(entries: Iterable[Entry], start: dt.date, end: dt.date) -> list[Row
 
 
 @dataclass(frozen=True)
-class JournalSpec:
+class JournalSpec(Declared):
     """One register: its columns (column 1, «№ п/п», is numbered by the journal itself)."""
 
     id: str
@@ -97,15 +96,6 @@ class JournalSpec:
     @property
     def kind(self) -> Literal["journal"]:
         return "journal"
-
-    @property
-    def namespace(self) -> str:
-        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
-
-    def xsd(self) -> bytes:
-        from .xsd import build_journal_xsd
-
-        return build_journal_xsd(self)
 
     def entries(self, case: Case) -> list[Entry]:
         """The entries one case contributes (Belarusian registers: Belarusian cases only)."""
@@ -186,6 +176,20 @@ def _group(case: Case, _: Any) -> str | None:
     if d is None or not d.recognised:
         return None
     return d.group.label if d.group else (d.degree.label if d.degree else None)
+
+
+#: The patient's columns several registers print, each worded once: key -> heading, reader, type.
+PATIENT_COLUMNS: dict[str, tuple[str, Callable[[Case, Any], Any], Literal["text", "date"]]] = {
+    "patient": ("Фамилия, инициалы пациента", _surname_initials, "text"),
+    "idNumber": ("Идентификационный номер пациента", _id, "text"),
+    "birthDate": ("Дата рождения", _birth, "date"),
+    "address": ("Адрес места жительства или пребывания", _address, "text"),
+}
+
+
+def patient_columns(**widths: float) -> tuple[JournalColumn, ...]:
+    """The :data:`PATIENT_COLUMNS` a register prints, by key in its order, each as wide as given."""
+    return tuple(JournalColumn(key, *PATIENT_COLUMNS[key], width=width) for key, width in widths.items())
 
 
 # --- appendix 4: protocols of the commission's sessions ------------------------------------
@@ -279,13 +283,10 @@ PROTOCOLS = JournalSpec(
     id="by-journal-protocols",
     title="протоколов заседаний медико-реабилитационной экспертной комиссии",
     xml_root="protocolsJournal",
-    source=Source(SEED, "appendix 4 to the Instruction", "4406-4527"),
+    source=by_source("appendix 4 to the Instruction", "4406-4527"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=14),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=21),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=15),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=16),
+        *patient_columns(patient=14, idNumber=21, birthDate=15, address=16),
         JournalColumn(
             "referredBy",
             "Наименование организации, направившей пациента на медико-социальную экспертизу",
@@ -338,12 +339,10 @@ CARDS = JournalSpec(
     id="by-journal-cards",
     title="учета движения медицинских карт пациентов медико-реабилитационной экспертной комиссии",
     xml_root="cardsJournal",
-    source=Source(SEED, "appendix 5 to the Instruction", "4528-4599"),
+    source=by_source("appendix 5 to the Instruction", "4528-4599"),
     number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=35),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=33),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=28),
+        *patient_columns(patient=35, idNumber=33, birthDate=28),
         JournalColumn(
             "act", "Номер/дата акта освидетельствования, год последнего освидетельствования", _last_exam, width=35
         ),
@@ -394,11 +393,10 @@ CERTIFICATES = JournalSpec(
     id="by-journal-certificates",
     title="учета выдачи удостоверений инвалидов",
     xml_root="certificatesJournal",
-    source=Source(SEED, "appendix 6 to the Instruction", "4600-4683"),
+    source=by_source("appendix 6 to the Instruction", "4600-4683"),
     number_width=11,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=33),
-        JournalColumn("idNumber", "Идентификационный номер пациента", _id, width=30),
+        *patient_columns(patient=33, idNumber=30),
         JournalColumn("issuedOn", "Дата выдачи удостоверения инвалида", _cert_date, "date", width=26),
         JournalColumn(
             "act",
@@ -452,12 +450,10 @@ MPR = JournalSpec(
     id="by-journal-mpr",
     title="учета консультативных заключений кабинета медико-профессиональной реабилитации",
     xml_root="mprJournal",
-    source=Source(SEED, "appendix 7 to the Instruction", "4684-4742"),
+    source=by_source("appendix 7 to the Instruction", "4684-4742"),
     number_width=8,
     columns=(
-        JournalColumn("patient", "Фамилия, инициалы пациента", _surname_initials, width=13),
-        JournalColumn("birthDate", "Дата рождения", _birth, "date", width=16),
-        JournalColumn("address", "Адрес места жительства или пребывания", _address, width=17),
+        *patient_columns(patient=13, birthDate=16, address=17),
         JournalColumn(  # who sent the patient to the MPR office (the conclusion's heading), not to MSE
             "referredBy", "Наименование направившей организации здравоохранения", lambda k, m: m.sent_to, width=23
         ),

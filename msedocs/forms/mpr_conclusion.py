@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ..model.case import Case, PersonName, Representative
@@ -23,7 +24,7 @@ from ..model.mpr import (
     WorkConditionsSource,
 )
 from . import common as c
-from .spec import FormSpec, ItemDef, OptionGroup, Signer, Source, address_limit, name_limit, text_limit
+from .spec import FormSpec, ItemDef, OptionGroup, Signer, address_limit, by_source, name_limit, text_limit
 
 CHILD_14_18 = (
     "ребенка с особенностями психофизического развития в возрасте от 14 до 18 лет, направленного "
@@ -75,6 +76,10 @@ def _m(*attrs: str) -> Callable[[Case], Any]:
     return c.path("mpr", *attrs)
 
 
+#: Readers of the MPR conclusion's parts, by field name (:func:`.common.field`).
+_adult, _child, _fitness = (partial(_m, part) for part in ("adult", "child", "training_fitness"))
+
+
 def _purpose(no: str, key: str, member: MprPurpose) -> ItemDef:
     """Items 8.1-8.4: one phrase of :class:`MprPurpose` each, underlined when it is a purpose, «;» after it."""
 
@@ -82,7 +87,7 @@ def _purpose(no: str, key: str, member: MprPurpose) -> ItemDef:
         purposes = case.mpr.purposes if case.mpr else []
         return member if member.value in {p.value for p in purposes} else None
 
-    return ItemDef(no, key, "", "choice", get=getter, enum=(member,), end=";")
+    return c.choice(no, key, "", getter, (member,), end=";")
 
 
 def _age(case: Case) -> int | None:
@@ -118,42 +123,31 @@ def _staff(get: Callable[[MprConclusion], OfficeStaff]) -> Callable[[Case], list
 
 def _work_assessment(no: str, key: str, label: str, attr: str, where: str) -> ItemDef:
     """Items 15.2 and 15.4: the basis of the assessment, then three sub-items."""
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        children=(
-            ItemDef(
-                "",
-                "basis",
-                "выполняется на основании",
-                "choice",
-                get=_m("adult", attr, "sources"),
-                enum=WorkConditionsSource,
-                multi=True,
-                colon=False,
-                suffix=c.UNDERLINE + ":",
-            ),
-            ItemDef(
-                f"{no}.1",
-                "overallClass",
-                f"общая оценка класса условий труда{where} (указать)",
-                get=_m("adult", attr, "overall_class"),
-            ),
-            ItemDef(
-                f"{no}.2",
-                "factorsClass",
-                "оценка класса условий труда по факторам производственной среды, тяжести "
-                f"и напряженности трудового процесса{where} (указать)",
-                get=_m("adult", attr, "factors_class"),
-            ),
-            ItemDef(
-                f"{no}.3",
-                "functionsParticipation",
-                FUNCTIONS_PARTICIPATION,
-                get=_m("adult", attr, "functions_participation"),
-            ),
+    return c.group(
+        no, key, label,
+        c.choice(
+            "", "basis", "выполняется на основании",
+            _m("adult", attr, "sources"), WorkConditionsSource, multi=True, colon=False,
+            suffix=c.UNDERLINE + ":",
+        ),
+        ItemDef(
+            f"{no}.1",
+            "overallClass",
+            f"общая оценка класса условий труда{where} (указать)",
+            get=_m("adult", attr, "overall_class"),
+        ),
+        ItemDef(
+            f"{no}.2",
+            "factorsClass",
+            "оценка класса условий труда по факторам производственной среды, тяжести "
+            f"и напряженности трудового процесса{where} (указать)",
+            get=_m("adult", attr, "factors_class"),
+        ),
+        ItemDef(
+            f"{no}.3",
+            "functionsParticipation",
+            FUNCTIONS_PARTICIPATION,
+            get=_m("adult", attr, "functions_participation"),
         ),
     )
 
@@ -162,23 +156,20 @@ MPR_CONCLUSION = FormSpec(
     id="by-mpr-conclusion",
     title="Заключение кабинета медико-профессиональной реабилитации",
     xml_root="mprConclusion",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 8 to the Instruction", "4743-end"),
+    source=by_source("appendix 8 to the Instruction", "4743-end"),
     header=(
         c.commission_name(),
         c.dated_number(
             "issue", "(дата и номер заключения, под заголовком)", _m("date"), _m("number"),
             text_limit(MprConclusion, "number"),
         ),
-        ItemDef(
-            "",
-            "sentTo",
+        c.field(
+            "", "sentTo",
             "Заключение кабинета медико-профессиональной реабилитации (далее – МПР) направлено "
             "(указывается наименование медико-реабилитационной экспертной комиссии или государственной "
             "организации здравоохранения, направившей пациента на консультацию)",
-            get=_m("sent_to"),
-            required=True,
-            max_length=text_limit(MprConclusion, "sent_to"),
-        ),
+            _m, MprConclusion, required=True,
+        ),  # fmt: skip
     ),
     items=(
         c.patient_name("1"),
@@ -189,24 +180,18 @@ MPR_CONCLUSION = FormSpec(
             get=lambda k: k.representative.name if k.representative else None,
             max_length=name_limit(),
         ),
-        ItemDef(
-            "3",
-            "birthDateAge",
-            "Дата рождения / возраст (лет)",
-            "group",
-            inline=True,
-            children=(
-                ItemDef(
-                    "",
-                    "birthDate",
-                    "",
-                    "date",
-                    get=lambda k: k.patient.birth_date,
-                    required=True,
-                    doc="(дата рождения)",
-                ),  # fmt: skip
-                ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
+        c.inline(
+            "3", "birthDateAge", "Дата рождения / возраст (лет)",
+            ItemDef(
+                "",
+                "birthDate",
+                "",
+                "date",
+                get=lambda k: k.patient.birth_date,
+                required=True,
+                doc="(дата рождения)",
             ),
+            ItemDef("", "age", "/", "int", get=_age, doc="(возраст, лет, на дату заключения)"),
         ),
         replace(c.registration_address("4"), label="Адрес регистрации пациента по месту жительства пациента"),
         c.actual_address("5"),
@@ -237,45 +222,25 @@ MPR_CONCLUSION = FormSpec(
                 _purpose("8.2", "workAbility", MprPurpose.WORK),
                 _purpose("8.3", "lossPercent", MprPurpose.LOSS_PERCENT),
                 _purpose("8.4", "ipraCorrection", MprPurpose.IPRA_CORRECTION),
-                ItemDef(
-                    "8.5",
-                    "trainingFitness",
-                    "оценка годности к профессиональному обучению на уровне",
-                    "choice",
-                    get=_m("training_levels"),
-                    enum=TrainingLevel,
-                    multi=True,
-                    other=_m("training_specialities"),
-                    suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций",
-                    end=";",
+                c.choice(
+                    "8.5", "trainingFitness", "оценка годности к профессиональному обучению на уровне",
+                    _m("training_levels"), TrainingLevel, multi=True, other=_m("training_specialities"),
+                    suffix="с учетом осваиваемых специальностей и присваиваемых квалификаций", end=";",
                 ),
-                ItemDef(
-                    "8.6",
-                    "specialConditions",
-                    "оценка нуждаемости в создании специальных условий",
-                    "choice",
-                    get=_m("special_conditions"),
-                    enum=SpecialConditionsArea,
-                    multi=True,
-                    other=_m("special_conditions_details"),
+                c.choice(
+                    "8.6", "specialConditions", "оценка нуждаемости в создании специальных условий",
+                    _m("special_conditions"), SpecialConditionsArea, multi=True, other=_m("special_conditions_details"),
                 ),
                 # «(нужное подчеркнуть, другое указать)» of item 8: the other purpose on the blank
                 # lines after 8.6, under no caption of our own
                 ItemDef("", "other", "", get=_m("purpose_other"), doc="(пункт 8: другое указать)"),
             ),
         ),
-        ItemDef(
-            "9",
-            "disability",
-            "",
-            "choice",
-            get=_m("disability"),
-            enum=MprDisability,
-            labels=DISABILITY_LABELS,
-            groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)),
-            sep="; ",
-            suffix=c.UNDERLINE,
-            end=".",
+        c.choice(
+            "9", "disability", "",
+            _m("disability"), MprDisability, labels=DISABILITY_LABELS,
+            groups=(OptionGroup("", DISABLED_ADULT), OptionGroup("ребенок-инвалид", DISABLED_CHILD)), sep="; ",
+            suffix=c.UNDERLINE, end=".",
         ),
         ItemDef(
             "10",
@@ -284,315 +249,193 @@ MPR_CONCLUSION = FormSpec(
             "int",
             get=_m("loss_percent"),
         ),
-        ItemDef(
-            "11",
-            "education",
-            "Сведения об образовании",
-            "group",
-            children=(
-                ItemDef(
-                    "11.1",
-                    "level",
-                    "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
-                    "choice",
-                    get=_m("education_levels"),
-                    enum=EducationLevel,
-                    multi=True,
-                    other=_m("education_level_other"),
-                    groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),),
-                    sep="; ",
-                    end=";",
+        c.group(
+            "11", "education", "Сведения об образовании",
+            c.choice(
+                "11.1", "level", "уровень образования (нужное подчеркнуть, другое указать) полученного (получаемого)",
+                _m("education_levels"), EducationLevel, multi=True, other=_m("education_level_other"),
+                groups=(OptionGroup("основное", BASIC_EDUCATION, brackets=True),), sep="; ", end=";",
+            ),
+            c.choice(
+                "11.2", "programme", "вид освоенной (осваиваемой) образовательной программы",
+                _m("education_programmes"), EducationProgramme, multi=True, suffix=c.UNDERLINE,
+                groups=(
+                    OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
+                    OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
                 ),
-                ItemDef(
-                    "11.2",
-                    "programme",
-                    "вид освоенной (осваиваемой) образовательной программы",
-                    "choice",
-                    get=_m("education_programmes"),
-                    enum=EducationProgramme,
-                    multi=True,
-                    suffix=c.UNDERLINE,
-                    groups=(
-                        OptionGroup("основного образования", BASIC_PROGRAMMES, brackets=True),
-                        OptionGroup("специального образования", SPECIAL_PROGRAMMES, sep="; "),
-                    ),
-                    sep="; ",
-                    end=";",
+                sep="; ", end=";",
+            ),
+            ItemDef(
+                "11.3",
+                "specialConditionsUse",
+                "сведения об использовании рекомендаций по организации специальных условий при освоении "
+                "содержания образовательных программ (для детей с учетом психолого-педагогической "
+                "характеристики из центра коррекционно-развивающего обучения и реабилитации) "
+                "(при использовании указать)",
+                get=_m("special_education_conditions"),
+            ),
+            c.field(
+                "11.4", "specialities",
+                "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
+                _m,
+            ),
+            c.field(
+                "", "qualifications",
+                "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
+                _m, doc="(пункт 11.4)",
+            ),
+        ),
+        c.group(
+            "12", "workplace", "Место работы (учебы)",
+            ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
+            c.field(
+                "12.2", "notWorking",
+                "если не работает, вносится запись «не работает» с указанием продолжительности "
+                "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
+                _m,
+            ),
+            c.group(
+                "12.3", "specialConditions", "организованы специальные условия (указать)",
+                ItemDef("", "learning", "для обучения", get=_m("special_conditions_learning")),
+                ItemDef("", "work", "для трудовой занятости", get=_m("special_conditions_work")),
+            ),
+        ),
+        c.group(
+            "13", "career", "Данные профессионального маршрута",
+            ItemDef(
+                "13.1",
+                "moves",
+                "сведения о профессиональных перемещениях в период трудовой деятельности с указанием "
+                "должности(ей) служащего, профессии(й) рабочего, продолжительности периодов занятости "
+                "(указать)",
+                get=_m("career"),
+            ),
+            c.field("13.2", "totalService", "общий трудовой стаж (указать)", _m, MprConclusion),
+        ),
+        c.choice_or_other(
+            "14", "pension", "Отношение к пенсионированию",
+            _m("pension"), PensionStatus, _m("pension_other"), multi=True,
+            groups=(OptionGroup("пенсионер", PENSIONER),), sep="; ",
+        ),
+        c.group(
+            "15", "adultResults", "Результаты профессиональной консультации пациента",
+            c.field("15.1", "mainProfessions", "основная(ые) профессия(и) (указать)", _adult),
+            _work_assessment(
+                "15.2",
+                "mainConditions",
+                "оценка условий труда по основной(ым) профессии(ям)",
+                "main_conditions",
+                "",
+            ),
+            c.field("15.3", "mainFitness", "оценка годности по основной(ым) профессии(ям)", _adult),
+            _work_assessment(
+                "15.4",
+                "jobConditions",
+                "оценка условий труда по профессии рабочего, должности служащего по месту занятости",
+                "job_conditions",
+                " на рабочем месте",
+            ),
+            c.field("15.5", "continuedEmployment", "оценка годности к продолжению занятости", _adult),
+            c.group(
+                "15.6", "labourRequirements", "требования к условиям и характеру труда",
+                c.field(
+                    "15.6.1", "contraindicated",
+                    "противопоказанные факторы производственной среды, тяжести и напряженности "
+                    "трудового процесса (указать):",
+                    _adult,
                 ),
-                ItemDef(
-                    "11.3",
-                    "specialConditionsUse",
-                    "сведения об использовании рекомендаций по организации специальных условий при освоении "
-                    "содержания образовательных программ (для детей с учетом психолого-педагогической "
-                    "характеристики из центра коррекционно-развивающего обучения и реабилитации) "
-                    "(при использовании указать)",
-                    get=_m("special_education_conditions"),
+                c.field(
+                    "15.6.2", "indicated",
+                    "показанные условия труда по показателям вредности и опасности факторов "
+                    "производственной среды и трудового процесса (указать)",
+                    _adult,
                 ),
-                ItemDef(
-                    "11.4",
-                    "specialities",
-                    "полученная(ые) (получаемая) специальность(и) (нужное подчеркнуть, указать):",
-                    get=_m("specialities"),
+            ),
+            c.group(
+                "15.7", "rehabMeasures", "мероприятия профессиональной и трудовой реабилитации",
+                c.field(
+                    "15.7.1", "training",
+                    "профессиональное обучение, переобучение с указанием уровня образования, "
+                    "наименования рекомендуемых к освоению квалификаций",
+                    _adult,
                 ),
-                ItemDef(
-                    "",
-                    "qualifications",
-                    "присвоенная (осваиваемая) квалификация(и) (нужное подчеркнуть, указать):",
-                    get=_m("qualifications"),
-                    doc="(пункт 11.4)",
+                c.field(
+                    "15.7.2", "preparation",
+                    "профессиональная подготовка, переподготовка с указанием организационной формы "
+                    "подготовки, наименования рекомендованных к освоению квалификаций",
+                    _adult,
+                ),
+                c.field(
+                    "15.7.3", "trainingConditions",
+                    "нуждаемость в создании специальных условий для обучения и профессиональной "
+                    "подготовки (указать):",
+                    _adult,
+                ),
+            ),
+            c.group(
+                "15.8",
+                "employment",
+                "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
+                "профессиональных намерений и профессиональных возможностей",
+                c.choice_or_other(
+                    "", "where", "",
+                    _m("adult", "employment"), EmploymentWay, _m("adult", "employment_other"), multi=True, sep=" или ",
+                    doc="(пункт 15.8)",
+                ),
+                c.field("", "workingTime", "режим рабочего времени (указать)", _adult),
+                c.field(
+                    "", "workNorms",
+                    "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
+                    _adult,
+                ),
+                c.field("15.8.1", "adaptation", "трудовая адаптация с указанием периода (указать)", _adult),
+                c.field(
+                    "15.8.2", "specialWorkplace",
+                    "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
+                    _adult,
                 ),
             ),
         ),
-        ItemDef(
-            "12",
-            "workplace",
-            "Место работы (учебы)",
-            "group",
-            children=(
-                ItemDef("12.1", "organisation", "наименование организации (указать)", get=_m("workplace")),
-                ItemDef(
-                    "12.2",
-                    "notWorking",
-                    "если не работает, вносится запись «не работает» с указанием продолжительности "
-                    "незанятости трудом (указывается(ются) период (периоды) незанятости трудом)",
-                    get=_m("not_working"),
-                ),
-                ItemDef(
-                    "12.3",
-                    "specialConditions",
-                    "организованы специальные условия (указать)",
-                    "group",
-                    children=(
-                        ItemDef("", "learning", "для обучения", get=_m("special_conditions_learning")),
-                        ItemDef("", "work", "для трудовой занятости", get=_m("special_conditions_work")),
-                    ),
-                ),
-            ),
-        ),
-        ItemDef(
-            "13",
-            "career",
-            "Данные профессионального маршрута",
-            "group",
-            children=(
-                ItemDef(
-                    "13.1",
-                    "moves",
-                    "сведения о профессиональных перемещениях в период трудовой деятельности с указанием "
-                    "должности(ей) служащего, профессии(й) рабочего, продолжительности периодов занятости "
-                    "(указать)",
-                    get=_m("career"),
-                ),
-                ItemDef(
-                    "13.2", "totalService", "общий трудовой стаж (указать)", get=_m("total_service"),
-                    max_length=text_limit(MprConclusion, "total_service"),
-                ),  # fmt: skip
-            ),
-        ),
-        ItemDef(
-            "14",
-            "pension",
-            "Отношение к пенсионированию",
-            "choice",
-            get=_m("pension"),
-            enum=PensionStatus,
-            multi=True,
-            other=_m("pension_other"),
-            suffix=c.UNDERLINE_OTHER,
-            groups=(OptionGroup("пенсионер", PENSIONER),),
-            sep="; ",
-        ),
-        ItemDef(
-            "15",
-            "adultResults",
-            "Результаты профессиональной консультации пациента",
-            "group",
-            children=(
-                ItemDef(
-                    "15.1",
-                    "mainProfessions",
-                    "основная(ые) профессия(и) (указать)",
-                    get=_m("adult", "main_professions"),
-                ),
-                _work_assessment(
-                    "15.2",
-                    "mainConditions",
-                    "оценка условий труда по основной(ым) профессии(ям)",
-                    "main_conditions",
-                    "",
-                ),
-                ItemDef(
-                    "15.3",
-                    "mainFitness",
-                    "оценка годности по основной(ым) профессии(ям)",
-                    get=_m("adult", "main_fitness"),
-                ),
-                _work_assessment(
-                    "15.4",
-                    "jobConditions",
-                    "оценка условий труда по профессии рабочего, должности служащего по месту занятости",
-                    "job_conditions",
-                    " на рабочем месте",
-                ),
-                ItemDef(
-                    "15.5",
-                    "continuedEmployment",
-                    "оценка годности к продолжению занятости",
-                    get=_m("adult", "continued_employment"),
-                ),
-                ItemDef(
-                    "15.6",
-                    "labourRequirements",
-                    "требования к условиям и характеру труда",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "15.6.1",
-                            "contraindicated",
-                            "противопоказанные факторы производственной среды, тяжести и напряженности "
-                            "трудового процесса (указать):",
-                            get=_m("adult", "contraindicated"),
-                        ),
-                        ItemDef(
-                            "15.6.2",
-                            "indicated",
-                            "показанные условия труда по показателям вредности и опасности факторов "
-                            "производственной среды и трудового процесса (указать)",
-                            get=_m("adult", "indicated"),
-                        ),
-                    ),
-                ),
-                ItemDef(
-                    "15.7",
-                    "rehabMeasures",
-                    "мероприятия профессиональной и трудовой реабилитации",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "15.7.1",
-                            "training",
-                            "профессиональное обучение, переобучение с указанием уровня образования, "
-                            "наименования рекомендуемых к освоению квалификаций",
-                            get=_m("adult", "training"),
-                        ),
-                        ItemDef(
-                            "15.7.2",
-                            "preparation",
-                            "профессиональная подготовка, переподготовка с указанием организационной формы "
-                            "подготовки, наименования рекомендованных к освоению квалификаций",
-                            get=_m("adult", "preparation"),
-                        ),
-                        ItemDef(
-                            "15.7.3",
-                            "trainingConditions",
-                            "нуждаемость в создании специальных условий для обучения и профессиональной "
-                            "подготовки (указать):",
-                            get=_m("adult", "training_conditions"),
-                        ),
-                    ),
-                ),
-                ItemDef(
-                    "15.8",
-                    "employment",
-                    "рекомендации к трудовой занятости по профессии рабочего, должности служащего с учетом "
-                    "профессиональных намерений и профессиональных возможностей",
-                    "group",
-                    children=(
-                        ItemDef(
-                            "",
-                            "where",
-                            "",
-                            "choice",
-                            get=_m("adult", "employment"),
-                            enum=EmploymentWay,
-                            multi=True,
-                            other=_m("adult", "employment_other"),
-                            suffix=c.UNDERLINE_OTHER,
-                            sep=" или ",
-                            doc="(пункт 15.8)",
-                        ),
-                        ItemDef(
-                            "",
-                            "workingTime",
-                            "режим рабочего времени (указать)",
-                            get=_m("adult", "working_time"),
-                        ),
-                        ItemDef(
-                            "",
-                            "workNorms",
-                            "нормы труда, объемы выполняемой работы (оказываемых услуг) (указать)",
-                            get=_m("adult", "work_norms"),
-                        ),
-                        ItemDef(
-                            "15.8.1",
-                            "adaptation",
-                            "трудовая адаптация с указанием периода (указать)",
-                            get=_m("adult", "adaptation"),
-                        ),
-                        ItemDef(
-                            "15.8.2",
-                            "specialWorkplace",
-                            "организация специализированного рабочего места, в том числе в надомных условиях (указать)",
-                            get=_m("adult", "special_workplace"),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        ItemDef(
+        c.group(
             "16",
             "childResults",
             "Результаты профессиональной консультации ребенка-инвалида в возрасте от 14 до 18 лет, " + CHILD_14_18,
-            "group",
-            children=(
-                ItemDef(
-                    "16.1",
-                    "intentions",
-                    "профессиональные намерения, интересы, склонности (указать)",
-                    get=_m("child", "intentions"),
-                ),
-                ItemDef(
-                    "16.2",
-                    "specialities",
-                    "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
-                    "образования, профессиональной подготовки (указать)",
-                    get=_m("child", "specialities"),
-                ),
-                ItemDef(
-                    "16.3",
-                    "conditions",
-                    "нуждаемость в создании специальных условий для получения профессионального образования, "
-                    "профессиональной подготовки (указать в случае нуждаемости)",
-                    get=_m("child", "conditions"),
-                ),
+            c.field("16.1", "intentions", "профессиональные намерения, интересы, склонности (указать)", _child),
+            c.field(
+                "16.2", "specialities",
+                "перечень показанных к освоению специальностей, квалификаций на уровне профессионального "
+                "образования, профессиональной подготовки (указать)",
+                _child,
+            ),
+            c.field(
+                "16.3", "conditions",
+                "нуждаемость в создании специальных условий для получения профессионального образования, "
+                "профессиональной подготовки (указать в случае нуждаемости)",
+                _child,
             ),
         ),
-        ItemDef(
+        c.inline(
             "17",
             "preliminaryLimits",
             "Предварительная оценка ограничений категорий жизнедеятельности пациента на дату консультации "
             "с указанием функционального класса (далее – ФК) (указать):",
-            "group",
-            inline=True,
-            sep="; ",
-            children=(
-                ItemDef(
-                    "",
-                    "learningFc",
-                    "способность к обучению (профессиональному) ФК",
-                    "int",
-                    get=_m("fc_learning"),
-                    xsd_type="c:FunctionalClass",
-                ),
-                ItemDef(
-                    "",
-                    "workFc",
-                    "способность к трудовой деятельности ФК",
-                    "int",
-                    get=_m("fc_work"),
-                    xsd_type="c:FunctionalClass",
-                ),
+            ItemDef(
+                "",
+                "learningFc",
+                "способность к обучению (профессиональному) ФК",
+                "int",
+                get=_m("fc_learning"),
+                xsd_type="c:FunctionalClass",
             ),
+            ItemDef(
+                "",
+                "workFc",
+                "способность к трудовой деятельности ФК",
+                "int",
+                get=_m("fc_work"),
+                xsd_type="c:FunctionalClass",
+            ),
+            sep="; ",
         ),
         ItemDef(
             "18",
@@ -601,26 +444,17 @@ MPR_CONCLUSION = FormSpec(
             "int",
             get=_m("preliminary_loss_percent"),
         ),
-        ItemDef(
+        c.group(
             "19",
             "trainingFitnessChild",
             "Заключение о годности к обучению (профессиональному), профессиональной подготовке детей "
             "с особенностями психофизического развития в возрасте от 14 до 18 лет с указанием",
-            "group",
-            children=(
-                ItemDef(
-                    "19.1",
-                    "specialities",
-                    "рекомендуемых к обучению специальностей, освоению квалификаций",
-                    get=_m("training_fitness", "specialities"),
-                ),
-                ItemDef(
-                    "19.2",
-                    "regime",
-                    "режима и условий обучения",
-                    get=_m("training_fitness", "regime"),
-                ),
+            c.field(
+                "19.1", "specialities",
+                "рекомендуемых к обучению специальностей, освоению квалификаций",
+                _fitness,
             ),
+            c.field("19.2", "regime", "режима и условий обучения", _fitness),
         ),
     ),
     signers=(

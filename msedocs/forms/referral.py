@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model.case import Addresses, Case, IdentityDocument, Organisation, Patient, Referral
+from ..model.case import Addresses, Case, IdentityDocument, Patient, Referral
 from ..model.enums import (
     ExaminationPlace,
     InformationSource,
@@ -23,20 +23,10 @@ from ..model.enums import (
 from ..model.mpr import MprDisability
 from . import common as c
 from .slip import SLIP
-from .spec import (
-    Column,
-    FormSpec,
-    ItemDef,
-    OptionGroup,
-    Signer,
-    Source,
-    address_limit,
-    list_limit,
-    name_limit,
-    text_limit,
-)
+from .spec import Column, FormSpec, ItemDef, OptionGroup, Signer, address_limit, by_source, list_limit, name_limit
 
-SEED = "004_5509ffa87cccaffb.txt"
+#: Table 22: the heading over its two date columns.
+DATES = "Дата (число, месяц, год)"
 
 
 #: Item 14: the patient's disability status when referred: the list of MPR item 9
@@ -102,35 +92,35 @@ def identity_document(
     выдавшего документ ___, дата выдачи ___»: the kind of document (паспорт, вид на жительство)
     on the blank after the label, then its series and number."""
 
-    def part(attr: str) -> Callable[[Case], Any]:
-        return lambda case: getattr(d, attr) if (d := get(case)) is not None else None
+    def blank(key: str, label: str, attr: str, **kw: Any) -> ItemDef:
+        return c.part_blank(key, label, get, IdentityDocument, attr, **kw)
 
-    return ItemDef(
-        no,
-        key,
-        label,
-        "group",
-        inline=True,
-        footnote=footnote,
-        label_end=label_end,
-        children=(
-            ItemDef(
-                "", "kind", "", get=part("kind"), doc="(наименование документа)",
-                max_length=text_limit(IdentityDocument, "kind"),
-            ),
-            ItemDef("", "series", "серия", get=part("series"), max_length=text_limit(IdentityDocument, "series")),
-            ItemDef("", "number", "№", get=part("number"), max_length=text_limit(IdentityDocument, "number")),
-            ItemDef(
-                "", "issuer", "наименование (код) органа, выдавшего документ", get=part("issuer"), end=",",
-                max_length=text_limit(IdentityDocument, "issuer"),
-            ),  # fmt: skip
-            ItemDef("", "issueDate", "дата выдачи", "date", get=part("issue_date")),
-        ),
+    return c.inline(
+        no, key, label,
+        blank("kind", "", "kind", doc="(наименование документа)"),
+        blank("series", "серия", "series"),
+        blank("number", "№", "number"),
+        blank("issuer", "наименование (код) органа, выдавшего документ", "issuer", end=","),
+        ItemDef("", "issueDate", "дата выдачи", "date", get=c.part_getter(get, "issue_date")),
+        footnote=footnote, label_end=label_end,
     )
+
+
+def _patient(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.patient, attr)
+
+
+def _referral(attr: str) -> Callable[[Case], Any]:
+    return lambda case: getattr(case.referral, attr)
 
 
 def _rep(get: Callable[[Any], Any]) -> Callable[[Case], Any]:
     return lambda case: get(case.representative) if case.representative is not None else None
+
+
+def _representative(no: str, key: str, label: str, get: Callable[[Any], Any], max_length: int) -> ItemDef:
+    """An item of the legal representative's (footnote 1: filled in when the patient has one)."""
+    return ItemDef(no, key, label, get=_rep(get), footnote=1, max_length=max_length)
 
 
 def _actual(addresses: Addresses) -> Any:
@@ -146,23 +136,12 @@ REFERRAL = FormSpec(
     id="by-referral",
     title="Направление на медико-социальную экспертизу",
     xml_root="referral",
-    source=Source(SEED, "appendix 10", "1924-2078"),
+    source=by_source("appendix 10", "1924-2078"),
     header=(
-        ItemDef(
-            "",
-            "organisationName",
-            "наименование организации здравоохранения",
-            get=lambda k: k.referring_organisation.name,
-            required=True,
-            max_length=text_limit(Organisation, "name"),
-        ),
-        ItemDef(
-            "",
-            "organisationAddress",
-            "адрес организации здравоохранения",
-            get=lambda k: k.referring_organisation.address,
-            required=True,
-            max_length=address_limit(),
+        *c.organisation(
+            ("organisationName", "organisationAddress"),
+            ("наименование организации здравоохранения", "адрес организации здравоохранения"),
+            lambda k: k.referring_organisation,
         ),
         ItemDef(
             "",
@@ -174,22 +153,14 @@ REFERRAL = FormSpec(
             get=lambda k: k.referral.vkk_decision_date,
             required=True,
         ),
-        ItemDef(
-            "",
-            "place",
-            "Место освидетельствования",
-            "choice",
-            get=lambda k: k.referral.place,
-            enum=ExaminationPlace,
+        c.choice_or_other(
+            "", "place", "Место освидетельствования",
+            lambda k: k.referral.place, ExaminationPlace, lambda k: k.referral.place_other,
             labels={
                 "mrek": "по месту расположения медико-реабилитационной экспертной комиссии (далее – МРЭК)",
                 "visiting_home": "по месту регистрации (месту жительства или пребывания)",
             },
-            groups=(OptionGroup("на выездном заседании", _VISITING, brackets=True),),
-            sep="; ",
-            other=lambda k: k.referral.place_other,
-            suffix=c.UNDERLINE_OTHER,
-            required=True,
+            groups=(OptionGroup("на выездном заседании", _VISITING, brackets=True),), sep="; ", required=True,
         ),
     ),
     items=(
@@ -201,16 +172,8 @@ REFERRAL = FormSpec(
         c.id_number("2"),
         c.birth_date("3"),
         c.sex("4"),
-        ItemDef(
-            "5", "maritalStatus", "Семейное положение", get=lambda k: k.patient.marital_status,
-            max_length=text_limit(Patient, "marital_status"),
-        ),  # fmt: skip
-        ItemDef(
-            "6",
-            "familyComposition",
-            "Состав семьи (для детей до восемнадцати лет)",
-            get=lambda k: k.patient.family_composition,
-        ),
+        c.field("5", "maritalStatus", "Семейное положение", _patient, Patient),
+        c.field("6", "familyComposition", "Состав семьи (для детей до восемнадцати лет)", _patient),
         c.registration_address("7"),
         c.actual_address("8"),
         c.phones(lambda k: k.patient.contacts.phones),
@@ -220,30 +183,21 @@ REFERRAL = FormSpec(
             "Документ, удостоверяющий личность пациента, направляемого на медико-социальную экспертизу",
             lambda k: k.patient.identity_document,
         ),
-        ItemDef(
-            "10",
-            "representativeName",
+        _representative(
+            "10", "representativeName",
             "Фамилия, собственное имя, отчество (если таковое имеется) законного представителя пациента, "
             "направляемого на МСЭ",
-            get=_rep(lambda r: r.name),
-            footnote=1,
-            max_length=name_limit(),
+            lambda r: r.name, name_limit(),
         ),
-        ItemDef(
-            "11",
-            "representativeRegistrationAddress",
+        _representative(
+            "11", "representativeRegistrationAddress",
             "Адрес регистрации по месту жительства законного представителя пациента",
-            get=_rep(lambda r: r.addresses.registration),
-            footnote=1,
-            max_length=address_limit(),
+            lambda r: r.addresses.registration, address_limit(),
         ),
-        ItemDef(
-            "12",
-            "representativeActualAddress",
+        _representative(
+            "12", "representativeActualAddress",
             "Адрес фактического места жительства или пребывания законного представителя пациента",
-            get=_rep(lambda r: _actual(r.addresses)),
-            footnote=1,
-            max_length=address_limit(),
+            lambda r: _actual(r.addresses), address_limit(),
         ),
         ItemDef(
             "",
@@ -292,63 +246,29 @@ REFERRAL = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "15",
-            "referralKind",
-            "Направляется",
-            "choice",
-            get=lambda k: k.referral.kinds,
-            enum=ReferralKind,
-            multi=True,
-            suffix=c.UNDERLINE,
-            end=".",
-            required=True,
+        c.choice(
+            "15", "referralKind", "Направляется",
+            lambda k: k.referral.kinds, ReferralKind, multi=True, suffix=c.UNDERLINE, end=".", required=True,
         ),
-        ItemDef(
-            "16", "education", "Образование", get=lambda k: k.patient.education,
-            max_length=text_limit(Patient, "education"),
-        ),  # fmt: skip
-        ItemDef(
-            "17",
-            "workplace",
-            "Место работы (учебы), адрес места нахождения организации",
-            get=lambda k: k.patient.workplace,
-        ),
-        ItemDef(
-            "18",
-            "occupation",
+        c.field("16", "education", "Образование", _patient, Patient),
+        c.field("17", "workplace", "Место работы (учебы), адрес места нахождения организации", _patient),
+        c.field(
+            "18", "occupation",
             "Кем работает пациент на момент направления на МСЭ (указывается должность служащего (профессия "
             "рабочего), продолжительность работы; если не работает, вносится запись «не работает»)",
-            get=lambda k: k.patient.occupation,
-        ),
-        ItemDef(
-            "19",
-            "trainingProfession",
+            _patient,
+        ),  # fmt: skip
+        c.field(
+            "19", "trainingProfession",
             "Должность служащего (профессия рабочего), для получения которой проводится обучение",
-            get=lambda k: k.patient.training_profession,
-            max_length=text_limit(Patient, "training_profession"),
+            _patient, Patient,
+        ),  # fmt: skip
+        c.choice(
+            "20", "informationSources", "Пункты 15–18 настоящего Направления заполнены",
+            lambda k: k.referral.information_sources, InformationSource, multi=True, colon=False,
+            other=lambda k: k.referral.information_documents, suffix="(указать)",
         ),
-        ItemDef(
-            "20",
-            "informationSources",
-            "Пункты 15–18 настоящего Направления заполнены",
-            "choice",
-            get=lambda k: k.referral.information_sources,
-            enum=InformationSource,
-            multi=True,
-            colon=False,
-            other=lambda k: k.referral.information_documents,
-            suffix="(указать)",
-        ),
-        ItemDef(
-            "21",
-            "anamnesis",
-            "Анамнез заболевания (указывается начало, развитие, течение, частота и длительность обострений, "
-            "декомпенсаций, кризов, пароксизмов, проведенные лечение и медицинская реабилитация, "
-            "их эффективность)",
-            get=lambda k: k.referral.anamnesis,
-            required=True,
-        ),
+        c.anamnesis("21", _referral, required=True),
         ItemDef(
             "22",
             "temporaryIncapacity",
@@ -359,20 +279,8 @@ REFERRAL = FormSpec(
             footnote=2,
             columns=(
                 Column("number", "№ п/п", "int", get=lambda r: r[0]),
-                Column(
-                    "start",
-                    "начала временной нетрудоспособности",
-                    "date",
-                    get=lambda r: r[1].start,
-                    group="Дата (число, месяц, год)",
-                ),
-                Column(
-                    "end",
-                    "окончания временной нетрудоспособности",
-                    "date",
-                    get=lambda r: r[1].end,
-                    group="Дата (число, месяц, год)",
-                ),
+                Column("start", "начала временной нетрудоспособности", "date", get=lambda r: r[1].start, group=DATES),
+                Column("end", "окончания временной нетрудоспособности", "date", get=lambda r: r[1].end, group=DATES),
                 Column("days", "Число дней временной нетрудоспособности", "int", get=lambda r: r[1].days),
                 Column("diagnosis", "Диагноз", get=lambda r: r[1].diagnosis),
             ),
@@ -393,14 +301,13 @@ REFERRAL = FormSpec(
                 Column("diagnosis", "Основной диагноз", get=lambda r: r.diagnosis),
             ),
         ),
-        ItemDef(
-            "24",
-            "rehabResults",
+        c.field(
+            "24", "rehabResults",
             "Результаты проведенных мероприятий медицинской реабилитации, медицинской абилитации "
             "в соответствии с индивидуальной программой медицинской реабилитации, абилитации пациента "
             "(указать)",
-            get=lambda k: k.referral.rehab_results,
-        ),
+            _referral,
+        ),  # fmt: skip
         ItemDef(
             "",
             "ipmraFulfilment",
@@ -414,23 +321,19 @@ REFERRAL = FormSpec(
             suffix=c.UNDERLINE,
             end=".",
         ),
-        ItemDef(
-            "25",
-            "condition",
+        c.field(
+            "25", "condition",
             "Состояние пациента при направлении на МСЭ (указываются жалобы, данные медицинского осмотра "
             "врачами-специалистами при наличии заболеваний со стойкими нарушениями функций органов и систем "
             "организма пациента, использование технических средств социальной реабилитации)",
-            get=lambda k: k.referral.condition,
-            required=True,
-        ),
-        ItemDef(
-            "26",
-            "diagnostics",
+            _referral, required=True,
+        ),  # fmt: skip
+        c.field(
+            "26", "diagnostics",
             "Результаты медицинской диагностики пациента (указываются результаты лабораторных, "
             "рентгенологических, эндоскопических, ультразвуковых, функциональных, иных методов исследований)",
-            get=lambda k: k.referral.diagnostics,
-            required=True,
-        ),
+            _referral, required=True,
+        ),  # fmt: skip
         ItemDef(
             "27",
             "diagnosis",
@@ -455,27 +358,13 @@ REFERRAL = FormSpec(
             label="Предварительная оценка ограничений категорий жизнедеятельности пациента на момент "
             "направления на МСЭ с указанием функционального класса (далее – ФК)",
         ),
-        ItemDef(
-            "30",
-            "prognosis",
-            "Предварительная оценка клинико-трудового прогноза",
-            "choice",
-            get=lambda k: k.referral.prognosis,
-            enum=Prognosis,
-            suffix=c.UNDERLINE,
-            end=".",
+        c.choice(
+            "30", "prognosis", "Предварительная оценка клинико-трудового прогноза",
+            lambda k: k.referral.prognosis, Prognosis, suffix=c.UNDERLINE, end=".",
         ),
-        ItemDef(
-            "31",
-            "purposes",
-            "Цель направления на МСЭ",
-            "choice",
-            get=_purposes,
-            enum=PRINTED_PURPOSES,
-            multi=True,
-            other=_purpose_other,
-            suffix=c.UNDERLINE_OTHER,
-            required=True,
+        c.choice_or_other(
+            "31", "purposes", "Цель направления на МСЭ",
+            _purposes, PRINTED_PURPOSES, _purpose_other, multi=True, required=True,
         ),
     ),
     signers=(

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..model.case import Case
 from ..model.enums import Jurisdiction
 from . import journals as j
-from .spec import FORMS_VERSION, NAMESPACE_BASE, Signer, Source, heading
+from .spec import Declared, Signer, Source, by_source, heading
 
 Reader = Callable[[Case, Any], Any]
 
@@ -75,7 +75,7 @@ def session_of(case: Case) -> Session | None:
 
 
 @dataclass(frozen=True)
-class SessionSpec:
+class SessionSpec(Declared):
     id: str
     title: str
     xml_root: str
@@ -91,15 +91,6 @@ class SessionSpec:
     @property
     def kind(self) -> Literal["protocol"]:
         return "protocol"
-
-    @property
-    def namespace(self) -> str:
-        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
-
-    def xsd(self) -> bytes:
-        from .xsd import build_session_xsd
-
-        return build_session_xsd(self)
 
     def block(self, case: Case) -> ActBlock:
         e = case.examination
@@ -150,7 +141,7 @@ PROTOCOL = SessionSpec(
     id="by-protocol",
     title="заседания медико-реабилитационной экспертной комиссии",
     xml_root="sessionProtocol",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 13", "2302-2363"),
+    source=by_source("appendix 13", "2302-2363"),
     footnotes=(
         "1 Медико-реабилитационная экспертная комиссия.",
         "2 Международная статистическая классификация болезней и проблем, связанных со здоровьем, десятого пересмотра.",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model.case import Case, Decision, Examination, Organisation
 from . import common as c
-from .spec import FormSpec, ItemDef, Signer, Source, address_limit, text_limit
+from .spec import FormSpec, ItemDef, Signer, address_limit, by_source, text_limit
 
 #: Between the referring organisation's name and its address (header item «направлен»).
 SENT_TO_SEP = ", "
@@ -25,7 +25,7 @@ SLIP = FormSpec(
     id="by-referral-slip",
     title="Отрывной талон",
     xml_root="referralSlip",
-    source=Source("004_5509ffa87cccaffb.txt", "appendix 10 (tear-off slip)", "2079-2152"),
+    source=by_source("appendix 10 (tear-off slip)", "2079-2152"),
     note="Подлежит возврату в организацию здравоохранения, оказывающую пациенту медицинскую помощь в амбулаторных "
     "условиях",
     title_as_printed=True,
@@ -47,23 +47,13 @@ SLIP = FormSpec(
         ),
     ),
     items=(
-        c.patient_name("1"),
-        c.id_number("2"),
-        c.birth_date("3"),
-        c.registration_address("4"),
-        c.actual_address("5"),
-        ItemDef(
-            "6",
-            "act",
-            "Акт освидетельствования пациента МРЭК",
-            "group",
-            inline=True,
-            children=(
-                ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
-                ItemDef(
-                    "", "number", "№", get=lambda k: k.examination.act_number if k.examination else None,
-                    max_length=text_limit(Examination, "act_number"),
-                ),  # fmt: skip
+        *c.patient_items(1),
+        c.inline(
+            "6", "act", "Акт освидетельствования пациента МРЭК",
+            ItemDef("", "date", "от", "date", get=lambda k: k.examination.act_date if k.examination else None),
+            ItemDef(
+                "", "number", "№", get=lambda k: k.examination.act_number if k.examination else None,
+                max_length=text_limit(Examination, "act_number"),
             ),
         ),
         ItemDef(
@@ -89,56 +79,20 @@ SLIP = FormSpec(
             label="Ограничения категорий жизнедеятельности с указанием функционального класса",
         ),
         ItemDef("10", "decision", "Решение МРЭК", get=c.decision_text),
-        ItemDef(
-            "11",
-            "labourRequirements",
-            "Требования к характеру и условиям труда инвалида",
-            "group",
-            children=(
-                ItemDef(
-                    "11.1",
-                    "contraindicated",
-                    "противопоказанные факторы производственной среды, тяжести и напряженности трудового "
-                    "процесса, виды работ (указать)",
-                    get=_labour("contraindicated"),
-                ),
-                ItemDef(
-                    "11.2",
-                    "indicated",
-                    "показанные условия труда и режим рабочего времени (указать)",
-                    get=_labour("indicated"),
-                ),
-            ),
-        ),
-        ItemDef(
-            "12",
-            "ipmraNeed",
+        c.labour_requirements("11"),
+        c.field(
+            "12", "ipmraNeed",
             "заключение о нуждаемости в формировании индивидуальной программы медицинской реабилитации, "
             "абилитации пациента (указать)",
-            get=_dec("ipmra_need"),
-            max_length=text_limit(Decision, "ipmra_need"),
-        ),
-        ItemDef(
-            "13",
-            "technicalMeans",
+            _dec, Decision,
+        ),  # fmt: skip
+        c.field(
+            "13", "technicalMeans",
             "заключение о нуждаемости в технических средствах социальной реабилитации (указать)",
-            get=_dec("technical_means"),
-            max_length=text_limit(Decision, "technical_means"),
-        ),
-        ItemDef(
-            "14",
-            "validity",
-            "Срок действия заключения МРЭК",
-            "group",
-            inline=True,
-            end=".",
-            children=(
-                ItemDef("", "from", "с", "date", get=_dec("valid_from")),
-                ItemDef("", "until", "по", "date", get=_dec("valid_until"), end=","),
-                # underlined in place when there is no re-examination term, never repeated as a value
-                ItemDef("", "noTerm", "", "choice", get=c.no_term(_dec("no_term")), enum=c.NoTerm, suffix="(указать)"),
-            ),
-        ),
+            _dec, Decision,
+        ),  # fmt: skip
+        # underlined in place when there is no re-examination term, never repeated as a value
+        c.validity("14", "validity", "Срок действия заключения МРЭК", _dec, "(указать)"),
         c.sheet("15", "certificateIssued", "Выдано удостоверение инвалида", _dec("certificate_issued")),
     ),
     signers=(Signer("chairman", "Председатель МРЭК", lambda k: [k.commission.chairman], seal=True, seal_footnote=3),),

@@ -59,6 +59,22 @@ def heading(spec: DocumentSpec) -> Heading:
     return Heading(spec.id, spec.title, FORMS_VERSION, spec.namespace, spec.xml_root)
 
 
+class Declared:
+    """What every declared document (a form, a journal, the session protocol) derives from its id
+    and kind alike: its XML namespace of :data:`FORMS_VERSION`, and its XSD (:mod:`.xsd`)."""
+
+    id: str
+
+    @property
+    def namespace(self) -> str:
+        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
+
+    def xsd(self) -> bytes:
+        from .xsd import build_document_xsd
+
+        return build_document_xsd(self)
+
+
 Getter = Callable[[Case], Any]
 #: A choice's options: a whole enum of the model, or the members of one the statute prints
 #: (in print order), so no option's wording is copied into a form module.
@@ -527,8 +543,18 @@ class Source:
         return f"{self.seed}, {self.appendix}, lines {self.lines}"
 
 
+#: The seed of resolution No. 77 (the Instruction and its appendices): where the Belarusian
+#: forms, journals and the session protocol are defined.
+BY_SEED = "004_5509ffa87cccaffb.txt"
+
+
+def by_source(appendix: str, lines: str) -> Source:
+    """Where resolution No. 77 defines a Belarusian document (:data:`BY_SEED`)."""
+    return Source(BY_SEED, appendix, lines)
+
+
 @dataclass(frozen=True)
-class FormSpec:
+class FormSpec(Declared):
     """One statutory document: its items, its signers, when it applies."""
 
     id: str
@@ -562,15 +588,6 @@ class FormSpec:
     @property
     def kind(self) -> Literal["form"]:
         return "form"
-
-    @property
-    def namespace(self) -> str:
-        return f"{NAMESPACE_BASE}:{self.id}:{FORMS_VERSION}"
-
-    def xsd(self) -> bytes:
-        from .xsd import build_xsd
-
-        return build_xsd(self)
 
     @property
     def visible_stamp(self) -> bool:

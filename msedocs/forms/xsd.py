@@ -7,8 +7,9 @@ generates, so the declarations and the published schema never drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -234,6 +235,16 @@ def build_session_xsd(spec: SessionSpec) -> bytes:
     _doc(number, "Акт освидетельствования в МРЭК (номер)")
     _doc(etree.SubElement(seq, _xs("element"), name="signatures", type="c:Signatures"), "Подписи")
     return _finish(root, ct, spec.id)
+
+
+def build_document_xsd(spec: Any) -> bytes:
+    """The XSD 1.0 of any declared document, by its kind (:class:`.spec.Declared`)."""
+    builders: dict[str, Callable[[Any], bytes]] = {
+        "form": build_xsd,
+        "journal": build_journal_xsd,
+        "protocol": build_session_xsd,
+    }
+    return builders[spec.kind](spec)
 
 
 def write_schemas(folder: Path) -> list[Path]:

@@ -18,6 +18,7 @@ depersonalised view can replace them without touching the forms:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -98,24 +99,26 @@ class IdentityDocument(Part):
     issue_date: dt.date | None = Field(None, description="Дата выдачи; required unless the case is depersonalised")
 
 
+#: Insurance's numbers by field: personal-data category, error code, what the message names, check.
+_INSURANCE_NUMBERS: dict[str, tuple[int, str, str, Callable[[str], str | None]]] = {
+    "snils": (4, "snils", "СНИЛС ", ids.snils_error),
+    "oms_policy": (5, "oms", "ОМС policy number ", ids.oms_error),
+}
+
+
 class Insurance(Part):
     """Russian case: СНИЛС (category 4) and the ОМС single policy number (category 5)."""
 
     snils: str | None = Field(None, json_schema_extra=_pd(4), description="СНИЛС, XXX-XXX-XXX YY")
     oms_policy: str | None = Field(None, json_schema_extra=_pd(5), description="Единый номер полиса ОМС")
 
-    @field_validator("snils")
+    @field_validator("snils", "oms_policy")
     @classmethod
-    def _snils(cls, v: str | None) -> str | None:
-        if v is not None and not ids.is_pd_token(v, 4) and (err := ids.snils_error(v)):
-            raise PydanticCustomError("snils", "СНИЛС " + err)
-        return v
-
-    @field_validator("oms_policy")
-    @classmethod
-    def _oms(cls, v: str | None) -> str | None:
-        if v is not None and not ids.is_pd_token(v, 5) and (err := ids.oms_error(v)):
-            raise PydanticCustomError("oms", "ОМС policy number " + err)
+    def _number(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Each number checked by its own rule, unless it is a vault token of its category."""
+        category, code, what, error = _INSURANCE_NUMBERS[info.field_name or ""]
+        if v is not None and not ids.is_pd_token(v, category) and (err := error(v)):
+            raise PydanticCustomError(code, what + err)
         return v
 
 
