@@ -272,10 +272,19 @@ def _bytes_reserved(signer: Signer, profile: SigningProfile, timestamper: Any) -
 
 
 def _validation_context(signer: Signer, profile: SigningProfile) -> ValidationContext:
+    return validation_context(signer.certificate, signer.chain, profile)
+
+
+def validation_context(
+    certificate: x509.Certificate, chain: Sequence[x509.Certificate], profile: SigningProfile
+) -> ValidationContext:
+    """An offline validation context (no fetching, hard-fail revocation) holding the certificates,
+    OCSP responses and CRLs of ``certificate`` with its ``chain`` and of the profile's TSA: what
+    B-LT puts in the DSS. :class:`RevocationError` when there is no source or one is revoked."""
     tsa = _tsa_leaf_certs(profile)
-    leaves = [signer.certificate, *[c for c in tsa if not is_ca(c)]]
-    data = validation_data_for(profile, leaves, extra=[*signer.chain, *tsa])
-    roots = [c for c in data.certificates if c.issuer == c.subject] or list(signer.chain[-1:])
+    leaves = [certificate, *[c for c in tsa if not is_ca(c)]]
+    data = validation_data_for(profile, leaves, extra=[*chain, *tsa])
+    roots = [c for c in data.certificates if c.issuer == c.subject] or list(chain[-1:])
     return ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in roots],
         other_certs=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in data.certificates],

@@ -1116,9 +1116,11 @@ def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
         raise ApiProblem("already-issued", f"case {case_id}: {name} was already issued; a statutory document is "
                          "issued once", extra={"issued_by": [{"document": name, "job": holder}]})  # fmt: skip
     try:
-        prep = _in_pool(svc, engine.prepare_signature_task, pdf, cert, chain, req.role or "")
-    except InputError as exc:
-        raise ApiProblem("unsupported-document", exc.message) from None
+        prep = _in_pool(svc, engine.prepare_signature_task, pdf, cert, chain, req.role or "", req.level,
+                        svc.config.pki_dir, svc.config.signing_config)  # fmt: skip
+    except InputError as exc:  # the level's validation data (a field named) or the PDF
+        raise (ApiProblem.from_error(exc, "invalid-request") if exc.problems
+               else ApiProblem("unsupported-document", exc.message)) from None  # fmt: skip
     signing_time = dt.datetime.fromisoformat(prep["signing_time"]).replace(tzinfo=None) if prep["signing_time"] \
         else None  # fmt: skip
     values = {

@@ -522,9 +522,10 @@ class DeliveryStateError(MsedocsError):
 # -- two-step signing (PAdES through pyHanko's interrupted signing) -----------------------------
 
 #: Hex digits reserved for the CMS in /Contents: an RSA-4096 or EC signature, a chain of a few
-#: certificates and a timestamp token fit with room to spare.
+#: certificates and a signature timestamp token fit with room to spare. At B-LT and B-LTA the
+#: DSS and the document timestamp go in later incremental updates, not here.
 SESSION_RESERVED = 48_000
-TWO_STEP_LEVELS = ("B-B", "B-T")
+TWO_STEP_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 
 def certificate_info(der: bytes, at: Any = None) -> dict[str, Any]:
@@ -569,11 +570,66 @@ def _ext_signer(cert_der: bytes, chain_der: Sequence[bytes], signature: bytes | 
 _M = re.compile(rb"/M \(D(?::|\\072)(\d{14})([^)]*)\)")
 
 
-def prepare_signature_task(pdf: bytes, cert_der: bytes, chain_der: Sequence[bytes], role: str) -> dict[str, Any]:
+def _lt_context(cert_der: bytes, chain_der: Sequence[bytes], level: str, pki_dir: str | None,
+                signing_config: str | None) -> tuple[Any, Any]:  # fmt: skip
+    """B-LT and B-LTA: the service's profile at ``level`` and an offline validation context with
+    the OCSP responses and CRLs of the certificate, its chain and the service's TSA
+    (:func:`signing.pades.validation_context`, as ``render --sign`` uses). InputError naming
+    ``level`` when the service has no revocation information for the certificate or it is revoked."""
+    from cryptography import x509
+
+    from signing.errors import RevocationError, TimestampError
+    from signing.pades import validation_context
+
+    profile = _profile(pki_dir, signing_config, level)
+    cert = x509.load_der_x509_certificate(cert_der)
+    chain = [x509.load_der_x509_certificate(c) for c in chain_der]
+    try:
+        return profile, validation_context(cert, chain, profile)
+    except (RevocationError, TimestampError) as exc:
+        raise InputError(f"level: {level} embeds the certificate's revocation information, which the service "
+                         f"cannot give: {exc.message}",
+                         [Problem("level", f"no revocation information for {level}")]) from None  # fmt: skip
+
+
+async def _validation_status(ext: Any, context: Any, timestamper: Any, earlier_ts: Any, level: str) -> Any:
+    """What pyHanko's :class:`PdfSigner` collects before a B-LT signature (its
+    ``_perform_presign_validation``): the signer's validation path, the last document
+    timestamp's (at B-LTA, when the PDF has one) and the TSA's, with the context's OCSP
+    responses and CRLs. InputError naming ``certificate`` when no path validates."""
+    from pyhanko.sign.signers.pdf_signer import PreSignValidationStatus
+    from pyhanko_certvalidator import CertificateValidator
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+
+    try:
+        validator = CertificateValidator(ext.signing_cert, intermediate_certs=ext.cert_registry,
+                                         validation_context=context)  # fmt: skip
+        signer_path = await validator.async_validate_usage({"non_repudiation"})
+        paths = [signer_path]
+        if earlier_ts is not None:
+            ts_validator = CertificateValidator(earlier_ts.signer_cert, validation_context=context,
+                                                intermediate_certs=earlier_ts.other_embedded_certs)  # fmt: skip
+            paths.append(await ts_validator.async_validate_usage(set(), extended_key_usage={"time_stamping"}))
+        ts_paths = [p async for p in timestamper.validation_paths(context)]
+    except (PathBuildingError, PathValidationError) as exc:
+        raise InputError(f"certificate: not valid for {level} with the service's trusted roots and revocation "
+                         f"information ({type(exc).__name__})",
+                         [Problem("certificate", f"no valid certification path for {level}")]) from None  # fmt: skip
+    return PreSignValidationStatus(signer_path=signer_path, validation_paths=[*paths, *ts_paths],
+                                   ts_validation_paths=ts_paths, ocsps_to_embed=list(context.ocsps),
+                                   crls_to_embed=list(context.crls))  # fmt: skip
+
+
+def prepare_signature_task(
+    pdf: bytes, cert_der: bytes, chain_der: Sequence[bytes], role: str, level: str = "B-T",
+    pki_dir: str | None = None, signing_config: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Run in a worker process: the PDF with a PAdES signature field and the room for its CMS
     (pyHanko's :meth:`PdfSigner.async_digest_doc_for_signing`), the /ByteRange digest, and the
     CMS signed attributes over it (message-digest, signing-certificate-v2, the signer's role):
-    what the key holder signs. The signing time is the signature dictionary's /M."""
+    what the key holder signs. The signing time is the signature dictionary's /M. At B-LT and
+    B-LTA the certificate's validation path and revocation information are checked first, so a
+    session that could not be completed at its level is refused before anyone signs."""
     import asyncio
     import datetime as dt
 
@@ -586,6 +642,11 @@ def prepare_signature_task(pdf: bytes, cert_der: bytes, chain_der: Sequence[byte
     from signing.pades import _PdfAKeepingWriter  # keeps the PDF/A identification, as render --sign does
 
     ext = _ext_signer(cert_der, chain_der, None)
+    if level in ("B-LT", "B-LTA"):
+        from signing.services import timestamper_for
+
+        profile, context = _lt_context(cert_der, chain_der, level, pki_dir, signing_config)
+        asyncio.run(_validation_status(ext, context, timestamper_for(profile), None, level))
     try:
         existing = len(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures)
         writer = _PdfAKeepingWriter(io.BytesIO(pdf), strict=False)
@@ -646,29 +707,54 @@ def complete_signature_task(
     chain_der: Sequence[bytes], signature: bytes, level: str, pki_dir: str | None, signing_config: str | None,
 ) -> bytes:  # fmt: skip
     """Run in a worker process: the CMS built around the key holder's signature value over the
-    frozen signed attributes (with a signature timestamp at B-T, from the service's TSA) and
-    written into the prepared PDF (:meth:`PdfTBSDocument.async_finish_signing`). InputError if
-    the value is not the certificate's key's signature over those attributes."""
+    frozen signed attributes (with a signature timestamp from the service's TSA from B-T on) and
+    written into the prepared PDF (:meth:`PdfTBSDocument.async_finish_signing`). At B-LT an
+    incremental update adds the DSS (the certificates, OCSP responses and CRLs of the signer and
+    the TSA, rebuilt here from the session's certificate and chain); at B-LTA a document timestamp
+    follows it (pyHanko's :class:`PostSignInstructions`, as ``use_pades_lta`` does in
+    ``render --sign``). InputError if the value is not the certificate's key's signature over
+    those attributes."""
     import asyncio
 
     from asn1crypto import cms
+    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
-    from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+    from pyhanko.sign.signers.pdf_signer import PdfPostSignatureDocument, PdfTBSDocument, PostSignInstructions
 
+    from signing.pades import _existing_sig_fields, _free_name
     from signing.services import timestamper_for
 
     if not check_signature_value(cert_der, signed_attrs, signature):
         raise InputError("signature: not the certificate's key's signature over the data to sign",
                          [Problem("signature", "does not verify with the session's certificate")])  # fmt: skip
     ext = _ext_signer(cert_der, chain_der, signature)
-    timestamper = timestamper_for(_profile(pki_dir, signing_config, "B-T")) if level == "B-T" else None
+    long_term = level in ("B-LT", "B-LTA")
+    context = None
+    if long_term:
+        profile, context = _lt_context(cert_der, chain_der, level, pki_dir, signing_config)
+    else:
+        profile = _profile(pki_dir, signing_config, "B-T")
+    timestamper = timestamper_for(profile) if level != "B-B" else None
     output = io.BytesIO(prepared)
 
     async def finish() -> None:
         attrs = cms.CMSAttributes.load(signed_attrs)
         sig_cms = await ext.async_sign_prescribed_attributes("sha256", signed_attrs=attrs, timestamper=timestamper)
         digest = PreparedByteRangeDigest(document_digest, start, end)
-        await PdfTBSDocument.async_finish_signing(output, digest, sig_cms)
+        # the CMS into its reserved space (pyHanko's async_finish_signing in its two halves: the
+        # post-signing instructions need the signed PDF read, which the placeholder does not allow)
+        done = PdfTBSDocument.resume_signing(output, digest, sig_cms)
+        if not long_term:
+            return
+        archive = level == "B-LTA"
+        reader = PdfFileReader(io.BytesIO(output.getvalue()), strict=False)
+        earlier = reader.embedded_timestamp_signatures[-1:] if archive else []
+        status = await _validation_status(ext, context, timestamper, earlier[0] if earlier else None, level)
+        field = _free_name(_existing_sig_fields(reader), "ArchiveTimeStamp") if archive else None
+        instructions = PostSignInstructions(validation_info=status, timestamper=timestamper if archive else None,
+                                            timestamp_md_algorithm="sha256", timestamp_field_name=field,
+                                            strict=False)  # fmt: skip
+        await PdfPostSignatureDocument(done.sig_contents, instructions, context).post_signature_processing(output)
 
     asyncio.run(finish())
     return output.getvalue()

@@ -307,7 +307,9 @@ class SigningSessionRequest(BaseModel):
                                       "certificate is read from there (give this or certificate).")  # fmt: skip
     chain: list[Annotated[str, Field(max_length=20000)]] = Field(
         default_factory=list, max_length=8, description="Its issuing CA certificates (PEM or base64 DER).")
-    level: Literal["B-B", "B-T"] = Field("B-T", description="B-T: the service adds a signature timestamp.")
+    level: Level = Field("B-T", description="B-T: the service adds a signature timestamp; B-LT: and the "
+                         "certificates, OCSP responses and CRLs of the signer and the TSA (a DSS); B-LTA: and "
+                         "a document timestamp over it all. Frozen at the session's start.")  # fmt: skip
     role: str | None = Field(None, max_length=200, description="The signer's role (signer-attributes-v2), "
                              "e.g. Председатель комиссии.")  # fmt: skip
 
@@ -336,7 +338,7 @@ class SigningSessionStatus(BaseModel):
     format: Literal["PAdES"]
     key_source: Literal["certificate", "csc"]
     csc: dict[str, str] | None = Field(None, description="The CSC service and credential, for a csc session.")
-    level: Literal["B-B", "B-T"]
+    level: Level
     document: str
     case_id: str | None
     field_name: str
