@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
-from generators import docx_template, journal_docx, journal_pdf, typst_form
-from generators import pdf as pdf_gen
+from generators import docx_template, journal_docx
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
@@ -119,10 +118,33 @@ class ToFiles:
     docx: Callable[[Journal, Path], None]
 
 
+# The PDF generators are imported on first use: WeasyPrint (generators.pdf) and Typst
+# (generators.typst_form, generators.journal_pdf) never load in a process that imports this
+# module without laying out a PDF (the HTTP service's, for select_forms and file_entry).
+
+
+def _weasyprint_pdf(data: Document | SessionProtocol, /, *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    from generators import pdf as pdf_gen
+
+    return pdf_gen.render(data, xml=xml, paper=paper)
+
+
+def _typst_pdf(data: Document, /, *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    from generators import typst_form
+
+    return typst_form.render(data, xml=xml, paper=paper)
+
+
+def _journal_pdf(data: Journal, out: Path, /, **options: Any) -> None:
+    from generators import journal_pdf
+
+    journal_pdf.write(data, out, **options)
+
+
 #: The renderers of each kind of document.
-FORM_RENDERERS = InMemory[Document](xml_gen.render, pdf_gen.render, docx_gen.render)
-PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol)
-JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write)
+FORM_RENDERERS = InMemory[Document](xml_gen.render, _weasyprint_pdf, docx_gen.render)
+PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, _weasyprint_pdf, docx_gen.render_protocol)
+JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, _journal_pdf, journal_docx.write)
 
 
 @dataclass(frozen=True)
@@ -186,7 +208,7 @@ def _render_in_memory(
 def _form_renderers(spec: DocumentSpec, engine: str = "weasyprint") -> InMemory[Document]:
     """The form's renderers, its PDF laid out by ``engine``."""
     renderers = _published_renderers(spec)
-    return replace(renderers, pdf=typst_form.render) if engine == "typst" else renderers
+    return replace(renderers, pdf=_typst_pdf) if engine == "typst" else renderers
 
 
 def _published_renderers(spec: DocumentSpec) -> InMemory[Document]:
@@ -425,6 +447,9 @@ def _render_in_worker(
 def _warm_up() -> None:
     """Build the Jinja environment, fonts and stylesheet, and the Typst compiler with its fonts,
     once per worker process."""
+    from generators import pdf as pdf_gen
+    from generators import typst_form
+
     pdf_gen.environment()
     pdf_gen._style()
     typst_form.warm_up()

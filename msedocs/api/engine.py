@@ -41,9 +41,6 @@ from ..forms import REGISTRY, get_form
 from ..model import Case, CaseWarning, load_case
 from ..model.load import parse_json
 
-#: The formats of ``msedocs.pipeline.FORMATS`` (not imported from there: the pipeline module
-#: imports WeasyPrint, which the server process never loads).
-FORMATS = ("xml", "pdf", "docx")
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 MAX_FORM_BYTES = xml_gen.MAX_FORM_BYTES
 
@@ -105,18 +102,12 @@ def load(case: Any) -> LoadedCase:
 
 
 def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[str]:
-    """The forms asked for (each must apply), or every form that applies: the rule of
-    ``msedocs.pipeline.select_forms``, applied here without importing the pipeline."""
-    if not form_ids:
-        return [fid for fid, spec in REGISTRY.items() if spec.applies_to(case)]
-    specs = [get_form(fid) for fid in dict.fromkeys(form_ids)]
-    not_applicable = [s.id for s in specs if not s.applies_to(case)]
-    if not_applicable:
-        raise FormNotApplicableError(
-            f"case {case.case_id}: form(s) {', '.join(not_applicable)} do not apply "
-            "(the case lacks the examination or decision they need)"
-        )
-    return [s.id for s in specs]
+    """The ids of the forms asked for (each must apply), or of every form that applies:
+    :func:`msedocs.pipeline.select_forms` (the pipeline imports its PDF generators, WeasyPrint
+    and Typst, only on first use, so the server process imports it without loading them)."""
+    from .. import pipeline
+
+    return [spec.id for spec in pipeline.select_forms(case, form_ids)]
 
 
 def issued_documents(form_ids: Sequence[str], formats: Sequence[str]) -> list[str]:
