@@ -7,7 +7,6 @@ Exit codes: 0 success, 1 an internal failure (or, for ``validate``, an invalid d
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -155,20 +154,18 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
-    import stat
+    from signing.files import NotRegularFileError, open_regular
 
     from . import validation
 
-    try:  # O_NONBLOCK: opening a FIFO does not wait for a writer
-        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:  # a FIFO does not make it wait for a writer
+        stream, size = open_regular(file)
+    except NotRegularFileError:
+        raise InputError(f"{file}: not a regular file; give an XML document") from None
     except OSError as exc:
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise InputError(f"{file}: not a regular file; give an XML document")
-    with os.fdopen(fd, "rb") as stream:
-        result = validation.validate(stream, info.st_size, form, where=f"{file}: ")
+    with stream:
+        result = validation.validate(stream, size, form, where=f"{file}: ")
     for path, msg, line in result.problems:
         _err(f"{file}:{line or 0}: {path}: {msg}")
     if result.form is None:
