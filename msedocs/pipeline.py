@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -656,71 +656,53 @@ def render_cases(
     rendered into a staging folder; with an outbox, every case queued in one transaction; only
     then are the files moved into ``out``. Whatever fails, nothing is left behind and nothing is
     queued."""
-    outbox = None
-    if queue:
-        from .delivery import open_outbox
+    with ExitStack() as stack:
+        outbox: Outbox | None = None
+        if queue:
+            from .delivery import open_outbox
 
-        outbox = open_outbox(db)
-    try:
-        return _render_cases(cases, out, formats, selected, variant, signing, warn, outbox, workers, engine)
-    finally:
-        if outbox is not None:
-            outbox.close()
+            outbox = stack.enter_context(closing(open_outbox(db)))
+        batch = cases.is_dir() or cases.suffix == ".jsonl"
+        check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
+        if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
+            for _ in _load_batch(cases, check):
+                pass
+        else:
+            single = load_case_file(cases, warn)
+            if check is not None and (problems := check(single)):
+                raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
+        profile = signing_profile(signing, warn)
+        sign = profile is not None
+        paper = variant == "paper" or (variant == "auto" and not sign)
+        by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
+        written: list[Path] = []  # relative to out, printed once everything is in place
+        items: list[tuple[str, int]] = []
+        # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
+        with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
+            rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
+                                    workers=workers if batch else 1, paper=paper, profile=profile,
+                                    variant_by_case=by_case, engine=engine)  # fmt: skip
+            with closing(rendered):  # a failure here stops the batch's worker processes at once
+                for case, docs in rendered:
+                    folder = Path(case.case_id if batch else "")
+                    write_package(staging / folder, docs, case)
+                    written += [folder / d.filename for d in docs]
+                    if outbox is not None:
+                        extra = render_package(case, ("pdf",), selected, paper=True, engine=engine)
+                        write_package(Path(printed) / case.case_id, extra, case)
+            if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
+                from .queueing import queue_cases
 
+                case_ids: list[str] = []
 
-def _render_cases(
-    cases: Path,
-    out: Path,
-    formats: Sequence[str],
-    selected: Sequence[str] | None,
-    variant: str,
-    signing: SigningOptions | None,
-    warn: Callable[[str], None],
-    outbox: Outbox | None,
-    workers: int,
-    engine: str | None,
-) -> RenderRun:
-    batch = cases.is_dir() or cases.suffix == ".jsonl"
-    check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
-    if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
-        for _ in _load_batch(cases, check):
-            pass
-    else:
-        single = load_case_file(cases, warn)
-        if check is not None and (problems := check(single)):
-            raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
-    profile = signing_profile(signing, warn)
-    sign = profile is not None
-    paper = variant == "paper" or (variant == "auto" and not sign)
-    by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
-    written: list[Path] = []  # relative to out, printed once everything is in place
-    items: list[tuple[str, int]] = []
-    # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
-    with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
-        rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
-                                workers=workers if batch else 1, paper=paper, profile=profile,
-                                variant_by_case=by_case, engine=engine)  # fmt: skip
-        with closing(rendered):  # a failure here stops the batch's worker processes at once
-            for case, docs in rendered:
-                folder = Path(case.case_id if batch else "")
-                write_package(staging / folder, docs, case)
-                written += [folder / d.filename for d in docs]
-                if outbox is not None:
-                    extra = render_package(case, ("pdf",), selected, paper=True, engine=engine)
-                    write_package(Path(printed) / case.case_id, extra, case)
-        if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
-            from .queueing import queue_cases
+                def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
+                    for case in _load_batch(cases) if batch else [single]:
+                        case_ids.append(case.case_id)
+                        signed = _read_package(staging / (case.case_id if batch else ""))
+                        yield case, signed, _read_package(Path(printed) / case.case_id)
 
-            case_ids: list[str] = []
-
-            def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
-                for case in _load_batch(cases) if batch else [single]:
-                    case_ids.append(case.case_id)
-                    signed = _read_package(staging / (case.case_id if batch else ""))
-                    yield case, signed, _read_package(Path(printed) / case.case_id)
-
-            items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
-    return RenderRun(written, items)
+                items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
+        return RenderRun(written, items)
 
 
 def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:
