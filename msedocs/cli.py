@@ -154,16 +154,17 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
-    from signing.files import NotRegularFileError, open_regular
+    from signing.files import open_regular
 
     from . import validation
 
     try:  # a FIFO does not make it wait for a writer
-        stream, size = open_regular(file)
-    except NotRegularFileError:
-        raise InputError(f"{file}: not a regular file; give an XML document") from None
+        opened = open_regular(file)
     except OSError as exc:
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
+    if opened is None:
+        raise InputError(f"{file}: not a regular file; give an XML document")
+    stream, size = opened
     with stream:
         result = validation.validate(stream, size, form, where=f"{file}: ")
     for path, msg, line in result.problems:

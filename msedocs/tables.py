@@ -9,6 +9,7 @@ and its ``migrate`` is :func:`upgrade` with its own advisory lock, checked by :f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Engine, Integer, MetaData, exc, text
@@ -76,3 +77,34 @@ def upgrade(engine: Engine, migrations: Path, lock_key: int) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def open_at_head(
+    engine: Engine,
+    url: str,
+    *,
+    head: str,
+    version: Callable[[Engine], str | None],
+    migrate: Callable[[Engine], None],
+    create: bool,
+    holds_none: str,
+) -> None:
+    """Open a store's tables at ``url``: a SQLite ``url`` that is no usable database is refused
+    before SQLite touches it; tables not at the ``head`` revision are brought there by
+    ``migrate``, only with ``create`` (without it, a database without them is a
+    ``BadOutboxError``: "--db: <database> <holds_none>"); a database the server refuses is the
+    store's connect error. The engine is disposed if anything fails."""
+    from msedocs.delivery.store import BadOutboxError, check_sqlite_file, connect_error
+
+    try:
+        check_sqlite_file(url, create=create)
+        try:
+            if version(engine) != head:
+                if not create:
+                    raise BadOutboxError(f"--db: {url.split('@')[-1]} {holds_none}")
+                migrate(engine)
+        except exc.DBAPIError as error:
+            raise connect_error(url, error) from error
+    except BaseException:
+        engine.dispose()
+        raise

@@ -10,16 +10,12 @@ import stat
 from typing import BinaryIO
 
 
-class NotRegularFileError(ValueError):
-    """The path names a folder, a device, a FIFO or a socket, not a regular file."""
-
-
-def open_regular(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
-    """A regular file opened for reading, and its size. OSError if it cannot be opened,
-    :class:`NotRegularFileError` (nothing left open) if it is not a regular file."""
+def open_regular(path: str | os.PathLike[str]) -> tuple[BinaryIO, int] | None:
+    """A regular file opened for reading, and its size; None (nothing left open) if ``path``
+    names a folder, a device, a FIFO or a socket. OSError if it cannot be opened."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    size = os.fstat(fd)
-    if not stat.S_ISREG(size.st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise NotRegularFileError(os.fspath(path))
-    return os.fdopen(fd, "rb"), size.st_size
+        return None
+    return os.fdopen(fd, "rb"), info.st_size

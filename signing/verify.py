@@ -19,7 +19,7 @@ from typing import Unpack
 
 from .cades_verify import verify_cades
 from .errors import UnsupportedDocumentError
-from .files import NotRegularFileError, open_regular
+from .files import open_regular
 from .formats import format_for, recognize
 from .pades_verify import verify_pades
 from .policy import ValidationPolicy, load_policy
@@ -81,12 +81,12 @@ def read_input(path: Path, what: str = "", limit: int = MAX_INPUT_BYTES) -> byte
     """
     name = f"{what}{path}"
     try:
-        f, size = open_regular(path)
-    except NotRegularFileError:
-        refused = "folders, devices, FIFOs and sockets are refused"
-        raise UnsupportedDocumentError(f"{name}: not a regular file ({refused})") from None
+        opened = open_regular(path)
     except OSError as exc:
         raise UnsupportedDocumentError(f"cannot read {name}: {exc.strerror}") from None
+    if opened is None:
+        raise UnsupportedDocumentError(f"{name}: not a regular file (folders, devices, FIFOs and sockets are refused)")
+    f, size = opened
     with f:
         if size > limit:
             raise UnsupportedDocumentError(f"{name}: {size} bytes, over the limit of {limit} bytes")

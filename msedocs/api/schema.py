@@ -13,20 +13,8 @@ Changed only through Alembic revisions in ``migrations/`` (version table ``api_a
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, LargeBinary, String, Text
 
 from msedocs import tables
 

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, ForeignKey, Index, Table
+from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Integer, LargeBinary, String, Text
 
 from msedocs import tables
 
