@@ -158,13 +158,11 @@ def validate_cmd(
 
     from . import validation
 
-    try:  # a FIFO does not make it wait for a writer
-        opened = open_regular(file)
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
-    if opened is None:
-        raise InputError(f"{file}: not a regular file; give an XML document")
-    stream, size = opened
+    stream, size = open_regular(  # a FIFO does not make it wait for a writer
+        file,
+        lambda why: InputError(f"{file}: cannot read ({why})"),
+        lambda: InputError(f"{file}: not a regular file; give an XML document"),
+    )
     with stream:
         result = validation.validate(stream, size, form, where=f"{file}: ")
     for path, msg, line in result.problems:

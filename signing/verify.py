@@ -80,13 +80,12 @@ def read_input(path: Path, what: str = "", limit: int = MAX_INPUT_BYTES) -> byte
     (no race between check and read), and read no further than the limit.
     """
     name = f"{what}{path}"
-    try:
-        opened = open_regular(path)
-    except OSError as exc:
-        raise UnsupportedDocumentError(f"cannot read {name}: {exc.strerror}") from None
-    if opened is None:
-        raise UnsupportedDocumentError(f"{name}: not a regular file (folders, devices, FIFOs and sockets are refused)")
-    f, size = opened
+    refused = "folders, devices, FIFOs and sockets are refused"
+    f, size = open_regular(
+        path,
+        lambda why: UnsupportedDocumentError(f"cannot read {name}: {why}"),
+        lambda: UnsupportedDocumentError(f"{name}: not a regular file ({refused})"),
+    )
     with f:
         if size > limit:
             raise UnsupportedDocumentError(f"{name}: {size} bytes, over the limit of {limit} bytes")

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -1194,10 +1194,7 @@ def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: st
 
 
 def _own_session(svc: Service, key: ApiKey, session_id: str) -> SigningSession:
-    found = svc.store.session(session_id) if re.fullmatch(r"[0-9a-f]{32}", session_id) else None
-    if found is None or (found.key_id != key.id and "admin" not in key.scopes):
-        raise ApiProblem("not-found", "no such signing session")
-    return found
+    return _owned(svc.store.session(session_id) if _ID.fullmatch(session_id) else None, key, "signing session")
 
 
 def _session_status(svc: Service, session: SigningSession) -> SigningSessionStatus:
@@ -1323,11 +1320,20 @@ def _file_headers(name: str, sha256: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"', "ETag": f'"{sha256}"'}
 
 
-def _own_job(svc: Service, key: ApiKey, job_id: str) -> Job:
-    found = svc.store.get(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
+#: A job's or a signing session's id.
+_ID = re.compile(r"[0-9a-f]{32}")
+_Owned = TypeVar("_Owned", Job, SigningSession)
+
+
+def _owned(found: _Owned | None, key: ApiKey, what: str) -> _Owned:
+    """A job or signing session of ``key`` (an admin key's: any); else 404, whether it exists or not."""
     if found is None or (found.key_id != key.id and "admin" not in key.scopes):
-        raise ApiProblem("not-found", "no such job")
+        raise ApiProblem("not-found", f"no such {what}")
     return found
+
+
+def _own_job(svc: Service, key: ApiKey, job_id: str) -> Job:
+    return _owned(svc.store.get(job_id) if _ID.fullmatch(job_id) else None, key, "job")
 
 
 def _status(svc: Service, job: Job) -> JobStatus:
