@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, exc, text
+from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, exc, text
 
 #: Constraint and index names, the same in every store (Alembic's batch mode on SQLite needs names).
 NAMING_CONVENTION = {
@@ -24,6 +24,31 @@ NAMING_CONVENTION = {
 
 #: A row id: BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Column groups that several tables hold alike, in the stores' schemas and in the released
+# revisions that created them: a group is never changed (that would change what an old revision
+# does, see tests/test_migration_effects.py); a table that needs another shape gets a new revision.
+
+
+def blob_columns() -> list[Column]:
+    """A content-addressed file: ``sha256`` (the key), ``size``, ``content``."""
+    return [
+        Column("sha256", String(64), primary_key=True),
+        Column("size", BigInteger, nullable=False),
+        Column("content", LargeBinary, nullable=False),
+    ]
+
+
+def retry_columns() -> list[Column]:
+    """What a worker needs to send something again until it is sent: ``attempts`` made, when the
+    next one is due, and the lease of the worker holding it (``claimed_by``, ``lease_until``)."""
+    return [
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", DateTime, nullable=False),
+        Column("claimed_by", String(100)),
+        Column("lease_until", DateTime),
+    ]
 
 
 def metadata() -> MetaData:

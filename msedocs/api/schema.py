@@ -69,13 +69,7 @@ outputs = Table(
     PrimaryKeyConstraint("job_id", "name"),
 )
 
-blobs = Table(
-    "api_blobs",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("content", LargeBinary, nullable=False),
-)
+blobs = Table("api_blobs", metadata, *tables.blob_columns())
 
 idempotency = Table(
     "api_idempotency",
@@ -109,10 +103,7 @@ callbacks = Table(
     Column("event", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", DateTime, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("lease_until", DateTime),
+    *tables.retry_columns(),
     Column("last_status", Integer),
     Column("last_error", String(200)),
     Column("created_at", DateTime, nullable=False),

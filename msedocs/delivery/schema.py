@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Table
-from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Integer, String, Text
 
 from msedocs import tables
 
@@ -11,13 +11,7 @@ metadata = tables.metadata()
 
 Id = tables.Id
 
-blobs = Table(
-    "outbox_blobs",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("content", LargeBinary, nullable=False),
-)
+blobs = Table("outbox_blobs", metadata, *tables.blob_columns())
 
 items = Table(
     "outbox_items",
@@ -33,10 +27,7 @@ items = Table(
     Column("due_date", Date, nullable=False),
     Column("recipient", Text, nullable=False),
     Column("fallback_to_paper", Boolean, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", DateTime, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("lease_until", DateTime),
+    *tables.retry_columns(),
     Column("last_reason", Text),
     Column("tracking_number", String(14), unique=True),
     Column("list_number", Integer),

@@ -8,6 +8,8 @@ Create Date: 2026-12-01 10:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -58,13 +60,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("job_id", "name", name=op.f("pk_api_outputs")),
     )
-    op.create_table(
-        "api_blobs",
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_api_blobs")),
-    )
+    op.create_table("api_blobs", *tables.blob_columns())
     op.create_table(
         "api_idempotency",
         sa.Column("key_id", sa.String(length=16), nullable=False),
