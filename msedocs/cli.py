@@ -328,12 +328,9 @@ def _register_signer(spec_id: str, options: SigningOptions | None):
 
 
 def _date(option: str, value: str):
-    import datetime as dt
+    from .delivery.calendar import parse_day
 
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    return parse_day(value, f"{option}: {value!r} is not a date (YYYY-MM-DD)")
 
 
 def main(argv: list[str] | None = None) -> int:

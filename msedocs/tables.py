@@ -51,6 +51,16 @@ def retry_columns() -> list[Column]:
     ]
 
 
+def idempotency_columns() -> list[Column]:
+    """The service's answer to a request made again: the API key's id, the request's
+    Idempotency-Key and the sha256 of its body."""
+    return [
+        Column("key_id", String(16), nullable=False),
+        Column("idempotency_key", String(255), nullable=False),
+        Column("request_sha256", String(64), nullable=False),
+    ]
+
+
 def metadata() -> MetaData:
     """A store's metadata, with the shared naming convention."""
     return MetaData(naming_convention=NAMING_CONVENTION)

@@ -63,9 +63,7 @@ def upgrade() -> None:
     op.create_table("api_blobs", *tables.blob_columns())
     op.create_table(
         "api_idempotency",
-        sa.Column("key_id", sa.String(length=16), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
-        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        *tables.idempotency_columns(),
         sa.Column("job_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key_id", "idempotency_key", name=op.f("pk_api_idempotency")),

@@ -8,6 +8,8 @@ Create Date: 2026-12-07 07:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -18,9 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "api_signing_sessions",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("key_id", sa.String(length=16), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
-        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        *tables.idempotency_columns(),
         sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("level", sa.String(length=8), nullable=False),
         sa.Column("role", sa.String(length=200), nullable=True),
