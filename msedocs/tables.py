@@ -12,7 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, LargeBinary, MetaData, String, exc, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    exc,
+    text,
+)
 
 #: Constraint and index names, the same in every store (Alembic's batch mode on SQLite needs names).
 NAMING_CONVENTION = {
@@ -29,6 +41,17 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 # Column groups that several tables hold alike, in the stores' schemas and in the released
 # revisions that created them: a group is never changed (that would change what an old revision
 # does, see tests/test_migration_effects.py); a table that needs another shape gets a new revision.
+
+
+def row_id(name: str = "id") -> Column:
+    """A row's id, given by the database (:data:`Id`)."""
+    return Column(name, Id, primary_key=True, autoincrement=True)
+
+
+def owner_id(name: str, owner: str) -> Column:
+    """The id of the row of table ``owner`` that a row belongs to: required, and the row is
+    deleted with it."""
+    return Column(name, Id, ForeignKey(f"{owner}.id", ondelete="CASCADE"), nullable=False)
 
 
 def blob_columns() -> list[Column]:

@@ -9,14 +9,13 @@ from msedocs import tables
 
 metadata = tables.metadata()
 
-Id = tables.Id
 
 blobs = Table("outbox_blobs", metadata, *tables.blob_columns())
 
 items = Table(
     "outbox_items",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    tables.row_id(),
     Column("key", String(64), nullable=False, unique=True),
     Column("case_ref", String(200), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -47,8 +46,8 @@ items = Table(
 documents = Table(
     "outbox_documents",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    tables.row_id(),
+    tables.owner_id("item_id", "outbox_items"),
     Column("position", Integer, nullable=False),
     Column("name", String(255), nullable=False),
     Column("media_type", String(100), nullable=False),
@@ -65,15 +64,15 @@ issued = Table(
     metadata,
     Column("case_ref", String(200), primary_key=True),
     Column("document", String(255), primary_key=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    tables.owner_id("item_id", "outbox_items"),
     Index(None, "item_id"),
 )
 
 history = Table(
     "outbox_history",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    tables.row_id(),
+    tables.owner_id("item_id", "outbox_items"),
     Column("at", DateTime, nullable=False),
     Column("from_state", String(16)),
     Column("to_state", String(16), nullable=False),
@@ -96,7 +95,7 @@ tracking_ranges = Table(
 postal_lists = Table(
     "postal_lists",
     metadata,
-    Column("number", Id, primary_key=True, autoincrement=True),
+    tables.row_id("number"),
     Column("list_date", Date, nullable=False),
     Column("created_at", DateTime, nullable=False),
 )

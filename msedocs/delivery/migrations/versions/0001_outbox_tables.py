@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table("outbox_blobs", *tables.blob_columns())
     op.create_table(
         "outbox_items",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        tables.row_id(),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("case_ref", sa.String(length=200), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_items")),
         sa.UniqueConstraint("key", name=op.f("uq_outbox_items_key")),
         sa.UniqueConstraint("tracking_number", name=op.f("uq_outbox_items_tracking_number")),
     )
@@ -57,10 +56,9 @@ def upgrade() -> None:
 
     op.create_table(
         "postal_lists",
-        sa.Column("number", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        tables.row_id("number"),
         sa.Column("list_date", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("number", name=op.f("pk_postal_lists")),
     )
     op.create_table(
         "tracking_ranges",
@@ -73,45 +71,28 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox_documents",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        tables.row_id(),
+        tables.owner_id("item_id", "outbox_items"),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("media_type", sa.String(length=100), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("sha256", sa.String(length=64), sa.ForeignKey("outbox_blobs.sha256"), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["item_id"],
-            ["outbox_items.id"],
-            name=op.f("fk_outbox_documents_item_id_outbox_items"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["sha256"], ["outbox_blobs.sha256"], name=op.f("fk_outbox_documents_sha256_outbox_blobs")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_documents")),
     )
     with op.batch_alter_table("outbox_documents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_documents_item_id"), ["item_id"], unique=False)
 
     op.create_table(
         "outbox_history",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        tables.row_id(),
+        tables.owner_id("item_id", "outbox_items"),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("from_state", sa.String(length=16), nullable=True),
         sa.Column("to_state", sa.String(length=16), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("worker", sa.String(length=100), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["item_id"],
-            ["outbox_items.id"],
-            name=op.f("fk_outbox_history_item_id_outbox_items"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_history")),
     )
     with op.batch_alter_table("outbox_history", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_history_item_id"), ["item_id"], unique=False)
