@@ -43,6 +43,11 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 # does, see tests/test_migration_effects.py); a table that needs another shape gets a new revision.
 
 
+def moment(name: str, *, nullable: bool = False) -> Column:
+    """A moment, kept as naive UTC (a response gives it its zone); required unless ``nullable``."""
+    return Column(name, DateTime, nullable=nullable)
+
+
 def row_id(name: str = "id") -> Column:
     """A row's id, given by the database (:data:`Id`)."""
     return Column(name, Id, primary_key=True, autoincrement=True)
@@ -68,9 +73,9 @@ def retry_columns() -> list[Column]:
     next one is due, and the lease of the worker holding it (``claimed_by``, ``lease_until``)."""
     return [
         Column("attempts", Integer, nullable=False),
-        Column("next_attempt_at", DateTime, nullable=False),
+        moment("next_attempt_at"),
         Column("claimed_by", String(100)),
-        Column("lease_until", DateTime),
+        moment("lease_until", nullable=True),
     ]
 
 

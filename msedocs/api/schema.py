@@ -14,7 +14,7 @@ Changed only through Alembic revisions in ``migrations/`` (version table ``api_a
 from __future__ import annotations
 
 from sqlalchemy import Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint
-from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.types import BigInteger, Boolean, Integer, LargeBinary, String, Text
 
 from msedocs import tables
 
@@ -27,8 +27,8 @@ keys = Table(
     Column("name", String(100), nullable=False),
     Column("token_sha256", String(64), nullable=False),
     Column("scopes", String(200), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("revoked_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("revoked_at", nullable=True),
     Column("callback_secret", String(100)),
 )
 
@@ -46,13 +46,13 @@ jobs = Table(
     Column("attempts", Integer, nullable=False),
     Column("claimed_by", String(100)),
     Column("claim_token", String(32)),
-    Column("lease_until", DateTime),
+    tables.moment("lease_until", nullable=True),
     Column("error", Text),
     Column("manifest", Text),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("updated_at"),
+    tables.moment("started_at", nullable=True),
+    tables.moment("finished_at", nullable=True),
     Column("callback_url", String(2000)),
     Index("ix_api_jobs_state_created_at", "state", "created_at"),
 )
@@ -76,7 +76,7 @@ idempotency = Table(
     metadata,
     *tables.idempotency_columns(),
     Column("job_id", String(32), nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    tables.moment("created_at"),
     PrimaryKeyConstraint("key_id", "idempotency_key"),
 )
 
@@ -86,7 +86,7 @@ issued = Table(
     Column("case_id", String(200), nullable=False),
     Column("document", String(200), nullable=False),
     Column("job_id", String(32), nullable=False),
-    Column("issued_at", DateTime, nullable=False),
+    tables.moment("issued_at"),
     PrimaryKeyConstraint("case_id", "document"),
     Index("ix_api_issued_job_id", "job_id"),
 )
@@ -104,8 +104,8 @@ callbacks = Table(
     *tables.retry_columns(),
     Column("last_status", Integer),
     Column("last_error", String(200)),
-    Column("created_at", DateTime, nullable=False),
-    Column("delivered_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("delivered_at", nullable=True),
     Index("ix_api_callbacks_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_api_callbacks_job_id", "job_id"),
 )
@@ -131,10 +131,10 @@ signing_sessions = Table(
     Column("region_end", BigInteger, nullable=False),
     Column("signed_attrs", LargeBinary, nullable=False),
     Column("field_name", String(100), nullable=False),
-    Column("signing_time", DateTime),
-    Column("expires_at", DateTime, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("completed_at", DateTime),
+    tables.moment("signing_time", nullable=True),
+    tables.moment("expires_at"),
+    tables.moment("created_at"),
+    tables.moment("completed_at", nullable=True),
     Column("signature_sha256", String(64)),
     Column("signed_sha256", String(64)),
     UniqueConstraint("key_id", "idempotency_key"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Table
-from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Integer, String, Text
+from sqlalchemy.types import BigInteger, Boolean, Date, Integer, String, Text
 
 from msedocs import tables
 
@@ -32,9 +32,9 @@ items = Table(
     Column("list_number", Integer),
     Column("list_date", Date),
     Column("handed_over_on", Date),
-    Column("completed_at", DateTime),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    tables.moment("completed_at", nullable=True),
+    tables.moment("created_at"),
+    tables.moment("updated_at"),
     # the bureau sending it by registered mail (JSON, see models.Sender); revision 0003
     Column("sender", Text),
     Index(None, "channel", "state", "next_attempt_at"),
@@ -73,7 +73,7 @@ history = Table(
     metadata,
     tables.row_id(),
     tables.owner_id("item_id", "outbox_items"),
-    Column("at", DateTime, nullable=False),
+    tables.moment("at"),
     Column("from_state", String(16)),
     Column("to_state", String(16), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -89,7 +89,7 @@ tracking_ranges = Table(
     Column("first_serial", Integer, nullable=False),
     Column("last_serial", Integer, nullable=False),
     Column("next_serial", Integer, nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    tables.moment("created_at"),
 )
 
 postal_lists = Table(
@@ -97,5 +97,5 @@ postal_lists = Table(
     metadata,
     tables.row_id("number"),
     Column("list_date", Date, nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    tables.moment("created_at"),
 )

@@ -33,8 +33,8 @@ def upgrade() -> None:
         *tables.retry_columns(),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        tables.moment("created_at"),
+        tables.moment("delivered_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_callbacks")),
     )
     op.create_index("ix_api_callbacks_state_next_attempt_at", "api_callbacks", ["state", "next_attempt_at"])

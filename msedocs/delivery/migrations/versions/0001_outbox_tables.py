@@ -38,9 +38,9 @@ def upgrade() -> None:
         sa.Column("list_number", sa.Integer(), nullable=True),
         sa.Column("list_date", sa.Date(), nullable=True),
         sa.Column("handed_over_on", sa.Date(), nullable=True),
-        sa.Column("completed_at", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        tables.moment("completed_at", nullable=True),
+        tables.moment("created_at"),
+        tables.moment("updated_at"),
         sa.UniqueConstraint("key", name=op.f("uq_outbox_items_key")),
         sa.UniqueConstraint("tracking_number", name=op.f("uq_outbox_items_tracking_number")),
     )
@@ -58,7 +58,7 @@ def upgrade() -> None:
         "postal_lists",
         tables.row_id("number"),
         sa.Column("list_date", sa.Date(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        tables.moment("created_at"),
     )
     op.create_table(
         "tracking_ranges",
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("first_serial", sa.Integer(), nullable=False),
         sa.Column("last_serial", sa.Integer(), nullable=False),
         sa.Column("next_serial", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        tables.moment("created_at"),
         sa.PrimaryKeyConstraint("prefix", name=op.f("pk_tracking_ranges")),
     )
     op.create_table(
@@ -87,7 +87,7 @@ def upgrade() -> None:
         "outbox_history",
         tables.row_id(),
         tables.owner_id("item_id", "outbox_items"),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        tables.moment("at"),
         sa.Column("from_state", sa.String(length=16), nullable=True),
         sa.Column("to_state", sa.String(length=16), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
