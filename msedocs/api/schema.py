@@ -20,6 +20,16 @@ from msedocs import tables
 
 metadata = tables.metadata()
 
+
+def job_id() -> Column:
+    """The job a row belongs to (an api_jobs.id)."""
+    return Column("job_id", String(32), nullable=False)
+
+
+def key_id() -> Column:
+    """The API key a row belongs to (an api_keys.id)."""
+    return Column("key_id", String(16), nullable=False)
+
 keys = Table(
     "api_keys",
     metadata,
@@ -36,7 +46,7 @@ jobs = Table(
     "api_jobs",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("key_id", String(16), nullable=False),
+    key_id(),
     Column("kind", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("respond_async", Boolean, nullable=False),
@@ -60,7 +70,7 @@ jobs = Table(
 outputs = Table(
     "api_outputs",
     metadata,
-    Column("job_id", String(32), nullable=False),
+    job_id(),
     Column("position", Integer, nullable=False),
     Column("name", String(200), nullable=False),
     Column("media_type", String(100), nullable=False),
@@ -75,7 +85,7 @@ idempotency = Table(
     "api_idempotency",
     metadata,
     *tables.idempotency_columns(),
-    Column("job_id", String(32), nullable=False),
+    job_id(),
     tables.moment("created_at"),
     PrimaryKeyConstraint("key_id", "idempotency_key"),
 )
@@ -85,7 +95,7 @@ issued = Table(
     metadata,
     Column("case_id", String(200), nullable=False),
     Column("document", String(200), nullable=False),
-    Column("job_id", String(32), nullable=False),
+    job_id(),
     tables.moment("issued_at"),
     PrimaryKeyConstraint("case_id", "document"),
     Index("ix_api_issued_job_id", "job_id"),
@@ -95,8 +105,8 @@ callbacks = Table(
     "api_callbacks",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("job_id", String(32), nullable=False),
-    Column("key_id", String(16), nullable=False),
+    job_id(),
+    key_id(),
     Column("url", String(2000), nullable=False),
     Column("event", String(32), nullable=False),
     Column("payload", Text, nullable=False),
