@@ -19,7 +19,7 @@ from . import pipeline
 from .errors import InputError, MsedocsError
 from .forms import DOCUMENTS
 from .model import Case
-from .sign import SigningOptions, options_for
+from .sign import options_for
 
 app = typer.Typer(
     name="msedocs",
@@ -210,7 +210,7 @@ def journal_cmd(
     written = journal.write(
         journal_id, cases, first, last, out, pipeline.parse_formats(fmt),
         commission=commission, workers=workers, progress=_progress_bars() if sys.stderr.isatty() else None,
-        signer=_register_signer(journal_id, options_for(sign, level, pki, cades_per_signer)),
+        signer=pipeline.register_signer(journal_id, options_for(sign, level, pki, cades_per_signer), _warn),
     )  # fmt: skip
     typer.echo(f"{journal_id}: {written.rows} row(s) from {first} to {last}")
     for entry in written.files:
@@ -282,7 +282,7 @@ def protocol_cmd(
     from . import protocol
 
     day = _date("--date", date) if date else None
-    signer = _register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer))
+    signer = pipeline.register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer), _warn)
     docs = protocol.build(
         cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
     )
@@ -315,16 +315,6 @@ def fixtures_generate_cmd(
 
     path = synth.write(count, seed, out)
     typer.echo(f"{count} case(s) -> {path}")
-
-
-def _register_signer(spec_id: str, options: SigningOptions | None):
-    """The signer of a register (journal, protocol) when --sign is given: its declared signers."""
-    from .forms import DOCUMENTS
-    from .sign import register_signer
-
-    profile = pipeline.signing_profile(options, _warn)
-    spec = DOCUMENTS.get(spec_id)
-    return register_signer(spec, profile) if profile is not None and spec is not None else None
 
 
 def _date(option: str, value: str):

@@ -635,6 +635,18 @@ def signing_profile(options: SigningOptions | None, warn: Callable[[str], None])
     return profile
 
 
+def register_signer(
+    spec_id: str, options: SigningOptions | None, warn: Callable[[str], None]
+) -> FormSigner | None:
+    """The signer of a register (journal, protocol) when the options sign: its declared signers."""
+    from .forms import DOCUMENTS
+    from .sign import register_signer as signer_of
+
+    profile = signing_profile(options, warn)
+    spec = DOCUMENTS.get(spec_id)
+    return signer_of(spec, profile) if profile is not None and spec is not None else None
+
+
 def render_cases(
     cases: Path,
     out: Path,
