@@ -19,10 +19,12 @@ WeasyPrint Document skips font subsetting and would flatter the figure).
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import statistics
 import sys
 import time
+import timeit
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -45,12 +47,7 @@ CASE = ROOT / "fixtures" / "cases" / "adult_first_group_ii.json"
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:
     fn()  # warm-up: imports, caches, first font load
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, setup=gc.enable, number=1, repeat=repeat)) * 1000
 
 
 def stock_css() -> str:

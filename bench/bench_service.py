@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,15 +73,20 @@ def direct_pool(workers: int, seconds: float) -> float:
             pool.run(engine.render_task, params, block=True)
             done[0] += 1
 
-    threads = [threading.Thread(target=feed) for _ in range(workers)]
+    elapsed = _in_threads(feed, workers)
+    pool.shutdown()
+    return done[0] / elapsed
+
+
+def _in_threads(work: Callable[[], None], count: int) -> float:
+    """Run ``work`` in ``count`` threads at once; the seconds until the last one ended."""
+    threads = [threading.Thread(target=work) for _ in range(count)]
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
-    pool.shutdown()
-    return done[0] / elapsed
+    return time.monotonic() - started
 
 
 class Server:
@@ -166,13 +172,7 @@ def load(server: Server, clients: int, seconds: float) -> dict[str, object]:
                 if answer.status_code == 429:  # a well-behaved client waits a little (not the full Retry-After)
                     time.sleep(0.05)
 
-    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
+    elapsed = _in_threads(client_loop, clients)
     latencies.sort()
     return {
         "statuses": statuses,

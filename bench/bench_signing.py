@@ -18,7 +18,7 @@ import gc
 import statistics
 import sys
 import tempfile
-import time
+import timeit
 import warnings
 from collections.abc import Callable
 from io import BytesIO
@@ -57,12 +57,7 @@ def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
     for _ in range(warmup):
         fn()
     gc.collect()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, setup=gc.enable, number=1, repeat=n)) * 1000
 
 
 def make_pdf() -> bytes:

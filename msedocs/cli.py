@@ -7,26 +7,19 @@ Exit codes: 0 success, 1 an internal failure (or, for ``validate``, an invalid d
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import traceback
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 
-from generators.common import RenderedDocument
-
 from . import pipeline
-from .errors import FormNotApplicableError, InputError, MsedocsError, Problem
+from .errors import InputError, MsedocsError
 from .forms import DOCUMENTS
-from .model import Case, CaseWarning, load_case
-from .sign import SigningOptions, options_for
+from .model import Case
+from .sign import options_for
 
 app = typer.Typer(
     name="msedocs",
@@ -59,13 +52,12 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _warn(message: str) -> None:
+    _err(f"warning: {message}")
+
+
 def _load(path: Path) -> Case:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CaseWarning)
-        case = load_case(path)
-    for w in caught:
-        _err(f"warning: {w.message}")
-    return case
+    return pipeline.load_case_file(path, _warn)
 
 
 @app.command("forms")
@@ -145,114 +137,12 @@ def render_cmd(
     variant = pipeline.choose_variant(variant, electronic, sign)
     formats = pipeline.parse_formats(fmt)
     engine = pipeline.parse_engine(engine)
-    selected = None if all_forms else form
-    batch = cases.is_dir() or cases.suffix == ".jsonl"
-    outbox = None
-    if queue:  # an outbox that cannot be opened fails the run before anything is rendered
-        from .delivery import open_outbox
-
-        outbox = open_outbox(db)
-    try:
-        _render(cases, out, batch, formats, selected, variant, signing, outbox, workers, engine)
-    finally:
-        if outbox is not None:
-            outbox.close()
-
-
-def _render(
-    cases: Path, out: Path, batch: bool, formats, selected, variant, signing, outbox, workers: int = 1,
-    engine: str | None = None,
-) -> None:
-    """`render` after its options are checked: a first pass over the cases (each valid, each
-    case_id once, each queueable and not yet queued), then every case rendered into a staging
-    folder; with an outbox, every case queued in one transaction; only then are the files moved
-    into ``out``. Whatever fails, nothing is left behind and nothing is queued."""
-    check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
-    if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
-        for _ in _load_batch(cases, check):
-            pass
-    else:
-        single = _load(cases)
-        if check is not None and (problems := check(single)):
-            raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
-    profile = _profile(signing)
-    sign = profile is not None
-    paper = variant == "paper" or (variant == "auto" and not sign)
-    by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
-    written: list[Path] = []  # relative to out, printed once everything is in place
-    items: list[tuple[str, int]] = []
-    # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
-    with pipeline.staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
-        rendered = pipeline.render_batch(_load_batch(cases) if batch else [single], formats, selected,
-                                         workers=workers if batch else 1, paper=paper, profile=profile,
-                                         variant_by_case=by_case, engine=engine)  # fmt: skip
-        with closing(rendered):  # a failure here stops the batch's worker processes at once
-            for case, docs in rendered:
-                folder = Path(case.case_id if batch else "")
-                pipeline.write_package(staging / folder, docs, case)
-                written += [folder / d.filename for d in docs]
-                if outbox is not None:
-                    extra = pipeline.render_package(case, ("pdf",), selected, paper=True, engine=engine)
-                    pipeline.write_package(Path(printed) / case.case_id, extra, case)
-        if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
-            from .queueing import queue_cases
-
-            case_ids: list[str] = []
-
-            def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
-                for case in _load_batch(cases) if batch else [single]:
-                    case_ids.append(case.case_id)
-                    signed = _read_package(staging / (case.case_id if batch else ""))
-                    yield case, signed, _read_package(Path(printed) / case.case_id)
-
-            items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
-    for path in written:
+    run = pipeline.render_cases(cases, out, formats, None if all_forms else form, variant, signing, _warn,
+                                queue=queue, db=db, workers=workers, engine=engine)  # fmt: skip
+    for path in run.written:
         typer.echo(f"{out / path}")
-    for case_id, item in items:
+    for case_id, item in run.queued:
         typer.echo(f"queued: case {case_id} as outbox item {item}")
-
-
-def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:
-    """The valid cases of a batch, one at a time; at the end an InputError naming every problem
-    found (each case's file and line; a repeated case_id with both places), if any."""
-    from .model import BatchReader
-
-    reader = BatchReader(path, check)
-    for loaded in reader:
-        assert loaded.case is not None
-        yield loaded.case
-    reader.raise_for_problems("invalid case data; nothing rendered")
-
-
-def _queue_problems(case: Case, outbox, formats: Sequence[str], selected: Sequence[str] | None) -> list[Problem]:
-    """What keeps a valid case out of the outbox, found before anything is rendered: no decision,
-    no delivery, or a document that the outbox already holds for the case (each is issued once)."""
-    from .queueing import already_queued
-
-    problems = []
-    try:
-        specs = pipeline.select_forms(case, selected)
-    except FormNotApplicableError as exc:
-        return [Problem("(forms)", exc.message)]
-    problems += already_queued(outbox, case, (f"{s.id}.{f}" for s in specs for f in formats if f in ("pdf", "xml")))
-    if case.decision is None:
-        problems.append(
-            Problem("decision", "is required to queue the documents: its date starts the delivery deadline")
-        )
-    if case.delivery is None:
-        problems.append(Problem("delivery", "is required to queue the documents (channel portal or paper)"))
-    return problems
-
-
-def _read_package(folder: Path) -> list[RenderedDocument]:
-    """A written package read back from its manifest."""
-    body = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    return [
-        RenderedDocument(
-            e["form_id"], e["format"], (folder / e["file"]).read_bytes(), e["media_type"], e["file"], e.get("signature")
-        )
-        for e in body["files"]
-    ]
 
 
 @app.command("validate")
@@ -264,20 +154,17 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Validate an XML document against its form's XSD; print each violation (XPath, line, reason)."""
-    import stat
+    from signing.files import open_regular
 
     from . import validation
 
-    try:  # O_NONBLOCK: opening a FIFO does not wait for a writer
-        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise InputError(f"{file}: not a regular file; give an XML document")
-    with os.fdopen(fd, "rb") as stream:
-        result = validation.validate(stream, info.st_size, form, where=f"{file}: ")
+    stream, size = open_regular(  # a FIFO does not make it wait for a writer
+        file,
+        lambda why: InputError(f"{file}: cannot read ({why})"),
+        lambda: InputError(f"{file}: not a regular file; give an XML document"),
+    )
+    with stream:
+        result = validation.validate(stream, size, form, where=f"{file}: ")
     for path, msg, line in result.problems:
         _err(f"{file}:{line or 0}: {path}: {msg}")
     if result.form is None:
@@ -323,7 +210,7 @@ def journal_cmd(
     written = journal.write(
         journal_id, cases, first, last, out, pipeline.parse_formats(fmt),
         commission=commission, workers=workers, progress=_progress_bars() if sys.stderr.isatty() else None,
-        signer=_register_signer(journal_id, options_for(sign, level, pki, cades_per_signer)),
+        signer=pipeline.register_signer(journal_id, options_for(sign, level, pki, cades_per_signer), _warn),
     )  # fmt: skip
     typer.echo(f"{journal_id}: {written.rows} row(s) from {first} to {last}")
     for entry in written.files:
@@ -395,7 +282,7 @@ def protocol_cmd(
     from . import protocol
 
     day = _date("--date", date) if date else None
-    signer = _register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer))
+    signer = pipeline.register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer), _warn)
     docs = protocol.build(
         cases, number, day, pipeline.parse_formats(fmt), paper=not (electronic or sign), signer=signer
     )
@@ -430,35 +317,10 @@ def fixtures_generate_cmd(
     typer.echo(f"{count} case(s) -> {path}")
 
 
-def _profile(options: SigningOptions | None):
-    """The signing profile the options ask for (None: unsigned), warning of a TEST PKI."""
-    if options is None:
-        return None
-    from .sign import load
-
-    profile = load(options)
-    if profile.is_test:
-        _err("warning: signing with the TEST PKI: these signatures are not valid for real use")
-    return profile
-
-
-def _register_signer(spec_id: str, options: SigningOptions | None):
-    """The signer of a register (journal, protocol) when --sign is given: its declared signers."""
-    from .forms import DOCUMENTS
-    from .sign import register_signer
-
-    profile = _profile(options)
-    spec = DOCUMENTS.get(spec_id)
-    return register_signer(spec, profile) if profile is not None and spec is not None else None
-
-
 def _date(option: str, value: str):
-    import datetime as dt
+    from .delivery.calendar import parse_day
 
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    return parse_day(value, f"{option}: {value!r} is not a date (YYYY-MM-DD)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,27 +17,29 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
-from generators import docx_template, journal_docx, journal_pdf, typst_form
-from generators import pdf as pdf_gen
+from generators import docx_template, journal_docx
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
 from .contract import Document, DocumentData, Journal, SessionProtocol
-from .errors import FormNotApplicableError, InputError, TemplateError, output_errors
+from .errors import FormNotApplicableError, InputError, Problem, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
-from .model import Case
-from .sign import FormSigner, sign_rendered
+from .model import Case, CaseWarning, load_case
+from .sign import FormSigner, SigningOptions, sign_rendered
 
 if TYPE_CHECKING:
     from signing import SigningProfile
+
+    from .delivery.store import Outbox
 
 FORMATS = ("xml", "pdf", "docx")
 #: The engines that lay a form's PDF out: WeasyPrint (HTML templates, the default) or Typst
@@ -119,10 +121,33 @@ class ToFiles:
     docx: Callable[[Journal, Path], None]
 
 
+# The PDF generators are imported on first use: WeasyPrint (generators.pdf) and Typst
+# (generators.typst_form, generators.journal_pdf) never load in a process that imports this
+# module without laying out a PDF (the HTTP service's, for select_forms and file_entry).
+
+
+def _weasyprint_pdf(data: Document | SessionProtocol, /, *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    from generators import pdf as pdf_gen
+
+    return pdf_gen.render(data, xml=xml, paper=paper)
+
+
+def _typst_pdf(data: Document, /, *, xml: bytes | None = None, paper: bool = True) -> bytes:
+    from generators import typst_form
+
+    return typst_form.render(data, xml=xml, paper=paper)
+
+
+def _journal_pdf(data: Journal, out: Path, /, **options: Any) -> None:
+    from generators import journal_pdf
+
+    journal_pdf.write(data, out, **options)
+
+
 #: The renderers of each kind of document.
-FORM_RENDERERS = InMemory[Document](xml_gen.render, pdf_gen.render, docx_gen.render)
-PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, pdf_gen.render, docx_gen.render_protocol)
-JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, journal_pdf.write, journal_docx.write)
+FORM_RENDERERS = InMemory[Document](xml_gen.render, _weasyprint_pdf, docx_gen.render)
+PROTOCOL_RENDERERS = InMemory[SessionProtocol](xml_gen.render_protocol, _weasyprint_pdf, docx_gen.render_protocol)
+JOURNAL_RENDERERS = ToFiles(xml_gen.write_journal, _journal_pdf, journal_docx.write)
 
 
 @dataclass(frozen=True)
@@ -186,7 +211,7 @@ def _render_in_memory(
 def _form_renderers(spec: DocumentSpec, engine: str = "weasyprint") -> InMemory[Document]:
     """The form's renderers, its PDF laid out by ``engine``."""
     renderers = _published_renderers(spec)
-    return replace(renderers, pdf=typst_form.render) if engine == "typst" else renderers
+    return replace(renderers, pdf=_typst_pdf) if engine == "typst" else renderers
 
 
 def _published_renderers(spec: DocumentSpec) -> InMemory[Document]:
@@ -425,6 +450,9 @@ def _render_in_worker(
 def _warm_up() -> None:
     """Build the Jinja environment, fonts and stylesheet, and the Typst compiler with its fonts,
     once per worker process."""
+    from generators import pdf as pdf_gen
+    from generators import typst_form
+
     pdf_gen.environment()
     pdf_gen._style()
     typst_form.warm_up()
@@ -571,3 +599,164 @@ def render_batch(
         return
     job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case, engine)
     yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker))
+
+
+# -- ``msedocs render``: cases in, packages in a folder out (and queued) -----------------------
+
+
+@dataclass(frozen=True)
+class RenderRun:
+    """What :func:`render_cases` put in place: the files written (relative to its ``out``) and
+    the outbox items it queued, as (case_id, item id)."""
+
+    written: list[Path]
+    queued: list[tuple[str, int]]
+
+
+def load_case_file(path: Path, warn: Callable[[str], None]) -> Case:
+    """A case file read by the model, each warning it gives passed to ``warn``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaseWarning)
+        case = load_case(path)
+    for w in caught:
+        warn(str(w.message))
+    return case
+
+
+def signing_profile(options: SigningOptions | None, warn: Callable[[str], None]) -> SigningProfile | None:
+    """The signing profile the options ask for (None: unsigned), warning of a TEST PKI."""
+    if options is None:
+        return None
+    from .sign import load
+
+    profile = load(options)
+    if profile.is_test:
+        warn("signing with the TEST PKI: these signatures are not valid for real use")
+    return profile
+
+
+def register_signer(
+    spec_id: str, options: SigningOptions | None, warn: Callable[[str], None]
+) -> FormSigner | None:
+    """The signer of a register (journal, protocol) when the options sign: its declared signers."""
+    from .forms import DOCUMENTS
+    from .sign import register_signer as signer_of
+
+    profile = signing_profile(options, warn)
+    spec = DOCUMENTS.get(spec_id)
+    return signer_of(spec, profile) if profile is not None and spec is not None else None
+
+
+def render_cases(
+    cases: Path,
+    out: Path,
+    formats: Sequence[str],
+    selected: Sequence[str] | None,
+    variant: str,
+    signing: SigningOptions | None,
+    warn: Callable[[str], None],
+    *,
+    queue: bool = False,
+    db: str | None = None,
+    workers: int = 1,
+    engine: str | None = None,
+) -> RenderRun:
+    """``render`` after its options are parsed: ``cases`` (a case file, a folder of them or a
+    .jsonl file) into ``out``. With ``queue``, the outbox at ``db`` is opened first (one that
+    cannot be opened fails the run before anything is rendered). A first pass over the cases
+    (each valid, each case_id once, each queueable and not yet queued), then every case
+    rendered into a staging folder; with an outbox, every case queued in one transaction; only
+    then are the files moved into ``out``. Whatever fails, nothing is left behind and nothing is
+    queued."""
+    with ExitStack() as stack:
+        outbox: Outbox | None = None
+        if queue:
+            from .delivery import open_outbox
+
+            outbox = stack.enter_context(closing(open_outbox(db)))
+        batch = cases.is_dir() or cases.suffix == ".jsonl"
+        check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
+        if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
+            for _ in _load_batch(cases, check):
+                pass
+        else:
+            single = load_case_file(cases, warn)
+            if check is not None and (problems := check(single)):
+                raise InputError(f"{cases}: the case cannot be queued; nothing rendered", problems)
+        profile = signing_profile(signing, warn)
+        sign = profile is not None
+        paper = variant == "paper" or (variant == "auto" and not sign)
+        by_case = variant == "auto" and not sign  # a signed document is electronic, whatever the case asks
+        written: list[Path] = []  # relative to out, printed once everything is in place
+        items: list[tuple[str, int]] = []
+        # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
+        with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
+            rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
+                                    workers=workers if batch else 1, paper=paper, profile=profile,
+                                    variant_by_case=by_case, engine=engine)  # fmt: skip
+            with closing(rendered):  # a failure here stops the batch's worker processes at once
+                for case, docs in rendered:
+                    folder = Path(case.case_id if batch else "")
+                    write_package(staging / folder, docs, case)
+                    written += [folder / d.filename for d in docs]
+                    if outbox is not None:
+                        extra = render_package(case, ("pdf",), selected, paper=True, engine=engine)
+                        write_package(Path(printed) / case.case_id, extra, case)
+            if outbox is not None:  # all cases in one transaction, read back one at a time, before any file is moved
+                from .queueing import queue_cases
+
+                case_ids: list[str] = []
+
+                def packages() -> Iterator[tuple[Case, list[RenderedDocument], list[RenderedDocument]]]:
+                    for case in _load_batch(cases) if batch else [single]:
+                        case_ids.append(case.case_id)
+                        signed = _read_package(staging / (case.case_id if batch else ""))
+                        yield case, signed, _read_package(Path(printed) / case.case_id)
+
+                items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
+        return RenderRun(written, items)
+
+
+def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:
+    """The valid cases of a batch, one at a time; at the end an InputError naming every problem
+    found (each case's file and line; a repeated case_id with both places), if any."""
+    from .model import BatchReader
+
+    reader = BatchReader(path, check)
+    for loaded in reader:
+        assert loaded.case is not None
+        yield loaded.case
+    reader.raise_for_problems("invalid case data; nothing rendered")
+
+
+def _queue_problems(
+    case: Case, outbox: Outbox, formats: Sequence[str], selected: Sequence[str] | None
+) -> list[Problem]:
+    """What keeps a valid case out of the outbox, found before anything is rendered: no decision,
+    no delivery, or a document that the outbox already holds for the case (each is issued once)."""
+    from .queueing import already_queued
+
+    problems = []
+    try:
+        specs = select_forms(case, selected)
+    except FormNotApplicableError as exc:
+        return [Problem("(forms)", exc.message)]
+    problems += already_queued(outbox, case, (f"{s.id}.{f}" for s in specs for f in formats if f in ("pdf", "xml")))
+    if case.decision is None:
+        problems.append(
+            Problem("decision", "is required to queue the documents: its date starts the delivery deadline")
+        )
+    if case.delivery is None:
+        problems.append(Problem("delivery", "is required to queue the documents (channel portal or paper)"))
+    return problems
+
+
+def _read_package(folder: Path) -> list[RenderedDocument]:
+    """A written package read back from its manifest."""
+    body = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return [
+        RenderedDocument(
+            e["form_id"], e["format"], (folder / e["file"]).read_bytes(), e["media_type"], e["file"], e.get("signature")
+        )
+        for e in body["files"]
+    ]

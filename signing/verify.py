@@ -12,7 +12,6 @@ report types in :mod:`signing.report`, the validation policy in :mod:`signing.po
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Unpack
 
 from .cades_verify import verify_cades
 from .errors import UnsupportedDocumentError
+from .files import open_regular
 from .formats import format_for, recognize
 from .pades_verify import verify_pades
 from .policy import ValidationPolicy, load_policy
@@ -80,17 +80,15 @@ def read_input(path: Path, what: str = "", limit: int = MAX_INPUT_BYTES) -> byte
     (no race between check and read), and read no further than the limit.
     """
     name = f"{what}{path}"
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise UnsupportedDocumentError(f"cannot read {name}: {exc.strerror}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise UnsupportedDocumentError(f"{name}: not a regular file (folders, devices, FIFOs and sockets are refused)")
-    with os.fdopen(fd, "rb") as f:
-        if st.st_size > limit:
-            raise UnsupportedDocumentError(f"{name}: {st.st_size} bytes, over the limit of {limit} bytes")
+    refused = "folders, devices, FIFOs and sockets are refused"
+    f, size = open_regular(
+        path,
+        lambda why: UnsupportedDocumentError(f"cannot read {name}: {why}"),
+        lambda: UnsupportedDocumentError(f"{name}: not a regular file ({refused})"),
+    )
+    with f:
+        if size > limit:
+            raise UnsupportedDocumentError(f"{name}: {size} bytes, over the limit of {limit} bytes")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise UnsupportedDocumentError(f"{name}: over the limit of {limit} bytes")

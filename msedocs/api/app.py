@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -652,8 +652,8 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
                              errors=[{"path": "case", "message": "no form applies to this case"}])  # fmt: skip
         params = engine.RenderParams(
             loaded.json, tuple(req.forms) if req.forms != "all" else None, tuple(dict.fromkeys(req.formats)),
-            req.variant, req.sign.level if req.sign else None, req.sign.profile if req.sign else "test",
-            svc.config.pki_dir, svc.config.signing_config,
+            req.variant, level=req.sign.level if req.sign else None, profile=req.sign.profile if req.sign else "test",
+            pki_dir=svc.config.pki_dir, signing_config=svc.config.signing_config,
         )  # fmt: skip
         documents = engine.issued_documents(form_ids, params.formats) if req.sign else []
         if respond_async:
@@ -882,14 +882,27 @@ def _form(form_id: str) -> dict[str, Any]:
         raise ApiProblem("not-found", "no such form; see GET /v1/forms") from None
 
 
-def _render_request(body: bytes) -> RenderRequest:
+def _json_object(body: bytes, what: str = "a request") -> dict[str, Any]:
+    """A request's JSON body, which must be an object (ApiProblem: invalid-json, invalid-request)."""
     try:
         data = engine.parse_body(body)
     except InputError as exc:
         raise ApiProblem.from_error(exc, "invalid-json") from None
     if not isinstance(data, dict):
-        raise ApiProblem("invalid-request", "the body is a JSON object", errors=[{"path": "(body)",
-                         "message": "a render request is a JSON object"}])  # fmt: skip
+        raise ApiProblem("invalid-request", "the body is a JSON object",
+                         errors=[{"path": "(body)", "message": f"{what} is a JSON object"}])  # fmt: skip
+    return data
+
+
+def _invalid(exc: ValidationError) -> ApiProblem:
+    """The model's complaints about a request, each with its JSON path."""
+    errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
+              for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
+    return ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors)
+
+
+def _render_request(body: bytes) -> RenderRequest:
+    data = _json_object(body, "a render request")
     if "case" in data and not isinstance(data["case"], dict):
         try:
             engine.load(data["case"])
@@ -898,9 +911,7 @@ def _render_request(body: bytes) -> RenderRequest:
     try:
         return RenderRequest.model_validate(data, strict=True)
     except ValidationError as exc:
-        errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
-                  for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
-        raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+        raise _invalid(exc) from None
 
 
 def _check_callback(svc: Service, url: str | None) -> None:
@@ -921,9 +932,7 @@ def _validated(model: type[Any], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate_json(json.dumps(data, ensure_ascii=False), strict=True)
     except ValidationError as exc:
-        errors = [{"path": json_path(tuple(e["loc"])) or "(body)", "message": e["msg"]}
-                  for e in exc.errors(include_url=False, include_input=False)]  # fmt: skip
-        raise ApiProblem("invalid-request", f"{len(errors)} problem(s) in the request", errors=errors) from None
+        raise _invalid(exc) from None
 
 
 def _from_query(request: Request, allowed: list[str]) -> dict[str, Any]:
@@ -951,13 +960,7 @@ def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type
     ctype = _content_type(request, "application/json", "application/x-ndjson", "application/jsonl")
     idem = _idempotency_key(request)
     if ctype == "application/json":
-        try:
-            data = engine.parse_body(body)
-        except InputError as exc:
-            raise ApiProblem.from_error(exc, "invalid-json") from None
-        if not isinstance(data, dict):
-            raise ApiProblem("invalid-request", "the body is a JSON object",
-                             errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
+        data = _json_object(body)
         if request.query_params:
             raise ApiProblem("invalid-request", "with a JSON body, give every field in the body",
                              errors=[{"path": "(query)", "message": "none with a JSON body"}])  # fmt: skip
@@ -1007,8 +1010,8 @@ def _register(request: Request, body: bytes, key: ApiKey, kind: str, model: type
     if problems:
         raise ApiProblem("invalid-case", f"invalid case data; no {kind} queued", errors=problems)
     params = engine.RegisterParams(kind, options, tuple(dict.fromkeys(req.formats)),
-                                   hashlib.sha256(cases).hexdigest(), req.sign.level if req.sign else None,
-                                   req.sign.profile if req.sign else "test")  # fmt: skip
+                                   hashlib.sha256(cases).hexdigest(), level=req.sign.level if req.sign else None,
+                                   profile=req.sign.profile if req.sign else "test")  # fmt: skip
     if svc.store.queued() >= svc.config.max_queued_jobs:
         raise _queue_full(svc)
     try:
@@ -1050,14 +1053,7 @@ def _create_session(request: Request, body: bytes, key: ApiKey) -> Response:
     svc = _service(request)
     _content_type(request, "application/json")
     idem = _idempotency_key(request)
-    try:
-        data = engine.parse_body(body)
-    except InputError as exc:
-        raise ApiProblem.from_error(exc, "invalid-json") from None
-    if not isinstance(data, dict):
-        raise ApiProblem("invalid-request", "the body is a JSON object",
-                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
-    req = _validated(SigningSessionRequest, data)
+    req = _validated(SigningSessionRequest, _json_object(body))
     if (req.document is None) == (req.render is None):
         raise ApiProblem("invalid-request", "give document or render, one of them",
                          errors=[{"path": "document", "message": "give document or render"}])  # fmt: skip
@@ -1154,14 +1150,7 @@ def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: st
     svc = _service(request)
     found = _own_session(svc, key, session_id)
     _content_type(request, "application/json")
-    try:
-        data = engine.parse_body(body)
-    except InputError as exc:
-        raise ApiProblem.from_error(exc, "invalid-json") from None
-    if not isinstance(data, dict):
-        raise ApiProblem("invalid-request", "the body is a JSON object",
-                         errors=[{"path": "(body)", "message": "a request is a JSON object"}])  # fmt: skip
-    given = _validated(SignatureValue, data)
+    given = _validated(SignatureValue, _json_object(body))
     if (given.signature is None) == (given.csc is None) or (given.csc is not None) != (found.key_source == "csc"):
         what = "csc (the SAD)" if found.key_source == "csc" else "signature"
         raise ApiProblem("invalid-request", f"this session takes {what}",
@@ -1207,10 +1196,7 @@ def _complete_session(request: Request, body: bytes, key: ApiKey, session_id: st
 
 
 def _own_session(svc: Service, key: ApiKey, session_id: str) -> SigningSession:
-    found = svc.store.session(session_id) if re.fullmatch(r"[0-9a-f]{32}", session_id) else None
-    if found is None or (found.key_id != key.id and "admin" not in key.scopes):
-        raise ApiProblem("not-found", "no such signing session")
-    return found
+    return _owned(svc.store.session(session_id) if _ID.fullmatch(session_id) else None, key, "signing session")
 
 
 def _session_status(svc: Service, session: SigningSession) -> SigningSessionStatus:
@@ -1336,11 +1322,20 @@ def _file_headers(name: str, sha256: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"', "ETag": f'"{sha256}"'}
 
 
-def _own_job(svc: Service, key: ApiKey, job_id: str) -> Job:
-    found = svc.store.get(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
+#: A job's or a signing session's id.
+_ID = re.compile(r"[0-9a-f]{32}")
+_Owned = TypeVar("_Owned", Job, SigningSession)
+
+
+def _owned(found: _Owned | None, key: ApiKey, what: str) -> _Owned:
+    """A job or signing session of ``key`` (an admin key's: any); else 404, whether it exists or not."""
     if found is None or (found.key_id != key.id and "admin" not in key.scopes):
-        raise ApiProblem("not-found", "no such job")
+        raise ApiProblem("not-found", f"no such {what}")
     return found
+
+
+def _own_job(svc: Service, key: ApiKey, job_id: str) -> Job:
+    return _owned(svc.store.get(job_id) if _ID.fullmatch(job_id) else None, key, "job")
 
 
 def _status(svc: Service, job: Job) -> JobStatus:

@@ -28,12 +28,12 @@ import base64
 import hashlib
 import hmac
 import logging
-import random
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..delivery.models import Backoff
 from ..delivery.store import OutboxUnavailableError
 from .store import Callback, JobStore
 
@@ -43,24 +43,15 @@ TOLERANCE = 300
 
 
 @dataclass(frozen=True)
-class CallbackPolicy:
+class CallbackPolicy(Backoff):
     max_attempts: int = 10
     """Attempts before a callback is given up (``failed``)."""
     base_delay: float = 5.0
     """Seconds before the second attempt; doubled after each failure, capped at ``max_delay``."""
-    max_delay: float = 3600.0
-    jitter: float = 0.5
-    """Part of each delay drawn at random (0: none, 1: full jitter), so that receivers coming
-    back from an outage are not hit by every sender at once."""
     timeout: float = 10.0
     """Seconds to wait for the receiver's answer."""
     lease: float = 60.0
     poll: float = 1.0
-
-    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after the ``attempts``-th failed attempt."""
-        raw = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
-        return raw * (1 - self.jitter) + raw * self.jitter * (rng or random).random()
 
 
 def _key(secret: str) -> bytes:

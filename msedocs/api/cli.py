@@ -2,7 +2,7 @@
 
 Mounted by :mod:`msedocs.cli`; this module imports only typer at the top, so mounting it is
 cheap. ``serve`` replaces the CLI process with ``python -m msedocs.api`` (same pid, same
-arguments): the CLI module loads the pipeline and with it WeasyPrint, which the server
+arguments): the CLI module loads the whole flow (the generators, signing), which the server
 process must never hold.
 """
 

@@ -41,9 +41,6 @@ from ..forms import REGISTRY, get_form
 from ..model import Case, CaseWarning, load_case
 from ..model.load import parse_json
 
-#: The formats of ``msedocs.pipeline.FORMATS`` (not imported from there: the pipeline module
-#: imports WeasyPrint, which the server process never loads).
-FORMATS = ("xml", "pdf", "docx")
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 MAX_FORM_BYTES = xml_gen.MAX_FORM_BYTES
 
@@ -99,24 +96,17 @@ def load(case: Any) -> LoadedCase:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CaseWarning)
         loaded = load_case(case, name="case")
-    text = json.dumps(case, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     notes = [str(w.message).removeprefix("case: ") for w in caught if issubclass(w.category, CaseWarning)]
-    return LoadedCase(loaded, notes, text.encode())
+    return LoadedCase(loaded, notes, canonical_json(case))
 
 
 def select_forms(case: Case, form_ids: Sequence[str] | None) -> list[str]:
-    """The forms asked for (each must apply), or every form that applies: the rule of
-    ``msedocs.pipeline.select_forms``, applied here without importing the pipeline."""
-    if not form_ids:
-        return [fid for fid, spec in REGISTRY.items() if spec.applies_to(case)]
-    specs = [get_form(fid) for fid in dict.fromkeys(form_ids)]
-    not_applicable = [s.id for s in specs if not s.applies_to(case)]
-    if not_applicable:
-        raise FormNotApplicableError(
-            f"case {case.case_id}: form(s) {', '.join(not_applicable)} do not apply "
-            "(the case lacks the examination or decision they need)"
-        )
-    return [s.id for s in specs]
+    """The ids of the forms asked for (each must apply), or of every form that applies:
+    :func:`msedocs.pipeline.select_forms` (the pipeline imports its PDF generators, WeasyPrint
+    and Typst, only on first use, so the server process imports it without loading them)."""
+    from .. import pipeline
+
+    return [spec.id for spec in pipeline.select_forms(case, form_ids)]
 
 
 def issued_documents(form_ids: Sequence[str], formats: Sequence[str]) -> list[str]:
@@ -159,8 +149,25 @@ def readiness() -> dict[str, bool]:
 # -- the worker processes' side --------------------------------------------------------------
 
 
+def canonical_json(value: Any) -> bytes:
+    """``value`` as JSON in one form only (keys sorted, no spaces, UTF-8): what is stored and
+    digested."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signing:
+    """How a job's documents are signed (keywords of :class:`RenderParams` and
+    :class:`RegisterParams`): at ``level`` when set, with the service's keys."""
+
+    level: str | None = None
+    profile: str = "test"
+    pki_dir: str | None = None
+    signing_config: str | None = None
+
+
 @dataclass(frozen=True)
-class RenderParams:
+class RenderParams(Signing):
     """What a render job runs: picklable, stored as the job's request."""
 
     case_json: bytes
@@ -168,26 +175,19 @@ class RenderParams:
     formats: tuple[str, ...]
     variant: str
     """paper, electronic or auto (the case's own choice per form, as ``render --variant auto``)."""
-    level: str | None = None
-    """Signed at this level when set."""
-    profile: str = "test"
-    pki_dir: str | None = None
-    signing_config: str | None = None
 
     def to_json(self) -> bytes:
-        body = {
+        return canonical_json({
             "case": json.loads(self.case_json), "forms": list(self.forms) if self.forms else None,
             "formats": list(self.formats), "variant": self.variant, "level": self.level, "profile": self.profile,
-        }  # fmt: skip
-        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        })  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: bytes, pki_dir: str | None, signing_config: str | None) -> RenderParams:
         body = json.loads(raw)
-        case_json = json.dumps(body["case"], ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
         forms = tuple(body["forms"]) if body["forms"] else None
-        return cls(case_json, forms, tuple(body["formats"]), body["variant"], body["level"], body["profile"],
-                   pki_dir, signing_config)  # fmt: skip
+        return cls(canonical_json(body["case"]), forms, tuple(body["formats"]), body["variant"], level=body["level"],
+                   profile=body["profile"], pki_dir=pki_dir, signing_config=signing_config)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -365,7 +365,7 @@ def check_batch(jsonl: bytes, *, as_array: bool) -> tuple[int, list[Problem]]:
 
 
 @dataclass(frozen=True)
-class RegisterParams:
+class RegisterParams(Signing):
     """A journal or protocol job: what it runs (the cases apart, in a stored blob)."""
 
     kind: str
@@ -374,15 +374,11 @@ class RegisterParams:
     """journal: journal, from, to, commission; protocol: number, date, variant."""
     formats: tuple[str, ...]
     cases_sha256: str
-    level: str | None = None
-    profile: str = "test"
-    pki_dir: str | None = None
-    signing_config: str | None = None
 
     def to_json(self) -> bytes:
-        body = {"kind": self.kind, **self.options, "formats": list(self.formats), "cases_sha256": self.cases_sha256,
-                "level": self.level, "profile": self.profile}  # fmt: skip
-        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        return canonical_json({"kind": self.kind, **self.options, "formats": list(self.formats),
+                               "cases_sha256": self.cases_sha256, "level": self.level,
+                               "profile": self.profile})  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: bytes, pki_dir: str | None, signing_config: str | None) -> RegisterParams:
@@ -391,7 +387,8 @@ class RegisterParams:
         formats = tuple(body.pop("formats"))
         cases_sha256 = body.pop("cases_sha256")
         level, profile = body.pop("level"), body.pop("profile")
-        return cls(kind, body, formats, cases_sha256, level, profile, pki_dir, signing_config)
+        return cls(kind, body, formats, cases_sha256, level=level, profile=profile, pki_dir=pki_dir,
+                   signing_config=signing_config)  # fmt: skip
 
 
 _MEDIA = {"xml": "application/xml", "pdf": "application/pdf",

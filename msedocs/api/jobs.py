@@ -53,7 +53,7 @@ def problem_of(exc: BaseException) -> dict[str, Any]:
         errors = [{"path": p.path, "message": p.message} for p in exc.problems]
     else:
         kind, detail, errors = "internal", f"{type(exc).__name__} while rendering", []
-    body: dict[str, Any] = {"type": type_uri(kind), "title": KINDS[kind][1], "status": KINDS[kind][0],
+    body: dict[str, Any] = {"type": type_uri(kind), "title": KINDS[kind].title, "status": KINDS[kind].status,
                             "detail": detail}  # fmt: skip
     if errors:
         body["errors"] = errors

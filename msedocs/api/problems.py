@@ -9,74 +9,85 @@ never the value given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import MsedocsError, Problem
 
 MEDIA_TYPE = "application/problem+json"
 
-#: kind -> (status, title, what it means)
-KINDS: dict[str, tuple[int, str, str]] = {
-    "bad-request": (400, "Bad request", "The request is malformed (a header or a parameter)."),
-    "idempotency-key-required": (
+
+class Kind(NamedTuple):
+    """A kind of problem: its HTTP status, its title and what it means."""
+
+    status: int
+    title: str
+    meaning: str
+
+
+#: Every kind of problem, by its name.
+KINDS: dict[str, Kind] = {
+    "bad-request": Kind(400, "Bad request", "The request is malformed (a header or a parameter)."),
+    "idempotency-key-required": Kind(
         400, "Idempotency-Key required", "A POST that creates something needs an Idempotency-Key header.",
     ),
-    "unauthorized": (401, "Authentication required", "No API key, or a key that is unknown or revoked."),
-    "forbidden": (403, "Scope missing", "The API key lacks the scope this operation needs."),
-    "not-found": (404, "Not found", "No such resource (or not one of this key's)."),
-    "method-not-allowed": (405, "Method not allowed", "The resource does not support this method."),
-    "not-acceptable": (406, "Not acceptable", "The response cannot be given in a media type the client accepts."),
-    "idempotency-key-reused": (
+    "unauthorized": Kind(401, "Authentication required", "No API key, or a key that is unknown or revoked."),
+    "forbidden": Kind(403, "Scope missing", "The API key lacks the scope this operation needs."),
+    "not-found": Kind(404, "Not found", "No such resource (or not one of this key's)."),
+    "method-not-allowed": Kind(405, "Method not allowed", "The resource does not support this method."),
+    "not-acceptable": Kind(406, "Not acceptable", "The response cannot be given in a media type the client accepts."),
+    "idempotency-key-reused": Kind(
         409, "Idempotency-Key reused", "The key was used before with another request body; use a new key.",
     ),
-    "request-in-progress": (
+    "request-in-progress": Kind(
         409, "Request in progress", "The first request with this Idempotency-Key is still being processed.",
     ),
-    "already-issued": (
+    "already-issued": Kind(
         409, "Document already issued",
         "A signed statutory document of the case was issued (or is being issued) by another job; it is issued once.",
     ),
-    "job-running": (409, "Job running", "A running job cannot be deleted; wait for it to finish."),
-    "delivery-state": (409, "Delivery state", "The delivery's state allows no retry (only dead, waiting or returned)."),
-    "session-closed": (409, "Signing session closed", "The session was completed with another signature value."),
-    "session-expired": (410, "Signing session expired", "The session's data to sign is no longer accepted."),
-    "job-deleted": (410, "Job deleted", "The job of this Idempotency-Key was deleted; its response is gone."),
-    "payload-too-large": (413, "Request body too large", "The body is over the limit of this endpoint."),
-    "unsupported-media-type": (415, "Unsupported media type", "The Content-Type is not one this endpoint reads."),
-    "invalid-json": (400, "Invalid JSON", "The body is not UTF-8 JSON, or holds a key twice, or nests too deep."),
-    "invalid-request": (422, "Invalid request", "The request's parameters are wrong; see errors."),
-    "invalid-case": (422, "Invalid case data", "The case breaks the model's rules; every problem is in errors."),
-    "unknown-form": (422, "Unknown form", "A form id that the registry does not know."),
-    "form-not-applicable": (422, "Form does not apply", "A form asked for does not apply to the case."),
-    "unsupported-document": (
+    "job-running": Kind(409, "Job running", "A running job cannot be deleted; wait for it to finish."),
+    "delivery-state": Kind(
+        409, "Delivery state", "The delivery's state allows no retry (only dead, waiting or returned).",
+    ),
+    "session-closed": Kind(409, "Signing session closed", "The session was completed with another signature value."),
+    "session-expired": Kind(410, "Signing session expired", "The session's data to sign is no longer accepted."),
+    "job-deleted": Kind(410, "Job deleted", "The job of this Idempotency-Key was deleted; its response is gone."),
+    "payload-too-large": Kind(413, "Request body too large", "The body is over the limit of this endpoint."),
+    "unsupported-media-type": Kind(415, "Unsupported media type", "The Content-Type is not one this endpoint reads."),
+    "invalid-json": Kind(400, "Invalid JSON", "The body is not UTF-8 JSON, or holds a key twice, or nests too deep."),
+    "invalid-request": Kind(422, "Invalid request", "The request's parameters are wrong; see errors."),
+    "invalid-case": Kind(422, "Invalid case data", "The case breaks the model's rules; every problem is in errors."),
+    "unknown-form": Kind(422, "Unknown form", "A form id that the registry does not know."),
+    "form-not-applicable": Kind(422, "Form does not apply", "A form asked for does not apply to the case."),
+    "unsupported-document": Kind(
         422, "Unsupported document", "Not XML or PDF, and no detached signature given; or unreadable.",
     ),
-    "invalid-referral": (
+    "invalid-referral": Kind(
         422, "Invalid referral",
         "The referral fails the СЭМД XSD or schematron, or the case model; every failure is in errors "
         "as {line, rule, message}. Nothing was stored.",
     ),
-    "not-routable": (422, "Referral not routable", "No active bureau can take the referral; nothing was stored."),
-    "decision-refused": (
+    "not-routable": Kind(422, "Referral not routable", "No active bureau can take the referral; nothing was stored."),
+    "decision-refused": Kind(
         403, "Decision refused",
         "The signed decision does not verify with the bureau's registered key, or the bureau holds no open "
         "assignment of the referral; the refusal is in the audit log.",
     ),
-    "reveal-refused": (
+    "reveal-refused": Kind(
         403, "Reveal refused", "Point 12 does not allow this reveal; nothing was revealed and the refusal is audited.",
     ),
-    "bureau-exists": (409, "Bureau exists", "A bureau with this id exists; change it with PATCH."),
-    "referrals-unavailable": (
+    "bureau-exists": Kind(409, "Bureau exists", "A bureau with this id exists; change it with PATCH."),
+    "referrals-unavailable": Kind(
         503, "Referrals unavailable", "The service lacks the vault's key (MSEDOCS_KEK_SPEC) or the СЭМД package "
         "(MSEDOCS_SEMD_DIR).",
     ),
-    "invalid-input": (422, "Invalid input", "The input cannot be processed as given."),
-    "queue-full": (429, "Too many requests", "Every renderer is busy and the queue is full; retry after a while."),
-    "render-failed": (500, "Rendering failed", "A document could not be rendered (a defect in msedocs)."),
-    "signing-failed": (500, "Signing failed", "A document could not be signed (keys, timestamp authority)."),
-    "worker-lost": (500, "Worker lost", "The job's workers stopped while rendering it; nothing was issued."),
-    "internal": (500, "Internal error", "An unexpected failure; the request id is in the log."),
-    "unavailable": (503, "Service unavailable", "The store or the renderers are unavailable; retry later."),
+    "invalid-input": Kind(422, "Invalid input", "The input cannot be processed as given."),
+    "queue-full": Kind(429, "Too many requests", "Every renderer is busy and the queue is full; retry after a while."),
+    "render-failed": Kind(500, "Rendering failed", "A document could not be rendered (a defect in msedocs)."),
+    "signing-failed": Kind(500, "Signing failed", "A document could not be signed (keys, timestamp authority)."),
+    "worker-lost": Kind(500, "Worker lost", "The job's workers stopped while rendering it; nothing was issued."),
+    "internal": Kind(500, "Internal error", "An unexpected failure; the request id is in the log."),
+    "unavailable": Kind(503, "Service unavailable", "The store or the renderers are unavailable; retry later."),
 }
 
 
@@ -99,14 +110,14 @@ class ApiProblem(MsedocsError):
     ) -> None:
         super().__init__(detail or kind)
         self.kind = kind
-        self.status = status or KINDS[kind][0]
+        self.status = status or KINDS[kind].status
         self.detail = detail
         self.errors = [_error(e) for e in errors]
         self.headers = headers or {}
         self.extra = extra or {}
 
     def body(self, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": type_uri(self.kind), "title": KINDS[self.kind][1], "status": self.status}
+        out: dict[str, Any] = {"type": type_uri(self.kind), "title": KINDS[self.kind].title, "status": self.status}
         if self.detail:
             out["detail"] = self.detail
         if instance:

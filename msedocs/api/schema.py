@@ -14,24 +14,22 @@ Changed only through Alembic revisions in ``migrations/`` (version table ``api_a
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint
+from sqlalchemy.types import BigInteger, Boolean, Integer, LargeBinary, String, Text
 
 from msedocs import tables
 
 metadata = tables.metadata()
+
+
+def job_id() -> Column:
+    """The job a row belongs to (an api_jobs.id)."""
+    return Column("job_id", String(32), nullable=False)
+
+
+def key_id() -> Column:
+    """The API key a row belongs to (an api_keys.id)."""
+    return Column("key_id", String(16), nullable=False)
 
 keys = Table(
     "api_keys",
@@ -40,8 +38,8 @@ keys = Table(
     Column("name", String(100), nullable=False),
     Column("token_sha256", String(64), nullable=False),
     Column("scopes", String(200), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("revoked_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("revoked_at", nullable=True),
     Column("callback_secret", String(100)),
     Column("bureau_id", String(64)),
 )
@@ -50,7 +48,7 @@ jobs = Table(
     "api_jobs",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("key_id", String(16), nullable=False),
+    key_id(),
     Column("kind", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("respond_async", Boolean, nullable=False),
@@ -60,13 +58,13 @@ jobs = Table(
     Column("attempts", Integer, nullable=False),
     Column("claimed_by", String(100)),
     Column("claim_token", String(32)),
-    Column("lease_until", DateTime),
+    tables.moment("lease_until", nullable=True),
     Column("error", Text),
     Column("manifest", Text),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("updated_at"),
+    tables.moment("started_at", nullable=True),
+    tables.moment("finished_at", nullable=True),
     Column("callback_url", String(2000)),
     Index("ix_api_jobs_state_created_at", "state", "created_at"),
 )
@@ -74,7 +72,7 @@ jobs = Table(
 outputs = Table(
     "api_outputs",
     metadata,
-    Column("job_id", String(32), nullable=False),
+    job_id(),
     Column("position", Integer, nullable=False),
     Column("name", String(200), nullable=False),
     Column("media_type", String(100), nullable=False),
@@ -83,22 +81,14 @@ outputs = Table(
     PrimaryKeyConstraint("job_id", "name"),
 )
 
-blobs = Table(
-    "api_blobs",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("content", LargeBinary, nullable=False),
-)
+blobs = Table("api_blobs", metadata, *tables.blob_columns())
 
 idempotency = Table(
     "api_idempotency",
     metadata,
-    Column("key_id", String(16), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
-    Column("request_sha256", String(64), nullable=False),
-    Column("job_id", String(32), nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    *tables.idempotency_columns(),
+    job_id(),
+    tables.moment("created_at"),
     PrimaryKeyConstraint("key_id", "idempotency_key"),
 )
 
@@ -107,8 +97,8 @@ issued = Table(
     metadata,
     Column("case_id", String(200), nullable=False),
     Column("document", String(200), nullable=False),
-    Column("job_id", String(32), nullable=False),
-    Column("issued_at", DateTime, nullable=False),
+    job_id(),
+    tables.moment("issued_at"),
     PrimaryKeyConstraint("case_id", "document"),
     Index("ix_api_issued_job_id", "job_id"),
 )
@@ -117,20 +107,17 @@ callbacks = Table(
     "api_callbacks",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("job_id", String(32), nullable=False),
-    Column("key_id", String(16), nullable=False),
+    job_id(),
+    key_id(),
     Column("url", String(2000), nullable=False),
     Column("event", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", DateTime, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("lease_until", DateTime),
+    *tables.retry_columns(),
     Column("last_status", Integer),
     Column("last_error", String(200)),
-    Column("created_at", DateTime, nullable=False),
-    Column("delivered_at", DateTime),
+    tables.moment("created_at"),
+    tables.moment("delivered_at", nullable=True),
     Index("ix_api_callbacks_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_api_callbacks_job_id", "job_id"),
 )
@@ -139,9 +126,7 @@ signing_sessions = Table(
     "api_signing_sessions",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("key_id", String(16), nullable=False),
-    Column("idempotency_key", String(255), nullable=False),
-    Column("request_sha256", String(64), nullable=False),
+    *tables.idempotency_columns(),
     Column("state", String(24), nullable=False),
     Column("level", String(8), nullable=False),
     Column("role", String(200)),
@@ -158,10 +143,10 @@ signing_sessions = Table(
     Column("region_end", BigInteger, nullable=False),
     Column("signed_attrs", LargeBinary, nullable=False),
     Column("field_name", String(100), nullable=False),
-    Column("signing_time", DateTime),
-    Column("expires_at", DateTime, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("completed_at", DateTime),
+    tables.moment("signing_time", nullable=True),
+    tables.moment("expires_at"),
+    tables.moment("created_at"),
+    tables.moment("completed_at", nullable=True),
     Column("signature_sha256", String(64)),
     Column("signed_sha256", String(64)),
     UniqueConstraint("key_id", "idempotency_key"),

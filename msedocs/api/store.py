@@ -42,7 +42,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
@@ -56,9 +56,7 @@ from generators.resources import as_path
 from msedocs import tables
 from msedocs.api import schema as t
 from msedocs.delivery.store import (
-    BadOutboxError,
     OutboxUnavailableError,
-    check_sqlite_file,
     connect_error,
     make_engine,
     normalise_url,
@@ -287,7 +285,7 @@ def _version(engine: Engine) -> str | None:
     return tables.schema_version(engine, "api_alembic_version")
 
 
-class JobStore:
+class JobStore(AbstractContextManager["JobStore"]):
     """The service's tables. One per process; safe to share between threads."""
 
     def __init__(
@@ -304,27 +302,13 @@ class JobStore:
         #: synchronous=NORMAL: the commit is in the OS's cache; the next FULL commit syncs it too).
         self.relaxed = (make_engine(self.url, sqlite_synchronous="NORMAL")
                         if not self.is_postgresql and database not in (None, "", ":memory:") else None)  # fmt: skip
-        try:
-            if create:
-                check_sqlite_file(self.url, create=True)
-            try:
-                if _version(self.engine) != HEAD_REVISION:
-                    if not create:
-                        raise BadOutboxError(f"--db: {self.url.split('@')[-1]} holds no msedocs service tables")
-                    migrate(self.engine)
-            except sa.exc.DBAPIError as exc:
-                raise connect_error(self.url, exc) from exc
-        except BaseException:
-            self.engine.dispose()
-            raise
+        tables.open_at_head(self.engine, self.url, head=HEAD_REVISION, version=_version, migrate=migrate,
+                            create=create, holds_none="holds no msedocs service tables")  # fmt: skip
 
     def close(self) -> None:
         self.engine.dispose()
         if self.relaxed is not None:
             self.relaxed.dispose()
-
-    def __enter__(self) -> JobStore:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

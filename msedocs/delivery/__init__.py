@@ -57,97 +57,93 @@ a database without the outbox tables, or a PostgreSQL database or role the serve
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from msedocs import _lazy
 
 if TYPE_CHECKING:
-    from msedocs.delivery.calendar import (
-        add_working_days,
-        extract_due_date,
-        is_working_day,
-        working_days_between,
-    )
-    from msedocs.delivery.models import (
-        Channel,
-        HistoryEntry,
-        Item,
-        OutboxDocument,
-        Recipient,
-        RetryPolicy,
-        Sender,
-        State,
-        StoredDocument,
-    )
-    from msedocs.delivery.portal import PortalClient, PortalConfig, PortalResult
-    from msedocs.delivery.store import (
-        AlreadyQueuedError,
-        BadOutboxError,
-        Claim,
-        DeadlineReport,
-        EnqueueRequest,
-        InvalidTransitionError,
-        Outbox,
-        OutboxUnavailableError,
-        PostalList,
-        default_db_url,
-        open_outbox,
-        queue_documents,
-    )
-    from msedocs.delivery.stub import PortalStub, StubBehaviour
-    from msedocs.delivery.tracking import TrackingRange, check_digit, is_valid, make_tracking_number
-    from msedocs.delivery.worker import Worker, WorkerConfig, run_worker
+    from msedocs.delivery.calendar import add_working_days as add_working_days
+    from msedocs.delivery.calendar import extract_due_date as extract_due_date
+    from msedocs.delivery.calendar import is_working_day as is_working_day
+    from msedocs.delivery.calendar import working_days_between as working_days_between
+    from msedocs.delivery.models import Channel as Channel
+    from msedocs.delivery.models import HistoryEntry as HistoryEntry
+    from msedocs.delivery.models import Item as Item
+    from msedocs.delivery.models import OutboxDocument as OutboxDocument
+    from msedocs.delivery.models import Recipient as Recipient
+    from msedocs.delivery.models import RetryPolicy as RetryPolicy
+    from msedocs.delivery.models import Sender as Sender
+    from msedocs.delivery.models import State as State
+    from msedocs.delivery.models import StoredDocument as StoredDocument
+    from msedocs.delivery.portal import PortalClient as PortalClient
+    from msedocs.delivery.portal import PortalConfig as PortalConfig
+    from msedocs.delivery.portal import PortalResult as PortalResult
+    from msedocs.delivery.store import AlreadyQueuedError as AlreadyQueuedError
+    from msedocs.delivery.store import BadOutboxError as BadOutboxError
+    from msedocs.delivery.store import Claim as Claim
+    from msedocs.delivery.store import DeadlineReport as DeadlineReport
+    from msedocs.delivery.store import EnqueueRequest as EnqueueRequest
+    from msedocs.delivery.store import InvalidTransitionError as InvalidTransitionError
+    from msedocs.delivery.store import Outbox as Outbox
+    from msedocs.delivery.store import OutboxUnavailableError as OutboxUnavailableError
+    from msedocs.delivery.store import PostalList as PostalList
+    from msedocs.delivery.store import default_db_url as default_db_url
+    from msedocs.delivery.store import open_outbox as open_outbox
+    from msedocs.delivery.store import queue_documents as queue_documents
+    from msedocs.delivery.stub import PortalStub as PortalStub
+    from msedocs.delivery.stub import StubBehaviour as StubBehaviour
+    from msedocs.delivery.tracking import TrackingRange as TrackingRange
+    from msedocs.delivery.tracking import check_digit as check_digit
+    from msedocs.delivery.tracking import is_valid as is_valid
+    from msedocs.delivery.tracking import make_tracking_number as make_tracking_number
+    from msedocs.delivery.worker import Worker as Worker
+    from msedocs.delivery.worker import WorkerConfig as WorkerConfig
+    from msedocs.delivery.worker import run_worker as run_worker
 
 # Names are imported on first use, so that ``python -m msedocs.delivery.worker`` (or ``.stub``)
 # starts fast and does not import itself twice.
 _WHERE = {
-    "add_working_days": "calendar",
-    "extract_due_date": "calendar",
-    "is_working_day": "calendar",
-    "working_days_between": "calendar",
-    "Channel": "models",
-    "HistoryEntry": "models",
-    "Item": "models",
-    "OutboxDocument": "models",
-    "Recipient": "models",
-    "RetryPolicy": "models",
-    "Sender": "models",
-    "State": "models",
-    "StoredDocument": "models",
-    "PortalClient": "portal",
-    "PortalConfig": "portal",
-    "PortalResult": "portal",
-    "AlreadyQueuedError": "store",
-    "BadOutboxError": "store",
-    "Claim": "store",
-    "DeadlineReport": "store",
-    "EnqueueRequest": "store",
-    "InvalidTransitionError": "store",
-    "Outbox": "store",
-    "OutboxUnavailableError": "store",
-    "PostalList": "store",
-    "default_db_url": "store",
-    "open_outbox": "store",
-    "queue_documents": "store",
-    "PortalStub": "stub",
-    "StubBehaviour": "stub",
-    "TrackingRange": "tracking",
-    "check_digit": "tracking",
-    "is_valid": "tracking",
-    "make_tracking_number": "tracking",
-    "Worker": "worker",
-    "WorkerConfig": "worker",
-    "run_worker": "worker",
+    "add_working_days": ".calendar",
+    "extract_due_date": ".calendar",
+    "is_working_day": ".calendar",
+    "working_days_between": ".calendar",
+    "Channel": ".models",
+    "HistoryEntry": ".models",
+    "Item": ".models",
+    "OutboxDocument": ".models",
+    "Recipient": ".models",
+    "RetryPolicy": ".models",
+    "Sender": ".models",
+    "State": ".models",
+    "StoredDocument": ".models",
+    "PortalClient": ".portal",
+    "PortalConfig": ".portal",
+    "PortalResult": ".portal",
+    "AlreadyQueuedError": ".store",
+    "BadOutboxError": ".store",
+    "Claim": ".store",
+    "DeadlineReport": ".store",
+    "EnqueueRequest": ".store",
+    "InvalidTransitionError": ".store",
+    "Outbox": ".store",
+    "OutboxUnavailableError": ".store",
+    "PostalList": ".store",
+    "default_db_url": ".store",
+    "open_outbox": ".store",
+    "queue_documents": ".store",
+    "PortalStub": ".stub",
+    "StubBehaviour": ".stub",
+    "TrackingRange": ".tracking",
+    "check_digit": ".tracking",
+    "is_valid": ".tracking",
+    "make_tracking_number": ".tracking",
+    "Worker": ".worker",
+    "WorkerConfig": ".worker",
+    "run_worker": ".worker",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'msedocs.delivery' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"msedocs.delivery.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = _lazy.loader(__name__, _WHERE)
 
 __all__ = [
     "AlreadyQueuedError",

@@ -78,3 +78,14 @@ def working_days_between(start: dt.date, end: dt.date, country: str = "RU") -> i
 def extract_due_date(decision_date: dt.date, country: str = "RU") -> dt.date:
     """The day by which the extract must be in the citizen's portal account or handed to the post."""
     return add_working_days(decision_date, EXTRACT_DEADLINE_WORKING_DAYS, country)
+
+
+def parse_day(value: str | None, error: str) -> dt.date:
+    """A command's day: ``value`` (YYYY-MM-DD), today if it is None; InputError(``error``) if it
+    is no date."""
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(error) from None

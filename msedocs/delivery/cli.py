@@ -34,12 +34,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _date(option: str, value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    from msedocs.delivery.calendar import parse_day
+
+    return parse_day(value, f"{option}: {value!r} is not a date (YYYY-MM-DD)")
 
 
 def _outbox(db: str | None, *, create: bool = False) -> Outbox:

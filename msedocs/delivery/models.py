@@ -220,17 +220,33 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How a failing portal delivery is retried."""
+class Backoff:
+    """Exponential backoff between the attempts of something sent (a portal delivery, the
+    service's callbacks)."""
 
     max_attempts: int = 8
-    """After this many attempts the item goes to ``dead`` (or to paper, see below)."""
+    """Attempts before it is given up."""
     base_delay: float = 30.0
     """Seconds before the second attempt; doubles with each attempt."""
     max_delay: float = 3600.0
     """Cap of the delay in seconds."""
     jitter: float = 0.5
-    """Fraction of the delay drawn at random (0 = none, 1 = "full jitter")."""
+    """Fraction of the delay drawn at random (0 = none, 1 = "full jitter"), so that receivers
+    coming back from an outage are not hit by every sender at once."""
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt: exponential, capped, jittered."""
+        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
+        r = (rng or random).random()
+        return raw * (1 - self.jitter) + raw * self.jitter * r
+
+
+@dataclass(frozen=True)
+class RetryPolicy(Backoff):
+    """How a failing portal delivery is retried."""
+
+    max_attempts: int = 8
+    """After this many attempts the item goes to ``dead`` (or to paper, see below)."""
     fallback_to_paper: bool = True
     """Send a portal item that keeps failing by registered mail instead (if it has an address)."""
     fallback_after_attempts: int = 4
@@ -241,9 +257,3 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < 0 or not 0 <= self.jitter <= 1:
             raise InputError("retry policy: max_attempts >= 1, delays >= 0 and 0 <= jitter <= 1")
-
-    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after the ``attempts``-th failed attempt: exponential, capped, jittered."""
-        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
-        r = (rng or random).random()
-        return raw * (1 - self.jitter) + raw * self.jitter * r

@@ -17,6 +17,7 @@ import json
 import ssl
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import httpx
@@ -82,7 +83,7 @@ RETRYABLE_4XX = {408, 425, 429}
 PROBE_PAUSES = (0.5,)
 
 
-class PortalClient:
+class PortalClient(AbstractContextManager["PortalClient"]):
     def __init__(self, config: PortalConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
         self._client = httpx.Client(
@@ -95,9 +96,6 @@ class PortalClient:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> PortalClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, ForeignKey, Index, Table
+from sqlalchemy.types import BigInteger, Boolean, Date, Integer, String, Text
 
 from msedocs import tables
 
 metadata = tables.metadata()
 
-Id = tables.Id
 
-blobs = Table(
-    "outbox_blobs",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("content", LargeBinary, nullable=False),
-)
+blobs = Table("outbox_blobs", metadata, *tables.blob_columns())
 
 items = Table(
     "outbox_items",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    tables.row_id(),
     Column("key", String(64), nullable=False, unique=True),
     Column("case_ref", String(200), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -45,18 +26,15 @@ items = Table(
     Column("due_date", Date, nullable=False),
     Column("recipient", Text, nullable=False),
     Column("fallback_to_paper", Boolean, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", DateTime, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("lease_until", DateTime),
+    *tables.retry_columns(),
     Column("last_reason", Text),
     Column("tracking_number", String(14), unique=True),
     Column("list_number", Integer),
     Column("list_date", Date),
     Column("handed_over_on", Date),
-    Column("completed_at", DateTime),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    tables.moment("completed_at", nullable=True),
+    tables.moment("created_at"),
+    tables.moment("updated_at"),
     # the bureau sending it by registered mail (JSON, see models.Sender); revision 0003
     Column("sender", Text),
     Index(None, "channel", "state", "next_attempt_at"),
@@ -68,8 +46,8 @@ items = Table(
 documents = Table(
     "outbox_documents",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    tables.row_id(),
+    tables.owner_id("item_id", "outbox_items"),
     Column("position", Integer, nullable=False),
     Column("name", String(255), nullable=False),
     Column("media_type", String(100), nullable=False),
@@ -86,16 +64,16 @@ issued = Table(
     metadata,
     Column("case_ref", String(200), primary_key=True),
     Column("document", String(255), primary_key=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
+    tables.owner_id("item_id", "outbox_items"),
     Index(None, "item_id"),
 )
 
 history = Table(
     "outbox_history",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("item_id", Id, ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False),
-    Column("at", DateTime, nullable=False),
+    tables.row_id(),
+    tables.owner_id("item_id", "outbox_items"),
+    tables.moment("at"),
     Column("from_state", String(16)),
     Column("to_state", String(16), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -111,13 +89,13 @@ tracking_ranges = Table(
     Column("first_serial", Integer, nullable=False),
     Column("last_serial", Integer, nullable=False),
     Column("next_serial", Integer, nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    tables.moment("created_at"),
 )
 
 postal_lists = Table(
     "postal_lists",
     metadata,
-    Column("number", Id, primary_key=True, autoincrement=True),
+    tables.row_id("number"),
     Column("list_date", Date, nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    tables.moment("created_at"),
 )

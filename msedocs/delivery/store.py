@@ -30,7 +30,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -364,7 +364,7 @@ def _as_document(doc: OutboxDocument | DocumentLike) -> OutboxDocument:
     return OutboxDocument.from_rendered(doc)
 
 
-class Outbox:
+class Outbox(AbstractContextManager["Outbox"]):
     """The delivery queue. Open one per process; it is safe to share between threads."""
 
     def __init__(
@@ -409,9 +409,6 @@ class Outbox:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Outbox:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -459,6 +456,15 @@ class Outbox:
             return None
         self._check_and_log(conn, [row], to_state, reason, worker, now)
         return _item(row)
+
+    def _from_sending(
+        self, conn: Connection, item_id: int, worker_id: str, to_state: str, reason: str, values: dict[str, Any],
+        now: dt.datetime | None = None,
+    ) -> Item | None:
+        """Move an item that ``worker_id`` holds (``sending``, claimed by it) to ``to_state``; None if
+        the claim was lost."""
+        return self._transition(conn, item_id, to_state, reason, expect=[State.SENDING], worker=worker_id,
+                                where=[t.items.c.claimed_by == worker_id], values=values, now=now)  # fmt: skip
 
     def _check_and_log(
         self,
@@ -713,17 +719,8 @@ class Outbox:
         """``sending → delivered`` if ``worker_id`` still holds the claim. False if it does not."""
         now = self.clock()
         with self._tx() as conn:
-            item = self._transition(
-                conn,
-                item_id,
-                State.DELIVERED,
-                reason,
-                expect=[State.SENDING],
-                worker=worker_id,
-                where=[t.items.c.claimed_by == worker_id],
-                values={"completed_at": now, "lease_until": None, "last_reason": None},
-                now=now,
-            )
+            values = {"completed_at": now, "lease_until": None, "last_reason": None}
+            item = self._from_sending(conn, item_id, worker_id, State.DELIVERED, reason, values, now)
         return item is not None
 
     def mark_delivered_many(
@@ -792,70 +789,28 @@ class Outbox:
                 and paper_possible
                 and (last or near_deadline or item.attempts >= policy.fallback_after_attempts)
             )
-            common = {"claimed_by": None, "lease_until": None, "last_reason": reason}
+            common: dict[str, Any] = {"claimed_by": None, "lease_until": None, "last_reason": reason}
             if ambiguous and paper_possible and (last or (probe_failed and near_deadline)):
-                self._transition(
-                    conn,
-                    item_id,
-                    State.UNRESOLVED,
-                    f"{reason}; portal outcome unknown, paper would be due: a person decides "
-                    "(msedocs queue resolve ID --delivered | --paper)",
-                    expect=[State.SENDING],
-                    worker=worker_id,
-                    values=common,
-                    now=now,
-                )
-                return State.UNRESOLVED
-            if fallback:
-                self._transition(
-                    conn,
-                    item_id,
-                    State.QUEUED,
-                    f"portal failed ({reason}); falling back to registered mail",
-                    expect=[State.SENDING],
-                    worker=worker_id,
-                    values={**common, "channel": Channel.POST, "next_attempt_at": now},
-                    now=now,
-                )
-                return State.QUEUED
-            if last:
-                self._transition(
-                    conn,
-                    item_id,
-                    State.DEAD,
-                    reason,
-                    expect=[State.SENDING],
-                    worker=worker_id,
-                    values=common,
-                    now=now,
-                )
-                return State.DEAD
-            wait = policy.delay(item.attempts, self.rng)
-            self._transition(
-                conn,
-                item_id,
-                State.RETRY_WAIT,
-                f"{reason}; retry in {wait:.1f} s",
-                expect=[State.SENDING],
-                worker=worker_id,
-                values={**common, "next_attempt_at": now + dt.timedelta(seconds=wait)},
-                now=now,
-            )
-            return State.RETRY_WAIT
+                to, values = State.UNRESOLVED, common
+                why = (f"{reason}; portal outcome unknown, paper would be due: a person decides "
+                       "(msedocs queue resolve ID --delivered | --paper)")  # fmt: skip
+            elif fallback:
+                to, why = State.QUEUED, f"portal failed ({reason}); falling back to registered mail"
+                values = {**common, "channel": Channel.POST, "next_attempt_at": now}
+            elif last:
+                to, why, values = State.DEAD, reason, common
+            else:
+                wait = policy.delay(item.attempts, self.rng)
+                to, why = State.RETRY_WAIT, f"{reason}; retry in {wait:.1f} s"
+                values = {**common, "next_attempt_at": now + dt.timedelta(seconds=wait)}
+            self._from_sending(conn, item_id, worker_id, to, why, values, now)
+            return to
 
     def release(self, item_id: int, worker_id: str, reason: str = "released by a stopping worker") -> bool:
         """Give back a claimed item that was not attempted (``sending → queued``)."""
         with self._tx() as conn:
-            item = self._transition(
-                conn,
-                item_id,
-                State.QUEUED,
-                reason,
-                expect=[State.SENDING],
-                worker=worker_id,
-                where=[t.items.c.claimed_by == worker_id],
-                values={"claimed_by": None, "lease_until": None, "attempts": t.items.c.attempts - 1},
-            )
+            values = {"claimed_by": None, "lease_until": None, "attempts": t.items.c.attempts - 1}
+            item = self._from_sending(conn, item_id, worker_id, State.QUEUED, reason, values)
         return item is not None
 
     def retry(self, item_id: int, reason: str = "retry requested", *, worker: str | None = None) -> Item:
@@ -903,27 +858,16 @@ class Outbox:
                     f"item {item_id}: only an unresolved item can be resolved (it is {current.state})"
                 )
             if delivered:
-                item = self._transition(
-                    conn,
-                    item_id,
-                    State.DELIVERED,
-                    f"{reason}: the portal has it",
-                    expect=[State.UNRESOLVED],
-                    values={"completed_at": now, "last_reason": None},
-                    now=now,
-                )
+                item = self._transition(conn, item_id, State.DELIVERED, f"{reason}: the portal has it",
+                                        expect=[State.UNRESOLVED], values={"completed_at": now, "last_reason": None},
+                                        now=now)  # fmt: skip
             else:
                 if not current.recipient.has_postal_address:
                     raise InputError(f"item {item_id}: no postal address is kept for it; it cannot go on paper")
-                item = self._transition(
-                    conn,
-                    item_id,
-                    State.QUEUED,
-                    f"{reason}: the portal does not have it; registered mail",
-                    expect=[State.UNRESOLVED],
-                    values={"channel": Channel.POST, "next_attempt_at": now, "attempts": 0},
-                    now=now,
-                )
+                values = {"channel": Channel.POST, "next_attempt_at": now, "attempts": 0}
+                why = f"{reason}: the portal does not have it; registered mail"
+                item = self._transition(conn, item_id, State.QUEUED, why, expect=[State.UNRESOLVED], values=values,
+                                        now=now)  # fmt: skip
             if item is None:  # changed in between
                 raise InvalidTransitionError(f"item {item_id}: only an unresolved item can be resolved")
         return item
@@ -1134,16 +1078,9 @@ class Outbox:
         out = []
         for item_id in ids:
             tracking = self._next_tracking_number(conn)
-            item = self._transition(
-                conn,
-                item_id,
-                State.PRINTED,
-                f"put on list {number}",
-                expect=[State.QUEUED],
-                worker=worker_id,
-                values={"tracking_number": tracking, "list_number": number, "list_date": list_date},
-                now=now,
-            )
+            values = {"tracking_number": tracking, "list_number": number, "list_date": list_date}
+            item = self._transition(conn, item_id, State.PRINTED, f"put on list {number}", expect=[State.QUEUED],
+                                    worker=worker_id, values=values, now=now)  # fmt: skip
             assert item is not None
             out.append(item)
         return PostalList(number, list_date, out)
@@ -1164,15 +1101,8 @@ class Outbox:
     ) -> Item:
         with self._tx() as conn:
             item_id = self._post_item_id(conn, tracking_number)
-            item = self._transition(
-                conn,
-                item_id,
-                State.HANDED_OVER,
-                f"{reason} on {on.isoformat()}",
-                expect=[State.PRINTED],
-                values={"handed_over_on": on},
-                worker=worker,
-            )
+            item = self._transition(conn, item_id, State.HANDED_OVER, f"{reason} on {on.isoformat()}",
+                                    expect=[State.PRINTED], values={"handed_over_on": on}, worker=worker)  # fmt: skip
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item is not printed")
         return item
@@ -1186,15 +1116,9 @@ class Outbox:
             raise InputError(f"postal outcome must be delivered or returned, not {outcome!r}")
         with self._tx() as conn:
             item_id = self._post_item_id(conn, tracking_number)
-            item = self._transition(
-                conn,
-                item_id,
-                outcome,
-                f"{reason or outcome} on {on.isoformat()}",
-                expect=[State.HANDED_OVER],
-                values={"completed_at": dt.datetime.combine(on, dt.time())},
-                worker=worker,
-            )
+            values = {"completed_at": dt.datetime.combine(on, dt.time())}
+            item = self._transition(conn, item_id, outcome, f"{reason or outcome} on {on.isoformat()}",
+                                    expect=[State.HANDED_OVER], values=values, worker=worker)  # fmt: skip
         if item is None:
             raise InvalidTransitionError(f"tracking number {tracking_number}: item was not handed over")
         return item

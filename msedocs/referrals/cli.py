@@ -121,12 +121,9 @@ def show_cmd(referral_id: str, bureau: Annotated[str, typer.Option("--bureau")],
 
 
 def _day(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--date: YYYY-MM-DD (got {value[:20]!r})") from None
+    from msedocs.delivery.calendar import parse_day
+
+    return parse_day(value, f"--date: YYYY-MM-DD (got {(value or '')[:20]!r})")
 
 
 DecisionOption = Annotated[str, typer.Option("--decision", help="in-person (point 12: examination with the citizen's "

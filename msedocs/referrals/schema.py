@@ -7,19 +7,8 @@ other's tables, so either can move on alone. Changed only through revisions in `
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, ForeignKey, Index, Table
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, LargeBinary, String, Text
 
 from msedocs import tables
 

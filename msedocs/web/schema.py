@@ -5,19 +5,8 @@ items (for the search)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, ForeignKey, Index, Table
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, LargeBinary, String, Text
 
 from msedocs.tables import Id
 from msedocs.tables import metadata as _metadata

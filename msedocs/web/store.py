@@ -26,9 +26,7 @@ from sqlalchemy import Connection, Engine
 from generators.resources import as_path
 from msedocs import tables
 from msedocs.delivery.store import (
-    BadOutboxError,
     OutboxUnavailableError,
-    check_sqlite_file,
     connect_error,
     make_engine,
     normalise_url,
@@ -176,18 +174,8 @@ class WebStore:
         self.engine = make_engine(self.url)
         self.clock = clock
         self._dummy_hash: str | None = None
-        try:
-            check_sqlite_file(self.url, create=create)
-            try:
-                if _version(self.engine) != HEAD_REVISION:
-                    if not create:
-                        raise BadOutboxError(f"--db: {self.url.split('@')[-1]} holds no tables of the clerk's pages")
-                    migrate(self.engine)
-            except sa.exc.DBAPIError as exc:
-                raise connect_error(self.url, exc) from exc
-        except BaseException:
-            self.engine.dispose()
-            raise
+        tables.open_at_head(self.engine, self.url, head=HEAD_REVISION, version=_version, migrate=migrate,
+                            create=create, holds_none="holds no tables of the clerk's pages")  # fmt: skip
 
     def close(self) -> None:
         self.engine.dispose()

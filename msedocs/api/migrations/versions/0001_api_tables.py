@@ -8,6 +8,8 @@ Create Date: 2026-12-01 10:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -21,8 +23,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("scopes", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        tables.moment("created_at"),
+        tables.moment("revoked_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
     op.create_table(
@@ -38,13 +40,13 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sa.String(length=100), nullable=True),
         sa.Column("claim_token", sa.String(length=32), nullable=True),
-        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        tables.moment("lease_until", nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("manifest", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.Column("started_at", sa.DateTime(), nullable=True),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        tables.moment("created_at"),
+        tables.moment("updated_at"),
+        tables.moment("started_at", nullable=True),
+        tables.moment("finished_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_jobs")),
     )
     op.create_index("ix_api_jobs_state_created_at", "api_jobs", ["state", "created_at"], unique=False)
@@ -58,20 +60,12 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("job_id", "name", name=op.f("pk_api_outputs")),
     )
-    op.create_table(
-        "api_blobs",
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_api_blobs")),
-    )
+    op.create_table("api_blobs", *tables.blob_columns())
     op.create_table(
         "api_idempotency",
-        sa.Column("key_id", sa.String(length=16), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
-        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        *tables.idempotency_columns(),
         sa.Column("job_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        tables.moment("created_at"),
         sa.PrimaryKeyConstraint("key_id", "idempotency_key", name=op.f("pk_api_idempotency")),
     )
     op.create_table(
@@ -79,7 +73,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=200), nullable=False),
         sa.Column("document", sa.String(length=200), nullable=False),
         sa.Column("job_id", sa.String(length=32), nullable=False),
-        sa.Column("issued_at", sa.DateTime(), nullable=False),
+        tables.moment("issued_at"),
         sa.PrimaryKeyConstraint("case_id", "document", name=op.f("pk_api_issued")),
     )
     op.create_index("ix_api_issued_job_id", "api_issued", ["job_id"], unique=False)

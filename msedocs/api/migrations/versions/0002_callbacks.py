@@ -8,6 +8,8 @@ Create Date: 2026-12-07 06:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -28,14 +30,11 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
-        sa.Column("claimed_by", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        *tables.retry_columns(),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        tables.moment("created_at"),
+        tables.moment("delivered_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_callbacks")),
     )
     op.create_index("ix_api_callbacks_state_next_attempt_at", "api_callbacks", ["state", "next_attempt_at"])

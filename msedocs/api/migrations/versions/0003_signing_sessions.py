@@ -8,6 +8,8 @@ Create Date: 2026-12-07 07:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -18,9 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "api_signing_sessions",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("key_id", sa.String(length=16), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
-        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        *tables.idempotency_columns(),
         sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("level", sa.String(length=8), nullable=False),
         sa.Column("role", sa.String(length=200), nullable=True),
@@ -37,10 +37,10 @@ def upgrade() -> None:
         sa.Column("region_end", sa.BigInteger(), nullable=False),
         sa.Column("signed_attrs", sa.LargeBinary(), nullable=False),
         sa.Column("field_name", sa.String(length=100), nullable=False),
-        sa.Column("signing_time", sa.DateTime(), nullable=True),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("completed_at", sa.DateTime(), nullable=True),
+        tables.moment("signing_time", nullable=True),
+        tables.moment("expires_at"),
+        tables.moment("created_at"),
+        tables.moment("completed_at", nullable=True),
         sa.Column("signature_sha256", sa.String(length=64), nullable=True),
         sa.Column("signed_sha256", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_signing_sessions")),

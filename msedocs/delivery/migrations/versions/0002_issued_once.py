@@ -8,6 +8,8 @@ Create Date: 2026-12-07 02:40:00
 import sqlalchemy as sa
 from alembic import op
 
+from msedocs import tables
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -19,10 +21,7 @@ def upgrade() -> None:
         "outbox_issued",
         sa.Column("case_ref", sa.String(length=200), nullable=False),
         sa.Column("document", sa.String(length=255), nullable=False),
-        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["outbox_items.id"], name=op.f("fk_outbox_issued_item_id_outbox_items"), ondelete="CASCADE"
-        ),
+        tables.owner_id("item_id", "outbox_items"),
         sa.PrimaryKeyConstraint("case_ref", "document", name=op.f("pk_outbox_issued")),
     )
     op.create_index(op.f("ix_outbox_issued_item_id"), "outbox_issued", ["item_id"], unique=False)
