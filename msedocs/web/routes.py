@@ -336,11 +336,13 @@ def _today_page(ctx: WebContext, request: Request, session: Session, *, selected
         errors["due_to"] = "Конец периода раньше его начала"
     rows = clerk.rows(ctx.outbox, ctx.store, today(), status=f["status"], due_from=due_from, due_to=due_to,
                       search=f["q"], sort=f["sort"], descending=f["dir"] == "desc")  # fmt: skip
-    queued = ctx.outbox.find_items(channel=Channel.POST, states=[State.QUEUED])
+    queued = ctx.outbox.find_items(channel=Channel.POST, states=[State.QUEUED], limit=100_000)
+    due = clerk.due_items(ctx.outbox, today())
     counts = {
         "queued": len(queued),
-        "overdue": sum(1 for i in queued if i.due_date < today()),
-        "due_today": sum(1 for i in queued if i.due_date == today()),
+        "due": len(due),
+        "overdue": sum(1 for i in due if i.due_date < today()),
+        "due_today": sum(1 for i in due if i.due_date == today()),
         "printed": len(ctx.outbox.find_items(channel=Channel.POST, states=[State.PRINTED])),
     }
 
@@ -369,9 +371,14 @@ async def print_batch(request: Request, ctx: Ctx, session: Clerk) -> Response:
     if not ids and not everything:
         return _today_page(ctx, request, session, status=422,
                            error="Отметьте отправления для печати или нажмите «Все на сегодня».")  # fmt: skip
+    if everything:
+        ids = [i.id for i in clerk.due_items(ctx.outbox, today())]
+        if not ids:
+            error = ("На сегодня печатать нечего: просроченных отправлений и отправлений со сроком сегодня нет. "
+                     "Отметьте нужные отправления и нажмите «Напечатать отмеченные».")  # fmt: skip
+            return _today_page(ctx, request, session, status=409, error=error)
     try:
-        lists = await run_in_threadpool(
-            ctx.outbox.prepare_postal_lists, today(), _who(session), item_ids=None if everything else ids)
+        lists = await run_in_threadpool(ctx.outbox.prepare_postal_lists, today(), _who(session), item_ids=ids)
     except (DeliveryError, InputError) as exc:
         message = ("Закончились номера ШПИ: руководитель или администратор добавляет диапазон на странице "
                    "«Диапазоны ШПИ»." if "tracking numbers" in str(exc) else "Не удалось сформировать списки.")

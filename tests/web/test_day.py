@@ -59,6 +59,20 @@ def pdf_pages(path: Path) -> int:
     return int(found.group(1))
 
 
+def assert_blank_right_of(png: Path, message) -> None:
+    """Nothing drawn in the screenshot to the right of ``message``: no faint copy of it, as the
+    browser's validation bubble leaves while it fades."""
+    from PIL import Image
+
+    box = message.bounding_box()
+    assert box is not None
+    left = int(box["x"] + box["width"]) + 10
+    with Image.open(png) as image:
+        area = image.convert("L").crop((left, int(box["y"]), 900, int(box["y"] + box["height"]) + 10))
+        darkest = area.getextrema()[0]
+    assert darkest >= 250, f"something drawn right of the message (darkest grey {darkest})"
+
+
 def row(page: Page, case_id: str):
     return page.locator("tbody tr", has_text=case_id)
 
@@ -134,14 +148,12 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     expect(page.get_by_text("Нет отправлений по этим условиям.")).to_be_visible()
     page.get_by_role("link", name="Сбросить").click()
 
-    # -- print the overdue one and today's (keyboard: Space on the boxes, Enter on the button) ----
+    # -- «Все на сегодня» prints the overdue one and today's, not the one due later ---------------
     page.get_by_role("button", name="Напечатать отмеченные").click()  # nothing chosen: refused
     expect(page.get_by_role("alert")).to_contain_text("Отметьте отправления")
-    for case in (overdue, due_today):
-        row(page, case.case_id).get_by_role("checkbox").focus()
-        page.keyboard.press("Space")
-    page.get_by_role("button", name="Напечатать отмеченные").focus()
-    page.keyboard.press("Enter")
+    expect(page.locator(".summary")).to_contain_text("из них просрочено: 1")
+    expect(page.locator(".summary")).to_contain_text("срок сегодня: 1")
+    page.get_by_role("button", name=re.compile(r"Все на сегодня \(2\)")).click()
     expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=120_000)
     expect(page.get_by_text("Пакет готов")).to_be_visible()
     shot(page, artifacts, "07-batch")
@@ -183,10 +195,18 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     assert overdue.name in listed and due_today.name in listed and later.name not in listed
     assert all(n in re.sub(r"\s", "", listed) for n in numbers)
 
-    # «Все на сегодня»: the one still queued, on a list of its own
+    # the one due later is still queued, and not due: «Все на сегодня» has nothing to print
     page.get_by_role("link", name="Сегодня").click()
-    expect(row(page, later.case_id).get_by_role("checkbox")).to_have_count(1)
-    page.get_by_role("button", name=re.compile(r"Все на сегодня \(1\)")).click()
+    expect(row(page, later.case_id)).to_contain_text("ожидает печати")
+    expect(row(page, overdue.case_id)).to_contain_text("напечатано, не передано")
+    page.get_by_role("button", name=re.compile(r"Все на сегодня \(0\)")).click()
+    expect(page.get_by_role("alert")).to_contain_text("На сегодня печатать нечего")
+    expect(row(page, later.case_id)).to_contain_text("ожидает печати")
+    # it is printed when chosen (keyboard: Space on its box, Enter on the button), on a list of its own
+    row(page, later.case_id).get_by_role("checkbox").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Напечатать отмеченные").focus()
+    page.keyboard.press("Enter")
     expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)
     expect(page.locator("tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Пакеты печати").click()
@@ -205,9 +225,16 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     field.fill("")
     field.fill(wrong)  # and the server's verdict replaces it
     expect(page.locator("#numbers-check .check-bad")).to_contain_text("контрольная цифра не сходится")
+    page.evaluate("""() => { window.bubbles = []; document.getElementById("numbers").addEventListener("invalid",
+        e => setTimeout(() => window.bubbles.push(!e.defaultPrevented))); }""")
     page.get_by_role("button", name="Отметить переданными").click()  # the browser refuses to send it
     expect(page.get_by_text("Отмечено переданными")).to_have_count(0)
+    expect(field).to_be_focused()  # back at the field, its message next to it
+    page.wait_for_function("window.bubbles.length > 0")
+    assert page.evaluate("window.bubbles") == [False]  # and no browser bubble repeating it over the page
+    page.wait_for_timeout(300)  # a bubble would be fading in by now
     shot(page, artifacts, "09-handover-wrong-digit")
+    assert_blank_right_of(artifacts / "09-handover-wrong-digit.png", page.locator("#numbers-check .check-bad"))
     field.fill(f"{numbers[0]}\n{numbers[0]}")
     expect(page.locator("#numbers-check")).to_contain_text("уже введён в строке 1")
     spaced = f"{numbers[0][:6]} {numbers[0][6:8]} {numbers[0][8:13]} {numbers[0][13]}"
