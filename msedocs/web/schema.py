@@ -93,6 +93,12 @@ batches = Table(
     Column("state", String(16), nullable=False),
     Column("error", Text),
     Column("pages", Integer),
+    Column("duplex", Boolean),
+    Column("claim_token", String(32)),
+    Column("lease_until", DateTime),
+    Column("attempts", Integer),
+    Column("done", Integer),
+    Column("total", Integer),
 )
 
 batch_files = Table(

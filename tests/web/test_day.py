@@ -9,10 +9,13 @@ page is saved in the artifacts folder."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -71,6 +74,24 @@ def assert_blank_right_of(png: Path, message) -> None:
         area = image.convert("L").crop((left, int(box["y"]), 900, int(box["y"] + box["height"]) + 10))
         darkest = area.getextrema()[0]
     assert darkest >= 250, f"something drawn right of the message (darkest grey {darkest})"
+
+
+def page_kinds(pack: Path) -> tuple[list[str], list[str]]:
+    """Each page's text and what it is: cover, document, envelope, list or blank."""
+    texts = [pdf_text(pack, n) for n in range(1, pdf_pages(pack) + 1)]
+    kinds = []
+    for text in texts:
+        if "О направлении выписки" in text:
+            kinds.append("cover")
+        elif "ЗАКАЗНОЕ" in text:
+            kinds.append("envelope")
+        elif "внутренних почтовых отправлений" in text:
+            kinds.append("list")
+        elif not text.strip():
+            kinds.append("blank")
+        else:
+            kinds.append("document")
+    return texts, kinds
 
 
 def row(page: Page, case_id: str):
@@ -154,9 +175,19 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     expect(page.locator(".summary")).to_contain_text("из них просрочено: 1")
     expect(page.locator(".summary")).to_contain_text("срок сегодня: 1")
     page.get_by_role("button", name=re.compile(r"Все на сегодня \(2\)")).click()
-    expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=120_000)
+    expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=30_000)  # at once: built in the background
+    if page.locator("#batch-state").is_visible():
+        shot(page, artifacts, "07-batch-building")
+    expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)  # the page polls, then shows it
     expect(page.get_by_text("Пакет готов")).to_be_visible()
     shot(page, artifacts, "07-batch")
+    # when it was made: in the bureau's time (default Europe/Minsk), its offset said, the moment exact
+    with sqlite3.connect(site.folder / "data" / "outbox.sqlite3") as db:
+        made = db.execute("SELECT created_at FROM web_batches WHERE id = ?", (page.url.rsplit("/", 1)[1],)).fetchone()
+    minsk = dt.datetime.fromisoformat(made[0]).replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Minsk"))
+    expect(page.locator(".lead")).to_contain_text(f"{minsk:%d.%m.%Y %H:%M} UTC+3")
+    expect(page.locator(".lead time")).to_have_attribute("datetime", minsk.isoformat(timespec="seconds"))
+    expect(page.locator("footer")).to_contain_text("Europe/Minsk")
     tracking = page.locator("tbody td.mono").all_inner_texts()
     numbers = [t.replace(" ", "") for t in tracking]
     assert len(numbers) == 2 and all(len(n) == 14 for n in numbers), numbers
@@ -171,23 +202,19 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     assert sorted(r[1] for r in table[1:]) == sorted(numbers)
     assert {r[2] for r in table[1:]} == {overdue.name, due_today.name}
 
-    # the one PDF in page order: each item's cover letter and extract, then the envelopes, then the list
-    pages = pdf_pages(pack)
-    texts = [pdf_text(pack, n) for n in range(1, pages + 1)]
-    kinds = []
-    for text in texts:
-        if "О направлении выписки" in text:
-            kinds.append("cover")
-        elif "ЗАКАЗНОЕ" in text:
-            kinds.append("envelope")
-        elif "внутренних почтовых отправлений" in text:
-            kinds.append("list")
-        else:
-            kinds.append("document")
+    # the one PDF in page order: each item's cover letter and extract, then the envelopes, then the
+    # list; for duplex printing (the default) each item and the list start on an odd page
+    texts, kinds = page_kinds(pack)
     assert kinds[-1] == "list" and kinds.count("envelope") == 2 and kinds.count("cover") == 2, kinds
     first_envelope = kinds.index("envelope")
-    assert set(kinds[:first_envelope]) == {"cover", "document"} and kinds[0] == "cover", kinds
-    assert kinds[first_envelope:-1] == ["envelope", "envelope"], kinds
+    assert set(kinds[:first_envelope]) <= {"cover", "document", "blank"} and kinds[0] == "cover", kinds
+    assert [k for k in kinds[first_envelope:] if k != "blank"] == ["envelope", "envelope", "list"], kinds
+    odd = [n for n, kind in enumerate(kinds, 1) if kind in ("cover", "list")]
+    assert all(n % 2 == 1 for n in odd), kinds
+    for n, kind in enumerate(kinds):  # a blank page only where the one before ends an odd page
+        if kind == "blank":
+            assert n % 2 == 1 and kinds[n + 1] in ("cover", "envelope", "list"), kinds
+    expect(page.get_by_role("status")).to_contain_text(f"Пакет готов: {len(kinds)} стр., для двусторонней печати")
     assert "ВЫПИСКА" in texts[1].upper()
     envelopes = re.sub(r"\s", "", "".join(texts[first_envelope:-1]))  # printed letter-spaced under the barcode
     assert all(n in envelopes for n in numbers)
@@ -202,12 +229,21 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     page.get_by_role("button", name=re.compile(r"Все на сегодня \(0\)")).click()
     expect(page.get_by_role("alert")).to_contain_text("На сегодня печатать нечего")
     expect(row(page, later.case_id)).to_contain_text("ожидает печати")
-    # it is printed when chosen (keyboard: Space on its box, Enter on the button), on a list of its own
+    # it is printed when chosen (keyboard: Space on its box, Enter on the button), on a list of its
+    # own, here for one-sided printing: no blank pages
     row(page, later.case_id).get_by_role("checkbox").focus()
     page.keyboard.press("Space")
+    page.get_by_label("Двусторонняя печать").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Двусторонняя печать")).not_to_be_checked()
     page.get_by_role("button", name="Напечатать отмеченные").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)
+    with page.expect_download() as got:
+        page.get_by_role("link", name=re.compile("Весь пакет одним файлом")).click()
+    got.value.save_as(artifacts / "pack-one-sided.pdf")
+    _texts, one_sided = page_kinds(artifacts / "pack-one-sided.pdf")
+    assert "blank" not in one_sided and one_sided[0] == "cover" and one_sided[-2:] == ["envelope", "list"], one_sided
     expect(page.locator("tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Пакеты печати").click()
     expect(page.locator("tbody tr")).to_have_count(2)
