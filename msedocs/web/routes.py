@@ -49,6 +49,8 @@ STATIC_DIR = as_path(files("msedocs.web") / "static")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
 CLERKS = ("clerk", "head", "admin")
+ADMIN_ACTIONS = {"create": "создан", "set-role": "изменена роль", "set-password": "задан новый пароль",
+                 "disable": "отключён", "enable": "включён", "unlock": "открыт вход"}  # fmt: skip
 #: The setting of the bureau's time zone, and its default (Belarusian bureaus).
 TIMEZONE_ENV = "MSEDOCS_TIMEZONE"
 DEFAULT_TIMEZONE = "Europe/Minsk"
@@ -777,14 +779,34 @@ async def item_retry(item_id: int, request: Request, ctx: Ctx, session: Clerk) -
 def access_page(request: Request, ctx: Ctx, session: Head) -> Response:
     item = request.query_params.get("item", "")
     entries = ctx.store.access_log(300, int(item) if item.isdigit() and len(item) < 19 else None)
-    return page(ctx, request, "access.html.j2", session, entries=entries, item=item)
+    return page(ctx, request, "access.html.j2", session, entries=entries, item=item, admin=ctx.store.admin_log(100),
+                admin_titles=ADMIN_ACTIONS)  # fmt: skip
 
 
 def _users_page(ctx: WebContext, request: Request, session: Session, *, values: dict[str, str] | None = None,
                 errors: dict[str, str] | None = None, message: str = "", status: int = 200) -> Response:  # fmt: skip
+    values = {"role": "clerk", **(values or {})}
     return page(ctx, request, "users.html.j2", session, status=status, users=ctx.store.users(), roles=ROLES,
-                values=values or {"role": "clerk"}, errors=errors or {}, message=message,
-                min_password=MIN_PASSWORD)  # fmt: skip
+                values=values, errors=errors or {}, message=message, min_password=MIN_PASSWORD)  # fmt: skip
+
+
+def _audit(ctx: WebContext, session: Session, action: str, subject: str, detail: str = "") -> None:
+    """An administrator's action on a user: in the store's log (shown beside the access log) and
+    in the server's log (ids and the action only)."""
+    ctx.store.log_admin(session.user.id, action, subject, detail)
+    log.info("clerk users: %s by=%s", action, session.user.id)
+
+
+def _password_problems(password: str, again: str, field: str = "password") -> dict[str, str]:
+    if len(password) < MIN_PASSWORD:
+        return {field: f"Пароль не короче {MIN_PASSWORD} символов"}
+    if len(password) > 256:
+        return {field: "Пароль не длиннее 256 символов"}
+    if not password.isprintable():
+        return {field: "В пароле только печатаемые символы"}
+    if password != again:
+        return {f"{field}_again": "Пароли не совпадают"}
+    return {}
 
 
 @router.get("/admin/users")
@@ -802,44 +824,86 @@ async def users_create(request: Request, ctx: Ctx, session: Admin) -> Response:
         errors["name"] = "Введите имя пользователя"
     if values["role"] not in ROLES:
         errors["role"] = "Выберите роль"
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"Пароль не короче {MIN_PASSWORD} символов"
-    elif password != again:
-        errors["password_again"] = "Пароли не совпадают"
+    errors.update(_password_problems(password, again))
     if not errors:
         try:
             user = await run_in_threadpool(ctx.store.create_user, values["name"], values["role"], password,
                                            values["full_name"].strip() or None)  # fmt: skip
         except UserError as exc:
             text = str(exc)
-            errors["name"] = ("Такой пользователь уже есть" if "already exists" in text else
-                              "Имя: от 1 до 64 букв, цифр или знаков . _ - @")  # fmt: skip
+            if "already exists" in text:
+                errors["name"] = "Такой пользователь уже есть"
+            elif "full-name" in text:
+                errors["full_name"] = "ФИО: от 1 до 200 печатаемых символов"
+            else:
+                errors["name"] = "Имя: от 1 до 64 букв, цифр или знаков . _ - @"
         else:
-            log.info("clerk user created id=%s by=%s", user.id, session.user.id)
+            _audit(ctx, session, "create", user.name, ROLE_TITLES[user.role])
             return _users_page(ctx, request, session, message=f"Пользователь {user.name} создан.")
     return _users_page(ctx, request, session, values=values, errors=errors, status=422)
+
+
+def _existing(ctx: WebContext, name: str) -> Any:
+    try:
+        return ctx.store.user(name)
+    except UserError:
+        raise Denied("Такого пользователя нет.", 404) from None
+
+
+@router.post("/admin/users/password")
+async def users_password(request: Request, ctx: Ctx, session: Admin) -> Response:
+    """A new password for a user, set by an administrator (the user's sessions end)."""
+    form = await form_of(request, session)
+    name = _text(form, "user", 64)
+    password, again = _text(form, "new_password", 300), _text(form, "new_password_again", 300)
+    errors = _password_problems(password, again, "new_password")
+    if name not in {u.name for u in ctx.store.users()}:
+        errors["user"] = "Выберите пользователя"
+    if errors:
+        return _users_page(ctx, request, session, values={"user": name}, errors=errors, status=422)
+    await run_in_threadpool(ctx.store.set_password, name, password)
+    _audit(ctx, session, "set-password", name)
+    if name == session.user.name:  # the administrator's own sessions ended with it
+        return redirect("/clerk/login?" + urlencode({"next": "/clerk/admin/users"}))
+    return _users_page(ctx, request, session, message=f"Пароль пользователя {name} изменён; его сеансы завершены.")
+
+
+@router.post("/admin/users/{name}/role")
+async def users_role(name: str, request: Request, ctx: Ctx, session: Admin) -> Response:
+    form = await form_of(request, session)
+    user = _existing(ctx, name)
+    role = _text(form, "role", 16)
+    if role not in ROLES:
+        return _users_page(ctx, request, session, errors={f"role-{user.id}": "Выберите роль"}, status=422)
+    if name == session.user.name and role != user.role:
+        return _users_page(ctx, request, session, status=409, errors={
+            f"role-{user.id}": "Свою роль изменить нельзя: это делает другой администратор."})  # fmt: skip
+    if role == user.role:
+        return _users_page(ctx, request, session, message=f"У пользователя {name} уже роль «{ROLE_TITLES[role]}».")
+    ctx.store.set_role(name, role)
+    _audit(ctx, session, "set-role", name, f"{ROLE_TITLES[user.role]} → {ROLE_TITLES[role]}")
+    return _users_page(ctx, request, session, message=f"Роль пользователя {name}: {ROLE_TITLES[role]}; его сеансы "
+                       "завершены.")  # fmt: skip
 
 
 @router.post("/admin/users/{name}/{action}")
 async def users_action(name: str, action: str, request: Request, ctx: Ctx, session: Admin) -> Response:
     await form_of(request, session)
-    try:
-        if action == "disable":
-            if name == session.user.name:
-                return _users_page(ctx, request, session, message="Свою учётную запись отключить нельзя.",
-                                   status=409)  # fmt: skip
-            ctx.store.set_active(name, False)
-            message = f"Пользователь {name} отключён."
-        elif action == "enable":
-            ctx.store.set_active(name, True)
-            message = f"Пользователь {name} включён."
-        elif action == "unlock":
-            ctx.store.unlock(name)
-            message = f"Вход для {name} открыт."
-        else:
-            raise Denied("Такого действия нет.", 404)
-    except UserError:
-        raise Denied("Такого пользователя нет.", 404) from None
+    _existing(ctx, name)
+    if action == "disable":
+        if name == session.user.name:
+            return _users_page(ctx, request, session, message="Свою учётную запись отключить нельзя.", status=409)
+        ctx.store.set_active(name, False)
+        message = f"Пользователь {name} отключён; его сеансы завершены."
+    elif action == "enable":
+        ctx.store.set_active(name, True)
+        message = f"Пользователь {name} включён."
+    elif action == "unlock":
+        ctx.store.unlock(name)
+        message = f"Вход для {name} открыт."
+    else:
+        raise Denied("Такого действия нет.", 404)
+    _audit(ctx, session, action, name)
     return _users_page(ctx, request, session, message=message)
 
 

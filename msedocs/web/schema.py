@@ -118,3 +118,15 @@ item_numbers = Table(
     Column("item_id", Id, primary_key=True),
     Column("numbers", Text, nullable=False),
 )
+
+admin_log = Table(
+    "web_admin_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("detail", String(200), nullable=False),
+    Index(None, "at"),
+)

@@ -106,6 +106,15 @@ class Access:
 
 
 @dataclass(frozen=True)
+class AdminAction:
+    at: dt.datetime
+    user: str
+    action: str
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Batch:
     id: int
     created_at: dt.datetime
@@ -376,6 +385,19 @@ class WebStore:
             q = q.where(a.item_id == item_id)
         with self._tx() as conn:
             return [Access(r.at, r.name or "?", r.item_id, r.action) for r in conn.execute(q)]
+
+    def log_admin(self, user_id: int, action: str, subject: str, detail: str = "") -> None:
+        """An administrator's action on a user (``subject``): no password, no hash."""
+        with self._tx() as conn:
+            conn.execute(sa.insert(t.admin_log).values(at=self.clock(), user_id=user_id, action=action[:32],
+                                                       subject=subject[:64], detail=detail[:200]))  # fmt: skip
+
+    def admin_log(self, limit: int = 100) -> list[AdminAction]:
+        a, u = t.admin_log.c, t.users.c
+        q = (sa.select(a.at, u.name, a.action, a.subject, a.detail).join(t.users, u.id == a.user_id, isouter=True)
+             .order_by(a.id.desc()).limit(limit))  # fmt: skip
+        with self._tx() as conn:
+            return [AdminAction(r.at, r.name or "?", r.action, r.subject, r.detail) for r in conn.execute(q)]
 
     def add_event(self, item_ids: Sequence[int], user_id: int, action: str, detail: str) -> None:
         if not item_ids:

@@ -1,5 +1,5 @@
 """print batches built in the background: the claim of the builder (token, lease, attempts), the
-progress, and the duplex option
+progress, and the duplex option; the administrators' actions on users
 
 Revision ID: w0002
 Revises: w0001
@@ -14,6 +14,8 @@ down_revision = "w0001"
 branch_labels = None
 depends_on = None
 
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("web_batches") as batch:
@@ -23,9 +25,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("done", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("total", sa.Integer(), nullable=True))
+    op.create_table(
+        "web_admin_log",
+        sa.Column("id", Id, autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("user_id", Id, nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("detail", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_admin_log")),
+    )
+    op.create_index(op.f("ix_web_admin_log_at"), "web_admin_log", ["at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_web_admin_log_at"), table_name="web_admin_log")
+    op.drop_table("web_admin_log")
     with op.batch_alter_table("web_batches") as batch:
         for name in ("total", "done", "attempts", "lease_until", "claim_token", "duplex"):
             batch.drop_column(name)
