@@ -419,11 +419,6 @@ def _today_page(ctx: WebContext, request: Request, session: Session, *, selected
                 selected=selected or set(), batches=batches, duplex=duplex)  # fmt: skip
 
 
-@router.get("/today")
-def today_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _today_page(ctx, request, session)
-
-
 @router.post("/print")
 async def print_batch(request: Request, ctx: Ctx, session: Clerk) -> Response:
     form = await form_of(request, session)
@@ -530,11 +525,6 @@ def _handover_page(ctx: WebContext, request: Request, session: Session, *, numbe
                 done=done or [])  # fmt: skip
 
 
-@router.get("/handover")
-def handover_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _handover_page(ctx, request, session)
-
-
 def _day_problem(ctx: WebContext, day: dt.date | None, raw: str, earliest_days: int = 60) -> str | None:
     if day is None:
         return "Укажите дату в виде ГГГГ-ММ-ДД" if raw else "Укажите дату"
@@ -602,11 +592,6 @@ def _returns_page(ctx: WebContext, request: Request, session: Session, *, values
     values = values or {"day": ctx.today().isoformat(), "outcome": "returned", "reason": ""}
     return page(ctx, request, "returns.html.j2", session, status=status, values=values, errors=errors or {},
                 done=done, returned=returned, reasons=clerk.RETURN_REASONS, why=why)  # fmt: skip
-
-
-@router.get("/returns")
-def returns_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _returns_page(ctx, request, session)
 
 
 @router.post("/returns")
@@ -809,11 +794,6 @@ def _password_problems(password: str, again: str, field: str = "password") -> di
     return {}
 
 
-@router.get("/admin/users")
-def users_page(request: Request, ctx: Ctx, session: Admin) -> Response:
-    return _users_page(ctx, request, session)
-
-
 @router.post("/admin/users")
 async def users_create(request: Request, ctx: Ctx, session: Admin) -> Response:
     form = await form_of(request, session)
@@ -907,11 +887,6 @@ async def users_action(name: str, action: str, request: Request, ctx: Ctx, sessi
     return _users_page(ctx, request, session, message=message)
 
 
-@router.get("/admin/ranges")
-def ranges_page(request: Request, ctx: Ctx, session: Head) -> Response:
-    return _ranges_page(ctx, request, session)
-
-
 def _ranges_page(ctx: WebContext, request: Request, session: Session, *, values: dict[str, str] | None = None,
                  errors: dict[str, str] | None = None, message: str = "", status: int = 200) -> Response:  # fmt: skip
     ranges = [{"prefix": p, "first": a, "last": b, "left": b - n + 1} for p, a, b, n in ctx.outbox.tracking_ranges()]
@@ -944,6 +919,26 @@ async def ranges_add(request: Request, ctx: Ctx, session: Head) -> Response:
         else:
             return _ranges_page(ctx, request, session, message="Диапазон добавлен.")
     return _ranges_page(ctx, request, session, values=values, errors=errors, status=422)
+
+
+# -- pages shown as they are (their forms post to the routes above) ---------------------------------
+
+
+def _shown(path: str, render: Callable[..., Response], *roles: str) -> None:
+    """``GET path``: the page ``render(ctx, request, session)`` draws, for ``roles``."""
+    allowed = need(*roles)
+
+    def endpoint(request: Request, ctx: Ctx, session: Session = Depends(allowed)) -> Response:  # noqa: B008
+        return render(ctx, request, session)
+
+    router.add_api_route(path, endpoint, methods=["GET"], name=path.strip("/").replace("/", "-"))
+
+
+_shown("/today", _today_page, *CLERKS)
+_shown("/handover", _handover_page, *CLERKS)
+_shown("/returns", _returns_page, *CLERKS)
+_shown("/admin/users", _users_page, "admin")
+_shown("/admin/ranges", _ranges_page, "head", "admin")
 
 
 # -- mounting --------------------------------------------------------------------------------------
