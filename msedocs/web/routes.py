@@ -107,9 +107,16 @@ class WebContext:
         hours, rest = divmod(abs(int(offset.total_seconds())) // 60, 60)
         return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
-    def shown_time(self, moment: dt.datetime | None) -> Markup:
+    def shown_time(self, moment: dt.datetime | str | None) -> Markup:
         """A moment as the clerk reads it: local date and time with its UTC offset, and the
-        exact moment in ``<time datetime>``."""
+        exact moment in ``<time datetime>``. A string is read as ISO 8601 (a signature's time
+        in a ``verify`` report; without an offset it is UTC); one that is not is shown as it is."""
+        if isinstance(moment, str):
+            text = moment
+            try:
+                moment = dt.datetime.fromisoformat(text.strip())
+            except ValueError:
+                return Markup("{}").format(text[:40])
         if moment is None:
             return Markup("")
         local = self.local(moment)

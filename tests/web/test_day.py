@@ -301,6 +301,10 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(overdue.case_id)
     expect(page.get_by_text("Подписи действительны")).to_have_count(2, timeout=60_000)  # PDF and XML
+    signed = page.locator("#signatures td time")  # the signatures' times, in the bureau's time too
+    expect(signed).to_have_count(2)
+    for text in signed.all_inner_texts():
+        assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d UTC\+3", text), text
     history = page.locator("#history-title + table")
     for what in ("поставлено в очередь", "включено в список и напечатано", "список ф. 103 № 1", "пакет № 1",
                  "передано на почту", "возвращено отправителю", "истёк срок хранения", FULL_NAMES["anna"]):  # fmt: skip

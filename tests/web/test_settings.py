@@ -24,6 +24,9 @@ def test_default_zone_is_minsk(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ctx.zone.key == "Europe/Minsk"
     shown = ctx.shown_time(dt.datetime(2026, 12, 7, 21, 30))  # naive UTC, as the stores keep it
     assert str(shown) == '<time datetime="2026-12-08T00:30:00+03:00">08.12.2026 00:30 UTC+3</time>'
+    for signed in ("2026-12-07T21:30:00Z", "2026-12-08T00:30:00+03:00", "2026-12-07T21:30:00"):  # a report's time
+        assert ctx.shown_time(signed) == shown
+    assert str(ctx.shown_time("<b>не время</b>")) == "&lt;b&gt;не время&lt;/b&gt;"
 
 
 def test_the_bureaus_day_and_offset(monkeypatch: pytest.MonkeyPatch) -> None:
