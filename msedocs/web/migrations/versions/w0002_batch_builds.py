@@ -6,6 +6,8 @@ Revises: w0001
 Create Date: 2026-12-07 14:30:00
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,14 +27,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("done", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("total", sa.Integer(), nullable=True))
+    required: dict[str, Any] = {"at": sa.DateTime(), "user_id": Id, "action": sa.String(length=32),
+                                "subject": sa.String(length=64), "detail": sa.String(length=200)}  # fmt: skip
     op.create_table(
         "web_admin_log",
         sa.Column("id", Id, autoincrement=True, nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("user_id", Id, nullable=False),
-        sa.Column("action", sa.String(length=32), nullable=False),
-        sa.Column("subject", sa.String(length=64), nullable=False),
-        sa.Column("detail", sa.String(length=200), nullable=False),
+        *(sa.Column(name, kind, nullable=False) for name, kind in required.items()),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_admin_log")),
     )
     op.create_index(op.f("ix_web_admin_log_at"), "web_admin_log", ["at"], unique=False)
