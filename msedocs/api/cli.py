@@ -112,7 +112,12 @@ def serve_main(argv: list[str]) -> int:
         return exc.exit_code
     import uvicorn
 
-    app = create_app(config, service=service)
+    try:
+        app = create_app(config, service=service)
+    except MsedocsError as exc:  # a setting of the clerk's pages (MSEDOCS_TIMEZONE)
+        service.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(f"msedocs serve: http://{opts.host}:{opts.port} (store {_shown(config.db_url)}, {config.workers} "
           f"rendering process(es); TEST PKI {config.pki_dir})", file=sys.stderr, flush=True)  # fmt: skip
     try:

@@ -27,7 +27,7 @@ import csv
 import html
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,9 +303,12 @@ class ListFiles:
     list_csv: bytes
 
 
-def list_files(outbox: Outbox, number: int, cfg: PostalConfig) -> ListFiles:
+def list_files(
+    outbox: Outbox, number: int, cfg: PostalConfig, progress: Callable[[int, int], None] | None = None
+) -> ListFiles:
     """Render list ``number``: a pack per item still on it (cover letter, documents, envelope)
-    and the form-103 list. Needs WeasyPrint: call it in a rendering process, not a server's."""
+    and the form-103 list. Needs WeasyPrint: call it in a rendering process, not a server's.
+    ``progress(done, total)`` is called after each item's pack."""
     items = outbox.list_items(list_number=number)
     packs = []
     for n, item in enumerate(items, 1):
@@ -316,6 +319,8 @@ def list_files(outbox: Outbox, number: int, cfg: PostalConfig) -> ListFiles:
             raise DeliveryError(f"item {item.id}: no PDF to print (the extract's paper variant is missing)")
         cover = _pdf(cover_letter_html(item, cfg, pages=len(paper)))
         packs.append(PackFiles(n, item, cover, paper, _pdf(envelope_html(item, cfg))))
+        if progress is not None:
+            progress(n, len(items))
     listed = [i for i in items if i.tracking_number is not None]
     return ListFiles(number, packs, _pdf(form103_html(number, listed, cfg)), form103_csv(listed, cfg))
 

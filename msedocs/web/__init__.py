@@ -12,6 +12,7 @@ Modules::
                     (own Alembic chain ``web_alembic_version`` in migrations/)
     clerk           the day's paper items, deadlines in working days, tracking numbers, history
     printing        the print pack (pikepdf), run in a rendering process
+    builder         print batches built in the background (a thread of the server, under a lease)
     routes          the pages (FastAPI router) and their security: sessions, CSRF, roles
     cli             ``msedocs users create | list | set-password | set-role | disable | enable | unlock``
 

@@ -99,6 +99,16 @@ def deadline(item: Item, today: dt.date) -> Deadline:
     return Deadline(item.due_date, left, "soon" if left <= 1 else "later", f"осталось {left} раб. дн.")
 
 
+def due_items(outbox: Outbox, today: dt.date) -> list[Item]:
+    """The postal items «Все на сегодня» prints: still queued and due today or overdue.
+
+    The due date is the outbox's own (:func:`msedocs.delivery.calendar.extract_due_date`, in
+    working days by the production calendar of the item's country, kept on the item): an item is
+    due when that day has come, which is when :func:`deadline` calls it ``today`` or ``overdue``."""
+    items = outbox.find_items(channel=Channel.POST, states=[State.QUEUED], due_to=today, limit=100_000)
+    return [i for i in items if deadline(i, today).kind in ("overdue", "today")]
+
+
 @dataclass(frozen=True)
 class Row:
     item: Item

@@ -4,7 +4,8 @@ module imports only typer at the top)."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +21,12 @@ def _store(db: str | None):  # -> WebStore
     from msedocs.web.store import WebStore
 
     return WebStore(db_url(db, DEFAULT_DATA), create=True)
+
+
+def _on_store(db: str | None, change: Callable[[Any], Any]) -> Any:
+    """``change(store)`` on the store of ``--db``, closed after."""
+    with _store(db) as store:
+        return change(store)
 
 
 def _password(stdin: bool) -> str:
@@ -44,8 +51,7 @@ def users_create_cmd(
     check_name(name)
     check_role(role)
     password = check_password(_password(password_stdin))
-    with _store(db) as store:
-        user = store.create_user(name, role, password, full_name)
+    user = _on_store(db, lambda store: store.create_user(name, role, password, full_name))
     typer.echo(f"user {user.name} created (role {user.role})")
 
 
@@ -75,8 +81,7 @@ def users_set_password_cmd(
     from msedocs.web.store import check_password
 
     password = check_password(_password(password_stdin))
-    with _store(db) as store:
-        store.set_password(name, password)
+    _on_store(db, lambda store: store.set_password(name, password))
     typer.echo(f"user {name}: password set; signed out everywhere")
 
 
@@ -87,30 +92,26 @@ def users_set_role_cmd(
     db: DbOption = None,
 ) -> None:
     """Change a user's role (their sessions end)."""
-    with _store(db) as store:
-        store.set_role(name, role)
+    _on_store(db, lambda store: store.set_role(name, role))
     typer.echo(f"user {name}: role {role}")
 
 
 @users_app.command("disable")
 def users_disable_cmd(name: Annotated[str, typer.Argument(help="The user.")], db: DbOption = None) -> None:
     """Stop a user from signing in (their sessions end)."""
-    with _store(db) as store:
-        store.set_active(name, False)
+    _on_store(db, lambda store: store.set_active(name, False))
     typer.echo(f"user {name}: disabled")
 
 
 @users_app.command("enable")
 def users_enable_cmd(name: Annotated[str, typer.Argument(help="The user.")], db: DbOption = None) -> None:
     """Let a disabled user sign in again."""
-    with _store(db) as store:
-        store.set_active(name, True)
+    _on_store(db, lambda store: store.set_active(name, True))
     typer.echo(f"user {name}: enabled")
 
 
 @users_app.command("unlock")
 def users_unlock_cmd(name: Annotated[str, typer.Argument(help="The user.")], db: DbOption = None) -> None:
     """Open sign-in for a user locked out after failed attempts."""
-    with _store(db) as store:
-        n = store.unlock(name)
+    n = _on_store(db, lambda store: store.unlock(name))
     typer.echo(f"user {name}: {n} failed attempt(s) forgotten")

@@ -16,6 +16,7 @@ import datetime as dt
 import hmac
 import io
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -23,19 +24,22 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from generators.resources import as_path
 from msedocs.delivery.models import Channel, Item, State
-from msedocs.delivery.store import BadOutboxError, Outbox
+from msedocs.delivery.store import BadOutboxError, Outbox, utcnow
 from msedocs.errors import DeliveryError, InputError, MsedocsError
 from msedocs.web import clerk
-from msedocs.web.store import MIN_PASSWORD, ROLE_TITLES, ROLES, Session, UserError, WebStore
+from msedocs.web.builder import BatchBuilder
+from msedocs.web.store import MIN_PASSWORD, ROLE_TITLES, ROLES, Batch, Session, UserError, WebStore
 
 log = logging.getLogger("msedocs.web")
 
@@ -45,6 +49,11 @@ STATIC_DIR = as_path(files("msedocs.web") / "static")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
 CLERKS = ("clerk", "head", "admin")
+ADMIN_ACTIONS = {"create": "создан", "set-role": "изменена роль", "set-password": "задан новый пароль",
+                 "disable": "отключён", "enable": "включён", "unlock": "открыт вход"}  # fmt: skip
+#: The setting of the bureau's time zone, and its default (Belarusian bureaus).
+TIMEZONE_ENV = "MSEDOCS_TIMEZONE"
+DEFAULT_TIMEZONE = "Europe/Minsk"
 
 
 class NeedSignIn(MsedocsError):
@@ -70,12 +79,49 @@ class WebContext:
 
     db_url: str
     pki_dir: str | None
+    zone: ZoneInfo = field(default_factory=lambda: bureau_zone())
     pool: Any = None
     _store: WebStore | None = None
     _outbox: Outbox | None = None
+    builder: BatchBuilder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     preview_lock: threading.Lock = field(default_factory=threading.Lock)
-    env: Environment = field(default_factory=lambda: _environment())
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = _environment(self)
+
+    def today(self) -> dt.date:
+        """Today in the bureau's time zone (the deadlines, the list dates, the forms' dates)."""
+        return dt.datetime.now(self.zone).date()
+
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        """A moment of the stores (naive UTC) in the bureau's time zone."""
+        return (moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment).astimezone(self.zone)
+
+    @staticmethod
+    def zone_label(local: dt.datetime) -> str:
+        """«UTC+3», «UTC+5:30»: the offset of a local moment, unambiguous whatever the zone's name."""
+        offset = local.utcoffset() or dt.timedelta(0)
+        sign = "-" if offset < dt.timedelta(0) else "+"
+        hours, rest = divmod(abs(int(offset.total_seconds())) // 60, 60)
+        return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+    def shown_time(self, moment: dt.datetime | str | None) -> Markup:
+        """A moment as the clerk reads it: local date and time with its UTC offset, and the
+        exact moment in ``<time datetime>``. A string is read as ISO 8601 (a signature's time
+        in a ``verify`` report; without an offset it is UTC); one that is not is shown as it is."""
+        if isinstance(moment, str):
+            text = moment
+            try:
+                moment = dt.datetime.fromisoformat(text.strip())
+            except ValueError:
+                return Markup("{}").format(text[:40])
+        if moment is None:
+            return Markup("")
+        local = self.local(moment)
+        return Markup('<time datetime="{}">{}</time>').format(
+            local.isoformat(timespec="seconds"), f"{local:%d.%m.%Y %H:%M} {self.zone_label(local)}")
 
     @property
     def store(self) -> WebStore:
@@ -96,7 +142,23 @@ class WebContext:
                                  "«msedocs queue init».", 503) from None  # fmt: skip
             return self._outbox
 
+    def start_builder(self, pool: Any) -> None:
+        """Start building print batches in ``pool`` (the service's), once."""
+        with self._lock:
+            if self.pool is not None:
+                return
+            self.pool = pool
+        self.builder = BatchBuilder(self.store, pool, self.db_url)
+        self.builder.start()
+
+    def wake_builder(self) -> None:
+        if self.builder is not None:
+            self.builder.wake.set()
+
     def close(self) -> None:
+        if self.builder is not None:
+            self.builder.stop()
+            self.builder = None
         with self._lock:
             if self._store is not None:
                 self._store.close()
@@ -105,31 +167,37 @@ class WebContext:
             self._store = self._outbox = None
 
 
-def _environment() -> Environment:
+def bureau_zone() -> ZoneInfo:
+    """The bureau's time zone: ``MSEDOCS_TIMEZONE`` (an IANA name), else Europe/Minsk."""
+    name = os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"{TIMEZONE_ENV}: unknown time zone {name[:60]!r}; give an IANA name such as "
+                         f"{DEFAULT_TIMEZONE} or Europe/Moscow") from None
+
+
+def _environment(ctx: WebContext) -> Environment:
     env = Environment(loader=PackageLoader("msedocs.web", "templates"), autoescape=select_autoescape(["j2", "html"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
     env.filters["d"] = lambda v: v.strftime("%d.%m.%Y") if v else ""
-    env.filters["dt"] = lambda v: v.strftime("%d.%m.%Y %H:%M") if v else ""
+    env.filters["dt"] = ctx.shown_time
     env.filters["spaced"] = lambda n: f"{n[:6]} {n[6:8]} {n[8:13]} {n[13:]}" if n and len(n) == 14 else (n or "")
     env.filters["size"] = lambda n: f"{n / 1024:.0f} КБ" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} МБ"
     # a date field shows only a real date (a browser never sends another; a typed URL may)
     env.filters["isodate"] = lambda v: v if isinstance(v, str) and _date(v) else ""
-    env.globals.update(state_titles=clerk.STATE_TITLES, role_titles=ROLE_TITLES)
+    env.globals.update(state_titles=clerk.STATE_TITLES, role_titles=ROLE_TITLES, zone=ctx.zone.key)
     return env
 
 
 def web(request: Request) -> WebContext:
     ctx: WebContext = request.app.state.web
     if ctx.pool is None and hasattr(request.app.state, "service"):
-        ctx.pool = request.app.state.service.pool
+        ctx.start_builder(request.app.state.service.pool)
     return ctx
 
 
 Ctx = Annotated[WebContext, Depends(web)]
-
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 # -- responses ---------------------------------------------------------------------------------
@@ -148,7 +216,7 @@ def page(ctx: WebContext, request: Request, template: str, session: Session | No
          **values: Any) -> Response:  # fmt: skip
     html = ctx.env.get_template(template).render(
         request=request, session=session, user=session.user if session else None,
-        csrf=session.csrf if session else "", today=today(), path=request.url.path, **values,
+        csrf=session.csrf if session else "", today=ctx.today(), path=request.url.path, **values,
     )  # fmt: skip
     return _headers(HTMLResponse(html, status_code=status))
 
@@ -280,8 +348,9 @@ async def login(request: Request, ctx: Ctx) -> Response:
     result = await run_in_threadpool(ctx.store.sign_in, name, password)
     if result.user is None:
         if result.locked_until is not None:
-            local = result.locked_until.replace(tzinfo=dt.UTC).astimezone()
-            error = (f"Слишком много неудачных попыток входа. Вход для этого имени закрыт до {local:%H:%M}; "
+            local = ctx.local(result.locked_until)
+            error = (f"Слишком много неудачных попыток входа. Вход для этого имени закрыт до {local:%H:%M} "
+                     f"({ctx.zone_label(local)}); "
                      "администратор может открыть его раньше.")  # fmt: skip
             log.warning("clerk sign-in locked out")
             return _login_form(ctx, request, next=next_url, name=name, error=error, status=429)
@@ -324,7 +393,7 @@ def _filters(request: Request) -> dict[str, Any]:
 
 
 def _today_page(ctx: WebContext, request: Request, session: Session, *, selected: set[int] | None = None,
-                error: str = "", status: int = 200) -> Response:  # fmt: skip
+                duplex: bool = True, error: str = "", status: int = 200) -> Response:  # fmt: skip
     f = _filters(request)
     errors = {}
     due_from, due_to = _date(f["due_from"]), _date(f["due_to"])
@@ -334,13 +403,15 @@ def _today_page(ctx: WebContext, request: Request, session: Session, *, selected
         errors["due_to"] = "Дата в виде ГГГГ-ММ-ДД"
     if due_from and due_to and due_to < due_from:
         errors["due_to"] = "Конец периода раньше его начала"
-    rows = clerk.rows(ctx.outbox, ctx.store, today(), status=f["status"], due_from=due_from, due_to=due_to,
+    rows = clerk.rows(ctx.outbox, ctx.store, ctx.today(), status=f["status"], due_from=due_from, due_to=due_to,
                       search=f["q"], sort=f["sort"], descending=f["dir"] == "desc")  # fmt: skip
-    queued = ctx.outbox.find_items(channel=Channel.POST, states=[State.QUEUED])
+    queued = ctx.outbox.find_items(channel=Channel.POST, states=[State.QUEUED], limit=100_000)
+    due = clerk.due_items(ctx.outbox, ctx.today())
     counts = {
         "queued": len(queued),
-        "overdue": sum(1 for i in queued if i.due_date < today()),
-        "due_today": sum(1 for i in queued if i.due_date == today()),
+        "due": len(due),
+        "overdue": sum(1 for i in due if i.due_date < ctx.today()),
+        "due_today": sum(1 for i in due if i.due_date == ctx.today()),
         "printed": len(ctx.outbox.find_items(channel=Channel.POST, states=[State.PRINTED])),
     }
 
@@ -352,12 +423,7 @@ def _today_page(ctx: WebContext, request: Request, session: Session, *, selected
     batches = {n: ctx.store.batch_of_list(n) for n in {r.item.list_number for r in rows if r.item.list_number}}
     return page(ctx, request, "today.html.j2", session, status=status, rows=rows, f=f, filters=clerk.STATUS_FILTERS,
                 sorts=clerk.SORTS, sort_url=sort_url, counts=counts, errors=errors, error=error,
-                selected=selected or set(), batches=batches)  # fmt: skip
-
-
-@router.get("/today")
-def today_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _today_page(ctx, request, session)
+                selected=selected or set(), batches=batches, duplex=duplex)  # fmt: skip
 
 
 @router.post("/print")
@@ -366,45 +432,33 @@ async def print_batch(request: Request, ctx: Ctx, session: Clerk) -> Response:
     raw = [v for v in form.getlist("item") if isinstance(v, str)]
     ids = sorted({int(v) for v in raw if v.isdigit() and len(v) < 19})
     everything = form.get("all") == "1"
+    duplex = form.get("duplex") == "1"
     if not ids and not everything:
-        return _today_page(ctx, request, session, status=422,
+        return _today_page(ctx, request, session, duplex=duplex, status=422,
                            error="Отметьте отправления для печати или нажмите «Все на сегодня».")  # fmt: skip
+    if everything:
+        ids = [i.id for i in clerk.due_items(ctx.outbox, ctx.today())]
+        if not ids:
+            error = ("На сегодня печатать нечего: просроченных отправлений и отправлений со сроком сегодня нет. "
+                     "Отметьте нужные отправления и нажмите «Напечатать отмеченные».")  # fmt: skip
+            return _today_page(ctx, request, session, duplex=duplex, status=409, error=error)
     try:
-        lists = await run_in_threadpool(
-            ctx.outbox.prepare_postal_lists, today(), _who(session), item_ids=None if everything else ids)
+        lists = await run_in_threadpool(ctx.outbox.prepare_postal_lists, ctx.today(), _who(session), item_ids=ids)
     except (DeliveryError, InputError) as exc:
         message = ("Закончились номера ШПИ: руководитель или администратор добавляет диапазон на странице "
                    "«Диапазоны ШПИ»." if "tracking numbers" in str(exc) else "Не удалось сформировать списки.")
         log.warning("print batch refused: %s", type(exc).__name__)
-        return _today_page(ctx, request, session, selected=set(ids), error=message, status=409)
+        return _today_page(ctx, request, session, duplex=duplex, selected=set(ids), error=message, status=409)
     if not lists:
-        return _today_page(ctx, request, session, status=409,
+        return _today_page(ctx, request, session, duplex=duplex, status=409,
                            error="Отмеченные отправления уже напечатаны: обновите страницу.")  # fmt: skip
     numbers = [lst.number for lst in lists]
-    batch_id = ctx.store.create_batch(session.user.id, today(), numbers)
+    batch_id = ctx.store.create_batch(session.user.id, ctx.today(), numbers, duplex=duplex)
     for lst in lists:
         ctx.store.add_event([i.id for i in lst.items], session.user.id, "пакет печати сформирован",
                             f"пакет № {batch_id}, ШПИ присвоен по списку ф. 103 № {lst.number}")  # fmt: skip
-    await _render(ctx, batch_id)
+    ctx.wake_builder()  # the files are built in the background: the batch's page shows how far
     return redirect(f"/clerk/batches/{batch_id}")
-
-
-async def _render(ctx: WebContext, batch_id: int) -> None:
-    from msedocs.web.printing import render_batch
-
-    batch = ctx.store.batch(batch_id)
-    assert batch is not None
-    try:
-        if ctx.pool is None:
-            raise DeliveryError("no rendering processes")
-        files_, pages = await run_in_threadpool(ctx.pool.run, render_batch, ctx.db_url, batch.lists,
-                                                batch.list_date.strftime("%d.%m.%Y"), block=True)  # fmt: skip
-    except (MsedocsError, OSError, RuntimeError) as exc:
-        log.error("print batch %s failed: %s", batch_id, type(exc).__name__)
-        ctx.store.fail_batch(batch_id, "Не удалось сформировать файлы для печати. Повторите; если не поможет, "
-                             "сообщите администратору (время ошибки в журнале сервера).")  # fmt: skip
-        return
-    ctx.store.finish_batch(batch_id, files_, pages)
 
 
 @router.get("/batches")
@@ -412,22 +466,43 @@ def batches_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
     return page(ctx, request, "batches.html.j2", session, batches=ctx.store.batches())
 
 
-@router.get("/batches/{batch_id}")
-def batch_page(batch_id: int, request: Request, ctx: Ctx, session: Clerk) -> Response:
+def _batch(ctx: WebContext, batch_id: int) -> Batch:
     batch = ctx.store.batch(batch_id)
     if batch is None:
         raise Denied("Такого пакета нет.", 404)
+    return batch
+
+
+def _stalled(batch: Batch) -> bool:
+    """Its builder stopped (the server was stopped mid-build) and no one has taken it up again."""
+    return batch.state == "building" and batch.lease_until is not None and batch.lease_until < utcnow()
+
+
+@router.get("/batches/{batch_id}")
+def batch_page(batch_id: int, request: Request, ctx: Ctx, session: Clerk) -> Response:
+    batch = _batch(ctx, batch_id)
     items = [i for n in batch.lists for i in ctx.outbox.list_items(list_number=n)]
     return page(ctx, request, "batch.html.j2", session, batch=batch, files=ctx.store.batch_files(batch_id),
-                items=items)  # fmt: skip
+                items=items, stalled=_stalled(batch))  # fmt: skip
+
+
+@router.get("/batches/{batch_id}/state")
+def batch_state(batch_id: int, request: Request, ctx: Ctx, session: Clerk) -> Response:
+    """The build's progress (polled by htmx); once it is over, the whole page again."""
+    batch = _batch(ctx, batch_id)
+    if batch.state in ("ready", "failed"):
+        return _headers(Response(status_code=204, headers={"HX-Refresh": "true"}))
+    return page(ctx, request, "_batch_state.html.j2", session, batch=batch, stalled=_stalled(batch))
 
 
 @router.post("/batches/{batch_id}/render")
 async def batch_render(batch_id: int, request: Request, ctx: Ctx, session: Clerk) -> Response:
     await form_of(request, session)
-    if ctx.store.batch(batch_id) is None:
-        raise Denied("Такого пакета нет.", 404)
-    await _render(ctx, batch_id)
+    _batch(ctx, batch_id)
+    if ctx.store.rebuild_batch(batch_id):
+        ctx.store.add_event([i.id for n in _batch(ctx, batch_id).lists for i in ctx.outbox.list_items(list_number=n)],
+                            session.user.id, "пакет печати формируется заново", f"пакет № {batch_id}")  # fmt: skip
+        ctx.wake_builder()
     return redirect(f"/clerk/batches/{batch_id}")
 
 
@@ -453,20 +528,16 @@ def _handover_page(ctx: WebContext, request: Request, session: Session, *, numbe
                    done: list[Item] | None = None, status: int = 200) -> Response:  # fmt: skip
     printed = ctx.outbox.find_items(channel=Channel.POST, states=[State.PRINTED])
     return page(ctx, request, "handover.html.j2", session, status=status, printed=printed, numbers=numbers,
-                day=day or today().isoformat(), lines=lines or [], errors=errors or {}, done=done or [])  # fmt: skip
+                day=day or ctx.today().isoformat(), lines=lines or [], errors=errors or {},
+                done=done or [])  # fmt: skip
 
 
-@router.get("/handover")
-def handover_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _handover_page(ctx, request, session)
-
-
-def _day_problem(day: dt.date | None, raw: str, earliest_days: int = 60) -> str | None:
+def _day_problem(ctx: WebContext, day: dt.date | None, raw: str, earliest_days: int = 60) -> str | None:
     if day is None:
         return "Укажите дату в виде ГГГГ-ММ-ДД" if raw else "Укажите дату"
-    if day > today():
+    if day > ctx.today():
         return "Дата не может быть позже сегодняшней"
-    if day < today() - dt.timedelta(days=earliest_days):
+    if day < ctx.today() - dt.timedelta(days=earliest_days):
         return f"Дата не может быть раньше чем {earliest_days} дней назад"
     return None
 
@@ -483,7 +554,7 @@ async def handover(request: Request, ctx: Ctx, session: Clerk) -> Response:
     elif any(line.error for line in lines):
         bad = sum(1 for line in lines if line.error)
         errors["numbers"] = f"Ошибки в {bad} из {len(lines)} строк; ничего не отмечено. Исправьте их и повторите."
-    problem = _day_problem(day, raw_day)
+    problem = _day_problem(ctx, day, raw_day)
     if problem:
         errors["day"] = problem
     if errors:
@@ -525,14 +596,9 @@ def _returns_page(ctx: WebContext, request: Request, session: Session, *, values
         back = [h for h in ctx.outbox.history(i.id) if h.to_state == State.RETURNED]
         if back:
             why[i.id] = back[-1].reason
-    values = values or {"day": today().isoformat(), "outcome": "returned", "reason": ""}
+    values = values or {"day": ctx.today().isoformat(), "outcome": "returned", "reason": ""}
     return page(ctx, request, "returns.html.j2", session, status=status, values=values, errors=errors or {},
                 done=done, returned=returned, reasons=clerk.RETURN_REASONS, why=why)  # fmt: skip
-
-
-@router.get("/returns")
-def returns_page(request: Request, ctx: Ctx, session: Clerk) -> Response:
-    return _returns_page(ctx, request, session)
 
 
 @router.post("/returns")
@@ -547,7 +613,7 @@ async def record_outcome(request: Request, ctx: Ctx, session: Clerk) -> Response
     if line.error:
         errors["tracking"] = line.error[:1].upper() + line.error[1:]
     day = _date(values["day"])
-    problem = _day_problem(day, values["day"], earliest_days=400)
+    problem = _day_problem(ctx, day, values["day"], earliest_days=400)
     if problem:
         errors["day"] = problem
     reason = ""
@@ -597,7 +663,7 @@ def item_page(item_id: int, request: Request, ctx: Ctx, session: Clerk) -> Respo
     history = clerk.history(ctx.outbox.history(item.id), ctx.store.events(item.id), names)
     numbers = clerk.index_numbers(ctx.outbox, ctx.store, [item]).get(item.id, "")
     batch = ctx.store.batch_of_list(item.list_number) if item.list_number else None
-    return page(ctx, request, "item.html.j2", session, item=item, row=clerk.Row(item, clerk.deadline(item, today()),
+    return page(ctx, request, "item.html.j2", session, item=item, row=clerk.Row(item, clerk.deadline(item, ctx.today()),
                 clerk.STATE_TITLES.get(item.state, item.state), numbers), docs=docs, pages=pages, history=history,
                 batch=batch)  # fmt: skip
 
@@ -705,19 +771,34 @@ async def item_retry(item_id: int, request: Request, ctx: Ctx, session: Clerk) -
 def access_page(request: Request, ctx: Ctx, session: Head) -> Response:
     item = request.query_params.get("item", "")
     entries = ctx.store.access_log(300, int(item) if item.isdigit() and len(item) < 19 else None)
-    return page(ctx, request, "access.html.j2", session, entries=entries, item=item)
+    return page(ctx, request, "access.html.j2", session, entries=entries, item=item, admin=ctx.store.admin_log(100),
+                admin_titles=ADMIN_ACTIONS)  # fmt: skip
 
 
 def _users_page(ctx: WebContext, request: Request, session: Session, *, values: dict[str, str] | None = None,
                 errors: dict[str, str] | None = None, message: str = "", status: int = 200) -> Response:  # fmt: skip
+    values = {"role": "clerk", **(values or {})}
     return page(ctx, request, "users.html.j2", session, status=status, users=ctx.store.users(), roles=ROLES,
-                values=values or {"role": "clerk"}, errors=errors or {}, message=message,
-                min_password=MIN_PASSWORD)  # fmt: skip
+                values=values, errors=errors or {}, message=message, min_password=MIN_PASSWORD)  # fmt: skip
 
 
-@router.get("/admin/users")
-def users_page(request: Request, ctx: Ctx, session: Admin) -> Response:
-    return _users_page(ctx, request, session)
+def _audit(ctx: WebContext, session: Session, action: str, subject: str, detail: str = "") -> None:
+    """An administrator's action on a user: in the store's log (shown beside the access log) and
+    in the server's log (ids and the action only)."""
+    ctx.store.log_admin(session.user.id, action, subject, detail)
+    log.info("clerk users: %s by=%s", action, session.user.id)
+
+
+def _password_problems(password: str, again: str, field: str = "password") -> dict[str, str]:
+    if len(password) < MIN_PASSWORD:
+        return {field: f"Пароль не короче {MIN_PASSWORD} символов"}
+    if len(password) > 256:
+        return {field: "Пароль не длиннее 256 символов"}
+    if not password.isprintable():
+        return {field: "В пароле только печатаемые символы"}
+    if password != again:
+        return {f"{field}_again": "Пароли не совпадают"}
+    return {}
 
 
 @router.post("/admin/users")
@@ -730,50 +811,87 @@ async def users_create(request: Request, ctx: Ctx, session: Admin) -> Response:
         errors["name"] = "Введите имя пользователя"
     if values["role"] not in ROLES:
         errors["role"] = "Выберите роль"
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"Пароль не короче {MIN_PASSWORD} символов"
-    elif password != again:
-        errors["password_again"] = "Пароли не совпадают"
+    errors.update(_password_problems(password, again))
     if not errors:
         try:
             user = await run_in_threadpool(ctx.store.create_user, values["name"], values["role"], password,
                                            values["full_name"].strip() or None)  # fmt: skip
         except UserError as exc:
             text = str(exc)
-            errors["name"] = ("Такой пользователь уже есть" if "already exists" in text else
-                              "Имя: от 1 до 64 букв, цифр или знаков . _ - @")  # fmt: skip
+            if "already exists" in text:
+                errors["name"] = "Такой пользователь уже есть"
+            elif "full-name" in text:
+                errors["full_name"] = "ФИО: от 1 до 200 печатаемых символов"
+            else:
+                errors["name"] = "Имя: от 1 до 64 букв, цифр или знаков . _ - @"
         else:
-            log.info("clerk user created id=%s by=%s", user.id, session.user.id)
+            _audit(ctx, session, "create", user.name, ROLE_TITLES[user.role])
             return _users_page(ctx, request, session, message=f"Пользователь {user.name} создан.")
     return _users_page(ctx, request, session, values=values, errors=errors, status=422)
+
+
+def _existing(ctx: WebContext, name: str) -> Any:
+    try:
+        return ctx.store.user(name)
+    except UserError:
+        raise Denied("Такого пользователя нет.", 404) from None
+
+
+@router.post("/admin/users/password")
+async def users_password(request: Request, ctx: Ctx, session: Admin) -> Response:
+    """A new password for a user, set by an administrator (the user's sessions end)."""
+    form = await form_of(request, session)
+    name = _text(form, "user", 64)
+    password, again = _text(form, "new_password", 300), _text(form, "new_password_again", 300)
+    errors = _password_problems(password, again, "new_password")
+    if name not in {u.name for u in ctx.store.users()}:
+        errors["user"] = "Выберите пользователя"
+    if errors:
+        return _users_page(ctx, request, session, values={"user": name}, errors=errors, status=422)
+    await run_in_threadpool(ctx.store.set_password, name, password)
+    _audit(ctx, session, "set-password", name)
+    if name == session.user.name:  # the administrator's own sessions ended with it
+        return redirect("/clerk/login?" + urlencode({"next": "/clerk/admin/users"}))
+    return _users_page(ctx, request, session, message=f"Пароль пользователя {name} изменён; его сеансы завершены.")
+
+
+@router.post("/admin/users/{name}/role")
+async def users_role(name: str, request: Request, ctx: Ctx, session: Admin) -> Response:
+    form = await form_of(request, session)
+    user = _existing(ctx, name)
+    role = _text(form, "role", 16)
+    if role not in ROLES:
+        return _users_page(ctx, request, session, errors={f"role-{user.id}": "Выберите роль"}, status=422)
+    if name == session.user.name and role != user.role:
+        return _users_page(ctx, request, session, status=409, errors={
+            f"role-{user.id}": "Свою роль изменить нельзя: это делает другой администратор."})  # fmt: skip
+    if role == user.role:
+        return _users_page(ctx, request, session, message=f"У пользователя {name} уже роль «{ROLE_TITLES[role]}».")
+    ctx.store.set_role(name, role)
+    _audit(ctx, session, "set-role", name, f"{ROLE_TITLES[user.role]} → {ROLE_TITLES[role]}")
+    return _users_page(ctx, request, session, message=f"Роль пользователя {name}: {ROLE_TITLES[role]}; его сеансы "
+                       "завершены.")  # fmt: skip
 
 
 @router.post("/admin/users/{name}/{action}")
 async def users_action(name: str, action: str, request: Request, ctx: Ctx, session: Admin) -> Response:
     await form_of(request, session)
-    try:
-        if action == "disable":
-            if name == session.user.name:
-                return _users_page(ctx, request, session, message="Свою учётную запись отключить нельзя.",
-                                   status=409)  # fmt: skip
-            ctx.store.set_active(name, False)
-            message = f"Пользователь {name} отключён."
-        elif action == "enable":
-            ctx.store.set_active(name, True)
-            message = f"Пользователь {name} включён."
-        elif action == "unlock":
-            ctx.store.unlock(name)
-            message = f"Вход для {name} открыт."
-        else:
-            raise Denied("Такого действия нет.", 404)
-    except UserError:
-        raise Denied("Такого пользователя нет.", 404) from None
+    _existing(ctx, name)
+    if action == "disable":
+        if name == session.user.name:
+            return _users_page(ctx, request, session, message="Свою учётную запись отключить нельзя.", status=409)
+        ctx.store.set_active(name, False)
+        message = f"Пользователь {name} отключён; его сеансы завершены."
+    elif action == "enable":
+        ctx.store.set_active(name, True)
+        message = f"Пользователь {name} включён."
+    elif action == "unlock":
+        ctx.store.unlock(name)
+        message = f"Вход для {name} открыт."
+    else:
+        raise Denied("Такого действия нет.", 404)
+    _audit(ctx, session, action, name)
     return _users_page(ctx, request, session, message=message)
-
-
-@router.get("/admin/ranges")
-def ranges_page(request: Request, ctx: Ctx, session: Head) -> Response:
-    return _ranges_page(ctx, request, session)
 
 
 def _ranges_page(ctx: WebContext, request: Request, session: Session, *, values: dict[str, str] | None = None,
@@ -808,6 +926,26 @@ async def ranges_add(request: Request, ctx: Ctx, session: Head) -> Response:
         else:
             return _ranges_page(ctx, request, session, message="Диапазон добавлен.")
     return _ranges_page(ctx, request, session, values=values, errors=errors, status=422)
+
+
+# -- pages shown as they are (their forms post to the routes above) ---------------------------------
+
+
+def _shown(path: str, render: Callable[..., Response], *roles: str) -> None:
+    """``GET path``: the page ``render(ctx, request, session)`` draws, for ``roles``."""
+    allowed = need(*roles)
+
+    def endpoint(request: Request, ctx: Ctx, session: Session = Depends(allowed)) -> Response:  # noqa: B008
+        return render(ctx, request, session)
+
+    router.add_api_route(path, endpoint, methods=["GET"], name=path.strip("/").replace("/", "-"))
+
+
+_shown("/today", _today_page, *CLERKS)
+_shown("/handover", _handover_page, *CLERKS)
+_shown("/returns", _returns_page, *CLERKS)
+_shown("/admin/users", _users_page, "admin")
+_shown("/admin/ranges", _ranges_page, "head", "admin")
 
 
 # -- mounting --------------------------------------------------------------------------------------

@@ -13,10 +13,19 @@ from msedocs.tables import metadata as _metadata
 
 metadata = _metadata()
 
-users = Table(
+
+def _table(name: str, *columns: Column | Index) -> Table:
+    """A table of the pages with a numeric ``id`` first."""
+    return Table(name, metadata, Column("id", Id, primary_key=True, autoincrement=True), *columns)
+
+
+def _log(name: str, *columns: Column | Index) -> Table:
+    """A log of what users did: when, who (a user's id), and ``columns``."""
+    return _table(name, Column("at", DateTime, nullable=False), Column("user_id", Id, nullable=False), *columns)
+
+
+users = _table(
     "web_users",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("full_name", String(200)),
     Column("role", String(16), nullable=False),
@@ -38,43 +47,31 @@ sessions = Table(
     Index(None, "user_id"),
 )
 
-login_failures = Table(
+login_failures = _table(
     "web_login_failures",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(64), nullable=False),
     Column("at", DateTime, nullable=False),
     Index(None, "name", "at"),
 )
 
-access_log = Table(
+access_log = _log(
     "web_access_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False),
-    Column("user_id", Id, nullable=False),
     Column("item_id", Id, nullable=False),
     Column("action", String(32), nullable=False),
     Index(None, "item_id"),
     Index(None, "at"),
 )
 
-events = Table(
+events = _log(
     "web_item_events",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
     Column("item_id", Id, nullable=False),
-    Column("at", DateTime, nullable=False),
-    Column("user_id", Id, nullable=False),
     Column("action", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Index(None, "item_id"),
 )
 
-batches = Table(
+batches = _table(
     "web_batches",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
     Column("created_at", DateTime, nullable=False),
     Column("user_id", Id, nullable=False),
     Column("list_date", String(10), nullable=False),
@@ -82,6 +79,12 @@ batches = Table(
     Column("state", String(16), nullable=False),
     Column("error", Text),
     Column("pages", Integer),
+    Column("duplex", Boolean),
+    Column("claim_token", String(32)),
+    Column("lease_until", DateTime),
+    Column("attempts", Integer),
+    Column("done", Integer),
+    Column("total", Integer),
 )
 
 batch_files = Table(
@@ -100,4 +103,12 @@ item_numbers = Table(
     metadata,
     Column("item_id", Id, primary_key=True),
     Column("numbers", Text, nullable=False),
+)
+
+admin_log = _log(
+    "web_admin_log",
+    Column("action", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("detail", String(200), nullable=False),
+    Index(None, "at"),
 )

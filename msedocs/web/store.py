@@ -36,7 +36,7 @@ from msedocs.errors import InputError
 from msedocs.web import schema as t
 
 MIGRATIONS = as_path(files("msedocs.web") / "migrations")
-HEAD_REVISION = "w0001"
+HEAD_REVISION = "w0002"
 ROLES = ("clerk", "head", "admin")
 ROLE_TITLES = {"clerk": "делопроизводитель", "head": "руководитель", "admin": "администратор"}
 #: Failed sign-ins of one user name within :data:`LOCKOUT_WINDOW` that close it for the rest of it.
@@ -104,6 +104,15 @@ class Access:
 
 
 @dataclass(frozen=True)
+class AdminAction:
+    at: dt.datetime
+    user: str
+    action: str
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Batch:
     id: int
     created_at: dt.datetime
@@ -111,8 +120,15 @@ class Batch:
     list_date: dt.date
     lists: list[int]
     state: str
+    """``pending`` (waiting for a builder), ``building``, ``ready`` or ``failed``."""
     error: str | None
     pages: int | None
+    duplex: bool = False
+    done: int | None = None
+    """Items rendered so far while ``building``, of :attr:`total`."""
+    total: int | None = None
+    lease_until: dt.datetime | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -358,6 +374,19 @@ class WebStore:
         with self._tx() as conn:
             return [Access(r.at, r.name or "?", r.item_id, r.action) for r in conn.execute(q)]
 
+    def log_admin(self, user_id: int, action: str, subject: str, detail: str = "") -> None:
+        """An administrator's action on a user (``subject``): no password, no hash."""
+        with self._tx() as conn:
+            conn.execute(sa.insert(t.admin_log).values(at=self.clock(), user_id=user_id, action=action[:32],
+                                                       subject=subject[:64], detail=detail[:200]))  # fmt: skip
+
+    def admin_log(self, limit: int = 100) -> list[AdminAction]:
+        a, u = t.admin_log.c, t.users.c
+        q = (sa.select(a.at, u.name, a.action, a.subject, a.detail).join(t.users, u.id == a.user_id, isouter=True)
+             .order_by(a.id.desc()).limit(limit))  # fmt: skip
+        with self._tx() as conn:
+            return [AdminAction(r.at, r.name or "?", r.action, r.subject, r.detail) for r in conn.execute(q)]
+
     def add_event(self, item_ids: Sequence[int], user_id: int, action: str, detail: str) -> None:
         if not item_ids:
             return
@@ -378,28 +407,103 @@ class WebStore:
 
     # -- print batches ----------------------------------------------------------------------
 
-    def create_batch(self, user_id: int, list_date: dt.date, lists: Sequence[int]) -> int:
+    def create_batch(self, user_id: int, list_date: dt.date, lists: Sequence[int], *, duplex: bool = False) -> int:
+        """A new batch of ``lists``, ``pending``: a builder (:mod:`msedocs.web.builder`) renders it."""
         with self._tx() as conn:
             return int(conn.execute(
                 sa.insert(t.batches).values(created_at=self.clock(), user_id=user_id, list_date=list_date.isoformat(),
-                                            lists=" ".join(map(str, lists)), state="pending")
+                                            lists=" ".join(map(str, lists)), state="pending", duplex=duplex,
+                                            attempts=0)
                 .returning(t.batches.c.id)
             ).scalar_one())  # fmt: skip
 
-    def finish_batch(self, batch_id: int, files: Sequence[tuple[str, str, bytes]], pages: int) -> None:
-        """Store a batch's files (name, media type, content), replacing earlier ones."""
+    def claim_batch(self, lease: float, max_attempts: int = 3) -> tuple[Batch, str] | None:
+        """The oldest batch waiting to be built, or one whose builder stopped (its lease ran
+        out: a server killed mid-build), claimed for ``lease`` seconds with a new token; None if
+        there is none. A batch whose builder stopped ``max_attempts`` times fails instead."""
+        now = self.clock()
+        b = t.batches.c
+        stale = sa.and_(b.state == "building", b.lease_until < now)
         with self._tx() as conn:
+            conn.execute(sa.update(t.batches).where(stale, b.attempts >= max_attempts).values(
+                state="failed", claim_token=None, lease_until=None,
+                error="Формирование пакета прерывалось несколько раз. Сформируйте его заново; если не поможет, "
+                      "сообщите администратору."))  # fmt: skip
+            sub = sa.select(b.id).where(sa.or_(b.state == "pending", stale)).order_by(b.id).limit(1)
+            if conn.dialect.name == "postgresql":
+                sub = sub.with_for_update(skip_locked=True)
+            token = secrets.token_hex(16)
+            row = conn.execute(
+                sa.update(t.batches).where(b.id == sub.scalar_subquery())
+                .values(state="building", claim_token=token, lease_until=now + dt.timedelta(seconds=lease),
+                        attempts=sa.func.coalesce(b.attempts, 0) + 1, done=0, error=None)
+                .returning(t.batches.c.id)
+            ).first()  # fmt: skip
+        if row is None:
+            return None
+        batch = self.batch(int(row.id))
+        assert batch is not None
+        return batch, token
+
+    def _held(self, batch_id: int, token: str) -> Any:
+        b = t.batches.c
+        return sa.and_(b.id == batch_id, b.claim_token == token, b.state == "building")
+
+    def renew_batch(self, batch_id: int, token: str, lease: float) -> bool:
+        """Extend a builder's claim; False if it was lost."""
+        until = self.clock() + dt.timedelta(seconds=lease)
+        with self._tx() as conn:
+            return conn.execute(sa.update(t.batches).where(self._held(batch_id, token))
+                                .values(lease_until=until)).rowcount == 1  # fmt: skip
+
+    def batch_progress(self, batch_id: int, token: str, done: int, total: int) -> None:
+        """Note how far the build has come (called by the rendering process)."""
+        with self._tx() as conn:
+            conn.execute(sa.update(t.batches).where(self._held(batch_id, token)).values(done=done, total=total))
+
+    def release_batch(self, batch_id: int, token: str) -> bool:
+        """Give a claimed batch back (its rendering process died): built again."""
+        with self._tx() as conn:
+            return conn.execute(sa.update(t.batches).where(self._held(batch_id, token))
+                                .values(state="pending", claim_token=None, lease_until=None)).rowcount == 1  # fmt: skip
+
+    def rebuild_batch(self, batch_id: int) -> bool:
+        """Queue a failed batch (or one whose builder stopped) to be built again; False if it is
+        ready, waiting or being built."""
+        b = t.batches.c
+        with self._tx() as conn:
+            return conn.execute(
+                sa.update(t.batches)
+                .where(b.id == batch_id, sa.or_(b.state == "failed",
+                                                sa.and_(b.state == "building", b.lease_until < self.clock())))
+                .values(state="pending", claim_token=None, lease_until=None, error=None, attempts=0)
+            ).rowcount == 1  # fmt: skip
+
+    def finish_batch(self, batch_id: int, files: Sequence[tuple[str, str, bytes]], pages: int,
+                     token: str | None = None) -> bool:  # fmt: skip
+        """Store a batch's files (name, media type, content), replacing earlier ones, if
+        ``token`` (when given) still holds its claim; False (nothing stored) if not."""
+        b = t.batches.c
+        held = self._held(batch_id, token) if token is not None else b.id == batch_id
+        with self._tx() as conn:
+            done = conn.execute(sa.update(t.batches).where(held).values(
+                state="ready", error=None, pages=pages, claim_token=None, lease_until=None))  # fmt: skip
+            if done.rowcount != 1:
+                conn.rollback()
+                return False
             conn.execute(sa.delete(t.batch_files).where(t.batch_files.c.batch_id == batch_id))
             conn.execute(sa.insert(t.batch_files), [
                 {"batch_id": batch_id, "name": name, "position": n, "media_type": media, "size": len(content),
                  "content": content} for n, (name, media, content) in enumerate(files)
             ])  # fmt: skip
-            conn.execute(sa.update(t.batches).where(t.batches.c.id == batch_id)
-                         .values(state="ready", error=None, pages=pages))  # fmt: skip
+        return True
 
-    def fail_batch(self, batch_id: int, error: str) -> None:
+    def fail_batch(self, batch_id: int, error: str, token: str | None = None) -> bool:
+        b = t.batches.c
+        held = self._held(batch_id, token) if token is not None else b.id == batch_id
         with self._tx() as conn:
-            conn.execute(sa.update(t.batches).where(t.batches.c.id == batch_id).values(state="failed", error=error))
+            return conn.execute(sa.update(t.batches).where(held).values(
+                state="failed", error=error, claim_token=None, lease_until=None)).rowcount == 1  # fmt: skip
 
     def _batch_query(self) -> Any:
         b, u = t.batches.c, t.users.c
@@ -408,7 +512,8 @@ class WebStore:
     @staticmethod
     def _batch(row: Any) -> Batch:
         return Batch(row.id, row.created_at, row.full_name or row.name or "?", dt.date.fromisoformat(row.list_date),
-                     [int(n) for n in row.lists.split()], row.state, row.error, row.pages)  # fmt: skip
+                     [int(n) for n in row.lists.split()], row.state, row.error, row.pages, bool(row.duplex),
+                     row.done, row.total, row.lease_until, row.attempts or 0)  # fmt: skip
 
     def batch(self, batch_id: int) -> Batch | None:
         with self._tx() as conn:

@@ -9,10 +9,13 @@ page is saved in the artifacts folder."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -57,6 +60,38 @@ def pdf_pages(path: Path) -> int:
     found = re.search(r"^Pages:\s+(\d+)", info, re.M)
     assert found
     return int(found.group(1))
+
+
+def assert_blank_right_of(png: Path, message) -> None:
+    """Nothing drawn in the screenshot to the right of ``message``: no faint copy of it, as the
+    browser's validation bubble leaves while it fades."""
+    from PIL import Image
+
+    box = message.bounding_box()
+    assert box is not None
+    left = int(box["x"] + box["width"]) + 10
+    with Image.open(png) as image:
+        area = image.convert("L").crop((left, int(box["y"]), 900, int(box["y"] + box["height"]) + 10))
+        darkest = area.getextrema()[0]
+    assert darkest >= 250, f"something drawn right of the message (darkest grey {darkest})"
+
+
+def page_kinds(pack: Path) -> tuple[list[str], list[str]]:
+    """Each page's text and what it is: cover, document, envelope, list or blank."""
+    texts = [pdf_text(pack, n) for n in range(1, pdf_pages(pack) + 1)]
+    kinds = []
+    for text in texts:
+        if "О направлении выписки" in text:
+            kinds.append("cover")
+        elif "ЗАКАЗНОЕ" in text:
+            kinds.append("envelope")
+        elif "внутренних почтовых отправлений" in text:
+            kinds.append("list")
+        elif not text.strip():
+            kinds.append("blank")
+        else:
+            kinds.append("document")
+    return texts, kinds
 
 
 def row(page: Page, case_id: str):
@@ -134,17 +169,25 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     expect(page.get_by_text("Нет отправлений по этим условиям.")).to_be_visible()
     page.get_by_role("link", name="Сбросить").click()
 
-    # -- print the overdue one and today's (keyboard: Space on the boxes, Enter on the button) ----
+    # -- «Все на сегодня» prints the overdue one and today's, not the one due later ---------------
     page.get_by_role("button", name="Напечатать отмеченные").click()  # nothing chosen: refused
     expect(page.get_by_role("alert")).to_contain_text("Отметьте отправления")
-    for case in (overdue, due_today):
-        row(page, case.case_id).get_by_role("checkbox").focus()
-        page.keyboard.press("Space")
-    page.get_by_role("button", name="Напечатать отмеченные").focus()
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=120_000)
+    expect(page.locator(".summary")).to_contain_text("из них просрочено: 1")
+    expect(page.locator(".summary")).to_contain_text("срок сегодня: 1")
+    page.get_by_role("button", name=re.compile(r"Все на сегодня \(2\)")).click()
+    expect(page).to_have_url(re.compile(r"/clerk/batches/\d+$"), timeout=30_000)  # at once: built in the background
+    if page.locator("#batch-state").is_visible():
+        shot(page, artifacts, "07-batch-building")
+    expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)  # the page polls, then shows it
     expect(page.get_by_text("Пакет готов")).to_be_visible()
     shot(page, artifacts, "07-batch")
+    # when it was made: in the bureau's time (default Europe/Minsk), its offset said, the moment exact
+    with sqlite3.connect(site.folder / "data" / "outbox.sqlite3") as db:
+        made = db.execute("SELECT created_at FROM web_batches WHERE id = ?", (page.url.rsplit("/", 1)[1],)).fetchone()
+    minsk = dt.datetime.fromisoformat(made[0]).replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Minsk"))
+    expect(page.locator(".lead")).to_contain_text(f"{minsk:%d.%m.%Y %H:%M} UTC+3")
+    expect(page.locator(".lead time")).to_have_attribute("datetime", minsk.isoformat(timespec="seconds"))
+    expect(page.locator("footer")).to_contain_text("Europe/Minsk")
     tracking = page.locator("tbody td.mono").all_inner_texts()
     numbers = [t.replace(" ", "") for t in tracking]
     assert len(numbers) == 2 and all(len(n) == 14 for n in numbers), numbers
@@ -159,23 +202,19 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     assert sorted(r[1] for r in table[1:]) == sorted(numbers)
     assert {r[2] for r in table[1:]} == {overdue.name, due_today.name}
 
-    # the one PDF in page order: each item's cover letter and extract, then the envelopes, then the list
-    pages = pdf_pages(pack)
-    texts = [pdf_text(pack, n) for n in range(1, pages + 1)]
-    kinds = []
-    for text in texts:
-        if "О направлении выписки" in text:
-            kinds.append("cover")
-        elif "ЗАКАЗНОЕ" in text:
-            kinds.append("envelope")
-        elif "внутренних почтовых отправлений" in text:
-            kinds.append("list")
-        else:
-            kinds.append("document")
+    # the one PDF in page order: each item's cover letter and extract, then the envelopes, then the
+    # list; for duplex printing (the default) each item and the list start on an odd page
+    texts, kinds = page_kinds(pack)
     assert kinds[-1] == "list" and kinds.count("envelope") == 2 and kinds.count("cover") == 2, kinds
     first_envelope = kinds.index("envelope")
-    assert set(kinds[:first_envelope]) == {"cover", "document"} and kinds[0] == "cover", kinds
-    assert kinds[first_envelope:-1] == ["envelope", "envelope"], kinds
+    assert set(kinds[:first_envelope]) <= {"cover", "document", "blank"} and kinds[0] == "cover", kinds
+    assert [k for k in kinds[first_envelope:] if k != "blank"] == ["envelope", "envelope", "list"], kinds
+    odd = [n for n, kind in enumerate(kinds, 1) if kind in ("cover", "list")]
+    assert all(n % 2 == 1 for n in odd), kinds
+    for n, kind in enumerate(kinds):  # a blank page only where the one before ends an odd page
+        if kind == "blank":
+            assert n % 2 == 1 and kinds[n + 1] in ("cover", "envelope", "list"), kinds
+    expect(page.get_by_role("status")).to_contain_text(f"Пакет готов: {len(kinds)} стр., для двусторонней печати")
     assert "ВЫПИСКА" in texts[1].upper()
     envelopes = re.sub(r"\s", "", "".join(texts[first_envelope:-1]))  # printed letter-spaced under the barcode
     assert all(n in envelopes for n in numbers)
@@ -183,11 +222,28 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     assert overdue.name in listed and due_today.name in listed and later.name not in listed
     assert all(n in re.sub(r"\s", "", listed) for n in numbers)
 
-    # «Все на сегодня»: the one still queued, on a list of its own
+    # the one due later is still queued, and not due: «Все на сегодня» has nothing to print
     page.get_by_role("link", name="Сегодня").click()
-    expect(row(page, later.case_id).get_by_role("checkbox")).to_have_count(1)
-    page.get_by_role("button", name=re.compile(r"Все на сегодня \(1\)")).click()
+    expect(row(page, later.case_id)).to_contain_text("ожидает печати")
+    expect(row(page, overdue.case_id)).to_contain_text("напечатано, не передано")
+    page.get_by_role("button", name=re.compile(r"Все на сегодня \(0\)")).click()
+    expect(page.get_by_role("alert")).to_contain_text("На сегодня печатать нечего")
+    expect(row(page, later.case_id)).to_contain_text("ожидает печати")
+    # it is printed when chosen (keyboard: Space on its box, Enter on the button), on a list of its
+    # own, here for one-sided printing: no blank pages
+    row(page, later.case_id).get_by_role("checkbox").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("Двусторонняя печать").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Двусторонняя печать")).not_to_be_checked()
+    page.get_by_role("button", name="Напечатать отмеченные").focus()
+    page.keyboard.press("Enter")
     expect(page.get_by_text("Пакет готов")).to_be_visible(timeout=120_000)
+    with page.expect_download() as got:
+        page.get_by_role("link", name=re.compile("Весь пакет одним файлом")).click()
+    got.value.save_as(artifacts / "pack-one-sided.pdf")
+    _texts, one_sided = page_kinds(artifacts / "pack-one-sided.pdf")
+    assert "blank" not in one_sided and one_sided[0] == "cover" and one_sided[-2:] == ["envelope", "list"], one_sided
     expect(page.locator("tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Пакеты печати").click()
     expect(page.locator("tbody tr")).to_have_count(2)
@@ -205,9 +261,16 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     field.fill("")
     field.fill(wrong)  # and the server's verdict replaces it
     expect(page.locator("#numbers-check .check-bad")).to_contain_text("контрольная цифра не сходится")
+    page.evaluate("""() => { window.bubbles = []; document.getElementById("numbers").addEventListener("invalid",
+        e => setTimeout(() => window.bubbles.push(!e.defaultPrevented))); }""")
     page.get_by_role("button", name="Отметить переданными").click()  # the browser refuses to send it
     expect(page.get_by_text("Отмечено переданными")).to_have_count(0)
+    expect(field).to_be_focused()  # back at the field, its message next to it
+    page.wait_for_function("window.bubbles.length > 0")
+    assert page.evaluate("window.bubbles") == [False]  # and no browser bubble repeating it over the page
+    page.wait_for_timeout(300)  # a bubble would be fading in by now
     shot(page, artifacts, "09-handover-wrong-digit")
+    assert_blank_right_of(artifacts / "09-handover-wrong-digit.png", page.locator("#numbers-check .check-bad"))
     field.fill(f"{numbers[0]}\n{numbers[0]}")
     expect(page.locator("#numbers-check")).to_contain_text("уже введён в строке 1")
     spaced = f"{numbers[0][:6]} {numbers[0][6:8]} {numbers[0][8:13]} {numbers[0][13]}"
@@ -238,6 +301,10 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(overdue.case_id)
     expect(page.get_by_text("Подписи действительны")).to_have_count(2, timeout=60_000)  # PDF and XML
+    signed = page.locator("#signatures td time")  # the signatures' times, in the bureau's time too
+    expect(signed).to_have_count(2)
+    for text in signed.all_inner_texts():
+        assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d UTC\+3", text), text
     history = page.locator("#history-title + table")
     for what in ("поставлено в очередь", "включено в список и напечатано", "список ф. 103 № 1", "пакет № 1",
                  "передано на почту", "возвращено отправителю", "истёк срок хранения", FULL_NAMES["anna"]):  # fmt: skip
@@ -265,8 +332,8 @@ def test_the_clerks_day(page: Page, site: Site, artifacts: Path) -> None:
     # the head sees the access log: who opened which item, nothing else
     sign_in_by_keyboard(page, site, "head")
     page.get_by_role("link", name="Журнал доступа").click()
-    expect(page.locator("tbody")).to_contain_text("просмотр")
-    expect(page.locator("tbody")).to_contain_text("anna")
+    expect(page.locator("tbody").first).to_contain_text("просмотр")
+    expect(page.locator("tbody").first).to_contain_text("anna")
     assert "Григорьев" not in page.content()  # who opened which item: no addressee
     shot(page, artifacts, "15-access-log")
     sign_out(page)
@@ -314,3 +381,73 @@ def test_without_javascript(browser: Browser, site: Site, artifacts: Path) -> No
         expect(page.get_by_text("Вы вышли из системы.")).to_be_visible()
     finally:
         context.close()
+
+
+def test_admin_manages_users(page: Page, site: Site, artifacts: Path) -> None:
+    """The administrator creates a user, changes its role and password and disables it from the
+    page, each refusal next to its field with nothing typed lost; the head reads it in the log."""
+    sign_in_by_keyboard(page, site, "root")
+    page.get_by_role("link", name="Пользователи").click()
+    new = page.locator("form", has=page.get_by_role("button", name="Создать"))
+    new.get_by_label("Имя пользователя").fill("boris")
+    new.get_by_label("ФИО").fill("Борисов Борис Борисович")
+    new.get_by_label("Роль", exact=True).select_option(label="делопроизводитель")
+    new.get_by_label("Пароль (не короче").fill("Пароль-Бориса-111")
+    new.get_by_label("Пароль ещё раз").fill("Пароль-Бориса-112")
+    new.get_by_role("button", name="Создать").click()
+    expect(page.locator("#password_again-error")).to_have_text("Пароли не совпадают")
+    expect(page.get_by_label("Имя пользователя (для входа)")).to_have_value("boris")
+    expect(page.get_by_label("ФИО (для истории отправлений)")).to_have_value("Борисов Борис Борисович")
+    new.get_by_label("Пароль (не короче").fill("Пароль-Бориса-111")
+    new.get_by_label("Пароль ещё раз").fill("Пароль-Бориса-111")
+    new.get_by_role("button", name="Создать").click()
+    expect(page.get_by_role("status")).to_have_text("Пользователь boris создан.")
+
+    page.get_by_label("Роль пользователя boris").select_option(label="руководитель")
+    page.get_by_role("button", name="Сменить роль пользователя boris").click()
+    expect(page.get_by_role("status")).to_contain_text("Роль пользователя boris: руководитель")
+    expect(page.get_by_label("Роль пользователя boris")).to_have_value("head")
+    page.get_by_label("Роль пользователя root").select_option(label="делопроизводитель")  # one's own: refused
+    page.get_by_role("button", name="Сменить роль пользователя root").click()
+    expect(page.locator("p.error[id^=role-]")).to_contain_text("Свою роль изменить нельзя")
+
+    reset = page.locator("form[action='/clerk/admin/users/password']")
+    reset.get_by_label("Пользователь").select_option("boris")
+    reset.get_by_label("Новый пароль (не короче").fill("Новый-пароль-Бориса-2")
+    reset.get_by_label("Новый пароль ещё раз").fill("Новый-пароль-Бориса-3")
+    reset.get_by_role("button", name="Задать пароль").click()
+    expect(page.locator("#new_password_again-error")).to_have_text("Пароли не совпадают")
+    expect(reset.get_by_label("Пользователь")).to_have_value("boris")  # the choice kept
+    reset.get_by_label("Новый пароль (не короче").fill("Новый-пароль-Бориса-2")
+    reset.get_by_label("Новый пароль ещё раз").fill("Новый-пароль-Бориса-2")
+    reset.get_by_role("button", name="Задать пароль").click()
+    expect(page.get_by_role("status")).to_contain_text("Пароль пользователя boris изменён")
+    shot(page, artifacts, "30-users-managed")
+    sign_out(page)
+
+    # boris signs in with the new password, as the head now: the log shows what was done to him
+    page.goto(site.url + "/clerk/login")
+    page.get_by_label("Имя пользователя").fill("boris")
+    page.get_by_label("Пароль").fill("Новый-пароль-Бориса-2")
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_text("Борисов Борис Борисович")).to_be_visible()
+    page.get_by_role("link", name="Журнал доступа").click()
+    actions = page.locator("#admin-title + table tbody")
+    for what in ("создан: делопроизводитель", "изменена роль: делопроизводитель → руководитель",
+                 "задан новый пароль"):  # fmt: skip
+        expect(actions.locator("tr", has_text=what)).to_contain_text("boris")
+    expect(actions.locator("tr", has_text="задан новый пароль")).to_contain_text("root")
+    assert "Новый-пароль-Бориса-2" not in page.content() and "argon2" not in page.content()
+    shot(page, artifacts, "31-admin-log")
+    sign_out(page)
+
+    # disabled by the administrator: boris can no longer sign in
+    sign_in_by_keyboard(page, site, "root")
+    page.get_by_role("link", name="Пользователи").click()
+    page.get_by_role("button", name="Отключить boris").click()
+    expect(page.get_by_role("status")).to_contain_text("Пользователь boris отключён")
+    sign_out(page)
+    page.get_by_label("Имя пользователя").fill("boris")
+    page.get_by_label("Пароль").fill("Новый-пароль-Бориса-2")
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_text("Неверное имя пользователя или пароль.")).to_be_visible()

@@ -6,6 +6,7 @@ control has a label, every image a text, the language is Russian; and the colour
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -16,7 +17,8 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from msedocs.web.routes import STATIC_DIR
+from msedocs.web.routes import STATIC_DIR, WebContext
+from msedocs.web.store import Batch
 
 from .conftest import Site, csrf_of
 
@@ -54,6 +56,26 @@ def pages(site: Site) -> dict[str, str]:
         out[name] = admin.post(url, data={**form, "csrf_token": csrf}).text
     fragment = admin.post("/clerk/check-tracking", data={"numbers": "44300112000016\n1", "csrf_token": csrf}).text
     out["tracking-check-fragment"] = f"<!DOCTYPE html><html lang=ru><title>x</title>{fragment}</html>"
+    out.update(building_pages())
+    return out
+
+
+def building_pages() -> dict[str, str]:
+    """A batch's page while it waits, is built and after its builder stopped (as the server draws
+    them: those states pass too quickly to be caught over HTTP), and the polled fragment."""
+    ctx = WebContext("sqlite://", None)
+    out = {}
+    for name, state, done, stalled in (("pending", "pending", None, False), ("building", "building", 3, False),
+                                       ("stalled", "building", 3, True)):  # fmt: skip
+        batch = Batch(7, dt.datetime(2026, 12, 7, 9), "anna", dt.date(2026, 12, 7), [1], state, None, None, True,
+                      done, 10 if done else None, dt.datetime(2026, 12, 7, 9, 1), 2)  # fmt: skip
+        values = {"batch": batch, "files": [], "items": [], "stalled": stalled, "csrf": "x", "today": ctx.today(),
+                  "path": "/clerk/batches/7", "user": None, "session": None}  # fmt: skip
+        out[f"batch-{name}"] = ctx.env.get_template("batch.html.j2").render(**values)
+        fragment = ctx.env.get_template("_batch_state.html.j2").render(**values)
+        out[f"batch-{name}-fragment"] = f"<!DOCTYPE html><html lang=ru><title>x</title>{fragment}</html>"
+    assert "готово 3 из 10 отправлений" in out["batch-building"] and "прервалось" in out["batch-stalled"]
+    assert '<meta http-equiv="refresh"' in out["batch-pending"]
     return out
 
 
@@ -89,7 +111,7 @@ def test_strict_parse_labels_images_language(sent: dict[str, str]) -> None:
         tree = parser.parse(html)  # raises on the first parse error
         assert tree.get("lang") == "ru", name
         assert tree.find(f".//{NS}title") is not None, name
-        if name != "tracking-check-fragment":
+        if not name.endswith("-fragment"):
             assert len(tree.findall(f".//{NS}h1")) == 1, name
         labelled = {el.get("for") for el in tree.iter(f"{NS}label")}
         inside_label = {id(c) for label in tree.iter(f"{NS}label") for c in label.iter()}

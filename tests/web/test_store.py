@@ -201,7 +201,8 @@ def test_on_postgresql() -> None:
     url = sa.make_url(admin_url).set(database="msedocs_web_test").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as conn:
         for table in ("web_item_numbers", "web_batch_files", "web_batches", "web_item_events", "web_access_log",
-                      "web_login_failures", "web_sessions", "web_users", "web_alembic_version"):  # fmt: skip
+                      "web_login_failures", "web_sessions", "web_users", "web_admin_log",
+                      "web_alembic_version"):  # fmt: skip
             conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
     with pglock.shared(), WebStore(url) as store:
         user = store.create_user("anna", "clerk", "correct horse battery")
@@ -216,3 +217,43 @@ def test_on_postgresql() -> None:
         assert store.items_with_number("63/2026-в") == [7]
         store.log_access(user.id, 7, "view")
         assert [(a.user, a.item_id, a.action) for a in store.access_log()] == [("anna", 7, "view")]
+        store.log_admin(user.id, "set-role", "bob", "head")
+        assert [(a.user, a.action, a.subject, a.detail) for a in store.admin_log()] == [("anna", "set-role", "bob",
+                                                                                          "head")]  # fmt: skip
+        waiting = store.create_batch(user.id, dt.date(2026, 12, 7), [5], duplex=True)
+        claimed = store.claim_batch(30)  # on PostgreSQL: FOR UPDATE SKIP LOCKED in the claim
+        assert claimed is not None and claimed[0].id == waiting and claimed[0].duplex
+        assert store.claim_batch(30) is None
+
+
+def test_batch_claims_and_leases(store: WebStore) -> None:
+    """A pending batch is claimed once; a claim whose lease ran out (its server was killed) is
+    claimed again with a new token, and the old builder can no longer store or note anything;
+    after three interrupted attempts the batch fails; a failed one can be queued again."""
+    clock: Clock = store.clock  # type: ignore[assignment]
+    user = store.create_user("anna", "clerk", "correct horse battery")
+    batch_id = store.create_batch(user.id, dt.date(2026, 12, 7), [1, 2], duplex=True)
+    first = store.claim_batch(30)
+    assert first is not None and first[0].state == "building" and first[0].attempts == 1
+    assert store.claim_batch(30) is None  # held
+    assert not store.rebuild_batch(batch_id)  # being built: not queued again
+    store.batch_progress(batch_id, first[1], 3, 10)
+    assert (store.batch(batch_id).done, store.batch(batch_id).total) == (3, 10)  # type: ignore[union-attr]
+    clock.now += dt.timedelta(seconds=20)
+    assert store.renew_batch(batch_id, first[1], 30)
+    clock.now += dt.timedelta(seconds=31)  # the builder died: nothing renewed the lease
+    second = store.claim_batch(30)
+    assert second is not None and second[1] != first[1] and second[0].attempts == 2 and second[0].done == 0
+    assert not store.renew_batch(batch_id, first[1], 30)
+    assert not store.finish_batch(batch_id, [("pack.pdf", "application/pdf", b"old")], 1, first[1])
+    assert store.batch_files(batch_id) == []
+    clock.now += dt.timedelta(seconds=31)
+    assert store.claim_batch(30) is not None  # the third attempt
+    clock.now += dt.timedelta(seconds=31)
+    assert store.claim_batch(30) is None  # interrupted three times: failed, not claimed again
+    assert store.batch(batch_id).state == "failed"  # type: ignore[union-attr]
+    assert store.rebuild_batch(batch_id)
+    third = store.claim_batch(30)
+    assert third is not None and third[0].attempts == 1
+    assert store.finish_batch(batch_id, [("pack.pdf", "application/pdf", b"%PDF new")], 4, third[1])
+    assert store.batch(batch_id).state == "ready" and store.batch_file(batch_id, "pack.pdf")[1] == b"%PDF new"  # type: ignore[union-attr,index]

@@ -50,6 +50,13 @@
       if (field.dataset.ready) { return; }
       field.dataset.ready = "1";
       field.addEventListener("input", function () { checkField(field); });
+      // The page's own message is already next to the field: without this the browser also
+      // shows its validation bubble over the page (it fades out slowly: a "ghost" of the same
+      // text to the right of the message). Keep the refusal, drop the bubble, go to the field.
+      field.addEventListener("invalid", function (event) {
+        event.preventDefault();
+        field.focus();
+      });
       if (field.value) { checkField(field); }
     });
     root.querySelectorAll("[data-select-all]").forEach(function (box) {
