@@ -1,0 +1,116 @@
+"""The signer's encoded-once CMS (signing._cms.LoadedKeySigner) against pyHanko's own assembly.
+
+With the time and the timestamp's nonce and serial fixed, both must give the same bytes: the
+signed attributes, the SignerInfo, the SignedData with its certificates, for a detached CAdES
+signature (with signing-time) and a PAdES one (without), with and without a timestamp, with
+and without the signature-set declaration; and the whole sign_detached / sign_pdf output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from asn1crypto import cms
+from pyhanko.sign import signers as pyhanko_signers
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+from signing import Level, SigningProfile, sign_detached, sign_pdf
+from signing import _cms as fast
+from signing._async import run_sync
+from signing.declaration import Declaration
+from signing.services import timestamper_for
+
+WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+
+
+class _Stock(fast.LoadedKeySigner):
+    """The same signer, assembled by pyHanko's own methods."""
+
+    signed_attrs = pyhanko_signers.Signer.signed_attrs  # type: ignore[assignment]
+    _package_signature = pyhanko_signers.Signer._package_signature
+
+
+@pytest.fixture
+def fixed(monkeypatch: pytest.MonkeyPatch, profiles: dict[Level, SigningProfile]) -> Iterator[None]:
+    """A fixed nonce, serial and time in every timestamp (the in-process TSA)."""
+    import pyhanko.sign.timestamps.api as ts_api
+
+    import signing.services as services
+
+    monkeypatch.setattr(services, "get_nonce", lambda: 12345)
+    monkeypatch.setattr(ts_api, "get_nonce", lambda: 12345)
+    ts = timestamper_for(profiles[Level.B_T])
+    monkeypatch.setattr(ts, "fixed_dt", WHEN)
+    yield
+
+
+@pytest.mark.parametrize("timestamped", [False, True])
+@pytest.mark.parametrize("declared", [False, True])
+@pytest.mark.parametrize("kind", ["cades", "pades"])
+def test_same_bytes_as_pyhanko(
+    fixed: None, profiles: dict[Level, SigningProfile], kind: str, declared: bool, timestamped: bool
+) -> None:
+    profile = profiles[Level.B_T]
+    (signer,) = profile.signers_for(["chairman"])
+    declaration = Declaration.for_signers([signer], "B-T") if declared else None
+    attrs = fast.cades_attrs(signer.title, declaration)
+    ts = timestamper_for(profile) if timestamped else None
+    digest = hashlib.sha256(b"the document").digest()
+
+    def sign(adapter: fast.LoadedKeySigner) -> bytes:
+        if kind == "cades":
+            settings = PdfCMSSignedAttributes(signing_time=WHEN, cades_signed_attrs=attrs)
+            coro = adapter.async_sign_general_data(
+                b"the document", "sha256", detached=True, use_cades=True, timestamper=ts, signed_attr_settings=settings
+            )
+        else:
+            settings = PdfCMSSignedAttributes(cades_signed_attrs=attrs)
+            coro = adapter.async_sign(digest, "sha256", use_pades=True, timestamper=ts, signed_attr_settings=settings)
+        return run_sync(coro).dump()
+
+    ours, stock = fast.LoadedKeySigner(signer), _Stock(signer)
+    first = sign(ours)
+    assert first == sign(stock)
+    assert sign(ours) == first  # and again, from the encoded-once attributes
+    info = cms.ContentInfo.load(first)["content"]["signer_infos"][0]
+    types = {a["type"].native for a in info["signed_attrs"]}
+    assert ("signing_time" in types) == (kind == "cades")
+    assert ("signature_policy_identifier" in types) == declared
+    assert (info["unsigned_attrs"].native is not None) == timestamped
+
+
+def test_whole_outputs_unchanged(
+    fixed: None, monkeypatch: pytest.MonkeyPatch, profiles: dict[Level, SigningProfile], sample_pdf: bytes
+) -> None:
+    """sign_detached and sign_pdf give the same bytes with either assembly (two signers, B-T)."""
+    profile = profiles[Level.B_T]
+    signers = profile.signers_for(["chairman", "member1"])
+    ours_p7s = sign_detached(b"docx bytes", signers, profile, signing_time=WHEN)
+    ours_pdf = sign_pdf(sample_pdf, signers, profile)
+    monkeypatch.setattr(fast, "_adapters", fast.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(fast, "LoadedKeySigner", _Stock)
+    assert sign_detached(b"docx bytes", signers, profile, signing_time=WHEN) == ours_p7s
+    stock_pdf = sign_pdf(sample_pdf, signers, profile)
+    # PAdES: the signature dictionary's /M follows the clock, so the document's digest, the
+    # signature value and its timestamp differ; everything else of each CMS is the same
+    assert _cms_parts(stock_pdf) == _cms_parts(ours_pdf)
+
+
+def _cms_parts(pdf: bytes) -> list[tuple[object, ...]]:
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    out = []
+    for sig in PdfFileReader(BytesIO(pdf)).embedded_signatures:
+        sd = sig.signed_data
+        (info,) = sd["signer_infos"]
+        attrs = sorted(a.dump() for a in info["signed_attrs"] if a["type"].native != "message_digest")
+        unsigned = [a["type"].native for a in info["unsigned_attrs"]]
+        head = [sd[k].dump() for k in ("version", "digest_algorithms", "encap_content_info", "certificates")]
+        tail = [info[k].dump() for k in ("version", "sid", "digest_algorithm", "signature_algorithm")]
+        out.append((*head, *tail, attrs, unsigned))
+    return out
