@@ -114,3 +114,55 @@ def _cms_parts(pdf: bytes) -> list[tuple[object, ...]]:
         tail = [info[k].dump() for k in ("version", "sid", "digest_algorithm", "signature_algorithm")]
         out.append((*head, *tail, attrs, unsigned))
     return out
+
+
+def _font_programs(pdf: bytes) -> list[bytes]:
+    """The decoded /FontFile2 programs of ``pdf`` (its stamps' fonts), in object order."""
+    from io import BytesIO
+
+    import pikepdf
+
+    with pikepdf.open(BytesIO(pdf)) as doc:
+        return [
+            obj.FontFile2.read_bytes()
+            for obj in doc.objects
+            if isinstance(obj, pikepdf.Dictionary) and "/FontFile2" in obj
+        ]
+
+
+def test_stamp_font_subset_made_once_same_bytes(
+    monkeypatch: pytest.MonkeyPatch, profiles: dict[Level, SigningProfile], sample_pdf: bytes
+) -> None:
+    """The stamps' font programs (one subset per stamp) are pyHanko's own, also when they come
+    from the subsets kept per glyph set."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+
+    from signing import pades
+
+    profile = profiles[Level.B_B]
+    signers = profile.signers_for(["chairman", "member1"])
+    monkeypatch.setattr(pades, "_subsets", {})
+    before = len(_font_programs(sample_pdf))  # the document's own fonts come first (lower object numbers)
+
+    def stamps() -> list[bytes]:
+        return _font_programs(sign_pdf(sample_pdf, signers, profile, visible_stamp=True))[before:]
+
+    first = stamps()
+    assert len(first) == 2 and len(pades._subsets) == 2 and first[0] != first[1]  # two owners' names
+    assert stamps() == first  # from the kept subsets
+    monkeypatch.setattr(pades._SubsetOnceAccumulator, "prepare_write", GlyphAccumulator.prepare_write)
+    # pyHanko's own subsetting: fontTools stamps the subset's head.modified with the clock
+    assert [_tables(x) for x in stamps()] == [_tables(x) for x in first]
+
+
+def _tables(program: bytes) -> dict[str, object]:
+    """A TrueType program's tables, the head table's time of modification and checksum left out."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(BytesIO(program))
+    out: dict[str, object] = {tag: font.reader[tag] for tag in font.keys() if tag not in ("head", "GlyphOrder")}
+    head = font["head"]
+    out["head"] = {k: v for k, v in vars(head).items() if k not in ("modified", "checkSumAdjustment", "tableTag")}
+    return out
