@@ -10,6 +10,7 @@ layout, not with this module: a process that lays its forms out with Typst never
 
 from __future__ import annotations
 
+import atexit
 import io
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,9 @@ def _style() -> tuple[FontConfiguration, CSS]:
 
     font_config = FontConfiguration()
     css = CSS(filename=str(TEMPLATES_DIR / "form.css"), font_config=font_config)
+    # dropped at exit while WeasyPrint's modules are still whole: imported late, they may be torn
+    # down first, and FontConfiguration's finaliser then fails («'NoneType' object is not callable»)
+    atexit.register(_style.cache_clear)
     return font_config, css
 
 
