@@ -166,3 +166,80 @@ def _tables(program: bytes) -> dict[str, object]:
     head = font["head"]
     out["head"] = {k: v for k, v in vars(head).items() if k not in ("modified", "checkSumAdjustment", "tableTag")}
     return out
+
+
+def _tsa_response_from_values(ts: object, req: object) -> bytes:
+    """The in-process TSA's answer built from asn1crypto values (how signing.services built it
+    before assembling it from encoded parts): the reference for the bytes."""
+    from asn1crypto import algos, core, tsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from pyhanko.sign.general import simple_cms_attribute
+
+    from signing import services
+
+    gen_time = ts.fixed_dt  # type: ignore[attr-defined]
+    tst_args = {
+        "version": "v1",
+        "policy": ts._policy,  # type: ignore[attr-defined]
+        "message_imprint": req["message_imprint"],  # type: ignore[index]
+        "serial_number": services.get_nonce(),
+        "gen_time": gen_time,
+        "tsa": asn1_x509.GeneralName.load(ts._tsa_name_der),  # type: ignore[attr-defined]
+    }
+    if req["nonce"].native is not None:  # type: ignore[index]
+        tst_args["nonce"] = req["nonce"]  # type: ignore[index]
+    tst_info_data = tsp.TSTInfo(tst_args).dump()
+    signed_attrs = cms.CMSAttributes(
+        [
+            cms.CMSAttribute.load(ts._ct_der),  # type: ignore[attr-defined]
+            simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(gen_time)})),
+            cms.CMSAttribute.load(ts._scv2_der),  # type: ignore[attr-defined]
+            simple_cms_attribute("message_digest", hashlib.sha256(tst_info_data).digest()),
+        ]
+    )
+    signature = ts._key.sign(signed_attrs.dump(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[attr-defined]
+    digest_alg = algos.DigestAlgorithm({"algorithm": "sha256"})
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier.load(ts._sid_der),  # type: ignore[attr-defined]
+            "digest_algorithm": digest_alg,
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
+            "signature": signature,
+        }
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [digest_alg],
+            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info_data)},
+            "certificates": [cms.CertificateChoices.load(c) for c in ts._certs_der],  # type: ignore[attr-defined]
+            "signer_infos": [signer_info],
+        }
+    )
+    token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+
+
+@pytest.mark.parametrize("with_nonce", [True, False])
+def test_tsa_answer_same_bytes_as_built_from_values(
+    fixed: None, profiles: dict[Level, SigningProfile], with_nonce: bool
+) -> None:
+    from asn1crypto import tsp
+
+    ts = timestamper_for(profiles[Level.B_T])
+    req = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": bytes(range(32))},
+            "nonce": 777 if with_nonce else None,
+            "cert_req": True,
+        }
+    )
+    ours = ts.request_tsa_response(req)
+    assert ours.dump() == _tsa_response_from_values(ts, req)
+    tst = ours["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
+    assert tst["gen_time"].native == WHEN and tst["nonce"].native == (777 if with_nonce else None)
