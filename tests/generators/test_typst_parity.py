@@ -239,3 +239,17 @@ def test_engine_is_chosen_per_call_by_setting_and_option(tmp_path, monkeypatch, 
     assert b"Typst" in (out / "by-act.pdf").read_bytes()
     assert main([*args, "--engine", "tex", "--out", str(tmp_path / "no")]) == 2
     assert "unknown PDF engine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("case_name", "form_id"), PAIRS)
+def test_document_json_is_asdict(case_name, form_id):
+    """form.typ reads what ``dataclasses.asdict`` gives of the document (typst_form converts it
+    without asdict's deep copies)."""
+    import json
+    from dataclasses import asdict
+
+    data = get_form(form_id).data(case(case_name))
+    ours = typst_form.document_json(data, paper=False)
+    reference = asdict(data)
+    typst_form._complete(reference, data, False)
+    assert json.dumps(ours, ensure_ascii=False) == json.dumps(reference, ensure_ascii=False)
