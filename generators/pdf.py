@@ -3,23 +3,28 @@
 The Jinja environment, the font configuration and the parsed stylesheet are built once
 per process and reused for every document: parsing CSS and loading fonts is most of
 the cost of a small document. Fonts come only from ``templates/fonts`` (bundled), so
-the output never depends on the machine's fonts.
+the output never depends on the machine's fonts. WeasyPrint itself is imported at the first
+layout, not with this module: a process that lays its forms out with Typst never loads it
+(a third of a second of start-up).
 """
 
 from __future__ import annotations
 
+import atexit
 import io
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pydyf
-from weasyprint import CSS, HTML, Attachment
-from weasyprint.text.fonts import FontConfiguration
 
 from msedocs.contract import Document, SessionProtocol
 
 from .common import TEMPLATES_DIR, GeneratorError, esign_statement, footnote_parts
+
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
 
 PDF_VARIANT = "pdf/a-3b"
 
@@ -40,8 +45,14 @@ def environment() -> jinja2.Environment:
 
 @cache
 def _style() -> tuple[FontConfiguration, CSS]:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
     font_config = FontConfiguration()
     css = CSS(filename=str(TEMPLATES_DIR / "form.css"), font_config=font_config)
+    # dropped at exit while WeasyPrint's modules are still whole: imported late, they may be torn
+    # down first, and FontConfiguration's finaliser then fails («'NoneType' object is not callable»)
+    atexit.register(_style.cache_clear)
     return font_config, css
 
 
@@ -64,6 +75,8 @@ def render_html(data: Document | SessionProtocol, *, paper: bool = True) -> str:
 
 
 def html_to_pdf(html: str, *, xml: bytes | None = None, name: str = "form", title: str = "") -> bytes:
+    from weasyprint import HTML, Attachment
+
     font_config, css = _style()
     attachments = []
     if xml is not None:

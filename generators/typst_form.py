@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from functools import cache
 from typing import Any
 
@@ -64,11 +64,30 @@ def warm_up() -> None:
 
 
 def document_json(data: Document, *, paper: bool = True) -> dict[str, Any]:
-    """What form.typ reads: the document's fields (``dataclasses.asdict``), and what the HTML
-    templates compute with helpers: the e-signature statement, the footnotes' marks, the layout."""
-    body = asdict(data)
+    """What form.typ reads: the document's fields (as ``dataclasses.asdict`` gives them), and
+    what the HTML templates compute with helpers: the e-signature statement, the footnotes'
+    marks, the layout."""
+    body: dict[str, Any] = _plain(data)
     _complete(body, data, paper)
     return body
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for the contract's frozen dataclasses, without its deep copies of
+    every leaf (a third of the time spent here): dataclasses become dicts, tuples lists (JSON
+    writes both as arrays), dicts are walked; strings, numbers, None and booleans as they are."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _complete(body: dict[str, Any], data: Document, paper: bool) -> None:

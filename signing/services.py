@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.parser import emit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -95,6 +96,10 @@ class InProcessTimeStamper(DummyTimeStamper):
         ).dump()
         self._certs_der = [c.dump() for c in [asn1_cert, *self.certs_to_embed]]
         self._policy = tsp.ObjectIdentifier("2.25.329800735698586629295641978511506172918.2")
+        self._sha256_der = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+        self._rsa_der = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}).dump()
+        self._tst_info_oid = cms.ContentType("tst_info").dump()
+        self._signed_data_oid = cms.ContentType("signed_data").dump()
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         """Answer ``req`` with a token signed by the TSA key (SHA-256, signing-certificate-v2)."""
@@ -110,40 +115,36 @@ class InProcessTimeStamper(DummyTimeStamper):
         if req["nonce"].native is not None:
             tst_args["nonce"] = req["nonce"]
         tst_info_data = tsp.TSTInfo(tst_args).dump()
-        signed_attrs = cms.CMSAttributes(
-            [
-                cms.CMSAttribute.load(self._ct_der),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(gen_time)})),
-                cms.CMSAttribute.load(self._scv2_der),
-                simple_cms_attribute("message_digest", hashlib.sha256(tst_info_data).digest()),
-            ]
-        )
-        signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(), hashes.SHA256())
-        digest_alg = algos.DigestAlgorithm({"algorithm": "sha256"})
-        signer_info = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": cms.SignerIdentifier.load(self._sid_der),
-                "digest_algorithm": digest_alg,
-                "signed_attrs": signed_attrs,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
-                "signature": signature,
-            }
-        )
-        signed_data = cms.SignedData(
-            {
-                "version": "v3",
-                "digest_algorithms": [digest_alg],
-                "encap_content_info": {
-                    "content_type": "tst_info",
-                    "content": cms.ParsableOctetString(tst_info_data),
-                },
-                "certificates": [cms.CertificateChoices.load(c) for c in self._certs_der],
-                "signer_infos": [signer_info],
-            }
-        )
-        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+        # The rest is assembled from DER parts (the certificates and the signer's identifier
+        # encoded once): the same bytes as the asn1crypto structures built from values
+        # (tests/signing/test_cms_fast.py), which re-encoded the certificates for every token.
+        attrs = [
+            self._ct_der,
+            simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(gen_time)})).dump(),
+            self._scv2_der,
+            simple_cms_attribute("message_digest", hashlib.sha256(tst_info_data).digest()).dump(),
+        ]
+        signed_attrs = b"".join(sorted(attrs))  # a DER SET OF: its members in the order of their encodings
+        signature = self._key.sign(emit(0, 1, 17, signed_attrs), padding.PKCS1v15(), hashes.SHA256())
+        signer_info = emit(0, 1, 16, b"".join([
+            core.Integer(1).dump(),  # v1
+            self._sid_der,
+            self._sha256_der,
+            emit(2, 1, 0, signed_attrs),  # [0] IMPLICIT
+            self._rsa_der,
+            core.OctetString(signature).dump(),
+        ]))  # fmt: skip
+        encap = emit(0, 1, 16, self._tst_info_oid + emit(2, 1, 0, core.OctetString(tst_info_data).dump()))
+        signed_data = emit(0, 1, 16, b"".join([
+            core.Integer(3).dump(),  # v3
+            emit(0, 1, 17, self._sha256_der),
+            encap,
+            emit(2, 1, 0, b"".join(sorted(self._certs_der))),  # [0] IMPLICIT SET OF
+            emit(0, 1, 17, signer_info),
+        ]))  # fmt: skip
+        token = emit(0, 1, 16, self._signed_data_oid + emit(2, 1, 0, signed_data))
+        granted = emit(0, 1, 16, core.Integer(0).dump())  # PKIStatusInfo {status granted}
+        return tsp.TimeStampResp.load(emit(0, 1, 16, granted + token))
 
     def timestamp_token(self, digest: bytes, md_algorithm: str = "sha256") -> cms.ContentInfo:
         """A timestamp token over ``digest`` (synchronous, no event loop)."""
