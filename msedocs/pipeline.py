@@ -447,15 +447,21 @@ def _render_in_worker(
     return render_package(Case.model_validate_json(raw), formats, forms, paper=paper, profile=profile)
 
 
-def _warm_up() -> None:
-    """Build the Jinja environment, fonts and stylesheet, and the Typst compiler with its fonts,
-    once per worker process."""
+def _warm_up(engine: str, formats: tuple[str, ...]) -> None:
+    """Load, once per worker process, what its PDFs are laid out with: the Jinja environment,
+    fonts and stylesheet of WeasyPrint, or the Typst compiler with its fonts (not both: a Typst
+    worker never imports WeasyPrint)."""
+    if "pdf" not in formats:
+        return
+    if engine == "typst":
+        from generators import typst_form
+
+        typst_form.warm_up()
+        return
     from generators import pdf as pdf_gen
-    from generators import typst_form
 
     pdf_gen.environment()
     pdf_gen._style()
-    typst_form.warm_up()
 
 
 #: A batch worker process is replaced after this many cases, so that what a long run leaves
@@ -483,7 +489,7 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
     """A batch worker process (spawned): warms up once (templates, fonts, stylesheet; the signing
     keys at its first signature), then renders the cases it is sent, ``(index, case JSON)`` in,
     ``(index, True, documents)`` or ``(index, False, error)`` out, until it is sent None."""
-    _warm_up()
+    _warm_up(job.engine, job.formats)
     while True:
         task = conn.recv()
         if task is None:
