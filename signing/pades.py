@@ -215,7 +215,33 @@ class _PdfAKeepingWriter(IncrementalPdfFileWriter):
 
     pyHanko writes ``pyHanko x.y`` into the XMP packet but appends it to an existing
     ``/Producer`` in ``/Info``; we make ``/Info`` say what the XMP says.
+
+    Also prepares the update for writing once per write: pyHanko's incremental ``write`` runs
+    ``_prep_dom_for_writing`` (font subsets, ``/Info`` and the XMP packet parsed, updated and
+    re-serialised) and then its base class's ``write`` runs it again, the same work twice.
     """
+
+    _prepared_for_write = False
+
+    def write(self, stream: Any) -> None:
+        self._prepared_for_write = False
+        try:
+            super().write(stream)
+        finally:
+            self._prepared_for_write = False
+
+    def write_in_place(self) -> None:
+        self._prepared_for_write = False
+        try:
+            super().write_in_place()
+        finally:
+            self._prepared_for_write = False
+
+    def _prep_dom_for_writing(self) -> None:
+        if self._prepared_for_write:  # the second call within one write: nothing changed since the first
+            return
+        super()._prep_dom_for_writing()
+        self._prepared_for_write = True
 
     def _update_meta(self) -> None:
         super()._update_meta()

@@ -160,6 +160,30 @@ def test_pdfa_3b_claim_survives_signing(signed: dict[Level, bytes], sample_pdf: 
     assert signed[level].startswith(sample_pdf)
 
 
+def test_metadata_is_updated_once_a_signature(
+    served_profiles: dict[Level, SigningProfile], sample_pdf: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyHanko's incremental write prepares the update twice (its own write, then its base's):
+    the XMP packet parsed and re-serialised twice a signature. Ours prepares it once, and the
+    signed file still has /Info and the XMP packet in step (test_pdfa_3b_claim_survives_signing)."""
+    from pyhanko.pdf_utils.writer import BasePdfFileWriter
+
+    calls: list[int] = []
+    inner = BasePdfFileWriter._update_meta
+
+    def counted(self: BasePdfFileWriter) -> None:
+        calls.append(1)
+        inner(self)
+
+    monkeypatch.setattr(BasePdfFileWriter, "_update_meta", counted)
+    prof = served_profiles[Level.B_T]
+    out = sign_pdf(sample_pdf, prof.signers_for(COMMISSION[:2]), prof)
+    assert len(calls) == 2  # two signers, one incremental update each
+    reader = PdfFileReader(BytesIO(out))
+    assert len(reader.embedded_signatures) == 2
+    assert f'pdf:Producer="{reader.trailer["/Info"]["/Producer"]}"'.encode() in _xmp(out)
+
+
 def test_visible_stamp_text_and_font(stamped: bytes, served_pki: TestPki, tmp_path: Path) -> None:
     need("pdftotext")
     path = tmp_path / "stamped.pdf"
