@@ -120,8 +120,10 @@ def render_cmd(
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled).")
-    ] = 1,
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled); "
+                     "default: one per usable core for a batch of more than 8 cases, else 1."),
+    ] = None,
     engine: Annotated[
         str | None,
         typer.Option("--engine", help="The forms' PDF engine: weasyprint or typst (default MSEDOCS_PDF_ENGINE, "

@@ -471,6 +471,30 @@ TASKS_PER_WORKER = 100
 #: Cases handed out ahead of the one the batch yields next, per worker: results are yielded in
 #: input order, so one slow case holds back at most this many finished packages in memory.
 AHEAD_PER_WORKER = 4
+#: A batch of at most this many cases is rendered in the calling process when no worker count
+#: is given: a worker's start-up (spawn, imports, fonts, keys: 1-2 CPU s) outweighs what a
+#: second core saves on a few cases (about 0.25 CPU s a case's signed package with Typst).
+FEW_CASES = 8
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: ``os.process_cpu_count`` (Python 3.13), else the CPU
+    affinity mask (a container's or ``taskset``'s limit), else every core of the machine."""
+    counted = getattr(os, "process_cpu_count", None)
+    if counted is not None:
+        n = counted()
+    elif hasattr(os, "sched_getaffinity"):
+        n = len(os.sched_getaffinity(0))
+    else:
+        n = os.cpu_count()
+    return max(1, n or 1)
+
+
+def default_workers(cases: int) -> int:
+    """Worker processes for a batch of ``cases`` when none are asked for: one per usable core
+    (at most one per case), or none but the calling process for a batch of :data:`FEW_CASES`
+    or fewer."""
+    return 1 if cases <= FEW_CASES else max(1, min(usable_cores(), cases))
 
 
 @dataclass(frozen=True)
@@ -664,7 +688,7 @@ def render_cases(
     *,
     queue: bool = False,
     db: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     engine: str | None = None,
 ) -> RenderRun:
     """``render`` after its options are parsed: ``cases`` (a case file, a folder of them or a
@@ -673,7 +697,7 @@ def render_cases(
     (each valid, each case_id once, each queueable and not yet queued), then every case
     rendered into a staging folder; with an outbox, every case queued in one transaction; only
     then are the files moved into ``out``. Whatever fails, nothing is left behind and nothing is
-    queued."""
+    queued. ``workers`` None: :func:`default_workers` for the batch's number of cases."""
     with ExitStack() as stack:
         outbox: Outbox | None = None
         if queue:
@@ -682,9 +706,9 @@ def render_cases(
             outbox = stack.enter_context(closing(open_outbox(db)))
         batch = cases.is_dir() or cases.suffix == ".jsonl"
         check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
+        count = 1
         if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
-            for _ in _load_batch(cases, check):
-                pass
+            count = sum(1 for _ in _load_batch(cases, check))
         else:
             single = load_case_file(cases, warn)
             if check is not None and (problems := check(single)):
@@ -698,7 +722,8 @@ def render_cases(
         # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
         with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
             rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
-                                    workers=workers if batch else 1, paper=paper, profile=profile,
+                                    workers=(workers or default_workers(count)) if batch else 1,
+                                    paper=paper, profile=profile,
                                     variant_by_case=by_case, engine=engine)  # fmt: skip
             with closing(rendered):  # a failure here stops the batch's worker processes at once
                 for case, docs in rendered:

@@ -78,3 +78,46 @@ def test_worker_error_keeps_its_type():
     cases = [case(n) for n in NAMES[:3]]
     with pytest.raises(MsedocsError, match="do not apply"):
         list(pipeline.render_batch(cases, ("xml",), ["by-act"], workers=2))
+
+
+def test_default_workers_one_per_usable_core_for_more_than_a_few_cases(monkeypatch):
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    assert [pipeline.default_workers(n) for n in (1, pipeline.FEW_CASES, pipeline.FEW_CASES + 1, 1000)] == [1, 1, 2, 2]
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 16)
+    assert pipeline.default_workers(10) == 10  # never more workers than cases
+    monkeypatch.undo()
+    import os
+
+    assert 1 <= pipeline.usable_cores() <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        assert pipeline.usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_render_without_workers_uses_the_cores_on_a_batch_and_gives_the_same_files(tmp_path, capsys, monkeypatch):
+    names = [p.stem for p in CASE_FILES][: pipeline.FEW_CASES + 1]
+    assert len(names) == pipeline.FEW_CASES + 1
+    batch = _jsonl(tmp_path / "cases.jsonl", names)
+    asked: list[int] = []
+    inner = pipeline.render_batch
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["workers"])
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "render_batch", spy)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    outs = {}
+    for label, extra in (("default", []), ("one", ["--workers", "1"])):
+        outs[label] = tmp_path / label
+        assert main(["render", str(batch), "--all", "--format", "xml", "--out", str(outs[label]), *extra]) == 0
+        capsys.readouterr()
+    assert asked == [2, 1]
+    files = sorted(p.relative_to(outs["one"]) for p in outs["one"].rglob("*.xml"))
+    assert len(files) >= len(names)
+    assert files == sorted(p.relative_to(outs["default"]) for p in outs["default"].rglob("*.xml"))
+    for f in files:
+        assert (outs["default"] / f).read_bytes() == (outs["one"] / f).read_bytes(), f
+    # a single case file is rendered in this process, whatever the cores
+    single = tmp_path / "single"
+    assert main(["render", str(CASE_FILES[0]), "--all", "--format", "xml", "--out", str(single)]) == 0
+    assert asked[-1] == 1
