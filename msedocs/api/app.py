@@ -110,8 +110,9 @@ class ServiceConfig:
     run_jobs: bool = True
     """Run queued jobs in this process's pool too (off: only ``msedocs worker --jobs`` does)."""
     lease: float = 60.0
-    retry_after: int = 2
-    """Seconds a 429 or 503 asks the client to wait."""
+    retry_after: int = 1
+    """Seconds a 429 or 503 asks the client to wait: a render takes a fraction of a second, so the
+    least the header can say (whole seconds); a longer wait left the renderers idle under load."""
     session_ttl: float = 900.0
     """Seconds a signing session waits for its signature value."""
     csc_services: tuple[str, ...] = ()
