@@ -11,6 +11,7 @@ The templates are built by ``scripts/build_docx_templates.py`` from the form reg
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import threading
@@ -165,49 +166,37 @@ def rich_texts(data: Document, paper: bool, prefix: str = "") -> dict[str, RichT
     return out
 
 
+#: Parts' sources kept compiled and cleaned up per process (a few per form and template in use).
+_CACHED_SOURCES = 512
+
+
 class _CachingEnvironment(Environment):
     """docxtpl's Jinja environment (autoescaping on), but compiling each part's source once per
     process: docxtpl hands it the same patched XML for every document of a form, and compiling
     it was a third of a DOCX's time. A compiled template is immutable and reentrant."""
 
-    LIMIT = 512  # parts' sources kept (a few per form and template in use)
-
     def __init__(self) -> None:
         super().__init__(autoescape=True)
-        self._compiled: dict[str, Template] = {}
-        self._lock = threading.Lock()
+        self._compile_once = functools.lru_cache(maxsize=_CACHED_SOURCES)(super().from_string)
 
     def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Template:  # noqa: A002
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
-        with self._lock:
-            hit = self._compiled.get(source)
-        if hit is None:
-            hit = super().from_string(source)
-            with self._lock:
-                if len(self._compiled) >= self.LIMIT:
-                    self._compiled.clear()
-                self._compiled[source] = hit
-        return hit
+        return self._compile_once(source)  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=_CACHED_SOURCES)
+def _patched(src_xml: str) -> str:
+    """docxtpl's clean-up of a part's source (pure regular expressions; it reads no state)."""
+    return DocxTemplate.patch_xml(None, src_xml)  # type: ignore[no-any-return]
 
 
 class _Template(DocxTemplate):  # type: ignore[misc]  # docxtpl is untyped
-    """A docxtpl template whose XML clean-up (``patch_xml``, pure regular expressions over the
-    part's source) runs once per distinct source and process."""
-
-    _patched: dict[str, str] = {}
-    _lock = threading.Lock()
+    """A docxtpl template whose XML clean-up (``patch_xml``) runs once per distinct source and
+    process."""
 
     def patch_xml(self, src_xml: str) -> str:
-        with self._lock:
-            hit = self._patched.get(src_xml)
-        if hit is None:
-            hit = super().patch_xml(src_xml)
-            with self._lock:
-                if len(self._patched) >= _CachingEnvironment.LIMIT:
-                    self._patched.clear()
-                self._patched[src_xml] = hit
-        return hit
+        return _patched(src_xml)
 
 
 _ENV = _CachingEnvironment()
