@@ -289,11 +289,11 @@ def _name_tree_get(node: generic.DictionaryObject, key: str) -> generic.PdfObjec
     return None
 
 
-def _existing_sig_fields(reader: PdfFileReader) -> list[str]:
+def existing_sig_fields(reader: PdfFileReader) -> list[str]:
     return [name for name, _, _ in fields.enumerate_sig_fields(reader)]
 
 
-def _free_name(existing: list[str], stem: str) -> str:
+def free_name(existing: list[str], stem: str) -> str:
     n = 1
     while f"{stem}{n}" in existing:
         n += 1
@@ -407,7 +407,7 @@ def _sign_once(
         writer = _PdfAKeepingWriter(BytesIO(pdf), strict=False)
     except Exception as exc:
         raise SigningFailure(f"cannot read the PDF to sign: {exc}") from exc
-    existing = _existing_sig_fields(writer.prev)
+    existing = existing_sig_fields(writer.prev)
     n = len(existing) + 1
     field_name = f"Signature{n}"
     while field_name in existing:
@@ -426,7 +426,7 @@ def _sign_once(
         validation_context=_validation_context(signer, profile) if level >= Level.B_LT else None,
         # B-LTA, after the last signer: DSS (signer and TSA paths, VRI), document timestamp, DSS for its TSA
         use_pades_lta=archive,
-        timestamp_field_name=_free_name(existing, "ArchiveTimeStamp") if archive else None,
+        timestamp_field_name=free_name(existing, "ArchiveTimeStamp") if archive else None,
     )
     timestamper = timestamper_for(profile) if level >= Level.B_T else None
     stamp_style = None

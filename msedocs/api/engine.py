@@ -718,7 +718,7 @@ def complete_signature_task(
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
     from pyhanko.sign.signers.pdf_signer import PdfPostSignatureDocument, PdfTBSDocument, PostSignInstructions
 
-    from signing.pades import _existing_sig_fields, _free_name
+    from signing.pades import existing_sig_fields, free_name
     from signing.services import timestamper_for
 
     if not check_signature_value(cert_der, signed_attrs, signature):
@@ -747,7 +747,7 @@ def complete_signature_task(
         reader = PdfFileReader(io.BytesIO(output.getvalue()), strict=False)
         earlier = reader.embedded_timestamp_signatures[-1:] if archive else []
         status = await _validation_status(ext, context, timestamper, earlier[0] if earlier else None, level)
-        field = _free_name(_existing_sig_fields(reader), "ArchiveTimeStamp") if archive else None
+        field = free_name(existing_sig_fields(reader), "ArchiveTimeStamp") if archive else None
         instructions = PostSignInstructions(validation_info=status, timestamper=timestamper if archive else None,
                                             timestamp_md_algorithm="sha256", timestamp_field_name=field,
                                             strict=False)  # fmt: skip
