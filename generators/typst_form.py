@@ -73,16 +73,25 @@ def document_json(data: Document, *, paper: bool = True) -> dict[str, Any]:
 
 
 @cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names; None for any other type."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
+
+
+#: Values :func:`_plain` hands on as they are.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:
     """``dataclasses.asdict`` for the contract's frozen dataclasses, without its deep copies of
     every leaf (a third of the time spent here): dataclasses become dicts, tuples lists (JSON
     writes both as arrays), dicts are walked; strings, numbers, None and booleans as they are."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

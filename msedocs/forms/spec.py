@@ -17,6 +17,7 @@ row, or two where a :attr:`Column.group` heading spans sub-columns.
 from __future__ import annotations
 
 import builtins
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -389,33 +390,57 @@ T = typing.TypeVar("T")
 def gendered(data: T, case: Case) -> T:
     """``data`` with «признан(а)», «направлен(а)»... in the form matching the patient's sex
     («признан» / «признана») wherever it is printed and in the XML's values alike; unchanged when
-    the sex is not known."""
+    the sex is not known. What holds no such word is returned as it is (the same object)."""
     sex = getattr(getattr(case, "patient", None), "sex", None)
     value = getattr(sex, "value", None)
     if value not in ("male", "female"):
         return data
+    ending = "" if value == "male" else "а"
 
     def fix(text: str) -> str:
+        if GENDER_MARK not in text:
+            return text
         for word in GENDERED:
-            text = text.replace(word, word[:-3] + ("" if value == "male" else "а"))
+            text = text.replace(word, word[:-3] + ending)
         return text
 
     def walk(node: Any) -> Any:
-        if is_dataclass(node) and not isinstance(node, type):
+        kind = type(node)
+        if kind in _LEAVES:
+            return node
+        plan = _printed_fields(kind)
+        if plan is not None:
             changes = {}
-            for f in fields(node):
-                old = getattr(node, f.name)
-                new = fix(old) if f.name in PRINTED_FIELDS and isinstance(old, str) else walk(old)
+            for name, printed in plan:
+                old = getattr(node, name)
+                new = fix(old) if printed and isinstance(old, str) else walk(old)
                 if new is not old:
-                    changes[f.name] = new
+                    changes[name] = new
             return replace(node, **changes) if changes else node
         if isinstance(node, Mapping):
             return {k: fix(v) if k in PRINTED_FIELDS and isinstance(v, str) else walk(v) for k, v in node.items()}
-        if isinstance(node, tuple):
-            return tuple(walk(x) for x in node)
+        if kind is tuple:
+            walked = tuple(walk(x) for x in node)
+            return node if all(a is b for a, b in zip(walked, node, strict=True)) else walked
         return node
 
     return typing.cast(T, walk(data))
+
+
+#: What every gendered word ends with: a text without it needs no change.
+GENDER_MARK = "(а)"
+assert all(w.endswith(GENDER_MARK) for w in GENDERED)
+#: Values :func:`gendered` never looks into.
+_LEAVES = frozenset({str, int, float, bool, type(None), date})
+
+
+@functools.cache
+def _printed_fields(kind: builtins.type[Any]) -> tuple[tuple[str, bool], ...] | None:
+    """A dataclass's fields, each with whether it is printed (:data:`PRINTED_FIELDS`); None for
+    any other type."""
+    if not is_dataclass(kind):
+        return None
+    return tuple((f.name, f.name in PRINTED_FIELDS) for f in fields(kind))
 
 
 def list_limit(model: builtins.type[Any], field_name: str) -> int:
