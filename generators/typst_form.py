@@ -86,7 +86,7 @@ def _plain(value: Any) -> Any:
     """``dataclasses.asdict`` for the contract's frozen dataclasses, without its deep copies of
     every leaf (a third of the time spent here): dataclasses become dicts, tuples lists (JSON
     writes both as arrays), dicts are walked; strings, numbers, None and booleans as they are."""
-    kind = type(value)
+    kind: type = type(value)
     if kind in _LEAVES:
         return value
     names = _field_names(kind)

@@ -405,7 +405,7 @@ def gendered(data: T, case: Case) -> T:
         return text
 
     def walk(node: Any) -> Any:
-        kind = type(node)
+        kind: type = type(node)
         if kind in _LEAVES:
             return node
         plan = _printed_fields(kind)

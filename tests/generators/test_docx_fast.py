@@ -53,3 +53,27 @@ def test_a_tagged_part_besides_the_body_keeps_docxtpl_whole(monkeypatch):
     assert isinstance(next(iter(docx_gen._prepared.values())), docx_gen._Whole)
     assert b"by-act" in parts(first)["word/footer1.xml"]
     assert parts(docx_gen.render(data, template=out.getvalue())) == parts(first)
+
+
+@pytest.mark.parametrize(("case_name", "form_id"), PAIRS)
+def test_listing_pass_skipped_only_where_it_changes_nothing(case_name, form_id, monkeypatch):
+    """Our template skips docxtpl's ``resolve_listing`` when no text holds a tab, bell, line feed
+    or form feed: every fixture's DOCX is the same as with docxtpl's pass run."""
+    from docxtpl import DocxTemplate
+
+    data = get_form(form_id).data(case(case_name))
+    skipped = parts(docx_gen.render(data, paper=False))
+    monkeypatch.setattr(docx_gen, "_prepared", {})
+    monkeypatch.setattr(docx_gen._Template, "resolve_listing", DocxTemplate.resolve_listing)
+    assert parts(docx_gen.render(data, paper=False)) == skipped
+
+
+def test_listing_characters_in_text_are_still_resolved():
+    from docxtpl import DocxTemplate
+
+    listing = '<w:p><w:pPr/><w:r><w:rPr/><w:t xml:space="preserve">a\tb\nc</w:t></w:r></w:p>'
+    resolved = docx_gen._Template(None).resolve_listing(listing)
+    assert resolved == DocxTemplate.resolve_listing(None, listing)
+    assert "<w:tab/>" in resolved and "<w:br/>" in resolved
+    plain = '<w:p><w:r><w:t xml:space="preserve">a b</w:t></w:r><w:r><w:tab/></w:r></w:p>\n'
+    assert docx_gen._Template(None).resolve_listing(plain) is plain  # a line feed between elements is no text
