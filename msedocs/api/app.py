@@ -402,6 +402,8 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Fast
             svc.sender = CallbackSender(svc.store, svc.id, config.callbacks)
             svc.sender.start()
             started_sender = True
+        if config.run_jobs:  # print batches too: one a stopped server left resumes without a page being opened
+            web.start(app, svc.pool)
         try:
             yield
         finally:

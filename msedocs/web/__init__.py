@@ -12,7 +12,8 @@ Modules::
                     (own Alembic chain ``web_alembic_version`` in migrations/)
     clerk           the day's paper items, deadlines in working days, tracking numbers, history
     printing        the print pack (pikepdf), run in a rendering process
-    builder         print batches built in the background (a thread of the server, under a lease)
+    builder         print batches built in the background (a thread of the server started with
+                    it, under a lease)
     routes          the pages (FastAPI router) and their security: sessions, CSRF, roles
     cli             ``msedocs users create | list | set-password | set-role | disable | enable | unlock``
 
@@ -22,7 +23,23 @@ Roles: ``clerk`` (the delivery pages), ``head`` (also the access log and the tra
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+
+def start(app: Any, pool: Any) -> None:
+    """Start building print batches in the service's rendering ``pool`` as the server starts, so
+    that a batch a stopped server left half-built is taken up again without waiting for someone
+    to open a page. If the store cannot be opened yet, the first page served starts it."""
+    ctx = getattr(app.state, "web", None)
+    if ctx is None:
+        return
+    try:
+        ctx.start_builder(pool)
+    except Exception as exc:  # the store is away for a moment: the pages start the builder later
+        logging.getLogger("msedocs.web").warning(
+            "print batch builder not started (%s); the first page served starts it", type(exc).__name__
+        )
 
 
 def mount(app: Any, db_url: str, pki_dir: str | None = None) -> None:
@@ -39,4 +56,4 @@ def close(app: Any) -> None:
         ctx.close()
 
 
-__all__ = ["close", "mount"]
+__all__ = ["close", "mount", "start"]

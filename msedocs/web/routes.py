@@ -143,13 +143,17 @@ class WebContext:
             return self._outbox
 
     def start_builder(self, pool: Any) -> None:
-        """Start building print batches in ``pool`` (the service's), once."""
+        """Start building print batches in ``pool`` (the service's), once. A store that cannot be
+        opened raises, and nothing is started: the next call tries again."""
         with self._lock:
             if self.pool is not None:
                 return
-            self.pool = pool
-        self.builder = BatchBuilder(self.store, pool, self.db_url)
-        self.builder.start()
+        builder = BatchBuilder(self.store, pool, self.db_url)
+        with self._lock:
+            if self.pool is not None:  # another request started one meanwhile
+                return
+            self.pool, self.builder = pool, builder
+        builder.start()
 
     def wake_builder(self) -> None:
         if self.builder is not None:
