@@ -94,27 +94,52 @@ CadesPerSigner = Annotated[
 ]
 
 
+# The options of ``render`` that say how cases are rendered; ``batch submit`` takes the same.
+FormOpt = Annotated[list[str] | None, typer.Option("--form", "-f", help="Form id; repeatable.")]
+AllFormsOpt = Annotated[bool, typer.Option("--all", help="Every form that applies to the case.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")]
+ElectronicOpt = Annotated[
+    bool, typer.Option("--electronic", help="Electronic rendering: no seal place or signature lines.")
+]
+VariantOpt = Annotated[
+    str,
+    typer.Option(
+        "--variant",
+        help="auto (default): the extract follows the case's delivery channel (portal: electronic, paper: "
+        "«М.П.» and signature lines), other forms paper (electronic with --sign); paper or electronic: "
+        "every form so (--electronic is --variant electronic).",
+    ),
+]
+SignOpt = Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")]
+LevelOpt = Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="The forms' PDF engine: weasyprint or typst (default MSEDOCS_PDF_ENGINE, "
+                 "else weasyprint)."),
+]  # fmt: skip
+
+
+def _how(
+    form: list[str] | None, all_forms: bool, fmt: str, electronic: bool, variant: str, sign: bool, engine: str | None
+) -> tuple[list[str] | None, tuple[str, ...], str, str]:
+    """``render``'s choices checked: (the forms asked for or None for --all, formats, variant, engine)."""
+    if bool(form) == all_forms:
+        raise InputError("give either --form ID (repeatable) or --all")
+    variant = pipeline.choose_variant(variant, electronic, sign)
+    return (None if all_forms else form), pipeline.parse_formats(fmt), variant, pipeline.parse_engine(engine)
+
+
 @app.command("render")
 def render_cmd(
     cases: Annotated[Path, typer.Argument(help="A case JSON file, a folder of them, or a .jsonl file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    form: Annotated[list[str] | None, typer.Option("--form", "-f", help="Form id; repeatable.")] = None,
-    all_forms: Annotated[bool, typer.Option("--all", help="Every form that applies to the case.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: xml,pdf,docx.")] = "xml,pdf,docx",
-    electronic: Annotated[
-        bool, typer.Option("--electronic", help="Electronic rendering: no seal place or signature lines.")
-    ] = False,
-    variant: Annotated[
-        str,
-        typer.Option(
-            "--variant",
-            help="auto (default): the extract follows the case's delivery channel (portal: electronic, paper: "
-            "«М.П.» and signature lines), other forms paper (electronic with --sign); paper or electronic: "
-            "every form so (--electronic is --variant electronic).",
-        ),
-    ] = "auto",
-    sign: Annotated[bool, typer.Option("--sign", help="Sign every document (implies --electronic).")] = False,
-    level: Annotated[str | None, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA (with --sign).")] = None,
+    form: FormOpt = None,
+    all_forms: AllFormsOpt = False,
+    fmt: FormatOpt = "xml,pdf,docx",
+    electronic: ElectronicOpt = False,
+    variant: VariantOpt = "auto",
+    sign: SignOpt = False,
+    level: LevelOpt = None,
     pki: Annotated[Path | None, typer.Option("--pki", help="A test PKI folder (with --sign).")] = None,
     cades_per_signer: CadesPerSigner = False,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the signed documents for delivery.")] = False,
@@ -124,27 +149,138 @@ def render_cmd(
         typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled); "
                      "default: one per usable core for a batch of more than 8 cases, else 1."),
     ] = None,
-    engine: Annotated[
+    engine: EngineOpt = None,
+    coordinate: Annotated[
         str | None,
-        typer.Option("--engine", help="The forms' PDF engine: weasyprint or typst (default MSEDOCS_PDF_ENGINE, "
-                     "else weasyprint)."),
+        typer.Option(
+            "--coordinate",
+            help="A job store (PostgreSQL URL): submit the batch there and collect it "
+            "when `msedocs worker --jobs` processes (started apart, on any machine) have rendered it.",
+        ),
     ] = None,
 ) -> None:
     """Render forms into `OUT/<form id>.<ext>` plus `OUT/manifest.json` (one subfolder per case for a batch)."""
-    if bool(form) == all_forms:
-        raise InputError("give either --form ID (repeatable) or --all")
+    selected, formats, variant, engine = _how(form, all_forms, fmt, electronic, variant, sign, engine)
     if queue and not sign:
         raise InputError("--queue needs --sign: only signed documents leave msedocs")
     signing = options_for(sign, level, pki, cades_per_signer)
-    variant = pipeline.choose_variant(variant, electronic, sign)
-    formats = pipeline.parse_formats(fmt)
-    engine = pipeline.parse_engine(engine)
-    run = pipeline.render_cases(cases, out, formats, None if all_forms else form, variant, signing, _warn,
+    if coordinate is not None:
+        if queue or pki or cades_per_signer or workers:
+            raise InputError("--coordinate renders in the store's workers, with their keys: --queue, --pki, "
+                             "--cades-per-signer and --workers do not apply")  # fmt: skip
+        submitted = _submit_batch(coordinate, cases, selected, formats, variant, sign, level, engine, None)
+        _collect_batch(coordinate, submitted.batch_id, out, wait=True, timeout=None)
+        return
+    run = pipeline.render_cases(cases, out, formats, selected, variant, signing, _warn,
                                 queue=queue, db=db, workers=workers, engine=engine)  # fmt: skip
     for path in run.written:
         typer.echo(f"{out / path}")
     for case_id, item in run.queued:
         typer.echo(f"queued: case {case_id} as outbox item {item}")
+
+
+# -- ``msedocs batch``: one batch over worker processes on several machines, through the job store ---
+
+batch_app = typer.Typer(help="One batch rendered by `msedocs worker --jobs` processes on any machines, "
+                        "coordinated by the job store (PostgreSQL).", no_args_is_help=True)  # fmt: skip
+app.add_typer(batch_app, name="batch")
+DbOpt = Annotated[str, typer.Option("--db", help="The job store's URL (PostgreSQL; SQLite for one machine).")]
+
+
+def _submit_batch(
+    db: str, cases: Path, selected: list[str] | None, formats: tuple[str, ...], variant: str, sign: bool,
+    level: str | None, engine: str, batch_id: str | None,
+) -> Any:  # fmt: skip
+    from .api import batch
+
+    options = batch.BatchOptions(tuple(selected) if selected else None, formats, variant, _level(sign, level), engine)
+    submitted = batch.submit(db, cases, options, batch_id)
+    state = "submitted" if submitted.created else "already submitted (nothing added)"
+    _err(f"batch {submitted.batch_id}: {submitted.jobs} job(s) {state}")
+    return submitted
+
+
+def _level(sign: bool, level: str | None) -> str | None:
+    """The signature level of a batch's jobs (``--level`` as ``render`` reads it; default B-T)."""
+    options_for(sign, level)  # --level without --sign: refused as render refuses it
+    if not sign:
+        return None
+    from signing import ConfigurationError
+    from signing.profile import Level
+
+    try:
+        return Level.parse(level or "B-T").value
+    except ConfigurationError:
+        raise InputError("--level: must be B-B, B-T, B-LT or B-LTA") from None
+
+
+def _collect_batch(db: str, batch_id: str, out: Path, *, wait: bool, timeout: float | None) -> None:
+    from .api import batch
+
+    for path in batch.collect(db, batch_id, out, wait=wait, timeout=timeout):
+        typer.echo(f"{out / path}")
+
+
+@batch_app.command("submit")
+def batch_submit_cmd(
+    cases: Annotated[Path, typer.Argument(help="A folder of case JSON files or a .jsonl file.")],
+    db: DbOpt,
+    form: FormOpt = None,
+    all_forms: AllFormsOpt = False,
+    fmt: FormatOpt = "xml,pdf,docx",
+    electronic: ElectronicOpt = False,
+    variant: VariantOpt = "auto",
+    sign: SignOpt = False,
+    level: LevelOpt = None,
+    engine: EngineOpt = None,
+    batch_id: Annotated[
+        str | None,
+        typer.Option(
+            "--batch-id",
+            help="The batch's id (default: derived from the cases and the options, so "
+            "submitting the same file again adds nothing).",
+        ),
+    ] = None,
+) -> None:
+    """Check the whole batch as `render` does, then queue one render job per case in one transaction;
+    print the batch id. Signed documents are signed by the workers' keys (`worker --jobs --pki`)."""
+    selected, formats, variant, engine = _how(form, all_forms, fmt, electronic, variant, sign, engine)
+    submitted = _submit_batch(db, cases, selected, formats, variant, sign, level, engine, batch_id)
+    typer.echo(f"{submitted.batch_id} {submitted.jobs}")
+
+
+@batch_app.command("status")
+def batch_status_cmd(
+    batch_id: Annotated[str, typer.Argument(metavar="BATCH", help="The id `batch submit` printed.")],
+    db: DbOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The batch's jobs by state (queued, running, succeeded, failed, cancelled)."""
+    from .api import batch
+
+    counts = batch.status(db, batch_id)
+    if as_json:
+        typer.echo(json.dumps({"batch": batch_id, "jobs": sum(counts.values()), "states": counts}))
+        return
+    typer.echo(f"batch {batch_id}: {sum(counts.values())} job(s): "
+               + ", ".join(f"{state} {n}" for state, n in sorted(counts.items())))  # fmt: skip
+
+
+@batch_app.command("collect")
+def batch_collect_cmd(
+    batch_id: Annotated[str, typer.Argument(metavar="BATCH", help="The id `batch submit` printed.")],
+    db: DbOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until every job of the batch finished.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Seconds to wait at most (with --wait).")
+    ] = None,
+) -> None:
+    """Write the batch as `render CASES --out OUT` writes it (a folder per case, its files and
+    manifest.json), once every job succeeded; exit 1, writing nothing, if a job failed."""
+    if timeout is not None and not wait:
+        raise InputError("--timeout needs --wait")
+    _collect_batch(db, batch_id, out, wait=wait, timeout=timeout)
 
 
 @app.command("validate")

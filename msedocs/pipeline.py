@@ -354,10 +354,11 @@ def paper_variant(spec: FormSpec, case: Case, paper: bool, by_case: bool = True)
 
 
 def manifest(
-    case: Case, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None
+    case: Case | str, docs: Sequence[RenderedDocument], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A package's manifest.json: the case (or its case_id), its forms, each file's entry."""
     return {
-        "case_id": case.case_id,
+        "case_id": case if isinstance(case, str) else case.case_id,
         "forms": list(dict.fromkeys(d.form_id for d in docs)),
         "files": [{**file_entry(d), **((extra or {}).get(d.filename, {}))} for d in docs],
     }
@@ -366,7 +367,7 @@ def manifest(
 def write_package(
     out_dir: str | Path,
     docs: Sequence[RenderedDocument],
-    case: Case,
+    case: Case | str,
     extra_files: dict[str, bytes] | None = None,
     manifest_extra: dict[str, Any] | None = None,
 ) -> Path:

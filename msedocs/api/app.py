@@ -152,6 +152,14 @@ class Service:
         self.pool.shutdown()
         self.store.close()
 
+    def pdf_engine(self, asked: str | None) -> str:
+        """The PDF engine of a render: the one asked for, else the service's setting
+        MSEDOCS_PDF_ENGINE (checked when the service starts), else weasyprint; recorded in the job."""
+        try:
+            return engine.pdf_engine(asked)
+        except InputError as exc:  # the setting was changed to a wrong value since the start
+            raise ApiProblem("internal", exc.message) from None
+
     def runner_config(self) -> RunnerConfig:
         return RunnerConfig(lease=self.config.lease, pki_dir=self.config.pki_dir,
                             signing_config=self.config.signing_config)  # fmt: skip
@@ -655,8 +663,9 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - the routes, one after the oth
                              errors=[{"path": "case", "message": "no form applies to this case"}])  # fmt: skip
         params = engine.RenderParams(
             loaded.json, tuple(req.forms) if req.forms != "all" else None, tuple(dict.fromkeys(req.formats)),
-            req.variant, level=req.sign.level if req.sign else None, profile=req.sign.profile if req.sign else "test",
-            pki_dir=svc.config.pki_dir, signing_config=svc.config.signing_config,
+            req.variant, svc.pdf_engine(req.engine), level=req.sign.level if req.sign else None,
+            profile=req.sign.profile if req.sign else "test", pki_dir=svc.config.pki_dir,
+            signing_config=svc.config.signing_config,
         )  # fmt: skip
         documents = engine.issued_documents(form_ids, params.formats) if req.sign else []
         if respond_async:

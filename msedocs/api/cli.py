@@ -136,6 +136,7 @@ def start_service(config: ServiceConfig) -> Service:
     from .pool import RenderPool
     from .store import JobStore
 
+    engine.pdf_engine(None)  # a wrong MSEDOCS_PDF_ENGINE stops the service here (exit 2), not each render
     store = JobStore(config.db_url, create=True)
     pool = RenderPool(config.workers, queue=config.queue, max_tasks_per_child=config.max_tasks_per_child)
     try:

@@ -175,19 +175,32 @@ class RenderParams(Signing):
     formats: tuple[str, ...]
     variant: str
     """paper, electronic or auto (the case's own choice per form, as ``render --variant auto``)."""
+    engine: str | None = None
+    """The forms' PDF engine (weasyprint or typst); None: the rendering process's setting
+    (a request stored before the engine was recorded)."""
 
     def to_json(self) -> bytes:
         return canonical_json({
             "case": json.loads(self.case_json), "forms": list(self.forms) if self.forms else None,
             "formats": list(self.formats), "variant": self.variant, "level": self.level, "profile": self.profile,
+            "engine": self.engine,
         })  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: bytes, pki_dir: str | None, signing_config: str | None) -> RenderParams:
         body = json.loads(raw)
         forms = tuple(body["forms"]) if body["forms"] else None
-        return cls(canonical_json(body["case"]), forms, tuple(body["formats"]), body["variant"], level=body["level"],
-                   profile=body["profile"], pki_dir=pki_dir, signing_config=signing_config)  # fmt: skip
+        return cls(canonical_json(body["case"]), forms, tuple(body["formats"]), body["variant"],
+                   body.get("engine"), level=body["level"], profile=body["profile"], pki_dir=pki_dir,
+                   signing_config=signing_config)  # fmt: skip
+
+
+def pdf_engine(value: str | None) -> str:
+    """The PDF engine a render is laid out with: ``value``, else the setting MSEDOCS_PDF_ENGINE,
+    else weasyprint (:func:`msedocs.pipeline.parse_engine`; InputError for an unknown one)."""
+    from .. import pipeline
+
+    return pipeline.parse_engine(value)
 
 
 @dataclass(frozen=True)
@@ -219,7 +232,7 @@ def render_task(params: RenderParams) -> Rendered:
     paper = params.variant == "paper" or (params.variant == "auto" and not signed)
     by_case = params.variant == "auto" and not signed
     docs = pipeline.render_package(case, params.formats, list(params.forms) if params.forms else None, paper=paper,
-                                   profile=profile, variant_by_case=by_case)  # fmt: skip
+                                   profile=profile, variant_by_case=by_case, engine=params.engine)  # fmt: skip
     body = pipeline.manifest(case, docs)
     body["variant"] = params.variant
     if profile is not None and getattr(profile, "is_test", False):

@@ -57,6 +57,11 @@ class RenderRequest(BaseModel):
         "forms paper; electronic when signed). A signed document is electronic: paper with sign is refused.",
     )
     sign: SignOptions | None = None
+    engine: Literal["weasyprint", "typst"] | None = Field(
+        None,
+        description="The forms' PDF engine, as `msedocs render --engine`: weasyprint or typst; null or absent: "
+        "the service's setting MSEDOCS_PDF_ENGINE, else weasyprint.",
+    )
     callback_url: CallbackUrl | None = None
 
 

@@ -3,7 +3,8 @@ Changed only through Alembic revisions in ``migrations/`` (version table ``api_a
 
     api_keys          an API key: its id (the public prefix), name, sha256 of the whole token, scopes,
                       the bureau (order 692n) it acts for
-    api_jobs          a render job: state, lease, progress, the request it runs, its outcome
+    api_jobs          a render job: state, lease, progress, the request it runs, its outcome; the batch
+                      of ``msedocs batch submit`` it belongs to (each case of a batch once)
     api_outputs       the files of a succeeded job, by name (content in api_blobs)
     api_blobs         file contents, content-addressed by sha256
     api_idempotency   an Idempotency-Key of a key: the request's digest and the job it created
@@ -66,7 +67,9 @@ jobs = Table(
     tables.moment("started_at", nullable=True),
     tables.moment("finished_at", nullable=True),
     Column("callback_url", String(2000)),
+    Column("batch_id", String(64)),
     Index("ix_api_jobs_state_created_at", "state", "created_at"),
+    Index("ix_api_jobs_batch_id_case_id", "batch_id", "case_id", unique=True),
 )
 
 outputs = Table(

@@ -41,7 +41,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -65,13 +65,18 @@ from msedocs.delivery.store import (
 from msedocs.errors import InputError
 
 MIGRATIONS = as_path(files("msedocs.api") / "migrations")  # a real folder, as Alembic wants
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 SCOPES = ("render", "sign", "validate", "deliver", "clerk", "referrals", "admin")
 #: Claims of one job before it is given up as failed (each a worker that died holding it).
 MAX_ATTEMPTS = 3
 #: Seconds an authenticated key is taken from memory (a revoked key is refused within as long).
 KEY_CACHE_SECONDS = 5.0
 TOKEN_PREFIX = "msk"
+#: The key the jobs of ``msedocs batch submit`` belong to: an internal key that no token opens
+#: (a token's key id is 12 hex digits), made on first use.
+BATCH_KEY = "batch"
+#: Jobs inserted per statement when a batch is submitted (all in one transaction).
+BATCH_CHUNK = 500
 BUREAU_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -477,6 +482,87 @@ class JobStore(AbstractContextManager["JobStore"]):
                 ])  # fmt: skip
         job = _job(row)
         return Submitted(job, created=True, claim=Claim(job, token, request) if token else None)
+
+    # -- batches (``msedocs batch``) --------------------------------------------------------
+
+    def submit_batch(
+        self, batch_id: str, digest: str, jobs: Callable[[], Iterable[tuple[str, bytes]]]
+    ) -> tuple[int, bool]:
+        """A batch's render jobs, ``(case_id, request)`` each, queued in one transaction under
+        :data:`BATCH_KEY`, in the order given; (the batch's number of jobs, created). The same
+        batch id again: nothing inserted, (its jobs, False), if its ``digest`` (its cases and
+        options) is the one it was submitted with, else :class:`IdempotencyConflict`. Each case
+        of a batch is one job (a unique index), whoever submits it at the same time."""
+        for attempt in (1, 2):
+            try:
+                return self._submit_batch(batch_id, digest, jobs)
+            except sa.exc.IntegrityError:  # submitted at the same moment by another process: its jobs hold
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _submit_batch(
+        self, batch_id: str, digest: str, jobs: Callable[[], Iterable[tuple[str, bytes]]]
+    ) -> tuple[int, bool]:
+        now = self.clock()
+        i, c = t.idempotency.c, t.jobs.c
+        with self._tx() as conn:
+            conn.execute(self._insert(t.keys).on_conflict_do_nothing(), [{
+                "id": BATCH_KEY, "name": "msedocs batch (internal: no token)", "token_sha256": "-",
+                "scopes": "render sign", "created_at": now,
+            }])  # fmt: skip
+            seen = conn.execute(sa.select(i.request_sha256).where(
+                i.key_id == BATCH_KEY, i.idempotency_key == batch_id)).scalar()  # fmt: skip
+            if seen is not None:
+                if not hmac.compare_digest(seen, digest):
+                    raise IdempotencyConflict(f"batch {batch_id} was submitted before with other cases or options; "
+                                              "give another --batch-id")  # fmt: skip
+                count = conn.execute(sa.select(sa.func.count()).where(c.batch_id == batch_id)).scalar_one()
+                return int(count), False
+            count, first = 0, None
+            rows: list[dict[str, Any]] = []
+            for case_id, request in jobs():
+                job_id = uuid.uuid4().hex
+                first = first or job_id
+                # the file's order is the queue's: claims take the oldest first
+                created = now + dt.timedelta(microseconds=count)
+                rows.append({"id": job_id, "key_id": BATCH_KEY, "kind": "render", "state": JobState.QUEUED,
+                             "respond_async": True, "request": request, "case_id": case_id, "progress": 0,
+                             "attempts": 0, "created_at": created, "updated_at": created,
+                             "batch_id": batch_id})  # fmt: skip
+                count += 1
+                if len(rows) >= BATCH_CHUNK:
+                    conn.execute(sa.insert(t.jobs), rows)
+                    rows = []
+            if rows:
+                conn.execute(sa.insert(t.jobs), rows)
+            if first is None:
+                raise InputError(f"batch {batch_id}: no cases")
+            conn.execute(sa.insert(t.idempotency).values(
+                key_id=BATCH_KEY, idempotency_key=batch_id, request_sha256=digest, job_id=first, created_at=now,
+            ))  # fmt: skip
+        return count, True
+
+    def batch_counts(self, batch_id: str) -> dict[str, int]:
+        """A batch's jobs by state (empty: no such batch)."""
+        c = t.jobs.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.state, sa.func.count()).where(c.batch_id == batch_id)
+                                .group_by(c.state)).all()  # fmt: skip
+        return {state: int(n) for state, n in rows}
+
+    def batch_jobs(self, batch_id: str) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+        """A batch's jobs in the order submitted: (job id, case_id, state, error)."""
+        c = t.jobs.c
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(c.id, c.case_id, c.state, c.error).where(c.batch_id == batch_id)
+                                .order_by(c.created_at, c.id)).all()  # fmt: skip
+        return [(r.id, r.case_id, r.state, json.loads(r.error) if r.error else None) for r in rows]
+
+    def manifest_of(self, job_id: str) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            raw = conn.execute(sa.select(t.jobs.c.manifest).where(t.jobs.c.id == job_id)).scalar()
+        return json.loads(raw) if raw else None
 
     def counts(self) -> dict[str, int]:
         """Jobs by state."""

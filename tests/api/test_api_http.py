@@ -308,6 +308,50 @@ def test_render_one_document_is_the_file(client, keys):
     assert answer.headers["content-location"] == f"/v1/jobs/{answer.headers['x-job-id']}"
 
 
+def _pdf_makers(pdf: bytes) -> tuple[str, str]:
+    """The PDF's /Producer and /Creator, as each engine writes them (WeasyPrint: Producer; Typst: Creator)."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return str(doc.docinfo.get("/Producer", "")), str(doc.docinfo.get("/Creator", ""))
+
+
+def test_render_engine_is_chosen_per_call(client, keys, service, monkeypatch):
+    made = {}
+    for engine in ("typst", "weasyprint", None):
+        body = {"case": unique(), "forms": ["by-act"], "formats": ["pdf"], **({"engine": engine} if engine else {})}
+        answer = post_render(client, keys["render"], body)
+        assert answer.status_code == 200, answer.text
+        assert answer.content.startswith(b"%PDF-")
+        made[engine] = _pdf_makers(answer.content)
+        stored = json.loads(service.store.request_of(answer.headers["x-job-id"]))
+        assert stored["engine"] == (engine or "weasyprint")  # the job records the engine it was laid out with
+    assert made["typst"][1].startswith("Typst") and not made["typst"][0].startswith("WeasyPrint")
+    assert made["weasyprint"][0].startswith("WeasyPrint") and not made["weasyprint"][1].startswith("Typst")
+    assert made[None] == made["weasyprint"]  # absent: the service's setting (unset here), else weasyprint
+    monkeypatch.setenv("MSEDOCS_PDF_ENGINE", "typst")  # the server's setting decides when the call does not
+    answer = post_render(client, keys["render"], {"case": unique(), "forms": ["by-act"], "formats": ["pdf"]})
+    assert json.loads(service.store.request_of(answer.headers["x-job-id"]))["engine"] == "typst"
+
+
+def test_render_unknown_engine_is_422_naming_the_field(client, keys):
+    for bad in ("latex", 3, ""):
+        body = {"case": unique(), "forms": ["by-act"], "formats": ["pdf"], "engine": bad}
+        problem = is_problem(post_render(client, keys["render"], body), 422, "invalid-request")
+        assert [e["path"] for e in problem["errors"]] == ["engine"], problem
+
+
+def test_a_stored_request_without_engine_still_loads():
+    from msedocs.api.engine import RenderParams
+
+    old = json.dumps({"case": case("adult_first_group_ii"), "forms": ["by-act"], "formats": ["pdf"],
+                      "variant": "auto", "level": None, "profile": "test"}).encode()  # fmt: skip
+    params = RenderParams.from_json(old, None, None)
+    assert params.engine is None and params.forms == ("by-act",)
+    again = RenderParams.from_json(dataclasses.replace(params, engine="typst").to_json(), None, None)
+    assert again.engine == "typst"
+
+
 def test_render_several_documents_is_a_zip_with_its_manifest(client, keys):
     body = unique()
     answer = post_render(client, keys["render"], {"case": body, "forms": ["by-act", "by-conclusion"],

@@ -55,7 +55,7 @@ def test_upgrade_from_0003_keeps_the_keys_and_binds_bureau_names(url: str):
                           "at": dt.datetime(2026, 12, 1)})  # fmt: skip
     engine.dispose()
     with JobStore(url) as store:  # upgrades to the head
-        assert tables.schema_version(store.engine, "api_alembic_version") == api_store.HEAD_REVISION == "0004"
+        assert tables.schema_version(store.engine, "api_alembic_version") == api_store.HEAD_REVISION == "0005"
         keys = {name: store.authenticate(token) for name, token in tokens.items()}
     assert all(k is not None for k in keys.values())
     assert {name: k.bureau for name, k in keys.items() if k} == {"bureau:gb7": "gb7", "gateway": None, "his": None,

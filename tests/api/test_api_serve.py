@@ -119,3 +119,10 @@ def test_zip_over_http_is_streamed_with_its_length(sqlite_server):
     assert int(answer.headers["content-length"]) == len(content)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         assert archive.namelist() == ["ru-extract.xml", "ru-extract.docx", "manifest.json"]
+
+
+def test_a_wrong_engine_setting_stops_serve_at_its_start(tmp_path: Path):
+    done = msedocs("serve", "--port", "0", "--data", str(tmp_path / "data"), cwd=tmp_path,
+                   env={"MSEDOCS_PDF_ENGINE": "latex"})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "MSEDOCS_PDF_ENGINE: unknown PDF engine" in done.stderr
