@@ -41,6 +41,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from bench_national_day import pdf_pages  # this folder's: the same pages counted
 
 BIN = Path(sys.executable).parent
 MSEDOCS = str(BIN / "msedocs")
@@ -115,16 +116,6 @@ def wait_batch(db: str, batch_id: str, jobs: int, timeout: float = 3600) -> None
                 return
             time.sleep(0.05)
     raise SystemExit(f"batch {batch_id} not finished in {timeout} s")
-
-
-def pdf_pages(folder: Path) -> int:
-    import pikepdf
-
-    total = 0
-    for path in folder.rglob("*.pdf"):
-        with pikepdf.open(path) as doc:
-            total += len(doc.pages)
-    return total
 
 
 def submit(db: str, cases: Path, batch_id: str, engine: str, cwd: Path) -> tuple[int, float]:
