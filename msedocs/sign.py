@@ -57,7 +57,9 @@ def options_for(
     return SigningOptions(level=level, pki_dir=pki_dir, cades_per_signer=cades_per_signer)
 
 
-def load(options: SigningOptions) -> SigningProfile:
+def load(options: SigningOptions, *, keys: bool = False) -> SigningProfile:
+    """The signing profile the options name; with ``keys``, every configured signer's key loaded
+    too (a key file that is missing or will not open is found now, not at the first signature)."""
     import signing
 
     try:
@@ -71,6 +73,11 @@ def load(options: SigningOptions) -> SigningProfile:
             from dataclasses import replace
 
             profile = replace(profile, cades_per_signer=True)
+        if keys:
+            for role in profile.signers:
+                profile.signer(role)
+    except signing.KeyLoadError as exc:
+        raise InputError(f"signing configuration: {exc}") from None
     except signing.ConfigurationError as exc:
         raise InputError(f"signing configuration: {exc}") from None
     except signing.PkiError as exc:  # the --pki folder given cannot hold a test PKI: the user's to fix

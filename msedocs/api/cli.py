@@ -198,12 +198,19 @@ def run_jobs_worker(
 ) -> None:
     """``msedocs worker --jobs``: render the store's queued jobs in ``workers`` processes until
     SIGTERM (or, with ``once``, until the queue is empty)."""
+    from ..errors import InputError
     from . import engine
     from .callbacks import CallbackSender
     from .jobs import RunnerConfig, run_worker, worker_id
     from .pool import RenderPool
     from .store import JobStore
 
+    if signing_config is not None and pki is not None:
+        raise InputError("give --signing-config (production keys) or --pki (the TEST PKI), not both")
+    if signing_config is not None:  # a wrong file or key stops the worker here (exit 2), not each job
+        from ..sign import SigningOptions, load
+
+        load(SigningOptions(level=None, config=signing_config), keys=True)  # its own level: a job may ask another
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     pki_dir = str((pki or DEFAULT_DATA / "pki").resolve())
     config = RunnerConfig(lease=lease, pki_dir=pki_dir, signing_config=str(signing_config) if signing_config else None)

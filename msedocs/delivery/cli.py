@@ -213,13 +213,20 @@ def worker_cmd(
     jobs: Annotated[bool, typer.Option("--jobs", help="Render the HTTP service's queued jobs instead.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Rendering processes (with --jobs).")] = 2,
     pki: Annotated[Path | None, typer.Option("--pki", help="The TEST PKI folder (with --jobs).")] = None,
+    signing_config: Annotated[
+        Path | None,
+        typer.Option("--signing-config", help="Signing TOML with the production keys (with --jobs; instead of "
+                     "the TEST PKI); checked before any job is taken."),
+    ] = None,
 ) -> None:
     """Deliver due portal items (SIGTERM stops after the current item); with --jobs, render the
     HTTP service's queued jobs (`msedocs serve`), on any number of machines sharing one store."""
     if jobs:
         from msedocs.api.cli import run_jobs_worker
 
-        return run_jobs_worker(db, workers, pki, once, None, lease=lease or 60.0)
+        return run_jobs_worker(db, workers, pki, once, signing_config, lease=lease or 60.0)
+    if signing_config is not None:
+        raise InputError("--signing-config: only with --jobs (the delivery worker signs nothing)")
     from msedocs.delivery.models import RetryPolicy
     from msedocs.delivery.portal import PortalConfig
     from msedocs.delivery.worker import WorkerConfig, run_worker

@@ -282,3 +282,45 @@ def test_the_migrations_head_is_the_jobs_table(tmp_path: Path):
         indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("api_jobs")}
     assert [d for d in diff if "api_jobs" in repr(d)] == []
     assert indexes["ix_api_jobs_batch_id_case_id"]["unique"]
+
+
+def test_workers_sign_with_a_signing_config(tmp_path: Path):
+    """``worker --jobs --signing-config``: the jobs are signed with the configured keys (here a
+    TOML naming the test PKI's PKCS#12 files, as production names its own), not a TEST PKI; a
+    configuration that cannot be loaded stops the worker before it takes a job."""
+    from signing.pki import DEFAULT_TEST_PASSWORD, init_pki
+
+    pki = init_pki(tmp_path / "pki")
+    roles = json.loads((pki.dir / "pki.json").read_text(encoding="utf-8"))["roles"]
+    (tmp_path / "pw.txt").write_text(DEFAULT_TEST_PASSWORD + "\n", encoding="utf-8")
+    config = tmp_path / "signing.toml"
+    config.write_text('[signing]\nlevel = "B-B"\n' + "".join(
+        f'[signing.signers.{role}]\ntitle = "{about["title"]}"\npkcs12 = "{pki.key_path(role)}"\n'
+        'password_file = "pw.txt"\n' for role, about in roles.items()
+    ), encoding="utf-8")  # fmt: skip
+    db = sqlite(tmp_path)
+    jsonl = cases(tmp_path, count=2)
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[signing]\nlevel = "B-B"\n[signing.signers.chairman]\npkcs12 = "nowhere.p12"\n', "utf-8")
+    refused = run("worker", "--jobs", "--db", db, "--signing-config", str(broken), "--once", cwd=tmp_path)
+    assert refused.returncode == 2 and "signing configuration" in refused.stderr, refused.stderr
+    batch_id, jobs = submit(db, jsonl, "--all", "--format", "xml", "--sign", "--level", "B-B")
+    assert query(db, "SELECT count(*) AS n FROM api_jobs WHERE state = 'queued'")[0].n == jobs  # refused: none taken
+    worked = run("worker", "--jobs", "--db", db, "--workers", "1", "--signing-config", str(config), "--once",
+                 cwd=tmp_path)  # fmt: skip
+    assert worked.returncode == 0 and f"succeeded {jobs}" in worked.stdout, worked.stdout + worked.stderr
+    out = tmp_path / "out"
+    assert run("batch", "collect", batch_id, "--db", db, "--out", str(out), cwd=tmp_path).returncode == 0
+    manifests = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/manifest.json")]
+    assert len(manifests) == 2 and all("test_pki" not in m for m in manifests)
+    signed = next(out.rglob("*.xml"))
+    ds, xades = "http://www.w3.org/2000/09/xmldsig#", "http://uri.etsi.org/01903/v1.3.2#"
+    ids = etree.parse(str(signed)).xpath("//ds:Signature/@Id", namespaces={"ds": ds})
+    assert ids
+    require_tool("xmlsec1")
+    for sig_id in ids:  # each parallel signature, by the keys the configuration named
+        verified = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(pki.root_path), "--untrusted-pem",
+                                   str(pki.dir / "ca.pem"), "--id-attr:Id", f"{xades}:SignedProperties",
+                                   "--id-attr:Id", f"{ds}:Signature", "--node-id", sig_id, str(signed)],
+                                  capture_output=True, text=True)  # fmt: skip
+        assert verified.returncode == 0, verified.stderr[-2000:]
