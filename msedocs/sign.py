@@ -73,17 +73,18 @@ def load(options: SigningOptions, *, keys: bool = False) -> SigningProfile:
             from dataclasses import replace
 
             profile = replace(profile, cades_per_signer=True)
-        if keys:
-            for role in profile.signers:
-                profile.signer(role)
-    except signing.KeyLoadError as exc:
-        raise InputError(f"signing configuration: {exc}") from None
     except signing.ConfigurationError as exc:
         raise InputError(f"signing configuration: {exc}") from None
     except signing.PkiError as exc:  # the --pki folder given cannot hold a test PKI: the user's to fix
         raise InputError(f"--pki: {exc}") from None
     except signing.SigningFailure as exc:
         raise SigningError(f"signing: {exc}") from None
+    if keys:  # a configured key that will not open is the configuration's fault: the user's to fix
+        try:
+            for role in profile.signers:
+                profile.signer(role)
+        except signing.SigningFailure as exc:
+            raise InputError(f"signing configuration: {exc}") from None
     return profile
 
 
