@@ -20,8 +20,10 @@ import tempfile
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -34,6 +36,7 @@ from .contract import Document, DocumentData, Journal, SessionProtocol
 from .errors import FormNotApplicableError, InputError, Problem, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case, CaseWarning, load_case
+from .model.load import case_sources
 from .sign import FormSigner, SigningOptions, sign_rendered
 
 if TYPE_CHECKING:
@@ -512,12 +515,19 @@ class _BatchJob:
     profile: SigningProfile | None
     variant_by_case: bool
     engine: str
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    """The caller's environment when the batch began (key passwords, settings): a worker forked
+    from a fork server started earlier takes it, as a spawned one inherits it."""
 
 
 def _batch_worker(conn: Connection, job: _BatchJob) -> None:
-    """A batch worker process (spawned): warms up once (templates, fonts, stylesheet; the signing
-    keys at its first signature), then renders the cases it is sent, ``(index, case JSON)`` in,
-    ``(index, True, documents)`` or ``(index, False, error)`` out, until it is sent None."""
+    """A batch worker process: takes the caller's environment, warms up once (templates, fonts,
+    stylesheet; the signing keys at its first signature), then renders the cases it is sent,
+    ``(index, case JSON)`` in, ``(index, True, documents)`` or ``(index, False, error)`` out,
+    until it is sent None."""
+    if os.environ != job.environ:
+        os.environ.clear()
+        os.environ.update(job.environ)
     _warm_up(job.engine, job.formats)
     while True:
         task = conn.recv()
@@ -537,11 +547,44 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
     conn.close()
 
 
+#: What a batch worker imports, by engine: loaded once into the fork server that every worker
+#: of a batch (and every worker that replaces one) is forked from, instead of once per worker.
+#: ``__main__`` is the calling program (multiprocessing's default), which a worker would
+#: otherwise import again.
+WORKER_MODULES = {
+    "typst": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
+              "signing.cades", "generators.typst_form"),
+    "weasyprint": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
+                   "signing.cades", "generators.pdf"),
+}  # fmt: skip
+
+
+def worker_context(engine: str) -> BaseContext:
+    """Where batch workers come from: multiprocessing's fork server, its imports done once
+    (:data:`WORKER_MODULES`), where the platform has one; else spawn. Either way a worker starts
+    from a process that never ran a case (no threads, no open files or keys of the caller)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(WORKER_MODULES[engine]))  # takes effect when the server starts
+    return ctx
+
+
+def start_worker_server(engine: str) -> None:
+    """Start the fork server now (its imports run beside the caller's own work, such as reading
+    the cases), so that the batch's first workers are forked at once."""
+    if worker_context(engine).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 class _Worker:
-    """A spawned batch worker and the parent's end of its pipe; counts the cases it was given."""
+    """A batch worker (:func:`worker_context`) and the parent's end of its pipe; counts the cases
+    it was given."""
 
     def __init__(self, job: _BatchJob) -> None:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = worker_context(job.engine)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_batch_worker, args=(child, job), daemon=True)
         self.process.start()
@@ -713,8 +756,11 @@ def render_cases(
         batch = cases.is_dir() or cases.suffix == ".jsonl"
         check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
         count = 1
+        if batch and _pooled(cases, workers):  # the workers' imports beside the first pass
+            start_worker_server(parse_engine(engine))
         if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
             count = sum(1 for _ in _load_batch(cases, check))
+            workers = workers or default_workers(count)
         else:
             single = load_case_file(cases, warn)
             if check is not None and (problems := check(single)):
@@ -728,7 +774,7 @@ def render_cases(
         # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
         with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
             rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
-                                    workers=(workers or default_workers(count)) if batch else 1,
+                                    workers=workers if batch else 1,
                                     paper=paper, profile=profile,
                                     variant_by_case=by_case, engine=engine)  # fmt: skip
             with closing(rendered):  # a failure here stops the batch's worker processes at once
@@ -752,6 +798,17 @@ def render_cases(
 
                 items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
         return RenderRun(written, items)
+
+
+def _pooled(cases: Path, workers: int | None) -> bool:
+    """Whether a batch will be rendered by worker processes, known before its first pass: they
+    were asked for, or it holds more than :data:`FEW_CASES` cases (counted no further)."""
+    if workers is not None:
+        return workers > 1
+    try:
+        return default_workers(sum(1 for _ in islice(case_sources(cases), FEW_CASES + 1))) > 1
+    except InputError:  # the first pass says what is wrong
+        return False
 
 
 def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:

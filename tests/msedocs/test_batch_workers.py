@@ -121,3 +121,27 @@ def test_render_without_workers_uses_the_cores_on_a_batch_and_gives_the_same_fil
     single = tmp_path / "single"
     assert main(["render", str(CASE_FILES[0]), "--all", "--format", "xml", "--out", str(single)]) == 0
     assert asked[-1] == 1
+
+
+def test_workers_from_a_fork_server_started_earlier_get_the_batchs_environment(tmp_path, monkeypatch):
+    """Workers are forked from a fork server (Linux) that outlives a batch; a key's password set
+    after the server started still reaches them, as it reaches a spawned worker."""
+    from msedocs.sign import SigningOptions, load
+    from signing.pki import DEFAULT_TEST_PASSWORD, init_pki
+
+    assert pipeline.worker_context("typst").get_start_method() == "forkserver"
+    pki = init_pki(tmp_path / "pki")
+    roles = json.loads((pki.dir / "pki.json").read_text(encoding="utf-8"))["roles"]
+    config = tmp_path / "signing.toml"
+    config.write_text('[signing]\nlevel = "B-B"\n' + "".join(
+        f'[signing.signers.{role}]\ntitle = "{about["title"]}"\npkcs12 = "{pki.key_path(role)}"\n'
+        'password_env = "MSEDOCS_TEST_KEY_PASSWORD"\n' for role, about in roles.items()
+    ), encoding="utf-8")  # fmt: skip
+    monkeypatch.delenv("MSEDOCS_TEST_KEY_PASSWORD", raising=False)
+    pipeline.start_worker_server("typst")  # started (or already running) without the password
+    monkeypatch.setenv("MSEDOCS_TEST_KEY_PASSWORD", DEFAULT_TEST_PASSWORD)
+    profile = load(SigningOptions(config=config))
+    got = list(pipeline.render_batch([case(n) for n in NAMES[:2]], ("xml",), workers=2, profile=profile))
+    assert [c.case_id for c, _ in got] == [case(n).case_id for n in NAMES[:2]]
+    for _, docs in got:
+        assert docs and all(b"<ds:Signature" in d.content for d in docs if d.filename.endswith(".xml"))
