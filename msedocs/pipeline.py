@@ -23,9 +23,8 @@ from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from generators import docx as docx_gen
 from generators import docx_template, journal_docx
@@ -40,6 +39,8 @@ from .model.load import case_sources
 from .sign import FormSigner, SigningOptions, sign_rendered
 
 if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext, SpawnContext
+
     from signing import SigningProfile
 
     from .delivery.store import Outbox
@@ -373,20 +374,36 @@ def write_package(
     case: Case | str,
     extra_files: dict[str, bytes] | None = None,
     manifest_extra: dict[str, Any] | None = None,
+    *,
+    staging: bool = True,
 ) -> Path:
-    """Write documents and manifest.json into ``out_dir`` all at once, or not at all."""
+    """Write documents and manifest.json into ``out_dir`` all at once, or not at all; with
+    ``staging`` False straight into ``out_dir``, a new folder inside a staging folder that is
+    itself moved in whole or dropped (a batch's)."""
     files: dict[str, bytes] = {d.filename: d.content for d in docs}
     files.update(extra_files or {})
-    return write_files(out_dir, files, manifest(case, docs, manifest_extra))
+    return write_files(out_dir, files, manifest(case, docs, manifest_extra), staging=staging)
 
 
-def write_files(out_dir: str | Path, files: dict[str, bytes], manifest_body: dict[str, Any]) -> Path:
-    """Files plus manifest.json, staged beside ``out_dir`` and moved in only when all are written."""
-    with staged(out_dir) as staging:
+def write_files(
+    out_dir: str | Path, files: dict[str, bytes], manifest_body: dict[str, Any], *, staging: bool = True
+) -> Path:
+    """Files plus manifest.json, staged beside ``out_dir`` and moved in only when all are written
+    (``staging`` False: written into ``out_dir``, which must not exist yet: see
+    :func:`write_package`; a new file or folder costs up to a millisecond of CPU on some
+    file systems, and a batch writes thousands)."""
+    with staged(out_dir) if staging else _new_folder(Path(out_dir)) as folder:
         for name, content in files.items():
-            (staging / name).write_bytes(content)
-        write_manifest(staging, manifest_body)
+            (folder / name).write_bytes(content)
+        write_manifest(folder, manifest_body)
     return Path(out_dir) / "manifest.json"
+
+
+@contextmanager
+def _new_folder(path: Path) -> Iterator[Path]:
+    with output_errors(path, "output folder"):
+        path.mkdir(parents=True)
+        yield path
 
 
 @contextmanager
@@ -550,22 +567,22 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
 #: What a batch worker imports, by engine: loaded once into the fork server that every worker
 #: of a batch (and every worker that replaces one) is forked from, instead of once per worker.
 #: ``__main__`` is the calling program (multiprocessing's default), which a worker would
-#: otherwise import again.
+#: otherwise import again; :mod:`msedocs.zygote`, last, prepares what every worker shares.
 WORKER_MODULES = {
     "typst": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
-              "signing.cades", "generators.typst_form"),
+              "signing.cades", "generators.typst_form", "msedocs.zygote"),
     "weasyprint": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
-                   "signing.cades", "generators.pdf"),
+                   "signing.cades", "generators.pdf", "msedocs.zygote"),
 }  # fmt: skip
 
 
-def worker_context(engine: str) -> BaseContext:
+def worker_context(engine: str) -> ForkServerContext | SpawnContext:
     """Where batch workers come from: multiprocessing's fork server, its imports done once
     (:data:`WORKER_MODULES`), where the platform has one; else spawn. Either way a worker starts
-    from a process that never ran a case (no threads, no open files or keys of the caller)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
+    from a process that never signed nor laid out a PDF: no threads, keys or open files."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return cast("SpawnContext", multiprocessing.get_context("spawn"))
+    ctx = cast("ForkServerContext", multiprocessing.get_context("forkserver"))
     ctx.set_forkserver_preload(list(WORKER_MODULES[engine]))  # takes effect when the server starts
     return ctx
 
@@ -774,13 +791,13 @@ def render_cases(
         # case by case into a staging folder moved into ``out`` only when every case rendered (and was queued)
         with staged(out) as staging, tempfile.TemporaryDirectory(prefix="msedocs-paper-") as printed:
             rendered = render_batch(_load_batch(cases) if batch else [single], formats, selected,
-                                    workers=workers if batch else 1,
+                                    workers=(workers or 1) if batch else 1,
                                     paper=paper, profile=profile,
                                     variant_by_case=by_case, engine=engine)  # fmt: skip
             with closing(rendered):  # a failure here stops the batch's worker processes at once
                 for case, docs in rendered:
                     folder = Path(case.case_id if batch else "")
-                    write_package(staging / folder, docs, case)
+                    write_package(staging / folder, docs, case, staging=not batch)
                     written += [folder / d.filename for d in docs]
                     if outbox is not None:
                         extra = render_package(case, ("pdf",), selected, paper=True, engine=engine)

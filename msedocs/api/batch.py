@@ -176,7 +176,7 @@ def collect(
         with pipeline.staged(out) as staging:
             for job_id, case_id, _state, _error in jobs:  # one case's files in memory at a time
                 docs = _package(store, job_id)
-                pipeline.write_package(staging / case_id, docs, case_id)
+                pipeline.write_package(staging / case_id, docs, case_id, staging=False)
                 written += [Path(case_id) / d.filename for d in docs]
     return written
 
