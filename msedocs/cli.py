@@ -11,16 +11,20 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
 
-from . import pipeline
+from . import workers as batch_workers
 from .errors import InputError, MsedocsError
-from .forms import DOCUMENTS
-from .model import Case
 from .sign import options_for
+
+if TYPE_CHECKING:
+    from .model import Case
+
+# The pipeline (and with it the forms, the case model and the generators: 0.4 s) is imported by
+# the commands that use it, not here: ``render`` starts its batch's workers first.
 
 app = typer.Typer(
     name="msedocs",
@@ -58,12 +62,16 @@ def _warn(message: str) -> None:
 
 
 def _load(path: Path) -> Case:
+    from . import pipeline
+
     return pipeline.load_case_file(path, _warn)
 
 
 @app.command("forms")
 def forms_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the documents: the forms, the journals and the session protocol (id, kind, title, source, formats)."""
+    from .forms import DOCUMENTS
+
     rows: list[dict[str, Any]] = [
         {"id": s.id, "kind": s.kind, "title": s.title, "source": str(s.source), "formats": list(s.formats)}
         for s in DOCUMENTS.values()
@@ -83,6 +91,8 @@ TITLE_PREFIX = {"journal": "Журнал ", "protocol": "Протокол "}
 @app.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the case input."""
+    from .model import Case
+
     typer.echo(json.dumps(Case.model_json_schema(), ensure_ascii=False, indent=2))
 
 
@@ -124,6 +134,8 @@ def _how(
     form: list[str] | None, all_forms: bool, fmt: str, electronic: bool, variant: str, sign: bool, engine: str | None
 ) -> tuple[list[str] | None, tuple[str, ...], str, str]:
     """``render``'s choices checked: (the forms asked for or None for --all, formats, variant, engine)."""
+    from . import pipeline
+
     if bool(form) == all_forms:
         raise InputError("give either --form ID (repeatable) or --all")
     variant = pipeline.choose_variant(variant, electronic, sign)
@@ -147,7 +159,7 @@ def render_cmd(
     db: Annotated[str | None, typer.Option("--db", help="Outbox database URL (default MSEDOCS_DB).")] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (spawned, recycled); "
+        typer.Option("--workers", "-j", min=1, help="Processes rendering a batch's cases (forked, recycled); "
                      "default: one per usable core for a batch of more than 8 cases, else 1."),
     ] = None,
     engine: EngineOpt = None,
@@ -161,6 +173,10 @@ def render_cmd(
     ] = None,
 ) -> None:
     """Render forms into `OUT/<form id>.<ext>` plus `OUT/manifest.json` (one subfolder per case for a batch)."""
+    if coordinate is None:  # a batch's workers get ready while this process loads and reads the cases
+        batch_workers.prestart(cases, workers, engine)
+    from . import pipeline
+
     selected, formats, variant, engine = _how(form, all_forms, fmt, electronic, variant, sign, engine)
     if queue and not sign:
         raise InputError("--queue needs --sign: only signed documents leave msedocs")
@@ -343,7 +359,7 @@ def journal_cmd(
     cades_per_signer: CadesPerSigner = False,
 ) -> None:
     """Write the register of a period over many cases: `OUT/<id>.<ext>` plus `OUT/manifest.json`."""
-    from . import journal
+    from . import journal, pipeline
 
     first, last = _date("--from", start), _date("--to", end)
     written = journal.write(
@@ -418,7 +434,7 @@ def protocol_cmd(
     cades_per_signer: CadesPerSigner = False,
 ) -> None:
     """The protocol of a commission session: one block per act examined in it (appendix 13)."""
-    from . import protocol
+    from . import pipeline, protocol
 
     day = _date("--date", date) if date else None
     signer = pipeline.register_signer(protocol.PROTOCOL.id, options_for(sign, level, pki, cades_per_signer), _warn)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -21,10 +20,9 @@ import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from generators import docx as docx_gen
 from generators import docx_template, journal_docx
@@ -35,32 +33,25 @@ from .contract import Document, DocumentData, Journal, SessionProtocol
 from .errors import FormNotApplicableError, InputError, Problem, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
 from .model import Case, CaseWarning, load_case
-from .model.load import case_sources
 from .sign import FormSigner, SigningOptions, sign_rendered
+from .workers import (  # noqa: F401  (names of msedocs.pipeline before msedocs.workers)
+    ENGINE_SETTING,
+    ENGINES,
+    FEW_CASES,
+    default_workers,
+    parse_engine,
+    pooled,
+    start_worker_server,
+    usable_cores,
+    worker_context,
+)
 
 if TYPE_CHECKING:
-    from multiprocessing.context import ForkServerContext, SpawnContext
-
     from signing import SigningProfile
 
     from .delivery.store import Outbox
 
 FORMATS = ("xml", "pdf", "docx")
-#: The engines that lay a form's PDF out: WeasyPrint (HTML templates, the default) or Typst
-#: (templates/form.typ); both read the same filled-in document. Journals are always Typst's,
-#: the session protocol WeasyPrint's.
-ENGINES = ("weasyprint", "typst")
-#: The setting that chooses the engine when a call does not.
-ENGINE_SETTING = "MSEDOCS_PDF_ENGINE"
-
-
-def parse_engine(value: str | None = None) -> str:
-    """The PDF engine asked for, else the setting :data:`ENGINE_SETTING`, else weasyprint."""
-    chosen = (value or os.environ.get(ENGINE_SETTING) or "weasyprint").strip().lower()
-    if chosen not in ENGINES:
-        where = "--engine" if value else ENGINE_SETTING
-        raise InputError(f"{where}: unknown PDF engine; choose weasyprint or typst")
-    return chosen
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -496,32 +487,6 @@ TASKS_PER_WORKER = {"typst": 1000, "weasyprint": 100}
 #: Cases handed out ahead of the one the batch yields next, per worker: results are yielded in
 #: input order, so one slow case holds back at most this many finished packages in memory.
 AHEAD_PER_WORKER = 4
-#: A batch of at most this many cases is rendered in the calling process when no worker count
-#: is given: a worker's start-up (spawn, imports, fonts, keys: 1-2 CPU s) outweighs what a
-#: second core saves on a few cases (about 0.25 CPU s a case's signed package with Typst).
-FEW_CASES = 8
-
-
-def usable_cores() -> int:
-    """The cores this process may run on: ``os.process_cpu_count`` (Python 3.13), else the CPU
-    affinity mask (a container's or ``taskset``'s limit), else every core of the machine."""
-    counted = getattr(os, "process_cpu_count", None)
-    if counted is not None:
-        n = counted()
-    elif hasattr(os, "sched_getaffinity"):
-        n = len(os.sched_getaffinity(0))
-    else:
-        n = os.cpu_count()
-    return max(1, n or 1)
-
-
-def default_workers(cases: int) -> int:
-    """Worker processes for a batch of ``cases`` when none are asked for: one per usable core
-    (at most one per case), or none but the calling process for a batch of :data:`FEW_CASES`
-    or fewer."""
-    return 1 if cases <= FEW_CASES else max(1, min(usable_cores(), cases))
-
-
 @dataclass(frozen=True)
 class _BatchJob:
     """What every case of a batch is rendered with: sent once to each worker process."""
@@ -562,38 +527,6 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
             except Exception:  # an error that cannot be pickled: its text
                 conn.send((index, False, TemplateError(f"{type(exc).__name__}: {exc}")))
     conn.close()
-
-
-#: What a batch worker imports, by engine: loaded once into the fork server that every worker
-#: of a batch (and every worker that replaces one) is forked from, instead of once per worker.
-#: ``__main__`` is the calling program (multiprocessing's default), which a worker would
-#: otherwise import again; :mod:`msedocs.zygote`, last, prepares what every worker shares.
-WORKER_MODULES = {
-    "typst": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
-              "signing.cades", "generators.typst_form", "msedocs.zygote"),
-    "weasyprint": ("__main__", "msedocs.pipeline", "signing.profile", "signing.pades", "signing.xades",
-                   "signing.cades", "generators.pdf", "msedocs.zygote"),
-}  # fmt: skip
-
-
-def worker_context(engine: str) -> ForkServerContext | SpawnContext:
-    """Where batch workers come from: multiprocessing's fork server, its imports done once
-    (:data:`WORKER_MODULES`), where the platform has one; else spawn. Either way a worker starts
-    from a process that never signed nor laid out a PDF: no threads, keys or open files."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
-        return cast("SpawnContext", multiprocessing.get_context("spawn"))
-    ctx = cast("ForkServerContext", multiprocessing.get_context("forkserver"))
-    ctx.set_forkserver_preload(list(WORKER_MODULES[engine]))  # takes effect when the server starts
-    return ctx
-
-
-def start_worker_server(engine: str) -> None:
-    """Start the fork server now (its imports run beside the caller's own work, such as reading
-    the cases), so that the batch's first workers are forked at once."""
-    if worker_context(engine).get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 class _Worker:
@@ -773,7 +706,7 @@ def render_cases(
         batch = cases.is_dir() or cases.suffix == ".jsonl"
         check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
         count = 1
-        if batch and _pooled(cases, workers):  # the workers' imports beside the first pass
+        if batch and pooled(cases, workers):  # the workers' imports beside the first pass
             start_worker_server(parse_engine(engine))
         if batch:  # a first pass: every case valid, each case_id once; nothing held in memory
             count = sum(1 for _ in _load_batch(cases, check))
@@ -815,17 +748,6 @@ def render_cases(
 
                 items = list(zip(case_ids, queue_cases(outbox, packages()), strict=True))
         return RenderRun(written, items)
-
-
-def _pooled(cases: Path, workers: int | None) -> bool:
-    """Whether a batch will be rendered by worker processes, known before its first pass: they
-    were asked for, or it holds more than :data:`FEW_CASES` cases (counted no further)."""
-    if workers is not None:
-        return workers > 1
-    try:
-        return default_workers(sum(1 for _ in islice(case_sources(cases), FEW_CASES + 1))) > 1
-    except InputError:  # the first pass says what is wrong
-        return False
 
 
 def _load_batch(path: Path, check: Callable[[Case], list[Problem]] | None = None) -> Iterator[Case]:

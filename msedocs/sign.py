@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from generators.common import FONTS_DIR, RenderedDocument
 
 from .errors import InputError, SigningError
-from .forms import DocumentSpec, FormSpec
-from .model import Case
-from .model.enums import Jurisdiction
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the forms and the case model load with the pipeline, not with `msedocs render`'s options
     from signing import SigningProfile
+
+    from .forms import DocumentSpec, FormSpec
+    from .model import Case
 
 #: A form's signature line → the signing roles behind it. The commission's members sign
 #: in the order of the test PKI's member roles; a deployment maps roles to keys in its profile.
@@ -113,6 +113,8 @@ def roles_for(spec: FormSpec, case: Case, profile: SigningProfile) -> list[str]:
             roles.append(signer.role)
     available = [r for r in roles if r in profile.signers]
     if not available:  # an unsigned register still leaves the pipeline signed by the head
+        from .model.enums import Jurisdiction
+
         head = "bureau_head" if case.jurisdiction == Jurisdiction.RU else "chairman"
         available = [head] if head in profile.signers else []
     if not available:

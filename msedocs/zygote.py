@@ -1,5 +1,5 @@
 """What batch workers are forked from: imported by name into multiprocessing's fork server
-(:data:`msedocs.pipeline.WORKER_MODULES`, last), before the server forks its first worker.
+(:data:`msedocs.workers.WORKER_MODULES`, last), before the server forks its first worker.
 
 Importing this module prepares, once for every worker the server forks, what is the same in all
 of them and costly the first time in each (measured 7 December 2026, one core of this VM):

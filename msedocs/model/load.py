@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..casefiles import case_sources
 from ..errors import InputError, Problem
 from .case import Case
 from .text import BAD_IN_LINE, describe
@@ -229,33 +230,6 @@ def iter_cases(path: str | Path) -> Iterator[Loaded]:
     one at a time, so a batch of any size is never held in memory at once."""
     for source, label, line in case_sources(path):
         yield _load_one(source, label, line)
-
-
-def case_sources(path: str | Path) -> Iterator[tuple[Path | bytes, str, int | None]]:
-    """What :func:`iter_cases` reads, unparsed: (a case file, or a JSON Lines record's bytes;
-    the file's name; the record's line number), in the same order."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
-        if not files:
-            raise InputError(f"{path}: no case files (*.json) in this folder")
-        for file in files:
-            yield file, str(file), None
-    elif path.suffix == ".jsonl":
-        try:
-            handle = path.open("rb")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read", [Problem("(file)", str(exc.strerror))]) from None
-        read = 0
-        with handle:
-            for number, raw in enumerate(handle, start=1):
-                if raw.strip():
-                    read += 1
-                    yield raw, str(path), number
-        if not read:
-            raise InputError(f"{path}: no cases in this file (it is empty or holds only blank lines)")
-    else:
-        yield path, str(path), None
 
 
 #: Problems reported at most from a batch: checking stops at the twentieth.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from msedocs import pipeline
+from msedocs import workers as batch_workers
 from msedocs.cli import main
 from msedocs.errors import MsedocsError
 from tests.conftest import CASE_FILES, case, require_tool
@@ -81,9 +82,9 @@ def test_worker_error_keeps_its_type():
 
 
 def test_default_workers_one_per_usable_core_for_more_than_a_few_cases(monkeypatch):
-    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    monkeypatch.setattr(batch_workers, "usable_cores", lambda: 2)
     assert [pipeline.default_workers(n) for n in (1, pipeline.FEW_CASES, pipeline.FEW_CASES + 1, 1000)] == [1, 1, 2, 2]
-    monkeypatch.setattr(pipeline, "usable_cores", lambda: 16)
+    monkeypatch.setattr(batch_workers, "usable_cores", lambda: 16)
     assert pipeline.default_workers(10) == 10  # never more workers than cases
     monkeypatch.undo()
     import os
@@ -105,7 +106,7 @@ def test_render_without_workers_uses_the_cores_on_a_batch_and_gives_the_same_fil
         return inner(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "render_batch", spy)
-    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    monkeypatch.setattr(batch_workers, "usable_cores", lambda: 2)
     outs = {}
     for label, extra in (("default", []), ("one", ["--workers", "1"])):
         outs[label] = tmp_path / label
@@ -129,7 +130,7 @@ def test_workers_from_a_fork_server_started_earlier_get_the_batchs_environment(t
     from msedocs.sign import SigningOptions, load
     from signing.pki import DEFAULT_TEST_PASSWORD, init_pki
 
-    assert pipeline.worker_context("typst").get_start_method() == "forkserver"
+    assert batch_workers.worker_context("typst").get_start_method() == "forkserver"
     pki = init_pki(tmp_path / "pki")
     roles = json.loads((pki.dir / "pki.json").read_text(encoding="utf-8"))["roles"]
     config = tmp_path / "signing.toml"
@@ -138,10 +139,49 @@ def test_workers_from_a_fork_server_started_earlier_get_the_batchs_environment(t
         'password_env = "MSEDOCS_TEST_KEY_PASSWORD"\n' for role, about in roles.items()
     ), encoding="utf-8")  # fmt: skip
     monkeypatch.delenv("MSEDOCS_TEST_KEY_PASSWORD", raising=False)
-    pipeline.start_worker_server("typst")  # started (or already running) without the password
+    batch_workers.start_worker_server("typst")  # started (or already running) without the password
     monkeypatch.setenv("MSEDOCS_TEST_KEY_PASSWORD", DEFAULT_TEST_PASSWORD)
     profile = load(SigningOptions(config=config))
     got = list(pipeline.render_batch([case(n) for n in NAMES[:2]], ("xml",), workers=2, profile=profile))
     assert [c.case_id for c, _ in got] == [case(n).case_id for n in NAMES[:2]]
     for _, docs in got:
         assert docs and all(b"<ds:Signature" in d.content for d in docs if d.filename.endswith(".xml"))
+
+
+PRESTART = """
+import sys
+from multiprocessing import forkserver
+from pathlib import Path
+
+import msedocs.cli  # what the msedocs program loads before its command runs
+from msedocs import workers
+
+workers.prestart(Path(sys.argv[1]), None if sys.argv[2] == "-" else int(sys.argv[2]), "typst")
+started = forkserver._forkserver._forkserver_pid is not None
+print(started, "msedocs.pipeline" in sys.modules, "msedocs.model" in sys.modules)
+"""
+
+
+def test_render_starts_a_batchs_fork_server_before_loading_the_pipeline(tmp_path):
+    """``msedocs render`` starts the fork server of a batch that will have workers before it
+    loads the pipeline, the forms or the case model (its imports run beside theirs); a few
+    cases, one worker or a single case file start none."""
+    import subprocess
+    import sys
+
+    many = _jsonl(tmp_path / "many.jsonl", [p.stem for p in CASE_FILES][: pipeline.FEW_CASES + 1])
+    few = _jsonl(tmp_path / "few.jsonl", NAMES[:2])
+    single = CASE_FILES[0]
+    seen = {}
+    for label, path, asked in (("many", many, "-"), ("few", few, "-"), ("few, -j 2", few, "2"),
+                               ("many, -j 1", many, "1"), ("single", single, "-")):  # fmt: skip
+        probe = subprocess.run([sys.executable, "-c", PRESTART, str(path), asked], capture_output=True, text=True)
+        assert probe.returncode == 0, probe.stderr[-2000:]
+        seen[label] = probe.stdout.split()
+    assert seen == {
+        "many": ["True", "False", "False"],
+        "few": ["False", "False", "False"],
+        "few, -j 2": ["True", "False", "False"],
+        "many, -j 1": ["False", "False", "False"],
+        "single": ["False", "False", "False"],
+    }

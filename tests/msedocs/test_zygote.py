@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from msedocs.pipeline import WORKER_MODULES
+from msedocs.workers import WORKER_MODULES
 
 PROBE = """
 import gc, json, os, threading
