@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from msedocs.delivery.calendar import add_working_days
+from msedocs.web.routes import bureau_zone
 from tests.api.conftest import Serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,12 @@ class Case:
     name: str
     decision: dt.date
     due: dt.date
+
+
+def bureau_today() -> dt.date:
+    """Today where the pages count deadlines (the bureau's zone, as the server's): from 21:00 UTC
+    Minsk is already a day ahead of the machine's own date."""
+    return dt.datetime.now(bureau_zone()).date()
 
 
 def make_cases(folder: Path, today: dt.date) -> list[Case]:
@@ -128,7 +135,7 @@ def artifacts() -> Path:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("clerk")
     (folder / "data").mkdir()
-    cases = make_cases(folder / "cases", dt.date.today())
+    cases = make_cases(folder / "cases", bureau_today())
     run("queue", "init", cwd=folder)
     run("render", str(folder / "cases"), "--all", "--format", "xml,pdf", "--sign", "--queue", "--pki",
         str(folder / "data" / "pki"), "--out", str(folder / "out"), cwd=folder)  # fmt: skip

@@ -6,7 +6,6 @@ Progress is shown meanwhile."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import re
@@ -23,7 +22,7 @@ from msedocs.delivery.store import Outbox
 from msedocs.delivery.tracking import TrackingRange
 from tests.api.conftest import Serve
 
-from .conftest import PASSWORDS, Site, make_cases, run
+from .conftest import PASSWORDS, Site, bureau_today, make_cases, run
 
 ITEMS = 60
 
@@ -38,7 +37,7 @@ def batch_row(folder: Path, batch_id: int) -> tuple[str, int | None, int | None,
 def test_batch_survives_a_killed_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path
     (folder / "data").mkdir()
-    today = dt.date.today()
+    today = bureau_today()
     cases = make_cases(folder / "cases", today)[:1]
     (folder / "cases" / "RU-2026-000701.json").unlink()
     (folder / "cases" / "RU-2026-000702.json").unlink()
