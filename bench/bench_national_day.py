@@ -13,13 +13,14 @@
    CLI process (`msedocs render CASES --all --sign`: every form that applies, XML + PDF/A-3b +
    DOCX, each signed at B-T with the test PKI): pages of every PDF written, per second of wall
    time; its ratio to (1). Goal: at least 8x. --rounds K repeats (1) and (2) K times and prints
-   the median ratio.
+   the median ratio. The CPU seconds and peak memory are those of every process of the CLI's
+   session (the CLI, the fork server, the workers forked from it), read from /proc.
 3. --profile: where the package's time goes, in one process over the same cases (each stage's
    entry point timed, CPU and wall): case data, XML, PDF layout and writing, DOCX, XAdES,
    PAdES, CAdES, the rest. The breakdown is printed as shares of the whole CPU time.
 4. --national N: N generated cases once, end to end, on the machine's cores: wall time (goal
-   under 1 h for 10,000 on 2 cores) and the peak memory of the main process and its largest
-   worker (goal at most 500 MB each).
+   under 1 h for 10,000 on 2 cores) and the peak memory of the largest of its processes (goal
+   at most 500 MB each).
 
 Figures vary with the machine's load: the load average is printed with them, and CPU seconds
 (and the ratio of pages per CPU second) beside wall time, which a shared machine distorts most.
