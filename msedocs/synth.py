@@ -59,7 +59,8 @@ RU_NAMES = {
 REGIONS = "ABCHKEM"
 
 
-def _samples() -> list[dict[str, Any]]:
+def samples() -> list[dict[str, Any]]:
+    """The bundled sample cases (``msedocs/resources/cases``), as JSON dicts, in file name order."""
     files = sorted(SAMPLES.glob("*.json"))
     return [json.loads(p.read_text(encoding="utf-8")) for p in files]
 
@@ -139,13 +140,13 @@ def _person(case: dict[str, Any], rng: random.Random, index: int) -> None:
 def generate(count: int, seed: int, start: date = date(2026, 1, 5), end: date = date(2026, 11, 20)):
     """``count`` valid synthetic cases as JSON dicts, the same for the same seed."""
     rng = random.Random(seed)
-    samples = _samples()
+    bundled = samples()
     span = (end - start).days
     order: list[int] = []
     for index in range(1, count + 1):
-        if not order:  # every sample once in each run of len(samples) cases, in a random order
-            order = rng.sample(range(len(samples)), len(samples))
-        sample = samples[order.pop()]
+        if not order:  # every sample once in each run of len(bundled) cases, in a random order
+            order = rng.sample(range(len(bundled)), len(bundled))
+        sample = bundled[order.pop()]
         for _attempt in range(20):
             anchor = date.fromisoformat(sample["referral"]["date"])
             target = start + timedelta(days=rng.randrange(span))

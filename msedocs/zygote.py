@@ -28,10 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def _stamp_font() -> None:
-    from signing.pades import DEFAULT_STAMP_FONT, _font
+    from signing.pades import prepare_stamp_font
 
-    if DEFAULT_STAMP_FONT.is_file():
-        _font(DEFAULT_STAMP_FONT)
+    prepare_stamp_font()
 
 
 def _docx_templates() -> None:
@@ -40,10 +39,10 @@ def _docx_templates() -> None:
     from .forms import REGISTRY
     from .model import load_case
     from .pipeline import render_form
-    from .synth import _samples
+    from .synth import samples
 
     pending = {form_id for form_id in REGISTRY if docx_gen.has_template(form_id)}
-    for sample in _samples():
+    for sample in samples():
         if not pending:
             return
         case = load_case(sample)

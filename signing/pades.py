@@ -56,7 +56,7 @@ from .pades_verify import verify_pades
 from .profile import Level, SigningProfile
 from .services import is_ca, timestamper_for, tsa_certificates, validation_data_for
 
-__all__ = ["DEFAULT_STAMP_FONT", "sign_pdf", "stamp_text"]
+__all__ = ["DEFAULT_STAMP_FONT", "prepare_stamp_font", "sign_pdf", "stamp_text"]
 
 DEFAULT_STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 """Font of the visible stamp when the caller gives none (DejaVu Serif has Cyrillic)."""
@@ -156,6 +156,14 @@ def _font(path: Path) -> GlyphAccumulatorFactory:
                 raise SigningFailure(f"stamp font {path} does not exist")
             f = _fonts[key] = _InMemoryFont(font_file=key, font_size=STAMP_FONT_SIZE, font_bytes=_prepare_font(path))
         return f
+
+
+def prepare_stamp_font(path: Path = DEFAULT_STAMP_FONT) -> None:
+    """Prepare a stamp font now rather than at the first visible stamp (once per process; a
+    process that forks workers prepares it for all of them). A font that is not there is left
+    for the first stamp to report."""
+    if path.is_file():
+        _font(path)
 
 
 _STAMP_UNICODES = [
