@@ -4,8 +4,8 @@
 Importing this module prepares, once for every worker the server forks, what is the same in all
 of them and costly the first time in each (measured 7 December 2026, one core of this VM):
 
-- the visible stamp's font (:data:`signing.DEFAULT_STAMP_FONT`, subset and rescaled by fontTools
-  for pyHanko: 0.4 s);
+- the visible stamp's font (:data:`msedocs.sign.STAMP_FONT`, the forms' Liberation Serif, subset
+  and rescaled by fontTools for pyHanko: 0.2-0.4 s);
 - every bundled form's DOCX template (opened by python-docx, cleaned up by docxtpl, compiled by
   Jinja, its unchanging parts written once: 30-80 ms a template, 0.4 s for the nine a national
   day uses), by rendering each form's DOCX once for the first bundled sample case it applies to;
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 def _stamp_font() -> None:
     from signing.pades import prepare_stamp_font
 
-    prepare_stamp_font()
+    from .sign import STAMP_FONT
+
+    prepare_stamp_font(STAMP_FONT)
 
 
 def _docx_templates() -> None:

@@ -17,6 +17,7 @@ for name in {modules!r}:
 from generators import docx
 from msedocs.forms import REGISTRY
 from signing import pades
+from msedocs.sign import STAMP_FONT
 print(json.dumps({{
     "threads": threading.active_count(),
     "tasks": len(os.listdir("/proc/self/task")),
@@ -24,6 +25,7 @@ print(json.dumps({{
     "with_docx": sum(1 for f in REGISTRY if docx.has_template(f)),
     "whole": sum(1 for p in docx._prepared.values() if p is docx._WHOLE),
     "fonts": sorted(pades._fonts),
+    "stamp_font": str(STAMP_FONT),
     "frozen": gc.get_freeze_count(),
 }}))
 """
@@ -40,5 +42,6 @@ def test_the_fork_server_prepares_templates_and_the_stamp_font_without_a_thread(
         seen = json.loads(probe.stdout)
         assert seen["threads"] == 1 and seen["tasks"] == 1, (engine, seen)
         assert seen["prepared"] == seen["with_docx"] >= 9 and seen["whole"] == 0, (engine, seen)
-        assert seen["fonts"] == ["/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"], (engine, seen)
+        assert seen["fonts"] == [seen["stamp_font"]], (engine, seen)  # the font msedocs stamps in
+        assert seen["stamp_font"].endswith("LiberationSerif-Regular.ttf"), seen
         assert seen["frozen"] > 10_000, (engine, seen)
