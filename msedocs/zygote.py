@@ -5,7 +5,7 @@ Importing this module prepares, once for every worker the server forks, what is 
 of them and costly the first time in each (measured 7 December 2026, one core of this VM):
 
 - the visible stamp's font (:data:`msedocs.sign.STAMP_FONT`, the forms' Liberation Serif, subset
-  and rescaled by fontTools for pyHanko: 0.2-0.4 s);
+  and rescaled by fontTools for pyHanko: about 0.15 s);
 - every bundled form's DOCX template (opened by python-docx, cleaned up by docxtpl, compiled by
   Jinja, its unchanging parts written once: 30-80 ms a template, 0.4 s for the nine a national
   day uses), by rendering each form's DOCX once for the first bundled sample case it applies to;
