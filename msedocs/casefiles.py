@@ -10,6 +10,12 @@ from pathlib import Path
 from .errors import InputError, Problem
 
 
+def is_batch(path: Path) -> bool:
+    """Whether ``path`` holds a batch (a folder of case files or a JSON Lines file) rather than one
+    case file."""
+    return path.is_dir() or path.suffix == ".jsonl"
+
+
 def case_sources(path: str | Path) -> Iterator[tuple[Path | bytes, str, int | None]]:
     """What :func:`msedocs.model.load.iter_cases` reads, unparsed: (a case file, or a JSON Lines record's bytes;
     the file's name; the record's line number), in the same order."""

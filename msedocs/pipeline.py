@@ -29,6 +29,7 @@ from generators import docx_template, journal_docx
 from generators import xml as xml_gen
 from generators.common import RenderedDocument
 
+from .casefiles import is_batch
 from .contract import Document, DocumentData, Journal, SessionProtocol
 from .errors import FormNotApplicableError, InputError, Problem, TemplateError, output_errors
 from .forms import REGISTRY, DocumentSpec, FormSpec, get_form
@@ -703,7 +704,7 @@ def render_cases(
             from .delivery import open_outbox
 
             outbox = stack.enter_context(closing(open_outbox(db)))
-        batch = cases.is_dir() or cases.suffix == ".jsonl"
+        batch = is_batch(cases)
         check = (lambda case: _queue_problems(case, outbox, formats, selected)) if outbox is not None else None
         count = 1
         if batch and pooled(cases, workers):  # the workers' imports beside the first pass

@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from .casefiles import case_sources
+from .casefiles import case_sources, is_batch
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def pooled(cases: Path, workers: int | None) -> bool:
 def prestart(cases: Path, workers: int | None, engine: str | None) -> None:
     """Start the fork server for ``render``'s batch, if it will have workers, before anything
     else is loaded; anything wrong with the arguments is left for ``render`` to report."""
-    if not (cases.is_dir() or cases.suffix == ".jsonl"):
+    if not is_batch(cases):
         return
     try:
         chosen = parse_engine(engine)

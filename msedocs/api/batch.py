@@ -32,6 +32,7 @@ from pathlib import Path
 from generators.common import RenderedDocument
 
 from .. import pipeline
+from ..casefiles import is_batch
 from ..errors import FormNotApplicableError, InputError, MsedocsError, Problem
 from ..forms import get_form
 from ..model import BatchReader, Case
@@ -108,7 +109,7 @@ def _forms_apply(forms: Sequence[str] | None) -> Callable[[Case], list[Problem]]
 def submit(db: str, cases: Path, options: BatchOptions, batch_id: str | None = None) -> Submitted:
     """Check the batch as ``render`` does (nothing stored on any problem: InputError naming each
     case's file:line and field), then queue its jobs in one transaction."""
-    if not (cases.is_dir() or cases.suffix == ".jsonl"):
+    if not is_batch(cases):
         raise InputError(f"{cases}: a batch is a folder of case files or a .jsonl file")
     if batch_id is not None and not BATCH_ID.fullmatch(batch_id):
         raise InputError("--batch-id: 1-64 of A-Z a-z 0-9 . _ -")
