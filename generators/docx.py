@@ -19,6 +19,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from docxtpl import DocxTemplate, RichText
@@ -174,16 +175,36 @@ _CACHED_SOURCES = 512
 class _CachingEnvironment(Environment):
     """docxtpl's Jinja environment (autoescaping on), but compiling each part's source once per
     process: docxtpl hands it the same patched XML for every document of a form, and compiling
-    it was a third of a DOCX's time. A compiled template is immutable and reentrant."""
+    it was a third of a DOCX's time. A compiled template is immutable and reentrant. The
+    compiled code is kept beside it (:func:`prepared_state`), so that a later process can adopt
+    it instead of compiling again."""
 
     def __init__(self) -> None:
         super().__init__(autoescape=True)
-        self._compile_once = functools.lru_cache(maxsize=_CACHED_SOURCES)(super().from_string)
+        self._compiled: dict[str, tuple[Template, CodeType]] = {}
+        self._lock = threading.Lock()
 
     def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Template:  # noqa: A002
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
-        return self._compile_once(source)  # type: ignore[no-any-return]
+        known = self._compiled.get(source)
+        if known is None:
+            known = self.adopt(source, self.compile(source))
+        return known[0]
+
+    def adopt(self, source: str, code: CodeType) -> tuple[Template, CodeType]:
+        """``source`` compiled to ``code`` (by :meth:`compile`, here or in an earlier process of
+        the same Jinja and Python), as ``from_string`` makes it."""
+        compiled = (self.template_class.from_code(self, code, self.make_globals(None), None), code)
+        with self._lock:
+            if len(self._compiled) >= _CACHED_SOURCES:
+                self._compiled.clear()
+            self._compiled[source] = compiled
+        return compiled
+
+    def compiled(self) -> list[tuple[str, CodeType]]:
+        with self._lock:
+            return [(source, code) for source, (_, code) in self._compiled.items()]
 
 
 @functools.lru_cache(maxsize=_CACHED_SOURCES)
@@ -257,12 +278,13 @@ _W_BODY = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}body"
 @dataclass(frozen=True)
 class _Prepared:
     """What every document of one template shares: the body's source as docxtpl prepares it for
-    Jinja, the document part's root without its body, and every other part already written and
-    compressed (a zip of them, as python-docx wrote them for the first document). A document is
-    then its body rendered as docxtpl renders it (Jinja, its clean-up of the result, its table
-    and drawing-id fixes), put into the root as docxtpl does (``map_tree``), and added to a copy
-    of that zip: the same parts' contents as the whole path (tests/generators/test_outputs.py),
-    without parsing, re-serialising and compressing some 800 KB of styles per document."""
+    Jinja (its ``patch_xml`` clean-up done), the document part's root without its body, and
+    every other part already written and compressed (a zip of them, as python-docx wrote them
+    for the first document). A document is then its body rendered as docxtpl renders it (Jinja,
+    its clean-up of the result, its table and drawing-id fixes), put into the root as docxtpl
+    does (``map_tree``), and added to a copy of that zip: the same parts' contents as the whole
+    path (tests/generators/test_outputs.py), without parsing, re-serialising and compressing
+    some 800 KB of styles per document."""
 
     body_source: str
     shell: Any  # lxml element: the document part's root, its body replaced by an empty one
@@ -291,7 +313,7 @@ class _Prepared:
         if len(bodies) != 1:
             return None
         (index,) = bodies
-        body_source = etree.tostring(root[index], encoding="unicode", pretty_print=False)  # docxtpl's get_xml
+        body_source = _patched(etree.tostring(root[index], encoding="unicode", pretty_print=False))  # get_xml
         root.replace(root[index], etree.Element(_W_BODY))
         rest = io.BytesIO()
         with zipfile.ZipFile(io.BytesIO(first)) as done, zipfile.ZipFile(rest, "w", zipfile.ZIP_DEFLATED) as kept:
@@ -303,7 +325,7 @@ class _Prepared:
     def render(self, context: dict[str, Any]) -> bytes:
         tpl = _Template(None)  # docxtpl's per-render state, as render_init sets it
         tpl.pic_map, tpl.current_rendering_part, tpl.docx_ids_index = {}, None, 1000
-        xml = tpl.render_xml_part(tpl.patch_xml(self.body_source), None, context, _ENV)
+        xml = tpl.render_xml_part(self.body_source, None, context, _ENV)
         tree = tpl.fix_tables(xml)
         tpl.fix_docpr_ids(tree)
         root = copy.deepcopy(self.shell)
@@ -313,6 +335,17 @@ class _Prepared:
         with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as package:
             package.writestr(BODY_PART, etree.tostring(root, encoding="UTF-8", standalone=True))  # python-docx's
         return out.getvalue()
+
+
+    def plain(self) -> tuple[str, bytes, int, bytes]:
+        """As plain values (:func:`prepared_state`)."""
+        return self.body_source, etree.tostring(self.shell), self.body_index, self.rest
+
+    @classmethod
+    def from_plain(cls, body_source: str, shell: bytes, body_index: int, rest: bytes) -> _Prepared:
+        from docx.oxml.parser import parse_xml
+
+        return cls(body_source, parse_xml(shell), body_index, rest)
 
 
 class _Whole:
@@ -325,6 +358,26 @@ class _Whole:
 _WHOLE = _Whole()
 _prepared: dict[bytes, _Prepared | _Whole] = {}
 _prepared_lock = threading.Lock()
+
+
+def prepared_state() -> dict[str, list[tuple[Any, ...]]]:
+    """What this process has prepared of its templates (:class:`_Prepared`, each under its
+    template's SHA-256) and the Jinja code compiled for them, as plain values that ``marshal``
+    writes, so that another process of the same libraries and Python adopts them
+    (:func:`adopt_state`) instead of doing the work again (msedocs.zygote keeps them on disk)."""
+    with _prepared_lock:
+        templates = [(key, *p.plain()) for key, p in _prepared.items() if isinstance(p, _Prepared)]
+    return {"templates": templates, "jinja": list(_ENV.compiled())}
+
+
+def adopt_state(state: dict[str, list[tuple[Any, ...]]]) -> int:
+    """Take what :func:`prepared_state` gave in another process; the number of templates."""
+    templates = [(key, _Prepared.from_plain(*plain)) for key, *plain in state["templates"]]
+    for source, code in state["jinja"]:
+        _ENV.adopt(source, code)
+    with _prepared_lock:
+        _prepared.update(templates)
+    return len(templates)
 
 
 def has_template(form_id: str) -> bool:

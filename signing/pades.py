@@ -166,6 +166,20 @@ def prepare_stamp_font(path: Path = DEFAULT_STAMP_FONT) -> None:
         _font(path)
 
 
+def prepared_stamp_fonts() -> dict[str, bytes]:
+    """The stamp fonts this process has prepared (:func:`_prepare_font`), by path, for a process
+    that adopts them (:func:`adopt_stamp_fonts`) rather than rescaling them again."""
+    with _font_lock:
+        return {key: f.font_bytes for key, f in _fonts.items() if isinstance(f, _InMemoryFont)}
+
+
+def adopt_stamp_fonts(fonts: dict[str, bytes]) -> None:
+    """Take stamp fonts prepared by another process from the same font files and fontTools."""
+    with _font_lock:
+        for key, data in fonts.items():
+            _fonts[key] = _InMemoryFont(font_file=key, font_size=STAMP_FONT_SIZE, font_bytes=data)
+
+
 _STAMP_UNICODES = [
     *range(0x20, 0x7F),  # ASCII
     *range(0xA0, 0x180),  # Latin-1, Latin Extended-A

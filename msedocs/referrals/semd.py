@@ -42,6 +42,7 @@ from typing import Any
 
 from lxml import etree
 
+from msedocs import cachedir
 from msedocs.errors import InputError
 
 HL7 = "urn:hl7-org:v3"
@@ -169,11 +170,6 @@ def _with_ids(sch: bytes) -> bytes:
     return etree.tostring(root, encoding="utf-8")
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("MSEDOCS_CACHE_DIR")
-    return Path(base) if base else Path.home() / ".cache" / "msedocs"
-
-
 #: Part of the cache key: changes whenever the way the schematron is compiled changes.
 COMPILE_VERSION = b"ids-v1|compact|no-metadata|flat-report"
 XSL = "http://www.w3.org/1999/XSL/Transform"
@@ -223,12 +219,10 @@ class Schematron:
         self._run_lock = threading.Lock()
         sch = pkg.schematron.read_bytes()
         key = hashlib.sha256(sch + pkg.schxslt.read_bytes() + COMPILE_VERSION).hexdigest()[:32]
-        cached = cache_dir() / f"semd-121-{key}.xsl"
+        name = f"semd-121-{key}.xsl"
+        cached = cachedir.cache_dir() / name
         if not cached.is_file():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(flatten_report(self.compile_schxslt(sch)), encoding="utf-8")
-            os.replace(tmp, cached)
+            cached = cachedir.write(name, flatten_report(self.compile_schxslt(sch)).encode("utf-8"))
         self.compiled_path = cached
         self._exec = self._proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(cached))
 
