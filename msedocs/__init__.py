@@ -9,8 +9,6 @@ of msedocs (nor the generators, nor signing).
 
 import importlib as _importlib
 import typing as _typing
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
 
 from .errors import (
     DeliveryError,
@@ -24,11 +22,6 @@ from .errors import (
     TemplateError,
     UnknownFormError,
 )
-
-try:
-    __version__ = _version("msedocs")  # the one source is pyproject.toml, through the installed metadata
-except _PackageNotFoundError:  # pragma: no cover - imported from a checkout that was never installed
-    __version__ = "0+unknown"
 
 #: A public name that loads on first use → the module it comes from.
 _LAZY = {
@@ -57,7 +50,21 @@ _LAZY = {
 _SUBMODULES = frozenset({"forms", "model", "pipeline", "sign"})
 
 
+def _version() -> str:
+    """The one source is pyproject.toml, through the installed metadata (read on first use:
+    importlib.metadata costs some 30 ms to import, in every process, workers too)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("msedocs")
+    except PackageNotFoundError:  # pragma: no cover - imported from a checkout that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> _typing.Any:
+    if name == "__version__":
+        value = globals()[name] = _version()
+        return value
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)

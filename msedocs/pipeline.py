@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -498,9 +498,12 @@ class _BatchJob:
     profile: SigningProfile | None
     variant_by_case: bool
     engine: str
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     """The caller's environment when the batch began (key passwords, settings): a worker forked
     from a fork server started earlier takes it, as a spawned one inherits it."""
+    keys: tuple[Any, ...] = field(default=(), repr=False)
+    """The batch's PKCS#12 keys as the caller opened and checked them (:func:`_opened_keys`),
+    which each worker takes without checking them again."""
 
 
 def _batch_worker(conn: Connection, job: _BatchJob) -> None:
@@ -511,6 +514,10 @@ def _batch_worker(conn: Connection, job: _BatchJob) -> None:
     if os.environ != job.environ:
         os.environ.clear()
         os.environ.update(job.environ)
+    if job.keys:
+        from signing.keys import adopt
+
+        adopt(job.keys)
     _warm_up(job.engine, job.formats)
     while True:
         task = conn.recv()
@@ -627,8 +634,33 @@ def render_batch(
             yield case, render_package(case, formats, forms, paper=paper, profile=profile,
                                        variant_by_case=variant_by_case, engine=engine)  # fmt: skip
         return
-    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case, engine)
+    job = _BatchJob(tuple(formats), tuple(forms) if forms else None, paper, profile, variant_by_case, engine,
+                    keys=_opened_keys(profile))  # fmt: skip
     yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker or TASKS_PER_WORKER[engine]))
+
+
+def _opened_keys(profile: SigningProfile | None) -> tuple[Any, ...]:
+    """The profile's PKCS#12 keys (its signers', the test PKI's timestamp authority's) opened
+    and checked once, here, while the workers start, and handed to each of them
+    (:func:`signing.keys.handoff`): a worker does not check each key again (40 ms a key).
+    One that will not open is left for the worker that needs it to report."""
+    if profile is None:
+        return ()
+    from signing.keys import handoff
+    from signing.profile import Level
+    from signing.services import timestamper_for
+
+    sources: list[Path] = []
+    for role, ref in profile.signers.items():
+        if ref.pkcs12 is not None:
+            sources.append(ref.pkcs12)
+            with suppress(Exception):
+                profile.signer(role)
+    if profile.tsa_url is None and profile.pki_dir is not None and profile.level >= Level.B_T:
+        sources.append(profile.pki_dir)
+        with suppress(Exception):
+            timestamper_for(profile)
+    return handoff(sources)
 
 
 # -- ``msedocs render``: cases in, packages in a folder out (and queued) -----------------------

@@ -22,8 +22,8 @@ What these steps produce is kept on disk (:mod:`msedocs.cachedir`, ``worker-stat
 the templates' prepared parts, the Jinja code compiled for them, the rescaled font) and adopted
 by the next run's server instead of being made again (a few milliseconds instead of 0.6 s,
 measured 8 December 2026). The key is a digest of everything the result depends on: the Python
-bytecode's magic number, the versions of msedocs, docxtpl, python-docx, Jinja2, lxml, fontTools
-and pyHanko, the code that prepares (``generators/docx.py``, ``signing/pades.py``), every bundled
+bytecode's magic number, the versions of docxtpl, python-docx, Jinja2, lxml, fontTools and
+pyHanko, the code that prepares (``generators/docx.py``, ``signing/pades.py``), every bundled
 template and the font; any change makes a new key, and a file that cannot be read or adopted is
 made again.
 """
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import importlib.metadata
+import importlib
 import importlib.util
 import logging
 import marshal
@@ -82,8 +82,8 @@ def state_key() -> str:
     from .sign import STAMP_FONT
 
     digest = hashlib.sha256(importlib.util.MAGIC_NUMBER)
-    for dist in ("msedocs", "docxtpl", "python-docx", "Jinja2", "lxml", "fonttools", "pyHanko"):
-        digest.update(f"{dist}={importlib.metadata.version(dist)};".encode())
+    for module in ("docxtpl", "docx", "jinja2", "lxml", "fontTools", "pyhanko.version"):
+        digest.update(f"{module}={importlib.import_module(module).__version__};".encode())
     templates = sorted(docx_gen.TEMPLATES_DIR.glob("*/form.docx"))
     for path in (Path(docx_gen.__file__), Path(pades.__file__), *templates, STAMP_FONT):
         digest.update(f"{path.parent.name}/{path.name}:".encode())

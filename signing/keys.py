@@ -32,11 +32,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from .errors import KeyLoadError
 
 __all__ = [
+    "Handoff",
     "KeyHandle",
     "Pkcs11Key",
     "Signer",
     "SoftwareKey",
+    "adopt",
     "clear_key_cache",
+    "handoff",
     "load_pkcs11",
     "load_pkcs12",
 ]
@@ -153,6 +156,61 @@ def clear_key_cache() -> None:
     """Forget every loaded key (the next signature loads them again)."""
     with _cache_lock:
         _cache.clear()
+
+
+#: A PKCS#12 signer as :func:`handoff` gives it: its cache key, role, title, the private key as
+#: unencrypted PKCS#8 DER, the certificate and chain as DER.
+Handoff = tuple[tuple[Any, ...], str, str, bytes, bytes, tuple[bytes, ...]]
+
+
+def handoff(sources: Sequence[str | Path]) -> tuple[Handoff, ...]:
+    """The PKCS#12 signers this process has loaded (and so checked) from the files ``sources``
+    names or from files in the folders it names, for a child process of the same run to
+    :func:`adopt` without opening and checking the files again (40 ms a key, in each worker of
+    a batch). The keys are in clear: hand them over only through a pipe to a process of one's
+    own, never to storage. Keys on a PKCS#11 token are not handed over."""
+    roots = [Path(p).resolve() for p in sources]
+
+    def wanted(file: str) -> bool:
+        path = Path(file)
+        return any(path == root or root in path.parents for root in roots)
+
+    with _cache_lock:
+        loaded = [
+            (k, s) for k, s in _cache.items() if k[0] == "pkcs12" and isinstance(s.key, SoftwareKey) and wanted(k[1])
+        ]
+    return tuple(
+        (
+            k,
+            s.role,
+            s.title,
+            s.key.private_key.private_bytes(  # type: ignore[attr-defined]
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            s.certificate_der,
+            tuple(c.public_bytes(serialization.Encoding.DER) for c in s.chain),
+        )
+        for k, s in loaded
+    )
+
+
+def adopt(signers: Sequence[Handoff]) -> None:
+    """Take the signers a parent process loaded (:func:`handoff`): the key is not checked again
+    (``unsafe_skip_rsa_key_validation``: the parent's :func:`load_pkcs12` checked it). A key
+    file changed since has another modification time, so it is loaded from the file again."""
+    for cache_key, role, title, key_der, cert_der, chain_der in signers:
+        key = serialization.load_der_private_key(key_der, None, unsafe_skip_rsa_key_validation=True)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            continue
+        signer = Signer(
+            role=role,
+            title=title,
+            certificate=x509.load_der_x509_certificate(cert_der),
+            chain=tuple(x509.load_der_x509_certificate(c) for c in chain_der),
+            key=SoftwareKey(key),
+        )
+        with _cache_lock:
+            _cache.setdefault(tuple(cache_key), signer)
 
 
 def load_pkcs12(path: str | Path, password: str | bytes | None, *, role: str, title: str) -> Signer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -103,6 +104,42 @@ def test_keys_load_once(pki: TestPki) -> None:
     t2 = time.perf_counter()
     assert again is first
     assert (t2 - t1) / 100 < (t1 - t0) / 20  # a cache hit is far cheaper than a load
+
+
+def test_a_child_takes_the_keys_its_parent_opened(pki: TestPki, tmp_path: Path) -> None:
+    """signing.keys.handoff/adopt, as a batch's workers take the keys from the process that
+    started them: the adopted signer signs, verifiably, without the key file being opened again
+    (a wrong password no longer matters); only keys from the named files and folders are handed
+    over; a key file changed since (a new modification time) is opened again."""
+    import shutil
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from signing.keys import adopt, handoff
+
+    clear_key_cache()
+    copy = tmp_path / "member2.p12"
+    shutil.copy(pki.key_path("member2"), copy)
+    chairman = load_pkcs12(pki.key_path("chairman"), DEFAULT_TEST_PASSWORD, role="chairman", title="Председатель")
+    load_pkcs12(copy, DEFAULT_TEST_PASSWORD, role="member2", title="Член МРЭК")
+    given = handoff([pki.dir])
+    assert [h[1] for h in given] == ["chairman"]  # the copy outside pki.dir is not handed over
+    assert [h[1] for h in handoff([copy])] == ["member2"]
+    both = handoff([pki.dir, tmp_path])
+    clear_key_cache()  # as in a new process
+    adopt(both)
+    taken = load_pkcs12(pki.key_path("chairman"), "not the password", role="chairman", title="Председатель")
+    assert taken is not chairman and taken.certificate == chairman.certificate
+    signature = taken.sign(b"data")
+    public = chairman.certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(signature, b"data", padding.PKCS1v15(), hashes.SHA256())
+    future = copy.stat().st_mtime_ns + 10**9
+    os.utime(copy, ns=(future, future))
+    with pytest.raises(KeyLoadError, match="wrong password"):
+        load_pkcs12(copy, "not the password", role="member2", title="Член МРЭК")
+    clear_key_cache()
 
 
 def test_wrong_password(pki: TestPki) -> None:
