@@ -647,8 +647,8 @@ def _opened_keys(profile: SigningProfile | None) -> tuple[Any, ...]:
     if profile is None:
         return ()
     from signing.keys import handoff
+    from signing.pki import load_pki, pki_key
     from signing.profile import Level
-    from signing.services import timestamper_for
 
     sources: list[Path] = []
     for role, ref in profile.signers.items():
@@ -659,7 +659,7 @@ def _opened_keys(profile: SigningProfile | None) -> tuple[Any, ...]:
     if profile.tsa_url is None and profile.pki_dir is not None and profile.level >= Level.B_T:
         sources.append(profile.pki_dir)
         with suppress(Exception):
-            timestamper_for(profile)
+            pki_key(load_pki(profile.pki_dir), "tsa")  # as signing.services' in-process TSA opens it
     return handoff(sources)
 
 

@@ -31,16 +31,18 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyhanko.sign.ades import qualified_asn1
 
 from .errors import PkiError
+
+if TYPE_CHECKING:
+    from .keys import Signer
 
 try:  # Russian practice encodes СНИЛС, ОГРН and ИНН as NumericString; cryptography keeps the enum private
     from cryptography.x509.name import _ASN1Type
@@ -188,6 +190,8 @@ def _name(cn: str, *, org: str, country: str, extra: list[x509.NameAttribute] | 
 
 
 def _qc_statements_der() -> bytes:
+    from pyhanko.sign.ades import qualified_asn1  # imports all of pyhanko.sign: only when a PKI is made
+
     value = qualified_asn1.QcStatements(
         [
             {"statement_id": "qc_compliance"},
@@ -466,6 +470,15 @@ def _load_pem(path: Path) -> x509.Certificate:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise PkiError(f"cannot load certificate {path}: {exc}") from exc
+
+
+def pki_key(pki: TestPki, name: str, password: str | None = None) -> Signer:
+    """One of the test PKI's own keys (``tsa``, ``ocsp``, ``ca``…), loaded once per process
+    (:func:`signing.keys.load_pkcs12`); ``password`` by default :func:`pki_password`."""
+    from .keys import load_pkcs12
+
+    pw = password if password is not None else pki_password()
+    return load_pkcs12(pki.key_path(name), pw, role=f"pki:{name}", title=name)
 
 
 def load_pki(directory: str | os.PathLike[str]) -> TestPki:

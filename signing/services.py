@@ -40,8 +40,8 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from ._async import run_sync
 from .errors import RevocationError, TimestampError
-from .keys import SoftwareKey, load_pkcs12
-from .pki import TestPki, build_crl, load_pki, pki_password
+from .keys import SoftwareKey
+from .pki import TestPki, build_crl, load_pki, pki_key, pki_password
 from .profile import SigningProfile
 
 __all__ = [
@@ -205,7 +205,7 @@ class RevocationAuthority:
         self._timestamper: InProcessTimeStamper | None = None
 
     def _key(self, name: str) -> rsa.RSAPrivateKey:
-        signer = load_pkcs12(self.pki.key_path(name), self._pw, role=f"pki:{name}", title=name)
+        signer = pki_key(self.pki, name, self._pw)
         assert isinstance(signer.key, SoftwareKey) and isinstance(signer.key.private_key, rsa.RSAPrivateKey)
         return signer.key.private_key
 
