@@ -217,6 +217,9 @@ def _patched(src_xml: str) -> str:
 #: markup (tab, bell: a new paragraph, line feed: a line break, form feed: a page break). Text
 #: holds no ``<`` (escaped), so the match stays inside one element.
 _LISTING_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
+#: A paragraph as docxtpl's ``resolve_listing`` finds them.
+_PARAGRAPH = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", re.DOTALL)
+_WP_DOCPR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
 
 
 class _Template(DocxTemplate):  # type: ignore[misc]  # docxtpl is untyped
@@ -231,7 +234,19 @@ class _Template(DocxTemplate):  # type: ignore[misc]  # docxtpl is untyped
     def resolve_listing(self, xml: str) -> str:
         if _LISTING_TEXT.search(xml) is None:
             return xml
-        return super().resolve_listing(xml)  # type: ignore[no-any-return]
+        # docxtpl rewrites each paragraph on its own (its outer pattern, _PARAGRAPH): only those
+        # whose text holds such a character change, and only those are handed to it
+        return _PARAGRAPH.sub(self._resolve_paragraph, xml)
+
+    def _resolve_paragraph(self, m: re.Match[str]) -> str:
+        paragraph = m.group(0)
+        if _LISTING_TEXT.search(paragraph) is None:
+            return paragraph
+        return super().resolve_listing(paragraph)  # type: ignore[no-any-return]
+
+    def fix_docpr_ids(self, tree: Any) -> None:
+        if tree.find(".//" + _WP_DOCPR) is not None:  # drawings only: the body has none
+            super().fix_docpr_ids(tree)
 
 
 _ENV = _CachingEnvironment()

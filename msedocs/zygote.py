@@ -24,8 +24,8 @@ by the next run's server instead of being made again (a few milliseconds instead
 measured 8 December 2026). The key is a digest of everything the result depends on: the Python
 bytecode's magic number, the versions of docxtpl, python-docx, Jinja2, lxml, fontTools and
 pyHanko, the code that prepares (``generators/docx.py``, ``signing/pades.py``), every bundled
-template and the font; any change makes a new key, and a file that cannot be read or adopted is
-made again.
+template and the font; any change makes a new key (and the file of the old one is removed), and
+a file that cannot be read or adopted is made again.
 """
 
 from __future__ import annotations
@@ -134,8 +134,11 @@ def prepare() -> None:
         origin = "made, not cached"
         if name:
             try:
-                cachedir.write(name, marshal.dumps(_state()))
+                kept = cachedir.write(name, marshal.dumps(_state()))
                 origin = "made"
+                for stale in kept.parent.glob("worker-state-*.marshal"):  # an earlier version's
+                    if stale != kept:
+                        stale.unlink(missing_ok=True)
             except (OSError, ValueError):  # no folder to write to; a value marshal cannot write
                 log.debug("zygote: state not cached", exc_info=True)
     gc.freeze()

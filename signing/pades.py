@@ -19,6 +19,7 @@ of the last page.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -475,7 +476,7 @@ def _sign_once(
     try:
         reserved = _bytes_reserved(signer, profile, timestamper)
         if declaration is not None:  # the estimate is made without it: hex digits of the attribute, and slack
-            reserved += 2 * len(declaration.cms_policy().dump()) + 64
+            reserved += 2 * _policy_size(declaration) + 64
         run_sync(
             pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params=text_params, bytes_reserved=reserved)
         )
@@ -484,6 +485,13 @@ def _sign_once(
     except Exception as exc:
         raise SigningFailure(f"PAdES signing as {signer.role} failed: {type(exc).__name__}: {exc}") from exc
     return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_size(declaration: Declaration) -> int:
+    """The encoded size of the declaration's signature-policy attribute (the same for every
+    document its signers sign)."""
+    return len(declaration.cms_policy().dump())
 
 
 FORMAT = register(
