@@ -351,7 +351,6 @@ class _Prepared:
             package.writestr(BODY_PART, etree.tostring(root, encoding="UTF-8", standalone=True))  # python-docx's
         return out.getvalue()
 
-
     def plain(self) -> tuple[str, bytes, int, bytes]:
         """As plain values (:func:`prepared_state`)."""
         return self.body_source, etree.tostring(self.shell), self.body_index, self.rest
