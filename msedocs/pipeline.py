@@ -49,6 +49,7 @@ from .workers import (  # noqa: F401  (names of msedocs.pipeline before msedocs.
 
 if TYPE_CHECKING:
     from signing import SigningProfile
+    from signing.keys import Handoff
 
     from .delivery.store import Outbox
 
@@ -501,7 +502,7 @@ class _BatchJob:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     """The caller's environment when the batch began (key passwords, settings): a worker forked
     from a fork server started earlier takes it, as a spawned one inherits it."""
-    keys: tuple[Any, ...] = field(default=(), repr=False)
+    keys: tuple[Handoff, ...] = field(default=(), repr=False)
     """The batch's PKCS#12 keys as the caller opened and checked them (:func:`_opened_keys`),
     which each worker takes without checking them again."""
 
@@ -639,7 +640,7 @@ def render_batch(
     yield from _render_pooled(cases, job, workers, max(1, tasks_per_worker or TASKS_PER_WORKER[engine]))
 
 
-def _opened_keys(profile: SigningProfile | None) -> tuple[Any, ...]:
+def _opened_keys(profile: SigningProfile | None) -> tuple[Handoff, ...]:
     """The profile's PKCS#12 keys (its signers', the test PKI's timestamp authority's) opened
     and checked once, here, while the workers start, and handed to each of them
     (:func:`signing.keys.handoff`): a worker does not check each key again (40 ms a key).

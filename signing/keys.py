@@ -176,21 +176,20 @@ def handoff(sources: Sequence[str | Path]) -> tuple[Handoff, ...]:
         return any(path == root or root in path.parents for root in roots)
 
     with _cache_lock:
-        loaded = [
-            (k, s) for k, s in _cache.items() if k[0] == "pkcs12" and isinstance(s.key, SoftwareKey) and wanted(k[1])
-        ]
+        loaded = [(k, s, s.key) for k, s in _cache.items() if k[0] == "pkcs12" and wanted(k[1])]
     return tuple(
         (
             k,
             s.role,
             s.title,
-            s.key.private_key.private_bytes(  # type: ignore[attr-defined]
+            key.private_key.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
             s.certificate_der,
             tuple(c.public_bytes(serialization.Encoding.DER) for c in s.chain),
         )
-        for k, s in loaded
+        for k, s, key in loaded
+        if isinstance(key, SoftwareKey)
     )
 
 
